@@ -1,0 +1,695 @@
+/*
+ * claim.c - claims and pop: competing consumers of one queue.
+ *
+ * A claim is one record in `claims`, keyed qid | claim id:
+ *
+ *     +------------+------------+-------+---------+------+---+-----------+
+ *     | updated_ms | expires_ms | ttl_s | grace_s | live | n | seq[n] ... |
+ *     +------------+------------+-------+---------+------+---+-----------+
+ *
+ * plus an entry qid | expires_ms | claim id in `cexpiry`, by which stats
+ * and compaction find expired claims. Its messages carry the claim id and
+ * expiry in their own records, which is what makes a message claimed: a
+ * message is in a live claim when its claim id is set and its claim expiry
+ * is in the future, so an expired claim stops protecting its messages at
+ * once, before anything releases it.
+ *
+ * Finding claimable messages (see feed_internal.h): first the queue's
+ * `avail` list (unclaimed messages below the claim cursor), then the log
+ * from the cursor on. Expired claims of the queue are released first, so
+ * their messages are in `avail` again. Expired messages met on the way are
+ * removed; messages not yet due are left in (or parked into) `avail`.
+ */
+#include <stdlib.h>
+#include <uuid/uuid.h>
+
+#include "feed_internal.h"
+
+/* The key of a claim: qid | claim id. */
+static void claim_key(uint8_t k[24], uint64_t qid, const uint8_t id[16])
+{
+	feed__be64(k, qid);
+	memcpy(k + 8, id, 16);
+}
+
+static int cexpiry_op(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		      uint64_t expires_ms, const uint8_t id[16], bool del)
+{
+	uint8_t k[32];
+	MDB_val key = {32, k}, val = {0, NULL};
+	int rc;
+
+	feed__be64(k, qid);
+	feed__be64(k + 8, expires_ms);
+	memcpy(k + 16, id, 16);
+	if (!del)
+		return feed__err(mdb_put(txn, feed->cexpiry, &key, &val, 0));
+	rc = mdb_del(txn, feed->cexpiry, &key, NULL);
+	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
+/* A claim record, copied out of the map (seqs malloc'd). */
+struct claim {
+	uint8_t id[16];
+	struct feed__crec rec;
+	uint64_t *seqs;
+};
+
+static int claim_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		      const uint8_t id[16], struct claim *c)
+{
+	uint8_t k[24];
+	MDB_val key = {24, k}, val;
+	int rc;
+
+	claim_key(k, qid, id);
+	memcpy(c->id, id, 16);
+	c->seqs = NULL;
+	rc = mdb_get(txn, feed->claims, &key, &val);
+	if (rc)
+		return rc == MDB_NOTFOUND ? FEED_ENOCLAIM : feed__err(rc);
+	if (val.mv_size < sizeof(c->rec))
+		return FEED_ECORRUPT;
+	memcpy(&c->rec, val.mv_data, sizeof(c->rec));
+	if (val.mv_size != sizeof(c->rec) + c->rec.n * sizeof(uint64_t))
+		return FEED_ECORRUPT;
+	c->seqs = malloc(c->rec.n ? c->rec.n * sizeof(uint64_t) : 1);
+	if (!c->seqs)
+		return FEED_ENOMEM;
+	memcpy(c->seqs, (uint8_t *)val.mv_data + sizeof(c->rec),
+	       c->rec.n * sizeof(uint64_t));
+	return 0;
+}
+
+static int claim_store(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		       const struct claim *c)
+{
+	uint8_t k[24];
+	MDB_val key = {24, k}, val;
+	int rc;
+
+	claim_key(k, qid, c->id);
+	val.mv_size = sizeof(c->rec) + c->rec.n * sizeof(uint64_t);
+	rc = mdb_put(txn, feed->claims, &key, &val, MDB_RESERVE);
+	if (rc)
+		return feed__err(rc);
+	memcpy(val.mv_data, &c->rec, sizeof(c->rec));
+	if (c->rec.n)
+		memcpy((uint8_t *)val.mv_data + sizeof(c->rec), c->seqs,
+		       c->rec.n * sizeof(uint64_t));
+	return 0;
+}
+
+/*
+ * Rewrites message seq of q after `edit` changed its header. The body is
+ * copied out first: a put may move the bytes a map pointer points at.
+ */
+static int msg_rewrite(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		       const struct feed__mrec *m, const MDB_val *map_body)
+{
+	MDB_val body = {map_body->mv_size, NULL};
+	int rc;
+
+	if (body.mv_size) {
+		body.mv_data = malloc(body.mv_size);
+		if (!body.mv_data)
+			return FEED_ENOMEM;
+		memcpy(body.mv_data, map_body->mv_data, body.mv_size);
+	}
+	rc = feed__msg_store(feed, txn, qid, seq, m, &body);
+	free(body.mv_data);
+	return rc;
+}
+
+static int avail_op(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		    bool del)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val = {0, NULL};
+	int rc;
+
+	feed__msg_key(k, qid, seq);
+	if (!del)
+		return feed__err(mdb_put(txn, feed->avail, &key, &val, 0));
+	rc = mdb_del(txn, feed->avail, &key, NULL);
+	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
+/* Lets go of every message of claim c and deletes the claim. */
+static int claim_drop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      struct claim *c)
+{
+	uint8_t k[24];
+	MDB_val key = {24, k};
+	int rc = 0;
+
+	for (uint32_t i = 0; rc == 0 && i < c->rec.n; i++) {
+		struct feed__mrec m;
+		MDB_val body;
+
+		rc = feed__msg_load(feed, txn, q->qid, c->seqs[i], &m, &body);
+		if (rc == FEED_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc || memcmp(m.claim_id, c->id, 16) != 0)
+			continue;
+		memset(m.claim_id, 0, 16);
+		m.claim_expires_ms = 0;
+		rc = msg_rewrite(feed, txn, q->qid, c->seqs[i], &m, &body);
+		if (rc == 0)
+			rc = avail_op(feed, txn, q->qid, c->seqs[i], false);
+		if (rc == 0 && q->rec.claimed)
+			q->rec.claimed--;
+	}
+	if (rc)
+		return rc;
+	claim_key(k, q->qid, c->id);
+	rc = mdb_del(txn, feed->claims, &key, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return feed__err(rc);
+	return cexpiry_op(feed, txn, q->qid, c->rec.expires_ms, c->id, true);
+}
+
+int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
+				 struct feed__queue *q, uint64_t now_ms,
+				 size_t budget, size_t *n)
+{
+	uint8_t k[16];
+	MDB_val key, val;
+	MDB_cursor *cur;
+	int rc;
+
+	*n = 0;
+	rc = feed__err(mdb_cursor_open(txn, feed->cexpiry, &cur));
+	while (rc == 0 && *n < budget) {
+		struct claim c;
+		const uint8_t *kp;
+
+		/* Seek afresh each time: claim_drop writes to this index. */
+		feed__be64(k, q->qid);
+		feed__be64(k + 8, 0);
+		key.mv_size = 16;
+		key.mv_data = k;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+			break;
+		}
+		kp = key.mv_data;
+		if (key.mv_size != 32 || feed__get_be64(kp) != q->qid ||
+		    feed__get_be64(kp + 8) > now_ms)
+			break;
+		rc = claim_load(feed, txn, q->qid, kp + 16, &c);
+		if (rc == FEED_ENOCLAIM) {
+			/* An index entry without its claim: drop it. */
+			rc = feed__err(mdb_cursor_del(cur, 0));
+			continue;
+		}
+		if (rc == 0)
+			rc = claim_drop(feed, txn, q, &c);
+		free(c.seqs);
+		(*n)++;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       const struct feed__mrec *m)
+{
+	struct claim c;
+	int rc = claim_load(feed, txn, q->qid, m->claim_id, &c);
+
+	if (rc == 0 && (c.rec.live == 0 || q->rec.claimed == 0))
+		rc = FEED_ECORRUPT;
+	if (rc == 0) {
+		c.rec.live--;
+		q->rec.claimed--;
+		rc = claim_store(feed, txn, q->qid, &c);
+	}
+	free(c.seqs);
+	return rc == FEED_ENOCLAIM ? FEED_ECORRUPT : rc;
+}
+
+/* ------------------------------------------------------ claimable walk */
+
+/*
+ * What to do with a claimable message: the body is borrowed from the map
+ * and valid only until the next write.
+ */
+typedef int (*take_fn)(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       uint64_t seq, struct feed__mrec *m, MDB_val *body,
+		       void *ctx);
+
+struct walk_ctx {
+	uint64_t now_ms;
+	size_t limit, taken;
+	take_fn take;
+	void *ctx;
+};
+
+/* Visits the claimable messages of `avail`, oldest first. */
+static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      struct walk_ctx *w)
+{
+	uint64_t next = 0;
+	int rc = 0;
+
+	while (w->taken < w->limit) {
+		uint8_t k[16];
+		MDB_val key = {16, k}, val, body;
+		MDB_cursor *cur;
+		struct feed__mrec m;
+		uint64_t seq;
+
+		/* A fresh cursor each step: taking writes to `avail`. */
+		feed__msg_key(k, q->qid, next);
+		rc = feed__err(mdb_cursor_open(txn, feed->avail, &cur));
+		if (rc)
+			break;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		mdb_cursor_close(cur);
+		if (rc || feed__get_be64(key.mv_data) != q->qid) {
+			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+			break;
+		}
+		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+		next = seq + 1;
+		rc = feed__msg_load(feed, txn, q->qid, seq, &m, &body);
+		if (rc)
+			return rc == FEED_ENOTFOUND ? FEED_ECORRUPT : rc;
+		if (m.expires_ms <= w->now_ms)
+			rc = feed__msg_remove(feed, txn, q, seq, &m,
+					      FEED__EXPIRED);
+		else if (m.due_ms > w->now_ms)
+			continue; /* not yet: stays in avail */
+		else if ((rc = avail_op(feed, txn, q->qid, seq, true)) == 0 &&
+			 (rc = w->take(feed, txn, q, seq, &m, &body, w->ctx)) == 0)
+			w->taken++;
+		if (rc)
+			break;
+	}
+	return rc;
+}
+
+/* Visits the messages from the claim cursor on, advancing it. */
+static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      struct walk_ctx *w)
+{
+	int rc = 0;
+
+	while (w->taken < w->limit) {
+		uint8_t k[16];
+		MDB_val key = {16, k}, val, body;
+		MDB_cursor *cur;
+		struct feed__mrec m;
+		uint64_t seq;
+
+		feed__msg_key(k, q->qid, q->rec.claim_cursor);
+		rc = feed__err(mdb_cursor_open(txn, feed->msgs, &cur));
+		if (rc)
+			break;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		mdb_cursor_close(cur);
+		if (rc || feed__get_be64(key.mv_data) != q->qid) {
+			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+			break;
+		}
+		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+		if (val.mv_size < sizeof(m))
+			return FEED_ECORRUPT;
+		memcpy(&m, val.mv_data, sizeof(m));
+		body.mv_size = val.mv_size - sizeof(m);
+		body.mv_data = (uint8_t *)val.mv_data + sizeof(m);
+		/* Handle it as a message at or past the cursor, then move
+		 * the cursor past it. */
+		if (m.expires_ms <= w->now_ms) {
+			rc = feed__msg_remove(feed, txn, q, seq, &m,
+					      FEED__EXPIRED);
+		} else if (m.due_ms > w->now_ms) {
+			rc = avail_op(feed, txn, q->qid, seq, false);
+		} else {
+			rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
+			w->taken += rc == 0;
+		}
+		q->rec.claim_cursor = seq + 1;
+		if (rc)
+			break;
+	}
+	return rc;
+}
+
+static int claimable_walk(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			  struct walk_ctx *w)
+{
+	size_t released;
+	int rc = feed__claims_release_expired(feed, txn, q, w->now_ms,
+					      SIZE_MAX, &released);
+
+	if (rc == 0)
+		rc = walk_avail(feed, txn, q, w);
+	if (rc == 0)
+		rc = walk_fresh(feed, txn, q, w);
+	return rc;
+}
+
+/* -------------------------------------------------------------- create */
+
+struct create_ctx {
+	const char *project, *queue;
+	uint32_t ttl_s, grace_s;
+	size_t limit;
+	uint64_t now_ms;
+	struct claim c;
+	struct feed__msgbuf b;
+	feed_claim_t *out;
+};
+
+static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      uint64_t seq, struct feed__mrec *m, MDB_val *body,
+		      void *arg)
+{
+	struct create_ctx *cc = arg;
+	uint64_t keep = cc->c.rec.expires_ms + (uint64_t)cc->grace_s * 1000;
+	feed_msgs_t *out = cc->b.out;
+	MDB_val copy;
+	int rc;
+
+	memcpy(m->claim_id, cc->c.id, 16);
+	m->claim_expires_ms = cc->c.rec.expires_ms;
+	m->claim_count++;
+	if (m->expires_ms < keep) {
+		rc = feed__msg_set_expiry(feed, txn, q, seq, m, keep);
+		if (rc)
+			return rc;
+	}
+	rc = feed__msgbuf_add(&cc->b, q->qid, seq, m, body, cc->now_ms);
+	if (rc)
+		return rc;
+	/* The result's copy of the body is the source for the rewrite. */
+	copy.mv_size = body->mv_size;
+	copy.mv_data = copy.mv_size ? out->arena_ +
+					      (uintptr_t)out->v[out->n - 1].body
+				    : NULL;
+	rc = feed__msg_store(feed, txn, q->qid, seq, m, &copy);
+	if (rc)
+		return rc;
+	cc->c.seqs[cc->c.rec.n++] = seq;
+	cc->c.rec.live++;
+	q->rec.claimed++;
+	return 0;
+}
+
+static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct create_ctx *cc = arg;
+	struct walk_ctx w = {cc->now_ms, cc->limit, 0, take_claim, cc};
+	struct feed__queue q;
+	int rc;
+
+	/* Start over: a retry after a map resize runs this again. */
+	feed_msgs_free(cc->b.out);
+	feed__msgbuf_init(&cc->b, cc->b.out);
+	cc->c.rec.n = 0;
+	cc->c.rec.live = 0;
+	rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
+	if (rc)
+		return rc == FEED_ENOQUEUE ? 0 : rc;
+	rc = claimable_walk(feed, txn, &q, &w);
+	if (rc == 0 && w.taken) {
+		rc = claim_store(feed, txn, q.qid, &cc->c);
+		if (rc == 0)
+			rc = cexpiry_op(feed, txn, q.qid, cc->c.rec.expires_ms,
+					cc->c.id, false);
+		if (rc == 0)
+			rc = feed__due_lower(feed, txn, &q,
+					     cc->c.rec.expires_ms);
+	}
+	return rc ? rc : feed__queue_save(feed, txn, &q);
+}
+
+int feed_claim_create(feed_t *feed, const char *project, const char *queue,
+		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
+		      uint64_t now_ms, feed_claim_t *out)
+{
+	struct create_ctx cc = {
+		.project = project,
+		.queue = queue,
+		.ttl_s = ttl_s,
+		.grace_s = grace_s,
+		.limit = limit,
+		.now_ms = now_ms,
+		.out = out,
+	};
+	int rc = feed__name_check(project, queue);
+
+	memset(out, 0, sizeof(*out));
+	feed__msgbuf_init(&cc.b, &out->msgs);
+	if (rc)
+		return rc;
+	if (ttl_s == 0 || limit == 0 || limit > UINT32_MAX)
+		return FEED_EINVAL;
+	cc.c.seqs = malloc(limit * sizeof(uint64_t));
+	if (!cc.c.seqs)
+		return FEED_ENOMEM;
+	uuid_generate_random(cc.c.id);
+	cc.c.rec.updated_ms = now_ms;
+	cc.c.rec.expires_ms = now_ms + (uint64_t)ttl_s * 1000;
+	cc.c.rec.ttl_s = ttl_s;
+	cc.c.rec.grace_s = grace_s;
+	rc = feed__write(feed, create_fn, &cc, 0);
+	free(cc.c.seqs);
+	if (rc) {
+		feed_msgs_free(&out->msgs);
+		return rc;
+	}
+	feed__msgbuf_finish(&cc.b);
+	if (out->msgs.n) {
+		feed__claim_id_format(out->id, cc.c.id);
+		out->updated_ms = cc.c.rec.updated_ms;
+		out->expires_ms = cc.c.rec.expires_ms;
+		out->ttl_s = ttl_s;
+		out->grace_s = grace_s;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------- get */
+
+int feed_claim_get(feed_t *feed, const char *project, const char *queue,
+		   const char *claim_id, uint64_t now_ms, feed_claim_t *out)
+{
+	struct feed__msgbuf b;
+	struct feed__queue q;
+	struct claim c = {.seqs = NULL};
+	uint8_t id[16];
+	MDB_txn *txn;
+	int rc = feed__name_check(project, queue);
+
+	memset(out, 0, sizeof(*out));
+	feed__msgbuf_init(&b, &out->msgs);
+	if (rc)
+		return rc;
+	if (feed_claim_id_parse(claim_id, id))
+		return FEED_ENOCLAIM;
+	rc = feed__read_begin(feed, &txn);
+	if (rc)
+		return rc;
+	rc = feed__queue_find(feed, txn, project, queue, &q);
+	if (rc == 0)
+		rc = claim_load(feed, txn, q.qid, id, &c);
+	if (rc == 0 && c.rec.expires_ms <= now_ms)
+		rc = FEED_ENOCLAIM;
+	for (uint32_t i = 0; rc == 0 && i < c.rec.n; i++) {
+		struct feed__mrec m;
+		MDB_val body;
+
+		rc = feed__msg_load(feed, txn, q.qid, c.seqs[i], &m, &body);
+		if (rc == FEED_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && memcmp(m.claim_id, id, 16) == 0)
+			rc = feed__msgbuf_add(&b, q.qid, c.seqs[i], &m, &body,
+					      now_ms);
+	}
+	feed__read_end(feed, txn);
+	free(c.seqs);
+	feed__msgbuf_finish(&b);
+	if (rc) {
+		feed_msgs_free(&out->msgs);
+		return rc == FEED_ENOQUEUE ? FEED_ENOCLAIM : rc;
+	}
+	feed__claim_id_format(out->id, id);
+	out->updated_ms = c.rec.updated_ms;
+	out->expires_ms = c.rec.expires_ms;
+	out->ttl_s = c.rec.ttl_s;
+	out->grace_s = c.rec.grace_s;
+	return 0;
+}
+
+/* ------------------------------------------------------ renew, release */
+
+struct claim_ctx {
+	const char *project, *queue;
+	uint8_t id[16];
+	uint32_t ttl_s, grace_s;
+	uint64_t now_ms;
+};
+
+static int renew_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct claim_ctx *cc = arg;
+	struct feed__queue q;
+	struct claim c = {.seqs = NULL};
+	uint64_t expires, keep;
+	int rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
+
+	if (rc)
+		return rc == FEED_ENOQUEUE ? FEED_ENOCLAIM : rc;
+	rc = claim_load(feed, txn, q.qid, cc->id, &c);
+	if (rc == 0 && c.rec.expires_ms <= cc->now_ms)
+		rc = FEED_ENOCLAIM;
+	if (rc)
+		goto out;
+	expires = cc->now_ms + (uint64_t)cc->ttl_s * 1000;
+	keep = expires + (uint64_t)cc->grace_s * 1000;
+	rc = cexpiry_op(feed, txn, q.qid, c.rec.expires_ms, c.id, true);
+	for (uint32_t i = 0; rc == 0 && i < c.rec.n; i++) {
+		struct feed__mrec m;
+		MDB_val body;
+
+		rc = feed__msg_load(feed, txn, q.qid, c.seqs[i], &m, &body);
+		if (rc == FEED_ENOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc || memcmp(m.claim_id, c.id, 16) != 0)
+			continue;
+		m.claim_expires_ms = expires;
+		if (m.expires_ms < keep)
+			rc = feed__msg_set_expiry(feed, txn, &q, c.seqs[i], &m,
+						  keep);
+		if (rc == 0)
+			rc = msg_rewrite(feed, txn, q.qid, c.seqs[i], &m, &body);
+	}
+	if (rc)
+		goto out;
+	c.rec.updated_ms = cc->now_ms;
+	c.rec.expires_ms = expires;
+	c.rec.ttl_s = cc->ttl_s;
+	c.rec.grace_s = cc->grace_s;
+	rc = claim_store(feed, txn, q.qid, &c);
+	if (rc == 0)
+		rc = cexpiry_op(feed, txn, q.qid, expires, c.id, false);
+	if (rc == 0)
+		rc = feed__due_lower(feed, txn, &q, expires);
+	if (rc == 0)
+		rc = feed__queue_save(feed, txn, &q);
+out:
+	free(c.seqs);
+	return rc;
+}
+
+int feed_claim_renew(feed_t *feed, const char *project, const char *queue,
+		     const char *claim_id, uint32_t ttl_s, uint32_t grace_s,
+		     uint64_t now_ms)
+{
+	struct claim_ctx cc = {project, queue, {0}, ttl_s, grace_s, now_ms};
+	int rc = feed__name_check(project, queue);
+
+	if (rc)
+		return rc;
+	if (ttl_s == 0)
+		return FEED_EINVAL;
+	if (feed_claim_id_parse(claim_id, cc.id))
+		return FEED_ENOCLAIM;
+	return feed__write(feed, renew_fn, &cc, 0);
+}
+
+static int release_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct claim_ctx *cc = arg;
+	struct feed__queue q;
+	struct claim c = {.seqs = NULL};
+	int rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
+
+	if (rc)
+		return rc == FEED_ENOQUEUE ? 0 : rc;
+	rc = claim_load(feed, txn, q.qid, cc->id, &c);
+	if (rc == 0)
+		rc = claim_drop(feed, txn, &q, &c);
+	if (rc == 0)
+		rc = feed__queue_save(feed, txn, &q);
+	free(c.seqs);
+	return rc == FEED_ENOCLAIM ? 0 : rc;
+}
+
+int feed_claim_release(feed_t *feed, const char *project, const char *queue,
+		       const char *claim_id, uint64_t now_ms)
+{
+	struct claim_ctx cc = {project, queue, {0}, 0, 0, now_ms};
+	int rc = feed__name_check(project, queue);
+
+	if (rc)
+		return rc;
+	if (feed_claim_id_parse(claim_id, cc.id))
+		return 0; /* no such claim: nothing to release */
+	return feed__write(feed, release_fn, &cc, FEED__W_FREES);
+}
+
+/* ----------------------------------------------------------------- pop */
+
+struct pop_ctx {
+	const char *project, *queue;
+	size_t limit;
+	uint64_t now_ms;
+	struct feed__msgbuf b;
+};
+
+static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		    uint64_t seq, struct feed__mrec *m, MDB_val *body,
+		    void *arg)
+{
+	struct pop_ctx *pc = arg;
+	int rc = feed__msgbuf_add(&pc->b, q->qid, seq, m, body, pc->now_ms);
+
+	return rc ? rc : feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
+}
+
+static int pop_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct pop_ctx *pc = arg;
+	struct walk_ctx w = {pc->now_ms, pc->limit, 0, take_pop, pc};
+	struct feed__queue q;
+	int rc;
+
+	feed_msgs_free(pc->b.out);
+	feed__msgbuf_init(&pc->b, pc->b.out);
+	rc = feed__queue_find(feed, txn, pc->project, pc->queue, &q);
+	if (rc)
+		return rc == FEED_ENOQUEUE ? 0 : rc;
+	rc = claimable_walk(feed, txn, &q, &w);
+	return rc ? rc : feed__queue_save(feed, txn, &q);
+}
+
+int feed_pop(feed_t *feed, const char *project, const char *queue,
+	     size_t limit, uint64_t now_ms, feed_msgs_t *out)
+{
+	struct pop_ctx pc = {project, queue, limit, now_ms, {0}};
+	int rc = feed__name_check(project, queue);
+
+	feed__msgbuf_init(&pc.b, out);
+	if (rc)
+		return rc;
+	if (limit == 0)
+		return FEED_EINVAL;
+	rc = feed__write(feed, pop_fn, &pc, FEED__W_FREES);
+	if (rc) {
+		feed_msgs_free(out);
+		return rc;
+	}
+	feed__msgbuf_finish(&pc.b);
+	return 0;
+}

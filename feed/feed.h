@@ -1,0 +1,460 @@
+/*
+ * feed.h - Herald's storage engine: queues as append-only logs in LMDB.
+ *
+ * This header is feed's manual. It is the only header the rest of Herald
+ * includes; everything behind it is private to feed/.
+ *
+ * Model
+ * -----
+ * A feed environment (feed_t) is one LMDB environment in one directory.
+ * It holds queues, namespaced by project. A queue is an append-only log of
+ * messages numbered 1, 2, 3, ... (its sequence numbers). Each message has an
+ * opaque body, a creation time, an expiry time (creation + ttl, raised by
+ * claims), an optional delay, the client id of its publisher, and, while it is
+ * claimed, the id of the claim holding it.
+ *
+ * Ids and markers
+ * ---------------
+ * A message id is FEED_ID_LEN lowercase hex characters that encode the queue's
+ * generation and the message's sequence number. Every time a queue is
+ * created it gets a new generation, so an id or marker taken from a queue
+ * that was deleted and created again is recognised as stale instead of being
+ * misread as a position in the new log. A marker is simply the id of the last
+ * message a reader saw. Claim ids are random UUIDs (FEED_CLAIM_ID_LEN chars).
+ *
+ * Conventions
+ * -----------
+ * - Fallible functions return 0 on success or a negative FEED_E* code, and
+ *   hand results back through out-parameters. feed_strerror() names a code.
+ *   Nothing in feed/ prints.
+ * - Time is a parameter: every call whose result depends on time takes
+ *   `now_ms`, milliseconds since the Unix epoch. feed never reads the clock.
+ * - Pointer arguments are borrowed for the duration of the call. Results are
+ *   copies owned by the caller; no pointer into the database escapes. Whoever
+ *   fills a feed_msgs_t or feed_queue_list_t frees it with the matching _free.
+ * - Thread safety: a feed_t may be used from several threads at once. Reads
+ *   run in parallel in short read transactions; writes are serialised (LMDB
+ *   allows one write transaction at a time). A write returns only after its
+ *   transaction committed in the configured durability mode.
+ * - Queue names and project ids are byte strings: a project id of at most
+ *   FEED_PROJECT_MAX bytes, a name of 1..FEED_NAME_MAX bytes, neither
+ *   containing NUL. Naming rules beyond that belong to the caller.
+ */
+#ifndef HERALD_FEED_H
+#define HERALD_FEED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/* X(name, value, description). Values are negative and far from errno. */
+#define FEED_ERRORS(X)                                                         \
+	X(FEED_EINVAL, -30900, "invalid argument")                             \
+	X(FEED_EBADID, -30901, "malformed message id, marker or claim id")     \
+	X(FEED_ENOQUEUE, -30902, "queue does not exist")                       \
+	X(FEED_ENOTFOUND, -30903, "message does not exist")                    \
+	X(FEED_ENOCLAIM, -30904, "claim does not exist or has expired")        \
+	X(FEED_ECLAIMED,                                                       \
+	  -30905, "message is claimed; its live claim id is required")         \
+	X(FEED_ENOTCLAIMED,                                                    \
+	  -30906, "a claim id was given but the message is not claimed")      \
+	X(FEED_ETOOBIG, -30907, "value too large")                             \
+	X(FEED_EFULL, -30908, "storage full")                                  \
+	X(FEED_ENOMEM, -30909, "out of memory")                                \
+	X(FEED_EIO, -30910, "storage error")                                   \
+	X(FEED_ECORRUPT, -30911, "storage holds an unexpected record")         \
+	X(FEED_EVERSION, -30912, "storage was written by another format")
+
+enum feed_error {
+	FEED_OK = 0,
+#define FEED__ENUM(name, value, text) name = value,
+	FEED_ERRORS(FEED__ENUM)
+#undef FEED__ENUM
+};
+
+/* A static string describing `err` (a FEED_E* code or 0). Never NULL. */
+const char *feed_strerror(int err);
+
+/* ----------------------------------------------------------- environment */
+
+#define FEED_ID_LEN 24       /* message ids and markers, hex characters */
+#define FEED_CLAIM_ID_LEN 36 /* claim ids: canonical UUID form */
+#define FEED_PROJECT_MAX 256
+#define FEED_NAME_MAX 64
+
+typedef struct feed feed_t;
+
+enum feed_durability {
+	/* Default. A committed write survives a process crash and a power
+	 * loss: every commit is flushed to disk before it returns. */
+	FEED_SYNC = 0,
+	/* Commits are not flushed. A process crash loses nothing committed;
+	 * a system crash or power loss may lose the last commits (the file
+	 * stays consistent). feed_sync() flushes on demand. */
+	FEED_NOSYNC = 1,
+};
+
+typedef struct feed_options {
+	/* Initial map size in bytes; 0 = 64 MiB. Rounded to the page size.
+	 * The map grows by doubling when a write needs more room. */
+	uint64_t map_size;
+	/* Most the data may grow to, in bytes; 0 = 1 TiB. Past it, writes
+	 * that add data fail with FEED_EFULL, while reads, deletes, claim
+	 * releases and compaction keep working (they may use a small reserve
+	 * above the maximum). */
+	uint64_t max_map_size;
+	enum feed_durability durability;
+	/* Most concurrent read transactions; 0 = 510. */
+	unsigned max_readers;
+	/* Largest queue metadata accepted, bytes; 0 = 65536. */
+	size_t max_metadata;
+} feed_options_t;
+
+/*
+ * Opens (creating if needed) the environment in directory `dir`, which must
+ * exist. `opts` may be NULL for the defaults. Clears reader slots left by
+ * dead processes. One process must not open the same directory twice.
+ * On success *out owns the environment; close it with feed_close().
+ */
+int feed_open(feed_t **out, const char *dir, const feed_options_t *opts);
+
+/* Closes the environment. No call on it may be running or follow. NULL ok. */
+void feed_close(feed_t *feed);
+
+/* Flushes committed data to disk (useful in FEED_NOSYNC mode). */
+int feed_sync(feed_t *feed);
+
+/* Clears reader slots of dead processes; returns how many through *cleared
+ * (may be NULL). Cheap; call it now and then. */
+int feed_check_readers(feed_t *feed, int *cleared);
+
+typedef struct feed_env_info {
+	uint64_t map_size;     /* current map size, bytes */
+	uint64_t max_map_size; /* configured maximum, bytes */
+	uint64_t used_bytes;   /* pages in use by the last commit, bytes */
+	unsigned readers;      /* reader slots in use */
+} feed_env_info_t;
+
+int feed_env_info(feed_t *feed, feed_env_info_t *out);
+
+/* ---------------------------------------------------------------- queues */
+
+/*
+ * Creates the queue if it does not exist; *created (may be NULL) says
+ * whether it did. `metadata` (may be NULL, `meta_len` 0) is stored only when
+ * the queue is created. Metadata are opaque bytes to feed (JSON to Herald).
+ */
+int feed_queue_create(feed_t *feed, const char *project, const char *name,
+		      const void *metadata, size_t meta_len, uint64_t now_ms,
+		      bool *created);
+
+/*
+ * Deletes the queue with all its messages and claims; succeeds if it did not
+ * exist. The queue disappears at once (a new queue of the same name is a new
+ * generation); its records are reclaimed by feed_compact() in bounded steps,
+ * so deleting a queue of any size is quick.
+ */
+int feed_queue_delete(feed_t *feed, const char *project, const char *name);
+
+/* *exists = whether the queue exists. */
+int feed_queue_exists(feed_t *feed, const char *project, const char *name,
+		      bool *exists);
+
+/*
+ * Metadata. get: *meta is a new malloc'd copy (free() it; NULL when empty),
+ * *len its length; FEED_ENOQUEUE if the queue does not exist.
+ * set: replaces the metadata whole; FEED_ETOOBIG past max_metadata.
+ */
+int feed_queue_meta_get(feed_t *feed, const char *project, const char *name,
+			void **meta, size_t *len);
+int feed_queue_meta_set(feed_t *feed, const char *project, const char *name,
+			const void *meta, size_t len);
+
+typedef struct feed_queue_entry {
+	char *name;     /* NUL-terminated */
+	void *metadata; /* may be NULL when meta_len is 0 */
+	size_t meta_len;
+} feed_queue_entry_t;
+
+typedef struct feed_queue_list {
+	feed_queue_entry_t *v;
+	size_t n;
+} feed_queue_list_t;
+
+/*
+ * Lists the project's queues in name order (bytewise), those whose name sorts
+ * after `marker` (NULL or "" = from the first), at most `limit`. Metadata
+ * are copied only when `with_metadata`. Free with feed_queue_list_free().
+ */
+int feed_queue_list(feed_t *feed, const char *project, const char *marker,
+		    size_t limit, bool with_metadata, feed_queue_list_t *out);
+void feed_queue_list_free(feed_queue_list_t *list);
+
+/* Number of queues in the project. */
+int feed_queue_count(feed_t *feed, const char *project, uint64_t *count);
+
+typedef struct feed_msg_ref {
+	char id[FEED_ID_LEN + 1];
+	uint64_t created_ms;
+} feed_msg_ref_t;
+
+typedef struct feed_queue_stats {
+	uint64_t total;   /* live messages: not expired, not deleted */
+	uint64_t claimed; /* of those, in a live claim */
+	uint64_t free;    /* total - claimed */
+	feed_msg_ref_t oldest, newest; /* valid when total > 0 */
+} feed_queue_stats_t;
+
+/*
+ * Exact counts at `now_ms`. Costs O(log n) plus the expired messages and
+ * claims that compaction has not yet removed; never a scan of the queue.
+ * A queue that does not exist has all counts 0 (not an error).
+ */
+int feed_queue_stats(feed_t *feed, const char *project, const char *name,
+		     uint64_t now_ms, feed_queue_stats_t *out);
+
+/* -------------------------------------------------------------- messages */
+
+typedef struct feed_msg_in {
+	const void *body; /* opaque bytes, copied */
+	size_t body_len;
+	uint32_t ttl_s;   /* > 0 */
+	uint32_t delay_s; /* hidden from reads and claims until due */
+} feed_msg_in_t;
+
+/* Flags of feed_append_req_t. */
+enum {
+	/* Fail with FEED_ENOQUEUE instead of creating a missing queue. */
+	FEED_APPEND_NO_CREATE = 1u << 0,
+};
+
+/*
+ * One publisher's batch, for group commit. The caller fills the inputs;
+ * feed_append_group() fills `status` and `ids`. The batch is all or
+ * nothing: either every message is committed or none is.
+ */
+typedef struct feed_append_req {
+	const char *project;
+	const char *queue;
+	const feed_msg_in_t *msgs;
+	size_t n_msgs;          /* >= 1 */
+	uint8_t client_id[16];  /* publisher (a UUID's 16 bytes) */
+	unsigned flags;         /* FEED_APPEND_* */
+	/* results */
+	int status;             /* 0, or why this batch failed */
+	uint64_t last_seq;      /* seq of its last message, when status 0 */
+	char (*ids)[FEED_ID_LEN + 1]; /* caller's array of n_msgs, filled */
+} feed_append_req_t;
+
+/*
+ * Group commit: appends every request's batch in ONE write transaction (one
+ * fsync), creating queues as needed. Returns 0 when the group was processed;
+ * then each request's `status` says whether its batch was committed (0) or
+ * why not (e.g. FEED_EINVAL for a bad request, FEED_EFULL). A failing
+ * request never takes the others down: if the shared transaction cannot
+ * commit, feed retries the requests one by one. Returns a negative code only
+ * for a failure that hit every request (each `status` is then set too).
+ * Messages within a queue are numbered in the order of `reqs`.
+ */
+int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
+		      uint64_t now_ms);
+
+/* One batch, one transaction: a group of one. `ids` may be NULL. */
+int feed_append(feed_t *feed, const char *project, const char *queue,
+		const feed_msg_in_t *msgs, size_t n_msgs,
+		const uint8_t client_id[16], uint64_t now_ms,
+		char (*ids)[FEED_ID_LEN + 1]);
+
+/* A message as returned by reads, gets, claims and pops. */
+typedef struct feed_msg {
+	char id[FEED_ID_LEN + 1];
+	uint64_t seq;
+	uint64_t created_ms;
+	uint64_t expires_ms;  /* current: a claim may have raised it */
+	uint64_t due_ms;      /* visible from (created + delay) */
+	uint8_t client_id[16];
+	/* the live claim holding it, or "" when not claimed at `now_ms` */
+	char claim_id[FEED_CLAIM_ID_LEN + 1];
+	uint64_t claim_expires_ms;
+	uint32_t claim_count; /* times it was claimed */
+	const void *body;     /* owned by the enclosing feed_msgs_t */
+	size_t body_len;
+} feed_msg_t;
+
+typedef struct feed_msgs {
+	feed_msg_t *v;
+	size_t n;
+	/* Reads only: the marker to pass to the next read ("" when there is
+	 * nothing to resume from: an empty queue read from its start). */
+	char next_marker[FEED_ID_LEN + 1];
+	/*
+	 * Reads only: true when messages after the marker were removed by
+	 * expiry (or the marker belongs to a deleted generation of the queue)
+	 * before this reader saw them. The read then resumes from the oldest
+	 * message still there. `missed` is how many, or -1 when unknown.
+	 */
+	bool gap;
+	int64_t missed;
+	/* private */
+	char *arena_;
+} feed_msgs_t;
+
+/* Frees what a read/get/claim/pop put into `msgs`; leaves it empty. */
+void feed_msgs_free(feed_msgs_t *msgs);
+
+/* Flags of feed_read_opts_t. */
+enum {
+	FEED_READ_INCLUDE_CLAIMED = 1u << 0, /* list messages in live claims */
+	FEED_READ_ECHO = 1u << 1,            /* list the reader's own messages */
+	FEED_READ_INCLUDE_DELAYED = 1u << 2, /* list messages not yet due */
+};
+
+typedef struct feed_read_opts {
+	size_t limit;          /* most messages to return, >= 1 */
+	unsigned flags;        /* FEED_READ_* */
+	uint8_t client_id[16]; /* the reader, for echo suppression */
+} feed_read_opts_t;
+
+/*
+ * Reads messages strictly after `marker` (NULL or "" = from the oldest), up
+ * to opts->limit, in log order. Expired messages are never returned;
+ * claimed ones and the reader's own are skipped unless the flags ask for
+ * them. A message not yet due (delayed) is never skipped: the read stops
+ * before it (unless FEED_READ_INCLUDE_DELAYED), so a marker never passes a
+ * message its reader has not been shown.
+ *
+ * out->next_marker is the marker for the next read; it advances over the
+ * skipped messages too. See feed_msgs_t for gaps: a read never jumps over
+ * messages removed by expiry silently; it stops before such a hole and the
+ * next read reports it.
+ *
+ * A queue that does not exist reads as empty. A malformed marker is
+ * FEED_EBADID. Cost: O(log n + limit + skipped).
+ */
+int feed_read(feed_t *feed, const char *project, const char *queue,
+	      const char *marker, const feed_read_opts_t *opts,
+	      uint64_t now_ms, feed_msgs_t *out);
+
+/*
+ * Gets messages by id, in the order given, skipping ids that do not exist,
+ * expired, or are not of this queue's generation. No claim, echo or delay
+ * filter. `get` of one id: FEED_ENOTFOUND when missing.
+ * Malformed ids are FEED_EBADID (get) or skipped (get_many).
+ */
+int feed_get(feed_t *feed, const char *project, const char *queue,
+	     const char *id, uint64_t now_ms, feed_msgs_t *out);
+int feed_get_many(feed_t *feed, const char *project, const char *queue,
+		  const char *const *ids, size_t n, uint64_t now_ms,
+		  feed_msgs_t *out);
+
+/*
+ * Deletes one message. `claim_id` NULL or "": allowed unless the message is
+ * in a live claim (FEED_ECLAIMED). With a claim id: FEED_ENOCLAIM if that
+ * claim does not exist or expired; FEED_ENOTCLAIMED if the message is not in
+ * a live claim; FEED_ECLAIMED if another live claim holds it. Deleting a
+ * message that does not exist succeeds (*deleted, may be NULL, says whether
+ * something was removed). A malformed id is FEED_EBADID.
+ */
+int feed_delete(feed_t *feed, const char *project, const char *queue,
+		const char *id, const char *claim_id, uint64_t now_ms,
+		bool *deleted);
+
+/*
+ * Deletes every listed message that exists, claimed or not, in one
+ * transaction. Malformed or unknown ids are ignored. *deleted (may be NULL)
+ * = how many were removed.
+ */
+int feed_delete_many(feed_t *feed, const char *project, const char *queue,
+		     const char *const *ids, size_t n, uint64_t now_ms,
+		     size_t *deleted);
+
+/*
+ * Removes and returns up to `limit` of the oldest messages that could be
+ * claimed now (not claimed, not expired, due), in one transaction.
+ */
+int feed_pop(feed_t *feed, const char *project, const char *queue,
+	     size_t limit, uint64_t now_ms, feed_msgs_t *out);
+
+/* ---------------------------------------------------------------- claims */
+
+typedef struct feed_claim {
+	char id[FEED_CLAIM_ID_LEN + 1];
+	uint64_t updated_ms; /* created or last renewed */
+	uint64_t expires_ms;
+	uint32_t ttl_s, grace_s;
+	feed_msgs_t msgs;    /* its messages still present */
+} feed_claim_t;
+
+/* Frees claim->msgs. */
+void feed_claim_free(feed_claim_t *claim);
+
+/*
+ * Claims up to `limit` of the oldest claimable messages (not in a live
+ * claim, not expired, due) for `ttl_s` seconds. A message whose expiry
+ * would come before the claim's expiry + `grace_s` is kept alive until then.
+ * Each claimed message's claim_count goes up by one.
+ * When nothing is claimable: returns 0 with out->msgs.n == 0 and no claim
+ * is created (out->id is ""). Cost: O(log n + limit), never a scan over
+ * claimed messages.
+ */
+int feed_claim_create(feed_t *feed, const char *project, const char *queue,
+		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
+		      uint64_t now_ms, feed_claim_t *out);
+
+/* The claim with its messages; FEED_ENOCLAIM if missing or expired. */
+int feed_claim_get(feed_t *feed, const char *project, const char *queue,
+		   const char *claim_id, uint64_t now_ms, feed_claim_t *out);
+
+/*
+ * Renews a live claim: it now expires at now + ttl_s, and its messages live
+ * at least until then + grace_s. FEED_ENOCLAIM if missing or expired.
+ */
+int feed_claim_renew(feed_t *feed, const char *project, const char *queue,
+		     const char *claim_id, uint32_t ttl_s, uint32_t grace_s,
+		     uint64_t now_ms);
+
+/*
+ * Releases a claim: its messages are claimable again at once (keeping any
+ * lifetime the claim gave them). Succeeds if the claim does not exist.
+ */
+int feed_claim_release(feed_t *feed, const char *project, const char *queue,
+		       const char *claim_id, uint64_t now_ms);
+
+/* ------------------------------------------------------------ compaction */
+
+typedef struct feed_compact_result {
+	size_t messages; /* expired messages removed */
+	size_t claims;   /* expired claims released */
+	size_t dropped;  /* records of deleted queues reclaimed */
+	bool more;       /* work remained when the budget ran out */
+} feed_compact_result_t;
+
+/*
+ * Removes expired messages, releases expired claims and reclaims deleted
+ * queues, touching at most about `budget` records per transaction and
+ * committing between transactions, so writers are never held long. Finds
+ * its work through an index of due times: O(expired), never O(total).
+ * Call it on a timer; call again at once while out->more is true.
+ */
+int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
+		 feed_compact_result_t *out);
+
+/* ------------------------------------------------------------------- ids */
+
+/* Parses a message id / marker into its generation and seq. */
+int feed_id_parse(const char *id, uint64_t *generation, uint64_t *seq);
+
+/* Parses a claim id (canonical UUID text, case-insensitive) to bytes. */
+int feed_claim_id_parse(const char *text, uint8_t out[16]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HERALD_FEED_H */

@@ -1,0 +1,270 @@
+/*
+ * feed_internal.h - what the files of feed/ share: the environment struct,
+ * the LMDB layout, record formats and the feed__ helpers. Never included
+ * outside feed/.
+ *
+ * LMDB layout (all integers in keys are big-endian, so LMDB's byte order is
+ * the log order; values are host-endian structs, read and written with
+ * memcpy because LMDB does not align values):
+ *
+ *   database  key                                   value
+ *   --------  ------------------------------------  -------------------------
+ *   info      "format" | "next_qid"                 u32 | u64
+ *   names     project \0 name                       qid u64 | metadata bytes
+ *   queues    qid                                   struct feed__qrec | name key
+ *   msgs      qid | seq                             struct feed__mrec | body
+ *   expiry    qid | expires_ms | seq                (empty)
+ *   avail     qid | seq                             (empty)
+ *   claims    qid | claim id (16)                   struct feed__crec | seq u64[n]
+ *   cexpiry   qid | expires_ms | claim id (16)      (empty)
+ *   due       due_ms | qid                          (empty)
+ *
+ * The qid is a queue's generation: every creation takes the next one, so
+ * records of a deleted queue can never be confused with those of its
+ * successor, and ids (qid, seq) from the old one are recognised as stale.
+ *
+ * Expiry without an entry per message: messages appended in expiry order
+ * ("in order": expires >= every earlier in-order message of the queue)
+ * expire as a prefix of the log, so compaction walks the log from its
+ * head. Only the others - a shorter ttl after a longer one, or a message
+ * whose expiry a claim raised - get an entry in `expiry` (flag
+ * FEED__M_INDEXED); the head walk steps over those.
+ *
+ * Claiming without scanning claimed messages: the queue's claim cursor
+ * divides its log. Messages at or after the cursor were never claimed.
+ * Below it, the unclaimed ones (released, or passed over because they
+ * were delayed) are listed in `avail`. A claim takes from `avail` first,
+ * then from the cursor on, so it only visits messages it can take (or
+ * expired/delayed ones on its way).
+ *
+ * Invariants, per queue:
+ *   - mrec.claim_id != 0  <=>  the message is in that claim's record and
+ *     counted in qrec.claimed and crec.live (until the claim is released,
+ *     even after it expired);
+ *   - seq < claim_cursor and claim_id == 0  <=>  an `avail` entry;
+ *   - FEED__M_INDEXED  <=>  an `expiry` entry (qid, expires_ms, seq);
+ *   - qrec.due_ms != 0  <=>  a `due` entry (due_ms, qid), and due_ms is no
+ *     later than the earliest expiry of any message or claim of the queue.
+ */
+#ifndef HERALD_FEED_INTERNAL_H
+#define HERALD_FEED_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "feed.h"
+
+struct feed {
+	MDB_env *env;
+	MDB_dbi info, names, queues, msgs, expiry, avail, claims, cexpiry, due;
+	/* One writer at a time; it alone may resize the map. */
+	pthread_mutex_t wlock;
+	/* Held shared by every transaction, exclusively to resize the map
+	 * (LMDB requires that no transaction is active then). */
+	pthread_rwlock_t maplock;
+	uint64_t map_size, max_map_size, reserve;
+	size_t max_metadata;
+};
+
+/* Internal error: the map is full; the write runner grows it and retries. */
+#define FEED__EMAPFULL (-30999)
+
+/* ------------------------------------------------------------- records */
+
+enum {
+	FEED__Q_DROPPED = 1u << 0, /* deleted; compaction reclaims it */
+};
+
+struct feed__qrec {
+	uint64_t created_ms;
+	uint64_t next_seq;        /* seq of the next message; the first is 1 */
+	uint64_t count;           /* stored messages, expired ones included */
+	uint64_t claimed;         /* messages held by unreleased claims */
+	uint64_t claim_cursor;    /* see "Claiming" above */
+	uint64_t tail_expires_ms; /* latest expiry of in-order messages */
+	uint64_t expired_max_seq; /* highest seq removed or skipped as expired */
+	uint64_t deleted_max_seq; /* highest seq removed by delete or pop */
+	uint64_t due_ms;          /* its `due` entry, 0 when none */
+	uint32_t flags;           /* FEED__Q_* */
+	uint32_t name_len;        /* name key (project \0 name) follows */
+};
+
+enum {
+	FEED__M_INDEXED = 1u << 0, /* has an `expiry` entry */
+};
+
+struct feed__mrec {
+	uint64_t created_ms;
+	uint64_t expires_ms;
+	uint64_t due_ms; /* visible from */
+	uint64_t claim_expires_ms;
+	uint8_t client_id[16];
+	uint8_t claim_id[16]; /* all zero when not in a claim */
+	uint32_t claim_count;
+	uint32_t flags; /* FEED__M_* */
+};
+
+struct feed__crec {
+	uint64_t updated_ms;
+	uint64_t expires_ms;
+	uint32_t ttl_s;
+	uint32_t grace_s;
+	uint32_t live; /* messages of seqs[] still held by this claim */
+	uint32_t n;    /* seqs follow */
+};
+
+/* A queue looked up in a transaction. */
+struct feed__queue {
+	uint64_t qid;
+	struct feed__qrec rec;
+	size_t key_len;
+	uint8_t key[FEED_PROJECT_MAX + 1 + FEED_NAME_MAX];
+};
+
+/* ----------------------------------------------------------------- keys */
+
+static inline void feed__be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t feed__get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* qid | seq, the key of `msgs` and `avail`. */
+static inline void feed__msg_key(uint8_t k[16], uint64_t qid, uint64_t seq)
+{
+	feed__be64(k, qid);
+	feed__be64(k + 8, seq);
+}
+
+static inline bool feed__zero16(const uint8_t *p)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(p, zero, 16) == 0;
+}
+
+/* Largest generation and seq an id can carry. */
+#define FEED__QID_MAX ((UINT64_C(1) << 40) - 1)
+#define FEED__SEQ_MAX ((UINT64_C(1) << 56) - 1)
+
+void feed__id_format(char out[FEED_ID_LEN + 1], uint64_t qid, uint64_t seq);
+void feed__claim_id_format(char out[FEED_CLAIM_ID_LEN + 1],
+			   const uint8_t id[16]);
+
+/* ---------------------------------------------------------- environment */
+
+/* Translates an LMDB return code to a FEED_E* code (MAP_FULL internal). */
+int feed__err(int mdb_rc);
+
+/* Flags of feed__write. */
+enum {
+	/* The write frees space: it may use the reserve above the maximum. */
+	FEED__W_FREES = 1u << 0,
+};
+
+typedef int (*feed__write_fn)(feed_t *feed, MDB_txn *txn, void *ctx);
+
+/*
+ * Runs fn in a write transaction and commits it. When the map is full,
+ * aborts, grows the map and runs fn again (fn must therefore only report
+ * results through ctx once it is about to succeed, or reset them at its
+ * start). Returns fn's error, a commit error, or FEED_EFULL.
+ */
+int feed__write(feed_t *feed, feed__write_fn fn, void *ctx, unsigned flags);
+
+/* A short read transaction: begin, use, end. */
+int feed__read_begin(feed_t *feed, MDB_txn **txn);
+void feed__read_end(feed_t *feed, MDB_txn *txn);
+
+/* ---------------------------------------------------------------- queues */
+
+/* Checks a project / queue name pair (lengths, no NUL). */
+int feed__name_check(const char *project, const char *name);
+
+/* Finds the live queue; FEED_ENOQUEUE when missing. */
+int feed__queue_find(feed_t *feed, MDB_txn *txn, const char *project,
+		     const char *name, struct feed__queue *q);
+/* Finds the queue or creates it; *created may be NULL. */
+int feed__queue_open(feed_t *feed, MDB_txn *txn, const char *project,
+		     const char *name, const void *meta, size_t meta_len,
+		     uint64_t now_ms, struct feed__queue *q, bool *created);
+/* Loads a queue by qid (live or dropped). */
+int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		     struct feed__queue *q);
+/* Writes q->rec back. */
+int feed__queue_save(feed_t *feed, MDB_txn *txn, struct feed__queue *q);
+/* Moves the queue's `due` entry to min(current, due_ms) (0 = no change). */
+int feed__due_lower(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		    uint64_t due_ms);
+/* Replaces the queue's `due` entry by due_ms (0 = remove it). */
+int feed__due_set(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		  uint64_t due_ms);
+
+/* -------------------------------------------------------------- messages */
+
+/* Why a message goes. */
+enum feed__why { FEED__EXPIRED, FEED__DELETED };
+
+/*
+ * Removes message seq (its record `m`) with everything that points at it:
+ * its expiry entry, its avail entry or its place in its claim, the
+ * queue's counters. The caller saves q afterwards.
+ */
+int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     uint64_t seq, const struct feed__mrec *m,
+		     enum feed__why why);
+
+/* Sets a message's expiry, keeping `expiry` and `due` in step. */
+int feed__msg_set_expiry(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			 uint64_t seq, struct feed__mrec *m,
+			 uint64_t expires_ms);
+
+/* Reads message seq into *m (and its body, borrowed from the map, valid
+ * until the transaction ends); MDB_NOTFOUND-based FEED_ENOTFOUND. */
+int feed__msg_load(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		   struct feed__mrec *m, MDB_val *body);
+/* Writes a message header back, keeping its body. */
+int feed__msg_store(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		    const struct feed__mrec *m, const MDB_val *body);
+
+static inline bool feed__claimed(const struct feed__mrec *m, uint64_t now_ms)
+{
+	return !feed__zero16(m->claim_id) && m->claim_expires_ms > now_ms;
+}
+
+/* Builds a feed_msgs_t: append messages (bodies copied), then finish. */
+struct feed__msgbuf {
+	feed_msgs_t *out;
+	size_t cap;
+	size_t arena_used, arena_cap;
+};
+void feed__msgbuf_init(struct feed__msgbuf *b, feed_msgs_t *out);
+int feed__msgbuf_add(struct feed__msgbuf *b, uint64_t qid, uint64_t seq,
+		     const struct feed__mrec *m, const MDB_val *body,
+		     uint64_t now_ms);
+/* Points the bodies into the arena; call once, after the last add. */
+void feed__msgbuf_finish(struct feed__msgbuf *b);
+
+/* ---------------------------------------------------------------- claims */
+
+/* Releases every claim of q that expired by now_ms; *n counts them. */
+int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
+				 struct feed__queue *q, uint64_t now_ms,
+				 size_t budget, size_t *n);
+/* Removes a message from the claim holding it (the message is going). */
+int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       const struct feed__mrec *m);
+
+#endif /* HERALD_FEED_INTERNAL_H */

@@ -1,0 +1,484 @@
+/*
+ * test_claim.c - claims: exclusivity, counts, grace, renew, release, expiry,
+ * the claim rules of delete, delayed messages and a large backlog.
+ *
+ * Bodies are "m<N>" in publication order; a claim is compared with the
+ * bodies it should hold.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "feed.h"
+#include "fixture.h"
+#include "tap.h"
+
+#define T0  1700000000000ULL
+#define SEC 1000ULL
+
+typedef char feed_id_t[FEED_ID_LEN + 1];
+
+static const char *P = "claim";
+static const char *unknown_claim = "00000000-0000-4000-8000-000000000000";
+
+static void append_msg(feed_t *feed, const char *queue, const char *body,
+		       uint32_t ttl_s, uint32_t delay_s, uint64_t now_ms,
+		       char id[FEED_ID_LEN + 1])
+{
+	feed_msg_in_t in = {.body = body, .body_len = strlen(body),
+			    .ttl_s = ttl_s, .delay_s = delay_s};
+	uint8_t client[16];
+	feed_id_t ids[1] = {""};
+	int rc;
+
+	fixture_client(client, 1);
+	rc = feed_append(feed, P, queue, &in, 1, client, now_ms, ids);
+	if (rc)
+		diag("append %s to %s: %s", body, queue, feed_strerror(rc));
+	if (id)
+		memcpy(id, ids[0], sizeof(ids[0]));
+}
+
+static void append_range(feed_t *feed, const char *queue, int n,
+			 uint64_t now_ms, feed_id_t *ids)
+{
+	for (int i = 0; i < n; i++) {
+		char body[16];
+
+		snprintf(body, sizeof(body), "m%d", i);
+		append_msg(feed, queue, body, 600, 0, now_ms,
+			   ids ? ids[i] : NULL);
+	}
+}
+
+/* True when the messages' bodies are exactly `want` (comma-separated). */
+static bool bodies_are(const feed_msgs_t *msgs, const char *want)
+{
+	char got[1024] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < msgs->n && off < sizeof(got) - 1; i++)
+		off += snprintf(got + off, sizeof(got) - off, "%s%.*s",
+				i ? "," : "", (int)msgs->v[i].body_len,
+				(const char *)msgs->v[i].body);
+	if (strcmp(got, want))
+		diag("messages are \"%s\", want \"%s\"", got, want);
+	return strcmp(got, want) == 0;
+}
+
+static int claim(feed_t *feed, const char *queue, uint32_t ttl_s,
+		 uint32_t grace_s, size_t limit, uint64_t now_ms,
+		 feed_claim_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	return feed_claim_create(feed, P, queue, ttl_s, grace_s, limit, now_ms,
+				 out);
+}
+
+static int read_bodies(feed_t *feed, const char *queue, uint64_t now_ms,
+		       feed_msgs_t *out)
+{
+	feed_read_opts_t ro = {.limit = 100};
+
+	fixture_client(ro.client_id, 99);
+	return feed_read(feed, P, queue, NULL, &ro, now_ms, out);
+}
+
+static uint64_t expires_of(feed_t *feed, const char *queue, const char *id,
+			   uint64_t now_ms)
+{
+	feed_msgs_t got = {0};
+	uint64_t e = 0;
+
+	if (feed_get(feed, P, queue, id, now_ms, &got) == 0 && got.n == 1)
+		e = got.v[0].expires_ms;
+	feed_msgs_free(&got);
+	return e;
+}
+
+static void test_exclusive(feed_t *feed)
+{
+	feed_claim_t a, b, c, d, g = {0};
+	bool fields = true;
+
+	append_range(feed, "ex", 6, T0, NULL);
+	is(claim(feed, "ex", 60, 30, 2, T0 + SEC, &a), 0, "claim A of two");
+	is(claim(feed, "ex", 60, 30, 2, T0 + SEC, &b), 0, "claim B of two");
+	is(claim(feed, "ex", 60, 30, 10, T0 + SEC, &c), 0, "claim C of ten");
+	is(claim(feed, "ex", 60, 30, 10, T0 + SEC, &d), 0, "claim D of ten");
+	ok(bodies_are(&a.msgs, "m0,m1"), "A gets the two oldest");
+	ok(bodies_are(&b.msgs, "m2,m3"),
+	   "claimed messages are hidden from a second claim");
+	ok(bodies_are(&c.msgs, "m4,m5"), "C gets the rest");
+	is(d.msgs.n, 0, "a claim with nothing claimable gets no messages");
+	is_str(d.id, "", "and creates no claim");
+	ok(strlen(a.id) == FEED_CLAIM_ID_LEN && strcmp(a.id, b.id) &&
+		   strcmp(b.id, c.id) && strcmp(a.id, c.id),
+	   "claim ids are %d characters and distinct", FEED_CLAIM_ID_LEN);
+
+	is(a.ttl_s, 60, "claim ttl_s");
+	is(a.grace_s, 30, "claim grace_s");
+	is(a.updated_ms, T0 + SEC, "claim updated_ms is its creation");
+	is(a.expires_ms, T0 + 61 * SEC, "claim expires_ms is now + ttl");
+	for (size_t i = 0; i < a.msgs.n; i++) {
+		const feed_msg_t *m = &a.msgs.v[i];
+
+		if (strcmp(m->claim_id, a.id) ||
+		    m->claim_expires_ms != a.expires_ms || m->claim_count != 1)
+			fields = false;
+	}
+	ok(fields, "claimed messages carry the claim id, expiry and count 1");
+
+	is(feed_claim_get(feed, P, "ex", b.id, T0 + 2 * SEC, &g), 0,
+	   "claim_get B");
+	ok(bodies_are(&g.msgs, "m2,m3"), "claim_get returns its messages");
+	ok(strcmp(g.id, b.id) == 0 && g.expires_ms == b.expires_ms &&
+		   g.updated_ms == b.updated_ms && g.ttl_s == 60 &&
+		   g.grace_s == 30,
+	   "claim_get returns the claim's id, times, ttl and grace");
+	feed_claim_free(&g);
+	is(feed_claim_get(feed, P, "other", b.id, T0 + 2 * SEC, &g),
+	   FEED_ENOCLAIM, "a claim is not found through another queue");
+	feed_claim_free(&g);
+	is(feed_claim_release(feed, P, "other", b.id, T0 + 2 * SEC), 0,
+	   "release through another queue succeeds");
+	is(feed_claim_get(feed, P, "ex", b.id, T0 + 2 * SEC, &g), 0,
+	   "but leaves the claim in place");
+	feed_claim_free(&g);
+
+	feed_claim_free(&d);
+	is(claim(feed, "empty-never", 60, 30, 10, T0, &d), 0,
+	   "claim on a missing queue");
+	ok(d.msgs.n == 0 && d.id[0] == '\0', "gets nothing and no claim id");
+	feed_claim_free(&d);
+	feed_queue_create(feed, P, "empty", NULL, 0, T0, NULL);
+	is(claim(feed, "empty", 60, 30, 10, T0, &d), 0,
+	   "claim on an empty queue");
+	ok(d.msgs.n == 0 && d.id[0] == '\0', "gets nothing and no claim id");
+
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+	feed_claim_free(&d);
+}
+
+static void test_interleaved(feed_t *feed)
+{
+	feed_claim_t a, b, c;
+
+	append_range(feed, "il", 5, T0, NULL);
+	claim(feed, "il", 60, 60, 2, T0, &a);
+	claim(feed, "il", 60, 60, 1, T0, &b);
+	ok(bodies_are(&b.msgs, "m2"), "B gets the first unclaimed");
+	is(feed_claim_release(feed, P, "il", a.id, T0), 0, "release A");
+	claim(feed, "il", 60, 60, 10, T0, &c);
+	ok(bodies_are(&c.msgs, "m0,m1,m3,m4"),
+	   "a claim takes released messages in log order, around B's");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+}
+
+static void test_claim_count(feed_t *feed)
+{
+	feed_claim_t a, b, c, g = {0};
+
+	append_range(feed, "cc", 1, T0, NULL);
+	claim(feed, "cc", 60, 60, 1, T0, &a);
+	ok(a.msgs.n == 1 && a.msgs.v[0].claim_count == 1, "first claim: count 1");
+	feed_claim_release(feed, P, "cc", a.id, T0);
+	is(feed_claim_get(feed, P, "cc", a.id, T0, &g), FEED_ENOCLAIM,
+	   "a released claim is gone");
+	feed_claim_free(&g);
+	claim(feed, "cc", 60, 60, 1, T0, &b);
+	ok(b.msgs.n == 1 && b.msgs.v[0].claim_count == 2,
+	   "re-claim after release: count 2");
+	claim(feed, "cc", 60, 60, 1, T0 + 61 * SEC, &c);
+	ok(c.msgs.n == 1 && c.msgs.v[0].claim_count == 3,
+	   "re-claim after expiry: count 3");
+	ok(c.msgs.n == 1 && strcmp(c.msgs.v[0].claim_id, c.id) == 0,
+	   "the message now carries the new claim id");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+}
+
+static void test_grace(feed_t *feed)
+{
+	feed_id_t ids[3], late[1], rel[1];
+	feed_claim_t a, b, r;
+	feed_msgs_t page = {0};
+
+	append_msg(feed, "gr", "m0", 60, 0, T0, ids[0]);
+	append_msg(feed, "gr", "m1", 130, 0, T0, ids[1]);
+	append_msg(feed, "gr", "m2", 1000, 0, T0, ids[2]);
+	claim(feed, "gr", 100, 60, 3, T0, &a);
+	if (a.msgs.n == 3) {
+		is(a.msgs.v[0].expires_ms, T0 + 160 * SEC,
+		   "ttl 60 under claim 100 + grace 60 lives to claim + grace");
+		is(a.msgs.v[1].expires_ms, T0 + 160 * SEC,
+		   "ttl 130, expiring within the grace, is raised too");
+		is(a.msgs.v[2].expires_ms, T0 + 1000 * SEC,
+		   "a message outliving the claim keeps its expiry");
+	} else {
+		skip(3, "claim got %zu messages", a.msgs.n);
+	}
+	is(expires_of(feed, "gr", ids[0], T0), T0 + 160 * SEC,
+	   "get shows the raised expiry");
+	read_bodies(feed, "gr", T0 + 150 * SEC, &page);
+	ok(bodies_are(&page, "m0,m1,m2"),
+	   "after the claim expired the messages live on, unclaimed");
+	feed_msgs_free(&page);
+	read_bodies(feed, "gr", T0 + 161 * SEC, &page);
+	ok(bodies_are(&page, "m2"), "past claim + grace they expire");
+	feed_msgs_free(&page);
+
+	append_msg(feed, "gr2", "m0", 60, 0, T0, late[0]);
+	claim(feed, "gr2", 100, 60, 1, T0 + 30 * SEC, &b);
+	is(expires_of(feed, "gr2", late[0], T0 + 30 * SEC), T0 + 190 * SEC,
+	   "grace counts from the claim's expiry, not the message's creation");
+
+	append_msg(feed, "gr3", "m0", 60, 0, T0, rel[0]);
+	claim(feed, "gr3", 100, 60, 1, T0, &r);
+	feed_claim_release(feed, P, "gr3", r.id, T0 + 10 * SEC);
+	is(expires_of(feed, "gr3", rel[0], T0 + 10 * SEC), T0 + 160 * SEC,
+	   "a released message keeps the lifetime the claim gave it");
+	read_bodies(feed, "gr3", T0 + 100 * SEC, &page);
+	ok(bodies_are(&page, "m0"), "and is readable past its own ttl");
+	feed_msgs_free(&page);
+
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&r);
+}
+
+static void test_renew(feed_t *feed)
+{
+	feed_id_t ids[1];
+	feed_claim_t a, b, g = {0};
+
+	append_msg(feed, "rn", "m0", 60, 0, T0, ids[0]);
+	claim(feed, "rn", 60, 60, 1, T0, &a);
+	is(expires_of(feed, "rn", ids[0], T0), T0 + 120 * SEC,
+	   "message lives to claim + grace");
+	is(feed_claim_renew(feed, P, "rn", a.id, 100, 30, T0 + 50 * SEC), 0,
+	   "renew at 50 s for 100 s, grace 30");
+	is(feed_claim_get(feed, P, "rn", a.id, T0 + 50 * SEC, &g), 0,
+	   "claim_get after renew");
+	is(g.expires_ms, T0 + 150 * SEC, "renew: claim expires at now + ttl");
+	is(g.updated_ms, T0 + 50 * SEC, "renew: updated_ms is the renewal");
+	ok(g.ttl_s == 100 && g.grace_s == 30, "renew: new ttl and grace");
+	ok(g.msgs.n == 1 && g.msgs.v[0].claim_expires_ms == T0 + 150 * SEC,
+	   "renew: messages carry the new claim expiry");
+	feed_claim_free(&g);
+	is(expires_of(feed, "rn", ids[0], T0 + 50 * SEC), T0 + 180 * SEC,
+	   "renew: messages live to the new expiry + grace");
+	claim(feed, "rn", 60, 60, 1, T0 + 120 * SEC, &b);
+	is(b.msgs.n, 0, "past the original expiry the renewed claim still holds");
+	feed_claim_free(&b);
+	is(feed_claim_get(feed, P, "rn", a.id, T0 + 149 * SEC, &g), 0,
+	   "claim lives until its new expiry");
+	feed_claim_free(&g);
+	is(feed_claim_renew(feed, P, "rn", a.id, 100, 30, T0 + 151 * SEC),
+	   FEED_ENOCLAIM, "renew after expiry");
+	is(feed_claim_renew(feed, P, "rn", unknown_claim, 100, 30, T0),
+	   FEED_ENOCLAIM, "renew of an unknown claim");
+	feed_claim_free(&a);
+}
+
+static void test_release(feed_t *feed)
+{
+	feed_claim_t a, b;
+	feed_msgs_t page = {0};
+
+	append_range(feed, "rl", 2, T0, NULL);
+	claim(feed, "rl", 300, 60, 2, T0, &a);
+	read_bodies(feed, "rl", T0, &page);
+	is(page.n, 0, "claimed messages are not read");
+	feed_msgs_free(&page);
+	is(feed_claim_release(feed, P, "rl", a.id, T0 + SEC), 0, "release");
+	read_bodies(feed, "rl", T0 + SEC, &page);
+	ok(bodies_are(&page, "m0,m1"), "released messages read at once");
+	feed_msgs_free(&page);
+	claim(feed, "rl", 300, 60, 10, T0 + SEC, &b);
+	ok(bodies_are(&b.msgs, "m0,m1"), "released messages claim at once");
+	is(feed_claim_release(feed, P, "rl", a.id, T0 + SEC), 0,
+	   "releasing a released claim succeeds");
+	is(feed_claim_release(feed, P, "rl", unknown_claim, T0 + SEC), 0,
+	   "releasing an unknown claim succeeds");
+	is(feed_claim_release(feed, P, "nosuch", unknown_claim, T0 + SEC), 0,
+	   "releasing in a missing queue succeeds");
+	read_bodies(feed, "rl", T0 + SEC, &page);
+	is(page.n, 0, "releasing A did not release B's messages");
+	feed_msgs_free(&page);
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+}
+
+static void test_expiry(feed_t *feed)
+{
+	feed_claim_t a, b, g = {0};
+	feed_msgs_t page = {0};
+
+	append_range(feed, "xp", 2, T0, NULL);
+	claim(feed, "xp", 60, 60, 2, T0, &a);
+	is(feed_claim_get(feed, P, "xp", a.id, T0 + 59 * SEC, &g), 0,
+	   "claim lives before its expiry");
+	feed_claim_free(&g);
+	claim(feed, "xp", 60, 60, 2, T0 + 59 * SEC, &b);
+	is(b.msgs.n, 0, "nothing claimable while the claim lives");
+	feed_claim_free(&b);
+	is(feed_claim_get(feed, P, "xp", a.id, T0 + 61 * SEC, &g),
+	   FEED_ENOCLAIM, "claim_get after expiry");
+	feed_claim_free(&g);
+	read_bodies(feed, "xp", T0 + 61 * SEC, &page);
+	ok(bodies_are(&page, "m0,m1"), "expiry makes the messages readable");
+	feed_msgs_free(&page);
+	claim(feed, "xp", 60, 60, 2, T0 + 61 * SEC, &b);
+	ok(bodies_are(&b.msgs, "m0,m1"), "and claimable by a new claim");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+}
+
+static void test_delete_rules(feed_t *feed)
+{
+	feed_id_t ids[5];
+	feed_claim_t a, b, g = {0};
+	bool deleted = false;
+	uint64_t later = T0 + 61 * SEC;
+
+	append_range(feed, "dr", 5, T0, ids);
+	claim(feed, "dr", 60, 60, 2, T0, &a);  /* m0, m1 */
+	claim(feed, "dr", 300, 60, 1, T0, &b); /* m2 */
+
+	is(feed_delete(feed, P, "dr", ids[0], NULL, T0, &deleted),
+	   FEED_ECLAIMED, "deleting a claimed message without claim id");
+	is(feed_delete(feed, P, "dr", ids[0], "", T0, &deleted), FEED_ECLAIMED,
+	   "deleting a claimed message with claim id \"\"");
+	is(feed_delete(feed, P, "dr", ids[0], b.id, T0, &deleted),
+	   FEED_ECLAIMED, "deleting with another live claim's id");
+	is(feed_delete(feed, P, "dr", ids[0], unknown_claim, T0, &deleted),
+	   FEED_ENOCLAIM, "deleting with an unknown claim id");
+	is(feed_delete(feed, P, "dr", ids[3], a.id, T0, &deleted),
+	   FEED_ENOTCLAIMED, "deleting an unclaimed message with a claim id");
+	is(expires_of(feed, "dr", ids[3], T0), T0 + 600 * SEC,
+	   "refused deletes left the unclaimed message in place");
+	deleted = false;
+	is(feed_delete(feed, P, "dr", ids[0], a.id, T0, &deleted), 0,
+	   "deleting with the holding claim's id");
+	ok(deleted, "removes the message");
+	is(feed_claim_get(feed, P, "dr", a.id, T0, &g), 0, "claim_get A");
+	ok(bodies_are(&g.msgs, "m1"), "claim_get omits deleted messages");
+	feed_claim_free(&g);
+
+	is(feed_delete(feed, P, "dr", ids[1], a.id, later, &deleted),
+	   FEED_ENOCLAIM, "deleting with an expired claim id");
+	deleted = false;
+	is(feed_delete(feed, P, "dr", ids[1], NULL, later, &deleted), 0,
+	   "an expired claim no longer protects its message");
+	ok(deleted, "and the message is removed");
+	is(feed_delete(feed, P, "dr", ids[2], NULL, later, &deleted),
+	   FEED_ECLAIMED, "B, still live, protects its message");
+	deleted = false;
+	is(feed_delete(feed, P, "dr", ids[2], b.id, later, &deleted), 0,
+	   "B's id deletes it");
+	ok(deleted, "and the message is removed");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+}
+
+static void test_not_claimable(feed_t *feed)
+{
+	feed_claim_t a, b, c;
+
+	append_msg(feed, "dl", "m0", 600, 60, T0, NULL);
+	append_msg(feed, "dl", "m1", 600, 0, T0, NULL);
+	claim(feed, "dl", 300, 60, 10, T0, &a);
+	ok(bodies_are(&a.msgs, "m1"), "a delayed message is not claimable");
+	claim(feed, "dl", 300, 60, 10, T0 + 60 * SEC, &b);
+	ok(bodies_are(&b.msgs, "m0"), "once due it is");
+
+	append_msg(feed, "exp", "m0", 10, 0, T0, NULL);
+	append_msg(feed, "exp", "m1", 600, 0, T0, NULL);
+	claim(feed, "exp", 300, 60, 10, T0 + 11 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m1"), "an expired message is not claimable");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+}
+
+static void test_backlog(feed_t *feed)
+{
+	enum { N = 1000, BATCH = 100, LIMIT = 10 };
+	feed_msg_in_t in[BATCH];
+	char bodies[BATCH][8];
+	uint8_t client[16];
+	uint64_t next = 1, now = T0 + SEC;
+	size_t claims = 0, claimed = 0;
+	bool fifo = true, sizes = true;
+	feed_claim_t c;
+	feed_queue_stats_t st = {0};
+
+	fixture_client(client, 1);
+	for (int b = 0; b < N / BATCH; b++) {
+		for (int i = 0; i < BATCH; i++) {
+			snprintf(bodies[i], sizeof(bodies[i]), "%d",
+				 b * BATCH + i);
+			in[i] = (feed_msg_in_t){.body = bodies[i],
+						.body_len = strlen(bodies[i]),
+						.ttl_s = 3600};
+		}
+		if (feed_append(feed, P, "backlog", in, BATCH, client, T0,
+				NULL))
+			bail_out("append of the backlog failed");
+	}
+	for (;;) {
+		if (claim(feed, "backlog", 600, 60, LIMIT, now, &c)) {
+			fifo = false;
+			break;
+		}
+		if (c.msgs.n == 0) {
+			feed_claim_free(&c);
+			break;
+		}
+		claims++;
+		if (c.msgs.n != LIMIT)
+			sizes = false;
+		for (size_t i = 0; i < c.msgs.n; i++, claimed++)
+			if (c.msgs.v[i].seq != next++)
+				fifo = false;
+		feed_claim_free(&c);
+		if (claims > N)
+			break;
+	}
+	is(claims, N / LIMIT, "a backlog of %d takes %d claims of %d", N,
+	   N / LIMIT, LIMIT);
+	ok(sizes, "every claim is full");
+	is(claimed, N, "every message is claimed");
+	ok(fifo, "each message is claimed once, in FIFO order");
+	feed_queue_stats(feed, P, "backlog", now, &st);
+	ok(st.total == N && st.claimed == N && st.free == 0,
+	   "stats: all %d claimed", N);
+}
+
+int main(void)
+{
+	const char *dir;
+	feed_t *feed = fixture_open(&dir, NULL);
+
+	test_exclusive(feed);
+	test_interleaved(feed);
+	test_claim_count(feed);
+	test_grace(feed);
+	test_renew(feed);
+	test_release(feed);
+	test_expiry(feed);
+	test_delete_rules(feed);
+	test_not_claimable(feed);
+	test_backlog(feed);
+
+	feed_close(feed);
+	fixture_rmdir(dir);
+	done_testing();
+	return exit_status();
+}
