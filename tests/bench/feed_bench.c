@@ -7,37 +7,53 @@
  *
  * Method
  * ------
- * For each backlog size B (1,000, then --big, default 1,000,000) it makes a
- * fresh environment under the bench directory and:
+ * Two environments are made under the bench directory, each with a queue
+ * "backlog" of B messages (100-byte bodies, ttl 14 days): B = 1,000 and
+ * B = --big (default 1,000,000). They are filled in FEED_NOSYNC mode in
+ * groups of 10 requests x 1,000 messages, flushed with feed_sync(), closed
+ * and reopened in FEED_SYNC mode: every figure is measured in sync mode.
  *
- *   1. fills queue "backlog" with B messages (100-byte bodies, ttl 14 days)
- *      in FEED_NOSYNC mode, in groups of 10 requests x 1,000 messages, then
- *      feed_sync(), closes and reopens in FEED_SYNC mode; every figure
- *      below is measured in FEED_SYNC mode.
- *   2. read by marker: a "subscriber" starts at the id of a random message
- *      of the backlog and reads 5 pages of 20 (the Zaqar page size) by
- *      marker; subscribers follow one another for the time slice.
- *   3. compaction: appends C messages with ttl 60 s to queue "ttl"
- *      (untimed), moves the data clock 61 s on, then times feed_compact()
- *      with a budget of 1,000 records per transaction until no work is
- *      left.
- *   4. claim + delete: claim 10..20 messages (ttl 60 s, grace 60 s) from
- *      the head of "backlog", then delete them with one feed_delete_many()
- *      (figure "claim+delete_many"), or one feed_delete() per message with
- *      the claim id (figure "claim+delete each"). Consumed messages are
- *      put back at the tail, untimed, so the backlog stays near B.
- *   5. append: groups of 1, 10, 100 and 1,000 messages into "backlog",
- *      where a group is ONE feed_append_group() call (one transaction, one
- *      fsync) holding requests of at most 10 messages each, as a hub would
- *      collect them from publishers: 1 = 1 request x 1 message, 10 = 1 x
- *      10, 100 = 10 x 10, 1000 = 100 x 10.
+ * Figures, in this order:
+ *   read by marker   a "subscriber" starts at the id of a random message of
+ *                    the backlog and reads 5 pages of 20 (Zaqar's page
+ *                    size) by marker; subscribers follow one another.
+ *   compaction       C messages with ttl 60 s are appended to queue "ttl"
+ *                    (untimed), the data clock moves 61 s on, and
+ *                    feed_compact() with a budget of 1,000 records per
+ *                    transaction is timed until no work is left.
+ *   claim+delete     claim 10..20 messages (ttl 60 s, grace 60 s) from the
+ *                    head of the backlog, then delete them with one
+ *                    feed_delete_many() ("delete_many"), or with one
+ *                    feed_delete() per message and the claim id ("delete
+ *                    each"). Consumed messages are put back at the tail,
+ *                    untimed, so the backlog stays near B.
+ *   append           groups of 1, 10, 100 and 1,000 messages into the
+ *                    backlog queue. A group is ONE feed_append_group()
+ *                    call - one transaction, one commit - holding requests
+ *                    of at most 10 messages each, as the hub collects them
+ *                    from publishers: 1 = 1 request x 1 message, 10 = 1 x
+ *                    10, 100 = 10 x 10, 1000 = 100 x 10. These figures
+ *                    grow the queue: B is where they start.
  *
- * Each timed figure runs for a time slice (1 s; 0.2 s with --quick) or a
- * message cap, whichever ends first. Only the feed calls are timed
- * (CLOCK_MONOTONIC); feed itself is given a synthetic clock, now_ms, that
- * starts at a fixed date and moves only when the bench says so.
+ * The storage is shared and noisy, so every timed figure alternates
+ * between the two environments in REPS slices (small, big, small, big,
+ * ...) and sums them: a slow spell of the disk hits both sides of a ratio
+ * alike. Each slice runs for its share of --slice or until a message cap.
+ * Compaction does a fixed amount of work once per environment.
+ *
+ * Two references frame the figures: the storage's sync floor (what an LMDB
+ * commit waits for at least: a 4 KiB write + fdatasync() of the data file,
+ * then a 4 KiB O_DSYNC write of the meta page) and appends in groups of
+ * 1,000 in FEED_NOSYNC mode (feed's own cost, no sync).
+ *
+ * Only feed calls are timed, with CLOCK_MONOTONIC; "cpu" is the process's
+ * CPU time over the same spans (CLOCK_PROCESS_CPUTIME_ID) as a share of
+ * the wall time: near 100% a figure is bound by feed's code, near 0% by
+ * waiting for the disk. feed itself runs on a synthetic clock, now_ms,
+ * which starts at a fixed date and moves only when the bench moves it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -58,11 +74,12 @@
 #define SHORT_TTL_S 60u
 #define START_MS UINT64_C(1700000000000)
 #define FILL_REQ_MSGS 1000
-#define FILL_GROUP_REQS 10
+#define FILL_GROUP 10000
 #define REQ_MSGS 10 /* messages per request in the append figures */
-#define MAX_GROUP 1000
+#define MAX_REQS (FILL_GROUP / REQ_MSGS)
 #define READ_PAGE 20
 #define READ_PAGES 5
+#define CLAIM_MAX 20
 #define COMPACT_BUDGET 1000
 #define SMALL_BACKLOG 1000
 #define REFILL_AT 100
@@ -75,10 +92,17 @@ struct config {
 	bool quick, keep;
 	const char *dir;
 	uint64_t big;
-	double slice_s;       /* time slice of each figure */
-	uint64_t append_cap;  /* most messages in one append figure */
-	uint64_t compact_n;   /* expired messages for the compaction figure */
+	double slice_s;      /* time per figure and backlog */
+	int reps;            /* slices it is cut into, alternating backlogs */
+	uint64_t append_cap; /* most messages in one append slice */
+	uint64_t compact_n;  /* expired messages for the compaction figure */
 	uint64_t seed;
+};
+
+/* Wall and CPU time spent in timed spans. */
+struct span {
+	double wall, cpu;
+	double wall0, cpu0;
 };
 
 /* One environment with its backlog. */
@@ -87,21 +111,14 @@ struct bench {
 	feed_t *feed;
 	char path[PATH_MAX];
 	uint64_t now_ms;
-	uint64_t backlog;  /* messages the backlog should hold */
-	msg_id *ids;        /* ids of the backlog as filled, for markers */
+	uint64_t backlog; /* messages the backlog queue is filled with */
+	msg_id *ids;      /* their ids, for markers */
 	size_t n_ids;
 	uint64_t rng;
 	uint8_t client[16];
 	feed_msg_in_t msgs[FILL_REQ_MSGS];
-	feed_append_req_t reqs[MAX_GROUP];
-	msg_id *out_ids;    /* FILL_GROUP_REQS * FILL_REQ_MSGS results */
-};
-
-/* A figure: one row of results, per backlog. */
-struct figure {
-	const char *name;
-	uint64_t msgs[N_BACKLOGS];
-	double secs[N_BACKLOGS];
+	feed_append_req_t reqs[MAX_REQS];
+	msg_id *out_ids; /* FILL_GROUP results */
 };
 
 enum fig_id {
@@ -116,27 +133,59 @@ enum fig_id {
 	N_FIGS
 };
 
-static struct figure figs[N_FIGS] = {
-	[FIG_READ] = {"read by marker (pages of 20)"},
-	[FIG_COMPACT] = {"compaction (budget 1000)"},
-	[FIG_CLAIM_MANY] = {"claim 10..20 + delete_many"},
-	[FIG_CLAIM_EACH] = {"claim 10..20 + delete each"},
-	[FIG_APPEND_1] = {"append, groups of 1 (1 req x 1)"},
-	[FIG_APPEND_10] = {"append, groups of 10 (1 req x 10)"},
-	[FIG_APPEND_100] = {"append, groups of 100 (10 reqs x 10)"},
-	[FIG_APPEND_1000] = {"append, groups of 1000 (100 reqs x 10)"},
+/* A figure: what it counts, per backlog. */
+struct figure {
+	const char *name;
+	const char *unit; /* what `ops` counts */
+	uint64_t msgs[N_BACKLOGS], ops[N_BACKLOGS];
+	struct span span[N_BACKLOGS];
 };
+
+static struct figure figs[N_FIGS] = {
+	[FIG_READ] = {"read by marker, pages of 20", "reads"},
+	[FIG_COMPACT] = {"compaction, budget 1000", "calls"},
+	[FIG_CLAIM_MANY] = {"claim 10..20 + delete_many", "claims"},
+	[FIG_CLAIM_EACH] = {"claim 10..20 + delete each", "claims"},
+	[FIG_APPEND_1] = {"append, groups of 1 (1 req x 1)", "commits"},
+	[FIG_APPEND_10] = {"append, groups of 10 (1 req x 10)", "commits"},
+	[FIG_APPEND_100] = {"append, groups of 100 (10 req x 10)", "commits"},
+	[FIG_APPEND_1000] = {"append, groups of 1000 (100 req x 10)",
+			     "commits"},
+};
+
+static struct {
+	double sync_per_s;  /* the storage's commit floor */
+	double nosync_rate; /* appends in groups of 1000, FEED_NOSYNC */
+	double nosync_cpu;
+} ref;
 
 static const char body[BODY_LEN] =
 	"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuv"
 	"wxyz0123456789abcdefghijklmnopq";
 
-static double mono_s(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void span_start(struct span *s)
+{
+	s->wall0 = clock_s(CLOCK_MONOTONIC);
+	s->cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+static void span_stop(struct span *s)
+{
+	s->wall += clock_s(CLOCK_MONOTONIC) - s->wall0;
+	s->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - s->cpu0;
+}
+
+static double rate_of(uint64_t n, double secs)
+{
+	return secs > 0 ? (double)n / secs : 0;
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -154,14 +203,19 @@ static void die(const char *what, int rc)
 	exit(1);
 }
 
+static void must(bool cond, const char *what)
+{
+	if (!cond) {
+		fprintf(stderr, "feed_bench: %s: %s\n", what, strerror(errno));
+		exit(1);
+	}
+}
+
 static void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
 
-	if (!p) {
-		fprintf(stderr, "feed_bench: out of memory\n");
-		exit(1);
-	}
+	must(p != NULL, "calloc");
 	return p;
 }
 
@@ -179,6 +233,8 @@ static void rm_tree(const char *dir)
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* ------------------------------------------------------- environments */
+
 static void bench_open(struct bench *b, enum feed_durability durability)
 {
 	feed_options_t opts = {.map_size = MAP_SIZE, .durability = durability};
@@ -188,25 +244,60 @@ static void bench_open(struct bench *b, enum feed_durability durability)
 		die("feed_open", rc);
 }
 
+static void bench_init(struct bench *b, const struct config *cfg,
+		       const char *name, uint64_t backlog, uint64_t rng)
+{
+	*b = (struct bench){
+		.cfg = cfg,
+		.now_ms = START_MS,
+		.backlog = backlog,
+		.rng = rng,
+	};
+	b->client[0] = 0xbe;
+	b->out_ids = xcalloc(FILL_GROUP, sizeof(msg_id));
+	snprintf(b->path, sizeof(b->path), "%s/%s", cfg->dir, name);
+	must(mkdir(b->path, 0700) == 0, b->path);
+}
+
+static void bench_fini(struct bench *b)
+{
+	feed_env_info_t info;
+	int rc = feed_env_info(b->feed, &info);
+
+	if (rc)
+		die("feed_env_info", rc);
+	printf("  %s: %.1f MiB used, map %.1f MiB\n", b->path,
+	       (double)info.used_bytes / 1048576.0,
+	       (double)info.map_size / 1048576.0);
+	feed_close(b->feed);
+	if (!b->cfg->keep)
+		rm_tree(b->path);
+	free(b->ids);
+	free(b->out_ids);
+}
+
 /*
- * Appends n_reqs requests of req_msgs messages each to `queue` in one
- * feed_append_group() call. The ids land in b->out_ids, request after
- * request.
+ * Appends `n` messages (n <= FILL_GROUP) to `queue` in ONE
+ * feed_append_group() call, as requests of `req_msgs` messages (the last
+ * one may be shorter). Their ids land in b->out_ids, in order.
  */
-static void append_group(struct bench *b, const char *queue, size_t n_reqs,
+static void append_group(struct bench *b, const char *queue, size_t n,
 			 size_t req_msgs, uint32_t ttl_s)
 {
+	size_t n_reqs = (n + req_msgs - 1) / req_msgs;
 	int rc;
 
 	for (size_t i = 0; i < req_msgs; i++)
 		b->msgs[i] = (feed_msg_in_t){
 			.body = body, .body_len = BODY_LEN, .ttl_s = ttl_s};
 	for (size_t r = 0; r < n_reqs; r++) {
+		size_t left = n - r * req_msgs;
+
 		b->reqs[r] = (feed_append_req_t){
 			.project = PROJECT,
 			.queue = queue,
 			.msgs = b->msgs,
-			.n_msgs = req_msgs,
+			.n_msgs = left < req_msgs ? left : req_msgs,
 			.ids = b->out_ids + r * req_msgs,
 		};
 		memcpy(b->reqs[r].client_id, b->client, 16);
@@ -224,26 +315,13 @@ static void append_bulk(struct bench *b, const char *queue, uint64_t n,
 			uint32_t ttl_s, bool keep_ids)
 {
 	while (n > 0) {
-		uint64_t group = FILL_REQ_MSGS * FILL_GROUP_REQS;
-		size_t reqs, last;
+		size_t group = n < FILL_GROUP ? (size_t)n : FILL_GROUP;
 
-		if (group > n)
-			group = n;
-		reqs = (size_t)((group + FILL_REQ_MSGS - 1) / FILL_REQ_MSGS);
-		last = (size_t)(group - (reqs - 1) * FILL_REQ_MSGS);
-		/* Full requests first, then the remainder as its own. */
-		if (reqs > 1)
-			append_group(b, queue, reqs - 1, FILL_REQ_MSGS, ttl_s);
-		if (keep_ids && reqs > 1) {
-			memcpy(b->ids + b->n_ids, b->out_ids,
-			       (reqs - 1) * FILL_REQ_MSGS * sizeof(msg_id));
-			b->n_ids += (reqs - 1) * FILL_REQ_MSGS;
-		}
-		append_group(b, queue, 1, last, ttl_s);
+		append_group(b, queue, group, FILL_REQ_MSGS, ttl_s);
 		if (keep_ids) {
 			memcpy(b->ids + b->n_ids, b->out_ids,
-			       last * sizeof(msg_id));
-			b->n_ids += last;
+			       group * sizeof(msg_id));
+			b->n_ids += group;
 		}
 		n -= group;
 	}
@@ -251,7 +329,7 @@ static void append_bulk(struct bench *b, const char *queue, uint64_t n,
 
 static void fill_backlog(struct bench *b)
 {
-	double t0 = mono_s();
+	double t0 = clock_s(CLOCK_MONOTONIC);
 	int rc;
 
 	bench_open(b, FEED_NOSYNC);
@@ -262,33 +340,27 @@ static void fill_backlog(struct bench *b)
 		die("feed_sync", rc);
 	feed_close(b->feed);
 	bench_open(b, FEED_SYNC);
-	printf("  filled %" PRIu64 " messages in %.2f s (nosync, groups "
-	       "of %d), reopened in sync mode\n",
-	       b->backlog, mono_s() - t0, FILL_REQ_MSGS * FILL_GROUP_REQS);
+	printf("  backlog %-9" PRIu64 " filled in %.2f s (nosync, groups of "
+	       "%d), reopened in sync mode\n", b->backlog,
+	       clock_s(CLOCK_MONOTONIC) - t0, FILL_GROUP);
 }
 
-static void report(enum fig_id f, int k, uint64_t msgs, double secs,
-		   const char *extra)
-{
-	figs[f].msgs[k] = msgs;
-	figs[f].secs[k] = secs;
-	printf("  %-40s %9" PRIu64 " msgs %8.3f s %12.0f msgs/s%s\n",
-	       figs[f].name, msgs, secs, secs > 0 ? (double)msgs / secs : 0,
-	       extra ? extra : "");
-	fflush(stdout);
-}
+/* ----------------------------------------------------------- figures */
 
-static void bench_read(struct bench *b, int k)
+/* One slice of reads by marker. */
+static void slice_read(struct bench *b, struct figure *f, int k,
+		       double secs)
 {
 	feed_read_opts_t opts = {.limit = READ_PAGE};
-	double start = mono_s(), secs;
-	uint64_t msgs = 0;
+	struct span *s = &f->span[k];
+	double end = s->wall + secs;
 
 	do {
 		char marker[FEED_ID_LEN + 1];
 		size_t at = (size_t)(rng_next(&b->rng) % b->n_ids);
 
 		memcpy(marker, b->ids[at], sizeof(marker));
+		span_start(s);
 		for (int p = 0; p < READ_PAGES; p++) {
 			feed_msgs_t out = {0};
 			int rc = feed_read(b->feed, PROJECT, BACKLOG, marker,
@@ -296,64 +368,89 @@ static void bench_read(struct bench *b, int k)
 
 			if (rc)
 				die("feed_read", rc);
-			msgs += out.n;
+			f->msgs[k] += out.n;
+			f->ops[k]++;
 			memcpy(marker, out.next_marker, sizeof(marker));
 			feed_msgs_free(&out);
 		}
-		secs = mono_s() - start;
-	} while (secs < b->cfg->slice_s);
-	report(FIG_READ, k, msgs, secs, NULL);
+		span_stop(s);
+	} while (s->wall < end);
 }
 
-static void bench_compact(struct bench *b, int k)
+/* Compaction of compact_n expired messages, once. */
+static void run_compact(struct bench *b, struct figure *f, int k)
 {
 	feed_compact_result_t res;
-	uint64_t removed = 0, claims = 0, rounds = 0;
-	double start, secs;
-	char extra[96];
+	struct span *s = &f->span[k];
 
 	append_bulk(b, TTL_QUEUE, b->cfg->compact_n, SHORT_TTL_S, false);
 	b->now_ms += (SHORT_TTL_S + 1) * 1000;
-	start = mono_s();
 	do {
-		int rc = feed_compact(b->feed, b->now_ms, COMPACT_BUDGET, &res);
+		int rc;
 
+		span_start(s);
+		rc = feed_compact(b->feed, b->now_ms, COMPACT_BUDGET, &res);
+		span_stop(s);
 		if (rc)
 			die("feed_compact", rc);
-		removed += res.messages;
-		claims += res.claims;
-		rounds++;
+		f->msgs[k] += res.messages;
+		f->ops[k]++;
 	} while (res.more);
-	secs = mono_s() - start;
-	snprintf(extra, sizeof(extra), "  (%" PRIu64 " calls%s)", rounds,
-		 removed == b->cfg->compact_n ? "" : ", COUNT MISMATCH");
-	report(FIG_COMPACT, k, removed, secs, extra);
-	if (removed != b->cfg->compact_n)
+	if (f->msgs[k] != b->cfg->compact_n) {
 		fprintf(stderr, "feed_bench: compaction removed %" PRIu64
-			" messages, %" PRIu64 " expected\n", removed,
+			" messages, %" PRIu64 " expected\n", f->msgs[k],
 			b->cfg->compact_n);
+		exit(1);
+	}
 }
 
-/* Puts `n` messages back at the tail of the backlog (untimed). */
-static void refill(struct bench *b, uint64_t n)
+/* Deletes what the claim holds, in one call or one by one. */
+static void delete_claimed(struct bench *b, feed_claim_t *claim, bool each)
 {
-	append_bulk(b, BACKLOG, n, BACKLOG_TTL_S, false);
+	const char *ids[CLAIM_MAX];
+	size_t deleted = 0;
+	int rc;
+
+	for (size_t i = 0; i < claim->msgs.n; i++)
+		ids[i] = claim->msgs.v[i].id;
+	if (!each) {
+		rc = feed_delete_many(b->feed, PROJECT, BACKLOG, ids,
+				      claim->msgs.n, b->now_ms, &deleted);
+		if (rc)
+			die("feed_delete_many", rc);
+	}
+	for (size_t i = 0; each && i < claim->msgs.n; i++) {
+		bool gone = false;
+
+		rc = feed_delete(b->feed, PROJECT, BACKLOG, ids[i], claim->id,
+				 b->now_ms, &gone);
+		if (rc)
+			die("feed_delete", rc);
+		deleted += gone;
+	}
+	if (deleted != claim->msgs.n) {
+		fprintf(stderr, "feed_bench: deleted %zu of %zu claimed\n",
+			deleted, claim->msgs.n);
+		exit(1);
+	}
 }
 
-static void bench_claim(struct bench *b, int k, bool each)
+/* One slice of claim + delete; refills the backlog untimed. */
+static void slice_claim(struct bench *b, struct figure *f, int k,
+			double secs, bool each)
 {
-	const char *ids[20];
-	uint64_t msgs = 0, consumed = 0, claims = 0;
-	double spent = 0, start = mono_s();
-	char extra[64];
+	struct span *s = &f->span[k];
+	double end = s->wall + secs;
+	uint64_t consumed = 0;
 
 	do {
 		feed_claim_t claim = {0};
 		size_t limit = 10 + (size_t)(rng_next(&b->rng) % 11);
-		double t0 = mono_s();
-		int rc = feed_claim_create(b->feed, PROJECT, BACKLOG, 60, 60,
-					   limit, b->now_ms, &claim);
+		int rc;
 
+		span_start(s);
+		rc = feed_claim_create(b->feed, PROJECT, BACKLOG, 60, 60, limit,
+				       b->now_ms, &claim);
 		if (rc)
 			die("feed_claim_create", rc);
 		if (claim.msgs.n == 0 || claim.msgs.n > limit) {
@@ -361,183 +458,246 @@ static void bench_claim(struct bench *b, int k, bool each)
 				claim.msgs.n, limit);
 			exit(1);
 		}
-		for (size_t i = 0; i < claim.msgs.n; i++)
-			ids[i] = claim.msgs.v[i].id;
-		for (size_t i = 0; each && i < claim.msgs.n; i++) {
-			rc = feed_delete(b->feed, PROJECT, BACKLOG, ids[i],
-					 claim.id, b->now_ms, NULL);
-			if (rc)
-				die("feed_delete", rc);
-		}
-		if (!each) {
-			size_t deleted = 0;
-
-			rc = feed_delete_many(b->feed, PROJECT, BACKLOG, ids,
-					      claim.msgs.n, b->now_ms,
-					      &deleted);
-			if (rc)
-				die("feed_delete_many", rc);
-			if (deleted != claim.msgs.n) {
-				fprintf(stderr, "feed_bench: deleted %zu of "
-					"%zu\n", deleted, claim.msgs.n);
-				exit(1);
-			}
-		}
-		spent += mono_s() - t0;
-		msgs += claim.msgs.n;
+		delete_claimed(b, &claim, each);
+		span_stop(s);
+		f->msgs[k] += claim.msgs.n;
+		f->ops[k]++;
 		consumed += claim.msgs.n;
-		claims++;
 		feed_claim_free(&claim);
 		if (consumed >= REFILL_AT) {
-			refill(b, consumed);
+			append_bulk(b, BACKLOG, consumed, BACKLOG_TTL_S, false);
 			consumed = 0;
 		}
-	} while (mono_s() - start < b->cfg->slice_s);
+	} while (s->wall < end);
 	if (consumed)
-		refill(b, consumed);
-	snprintf(extra, sizeof(extra), "  (%.0f claims/s)",
-		 spent > 0 ? (double)claims / spent : 0);
-	report(each ? FIG_CLAIM_EACH : FIG_CLAIM_MANY, k, msgs, spent, extra);
+		append_bulk(b, BACKLOG, consumed, BACKLOG_TTL_S, false);
 }
 
-static void bench_append(struct bench *b, int k, enum fig_id f,
-			 size_t group)
+/* One slice of appends in groups of `group`. */
+static void slice_append(struct bench *b, struct figure *f, int k,
+			 double secs, size_t group)
 {
-	size_t req_msgs = group < REQ_MSGS ? group : REQ_MSGS;
-	size_t n_reqs = group / req_msgs;
-	uint64_t msgs = 0, commits = 0;
-	double start = mono_s(), secs;
-	char extra[64];
+	struct span *s = &f->span[k];
+	double end = s->wall + secs;
+	uint64_t cap = f->msgs[k] + b->cfg->append_cap / (uint64_t)b->cfg->reps;
 
 	do {
-		append_group(b, BACKLOG, n_reqs, req_msgs, BACKLOG_TTL_S);
-		msgs += group;
-		commits++;
-		secs = mono_s() - start;
-	} while (secs < b->cfg->slice_s && msgs < b->cfg->append_cap);
-	snprintf(extra, sizeof(extra), "  (%.0f commits/s)",
-		 (double)commits / secs);
-	report(f, k, msgs, secs, extra);
+		span_start(s);
+		append_group(b, BACKLOG, group,
+			     group < REQ_MSGS ? group : REQ_MSGS,
+			     BACKLOG_TTL_S);
+		span_stop(s);
+		f->msgs[k] += group;
+		f->ops[k]++;
+	} while (s->wall < end && f->msgs[k] < cap);
 }
 
-static void env_report(struct bench *b)
+/* Runs figure `id` in alternating slices over both environments. */
+static void run_figure(struct bench *b, enum fig_id id)
 {
-	feed_env_info_t info;
-	int rc = feed_env_info(b->feed, &info);
-
-	if (rc)
-		die("feed_env_info", rc);
-	printf("  environment: %.1f MiB used, map %.1f MiB\n",
-	       (double)info.used_bytes / 1048576.0,
-	       (double)info.map_size / 1048576.0);
-}
-
-static void run_backlog(const struct config *cfg, int k, uint64_t backlog)
-{
-	struct bench b = {
-		.cfg = cfg,
-		.now_ms = START_MS,
-		.backlog = backlog,
-		.rng = cfg->seed + (uint64_t)k,
-	};
 	static const size_t groups[] = {1, 10, 100, 1000};
+	const struct config *cfg = b[0].cfg;
+	double secs = cfg->slice_s / cfg->reps;
+	struct figure *f = &figs[id];
 
-	b.client[0] = 0xbe;
-	b.out_ids = xcalloc(FILL_REQ_MSGS * FILL_GROUP_REQS, sizeof(msg_id));
-	snprintf(b.path, sizeof(b.path), "%s/backlog-%" PRIu64, cfg->dir,
-		 backlog);
-	if (mkdir(b.path, 0700)) {
-		fprintf(stderr, "feed_bench: mkdir %s: %s\n", b.path,
-			strerror(errno));
-		exit(1);
+	for (int rep = 0; rep < cfg->reps; rep++) {
+		for (int k = 0; k < N_BACKLOGS; k++) {
+			switch (id) {
+			case FIG_READ:
+				slice_read(&b[k], f, k, secs);
+				break;
+			case FIG_COMPACT:
+				if (rep == 0)
+					run_compact(&b[k], f, k);
+				break;
+			case FIG_CLAIM_MANY:
+			case FIG_CLAIM_EACH:
+				slice_claim(&b[k], f, k, secs,
+					    id == FIG_CLAIM_EACH);
+				break;
+			default:
+				slice_append(&b[k], f, k, secs,
+					     groups[id - FIG_APPEND_1]);
+				break;
+			}
+		}
 	}
-	printf("\nbacklog %" PRIu64 " messages (%s)\n", backlog, b.path);
-	fill_backlog(&b);
-	bench_read(&b, k);
-	bench_compact(&b, k);
-	bench_claim(&b, k, false);
-	bench_claim(&b, k, true);
-	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)
-		bench_append(&b, k, FIG_APPEND_1 + (int)g, groups[g]);
-	env_report(&b);
+	for (int k = 0; k < N_BACKLOGS; k++) {
+		struct span *s = &f->span[k];
+
+		printf("  %-38s %8" PRIu64 " %9" PRIu64 " msgs %7.3f s "
+		       "%10.0f msgs/s %8.0f %s/s  cpu %3.0f%%\n",
+		       k ? "" : f->name, b[k].backlog, f->msgs[k], s->wall,
+		       rate_of(f->msgs[k], s->wall),
+		       rate_of(f->ops[k], s->wall), f->unit,
+		       s->wall > 0 ? 100 * s->cpu / s->wall : 0);
+	}
+	fflush(stdout);
+}
+
+/* -------------------------------------------------------- references */
+
+/*
+ * What an LMDB commit in sync mode waits for at least: its pages are
+ * written and fdatasync()ed, then the meta page is written through an
+ * O_DSYNC descriptor. Done here with one 4 KiB page of each.
+ */
+static void probe_storage(const struct config *cfg)
+{
+	char data_path[PATH_MAX + 16], meta_path[PATH_MAX + 16];
+	char page[4096];
+	uint64_t n = 0;
+	double start = clock_s(CLOCK_MONOTONIC), secs;
+	int data, meta;
+
+	memset(page, 0x5a, sizeof(page));
+	snprintf(data_path, sizeof(data_path), "%s/probe.data", cfg->dir);
+	snprintf(meta_path, sizeof(meta_path), "%s/probe.meta", cfg->dir);
+	data = open(data_path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	must(data >= 0, data_path);
+	meta = open(meta_path, O_RDWR | O_CREAT | O_TRUNC | O_DSYNC, 0600);
+	must(meta >= 0, meta_path);
+	do {
+		off_t at = (off_t)(n % 256) * 4096;
+
+		must(pwrite(data, page, sizeof(page), at) == sizeof(page),
+		     "pwrite");
+		must(fdatasync(data) == 0, "fdatasync");
+		must(pwrite(meta, page, sizeof(page), 0) == sizeof(page),
+		     "pwrite");
+		n++;
+		secs = clock_s(CLOCK_MONOTONIC) - start;
+	} while (secs < cfg->slice_s / 2);
+	close(data);
+	close(meta);
+	unlink(data_path);
+	unlink(meta_path);
+	ref.sync_per_s = rate_of(n, secs);
+	printf("  %-38s %8s %9" PRIu64 " x    %7.3f s %10.0f /s "
+	       "(%.3f ms each)\n", "storage: 4K write+fdatasync+4K dsync",
+	       "", n, secs, ref.sync_per_s, 1000.0 / ref.sync_per_s);
+}
+
+/* Appends in groups of 1000 without syncing: feed's own cost. */
+static void probe_nosync(const struct config *cfg)
+{
+	struct bench b;
+	struct span s = {0};
+	uint64_t msgs = 0;
+
+	bench_init(&b, cfg, "nosync", 0, cfg->seed);
+	bench_open(&b, FEED_NOSYNC);
+	do {
+		span_start(&s);
+		append_group(&b, BACKLOG, 1000, REQ_MSGS, BACKLOG_TTL_S);
+		span_stop(&s);
+		msgs += 1000;
+	} while (s.wall < cfg->slice_s && msgs < cfg->append_cap);
 	feed_close(b.feed);
 	if (!cfg->keep)
 		rm_tree(b.path);
-	free(b.ids);
 	free(b.out_ids);
+	ref.nosync_rate = rate_of(msgs, s.wall);
+	ref.nosync_cpu = s.wall > 0 ? 100 * s.cpu / s.wall : 0;
+	printf("  %-38s %8s %9" PRIu64 " msgs %7.3f s %10.0f msgs/s "
+	       "%17s cpu %3.0f%%\n", "append, groups of 1000, NOSYNC", "",
+	       msgs, s.wall, ref.nosync_rate, "", ref.nosync_cpu);
 }
 
-static double rate(enum fig_id f, int k)
+/* ----------------------------------------------------------- summary */
+
+static double fig_rate(enum fig_id f, int k)
 {
-	return figs[f].secs[k] > 0 ? (double)figs[f].msgs[k] / figs[f].secs[k]
-				   : 0;
+	return rate_of(figs[f].msgs[k], figs[f].span[k].wall);
+}
+
+static double fig_ratio(enum fig_id f)
+{
+	double big = fig_rate(f, 1);
+
+	return big > 0 ? fig_rate(f, 0) / big : 0;
 }
 
 static void summary(const struct config *cfg)
 {
-	double append = rate(FIG_APPEND_1000, 0) < rate(FIG_APPEND_1000, 1)
-				? rate(FIG_APPEND_1000, 0)
-				: rate(FIG_APPEND_1000, 1);
-	double read_ratio = rate(FIG_READ, 0) / rate(FIG_READ, 1);
-	double claim_ratio = rate(FIG_CLAIM_MANY, 0) / rate(FIG_CLAIM_MANY, 1);
+	double a0 = fig_rate(FIG_APPEND_1000, 0);
+	double a1 = fig_rate(FIG_APPEND_1000, 1);
+	double append = a0 < a1 ? a0 : a1;
+	double read_ratio = fig_ratio(FIG_READ);
+	double claim_ratio = fig_ratio(FIG_CLAIM_MANY);
 
-	printf("\nsummary (msgs/s; ratio = backlog %d / backlog %" PRIu64
-	       ", higher is a slowdown)\n", SMALL_BACKLOG, cfg->big);
-	printf("  %-40s %12s %12s %7s\n", "figure", "backlog 1k", "backlog big",
-	       "ratio");
+	printf("\nsummary, msgs/s (ratio = backlog %d / backlog %" PRIu64
+	       "; above 1 is a slowdown)\n", SMALL_BACKLOG, cfg->big);
+	printf("  %-38s %12s %12s %7s\n", "figure", "small", "big", "ratio");
 	for (int f = 0; f < N_FIGS; f++)
-		printf("  %-40s %12.0f %12.0f %7.2f\n", figs[f].name,
-		       rate(f, 0), rate(f, 1), rate(f, 0) / rate(f, 1));
+		printf("  %-38s %12.0f %12.0f %7.2f\n", figs[f].name,
+		       fig_rate(f, 0), fig_rate(f, 1), fig_ratio(f));
+	printf("  %-38s %12.0f /s\n", "storage sync floor", ref.sync_per_s);
+	printf("  %-38s %12.0f msgs/s\n", "append, groups of 1000, NOSYNC",
+	       ref.nosync_rate);
 	printf("\ngoals\n");
-	printf("  %-52s %12.0f  %s\n",
+	printf("  %-50s %12.0f  %s\n",
 	       "append, groups of 1000, sync >= 1000000 msgs/s", append,
 	       append >= 1e6 ? "met" : "MISSED");
-	printf("  %-52s %12.2f  %s\n", "read by marker, backlog ratio <= 1.5",
+	printf("  %-50s %12.2f  %s\n", "read by marker, backlog ratio <= 1.5",
 	       read_ratio, read_ratio <= 1.5 ? "met" : "MISSED");
-	printf("  %-52s %12.2f  %s\n",
-	       "claim+delete_many, backlog ratio <= 1.5", claim_ratio,
+	printf("  %-50s %12.2f  %s\n",
+	       "claim + delete_many, backlog ratio <= 1.5", claim_ratio,
 	       claim_ratio <= 1.5 ? "met" : "MISSED");
 	if (cfg->quick)
-		printf("  (--quick: small counts and slices; not figures to "
-		       "quote)\n");
+		printf("  (--quick: small counts and slices, figures not to be "
+		       "quoted)\n");
 }
+
+/* -------------------------------------------------------------- main */
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: feed_bench [--quick] [--dir DIR] [--big N] "
-		    "[--keep]\n"
-		    "  --quick    small counts and 0.2 s slices (CI smoke run)\n"
-		    "  --dir DIR  make the environments under DIR (it must "
-		    "exist)\n"
-		    "             default: a new directory under $TMPDIR\n"
-		    "  --big N    the large backlog, messages (default "
-		    "1000000)\n"
-		    "  --keep     leave the environments in place\n"
-		    "  HERALD_SEED=N replays the random choices\n");
+	fprintf(to,
+		"usage: feed_bench [--quick] [--dir DIR] [--big N] [--slice S] "
+		"[--keep]\n"
+		"  --quick    small counts and short slices (CI smoke run)\n"
+		"  --dir DIR  make the environments under DIR (it must exist)\n"
+		"             default: a new directory under $TMPDIR, removed\n"
+		"  --big N    the large backlog, messages (default 1000000)\n"
+		"  --slice S  seconds per figure and backlog (default 3)\n"
+		"  --keep     leave the environments in place\n"
+		"  HERALD_SEED=N replays the random choices\n");
+}
+
+static uint64_t parse_num(const char *s)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 10);
+
+	if (*end || v == 0) {
+		usage(stderr);
+		exit(2);
+	}
+	return v;
 }
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-	bool big_set = false;
+	bool big_set = false, slice_set = false;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--quick")) {
-			cfg->quick = true;
-		} else if (!strcmp(argv[i], "--keep")) {
-			cfg->keep = true;
-		} else if (!strcmp(argv[i], "--dir") && i + 1 < argc) {
-			cfg->dir = argv[++i];
-		} else if (!strcmp(argv[i], "--big") && i + 1 < argc) {
-			char *end;
+		const char *arg = argv[i];
+		bool has_value = i + 1 < argc;
 
-			cfg->big = strtoull(argv[++i], &end, 10);
+		if (!strcmp(arg, "--quick")) {
+			cfg->quick = true;
+		} else if (!strcmp(arg, "--keep")) {
+			cfg->keep = true;
+		} else if (!strcmp(arg, "--dir") && has_value) {
+			cfg->dir = argv[++i];
+		} else if (!strcmp(arg, "--big") && has_value) {
+			cfg->big = parse_num(argv[++i]);
 			big_set = true;
-			if (*end || cfg->big < 1) {
-				usage(stderr);
-				exit(2);
-			}
-		} else if (!strcmp(argv[i], "--help") ||
-			   !strcmp(argv[i], "-h")) {
+		} else if (!strcmp(arg, "--slice") && has_value) {
+			cfg->slice_s = strtod(argv[++i], NULL);
+			slice_set = cfg->slice_s > 0;
+		} else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
 			usage(stdout);
 			exit(0);
 		} else {
@@ -547,8 +707,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	}
 	if (!big_set)
 		cfg->big = cfg->quick ? 20000 : 1000000;
-	cfg->slice_s = cfg->quick ? 0.2 : 1.0;
-	cfg->append_cap = cfg->quick ? 20000 : 2000000;
+	if (!slice_set)
+		cfg->slice_s = cfg->quick ? 0.2 : 3.0;
+	cfg->reps = cfg->quick ? 1 : 3;
+	cfg->append_cap = cfg->quick ? 20000 : 3000000;
 	cfg->compact_n = cfg->quick ? 5000 : 100000;
 }
 
@@ -566,33 +728,52 @@ static uint64_t seed_get(void)
 
 int main(int argc, char **argv)
 {
+	static const enum fig_id order[] = {
+		FIG_READ,       FIG_COMPACT,     FIG_CLAIM_MANY,
+		FIG_CLAIM_EACH, FIG_APPEND_1,    FIG_APPEND_10,
+		FIG_APPEND_100, FIG_APPEND_1000,
+	};
 	struct config cfg = {0};
+	struct bench b[N_BACKLOGS];
 	char tmp[PATH_MAX];
 	const char *tmpdir = getenv("TMPDIR");
 	bool own_dir = false;
-	double t0 = mono_s();
+	double t0 = clock_s(CLOCK_MONOTONIC);
 
 	parse_args(argc, argv, &cfg);
 	cfg.seed = seed_get();
 	if (!cfg.dir) {
 		snprintf(tmp, sizeof(tmp), "%s/herald-bench-XXXXXX",
 			 tmpdir && *tmpdir ? tmpdir : "/tmp");
-		if (!mkdtemp(tmp)) {
-			fprintf(stderr, "feed_bench: mkdtemp %s: %s\n", tmp,
-				strerror(errno));
-			return 1;
-		}
+		must(mkdtemp(tmp) != NULL, tmp);
 		cfg.dir = tmp;
 		own_dir = true;
 	}
-	printf("feed_bench%s: %d-byte bodies, sync mode, slices of %.1f s, "
-	       "seed %" PRIu64 "\n", cfg.quick ? " --quick" : "", BODY_LEN,
-	       cfg.slice_s, cfg.seed);
-	run_backlog(&cfg, 0, SMALL_BACKLOG);
-	run_backlog(&cfg, 1, cfg.big);
-	summary(&cfg);
+	printf("feed_bench%s: %d-byte bodies, sync mode, %.1f s per figure "
+	       "and backlog in %d slices, seed %" PRIu64 "\n",
+	       cfg.quick ? " --quick" : "", BODY_LEN, cfg.slice_s, cfg.reps,
+	       cfg.seed);
+	printf("\nreferences\n");
+	probe_storage(&cfg);
+	probe_nosync(&cfg);
+
+	printf("\nbacklogs\n");
+	bench_init(&b[0], &cfg, "small", SMALL_BACKLOG, cfg.seed + 1);
+	bench_init(&b[1], &cfg, "big", cfg.big, cfg.seed + 2);
+	for (int k = 0; k < N_BACKLOGS; k++)
+		fill_backlog(&b[k]);
+
+	printf("\n  %-38s %8s %9s      %7s   %10s        %8s\n", "figures",
+	       "backlog", "messages", "seconds", "msgs/s", "ops/s");
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		run_figure(b, order[i]);
+
+	printf("\nenvironments\n");
+	for (int k = 0; k < N_BACKLOGS; k++)
+		bench_fini(&b[k]);
 	if (own_dir && !cfg.keep)
 		rm_tree(cfg.dir);
-	printf("\ntotal %.1f s\n", mono_s() - t0);
+	summary(&cfg);
+	printf("\ntotal %.1f s\n", clock_s(CLOCK_MONOTONIC) - t0);
 	return 0;
 }

@@ -51,6 +51,18 @@ static void append_range(feed_t *feed, const char *queue, int n,
 	}
 }
 
+/* Appends bodies m<first>..m<first+n-1>, ttl 600. */
+static void append_range_from(feed_t *feed, const char *queue, int first,
+			      int n, uint64_t now_ms)
+{
+	for (int i = first; i < first + n; i++) {
+		char body[16];
+
+		snprintf(body, sizeof(body), "m%d", i);
+		append_msg(feed, queue, body, 600, 0, now_ms, NULL);
+	}
+}
+
 /* True when the messages' bodies are exactly `want` (comma-separated). */
 static bool bodies_are(const feed_msgs_t *msgs, const char *want)
 {
@@ -185,7 +197,8 @@ static void test_claim_count(feed_t *feed)
 
 	append_range(feed, "cc", 1, T0, NULL);
 	claim(feed, "cc", 60, 60, 1, T0, &a);
-	ok(a.msgs.n == 1 && a.msgs.v[0].claim_count == 1, "first claim: count 1");
+	ok(a.msgs.n == 1 && a.msgs.v[0].claim_count == 1,
+	   "first claim: count 1");
 	feed_claim_release(feed, P, "cc", a.id, T0);
 	is(feed_claim_get(feed, P, "cc", a.id, T0, &g), FEED_ENOCLAIM,
 	   "a released claim is gone");
@@ -274,7 +287,8 @@ static void test_renew(feed_t *feed)
 	is(expires_of(feed, "rn", ids[0], T0 + 50 * SEC), T0 + 180 * SEC,
 	   "renew: messages live to the new expiry + grace");
 	claim(feed, "rn", 60, 60, 1, T0 + 120 * SEC, &b);
-	is(b.msgs.n, 0, "past the original expiry the renewed claim still holds");
+	is(b.msgs.n, 0,
+	   "past the original expiry the renewed claim still holds");
 	feed_claim_free(&b);
 	is(feed_claim_get(feed, P, "rn", a.id, T0 + 149 * SEC, &g), 0,
 	   "claim lives until its new expiry");
@@ -389,7 +403,7 @@ static void test_delete_rules(feed_t *feed)
 
 static void test_not_claimable(feed_t *feed)
 {
-	feed_claim_t a, b, c;
+	feed_claim_t a, b, c, d;
 
 	append_msg(feed, "dl", "m0", 600, 60, T0, NULL);
 	append_msg(feed, "dl", "m1", 600, 0, T0, NULL);
@@ -397,6 +411,22 @@ static void test_not_claimable(feed_t *feed)
 	ok(bodies_are(&a.msgs, "m1"), "a delayed message is not claimable");
 	claim(feed, "dl", 300, 60, 10, T0 + 60 * SEC, &b);
 	ok(bodies_are(&b.msgs, "m0"), "once due it is");
+
+	/* a delayed message parked among released ones does not block them */
+	append_msg(feed, "dl2", "m0", 600, 60, T0, NULL);
+	append_range_from(feed, "dl2", 1, 3, T0);
+	claim(feed, "dl2", 300, 60, 10, T0, &d);
+	ok(bodies_are(&d.msgs, "m1,m2,m3"),
+	   "a claim passes over a delayed one");
+	feed_claim_release(feed, P, "dl2", d.id, T0);
+	feed_claim_free(&d);
+	claim(feed, "dl2", 300, 60, 10, T0 + SEC, &d);
+	ok(bodies_are(&d.msgs, "m1,m2,m3"),
+	   "released messages behind a delayed one are claimable");
+	feed_claim_free(&d);
+	claim(feed, "dl2", 300, 60, 10, T0 + 60 * SEC, &d);
+	ok(bodies_are(&d.msgs, "m0"), "and the delayed one once due");
+	feed_claim_free(&d);
 
 	append_msg(feed, "exp", "m0", 10, 0, T0, NULL);
 	append_msg(feed, "exp", "m1", 600, 0, T0, NULL);

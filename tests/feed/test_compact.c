@@ -21,7 +21,8 @@ typedef char feed_id_t[FEED_ID_LEN + 1];
 static const char *P = "compact";
 
 static void append_msg(feed_t *feed, const char *queue, const char *body,
-		       uint32_t ttl_s, uint64_t now_ms, char id[FEED_ID_LEN + 1])
+		       uint32_t ttl_s, uint64_t now_ms,
+		       char id[FEED_ID_LEN + 1])
 {
 	feed_msg_in_t in = {.body = body, .body_len = strlen(body),
 			    .ttl_s = ttl_s};
@@ -332,7 +333,8 @@ static void test_dropped_queues(void)
 	   "compact with budget 20");
 	ok(first.dropped > 0 && first.more,
 	   "reclaims part of the deleted queue, with more to do");
-	is(compact_all(feed, T0 + SEC, 20, &sum, &calls), 0, "compact until done");
+	is(compact_all(feed, T0 + SEC, 20, &sum, &calls), 0,
+	   "compact until done");
 	ok(first.dropped + sum.dropped >= 300,
 	   "every message record of the deleted queue is reclaimed (%zu)",
 	   first.dropped + sum.dropped);
@@ -343,7 +345,8 @@ static void test_dropped_queues(void)
 	   "recreate dq");
 	ok(created, "it is a new queue");
 	feed_queue_stats(feed, P, "dq", T0 + 2 * SEC, &st);
-	ok(st.total == 0 && st.claimed == 0, "the recreated queue starts empty");
+	ok(st.total == 0 && st.claimed == 0,
+	   "the recreated queue starts empty");
 	feed_read(feed, P, "dq", NULL, &ro, T0 + 2 * SEC, &page);
 	is(page.n, 0, "and reads empty");
 	feed_msgs_free(&page);
@@ -364,7 +367,8 @@ static void test_dropped_queues(void)
 	is_str(all, "m1000,m1001,m1002,m1003,m1004",
 	       "the new generation's messages survive compaction");
 	is(total_of(feed, P, "dr", T0 + 2 * SEC), 5, "and are counted");
-	is(compact_all(feed, T0 + 2 * SEC, 20, &sum, &calls), 0, "compact again");
+	is(compact_all(feed, T0 + 2 * SEC, 20, &sum, &calls), 0,
+	   "compact again");
 	ok(sum.messages == 0 && sum.claims == 0 && sum.dropped == 0,
 	   "nothing is left to do");
 	feed_close(feed);

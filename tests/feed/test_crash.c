@@ -160,7 +160,7 @@ static void child_run(const char *dir, unsigned round, uint64_t seed, int fd)
 	feed_msg_in_t msgs[BATCH_MAX];
 	char bodies[BATCH_MAX][BODY_MAX];
 	char ids[BATCH_MAX][FEED_ID_LEN + 1];
-	struct rec recs[BATCH_MAX];
+	struct rec recs[BATCH_MAX], err = {.type = REC_ERROR};
 	feed_options_t opts = {.durability = FEED_SYNC};
 	uint8_t client[16];
 	feed_t *feed = NULL;
@@ -193,8 +193,7 @@ static void child_run(const char *dir, unsigned round, uint64_t seed, int fd)
 		write_all(fd, recs, n * sizeof(recs[0]));
 		k += n;
 	}
-	struct rec err = {.type = REC_ERROR, .n = rc};
-
+	err.n = rc;
 	write_all(fd, &err, sizeof(err));
 	_exit(2);
 }
@@ -222,7 +221,8 @@ static void parse_records(char *buf, size_t *len, struct round_log *log)
 			log->child_error = r.n;
 			break;
 		default:
-			bail_out("unknown record type %d from the child", r.type);
+			bail_out("unknown record type %d from the child",
+				 r.type);
 		}
 	}
 	memmove(buf, buf + off, *len - off);

@@ -108,7 +108,8 @@ static void test_id_malformed(void)
 		{"00000000000000000000000g", "non-hex character"},
 		{"0000000000000000000000-1", "a dash"},
 		{"00000000000 000000000001", "a space"},
-		{"00000000000000000000000A", "uppercase hex (ids are lowercase)"},
+		{"00000000000000000000000A",
+		 "uppercase hex (ids are lowercase)"},
 		{"zzzzzzzzzzzzzzzzzzzzzzzz", "all non-hex"},
 	};
 	uint64_t gen, seq;
@@ -147,7 +148,8 @@ static void test_claim_id_parse(feed_t *feed)
 	memset(got, 0, sizeof(got));
 	is(feed_claim_id_parse("123E4567-E89B-12D3-A456-42661417400A", got), 0,
 	   "claim_id_parse accepts an uppercase UUID");
-	ok(memcmp(got, want, 16) == 0, "uppercase UUID parses to the same bytes");
+	ok(memcmp(got, want, 16) == 0,
+	   "uppercase UUID parses to the same bytes");
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		is(feed_claim_id_parse(bad[i], got), FEED_EBADID,
@@ -197,7 +199,8 @@ static void test_strerror(void)
 		}
 	}
 	ok(distinct, "every code and 0 have distinct strings");
-	ok(feed_strerror(-1) != NULL, "strerror of an unknown code is not NULL");
+	ok(feed_strerror(-1) != NULL,
+	   "strerror of an unknown code is not NULL");
 	ok(feed_strerror(12345) != NULL,
 	   "strerror of a positive unknown code is not NULL");
 	ok(feed_strerror(-30999) != NULL,

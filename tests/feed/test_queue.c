@@ -51,7 +51,8 @@ static bool meta_is(feed_t *feed, const char *project, const char *name,
 	if (!same)
 		diag("metadata of %s/%s is \"%.*s\" (%zu bytes), want \"%s\"",
 		     project, name, meta ? (int)len : 6,
-		     meta ? (char *)meta : "(null)", len, want ? want : "(null)");
+		     meta ? (char *)meta : "(null)", len,
+		     want ? want : "(null)");
 	if (meta != (void *)1)
 		free(meta);
 	return same;
@@ -77,7 +78,8 @@ static void test_create_exists_delete(feed_t *feed)
 	ok(exists, "q1 exists after create");
 
 	is(feed_queue_delete(feed, "p", "q1"), 0, "delete q1");
-	is(feed_queue_exists(feed, "p", "q1", &exists), 0, "exists after delete");
+	is(feed_queue_exists(feed, "p", "q1", &exists), 0,
+	   "exists after delete");
 	ok(!exists, "q1 does not exist after delete");
 	is(feed_queue_delete(feed, "p", "q1"), 0, "deleting a missing queue");
 	is(feed_queue_delete(feed, "p", "never"), 0,
@@ -110,7 +112,8 @@ static void test_metadata(void)
 	meta = NULL;
 	is(feed_queue_meta_set(feed, "p", "missing", "{}", 2), FEED_ENOQUEUE,
 	   "meta_set of a missing queue");
-	is(feed_queue_exists(feed, "p", "missing", &exists), 0, "exists missing");
+	is(feed_queue_exists(feed, "p", "missing", &exists), 0,
+	   "exists missing");
 	ok(!exists, "meta_set does not create a missing queue");
 
 	is(feed_queue_create(feed, "p", "m", NULL, 0, T0, NULL), 0, "create m");
@@ -181,7 +184,8 @@ static void test_list(feed_t *feed)
 	}
 	list_is(feed, "lp", NULL, 100, sorted, 6,
 		"list returns every queue in bytewise name order");
-	list_is(feed, "lp", "", 100, sorted, 6, "marker \"\" lists from the first");
+	list_is(feed, "lp", "", 100, sorted, 6,
+		"marker \"\" lists from the first");
 	list_is(feed, "lp", "a", 2, sorted + 2, 2,
 		"marker lists names after it, at most limit");
 	list_is(feed, "lp", "az", 100, sorted + 2, 4,
@@ -248,7 +252,8 @@ static void test_list(feed_t *feed)
 	is(count, 5, "a deleted queue is not counted");
 	list_is(feed, "lp", "b", 1, (const char *[]){"z"}, 1,
 		"a deleted queue is not listed");
-	is(feed_queue_count(feed, "nobody", &count), 0, "count of empty project");
+	is(feed_queue_count(feed, "nobody", &count), 0,
+	   "count of empty project");
 	is(count, 0, "a project without queues counts 0");
 	list_is(feed, "nobody", NULL, 10, NULL, 0,
 		"a project without queues lists nothing");

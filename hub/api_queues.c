@@ -1,0 +1,1249 @@
+/*
+ * api_queues.c - the queue routes of every API version: list, create,
+ * get, patch, delete, stats, purge, and v1's metadata resource; and the
+ * reserved-metadata rules (meta.h).
+ *
+ * Reads (list, get, stats, v1 metadata) run here on the loop thread.
+ * Writes are deferred to the writer thread through one context:
+ *
+ *   handler (loop)            run (writer)                 done (loop)
+ *   PUT    validate, dump --> feed_queue_create ---------> 201 / 204
+ *   DELETE             ----> feed_queue_delete ---------> 204
+ *   PATCH  wash the ops ---> meta_get, apply, check, ---> 200 + metadata
+ *                            meta_set
+ *   purge              ----> feed_pop until empty ------> 204
+ *   v1 metadata PUT    ----> feed_queue_meta_set -------> 204
+ *
+ * A PATCH reads, changes and writes the metadata inside its run: the
+ * writer runs one job at a time and is the only writer, so two PATCHes
+ * of one queue cannot lose each other's changes. The job copies what
+ * run needs (project, queue, limits), since run must not touch r.
+ *
+ * Versions differ only in small ways (zaqar-api.md §6.1, §8, §11):
+ * v1 answers an empty listing and an existing queue with 204 and sets
+ * Content-Location; v1.1 shows metadata as stored; v2 fills in the
+ * reserved defaults, filters listings and patches.
+ *
+ * Zaqar quirks kept on purpose, because clients see them: a PATCH body
+ * that is JSON but not an array is a 503 (as Zaqar answers it), a
+ * missing project is "None" in 404 texts, and reserved values are
+ * checked with Python's truthiness (a falsy non-integer passes).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hub.h"
+#include "meta.h"
+
+#define QUEUES_DEFAULT_LIMIT 10
+#define LIST_BATCH 100  /* queues read per step when filtering */
+#define PURGE_BATCH 100 /* Zaqar purges by pops of 100 */
+#define PATCH_TYPE "application/openstack-messaging-v2.0-json-patch"
+#define PATCH_OPS "add, remove, replace"
+#define RETRY_MIN_DELAY 10   /* Zaqar's retry policy defaults */
+#define RETRY_MAX_DELAY 3600
+#define RETRY_MIN_SPAN 10    /* 2 * its linear interval */
+
+/* ------------------------------------------------- reserved metadata */
+
+enum reserved_default { D_POST_SIZE, D_TTL, D_DELAY, D_NULL, D_FALSE };
+
+/* In the order Zaqar appends the defaults. */
+static const struct {
+	const char *key;
+	enum reserved_default dflt;
+} reserved[] = {
+	{"_max_messages_post_size", D_POST_SIZE},
+	{"_default_message_ttl", D_TTL},
+	{"_default_message_delay", D_DELAY},
+	{"_dead_letter_queue", D_NULL},
+	{"_dead_letter_queue_messages_ttl", D_NULL},
+	{"_max_claim_count", D_NULL},
+	{"_enable_encrypt_messages", D_FALSE},
+};
+
+#define N_RESERVED (sizeof(reserved) / sizeof(*reserved))
+
+static bool is_reserved(const char *key)
+{
+	for (size_t i = 0; i < N_RESERVED; i++)
+		if (strcmp(key, reserved[i].key) == 0)
+			return true;
+	return false;
+}
+
+/* Python's `not v`; a missing value (NULL) counts as falsy. */
+static bool py_falsy(json_t *v)
+{
+	switch (v ? json_typeof(v) : JSON_NULL) {
+	case JSON_OBJECT:
+		return json_object_size(v) == 0;
+	case JSON_ARRAY:
+		return json_array_size(v) == 0;
+	case JSON_STRING:
+		return json_string_length(v) == 0;
+	case JSON_INTEGER:
+		return json_integer_value(v) == 0;
+	case JSON_REAL:
+		return json_real_value(v) == 0.0;
+	case JSON_TRUE:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* Python's isinstance(v, int), where bools are ints. */
+static bool py_int(json_t *v, long long *n)
+{
+	if (json_is_integer(v))
+		*n = json_integer_value(v);
+	else if (json_is_boolean(v))
+		*n = json_is_true(v);
+	else
+		return false;
+	return true;
+}
+
+enum int_range { R_NONE, R_TTL, R_POST_SIZE, R_DELAY };
+
+/* The integer keys, in the order Zaqar checks them. */
+static const struct {
+	const char *key;
+	enum int_range range;
+} int_keys[] = {
+	{"_default_message_ttl", R_TTL},
+	{"_max_messages_post_size", R_POST_SIZE},
+	{"_max_claim_count", R_NONE},
+	{"_dead_letter_queue_messages_ttl", R_NONE},
+	{"_default_message_delay", R_DELAY},
+};
+
+/* Checks n against the range of an integer key; NULL when inside. */
+static const char *range_check(const struct hub_limits *l, enum int_range rg,
+			       const char *key, long long n, char *buf,
+			       size_t size)
+{
+	switch (rg) {
+	case R_TTL:
+		if (n >= HUB_MIN_MESSAGE_TTL && n <= l->max_message_ttl)
+			return NULL;
+		snprintf(buf, size, "%s can not exceed %u seconds, and must "
+			 "be at least %d seconds long.", key,
+			 l->max_message_ttl, HUB_MIN_MESSAGE_TTL);
+		return buf;
+	case R_POST_SIZE:
+		if (n > 0 && n <= l->max_messages_post_size)
+			return NULL;
+		snprintf(buf, size, "%s can not exceed %u,  and must be at "
+			 "least greater than 0.", key,
+			 l->max_messages_post_size);
+		return buf;
+	case R_DELAY:
+		if (n >= 0 && n <= l->max_message_delay)
+			return NULL;
+		snprintf(buf, size, "The TTL can not exceed %u seconds, and "
+			 "must be at least 0 seconds long.",
+			 l->max_message_delay);
+		return buf;
+	default:
+		return NULL;
+	}
+}
+
+/* Zaqar's check of `_retry_policy` (used by subscriptions' webhooks). */
+static const char *retry_check(json_t *meta, char *buf, size_t size)
+{
+	static const char *const ints[] = {
+		"retries_with_no_delay", "minimum_delay_retries",
+		"minimum_delay", "maximum_delay", "maximum_delay_retries"};
+	static const char *const funcs[] = {"linear", "arithmetic",
+					    "exponential", "geometric"};
+	json_t *p = json_object_get(meta, "_retry_policy"), *v;
+	long long lo = RETRY_MIN_DELAY, hi = RETRY_MAX_DELAY, n;
+	bool known = false;
+
+	if (py_falsy(p))
+		return NULL;
+	if (!json_is_object(p))
+		return "retry_policy must be a dict.";
+	for (size_t i = 0; i < sizeof(ints) / sizeof(*ints); i++) {
+		v = json_object_get(p, ints[i]);
+		if (!py_falsy(v) && !py_int(v, &n)) {
+			snprintf(buf, size, "Retry policy: %s must be a "
+				 "integer.", ints[i]);
+			return buf;
+		}
+	}
+	v = json_object_get(p, "retry_backoff_function");
+	if (!py_falsy(v) && !json_is_string(v))
+		return "retry_backoff_function must be a string.";
+	for (size_t i = 0; !py_falsy(v) && i < sizeof(funcs) / sizeof(*funcs);
+	     i++)
+		known |= strcmp(json_string_value(v), funcs[i]) == 0;
+	if (!py_falsy(v) && !known)
+		return "invalid retry_backoff_function.";
+	v = json_object_get(p, "ignore_subscription_override");
+	if (!py_falsy(v) && !json_is_boolean(v))
+		return "ignore_subscription_override must be a boolean.";
+	if (py_int(json_object_get(p, "minimum_delay"), &n))
+		lo = n;
+	if (py_int(json_object_get(p, "maximum_delay"), &n))
+		hi = n;
+	if (hi < lo)
+		return "minimum_delay must less than maximum_delay.";
+	if (hi - lo < RETRY_MIN_SPAN)
+		return "invalid minimum_delay and maximum_delay.";
+	return NULL;
+}
+
+/* Zaqar's queue_metadata_putting: NULL when meta is valid, else why. */
+static const char *meta_check(const struct hub_limits *l, json_t *meta,
+			      char *buf, size_t size)
+{
+	const char *why;
+	json_t *v;
+	long long n;
+
+	for (size_t i = 0; i < sizeof(int_keys) / sizeof(*int_keys); i++) {
+		v = json_object_get(meta, int_keys[i].key);
+		if (!v || json_is_null(v))
+			continue;
+		if (!py_int(v, &n)) {
+			if (py_falsy(v))
+				continue;
+			snprintf(buf, size, "%s must be integer.",
+				 int_keys[i].key);
+			return buf;
+		}
+		why = range_check(l, int_keys[i].range, int_keys[i].key, n,
+				  buf, size);
+		if (why)
+			return why;
+	}
+	v = json_object_get(meta, "_enable_encrypt_messages");
+	if (!py_falsy(v) && !json_is_boolean(v))
+		return "_enable_encrypt_messages must be boolean.";
+	return retry_check(meta, buf, size);
+}
+
+bool hub_meta_validate(struct hub_req *r, json_t *meta, const char *title)
+{
+	char buf[512];
+	const char *why = meta_check(&r->cfg->limits, meta, buf, sizeof(buf));
+
+	if (!why)
+		return true;
+	hub_reply_error(r, 400, title, "%s", why);
+	return false;
+}
+
+static json_t *reserved_value(const struct hub_limits *l,
+			      enum reserved_default d)
+{
+	switch (d) {
+	case D_POST_SIZE:
+		return json_integer(l->max_messages_post_size);
+	case D_TTL:
+		return json_integer(l->default_message_ttl);
+	case D_DELAY:
+		return json_integer(l->default_message_delay);
+	case D_FALSE:
+		return json_false();
+	default:
+		return json_null();
+	}
+}
+
+json_t *hub_meta_with_defaults(const struct hub_req *r, json_t *stored)
+{
+	json_t *out = json_is_object(stored) ? json_copy(stored)
+					     : json_object();
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < N_RESERVED; i++) {
+		if (!py_falsy(json_object_get(out, reserved[i].key)))
+			continue;
+		json_object_set_new(out, reserved[i].key,
+				    reserved_value(&r->cfg->limits,
+						   reserved[i].dflt));
+	}
+	return out;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* Zaqar's 404 for a missing queue (Python prints a missing project as
+ * None). */
+static void reply_no_queue(struct hub_req *r)
+{
+	hub_reply_error(r, 404, "Not found",
+			"Queue %s does not exist for project %s", r->queue,
+			*r->project ? r->project : "None");
+}
+
+/* Content-Length over the metadata limit (checked before parsing). */
+static bool meta_too_large(struct hub_req *r, const char *title)
+{
+	uint32_t max = r->cfg->limits.max_queue_metadata;
+
+	if (!r->has_body || r->body_len <= max)
+		return false;
+	hub_reply_error(r, 400, title,
+			"Queue metadata is too large. Max size: %u", max);
+	return true;
+}
+
+/* Stored metadata parsed; {} when empty or unreadable. New reference. */
+static json_t *meta_parse(const void *data, size_t len)
+{
+	json_t *m = len ? json_loadb(data, len, 0, NULL) : NULL;
+
+	if (json_is_object(m))
+		return m;
+	json_decref(m);
+	return json_object();
+}
+
+/* Appends "sep key=value" percent-encoded to out (sized by the caller). */
+static char *uri_add(char *o, char sep, const char *key, const char *val)
+{
+	const char *s[2] = {key, val};
+
+	*o++ = sep;
+	for (int i = 0; i < 2; i++) {
+		for (const unsigned char *c = (const void *)s[i]; *c; c++) {
+			if (isalnum(*c) || strchr("-_.~,", *c))
+				*o++ = (char)*c;
+			else
+				o += sprintf(o, "%%%02X", *c);
+		}
+		if (i == 0)
+			*o++ = '=';
+	}
+	*o = '\0';
+	return o;
+}
+
+/* The request's relative URI (v1's Content-Location for listings),
+ * rebuilt from the parsed query. New malloc'd string. */
+static char *relative_uri(const struct hub_req *r)
+{
+	size_t need = strlen(r->path) + 1;
+	char *s, *o;
+
+	for (size_t i = 0; i < r->n_query; i++)
+		need += 2 + 3 * (strlen(r->query[i].key) +
+				 strlen(r->query[i].value));
+	s = malloc(need);
+	if (!s)
+		return NULL;
+	o = stpcpy(s, r->path);
+	for (size_t i = 0; i < r->n_query; i++)
+		o = uri_add(o, i ? '&' : '?', r->query[i].key,
+			    r->query[i].value);
+	return s;
+}
+
+/* What every deferred queue write carries to the writer thread. */
+struct qjob {
+	char project[FEED_PROJECT_MAX + 1];
+	char queue[FEED_NAME_MAX + 1];
+	char *meta;               /* PUT: metadata to store (JSON) */
+	size_t meta_len;
+	bool created;             /* PUT: the queue was new */
+	json_t *ops;              /* PATCH: [{"op", "key"[, "value"]}] */
+	struct hub_limits limits; /* PATCH: to check the result */
+	json_t *result;           /* PATCH: the metadata stored */
+	int status;               /* PATCH: 0, or 400/409 with msg */
+	char msg[512];
+};
+
+static struct qjob *qjob_new(struct hub_req *r)
+{
+	struct qjob *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"Out of memory. Please try again in a few "
+				"seconds.");
+		return NULL;
+	}
+	snprintf(j->project, sizeof(j->project), "%s", r->project);
+	snprintf(j->queue, sizeof(j->queue), "%s", r->queue);
+	j->limits = r->cfg->limits;
+	return j;
+}
+
+static void qjob_free(struct qjob *j)
+{
+	free(j->meta);
+	json_decref(j->ops);
+	json_decref(j->result);
+	free(j);
+}
+
+/* Serializes meta into j (nothing for {}); false after replying 503. */
+static bool qjob_set_meta(struct hub_req *r, struct qjob *j, json_t *meta)
+{
+	if (json_object_size(meta) == 0)
+		return true;
+	j->meta = json_dumps(meta, JSON_COMPACT);
+	if (j->meta) {
+		j->meta_len = strlen(j->meta);
+		return true;
+	}
+	hub_reply_error(r, 503, "Service temporarily unavailable",
+			"Out of memory. Please try again in a few seconds.");
+	return false;
+}
+
+/* Replies a failed queue write. */
+static void reply_write_error(struct hub_req *r, const struct qjob *j, int rc,
+			      const char *title)
+{
+	if (rc == FEED_ENOQUEUE)
+		reply_no_queue(r);
+	else if (rc == FEED_ETOOBIG)
+		hub_reply_error(r, 400, title, "Queue metadata is too large. "
+				"Max size: %u", j->limits.max_queue_metadata);
+	else
+		hub_reply_feed_error(r, rc, "Queue");
+}
+
+/* ------------------------------------------------------------ listing */
+
+static const char *const list_params_v2[] = {"marker", "limit", "detailed",
+					     "name", "with_count", NULL};
+static const char *const list_params_v1[] = {"marker", "limit", "detailed",
+					     NULL};
+
+struct list_opts {
+	long long limit;
+	bool detailed, with_count;
+	const char *name;   /* v2: names containing it */
+	bool meta_filter;   /* v2: unknown parameters filter by metadata */
+};
+
+static bool list_param(const char *key)
+{
+	for (const char *const *p = list_params_v2; *p; p++)
+		if (strcmp(key, *p) == 0)
+			return true;
+	return false;
+}
+
+/* Zaqar compares a filter value that parses as an int as an int. */
+static bool filter_match(json_t *v, const char *want)
+{
+	char *end;
+	long long n = strtoll(want, &end, 10);
+
+	if (*want && !*end)
+		return (json_is_integer(v) && json_integer_value(v) == n) ||
+		       (json_is_real(v) && json_real_value(v) == (double)n);
+	return json_is_string(v) && strcmp(json_string_value(v), want) == 0;
+}
+
+/* Whether a queue passes v2's name and metadata filters. */
+static bool list_match(const struct hub_req *r, const struct list_opts *o,
+		       const char *name, json_t *meta)
+{
+	if (o->name && !strstr(name, o->name))
+		return false;
+	for (size_t i = 0; o->meta_filter && i < r->n_query; i++) {
+		const struct hub_kv *kv = &r->query[i];
+
+		if (!list_param(kv->key) &&
+		    !filter_match(json_object_get(meta, kv->key), kv->value))
+			return false;
+	}
+	return true;
+}
+
+/* {"name"[, "metadata"], "href"}, or NULL when filtered out. */
+static json_t *list_entry(const struct hub_req *r, const struct list_opts *o,
+			  const feed_queue_entry_t *e)
+{
+	json_t *meta = meta_parse(e->metadata, e->meta_len), *q = NULL;
+	char *href;
+
+	if (!list_match(r, o, e->name, meta))
+		goto out;
+	href = hub_queue_href(r, e->name);
+	q = json_object();
+	json_object_set_new(q, "name", json_string(e->name));
+	if (o->detailed)
+		json_object_set_new(q, "metadata",
+				    r->version == HUB_V2
+					    ? hub_meta_with_defaults(r, meta)
+					    : json_incref(meta));
+	json_object_set_new(q, "href", json_string(href ? href : ""));
+	free(href);
+out:
+	json_decref(meta);
+	return q;
+}
+
+/*
+ * Fills `queues` with up to o->limit queues after `marker` that pass the
+ * filters. Unfiltered, that is one read; filtered, it reads on in
+ * batches until the page is full or the project's queues run out.
+ */
+static int list_fill(const struct hub_req *r, const struct list_opts *o,
+		     const char *marker, json_t *queues)
+{
+	bool filtered = o->name || o->meta_filter;
+	size_t batch = filtered ? LIST_BATCH : (size_t)o->limit;
+	char from[FEED_NAME_MAX + 1];
+	feed_queue_list_t list;
+	bool more = true;
+	int rc = 0;
+
+	/* Names are at most FEED_NAME_MAX: a longer marker sorts
+	 * exactly as its prefix of that length. */
+	snprintf(from, sizeof(from), "%s", marker ? marker : "");
+	while (more && rc == 0) {
+		rc = feed_queue_list(r->feed, r->project, from, batch,
+				     o->detailed || o->meta_filter, &list);
+		if (rc)
+			break;
+		more = filtered && list.n == batch;
+		for (size_t i = 0; i < list.n; i++) {
+			json_t *q = list_entry(r, o, &list.v[i]);
+
+			if (q)
+				json_array_append_new(queues, q);
+			if (json_array_size(queues) == (size_t)o->limit) {
+				more = false;
+				break;
+			}
+		}
+		if (list.n)
+			snprintf(from, sizeof(from), "%s",
+				 list.v[list.n - 1].name);
+		feed_queue_list_free(&list);
+	}
+	return rc;
+}
+
+/* Reads the listing's parameters; false after replying 400. */
+static bool list_opts_read(struct hub_req *r, struct list_opts *o)
+{
+	uint32_t max = r->cfg->limits.max_queues_per_page;
+
+	memset(o, 0, sizeof(*o));
+	if (!hub_query_int(r, "limit", QUEUES_DEFAULT_LIMIT, &o->limit) ||
+	    !hub_query_bool(r, "detailed", false, &o->detailed))
+		return false;
+	if (r->version == HUB_V2) {
+		if (!hub_query_bool(r, "with_count", false, &o->with_count))
+			return false;
+		o->name = hub_query(r, "name");
+		for (size_t i = 0; i < r->n_query; i++)
+			o->meta_filter |= !list_param(r->query[i].key);
+	}
+	if (o->limit < 1 || o->limit > max) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"Limit must be at least 1 and no greater "
+				"than %u.", max);
+		return false;
+	}
+	return true;
+}
+
+/* Adds {"rel": "next", "href"} after the page's last queue to links. */
+static void list_link(const struct hub_req *r, json_t *queues, json_t *links)
+{
+	json_t *last = json_array_get(queues, json_array_size(queues) - 1);
+	const char *marker = json_string_value(json_object_get(last, "name"));
+	char *href = hub_next_link(r, r->version == HUB_V2 ? list_params_v2
+							   : list_params_v1,
+				   marker, NULL);
+
+	json_array_append_new(links, json_pack("{s:s, s:s}", "rel", "next",
+					       "href", href ? href : ""));
+	free(href);
+}
+
+void hub_queues_list(struct hub_req *r)
+{
+	json_t *queues = json_array(), *links = json_array(), *body;
+	struct list_opts o;
+	uint64_t count = 0;
+	int rc;
+
+	if (!list_opts_read(r, &o))
+		goto out;
+	rc = list_fill(r, &o, hub_query(r, "marker"), queues);
+	if (rc == 0 && o.with_count)
+		rc = feed_queue_count(r->feed, r->project, &count);
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Queues");
+		goto out;
+	}
+	if (json_array_size(queues) == 0 && r->version == HUB_V1) {
+		hub_reply(r, 204, NULL);
+		goto out;
+	}
+	if (json_array_size(queues))
+		list_link(r, queues, links);
+	body = json_pack("{s:O, s:O}", "queues", queues, "links", links);
+	if (count)
+		json_object_set_new(body, "count", json_integer((json_int_t)count));
+	if (r->version == HUB_V1) {
+		char *uri = relative_uri(r);
+
+		hub_header(r, "Content-Location", "%s", uri ? uri : r->path);
+		free(uri);
+	}
+	hub_reply(r, 200, body);
+out:
+	json_decref(queues);
+	json_decref(links);
+}
+
+/* ------------------------------------------------------- create, delete */
+
+static int put_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct qjob *j = ctx;
+
+	return feed_queue_create(feed, j->project, j->queue, j->meta,
+				 j->meta_len, now_ms, &j->created);
+}
+
+static void put_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct qjob *j = ctx;
+
+	if (r && rc) {
+		reply_write_error(r, j, rc, "Invalid API request");
+	} else if (r) {
+		hub_header(r, "Location", "%s", r->path);
+		hub_reply(r, j->created ? 201 : 204, NULL);
+	}
+	qjob_free(j);
+}
+
+void hub_queue_put(struct hub_req *r)
+{
+	json_t *meta = NULL;
+	struct qjob *j = NULL;
+
+	/* v1 ignores the body; v1.1 and v2 store it as the metadata. */
+	if (r->version != HUB_V1 && r->has_body && r->body_len) {
+		if (meta_too_large(r, "Invalid API request"))
+			return;
+		meta = hub_body_json(r, JSON_OBJECT);
+		if (!meta || !hub_meta_validate(r, meta, "Invalid API request"))
+			goto fail;
+	}
+	j = qjob_new(r);
+	if (!j || !qjob_set_meta(r, j, meta))
+		goto fail;
+	json_decref(meta);
+	hub_defer(r, put_run, put_done, j);
+	return;
+fail:
+	json_decref(meta);
+	if (j)
+		qjob_free(j);
+}
+
+static int delete_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct qjob *j = ctx;
+
+	(void)now_ms;
+	return feed_queue_delete(feed, j->project, j->queue);
+}
+
+/* The done of writes that answer 204 (delete, purge). */
+static void no_content_done(struct hub_req *r, void *ctx, int rc)
+{
+	if (r && rc)
+		hub_reply_feed_error(r, rc, "Queue");
+	else if (r)
+		hub_reply(r, 204, NULL);
+	qjob_free(ctx);
+}
+
+void hub_queue_delete(struct hub_req *r)
+{
+	struct qjob *j = qjob_new(r);
+
+	if (j)
+		hub_defer(r, delete_run, no_content_done, j);
+}
+
+/* ---------------------------------------------------------------- get */
+
+void hub_queue_get(struct hub_req *r)
+{
+	json_t *meta;
+	bool exists;
+	int rc;
+
+	if (r->version == HUB_V2) {
+		meta = hub_queue_meta(r, r->queue);
+		hub_reply(r, 200, hub_meta_with_defaults(r, meta));
+		json_decref(meta);
+		return;
+	}
+	if (r->version == HUB_V1_1) {
+		hub_reply(r, 200, hub_queue_meta(r, r->queue));
+		return;
+	}
+	rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Queue");
+		return;
+	}
+	hub_header(r, "Content-Location", "%s", r->path);
+	hub_reply(r, exists ? 204 : 404, NULL);
+}
+
+
+/* -------------------------------------------------------------- patch */
+
+enum { WASH_OK, WASH_BAD, WASH_UNREADABLE };
+
+static int wash_fail(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int wash_fail(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return WASH_BAD;
+}
+
+/* Python's str() of a JSON value, for error texts. */
+static void py_str(json_t *v, char *buf, size_t size)
+{
+	char *s;
+
+	if (json_is_string(v)) {
+		snprintf(buf, size, "%s", json_string_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(buf, size, "%s", json_is_true(v) ? "True" : "False");
+	} else {
+		s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		snprintf(buf, size, "%s", s ? s : "");
+		free(s);
+	}
+}
+
+/* Zaqar's check of the limited JSON pointers it accepts. */
+static int pointer_check(const char *p, char *buf, size_t size)
+{
+	size_t n = strlen(p), a = 1, b = n;
+	const char *why = NULL;
+
+	if (p[0] != '/')
+		why = "does not start with \"/\".";
+	for (size_t i = 1; !why && i < n; i++) {
+		size_t j = i + 1;
+
+		while (p[i] == '/' && isspace((unsigned char)p[j]))
+			j++;
+		if (p[i] == '/' && p[j] == '/')
+			why = "contains adjacent \"/\".";
+	}
+	if (!why && n > 1 && p[n - 1] == '/')
+		why = "end with \"/\".";
+	while (a < n && isspace((unsigned char)p[a]))
+		a++;
+	while (b > a && isspace((unsigned char)p[b - 1]))
+		b--;
+	if (!why && b - a == 1 && p[a] == '/')
+		why = "does not contains valid token.";
+	for (size_t i = 0; !why && i < n; i++)
+		if (p[i] == '~' && p[i + 1] != '0' && p[i + 1] != '1')
+			why = "contains \"~\" not part of a recognized escape "
+			      "sequence.";
+	if (!why)
+		return WASH_OK;
+	return wash_fail(buf, size, "Pointer `%s` %s", p, why);
+}
+
+/*
+ * Splits a checked pointer as Zaqar does: leading slashes dropped, split
+ * on "/", "~1" and "~0" decoded, each part stripped of white space.
+ * Returns the parts (a new JSON array of strings; NULL without memory).
+ */
+static json_t *pointer_split(const char *p)
+{
+	json_t *parts = json_array();
+	char *part = malloc(strlen(p) + 1), *o, *s;
+
+	if (!parts || !part)
+		goto fail;
+	while (*p == '/')
+		p++;
+	for (;;) {
+		for (o = part; *p && *p != '/'; p++)
+			*o++ = *p != '~' ? *p : *++p == '1' ? '/' : '~';
+		*o = '\0';
+		for (s = part; isspace((unsigned char)*s); s++)
+			;
+		while (o > s && isspace((unsigned char)o[-1]))
+			*--o = '\0';
+		if (json_array_append_new(parts, json_string(s)))
+			goto fail;
+		if (!*p++)
+			break;
+	}
+	free(part);
+	return parts;
+fail:
+	free(part);
+	json_decref(parts);
+	return NULL;
+}
+
+/* "a/b/c" of the parts, as Zaqar quotes a bad path. */
+static void parts_join(json_t *parts, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < json_array_size(parts) && len < size; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+					i ? "/" : "",
+					json_string_value(json_array_get(parts,
+									 i)));
+}
+
+/* Checks a change's "op"; *op = its name. */
+static int wash_op(json_t *change, const char **op, char *buf, size_t size)
+{
+	json_t *v = json_object_get(change, "op");
+	char str[256];
+
+	*op = json_string_value(v);
+	if (!json_is_object(change))
+		return wash_fail(buf, size, "Operations must be JSON objects.");
+	if (!v || json_is_null(v))
+		return wash_fail(buf, size, "Unable to find `op` in JSON Schema "
+				 "change. It must be one of the following: "
+				 PATCH_OPS ".");
+	if (*op && (!strcmp(*op, "add") || !strcmp(*op, "remove") ||
+		    !strcmp(*op, "replace")))
+		return WASH_OK;
+	py_str(v, str, sizeof(str));
+	return wash_fail(buf, size, "Invalid operation: `%s`. It must be one "
+			 "of the following: " PATCH_OPS ".", str);
+}
+
+/*
+ * Zaqar's queue_patching for one change, in its order: appends
+ * {"op", "key"[, "value"]} to out, or returns why not (WASH_BAD with the
+ * text in buf, or WASH_UNREADABLE where Zaqar fails with a 503).
+ */
+static int wash_one(json_t *change, json_t *out, char *buf, size_t size)
+{
+	json_t *path, *parts, *value = json_object_get(change, "value");
+	const char *op;
+	char str[256];
+	int rc = wash_op(change, &op, buf, size);
+
+	if (rc)
+		return rc;
+	path = json_object_get(change, "path");
+	if (!path)
+		return wash_fail(buf, size, "Unable to find 'path' in JSON "
+				 "Schema change");
+	if (!json_is_string(path))
+		return WASH_UNREADABLE;
+	rc = pointer_check(json_string_value(path), buf, size);
+	parts = rc ? NULL : pointer_split(json_string_value(path));
+	if (rc)
+		return rc;
+	if (!parts)
+		return WASH_UNREADABLE;
+	parts_join(parts, str, sizeof(str));
+	if (json_array_size(parts) != 2)
+		rc = wash_fail(buf, size, "Invalid JSON pointer for this "
+			       "resource: '/%s, e.g /metadata/key'", str);
+	else if (strcmp(op, "remove") && !value)
+		rc = wash_fail(buf, size, "Operation \"%s\" requires a member "
+			       "named \"value\".", op);
+	else if (strcmp(op, "remove") &&
+		 strcasecmp(json_string_value(json_array_get(parts, 0)),
+			    "metadata"))
+		rc = wash_fail(buf, size, "The root of path must be metadata, "
+			       "e.g /metadata/key.");
+	else if (json_array_append_new(out, json_pack("{s:s, s:O, s:O?}", "op",
+						      op, "key",
+						      json_array_get(parts, 1),
+						      "value", value)))
+		rc = WASH_UNREADABLE;
+	json_decref(parts);
+	return rc;
+}
+
+/* Records why the patch cannot apply; returns -1 for the caller. */
+static int patch_refuse(struct qjob *j, int status, const char *fmt,
+			const char *key)
+{
+	j->status = status;
+	snprintf(j->msg, sizeof(j->msg), fmt, key);
+	return -1;
+}
+
+/* Applies the washed operations to meta, as Zaqar's _do_<op>. */
+static int patch_apply(struct qjob *j, json_t *meta)
+{
+	json_t *change;
+	size_t i;
+
+	json_array_foreach(j->ops, i, change) {
+		const char *op = json_string_value(json_object_get(change,
+								   "op"));
+		const char *key = json_string_value(json_object_get(change,
+								    "key"));
+		bool has = json_object_get(meta, key) != NULL;
+
+		if (strcmp(op, "remove") == 0 && has)
+			json_object_del(meta, key);
+		else if (strcmp(op, "remove") == 0 && !is_reserved(key))
+			return patch_refuse(j, 409, "Can't remove non-existent "
+					    "object %s.", key);
+		else if (strcmp(op, "remove") && strcmp(op, "add") && !has &&
+			 !is_reserved(key))
+			return patch_refuse(j, 409, "Can't replace non-existent "
+					    "object %s.", key);
+		else if (strcmp(op, "remove"))
+			json_object_set(meta, key,
+					json_object_get(change, "value"));
+	}
+	return 0;
+}
+
+/* Writer thread: read, patch, check and store the metadata at once. */
+static int patch_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct qjob *j = ctx;
+	void *data = NULL;
+	size_t len = 0;
+	char *text = NULL;
+	const char *why;
+	json_t *meta;
+	int rc;
+
+	(void)now_ms;
+	rc = feed_queue_meta_get(feed, j->project, j->queue, &data, &len);
+	if (rc)
+		return rc;
+	meta = meta_parse(data, len);
+	free(data);
+	if (patch_apply(j, meta))
+		goto out;
+	why = meta_check(&j->limits, meta, j->msg, sizeof(j->msg));
+	if (why) {
+		j->status = 400;
+		if (why != j->msg)
+			snprintf(j->msg, sizeof(j->msg), "%s", why);
+		goto out;
+	}
+	if (json_object_size(meta)) {
+		text = json_dumps(meta, JSON_COMPACT);
+		if (!text) {
+			rc = FEED_ENOMEM;
+			goto out;
+		}
+	}
+	rc = feed_queue_meta_set(feed, j->project, j->queue, text,
+				 text ? strlen(text) : 0);
+	if (rc == 0) {
+		j->result = meta;
+		meta = NULL;
+	}
+out:
+	free(text);
+	json_decref(meta);
+	return rc;
+}
+
+static void patch_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct qjob *j = ctx;
+
+	if (r && rc)
+		reply_write_error(r, j, rc, "Invalid request body");
+	else if (r && j->status)
+		hub_reply_error(r, j->status, j->status == 409
+				? "Resource conflict" : "Invalid request body",
+				"%s", j->msg);
+	else if (r)
+		hub_reply(r, 200, hub_meta_with_defaults(r, j->result));
+	qjob_free(j);
+}
+
+/* The patch document's operations, washed; NULL after replying. */
+static json_t *patch_ops(struct hub_req *r, json_t *doc)
+{
+	json_t *ops = json_array(), *change;
+	char why[1024];
+	int rc = json_is_array(doc) && ops ? WASH_OK : WASH_UNREADABLE;
+	size_t i;
+
+	json_array_foreach(doc, i, change) {
+		if (rc)
+			break;
+		rc = wash_one(change, ops, why, sizeof(why));
+	}
+	if (rc == WASH_OK)
+		return ops;
+	json_decref(ops);
+	if (rc == WASH_BAD)
+		hub_reply_error(r, 400, "Invalid request body", "%s", why);
+	else
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"%s. Please try again in a few seconds.",
+				json_is_array(doc)
+					? "Queue could not be updated"
+					: "Request body could not be read");
+	return NULL;
+}
+
+void hub_queue_patch(struct hub_req *r)
+{
+	json_t *doc, *ops;
+	struct qjob *j;
+
+	if (meta_too_large(r, "Invalid request body"))
+		return;
+	if (strcmp(r->content_type, PATCH_TYPE) != 0) {
+		hub_reply_error(r, 415, "Accepted media type for PATCH: "
+				"{'Accept-Patch': '" PATCH_TYPE "'}.", NULL);
+		return;
+	}
+	if (!r->has_body || r->body_len == 0) {
+		hub_reply_error(r, 400, "Invalid request body",
+				"PATCH body could not be empty for update.");
+		return;
+	}
+	doc = hub_body_json(r, -1);
+	if (!doc)
+		return;
+	ops = patch_ops(r, doc);
+	json_decref(doc);
+	if (!ops)
+		return;
+	j = qjob_new(r);
+	if (!j) {
+		json_decref(ops);
+		return;
+	}
+	j->ops = ops;
+	hub_defer(r, patch_run, patch_done, j);
+}
+
+/* -------------------------------------------------------------- stats */
+
+/* {"age", "created", "href"} of the oldest or newest message. */
+static json_t *stats_ref(const struct hub_req *r, const feed_msg_ref_t *m,
+			 const char *queue_href)
+{
+	uint64_t age_ms = r->now_ms > m->created_ms ? r->now_ms - m->created_ms
+						    : 0;
+	char created[32];
+
+	hub_time_format(created, m->created_ms);
+	return json_pack("{s:I, s:s, s:s++}", "age",
+			 (json_int_t)hub_secs(age_ms), "created", created,
+			 "href", queue_href, "/messages/", m->id);
+}
+
+void hub_queue_stats(struct hub_req *r)
+{
+	feed_queue_stats_t st;
+	bool exists = true;
+	json_t *msgs;
+	char *href;
+	int rc = 0;
+
+	/* v1 alone tells a missing queue from an empty one. */
+	if (r->version == HUB_V1)
+		rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
+	if (rc == 0 && exists)
+		rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
+				      &st);
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Queue");
+		return;
+	}
+	if (!exists) {
+		reply_no_queue(r);
+		return;
+	}
+	msgs = json_pack("{s:I, s:I, s:I}", "claimed", (json_int_t)st.claimed,
+			 "free", (json_int_t)st.free, "total",
+			 (json_int_t)st.total);
+	if (st.total) {
+		href = hub_queue_href(r, r->queue);
+		json_object_set_new(msgs, "oldest",
+				    stats_ref(r, &st.oldest, href ? href : ""));
+		json_object_set_new(msgs, "newest",
+				    stats_ref(r, &st.newest, href ? href : ""));
+		free(href);
+	}
+	if (r->version == HUB_V1)
+		hub_header(r, "Content-Location", "%s", r->path);
+	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
+}
+
+/* -------------------------------------------------------------- purge */
+
+/* Writer thread: pops (so claimed messages stay, as in Zaqar) until
+ * nothing poppable is left. */
+static int purge_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct qjob *j = ctx;
+	feed_msgs_t msgs = {0};
+	size_t n;
+	int rc;
+
+	do {
+		rc = feed_pop(feed, j->project, j->queue, PURGE_BATCH, now_ms,
+			      &msgs);
+		n = msgs.n;
+		feed_msgs_free(&msgs);
+	} while (rc == 0 && n > 0);
+	return rc == FEED_ENOQUEUE ? 0 : rc;
+}
+
+/* Zaqar's queue_purging: *messages = whether to purge messages (there
+ * are no subscriptions to purge yet). False after replying 400. */
+static bool purge_types(struct hub_req *r, json_t *doc, bool *messages)
+{
+	json_t *types = json_object_get(doc, "resource_types"), *t;
+	size_t i;
+
+	*messages = false;
+	if (!types) {
+		hub_reply_error(r, 400, "Invalid API request", "Post body must "
+				"contain key \"resource_types\".");
+		return false;
+	}
+	json_array_foreach(types, i, t) {
+		const char *s = json_string_value(t);
+
+		if (!s || (strcmp(s, "messages") && strcmp(s, "subscriptions")))
+			break;
+		*messages |= strcmp(s, "messages") == 0;
+	}
+	if (json_is_array(types) && i == json_array_size(types))
+		return true;
+	hub_reply_error(r, 400, "Invalid API request", "Resource types must "
+			"be a sub set of {'messages', 'subscriptions'}.");
+	return false;
+}
+
+void hub_queue_purge(struct hub_req *r)
+{
+	bool messages = true;
+	struct qjob *j;
+	json_t *doc;
+
+	if (r->has_body && r->body_len) {
+		doc = hub_body_json(r, -1);
+		if (!doc)
+			return;
+		if (!purge_types(r, doc, &messages)) {
+			json_decref(doc);
+			return;
+		}
+		json_decref(doc);
+	}
+	if (!messages) {
+		hub_reply(r, 204, NULL);
+		return;
+	}
+	j = qjob_new(r);
+	if (j)
+		hub_defer(r, purge_run, no_content_done, j);
+}
+
+/* -------------------------------------------------------- v1 metadata */
+
+void hub_queue_meta_get(struct hub_req *r)
+{
+	void *data = NULL;
+	size_t len = 0;
+	int rc = feed_queue_meta_get(r->feed, r->project, r->queue, &data,
+				     &len);
+
+	if (rc == FEED_ENOQUEUE) {
+		reply_no_queue(r);
+		return;
+	}
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Queue");
+		return;
+	}
+	hub_header(r, "Content-Location", "%s", r->path);
+	hub_reply(r, 200, meta_parse(data, len));
+	free(data);
+}
+
+static int meta_put_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct qjob *j = ctx;
+
+	(void)now_ms;
+	return feed_queue_meta_set(feed, j->project, j->queue, j->meta,
+				   j->meta_len);
+}
+
+static void meta_put_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct qjob *j = ctx;
+
+	if (r && rc) {
+		reply_write_error(r, j, rc, "Invalid API request");
+	} else if (r) {
+		hub_header(r, "Location", "%s", r->path);
+		hub_reply(r, 204, NULL);
+	}
+	qjob_free(j);
+}
+
+void hub_queue_meta_put(struct hub_req *r)
+{
+	struct qjob *j = NULL;
+	const char *key;
+	json_t *meta, *v;
+
+	if (meta_too_large(r, "Invalid API request"))
+		return;
+	meta = hub_body_json(r, JSON_OBJECT);
+	if (!meta)
+		return;
+	json_object_foreach(meta, key, v) {
+		if (key[0] != '_')
+			continue;
+		hub_reply_error(r, 400, "Invalid API request", "Reserved queue "
+				"attributes in metadata (which names start "
+				"with \"_\") can not be set in API v1.");
+		goto out;
+	}
+	j = qjob_new(r);
+	if (!j || !qjob_set_meta(r, j, meta))
+		goto out;
+	hub_defer(r, meta_put_run, meta_put_done, j);
+	j = NULL;
+out:
+	json_decref(meta);
+	if (j)
+		qjob_free(j);
+}

@@ -1,0 +1,411 @@
+/*
+ * config.c - every setting of `herald serve`, in one table.
+ *
+ * A setting has one name, used everywhere: `--name VALUE` (or
+ * `--name=VALUE`) on the command line, `name = value` in the config file,
+ * and HERALD_NAME (upper case, '-' -> '_') in the environment. Later
+ * sources win: defaults < config file < environment < command line. The
+ * table also produces `herald serve --help`, so documentation and parsing
+ * cannot drift apart.
+ *
+ * Config file: one `name = value` per line; blank lines and lines starting
+ * with '#' are ignored; values are taken verbatim after trimming blanks.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+
+enum kind { K_LISTEN, K_PATH, K_STR, K_U32, K_SIZE, K_DURABILITY, K_LEVEL };
+
+struct setting {
+	const char *name;
+	enum kind kind;
+	size_t off;      /* into struct hub_config */
+	size_t size;     /* of the field (strings: buffer size) */
+	uint64_t min, max;
+	const char *help;
+};
+
+#define F(field) offsetof(struct hub_config, field), sizeof(((struct hub_config *)0)->field)
+#define L(field) F(limits.field)
+
+static const struct setting settings[] = {
+	{"listen", K_LISTEN, F(listen_host), 0, 0,
+	 "HOST:PORT to serve on (port 0: any free port; [::1]:PORT for IPv6)"},
+	{"data", K_PATH, F(data_dir), 0, 0,
+	 "data directory (created if missing)"},
+	{"durability", K_DURABILITY, F(durability), 0, 0,
+	 "sync: every acknowledged write is on disk; nosync: survives a "
+	 "process crash, may lose the last writes on power loss"},
+	{"map-size", K_SIZE, F(map_size), 1 << 20, UINT64_MAX,
+	 "initial LMDB map size (K, M, G, T suffixes); grows by doubling"},
+	{"max-map-size", K_SIZE, F(max_map_size), 1 << 20, UINT64_MAX,
+	 "most the data may grow to; past it writes get 507"},
+	{"signing-key", K_STR, F(signing_key), 0, 0,
+	 "secret for pre-signed URLs (POST .../share); empty: off"},
+	{"log-level", K_LEVEL, F(log_level), 0, 0,
+	 "error, warn, info (one line per request) or debug"},
+	{"compact-interval", K_U32, F(compact_interval_ms), 10, 3600000,
+	 "milliseconds between compaction passes"},
+	{"compact-budget", K_U32, F(compact_budget), 1, 1000000,
+	 "records one compaction step may touch"},
+	{"max-connections", K_U32, F(max_connections), 0, 10000000,
+	 "connection cap; 0: as many as the fd limit allows"},
+	{"clock-file", K_PATH, F(clock_file), 0, 0,
+	 "TESTING ONLY: read the time (ms since the epoch) from this file"},
+	{"default-message-ttl", K_U32, L(default_message_ttl), 60, 1209600,
+	 "seconds a message lives when the post gives no ttl"},
+	{"default-message-delay", K_U32, L(default_message_delay), 0, 900,
+	 "delay of messages on queues with delays, seconds"},
+	{"default-claim-ttl", K_U32, L(default_claim_ttl), 60, 43200,
+	 "claim ttl when a claim gives none, seconds"},
+	{"default-claim-grace", K_U32, L(default_claim_grace), 60, 43200,
+	 "claim grace when a claim gives none, seconds"},
+	{"max-queues-per-page", K_U32, L(max_queues_per_page), 1, 1000,
+	 "largest limit of a queue listing"},
+	{"max-messages-per-page", K_U32, L(max_messages_per_page), 1, 1000,
+	 "largest limit of a message listing, and most ids per request"},
+	{"max-messages-per-claim-or-pop", K_U32,
+	 L(max_messages_per_claim_or_pop), 1, 1000,
+	 "most messages one claim or pop takes"},
+	{"max-queue-metadata", K_U32, L(max_queue_metadata), 1, 16 << 20,
+	 "largest queue metadata, bytes"},
+	{"max-messages-post-size", K_U32, L(max_messages_post_size), 1,
+	 64 << 20, "largest message post body, bytes"},
+	{"max-message-ttl", K_U32, L(max_message_ttl), 60, 1u << 31,
+	 "largest message ttl, seconds"},
+	{"max-message-delay", K_U32, L(max_message_delay), 0, 1u << 31,
+	 "largest message delay, seconds"},
+	{"max-claim-ttl", K_U32, L(max_claim_ttl), 60, 1u << 31,
+	 "largest claim ttl, seconds"},
+	{"max-claim-grace", K_U32, L(max_claim_grace), 60, 1u << 31,
+	 "largest claim grace, seconds"},
+};
+
+#define N_SETTINGS (sizeof(settings) / sizeof(*settings))
+
+void hub_config_defaults(struct hub_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
+	cfg->listen_port = 8888;
+	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./herald-data");
+	cfg->durability = FEED_SYNC;
+	cfg->map_size = UINT64_C(64) << 20;
+	cfg->max_map_size = UINT64_C(1) << 40;
+	cfg->log_level = HUB_LOG_INFO;
+	cfg->compact_interval_ms = 1000;
+	cfg->compact_budget = 10000;
+	cfg->limits = (struct hub_limits){
+		.default_message_ttl = 3600,
+		.default_message_delay = 0,
+		.default_claim_ttl = 300,
+		.default_claim_grace = 60,
+		.max_queues_per_page = 20,
+		.max_messages_per_page = 20,
+		.max_messages_per_claim_or_pop = 20,
+		.max_queue_metadata = 65536,
+		.max_messages_post_size = 262144,
+		.max_message_ttl = 1209600,
+		.max_message_delay = 900,
+		.max_claim_ttl = 43200,
+		.max_claim_grace = 43200,
+	};
+}
+
+static const struct setting *find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (strlen(settings[i].name) == len &&
+		    strncmp(settings[i].name, name, len) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* Parses "123", "64M", "1G"... */
+static int parse_u64(const char *v, bool suffixes, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!*v || *v == '-')
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v)
+		return -1;
+	if (suffixes && *end) {
+		static const char units[] = "KMGT";
+		const char *u = strchr(units, toupper((unsigned char)*end));
+		int shift;
+
+		if (!u || end[1])
+			return -1;
+		shift = 10 * (int)(u - units + 1);
+		if (n > (UINT64_MAX >> shift))
+			return -1;
+		n <<= shift;
+		end++;
+	}
+	if (*end)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int set_listen(struct hub_config *cfg, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	const char *host = v;
+	size_t hlen;
+	uint64_t port;
+
+	if (!colon || parse_u64(colon + 1, false, &port) || port > 65535)
+		return -1;
+	hlen = (size_t)(colon - v);
+	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(cfg->listen_host))
+		return -1;
+	memcpy(cfg->listen_host, host, hlen);
+	cfg->listen_host[hlen] = '\0';
+	cfg->listen_port = (int)port;
+	return 0;
+}
+
+/* Applies one setting; prints why and returns -1 when the value is bad. */
+static int apply(struct hub_config *cfg, const struct setting *s,
+		 const char *v, const char *source)
+{
+	char *field = (char *)cfg + s->off;
+	uint64_t n;
+
+	switch (s->kind) {
+	case K_LISTEN:
+		if (set_listen(cfg, v) == 0)
+			return 0;
+		break;
+	case K_PATH:
+	case K_STR:
+		if (strlen(v) < s->size) {
+			memcpy(field, v, strlen(v) + 1);
+			return 0;
+		}
+		break;
+	case K_U32:
+	case K_SIZE:
+		if (parse_u64(v, s->kind == K_SIZE, &n) == 0 && n >= s->min &&
+		    n <= s->max) {
+			if (s->kind == K_U32)
+				*(uint32_t *)(void *)field = (uint32_t)n;
+			else
+				*(uint64_t *)(void *)field = n;
+			return 0;
+		}
+		break;
+	case K_DURABILITY:
+		if (strcmp(v, "sync") == 0 || strcmp(v, "nosync") == 0) {
+			cfg->durability = v[0] == 's' ? FEED_SYNC : FEED_NOSYNC;
+			return 0;
+		}
+		break;
+	case K_LEVEL: {
+		static const char *const levels[] = {"error", "warn", "info",
+						     "debug"};
+
+		for (int i = 0; i < 4; i++) {
+			if (strcmp(v, levels[i]) == 0) {
+				cfg->log_level = (enum hub_log_level)i;
+				return 0;
+			}
+		}
+		break;
+	}
+	}
+	fprintf(stderr, "herald: bad value for %s (from %s): \"%s\"\n", s->name,
+		source, v);
+	if (s->kind == K_U32 || s->kind == K_SIZE)
+		fprintf(stderr, "herald: %s must be a whole number from %llu "
+			"to %llu\n", s->name, (unsigned long long)s->min,
+			(unsigned long long)s->max);
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(struct hub_config *cfg, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int lineno = 0, rc = 0;
+
+	if (!f) {
+		fprintf(stderr, "herald: cannot read config file %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *eq, source[PATH_MAX + 32];
+		const struct setting *set;
+
+		lineno++;
+		if (!*s || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		snprintf(source, sizeof(source), "%s:%d", path, lineno);
+		if (!eq) {
+			fprintf(stderr, "herald: %s: expected name = value\n",
+				source);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		s = trim(s);
+		set = find(s, strlen(s));
+		if (!set) {
+			fprintf(stderr, "herald: %s: unknown setting \"%s\"\n",
+				source, s);
+			rc = -1;
+			break;
+		}
+		rc = apply(cfg, set, trim(eq + 1), source);
+	}
+	fclose(f);
+	return rc;
+}
+
+static int load_env(struct hub_config *cfg)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		char name[64] = "HERALD_";
+		size_t n = strlen(name);
+		const char *v;
+
+		for (const char *c = settings[i].name; *c && n < sizeof(name) - 1;
+		     c++)
+			name[n++] = *c == '-' ? '_' : (char)toupper((unsigned char)*c);
+		name[n] = '\0';
+		v = getenv(name);
+		if (v && apply(cfg, &settings[i], v, name))
+			return -1;
+	}
+	return 0;
+}
+
+void hub_config_usage(FILE *out)
+{
+	struct hub_config d;
+
+	hub_config_defaults(&d);
+	fprintf(out,
+		"usage: herald serve [--config FILE] [--NAME VALUE]...\n\n"
+		"Serves the Zaqar / Cloud Queues API over HTTP.\n\n"
+		"Every setting below is also read from the config file "
+		"(NAME = VALUE)\nand from the environment (HERALD_NAME); "
+		"the command line wins, then\nthe environment, then the file "
+		"(--config FILE or HERALD_CONFIG).\n\n");
+	for (size_t i = 0; i < N_SETTINGS; i++) {
+		const struct setting *s = &settings[i];
+		const char *field = (const char *)&d + s->off;
+		char def[300];
+
+		switch (s->kind) {
+		case K_LISTEN:
+			snprintf(def, sizeof(def), "%s:%d", d.listen_host,
+				 d.listen_port);
+			break;
+		case K_PATH:
+		case K_STR:
+			snprintf(def, sizeof(def), "%s", *field ? field : "(none)");
+			break;
+		case K_U32:
+			snprintf(def, sizeof(def), "%u",
+				 *(const uint32_t *)(const void *)field);
+			break;
+		case K_SIZE:
+			snprintf(def, sizeof(def), "%lluM",
+				 (unsigned long long)(*(const uint64_t *)(const void *)field >> 20));
+			break;
+		case K_DURABILITY:
+			snprintf(def, sizeof(def), "sync");
+			break;
+		case K_LEVEL:
+			snprintf(def, sizeof(def), "info");
+			break;
+		}
+		fprintf(out, "  --%-30s %s\n  %-32s [default: %s]\n", s->name,
+			s->help, "", def);
+	}
+	fprintf(out, "\n  --config FILE                  read settings from FILE\n"
+		     "  --help                         this text\n");
+}
+
+int hub_config_load(struct hub_config *cfg, int argc, char **argv)
+{
+	const char *file = getenv("HERALD_CONFIG");
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			hub_config_usage(stdout);
+			return 1;
+		}
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+	}
+	if (file && *file && load_file(cfg, file))
+		return -1;
+	if (load_env(cfg))
+		return -1;
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *eq, *value;
+		const struct setting *s;
+
+		if (strncmp(arg, "--", 2) != 0) {
+			fprintf(stderr, "herald: unexpected argument \"%s\" "
+				"(see herald serve --help)\n", arg);
+			return -1;
+		}
+		arg += 2;
+		eq = strchr(arg, '=');
+		if (strncmp(arg, "config", 6) == 0 && (arg[6] == '\0' || arg[6] == '=')) {
+			i += eq ? 0 : 1;
+			continue;
+		}
+		s = find(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+		if (!s) {
+			fprintf(stderr, "herald: unknown option --%s (see herald "
+				"serve --help)\n", arg);
+			return -1;
+		}
+		if (eq) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			fprintf(stderr, "herald: --%s needs a value\n", arg);
+			return -1;
+		}
+		if (apply(cfg, s, value, "the command line"))
+			return -1;
+	}
+	if (cfg->max_map_size < cfg->map_size)
+		cfg->max_map_size = cfg->map_size;
+	return 0;
+}

@@ -1,0 +1,952 @@
+/*
+ * http.c - one HTTP request's life on libwebsockets, and the helpers
+ * handlers use to read it and reply.
+ *
+ *   LWS_CALLBACK_HTTP            headers parsed: build the request, refuse
+ *                                what cannot be served (411, size limits)
+ *   LWS_CALLBACK_HTTP_BODY       body bytes, up to the route's limit
+ *   LWS_CALLBACK_HTTP_BODY_COMPLETION  (or at once for requests without a
+ *                                body) pre-routing checks, then route
+ *   handler                      replies now, or defers a write; the
+ *                                writer's done callback replies later
+ *   LWS_CALLBACK_HTTP_WRITEABLE  headers, then the body in slices; then
+ *                                the transaction completes (keep-alive)
+ *   LWS_CALLBACK_CLOSED_HTTP     frees the request, or orphans it to its
+ *                                job when a write is still out
+ *
+ * lws 4.1 traps handled here (see notes/libwebsockets-4.1.md): PUT/PATCH
+ * with Content-Length 0 get no body callbacks; a POST/PUT/PATCH without a
+ * Content-Length would hang, and chunked bodies are not decoded: both get
+ * 411; a second BODY_COMPLETION in one transaction drops the connection;
+ * custom headers need the lower-case name with its colon; one lws_write
+ * per WRITEABLE, with LWS_PRE headroom; every response has a length.
+ *
+ * Errors are Zaqar's JSON bodies, {"title": ..., "description": ...}, and
+ * feed's error codes map to HTTP in one table (hub_reply_feed_error).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server.h"
+
+#define SLICE 65536   /* body bytes per WRITEABLE */
+#define BODY_MAX_OTHER 65536 /* bodies of routes without their own limit */
+
+enum state { READING, HANDLING, DEFERRED, WRITING_HEAD, WRITING_BODY, DONE };
+
+struct http_req {
+	struct hub_req pub;
+	struct lws *wsi;
+	struct hub_server *srv;
+	enum state state;
+	struct hub_job *job;   /* out at the writer */
+	char *path;
+	char *body;
+	size_t body_len, body_cap, body_limit;
+	bool too_big;          /* body over its limit: reply, then close */
+	int completions;
+	size_t sent;
+	uint64_t started_ns;
+	enum hub_method method;
+	char project[FEED_PROJECT_MAX + 2];
+	char content_type[128];
+};
+
+struct pss {
+	struct http_req *req;
+};
+
+static struct http_req *priv(struct hub_req *r)
+{
+	return (struct http_req *)r;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void set_body(struct hub_req *r, int status, const char *type,
+		     char *body, size_t len)
+{
+	if (r->replied) {
+		hub_log(HUB_LOG_ERROR, "handler replied twice to %s", r->path);
+		free(body);
+		return;
+	}
+	r->replied = true;
+	r->status = status;
+	r->resp_type = type;
+	r->resp_body = body;
+	r->resp_len = len;
+}
+
+void hub_reply(struct hub_req *r, int status, json_t *body)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (body) {
+		text = json_dumps(body, JSON_ENCODE_ANY); /* ", " and ": " as Zaqar */
+		json_decref(body);
+		if (!text) {
+			hub_reply_error(r, 500, "Internal server error",
+					"The response could not be encoded.");
+			return;
+		}
+		len = strlen(text);
+	}
+	set_body(r, status, "application/json", text, len);
+}
+
+void hub_reply_raw(struct hub_req *r, int status, const char *type,
+		   const void *body, size_t len)
+{
+	char *copy = NULL;
+
+	if (len) {
+		copy = malloc(len);
+		if (!copy) {
+			set_body(r, 503, "application/json", NULL, 0);
+			return;
+		}
+		memcpy(copy, body, len);
+	}
+	set_body(r, status, type, copy, len);
+}
+
+void hub_reply_error(struct hub_req *r, int status, const char *title,
+		     const char *fmt, ...)
+{
+	json_t *body = json_object();
+
+	json_object_set_new(body, "title", json_string(title));
+	if (fmt) {
+		char text[1024];
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		json_object_set_new(body, "description", json_string(text));
+	}
+	hub_header(r, "Vary", "Accept");
+	hub_reply(r, status, body);
+}
+
+/* The one table from feed's errors to HTTP. */
+void hub_reply_feed_error(struct hub_req *r, int err, const char *what)
+{
+	const char *project = *r->project ? r->project : "None";
+
+	switch (err) {
+	case FEED_ENOQUEUE:
+		hub_reply_error(r, 404, "Not found",
+				"Queue %s does not exist for project %s.",
+				r->queue ? r->queue : "", project);
+		return;
+	case FEED_ENOTFOUND:
+		hub_reply_error(r, 404, "Not found",
+				"%s does not exist in queue %s for project %s.",
+				what ? what : "Resource",
+				r->queue ? r->queue : "", project);
+		return;
+	case FEED_ENOCLAIM:
+		hub_reply_error(r, 404, "Not found",
+				"Claim %s does not exist in queue %s for project %s.",
+				r->id ? r->id : "", r->queue ? r->queue : "",
+				project);
+		return;
+	case FEED_ECLAIMED:
+		hub_reply_error(r, 403, "Unable to delete",
+				"This message is claimed; it cannot be deleted "
+				"without a valid claim ID.");
+		return;
+	case FEED_ENOTCLAIMED:
+		hub_reply_error(r, 400, "Unable to delete",
+				"A claim was specified, but the message is not "
+				"currently claimed.");
+		return;
+	case FEED_EINVAL:
+	case FEED_EBADID:
+		hub_reply_error(r, 400, "Invalid API request", "%s.",
+				feed_strerror(err));
+		return;
+	case FEED_ETOOBIG:
+		hub_reply_error(r, 400, "Invalid API request",
+				"The request is too large.");
+		return;
+	case FEED_EFULL:
+		hub_reply_error(r, 507, "Insufficient storage",
+				"Storage is full. Delete messages or queues, "
+				"or raise --max-map-size.");
+		return;
+	default:
+		hub_log(HUB_LOG_ERROR, "%s %s: storage error: %s", r->path,
+			what ? what : "", feed_strerror(err));
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"Storage failed: %s. Please try again in a few "
+				"seconds.", feed_strerror(err));
+		return;
+	}
+}
+
+void hub_header(struct hub_req *r, const char *name, const char *fmt, ...)
+{
+	char value[2048];
+	size_t need;
+	char *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	need = strlen(name) + 2 + strlen(value) + 2;
+	p = realloc(r->resp_headers, r->resp_headers_len + need + 1);
+	if (!p)
+		return;
+	r->resp_headers = p;
+	snprintf(p + r->resp_headers_len, need + 1, "%s: %s\r\n", name, value);
+	r->resp_headers_len += need;
+}
+
+/* ------------------------------------------------------- query and body */
+
+const char *hub_query(const struct hub_req *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_query; i++)
+		if (strcmp(r->query[i].key, name) == 0)
+			return r->query[i].value;
+	return NULL;
+}
+
+bool hub_query_int(struct hub_req *r, const char *name, long long def,
+		   long long *out)
+{
+	const char *v = hub_query(r, name);
+	char *end;
+
+	*out = def;
+	if (!v)
+		return true;
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	if (errno || end == v || *end) {
+		hub_reply_error(r, 400, "Invalid parameter",
+				"The \"%s\" parameter is invalid. The value "
+				"must be an integer.", name);
+		return false;
+	}
+	return true;
+}
+
+bool hub_query_bool(struct hub_req *r, const char *name, bool def, bool *out)
+{
+	static const char *const yes[] = {"true", "True", "t", "yes", "y",
+					  "1", "on"};
+	static const char *const no[] = {"false", "False", "f", "no", "n",
+					 "0", "off"};
+	const char *v = hub_query(r, name);
+
+	*out = def;
+	if (!v)
+		return true;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	hub_reply_error(r, 400, "Invalid parameter",
+			"The \"%s\" parameter is invalid. The value must be "
+			"a boolean.", name);
+	return false;
+}
+
+void hub_query_list(const struct hub_req *r, const char *name,
+		    const char **out, size_t max, size_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < r->n_query; i++) {
+		struct hub_kv *kv = &r->query[i];
+
+		if (strcmp(kv->key, name) != 0)
+			continue;
+		/* Split once, in place: commas become NULs; kv->len keeps
+		 * the whole extent for later calls. */
+		for (char *c = kv->value; c < kv->value + kv->len; c++)
+			if (*c == ',')
+				*c = '\0';
+		for (char *v = kv->value; v < kv->value + kv->len;
+		     v += strlen(v) + 1) {
+			if (!*v)
+				continue;
+			if (*n < max)
+				out[*n] = v;
+			(*n)++;
+		}
+	}
+}
+
+json_t *hub_body_json(struct hub_req *r, int want)
+{
+	json_error_t err;
+	json_t *doc;
+
+	if (!r->has_body || r->body_len == 0) {
+		hub_reply_error(r, 400, "Invalid request body",
+				"Request body can not be empty");
+		return NULL;
+	}
+	doc = json_loadb(r->body, r->body_len,
+			 JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+	if (!doc) {
+		if (json_error_code(&err) == json_error_numeric_overflow)
+			hub_reply_error(r, 400, "Invalid request body",
+					"JSON contains integer that is too "
+					"large.");
+		else
+			hub_reply_error(r, 400, "Invalid request body",
+					"Request body could not be parsed.");
+		return NULL;
+	}
+	if (want >= 0 && (int)json_typeof(doc) != want) {
+		json_decref(doc);
+		hub_reply_error(r, 400, "Invalid request body",
+				"Document type not supported.");
+		return NULL;
+	}
+	return doc;
+}
+
+/* Appends "key=value" (percent-encoded) to a growing string. */
+static int link_add(char **s, size_t *len, const char *key, const char *val)
+{
+	size_t vlen = strlen(val), need = strlen(key) + 2 + vlen * 3 + 1;
+	char *p = realloc(*s, *len + need), *o;
+
+	if (!p)
+		return -1;
+	*s = p;
+	o = p + *len;
+	*o++ = memchr(p, '?', *len) ? '&' : '?';
+	o += sprintf(o, "%s=", key);
+	for (const unsigned char *c = (const unsigned char *)val; *c; c++) {
+		if (isalnum(*c) || strchr("-_.~", *c))
+			*o++ = (char)*c;
+		else
+			o += sprintf(o, "%%%02X", *c);
+	}
+	*o = '\0';
+	*len = (size_t)(o - p);
+	return 0;
+}
+
+char *hub_next_link(const struct hub_req *r, const char *const *recognised,
+		    const char *marker, const char *extra)
+{
+	size_t len = strlen(r->path);
+	char *s = malloc(len + 1);
+	bool marker_done = false;
+
+	if (!s)
+		return NULL;
+	memcpy(s, r->path, len + 1);
+	for (size_t i = 0; i < r->n_query; i++) {
+		const char *k = r->query[i].key;
+		bool known = false;
+
+		for (size_t j = 0; recognised && recognised[j]; j++)
+			known |= strcmp(k, recognised[j]) == 0;
+		if (!known)
+			continue;
+		if (strcmp(k, "marker") == 0) {
+			if (marker_done)
+				continue;
+			marker_done = true;
+			if (link_add(&s, &len, k, marker))
+				goto fail;
+			continue;
+		}
+		if (link_add(&s, &len, k, r->query[i].value))
+			goto fail;
+	}
+	if (extra && !hub_query(r, extra)) {
+		if (link_add(&s, &len, extra, "true"))
+			goto fail;
+	}
+	if (!marker_done && link_add(&s, &len, "marker", marker))
+		goto fail;
+	return s;
+fail:
+	free(s);
+	return NULL;
+}
+
+/* ------------------------------------------------------ deferred writes */
+
+static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
+		   hub_done_fn done, void *ctx)
+{
+	struct hub_job *job = calloc(1, sizeof(*job));
+
+	if (!job) {
+		done(NULL, ctx, FEED_ENOMEM);
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"Out of memory. Please try again in a few "
+				"seconds.");
+		return;
+	}
+	job->req = r;
+	job->run = run;
+	job->areq = areq;
+	job->done = done;
+	job->ctx = ctx;
+	job->now_ms = r->now_ms;
+	hub_http_job_out(r, job);
+	hub_writer_submit(priv(r)->srv, job);
+}
+
+void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done, void *ctx)
+{
+	submit(r, run, NULL, done, ctx);
+}
+
+void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
+		      hub_done_fn done, void *ctx)
+{
+	submit(r, NULL, areq, done, ctx);
+}
+
+void hub_http_job_out(struct hub_req *r, struct hub_job *job)
+{
+	priv(r)->job = job;
+	priv(r)->state = DEFERRED;
+}
+
+void hub_http_job_back(struct hub_req *r)
+{
+	priv(r)->job = NULL;
+	priv(r)->state = HANDLING;
+}
+
+void hub_http_resume(struct hub_req *r)
+{
+	struct http_req *h = priv(r);
+
+	if (!r->replied)
+		hub_reply_error(r, 500, "Internal server error",
+				"The request was not answered.");
+	h->state = WRITING_HEAD;
+	lws_callback_on_writable(h->wsi);
+}
+
+/* ----------------------------------------------------- reading a request */
+
+static enum hub_method method_of(int m)
+{
+	switch (m) {
+	case LWSHUMETH_GET: return HUB_GET;
+	case LWSHUMETH_POST: return HUB_POST;
+	case LWSHUMETH_OPTIONS: return HUB_OPTIONS;
+	case LWSHUMETH_PUT: return HUB_PUT;
+	case LWSHUMETH_PATCH: return HUB_PATCH;
+	case LWSHUMETH_DELETE: return HUB_DELETE;
+	case LWSHUMETH_HEAD: return HUB_HEAD;
+	default: return HUB_METHOD_COUNT;
+	}
+}
+
+/* Copies a known header; "" when absent; -1 when too long. */
+static int copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf,
+		    size_t len)
+{
+	int n = lws_hdr_total_length(wsi, h);
+
+	buf[0] = '\0';
+	if (n <= 0)
+		return 0;
+	if ((size_t)n >= len)
+		return -1;
+	return lws_hdr_copy(wsi, buf, (int)len, h) < 0 ? -1 : 1;
+}
+
+/* Copies a custom header by lower-case name with colon; 0 absent, 1 set. */
+static int copy_custom(struct lws *wsi, const char *name, char *buf, size_t len)
+{
+	int nlen = (int)strlen(name), n = lws_hdr_custom_length(wsi, name, nlen);
+
+	buf[0] = '\0';
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= len)
+		return -1;
+	if (lws_hdr_custom_copy(wsi, buf, (int)len, name, nlen) < 0)
+		return -1;
+	return 1;
+}
+
+static int query_load(struct http_req *h)
+{
+	struct hub_req *r = &h->pub;
+	char frag[4096];
+	int n;
+
+	for (int i = 0; (n = lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag),
+						   WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0;
+	     i++) {
+		char *eq = strchr(frag, '=');
+		struct hub_kv *kv;
+
+		if (n == 0)
+			continue;
+		if (!eq || eq[1] == '\0')
+			continue; /* blank values are as if absent */
+		*eq = '\0';
+		kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
+		if (!kv)
+			return -1;
+		r->query = kv;
+		kv[r->n_query].key = strdup(frag);
+		kv[r->n_query].value = strdup(eq + 1);
+		kv[r->n_query].len = strlen(eq + 1);
+		r->n_query++;
+		if (!kv[r->n_query - 1].key || !kv[r->n_query - 1].value)
+			return -1;
+	}
+	return 0;
+}
+
+/* The body limit of a request, from its method and path. */
+static size_t body_limit(const struct http_req *h)
+{
+	const struct hub_limits *l = &h->srv->cfg.limits;
+	size_t n = strlen(h->path);
+
+	if (h->method == HUB_POST && n >= 9 &&
+	    strcmp(h->path + n - 9, "/messages") == 0)
+		return l->max_messages_post_size;
+	if (h->method == HUB_PUT || h->method == HUB_PATCH)
+		return l->max_queue_metadata > BODY_MAX_OTHER
+			       ? l->max_queue_metadata
+			       : BODY_MAX_OTHER;
+	return BODY_MAX_OTHER;
+}
+
+static void req_free(struct http_req *h)
+{
+	struct hub_req *r = &h->pub;
+
+	for (size_t i = 0; i < r->n_query; i++) {
+		free(r->query[i].key);
+		free(r->query[i].value);
+	}
+	free(r->query);
+	free(r->resp_body);
+	free(r->resp_headers);
+	free(h->path);
+	free(h->body);
+	free(h);
+}
+
+/*
+ * The pre-routing checks of the API (zaqar-api.md §2), in Zaqar's order,
+ * then the route. Replies on failure.
+ */
+static void dispatch(struct http_req *h)
+{
+	struct hub_req *r = &h->pub;
+	struct lws *wsi = h->wsi;
+	char buf[512], sig[4][512];
+	bool v11_or_2 = strncmp(r->path, "/v2/", 4) == 0 ||
+			strncmp(r->path, "/v1.1/", 6) == 0;
+	int n;
+
+	/* The request is whole: lws's read timeout no longer applies; a
+	 * deferred write may take a commit or two. */
+	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+	r->now_ms = hub_server_now(h->srv);
+	if (h->srv->stopping) {
+		hub_header(r, "Connection", "close");
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"The server is shutting down.");
+		return;
+	}
+	if (copy_custom(wsi, "url-signature:", sig[0], sizeof(sig[0])) == 1) {
+		copy_custom(wsi, "url-expires:", sig[1], sizeof(sig[1]));
+		copy_custom(wsi, "url-methods:", sig[2], sizeof(sig[2]));
+		copy_custom(wsi, "url-paths:", sig[3], sizeof(sig[3]));
+		if (!hub_check_signature(r, sig[0], sig[1], sig[2], sig[3]))
+			return;
+	}
+	if (r->has_body && r->body_len &&
+	    strncasecmp(r->content_type, "application/x-www-form-urlencoded",
+			33) == 0) {
+		hub_reply_error(r, 400, "Invalid Content-Type",
+				"Endpoint does not accept "
+				"`application/x-www-form-urlencoded` content; "
+				"currently supported media type is "
+				"`application/json; charset=utf-8`.");
+		return;
+	}
+	if (copy_hdr(wsi, WSI_TOKEN_HTTP_ACCEPT, buf, sizeof(buf)) == 1 &&
+	    !strstr(buf, "application/json") && !strstr(buf, "*/*") &&
+	    !strstr(buf, "application/*")) {
+		hub_header(r, "Vary", "Accept");
+		hub_reply(r, 406, NULL);
+		return;
+	}
+	n = copy_custom(wsi, "client-id:", buf, sizeof(buf));
+	if (n == 0 && v11_or_2) {
+		hub_reply_error(r, 400, "Missing header value",
+				"The \"Client-ID\" header is required.");
+		return;
+	}
+	if (n != 0) {
+		if (n < 0 || hub_uuid_parse(buf, r->client_id) != 0) {
+			hub_reply_error(r, 400, "Wrong UUID value",
+					"Malformed hexadecimal UUID.");
+			return;
+		}
+		r->has_client_id = true;
+	}
+	n = copy_custom(wsi, "x-project-id:", h->project, sizeof(h->project));
+	if (n == 1 && h->project[0] == '\0') {
+		hub_reply_error(r, 400, "Empty project header not allowed",
+				"X-PROJECT-ID cannot be an empty string. "
+				"Specify the right header X-PROJECT-ID and "
+				"retry.");
+		return;
+	}
+	if (n == 0 && v11_or_2) {
+		hub_reply_error(r, 400, "Project-Id Missing",
+				"The header X-PROJECT-ID was missing");
+		return;
+	}
+	if (n < 0) {
+		hub_reply_error(r, 400, "Invalid queue identification",
+				"The format of the submitted queue name or "
+				"project id is not valid.");
+		return;
+	}
+	r->project = h->project;
+	if (copy_custom(wsi, "x-roles:", buf, sizeof(buf)) == 1)
+		r->is_admin = strstr(buf, "admin") != NULL;
+	hub_route(r);
+}
+
+/* Builds the request from the parsed headers. Returns -1 to drop the
+ * connection. */
+static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
+{
+	struct http_req *h = calloc(1, sizeof(*h));
+	char *uri;
+	int len, m;
+
+	if (!h)
+		return -1;
+	pss->req = h;
+	h->wsi = wsi;
+	h->srv = srv;
+	h->started_ns = mono_ns();
+	h->pub.srv = srv;
+	h->pub.feed = srv->feed;
+	h->pub.cfg = &srv->cfg;
+	h->pub.project = "";
+	h->pub.content_type = h->content_type;
+	h->pub.prefix = "";
+	srv->inflight++;
+
+	m = lws_http_get_uri_and_method(wsi, &uri, &len);
+	h->method = h->pub.method = method_of(m);
+	h->path = strndup(m < 0 ? "" : uri, m < 0 ? 0 : (size_t)len);
+	if (!h->path || query_load(h))
+		return -1;
+	h->pub.path = h->path;
+	if (h->method == HUB_METHOD_COUNT) {
+		hub_reply_error(&h->pub, 405, "405 Method Not Allowed", NULL);
+		goto reply;
+	}
+	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, h->content_type,
+		 sizeof(h->content_type));
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		hub_reply_error(&h->pub, 411, "Length Required",
+				"Chunked request bodies are not supported; "
+				"send a Content-Length.");
+		h->too_big = true; /* the body is unread: close after */
+		goto reply;
+	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+		char cl[32];
+		char *end;
+		unsigned long long n;
+
+		copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		h->pub.has_body = true;
+		h->body_limit = body_limit(h);
+		if (errno || *end || end == cl) {
+			hub_reply_error(&h->pub, 400, "Invalid request",
+					"Malformed Content-Length.");
+			h->too_big = true;
+			goto reply;
+		}
+		if (n > h->body_limit) {
+			/* Refused unread: no need to buffer what we refuse. */
+			if (h->body_limit == srv->cfg.limits.max_messages_post_size)
+				hub_reply_error(&h->pub, 400,
+						"Invalid API request",
+						"Message collection size is too "
+						"large. Max size %zu",
+						h->body_limit);
+			else
+				hub_reply_error(&h->pub, 400,
+						"Invalid API request",
+						"Request body is too large. Max "
+						"size %zu", h->body_limit);
+			h->too_big = true;
+			goto reply;
+		}
+		/* lws gives a POST of any length a body completion (and a
+		 * PUT or PATCH of length 0 none): wait for it when it comes. */
+		if (n > 0 || h->method == HUB_POST) {
+			h->state = READING;
+			return 0;
+		}
+	} else if (h->method == HUB_POST || h->method == HUB_PUT ||
+		   h->method == HUB_PATCH) {
+		hub_reply_error(&h->pub, 411, "Length Required",
+				"A Content-Length is required.");
+		h->too_big = true;
+		goto reply;
+	}
+	h->state = HANDLING;
+	dispatch(h);
+	if (h->state == DEFERRED)
+		return 0;
+reply:
+	h->state = WRITING_HEAD;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int on_body(struct http_req *h, const void *in, size_t len)
+{
+	if (h->state != READING)
+		return 0;
+	if (h->body_len + len > h->body_limit) {
+		/* More than Content-Length said: refuse, then close. */
+		h->too_big = true;
+		return 0;
+	}
+	if (h->body_len + len > h->body_cap) {
+		size_t cap = h->body_cap ? h->body_cap : 4096;
+		char *b;
+
+		while (cap < h->body_len + len)
+			cap *= 2;
+		b = realloc(h->body, cap);
+		if (!b)
+			return -1;
+		h->body = b;
+		h->body_cap = cap;
+	}
+	memcpy(h->body + h->body_len, in, len);
+	h->body_len += len;
+	return 0;
+}
+
+static int on_body_done(struct http_req *h)
+{
+	if (++h->completions > 1)
+		return -1; /* lws re-fired it: a known DoS pattern, drop */
+	if (h->state != READING)
+		return 0;
+	h->pub.body = h->body ? h->body : "";
+	h->pub.body_len = h->body_len;
+	h->state = HANDLING;
+	if (h->too_big)
+		hub_reply_error(&h->pub, 400, "Invalid API request",
+				"Request body is too large.");
+	else
+		dispatch(h);
+	if (h->state == DEFERRED)
+		return 0;
+	h->state = WRITING_HEAD;
+	lws_callback_on_writable(h->wsi);
+	return 0;
+}
+
+/* --------------------------------------------------------------- writing */
+
+static int write_head(struct http_req *h)
+{
+	struct hub_req *r = &h->pub;
+	unsigned char buf[LWS_PRE + 8192];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+	const char *line = r->resp_headers;
+
+	if (lws_add_http_common_headers(h->wsi, (unsigned)r->status,
+					r->resp_type ? r->resp_type
+						     : "application/json",
+					r->resp_len, &p, end))
+		return -1;
+	while (line && *line) {
+		const char *colon = strchr(line, ':');
+		const char *eol = strstr(line, "\r\n");
+		char name[128];
+		size_t nlen;
+
+		if (!colon || !eol || colon > eol)
+			break;
+		nlen = (size_t)(colon - line);
+		if (nlen + 2 > sizeof(name))
+			break;
+		for (size_t i = 0; i < nlen; i++)
+			name[i] = (char)tolower((unsigned char)line[i]);
+		name[nlen] = ':';
+		name[nlen + 1] = '\0';
+		if (lws_add_http_header_by_name(h->wsi, (unsigned char *)name,
+						(const unsigned char *)colon + 2,
+						(int)(eol - colon - 2), &p, end))
+			return -1;
+		line = eol + 2;
+	}
+	if (h->too_big &&
+	    lws_add_http_header_by_name(h->wsi, (unsigned char *)"connection:",
+					(const unsigned char *)"close", 5, &p,
+					end))
+		return -1;
+	if (lws_finalize_write_http_header(h->wsi, start, &p, end))
+		return -1;
+	return 0;
+}
+
+static void log_request(struct http_req *h)
+{
+	static const char *const names[] = {"GET", "HEAD", "POST", "PUT",
+					    "PATCH", "DELETE", "OPTIONS", "?"};
+
+	hub_log(HUB_LOG_INFO, "%s %s %d %zu %lluus", names[h->method],
+		h->path ? h->path : "", h->pub.status, h->pub.resp_len,
+		(unsigned long long)((mono_ns() - h->started_ns) / 1000));
+}
+
+/* Ends the transaction: returns -1 to close the connection. */
+static int finish(struct http_req *h)
+{
+	bool close_it = h->too_big || h->srv->stopping;
+
+	h->state = DONE;
+	log_request(h);
+	h->srv->inflight--;
+	if (close_it)
+		return -1;
+	if (lws_http_transaction_completed(h->wsi))
+		return -1;
+	return 0;
+}
+
+static int on_writeable(struct http_req *h)
+{
+	struct hub_req *r = &h->pub;
+	unsigned char buf[LWS_PRE + SLICE];
+	size_t n;
+	int flags;
+
+	if (h->state == WRITING_HEAD) {
+		/* A client that does not read its response is dropped. */
+		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, 60);
+		if (write_head(h))
+			return -1;
+		h->state = WRITING_BODY;
+		if (r->resp_len == 0 || r->method == HUB_HEAD ||
+		    r->status == 204 || r->status == 304)
+			return finish(h);
+		lws_callback_on_writable(h->wsi);
+		return 0;
+	}
+	if (h->state != WRITING_BODY)
+		return 0; /* spurious */
+	n = r->resp_len - h->sent;
+	if (n > SLICE)
+		n = SLICE;
+	flags = h->sent + n == r->resp_len ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
+	memcpy(buf + LWS_PRE, r->resp_body + h->sent, n);
+	if (lws_write(h->wsi, buf + LWS_PRE, n, (enum lws_write_protocol)flags) !=
+	    (int)n)
+		return -1;
+	h->sent += n;
+	if (h->sent == r->resp_len)
+		return finish(h);
+	lws_callback_on_writable(h->wsi);
+	return 0;
+}
+
+static void on_closed(struct pss *pss, struct hub_server *srv)
+{
+	struct http_req *h = pss->req;
+
+	if (!h)
+		return;
+	pss->req = NULL;
+	if (h->state != DONE)
+		srv->inflight--;
+	if (h->job) {
+		/* The write goes on; its done() learns the client left. */
+		h->job->req = NULL;
+	}
+	req_free(h);
+}
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	struct pss *pss = user;
+	struct hub_server *srv =
+		wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		if (pss->req)
+			on_closed(pss, srv); /* the previous transaction's */
+		return on_headers(wsi, pss, srv);
+	case LWS_CALLBACK_HTTP_BODY:
+		return pss->req ? on_body(pss->req, in, len) : -1;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return pss->req ? on_body_done(pss->req) : -1;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return pss->req ? on_writeable(pss->req) : 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+		on_closed(pss, srv);
+		break;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (srv && srv->writer)
+			hub_writer_collect(srv);
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+const struct lws_protocols hub_http_protocol = {
+	.name = "herald-http",
+	.callback = callback_http,
+	.per_session_data_size = sizeof(struct pss),
+	.rx_buffer_size = 0,
+};

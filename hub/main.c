@@ -1,0 +1,56 @@
+/*
+ * main.c - the `herald` command: dispatches to its subcommands.
+ */
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: herald COMMAND [OPTIONS]\n\n"
+		"Herald, a notification hub with the OpenStack Zaqar / Cloud "
+		"Queues API.\n\n"
+		"commands:\n"
+		"  serve      run the server (herald serve --help for every "
+		"setting)\n\n"
+		"  --help     this text\n"
+		"  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct hub_config cfg;
+	int rc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("herald %s (libwebsockets %s, %s, jansson %s)\n",
+		       HUB_VERSION_STRING, lws_get_library_version(),
+		       MDB_VERSION_STRING, JANSSON_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0) {
+		hub_config_defaults(&cfg);
+		rc = hub_config_load(&cfg, argc - 2, argv + 2);
+		if (rc)
+			return rc < 0 ? 2 : 0;
+		hub_log_set_level(cfg.log_level);
+		return hub_server_run(&cfg);
+	}
+	fprintf(stderr, "herald: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,279 @@
+/*
+ * server.c - `herald serve`: opens the storage, starts the writer thread,
+ * runs the libwebsockets loop, compacts on a timer, and shuts down cleanly.
+ *
+ * Shutdown (SIGTERM or SIGINT): new requests get 503 with
+ * "Connection: close"; requests in flight are finished, their writes
+ * committed and their responses sent (for at most DRAIN_MS); then the
+ * writer finishes what it holds, the loop and its connections go, and the
+ * environment is closed. Exit status 0.
+ *
+ * Compaction: every compact_interval_ms a job on the writer thread runs
+ * one bounded feed_compact() step; while it reports more work the next
+ * step is queued at once, interleaved with the publishers' commits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "server.h"
+
+#define DRAIN_MS 10000
+
+static volatile sig_atomic_t got_signal;
+static struct lws_context *signal_ctx;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	got_signal = 1;
+	if (signal_ctx)
+		lws_cancel_service(signal_ctx);
+}
+
+uint64_t hub_server_now(const struct hub_server *srv)
+{
+	struct timespec ts;
+
+	if (srv->cfg.clock_file[0]) {
+		FILE *f = fopen(srv->cfg.clock_file, "r");
+		unsigned long long ms = 0;
+		int n = f ? fscanf(f, "%llu", &ms) : 0;
+
+		if (f)
+			fclose(f);
+		if (n == 1)
+			return ms;
+		hub_log(HUB_LOG_WARN, "clock file %s unreadable; using the "
+			"system clock", srv->cfg.clock_file);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ----------------------------------------------------------- compaction */
+
+struct compact_job {
+	struct hub_server *srv;
+	uint32_t budget;
+	feed_compact_result_t res;
+};
+
+static void compact_schedule(struct hub_server *srv, uint32_t delay_ms);
+
+static int compact_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct compact_job *job = ctx;
+	int rc = feed_compact(feed, now_ms, job->budget, &job->res);
+
+	if (rc == 0)
+		rc = feed_check_readers(feed, NULL);
+	return rc;
+}
+
+static void compact_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct compact_job *job = ctx;
+	struct hub_server *srv = job->srv;
+
+	(void)r;
+	srv->compacting = false;
+	if (rc)
+		hub_log(HUB_LOG_ERROR, "compaction: %s", feed_strerror(rc));
+	else if (job->res.messages || job->res.claims || job->res.dropped)
+		hub_log(HUB_LOG_DEBUG, "compaction: %zu messages, %zu claims, "
+			"%zu records of deleted queues", job->res.messages,
+			job->res.claims, job->res.dropped);
+	if (!srv->stopping)
+		compact_schedule(srv, rc == 0 && job->res.more
+					      ? 0
+					      : srv->cfg.compact_interval_ms);
+	free(job);
+}
+
+static void compact_tick(lws_sorted_usec_list_t *sul)
+{
+	struct hub_server *srv =
+		lws_container_of(sul, struct hub_server, compact_sul);
+	struct compact_job *job;
+	struct hub_job *j;
+
+	if (srv->compacting || srv->stopping)
+		return;
+	job = calloc(1, sizeof(*job));
+	j = calloc(1, sizeof(*j));
+	if (!job || !j) {
+		free(job);
+		free(j);
+		compact_schedule(srv, srv->cfg.compact_interval_ms);
+		return;
+	}
+	job->srv = srv;
+	job->budget = srv->cfg.compact_budget;
+	j->run = compact_run;
+	j->done = compact_done;
+	j->ctx = job;
+	j->now_ms = hub_server_now(srv);
+	srv->compacting = true;
+	hub_writer_submit(srv, j);
+}
+
+static void compact_schedule(struct hub_server *srv, uint32_t delay_ms)
+{
+	lws_sul_schedule(srv->ctx, 0, &srv->compact_sul, compact_tick,
+			 (lws_usec_t)delay_ms * LWS_US_PER_MS);
+}
+
+/* --------------------------------------------------------------- serving */
+
+static void lws_emit(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	hub_log(level == LLL_ERR ? HUB_LOG_ERROR : HUB_LOG_WARN, "lws: %.*s",
+		(int)n, line);
+}
+
+static int open_storage(struct hub_server *srv)
+{
+	feed_options_t opts = {
+		.map_size = srv->cfg.map_size,
+		.max_map_size = srv->cfg.max_map_size,
+		.durability = srv->cfg.durability,
+		.max_metadata = srv->cfg.limits.max_queue_metadata,
+	};
+	int rc;
+
+	if (mkdir(srv->cfg.data_dir, 0755) && errno != EEXIST) {
+		hub_log(HUB_LOG_ERROR, "cannot create data directory %s: %s",
+			srv->cfg.data_dir, strerror(errno));
+		return -1;
+	}
+	rc = feed_open(&srv->feed, srv->cfg.data_dir, &opts);
+	if (rc) {
+		hub_log(HUB_LOG_ERROR, "cannot open storage in %s: %s",
+			srv->cfg.data_dir, feed_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int start_lws(struct hub_server *srv)
+{
+	/* lws keeps pointing at these for the context's life. */
+	static struct lws_protocols protocols[2];
+	static const struct lws_http_mount mount = {
+		.mountpoint = "/",
+		.mountpoint_len = 1,
+		.origin_protocol = LWSMPRO_CALLBACK,
+		.protocol = "herald-http",
+	};
+	struct lws_context_creation_info info;
+
+	protocols[0] = hub_http_protocol;
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(srv->cfg.listen_host, ':');
+	info.user = srv;
+	info.protocols = protocols;
+	info.fd_limit_per_thread = srv->cfg.max_connections;
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		hub_log(HUB_LOG_ERROR, "cannot create the lws context");
+		return -1;
+	}
+	info.vhost_name = "default";
+	info.iface = srv->cfg.listen_host;
+	info.port = srv->cfg.listen_port;
+	info.mounts = &mount;
+	info.alpn = "http/1.1";
+	info.max_http_header_data = 16384;
+	info.keepalive_timeout = 60;
+	info.timeout_secs = 60;
+	srv->vhost = lws_create_vhost(srv->ctx, &info);
+	if (!srv->vhost) {
+		hub_log(HUB_LOG_ERROR, "cannot listen on %s:%d",
+			srv->cfg.listen_host, srv->cfg.listen_port);
+		return -1;
+	}
+	return 0;
+}
+
+static void install_signals(struct hub_server *srv)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	signal_ctx = srv->ctx;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Runs the loop until a signal, then drains. */
+static void serve(struct hub_server *srv)
+{
+	uint64_t deadline = 0;
+
+	while (!deadline || hub_server_now(srv) < deadline) {
+		if (lws_service(srv->ctx, 0) < 0)
+			break;
+		if (got_signal && !srv->stopping) {
+			srv->stopping = true;
+			deadline = hub_server_now(srv) + DRAIN_MS;
+			hub_log(HUB_LOG_INFO, "stopping: finishing %u "
+				"requests in flight", srv->inflight);
+		}
+		if (srv->stopping && srv->inflight == 0 &&
+		    hub_writer_busy(srv) == 0)
+			break;
+	}
+}
+
+int hub_server_run(const struct hub_config *cfg)
+{
+	struct hub_server *srv = calloc(1, sizeof(*srv));
+	int rc = 1, port;
+
+	if (!srv)
+		return 1;
+	srv->cfg = *cfg;
+	if (open_storage(srv))
+		goto out;
+	if (start_lws(srv))
+		goto out;
+	if (hub_writer_start(srv)) {
+		hub_log(HUB_LOG_ERROR, "cannot start the writer thread");
+		goto out;
+	}
+	install_signals(srv);
+	compact_schedule(srv, srv->cfg.compact_interval_ms);
+	port = lws_get_vhost_listen_port(srv->vhost);
+	hub_log(HUB_LOG_INFO, "herald %s serving %s on %s:%d (%s)",
+		HUB_VERSION_STRING, srv->cfg.data_dir, srv->cfg.listen_host,
+		port, srv->cfg.durability == FEED_SYNC ? "sync" : "nosync");
+	printf("listening on %s:%d\n", srv->cfg.listen_host, port);
+	fflush(stdout);
+
+	serve(srv);
+	rc = 0;
+out:
+	lws_sul_cancel(&srv->compact_sul);
+	hub_writer_stop(srv);
+	signal_ctx = NULL;
+	if (srv->ctx)
+		lws_context_destroy(srv->ctx);
+	feed_close(srv->feed);
+	if (rc == 0)
+		hub_log(HUB_LOG_INFO, "stopped");
+	free(srv);
+	return rc;
+}

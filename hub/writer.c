@@ -1,0 +1,227 @@
+/*
+ * writer.c - the writer thread: every write to feed happens here, so the
+ * event loop never waits for a commit (an fsync in sync mode).
+ *
+ *   loop thread                      writer thread
+ *   -----------                      -------------
+ *   hub_defer*() -> submit --------> pending list
+ *                                    take the whole list; run it in order,
+ *                                    consecutive appends as ONE
+ *                                    feed_append_group() (one commit)
+ *   EVENT_WAIT_CANCELLED  <--------- finished list + lws_cancel_service()
+ *   hub_writer_collect(): done()
+ *
+ * Group commit falls out of this: while one commit is running, new
+ * requests pile up in the pending list and go out together in the next.
+ * Requests are never acknowledged before their commit: `done` runs only
+ * after feed returned.
+ *
+ * Locking: one mutex guards both lists and the busy count; the writer
+ * sleeps on a condition variable. lws is only touched through
+ * lws_cancel_service(), the one lws call other threads may make.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "server.h"
+
+struct hub_writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct hub_job *pending, **pending_tail;
+	struct hub_job *finished, **finished_tail;
+	unsigned busy;
+	bool stop;
+	struct hub_server *srv;
+	/* Scratch for group commits, writer thread only. */
+	feed_append_req_t *group;
+	size_t group_cap;
+	/* What group commit achieved: append requests per commit. */
+	unsigned long long appends, commits;
+};
+
+/* Runs the appends jobs[0..n) as one group commit. */
+static void run_appends(struct hub_writer *w, struct hub_job **jobs, size_t n)
+{
+	int rc = 0;
+
+	if (n > w->group_cap) {
+		feed_append_req_t *g = realloc(w->group, n * sizeof(*g));
+
+		if (!g) {
+			rc = FEED_ENOMEM;
+		} else {
+			w->group = g;
+			w->group_cap = n;
+		}
+	}
+	if (rc == 0) {
+		for (size_t i = 0; i < n; i++)
+			w->group[i] = *jobs[i]->areq;
+		/* One clock for the group: the latest request's. */
+		uint64_t now = 0;
+
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i]->now_ms > now)
+				now = jobs[i]->now_ms;
+		feed_append_group(w->srv->feed, w->group, n, now);
+		w->appends += n;
+		w->commits++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0) {
+			jobs[i]->areq->status = w->group[i].status;
+			jobs[i]->areq->last_seq = w->group[i].last_seq;
+		}
+		jobs[i]->rc = rc ? rc : jobs[i]->areq->status;
+	}
+}
+
+/* Runs a list of jobs in order. */
+static void run_list(struct hub_writer *w, struct hub_job *list)
+{
+	struct hub_job *batch[256];
+
+	while (list) {
+		size_t n = 0;
+
+		while (list && !list->run && n < sizeof(batch) / sizeof(*batch)) {
+			batch[n++] = list;
+			list = list->next;
+		}
+		if (n) {
+			run_appends(w, batch, n);
+			continue;
+		}
+		list->rc = list->run(w->srv->feed, list->ctx, list->now_ms);
+		list = list->next;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct hub_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct hub_job *list, *last;
+
+		while (!w->pending && !w->stop)
+			pthread_cond_wait(&w->wake, &w->lock);
+		if (!w->pending)
+			break;
+		list = w->pending;
+		w->pending = NULL;
+		w->pending_tail = &w->pending;
+		pthread_mutex_unlock(&w->lock);
+
+		run_list(w, list);
+
+		pthread_mutex_lock(&w->lock);
+		for (last = list; last->next; last = last->next)
+			;
+		*w->finished_tail = list;
+		w->finished_tail = &last->next;
+		pthread_mutex_unlock(&w->lock);
+		lws_cancel_service(w->srv->ctx);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int hub_writer_start(struct hub_server *srv)
+{
+	struct hub_writer *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	w->srv = srv;
+	w->pending_tail = &w->pending;
+	w->finished_tail = &w->finished;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->wake, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w)) {
+		pthread_cond_destroy(&w->wake);
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return -1;
+	}
+	srv->writer = w;
+	return 0;
+}
+
+void hub_writer_stop(struct hub_server *srv)
+{
+	struct hub_writer *w = srv->writer;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	if (w->commits)
+		hub_log(HUB_LOG_INFO, "writer: %llu append requests in %llu "
+			"group commits (%.1f per commit)", w->appends,
+			w->commits, (double)w->appends / (double)w->commits);
+	/* Everything ran; hand the contexts back for freeing. */
+	hub_writer_collect(srv);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	free(w->group);
+	free(w);
+	srv->writer = NULL;
+}
+
+void hub_writer_submit(struct hub_server *srv, struct hub_job *job)
+{
+	struct hub_writer *w = srv->writer;
+
+	job->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	*w->pending_tail = job;
+	w->pending_tail = &job->next;
+	w->busy++;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void hub_writer_collect(struct hub_server *srv)
+{
+	struct hub_writer *w = srv->writer;
+	struct hub_job *list;
+
+	pthread_mutex_lock(&w->lock);
+	list = w->finished;
+	w->finished = NULL;
+	w->finished_tail = &w->finished;
+	pthread_mutex_unlock(&w->lock);
+	while (list) {
+		struct hub_job *job = list;
+
+		list = list->next;
+		if (job->req)
+			hub_http_job_back(job->req);
+		job->done(job->req, job->ctx, job->rc);
+		if (job->req)
+			hub_http_resume(job->req);
+		pthread_mutex_lock(&w->lock);
+		w->busy--;
+		pthread_mutex_unlock(&w->lock);
+		free(job);
+	}
+}
+
+unsigned hub_writer_busy(const struct hub_server *srv)
+{
+	struct hub_writer *w = srv->writer;
+	unsigned busy;
+
+	pthread_mutex_lock(&w->lock);
+	busy = w->busy;
+	pthread_mutex_unlock(&w->lock);
+	return busy;
+}
