@@ -168,12 +168,36 @@ static int append_check(const feed_append_req_t *r)
  * in r->status before anything is written; the return value is for
  * failures of the transaction itself.
  */
+/*
+ * Puts a new message record (MDB_RESERVE: the caller fills val). While
+ * the queue's keys are the last of `msgs` - always for the newest queue,
+ * the common case of one busy queue - MDB_APPEND puts them at the end of
+ * the tree and fills pages whole instead of splitting them in half. Once
+ * a key is not the last, *append goes false and plain puts follow.
+ */
+static int msg_put(MDB_cursor *cur, MDB_val *key, MDB_val *val, bool *append)
+{
+	int rc;
+
+	if (*append) {
+		rc = mdb_cursor_put(cur, key, val, MDB_RESERVE | MDB_APPEND);
+		if (rc != MDB_KEYEXIST)
+			return feed__err(rc);
+		*append = false;
+	}
+	return feed__err(mdb_cursor_put(cur, key, val, MDB_RESERVE));
+}
+
+static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
+		       feed_append_req_t *r, struct feed__queue *q,
+		       uint64_t now_ms, bool *append);
+
 static int append_one(feed_t *feed, MDB_txn *txn, feed_append_req_t *r,
 		      uint64_t now_ms)
 {
 	struct feed__queue q;
-	uint8_t k[16];
-	MDB_val key = {16, k}, val;
+	MDB_cursor *cur;
+	bool append = true;
 	int rc;
 
 	if (r->flags & FEED_APPEND_NO_CREATE)
@@ -193,9 +217,30 @@ static int append_one(feed_t *feed, MDB_txn *txn, feed_append_req_t *r,
 	}
 	if (q.rec.count == 0)
 		q.rec.tail_expires_ms = 0; /* nothing left to be in order with */
+	rc = mdb_cursor_open(txn, feed->msgs, &cur);
+	if (rc)
+		return feed__err(rc);
+	rc = append_msgs(feed, txn, cur, r, &q, now_ms, &append);
+	mdb_cursor_close(cur);
+	if (rc)
+		return rc;
+	r->last_seq = q.rec.next_seq - 1;
+	r->status = 0;
+	return feed__queue_save(feed, txn, &q);
+}
+
+/* Writes the messages of one request into queue q. */
+static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
+		       feed_append_req_t *r, struct feed__queue *q,
+		       uint64_t now_ms, bool *append)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val;
+	int rc;
+
 	for (size_t i = 0; i < r->n_msgs; i++) {
 		const feed_msg_in_t *in = &r->msgs[i];
-		uint64_t seq = q.rec.next_seq++;
+		uint64_t seq = q->rec.next_seq++;
 		struct feed__mrec m = {
 			.created_ms = now_ms,
 			.expires_ms = now_ms + (uint64_t)in->ttl_s * 1000,
@@ -203,34 +248,32 @@ static int append_one(feed_t *feed, MDB_txn *txn, feed_append_req_t *r,
 		};
 
 		memcpy(m.client_id, r->client_id, 16);
-		if (m.expires_ms < q.rec.tail_expires_ms) {
+		if (m.expires_ms < q->rec.tail_expires_ms) {
 			m.flags |= FEED__M_INDEXED;
-			rc = index_op(txn, feed->expiry, q.qid, m.expires_ms,
+			rc = index_op(txn, feed->expiry, q->qid, m.expires_ms,
 				      seq, false);
 			if (rc)
 				return rc;
 		} else {
-			q.rec.tail_expires_ms = m.expires_ms;
+			q->rec.tail_expires_ms = m.expires_ms;
 		}
-		rc = feed__due_lower(feed, txn, &q, m.expires_ms);
+		rc = feed__due_lower(feed, txn, q, m.expires_ms);
 		if (rc)
 			return rc;
-		feed__msg_key(k, q.qid, seq);
+		feed__msg_key(k, q->qid, seq);
 		val.mv_size = sizeof(m) + in->body_len;
-		rc = mdb_put(txn, feed->msgs, &key, &val, MDB_RESERVE);
+		rc = msg_put(cur, &key, &val, append);
 		if (rc)
-			return feed__err(rc);
+			return rc;
 		memcpy(val.mv_data, &m, sizeof(m));
 		if (in->body_len)
 			memcpy((uint8_t *)val.mv_data + sizeof(m), in->body,
 			       in->body_len);
 		if (r->ids)
-			feed__id_format(r->ids[i], q.qid, seq);
-		q.rec.count++;
+			feed__id_format(r->ids[i], q->qid, seq);
+		q->rec.count++;
 	}
-	r->last_seq = q.rec.next_seq - 1;
-	r->status = 0;
-	return feed__queue_save(feed, txn, &q);
+	return 0;
 }
 
 struct group_ctx {

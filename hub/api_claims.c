@@ -242,7 +242,10 @@ void hub_claim_get(struct hub_req *r)
 		json_array_append_new(arr, hub_msg_json(r, &claim.msgs.v[i]));
 	hub_reply(r, 200,
 		  json_pack("{s:I,s:I,s:o,s:s}", "age",
-			    (json_int_t)hub_secs(r->now_ms - claim.updated_ms),
+			    (json_int_t)(r->now_ms > claim.updated_ms
+						 ? hub_secs(r->now_ms -
+							    claim.updated_ms)
+						 : 0),
 			    "ttl", (json_int_t)claim.ttl_s, "messages", arr,
 			    "href", r->path));
 	feed_claim_free(&claim);

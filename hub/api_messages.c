@@ -5,16 +5,16 @@
  *
  * One implementation; the versions differ only where Zaqar's differ:
  *
- *   route               v2                    v1.1              v1
- *   POST    messages    {"messages": [..]}    same, no queue    bare array, ttl
- *                       queue ttl/size/delay  metadata          required, 404 on
- *                                                               a missing queue,
- *                                                               + "partial"
- *   GET     messages    include_delayed       no delay filter   204 when empty,
- *                       forced on for queues                    no "id" key
- *                       without a delay
- *   GET     ?ids=       404 when none found   same              bare array / 204
- *   DELETE  messages    ?ids= or ?pop=        same              ?ids= only
+ *   route           v2                     v1.1            v1
+ *   POST messages   {"messages": [..]},    same, without   bare array, ttl
+ *                   queue's default ttl,   the queue's     required, 404 for
+ *                   size cap and delay     metadata        a missing queue,
+ *                                                          "partial": false
+ *   GET messages    include_delayed        no delay        204 when empty,
+ *                   forced on for queues   filter          no "id" key
+ *                   without a delay
+ *   GET ?ids=       404 when none found    same            bare array / 204
+ *   DELETE messages ?ids= or ?pop=         same            ?ids= only
  *
  * Reads (lists, gets) run here on the loop thread; every write goes to the
  * writer thread through hub_defer / hub_defer_append, with a context that
@@ -139,6 +139,13 @@ static bool int_field(struct hub_req *r, json_t *obj, const char *name,
 		return false;
 	}
 	return true;
+}
+
+/* Seconds since `ms`; 0 for a time after r's clock (a group commit
+ * stamps messages with the latest clock of its group). */
+static long long age_s(const struct hub_req *r, uint64_t ms)
+{
+	return r->now_ms > ms ? hub_secs(r->now_ms - ms) : 0;
 }
 
 /* A stored body back as JSON (new reference; null if it does not parse,
@@ -640,17 +647,90 @@ static bool list_params_get(struct hub_req *r, struct list_params *p)
 	return true;
 }
 
+/* A listing page: what the reads gathered. */
+struct page {
+	json_t *msgs;                 /* rendered, new reference */
+	char next[FEED_ID_LEN + 1];   /* marker for the next page */
+	bool gap;
+	int64_t missed;               /* -1: unknown */
+};
+
+/* Reads of one page at most; each reads at least one message. */
+#define LIST_MAX_READS 64
+
+/* Adds one read's gap report to the page's. */
+static void page_gap(struct page *pg, const feed_msgs_t *msgs)
+{
+	if (!msgs->gap)
+		return;
+	if (!pg->gap)
+		pg->missed = msgs->missed;
+	else if (pg->missed >= 0 && msgs->missed >= 0)
+		pg->missed += msgs->missed;
+	else
+		pg->missed = -1;
+	pg->gap = true;
+}
+
+/*
+ * Fills a page. Zaqar leaves messages not yet due (delayed) out unless
+ * include_delayed, and its marker moves past them; feed would stop before
+ * the first one instead. So the listing reads them too, drops them, and
+ * reads on until the page is full or a read comes back short (the end of
+ * the log, or a gap, which the next read reports).
+ */
+static int list_read(struct hub_req *r, const struct list_params *p,
+		     struct page *pg)
+{
+	feed_read_opts_t opts = {0};
+	const char *marker = p->marker;
+	int rc = 0;
+
+	opts.flags = FEED_READ_INCLUDE_DELAYED |
+		     (p->echo ? FEED_READ_ECHO : 0) |
+		     (p->include_claimed ? FEED_READ_INCLUDE_CLAIMED : 0);
+	if (r->has_client_id)
+		memcpy(opts.client_id, r->client_id, 16);
+	for (int i = 0; i < LIST_MAX_READS; i++) {
+		feed_msgs_t msgs = {0};
+		bool short_read;
+
+		opts.limit = (size_t)p->limit - json_array_size(pg->msgs);
+		rc = feed_read(r->feed, r->project, r->queue, marker, &opts,
+			       r->now_ms, &msgs);
+		/* Zaqar restarts from the beginning for an unknown marker. */
+		if (rc == FEED_EBADID && i == 0)
+			rc = feed_read(r->feed, r->project, r->queue, NULL,
+				       &opts, r->now_ms, &msgs);
+		if (rc)
+			break;
+		page_gap(pg, &msgs);
+		for (size_t j = 0; j < msgs.n; j++)
+			if (p->include_delayed || msgs.v[j].due_ms <= r->now_ms)
+				json_array_append_new(pg->msgs,
+						      msg_json(r, &msgs.v[j]));
+		if (msgs.next_marker[0])
+			memcpy(pg->next, msgs.next_marker, sizeof(pg->next));
+		short_read = msgs.n < opts.limit;
+		feed_msgs_free(&msgs);
+		if (short_read || json_array_size(pg->msgs) >= (size_t)p->limit)
+			break;
+		marker = pg->next;
+	}
+	return rc;
+}
+
 static void list_reply(struct hub_req *r, const struct list_params *p,
-		       const feed_msgs_t *msgs)
+		       struct page *pg)
 {
 	char *link;
 	json_t *links;
 
-	if (msgs->gap && msgs->missed >= 0)
-		hub_header(r, "Herald-Gap", "%lld", (long long)msgs->missed);
-	else if (msgs->gap)
+	if (pg->gap && pg->missed >= 0)
+		hub_header(r, "Herald-Gap", "%lld", (long long)pg->missed);
+	else if (pg->gap)
 		hub_header(r, "Herald-Gap", "unknown");
-	if (msgs->n == 0) {
+	if (json_array_size(pg->msgs) == 0) {
 		if (r->version == HUB_V1)
 			hub_reply(r, 204, NULL);
 		else
@@ -659,7 +739,7 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 					    "links"));
 		return;
 	}
-	link = list_link(r, p, msgs->next_marker);
+	link = list_link(r, p, pg->next);
 	if (!link) {
 		reply_nomem(r);
 		return;
@@ -667,36 +747,28 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 	links = json_pack("[{s:s,s:s}]", "rel", "next", "href", link);
 	free(link);
 	hub_reply(r, 200,
-		  json_pack("{s:o,s:o}", "messages", msgs_json(r, msgs),
-			    "links", links));
+		  json_pack("{s:O,s:o}", "messages", pg->msgs, "links", links));
 }
 
 static void messages_list(struct hub_req *r)
 {
 	struct list_params p;
-	feed_read_opts_t opts = {0};
-	feed_msgs_t msgs = {0};
+	struct page pg = {.msgs = NULL};
 	int rc;
 
 	if (!v1_client_id_ok(r) || !list_params_get(r, &p))
 		return;
-	opts.limit = (size_t)p.limit;
-	opts.flags = (p.echo ? FEED_READ_ECHO : 0) |
-		     (p.include_claimed ? FEED_READ_INCLUDE_CLAIMED : 0) |
-		     (p.include_delayed ? FEED_READ_INCLUDE_DELAYED : 0);
-	if (r->has_client_id)
-		memcpy(opts.client_id, r->client_id, 16);
-	rc = feed_read(r->feed, r->project, r->queue, p.marker, &opts,
-		       r->now_ms, &msgs);
-	/* Zaqar restarts from the beginning for a marker it does not know. */
-	if (rc == FEED_EBADID)
-		rc = feed_read(r->feed, r->project, r->queue, NULL, &opts,
-			       r->now_ms, &msgs);
+	pg.msgs = json_array();
+	if (!pg.msgs) {
+		reply_nomem(r);
+		return;
+	}
+	rc = list_read(r, &p, &pg);
 	if (rc)
 		hub_reply_feed_error(r, rc, NULL);
 	else
-		list_reply(r, &p, &msgs);
-	feed_msgs_free(&msgs);
+		list_reply(r, &p, &pg);
+	json_decref(pg.msgs);
 }
 
 /* ------------------------------------------------------------ get by ids */
@@ -866,8 +938,7 @@ static void pop_done(struct hub_req *r, void *ctx, int rc)
 		json_array_append_new(
 			arr,
 			json_pack("{s:s,s:I,s:I,s:o,s:s,s:I}", "id", m->id,
-				  "age",
-				  (json_int_t)hub_secs(r->now_ms - m->created_ms),
+				  "age", (json_int_t)age_s(r, m->created_ms),
 				  "ttl",
 				  (json_int_t)hub_secs(m->expires_ms -
 						       m->created_ms),

@@ -356,7 +356,7 @@ struct qjob {
 	size_t meta_len;
 	bool created;             /* PUT: the queue was new */
 	json_t *ops;              /* PATCH: [{"op", "key"[, "value"]}] */
-	struct hub_limits limits; /* PATCH: to check the result */
+	struct hub_limits limits; /* the server's: checks and error texts */
 	json_t *result;           /* PATCH: the metadata stored */
 	int status;               /* PATCH: 0, or 400/409 with msg */
 	char msg[512];
@@ -864,9 +864,9 @@ static int wash_one(json_t *change, json_t *out, char *buf, size_t size)
 	if (!json_is_string(path))
 		return WASH_UNREADABLE;
 	rc = pointer_check(json_string_value(path), buf, size);
-	parts = rc ? NULL : pointer_split(json_string_value(path));
 	if (rc)
 		return rc;
+	parts = pointer_split(json_string_value(path));
 	if (!parts)
 		return WASH_UNREADABLE;
 	parts_join(parts, str, sizeof(str));

@@ -46,7 +46,7 @@ struct http_req {
 	char *path;
 	char *body;
 	size_t body_len, body_cap, body_limit;
-	bool too_big;          /* body over its limit: reply, then close */
+	bool too_big;          /* body unread or over its limit: close after */
 	int completions;
 	size_t sent;
 	uint64_t started_ns;
@@ -150,18 +150,18 @@ void hub_reply_feed_error(struct hub_req *r, int err, const char *what)
 	switch (err) {
 	case FEED_ENOQUEUE:
 		hub_reply_error(r, 404, "Not found",
-				"Queue %s does not exist for project %s.",
+				"Queue %s does not exist for project %s",
 				r->queue ? r->queue : "", project);
 		return;
 	case FEED_ENOTFOUND:
 		hub_reply_error(r, 404, "Not found",
-				"%s does not exist in queue %s for project %s.",
+				"%s does not exist in queue %s for project %s",
 				what ? what : "Resource",
 				r->queue ? r->queue : "", project);
 		return;
 	case FEED_ENOCLAIM:
 		hub_reply_error(r, 404, "Not found",
-				"Claim %s does not exist in queue %s for project %s.",
+				"Claim %s does not exist in queue %s for project %s",
 				r->id ? r->id : "", r->queue ? r->queue : "",
 				project);
 		return;
@@ -354,37 +354,60 @@ static int link_add(char **s, size_t *len, const char *key, const char *val)
 	return 0;
 }
 
+/* A query value as Zaqar echoes it in links: booleans as true/false,
+ * integers normalised, anything else as sent. */
+static const char *link_value(const char *v, char *buf, size_t len)
+{
+	static const char *const yes[] = {"true", "True", "t", "yes", "y",
+					  "on"};
+	static const char *const no[] = {"false", "False", "f", "no", "n",
+					 "off"};
+	char *end;
+	long long n;
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return "true";
+		if (strcmp(v, no[i]) == 0)
+			return "false";
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (!errno && end != v && !*end) {
+		snprintf(buf, len, "%lld", n);
+		return buf;
+	}
+	return v;
+}
+
 char *hub_next_link(const struct hub_req *r, const char *const *recognised,
 		    const char *marker, const char *extra)
 {
 	size_t len = strlen(r->path);
-	char *s = malloc(len + 1);
+	char *s = malloc(len + 1), num[32];
 	bool marker_done = false;
 
 	if (!s)
 		return NULL;
 	memcpy(s, r->path, len + 1);
-	for (size_t i = 0; i < r->n_query; i++) {
-		const char *k = r->query[i].key;
-		bool known = false;
+	/* Zaqar's order: the recognised parameters in their fixed order,
+	 * the marker in its place if one was sent, else last. */
+	for (size_t j = 0; recognised && recognised[j]; j++) {
+		const char *k = recognised[j], *v = hub_query(r, k);
 
-		for (size_t j = 0; recognised && recognised[j]; j++)
-			known |= strcmp(k, recognised[j]) == 0;
-		if (!known)
-			continue;
 		if (strcmp(k, "marker") == 0) {
-			if (marker_done)
+			if (!v)
 				continue;
+			v = marker;
 			marker_done = true;
-			if (link_add(&s, &len, k, marker))
-				goto fail;
+		} else if (!v && extra && strcmp(k, extra) == 0) {
+			v = "true";
+		} else if (!v) {
 			continue;
+		} else {
+			v = link_value(v, num, sizeof(num));
 		}
-		if (link_add(&s, &len, k, r->query[i].value))
-			goto fail;
-	}
-	if (extra && !hub_query(r, extra)) {
-		if (link_add(&s, &len, extra, "true"))
+		if (link_add(&s, &len, k, v))
 			goto fail;
 	}
 	if (!marker_done && link_add(&s, &len, "marker", marker))
@@ -545,6 +568,28 @@ static size_t body_limit(const struct http_req *h)
 	return BODY_MAX_OTHER;
 }
 
+/* The 400 for a body over its limit, in Zaqar's words for the route. */
+static void refuse_size(struct http_req *h)
+{
+	const struct hub_limits *l = &h->srv->cfg.limits;
+	struct hub_req *r = &h->pub;
+
+	if (h->body_limit == l->max_messages_post_size && h->method == HUB_POST)
+		hub_reply_error(r, 400, "Invalid API request",
+				"Message collection size is too large. Max "
+				"size %u", l->max_messages_post_size);
+	else if (h->method == HUB_PUT || h->method == HUB_PATCH)
+		hub_reply_error(r, 400, h->method == HUB_PUT
+					       ? "Invalid API request"
+					       : "Invalid request body",
+				"Queue metadata is too large. Max size: %u",
+				l->max_queue_metadata);
+	else
+		hub_reply_error(r, 400, "Invalid API request",
+				"Request body is too large. Max size %zu",
+				h->body_limit);
+}
+
 static void req_free(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
@@ -570,6 +615,7 @@ static void dispatch(struct http_req *h)
 	struct hub_req *r = &h->pub;
 	struct lws *wsi = h->wsi;
 	char buf[512], sig[4][512];
+	int n_project;
 	bool v11_or_2 = strncmp(r->path, "/v2/", 4) == 0 ||
 			strncmp(r->path, "/v1.1/", 6) == 0;
 	int n;
@@ -584,7 +630,13 @@ static void dispatch(struct http_req *h)
 				"The server is shutting down.");
 		return;
 	}
-	if (copy_custom(wsi, "url-signature:", sig[0], sizeof(sig[0])) == 1) {
+	/* The project first: a pre-signed URL is signed for one. */
+	n_project = copy_custom(wsi, "x-project-id:", h->project,
+				sizeof(h->project));
+	if (n_project == 1)
+		r->project = h->project;
+	if (copy_custom(wsi, "url-signature:", sig[0], sizeof(sig[0])) == 1 &&
+	    sig[0][0]) {
 		copy_custom(wsi, "url-expires:", sig[1], sizeof(sig[1]));
 		copy_custom(wsi, "url-methods:", sig[2], sizeof(sig[2]));
 		copy_custom(wsi, "url-paths:", sig[3], sizeof(sig[3]));
@@ -598,7 +650,8 @@ static void dispatch(struct http_req *h)
 				"Endpoint does not accept "
 				"`application/x-www-form-urlencoded` content; "
 				"currently supported media type is "
-				"`application/json; charset=utf-8`.");
+				"`application/json`; specify proper client-side "
+				"media type with the \"Content-Type\" header.");
 		return;
 	}
 	if (copy_hdr(wsi, WSI_TOKEN_HTTP_ACCEPT, buf, sizeof(buf)) == 1 &&
@@ -622,7 +675,7 @@ static void dispatch(struct http_req *h)
 		}
 		r->has_client_id = true;
 	}
-	n = copy_custom(wsi, "x-project-id:", h->project, sizeof(h->project));
+	n = n_project;
 	if (n == 1 && h->project[0] == '\0') {
 		hub_reply_error(r, 400, "Empty project header not allowed",
 				"X-PROJECT-ID cannot be an empty string. "
@@ -706,17 +759,7 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 		}
 		if (n > h->body_limit) {
 			/* Refused unread: no need to buffer what we refuse. */
-			if (h->body_limit == srv->cfg.limits.max_messages_post_size)
-				hub_reply_error(&h->pub, 400,
-						"Invalid API request",
-						"Message collection size is too "
-						"large. Max size %zu",
-						h->body_limit);
-			else
-				hub_reply_error(&h->pub, 400,
-						"Invalid API request",
-						"Request body is too large. Max "
-						"size %zu", h->body_limit);
+			refuse_size(h);
 			h->too_big = true;
 			goto reply;
 		}
@@ -728,10 +771,10 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 		}
 	} else if (h->method == HUB_POST || h->method == HUB_PUT ||
 		   h->method == HUB_PATCH) {
-		hub_reply_error(&h->pub, 411, "Length Required",
-				"A Content-Length is required.");
+		/* No length: lws 4.1 would wait for an endless body. Serve
+		 * it as a request without a body (as Zaqar does `curl -X
+		 * PUT`), then close, since the stream's state is unknown. */
 		h->too_big = true;
-		goto reply;
 	}
 	h->state = HANDLING;
 	dispatch(h);
@@ -743,9 +786,11 @@ reply:
 	return 0;
 }
 
+static int on_writeable(struct http_req *h);
+
 static int on_body(struct http_req *h, const void *in, size_t len)
 {
-	if (h->state != READING)
+	if (h->state != READING || len == 0)
 		return 0;
 	if (h->body_len + len > h->body_limit) {
 		/* More than Content-Length said: refuse, then close. */
@@ -771,16 +816,20 @@ static int on_body(struct http_req *h, const void *in, size_t len)
 
 static int on_body_done(struct http_req *h)
 {
+	/* lws 4.1 re-fires the completion, in a tight loop, when bytes of a
+	 * next request follow a body in the same read; it then never calls
+	 * WRITEABLE for this one. Drop the connection at the first repeat:
+	 * no spin, no hang. A write already handed to the writer may still
+	 * commit, but is never acknowledged; the client retries. */
 	if (++h->completions > 1)
-		return -1; /* lws re-fired it: a known DoS pattern, drop */
+		return -1;
 	if (h->state != READING)
 		return 0;
 	h->pub.body = h->body ? h->body : "";
 	h->pub.body_len = h->body_len;
 	h->state = HANDLING;
 	if (h->too_big)
-		hub_reply_error(&h->pub, 400, "Invalid API request",
-				"Request body is too large.");
+		refuse_size(h);
 	else
 		dispatch(h);
 	if (h->state == DEFERRED)
@@ -799,9 +848,13 @@ static int write_head(struct http_req *h)
 	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
 	const char *line = r->resp_headers;
 
+	bool empty = r->status == 204 || r->status == 304;
+
+	/* 204 and 304 carry no body, hence no type (as Zaqar). */
 	if (lws_add_http_common_headers(h->wsi, (unsigned)r->status,
-					r->resp_type ? r->resp_type
-						     : "application/json",
+					empty ? NULL
+					: r->resp_type ? r->resp_type
+						       : "application/json",
 					r->resp_len, &p, end))
 		return -1;
 	while (line && *line) {
@@ -849,15 +902,16 @@ static void log_request(struct http_req *h)
 static int finish(struct http_req *h)
 {
 	bool close_it = h->too_big || h->srv->stopping;
+	struct lws *wsi = h->wsi;
 
 	h->state = DONE;
 	log_request(h);
 	h->srv->inflight--;
 	if (close_it)
 		return -1;
-	if (lws_http_transaction_completed(h->wsi))
-		return -1;
-	return 0;
+	/* The completion may drop the protocol or start the next pipelined
+	 * request at once, both of which free h: touch nothing after. */
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int on_writeable(struct http_req *h)
@@ -898,10 +952,12 @@ static int on_writeable(struct http_req *h)
 
 static void on_closed(struct pss *pss, struct hub_server *srv)
 {
-	struct http_req *h = pss->req;
+	struct http_req *h;
 
-	if (!h)
+	/* lws closes connections it refused itself without session data. */
+	if (!pss || !pss->req)
 		return;
+	h = pss->req;
 	pss->req = NULL;
 	if (h->state != DONE)
 		srv->inflight--;
@@ -919,17 +975,22 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 	struct hub_server *srv =
 		wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
 
+	if (getenv("HERALD_TRACE") && (reason == 12 || reason == 13 || reason == 14 || reason == 16 || reason == 5 || reason == 50 || reason == 49))
+		fprintf(stderr, "TRACE reason=%d len=%zu pss=%p req=%p state=%d\n", (int)reason, len, (void*)pss, pss ? (void*)pss->req : NULL, pss && pss->req ? (int)pss->req->state : -1);
+
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
+		if (!pss)
+			return -1;
 		if (pss->req)
 			on_closed(pss, srv); /* the previous transaction's */
 		return on_headers(wsi, pss, srv);
 	case LWS_CALLBACK_HTTP_BODY:
-		return pss->req ? on_body(pss->req, in, len) : -1;
+		return pss && pss->req ? on_body(pss->req, in, len) : -1;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return pss->req ? on_body_done(pss->req) : -1;
+		return pss && pss->req ? on_body_done(pss->req) : -1;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return pss->req ? on_writeable(pss->req) : 0;
+		return pss && pss->req ? on_writeable(pss->req) : 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 		on_closed(pss, srv);

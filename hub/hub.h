@@ -216,9 +216,11 @@ void hub_query_list(const struct hub_req *r, const char *name,
  */
 json_t *hub_body_json(struct hub_req *r, int want);
 /*
- * The next link of a listing: r->path plus the recognised parameters that
- * were sent, in the order sent, with marker set to `marker` (replaced or
- * appended last). Returns a new malloc'd string.
+ * The next link of a listing, as Zaqar builds it: r->path, then those of
+ * the `recognised` parameters (NULL-terminated, in Zaqar's fixed order)
+ * that were sent, booleans as true/false, and the marker set to `marker`:
+ * in its place when one was sent, else last. `extra` (may be NULL) names
+ * a recognised parameter to add as "true" when absent. New malloc'd.
  */
 char *hub_next_link(const struct hub_req *r, const char *const *recognised,
 		    const char *marker, const char *extra);

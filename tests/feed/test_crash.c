@@ -446,15 +446,17 @@ static bool check_prefix(const struct checker *c, const struct ids *now,
 	return true;
 }
 
-/* The unacknowledged tail: nothing, or the whole batch in flight. */
+/* The unacknowledged tail: nothing, or the whole batch in flight, with the
+ * bodies the child was sending. */
 static bool check_tail(const struct ids *now, size_t base, size_t acked,
 		       size_t inflight, feed_msgs_t *pages, size_t n_pages,
-		       unsigned round, size_t *extra)
+		       unsigned round)
 {
-	*extra = now->n - base - acked;
-	if (*extra != 0 && *extra != inflight)
+	size_t extra = now->n - base - acked;
+
+	if (extra != 0 && extra != inflight)
 		return false;
-	for (size_t i = 0; i < *extra; i++) {
+	for (size_t i = 0; i < extra; i++) {
 		if (!body_is(log_at(pages, n_pages, base + acked + i), round,
 			     acked + i))
 			return false;
@@ -465,15 +467,14 @@ static bool check_tail(const struct ids *now, size_t base, size_t acked,
 static bool check_get_many(feed_t *feed, const struct ids *acked,
 			   uint64_t now_ms)
 {
-	const char **ids = calloc(acked->n ? acked->n : 1, sizeof(*ids));
 	feed_msgs_t got = {0};
+	const char **ids;
 	bool good = false;
 	int rc;
 
-	if (acked->n == 0) {
-		free(ids);
+	if (acked->n == 0)
 		return true;
-	}
+	ids = calloc(acked->n, sizeof(*ids));
 	if (!ids)
 		bail_out("out of memory");
 	for (size_t i = 0; i < acked->n; i++)
@@ -507,7 +508,7 @@ static void verify_round(struct checker *c, const char *dir, unsigned round,
 	feed_options_t opts = {.durability = FEED_SYNC};
 	uint64_t now_ms = NOW_MS + round;
 	struct ids now = {0};
-	size_t n_pages = 0, extra = 0;
+	size_t n_pages = 0;
 	feed_t *feed = NULL;
 	int rc = feed_open(&feed, dir, &opts);
 	bool good;
@@ -526,7 +527,7 @@ static void verify_round(struct checker *c, const char *dir, unsigned round,
 	   "order with their bodies", round, log->acked.n);
 	good = good && now.n >= c->log.n + log->acked.n;
 	ok(good && check_tail(&now, c->log.n, log->acked.n, log->inflight,
-			      pages, n_pages, round, &extra),
+			      pages, n_pages, round),
 	   "round %u: unacknowledged tail is none or all of the batch in "
 	   "flight (%zu of %zu)", round, good ? now.n - c->log.n -
 	   log->acked.n : 0, log->inflight);
