@@ -119,7 +119,8 @@ typedef struct feed_options {
 /*
  * Opens (creating if needed) the environment in directory `dir`, which must
  * exist. `opts` may be NULL for the defaults. Clears reader slots left by
- * dead processes. One process must not open the same directory twice.
+ * dead processes. One process must not open the same directory twice, and
+ * a feed_t must not cross fork(): open it in the process that uses it.
  * On success *out owns the environment; close it with feed_close().
  */
 int feed_open(feed_t **out, const char *dir, const feed_options_t *opts);
@@ -127,7 +128,8 @@ int feed_open(feed_t **out, const char *dir, const feed_options_t *opts);
 /* Closes the environment. No call on it may be running or follow. NULL ok. */
 void feed_close(feed_t *feed);
 
-/* Flushes committed data to disk (useful in FEED_NOSYNC mode). */
+/* Flushes committed data to disk. In FEED_NOSYNC mode this makes every
+ * commit so far durable; in FEED_SYNC mode they already are (a no-op). */
 int feed_sync(feed_t *feed);
 
 /* Clears reader slots of dead processes; returns how many through *cleared
@@ -169,7 +171,10 @@ int feed_queue_exists(feed_t *feed, const char *project, const char *name,
 /*
  * Metadata. get: *meta is a new malloc'd copy (free() it; NULL when empty),
  * *len its length; FEED_ENOQUEUE if the queue does not exist.
- * set: replaces the metadata whole; FEED_ETOOBIG past max_metadata.
+ * set: replaces the metadata whole; FEED_ETOOBIG past max_metadata;
+ * FEED_ENOQUEUE for a missing queue (set never creates one).
+ * feed_queue_create with metadata past max_metadata: FEED_ETOOBIG,
+ * nothing created.
  */
 int feed_queue_meta_get(feed_t *feed, const char *project, const char *name,
 			void **meta, size_t *len);
@@ -249,7 +254,8 @@ typedef struct feed_append_req {
 	/* results */
 	int status;             /* 0, or why this batch failed */
 	uint64_t last_seq;      /* seq of its last message, when status 0 */
-	char (*ids)[FEED_ID_LEN + 1]; /* caller's array of n_msgs, filled */
+	/* Caller's array of n_msgs, filled; may be NULL. */
+	char (*ids)[FEED_ID_LEN + 1];
 } feed_append_req_t;
 
 /*
@@ -259,7 +265,9 @@ typedef struct feed_append_req {
  * why not (e.g. FEED_EINVAL for a bad request, FEED_EFULL). A failing
  * request never takes the others down: if the shared transaction cannot
  * commit, feed retries the requests one by one. Returns a negative code only
- * for a failure that hit every request (each `status` is then set too).
+ * when every request failed and the shared transaction did too (each
+ * `status` is then set, and the first is returned); requests refused for
+ * reasons of their own are reported in `status` only.
  * Messages within a queue are numbered in the order of `reqs`.
  */
 int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
@@ -335,7 +343,9 @@ typedef struct feed_read_opts {
  * next read reports it.
  *
  * A queue that does not exist reads as empty. A malformed marker is
- * FEED_EBADID. Cost: O(log n + limit + skipped).
+ * FEED_EBADID. Messages still stored but expired after the marker count
+ * as lost like removed ones. Cost: O(log n + limit + skipped), where runs
+ * of claimed messages are jumped over rather than walked.
  */
 int feed_read(feed_t *feed, const char *project, const char *queue,
 	      const char *marker, const feed_read_opts_t *opts,
@@ -355,11 +365,12 @@ int feed_get_many(feed_t *feed, const char *project, const char *queue,
 
 /*
  * Deletes one message. `claim_id` NULL or "": allowed unless the message is
- * in a live claim (FEED_ECLAIMED). With a claim id: FEED_ENOCLAIM if that
- * claim does not exist or expired; FEED_ENOTCLAIMED if the message is not in
- * a live claim; FEED_ECLAIMED if another live claim holds it. Deleting a
- * message that does not exist succeeds (*deleted, may be NULL, says whether
- * something was removed). A malformed id is FEED_EBADID.
+ * in a live claim (FEED_ECLAIMED). With a claim id, checked in this order:
+ * FEED_ENOCLAIM if that claim does not exist or expired (a malformed claim
+ * id names no claim); FEED_ENOTCLAIMED if the message is not in a live
+ * claim; FEED_ECLAIMED if another live claim holds it. Deleting a message
+ * that does not exist (or expired) succeeds (*deleted, may be NULL, says
+ * whether something was removed). A malformed id is FEED_EBADID.
  */
 int feed_delete(feed_t *feed, const char *project, const char *queue,
 		const char *id, const char *claim_id, uint64_t now_ms,
@@ -407,7 +418,8 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
 		      uint64_t now_ms, feed_claim_t *out);
 
-/* The claim with its messages; FEED_ENOCLAIM if missing or expired. */
+/* The claim with its messages; FEED_ENOCLAIM if missing or expired (or
+ * the claim id is malformed). */
 int feed_claim_get(feed_t *feed, const char *project, const char *queue,
 		   const char *claim_id, uint64_t now_ms, feed_claim_t *out);
 
@@ -437,17 +449,19 @@ typedef struct feed_compact_result {
 
 /*
  * Removes expired messages, releases expired claims and reclaims deleted
- * queues, touching at most about `budget` records per transaction and
- * committing between transactions, so writers are never held long. Finds
- * its work through an index of due times: O(expired), never O(total).
- * Call it on a timer; call again at once while out->more is true.
+ * queues in ONE write transaction touching about `budget` records (0 = 1),
+ * so writers are never held long. Finds its work through an index of due
+ * times: O(expired), never O(total). Call it on a timer; call again at
+ * once while out->more is true.
  */
 int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
 		 feed_compact_result_t *out);
 
 /* ------------------------------------------------------------------- ids */
 
-/* Parses a message id / marker into its generation and seq. */
+/* Parses a message id / marker into its generation and seq. Accepts
+ * FEED_ID_LEN hex digits (either case; feed writes lowercase) and a
+ * generation > 0; anything else is FEED_EBADID. */
 int feed_id_parse(const char *id, uint64_t *generation, uint64_t *seq);
 
 /* Parses a claim id (canonical UUID text, case-insensitive) to bytes. */

@@ -606,43 +606,26 @@ static void req_free(struct http_req *h)
 	free(h);
 }
 
-/*
- * The pre-routing checks of the API (zaqar-api.md §2), in Zaqar's order,
- * then the route. Replies on failure.
- */
-static void dispatch(struct http_req *h)
+/* A pre-signed URL's headers, when the request carries one. */
+static bool check_signature(struct http_req *h)
+{
+	char sig[4][512];
+
+	if (copy_custom(h->wsi, "url-signature:", sig[0], sizeof(sig[0])) != 1 ||
+	    !sig[0][0])
+		return true;
+	copy_custom(h->wsi, "url-expires:", sig[1], sizeof(sig[1]));
+	copy_custom(h->wsi, "url-methods:", sig[2], sizeof(sig[2]));
+	copy_custom(h->wsi, "url-paths:", sig[3], sizeof(sig[3]));
+	return hub_check_signature(&h->pub, sig[0], sig[1], sig[2], sig[3]);
+}
+
+/* Content-Type of the body and Accept of the answer. */
+static bool check_media(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
-	struct lws *wsi = h->wsi;
-	char buf[512], sig[4][512];
-	int n_project;
-	bool v11_or_2 = strncmp(r->path, "/v2/", 4) == 0 ||
-			strncmp(r->path, "/v1.1/", 6) == 0;
-	int n;
+	char accept[512];
 
-	/* The request is whole: lws's read timeout no longer applies; a
-	 * deferred write may take a commit or two. */
-	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-	r->now_ms = hub_server_now(h->srv);
-	if (h->srv->stopping) {
-		hub_header(r, "Connection", "close");
-		hub_reply_error(r, 503, "Service temporarily unavailable",
-				"The server is shutting down.");
-		return;
-	}
-	/* The project first: a pre-signed URL is signed for one. */
-	n_project = copy_custom(wsi, "x-project-id:", h->project,
-				sizeof(h->project));
-	if (n_project == 1)
-		r->project = h->project;
-	if (copy_custom(wsi, "url-signature:", sig[0], sizeof(sig[0])) == 1 &&
-	    sig[0][0]) {
-		copy_custom(wsi, "url-expires:", sig[1], sizeof(sig[1]));
-		copy_custom(wsi, "url-methods:", sig[2], sizeof(sig[2]));
-		copy_custom(wsi, "url-paths:", sig[3], sizeof(sig[3]));
-		if (!hub_check_signature(r, sig[0], sig[1], sig[2], sig[3]))
-			return;
-	}
 	if (r->has_body && r->body_len &&
 	    strncasecmp(r->content_type, "application/x-www-form-urlencoded",
 			33) == 0) {
@@ -652,51 +635,116 @@ static void dispatch(struct http_req *h)
 				"currently supported media type is "
 				"`application/json`; specify proper client-side "
 				"media type with the \"Content-Type\" header.");
-		return;
+		return false;
 	}
-	if (copy_hdr(wsi, WSI_TOKEN_HTTP_ACCEPT, buf, sizeof(buf)) == 1 &&
-	    !strstr(buf, "application/json") && !strstr(buf, "*/*") &&
-	    !strstr(buf, "application/*")) {
+	if (copy_hdr(h->wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof(accept)) == 1 &&
+	    !strstr(accept, "application/json") && !strstr(accept, "*/*") &&
+	    !strstr(accept, "application/*")) {
 		hub_header(r, "Vary", "Accept");
 		hub_reply(r, 406, NULL);
-		return;
+		return false;
 	}
-	n = copy_custom(wsi, "client-id:", buf, sizeof(buf));
-	if (n == 0 && v11_or_2) {
+	return true;
+}
+
+/* Client-ID: required on /v1.1 and /v2, a UUID wherever it is sent. */
+static bool check_client(struct http_req *h, bool required)
+{
+	struct hub_req *r = &h->pub;
+	char id[512];
+	int n = copy_custom(h->wsi, "client-id:", id, sizeof(id));
+
+	if (n == 0 && required) {
 		hub_reply_error(r, 400, "Missing header value",
 				"The \"Client-ID\" header is required.");
-		return;
+		return false;
 	}
-	if (n != 0) {
-		if (n < 0 || hub_uuid_parse(buf, r->client_id) != 0) {
-			hub_reply_error(r, 400, "Wrong UUID value",
-					"Malformed hexadecimal UUID.");
-			return;
-		}
-		r->has_client_id = true;
+	if (n != 0 && (n < 0 || hub_uuid_parse(id, r->client_id) != 0)) {
+		hub_reply_error(r, 400, "Wrong UUID value",
+				"Malformed hexadecimal UUID.");
+		return false;
 	}
-	n = n_project;
+	r->has_client_id = n != 0;
+	return true;
+}
+
+/* X-Project-ID, as read into h->project (n: copy_custom's result). */
+static bool check_project(struct http_req *h, int n, bool required)
+{
+	struct hub_req *r = &h->pub;
+
 	if (n == 1 && h->project[0] == '\0') {
 		hub_reply_error(r, 400, "Empty project header not allowed",
 				"X-PROJECT-ID cannot be an empty string. "
 				"Specify the right header X-PROJECT-ID and "
 				"retry.");
-		return;
+		return false;
 	}
-	if (n == 0 && v11_or_2) {
+	if (n == 0 && required) {
 		hub_reply_error(r, 400, "Project-Id Missing",
 				"The header X-PROJECT-ID was missing");
-		return;
+		return false;
 	}
 	if (n < 0) {
 		hub_reply_error(r, 400, "Invalid queue identification",
 				"The format of the submitted queue name or "
 				"project id is not valid.");
+		return false;
+	}
+	return true;
+}
+
+/* Whether a comma-separated X-Roles list names "admin". */
+static bool roles_admin(const char *roles)
+{
+	while (*roles) {
+		size_t len;
+
+		roles += strspn(roles, " ,");
+		len = strcspn(roles, ",");
+		while (len && roles[len - 1] == ' ')
+			len--;
+		if (len == 5 && strncmp(roles, "admin", 5) == 0)
+			return true;
+		roles += strcspn(roles, ",");
+	}
+	return false;
+}
+
+/*
+ * The pre-routing checks of the API (zaqar-api.md §2), in Zaqar's order -
+ * pre-signed URL, media types, Client-ID, X-Project-ID - then the route.
+ * Each check replies when it fails.
+ */
+static void dispatch(struct http_req *h)
+{
+	struct hub_req *r = &h->pub;
+	bool required = strncmp(r->path, "/v2/", 4) == 0 ||
+			strncmp(r->path, "/v1.1/", 6) == 0;
+	char roles[512];
+	int n_project;
+
+	/* The request is whole: lws's read timeout no longer applies; a
+	 * deferred write may take a commit or two. */
+	lws_set_timeout(h->wsi, NO_PENDING_TIMEOUT, 0);
+	r->now_ms = hub_server_now(h->srv);
+	if (h->srv->stopping) {
+		hub_header(r, "Connection", "close");
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"The server is shutting down.");
 		return;
 	}
-	r->project = h->project;
-	if (copy_custom(wsi, "x-roles:", buf, sizeof(buf)) == 1)
-		r->is_admin = strstr(buf, "admin") != NULL;
+	/* The project first: a pre-signed URL is signed for one. */
+	n_project = copy_custom(h->wsi, "x-project-id:", h->project,
+				sizeof(h->project));
+	if (n_project == 1)
+		r->project = h->project;
+	if (!check_signature(h) || !check_media(h) ||
+	    !check_client(h, required) ||
+	    !check_project(h, n_project, required))
+		return;
+	if (copy_custom(h->wsi, "x-roles:", roles, sizeof(roles)) == 1)
+		r->is_admin = roles_admin(roles);
 	hub_route(r);
 }
 

@@ -1,0 +1,530 @@
+/*
+ * test_errors.c - the pre-routing checks of zaqar-api.md §2 (Client-ID,
+ * X-Project-Id, Accept), routing errors (§3: 404, 405 with Allow,
+ * OPTIONS), and bad input of every kind: each must be a clear 4xx with a
+ * JSON error body, never a crash or a hang. Raw bytes on the socket for
+ * what a normal client would never send (no Content-Length, chunked,
+ * pipelining, garbage, truncated requests).
+ */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct hh_server srv;
+static struct hh_client c;
+static struct hh_resp r = HH_RESP_INIT;
+
+/* The server still answers on a new connection. */
+static void alive(const char *after)
+{
+	struct hh_client p;
+	struct hh_resp pr = HH_RESP_INIT;
+
+	hh_client_init(&p, &srv, HH_CLIENT_A, "projE");
+	hh_call(&p, &pr, "GET", "/v2/ping", NULL);
+	is(pr.status, 204, "the server still answers after %s", after);
+	hh_resp_free(&pr);
+	hh_client_close(&p);
+}
+
+static void headers(void)
+{
+	struct hh_client h;
+
+	hh_client_init(&h, &srv, NULL, "projE");
+	hh_call(&h, &r, "GET", "/v2/queues", NULL);
+	expect_error(&r, 400, "Missing header value",
+		     "The \"Client-ID\" header is required.", "v2 without Client-ID");
+	hh_call(&h, &r, "GET", "/v1.1/queues", NULL);
+	expect_error(&r, 400, "Missing header value",
+		     "The \"Client-ID\" header is required.", "v1.1 without Client-ID");
+	ok(hh_header_has(&r, "vary", "Accept"), "error responses carry Vary: Accept");
+	ok(hh_header(&r, "content-type") != NULL &&
+		   strncmp(hh_header(&r, "content-type"), "application/json", 16) == 0,
+	   "error responses are application/json");
+
+	h.client_id = HH_CLIENT_A;
+	h.project = NULL;
+	hh_call(&h, &r, "GET", "/v2/queues", NULL);
+	expect_error(&r, 400, "Project-Id Missing",
+		     "The header X-PROJECT-ID was missing", "v2 without X-Project-Id");
+	hh_call(&h, &r, "GET", "/v2/ping", NULL);
+	expect_error(&r, 400, "Project-Id Missing",
+		     "The header X-PROJECT-ID was missing", "/v2/ping without X-Project-Id");
+	hh_call(&h, &r, "GET", "/v2/", NULL);
+	expect_error(&r, 400, "Project-Id Missing",
+		     "The header X-PROJECT-ID was missing", "/v2/ without X-Project-Id");
+	hh_callh(&h, &r, "GET", "/v2/queues", "x-project-id: projE\r\n", NULL);
+	is(r.status, 200, "the X-Project-Id header name is case-insensitive");
+	hh_callh(&h, &r, "GET", "/v2/queues", "X-PROJECT-ID: projE\r\n", NULL);
+	is(r.status, 200, "X-PROJECT-ID in upper case");
+	h.project = "";
+	hh_call(&h, &r, "GET", "/v2/queues", NULL);
+	expect_error(&r, 400, "Empty project header not allowed",
+		     "X-PROJECT-ID cannot be an empty string. Specify the right "
+		     "header X-PROJECT-ID and retry.",
+		     "empty X-Project-Id");
+	h.project = "projE";
+
+	{
+		static const char *bad[] = {
+			"not-a-uuid", "", "3f2504e0-4f89-41d3-9a0c-0305e82c330",
+			"3f2504e0-4f89-41d3-9a0c-0305e82c3301x",
+			"zf2504e0-4f89-41d3-9a0c-0305e82c3301",
+			"3f2504e0-4f89-41d3-9a0c-0305e82c3301-",
+		};
+		static const char *good[] = {
+			"3f2504e04f8941d39a0c0305e82c3301",
+			"{3f2504e0-4f89-41d3-9a0c-0305e82c3301}",
+			"urn:uuid:3f2504e0-4f89-41d3-9a0c-0305e82c3301",
+			"3F2504E0-4F89-41D3-9A0C-0305E82C3301",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			h.client_id = bad[i];
+			hh_call(&h, &r, "GET", "/v2/queues", NULL);
+			expect_error(&r, 400, "Wrong UUID value",
+				     "Malformed hexadecimal UUID.",
+				     hh_fmt("Client-ID \"%s\"", bad[i]));
+		}
+		for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+			h.client_id = good[i];
+			hh_call(&h, &r, "GET", "/v2/queues", NULL);
+			is(r.status, 200, "Client-ID \"%s\" is accepted", good[i]);
+		}
+	}
+	hh_client_close(&h);
+
+	hh_client_init(&h, &srv, NULL, NULL);
+	hh_call(&h, &r, "GET", "/", NULL);
+	is(r.status, 300, "GET / needs no headers");
+	hh_client_close(&h);
+
+	hh_callh(&c, &r, "GET", "/v2/queues", "Accept: text/plain\r\n", NULL);
+	is(r.status, 406, "Accept: text/plain is 406");
+	is(r.body_len, 0, "the 406 has no body");
+	hh_callh(&c, &r, "GET", "/v2/queues", "Accept: */*\r\n", NULL);
+	is(r.status, 200, "Accept: */* is fine");
+	hh_callh(&c, &r, "GET", "/v2/queues", "Accept: application/*\r\n", NULL);
+	is(r.status, 200, "Accept: application/* is fine");
+}
+
+static void routing(void)
+{
+	static const char *unknown[] = {
+		"/v2/queues/q/bogus", "/v3/", "/v2/queues/q/messages/m/extra",
+		"/nope", "/v2/queue", "/v2/queues/q/claims/c/x",
+	};
+
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		hh_call(&c, &r, "GET", unknown[i], NULL);
+		expect_error(&r, 404, "404 Not Found", NULL,
+			     hh_fmt("GET %s", unknown[i]));
+	}
+	hh_call(&c, &r, "PUT", "/v2/queues/q/stats", "");
+	expect_error(&r, 405, "405 Method Not Allowed", NULL, "PUT on stats");
+	ok(hh_header_has(&r, "allow", "GET"), "405 Allow lists GET (%s)",
+	   hh_header(&r, "allow") ? hh_header(&r, "allow") : "none");
+	ok(!hh_header_has(&r, "allow", "PUT"), "405 Allow does not list PUT");
+	hh_call(&c, &r, "DELETE", "/v2/queues", NULL);
+	expect_error(&r, 405, "405 Method Not Allowed", NULL, "DELETE /v2/queues");
+	hh_call(&c, &r, "POST", "/v2/queues/q/messages/" HH_NO_SUCH_ID, "{}");
+	expect_error(&r, 405, "405 Method Not Allowed", NULL, "POST on a message");
+	ok(hh_header_has(&r, "allow", "GET") && hh_header_has(&r, "allow", "DELETE"),
+	   "Allow of a message: GET, DELETE (%s)",
+	   hh_header(&r, "allow") ? hh_header(&r, "allow") : "none");
+	hh_call(&c, &r, "BREW", "/v2/queues", NULL);
+	ok(r.status == 405 || r.status == 400 || r.status == 501,
+	   "an unknown method is 405, 400 or 501 (got %d)", r.status);
+	alive("an unknown method");
+	hh_call(&c, &r, "OPTIONS", "/v2/queues/q", NULL);
+	is(r.status, 200, "OPTIONS is 200");
+	ok(hh_header_has(&r, "allow", "GET") && hh_header_has(&r, "allow", "PUT") &&
+		   hh_header_has(&r, "allow", "PATCH") && hh_header_has(&r, "allow", "DELETE"),
+	   "OPTIONS Allow of a v2 queue (%s)",
+	   hh_header(&r, "allow") ? hh_header(&r, "allow") : "none");
+	is(r.body_len, 0, "OPTIONS has an empty body");
+}
+
+static void bad_json(void)
+{
+	static const char *bodies[] = {
+		"{\"messages\": [{\"body\": 1, \"ttl\": 1e30}]}",
+		"{\"messages\": [{\"body\": 1, \"ttl\": 99999999999999999999}]}",
+		"{\"messages\": [{\"body\": 1, \"ttl\": -5}]}",
+		"{\"messages\": [{\"body\": 1, \"ttl\": 60.5}]}",
+		"{\"messages\": [{\"body\": 1, \"ttl\": true}]}",
+		"{\"messages\": \"x\"}",
+		"{\"messages\": null}",
+		"{\"messages\": [null]}",
+		"{\"messages\": [[1]]}",
+		"null",
+		"42",
+		"\"str\"",
+		"{",
+		"}{",
+		"{\"messages\": [{\"body\": 1}]} trailing",
+		"{\"messages\": [{\"body\": 1}],}",
+		"{'messages': []}",
+		"{\"messages\": [{\"body\": \"\\ud800\"}]}",
+	};
+	static const char nonutf8[] = "{\"messages\": [{\"body\": \"\xff\xfe\xc3\"}]}";
+	static const char nul[] = "{\"messages\": [{\"body\": \"a\0b\"}]}";
+
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		hh_call(&c, &r, "POST", "/v2/queues/bj/messages", bodies[i]);
+		expect_4xx(&r, 400, hh_fmt("post %s", bodies[i]));
+	}
+	hh_callb(&c, &r, "POST", "/v2/queues/bj/messages", NULL, nonutf8,
+		 sizeof(nonutf8) - 1);
+	expect_4xx(&r, 400, "post a body that is not UTF-8");
+	hh_callb(&c, &r, "POST", "/v2/queues/bj/messages", NULL, nul,
+		 sizeof(nul) - 1);
+	expect_4xx(&r, 400, "post a body with a raw NUL byte");
+	hh_call(&c, &r, "POST", "/v2/queues/bj/claims", "{\"ttl\": 1e30}");
+	expect_4xx(&r, 400, "claim ttl 1e30");
+	hh_call(&c, &r, "POST", "/v2/queues/bj/claims", "{\"ttl\": 99999999999999999999}");
+	expect_4xx(&r, 400, "claim ttl 99999999999999999999");
+	hh_call(&c, &r, "POST", "/v2/queues/bj/claims", "{\"ttl\": -1, \"grace\": -1}");
+	expect_4xx(&r, 400, "claim ttl -1");
+	hh_call(&c, &r, "PUT", "/v2/queues/bj", "{\"_default_message_ttl\": 1e30}");
+	expect_4xx(&r, 400, "PUT _default_message_ttl 1e30");
+	hh_call(&c, &r, "PUT", "/v2/queues/bj",
+		"{\"_default_message_ttl\": 99999999999999999999}");
+	expect_4xx(&r, 400, "PUT _default_message_ttl 99999999999999999999");
+	{
+		/* deeply nested JSON must not blow the stack */
+		size_t depth = 100000;
+		char *deep = malloc(2 * depth + 64);
+		size_t n = 0;
+
+		n += (size_t)sprintf(deep, "{\"messages\": [{\"body\": ");
+		memset(deep + n, '[', depth);
+		n += depth;
+		memset(deep + n, ']', depth);
+		n += depth;
+		strcpy(deep + n, "}]}");
+		hh_call(&c, &r, "POST", "/v2/queues/bj/messages", deep);
+		ok(r.status == 201 || (r.status >= 400 && r.status < 500),
+		   "a body nested 100000 deep is refused or stored (got %d)", r.status);
+		free(deep);
+		alive("deeply nested JSON");
+	}
+	hh_call(&c, &r, "GET", "/v2/queues/bj/stats", NULL);
+	ok(hh_geti(r.json, "messages.total") <= 1,
+	   "refused posts stored nothing (total %lld)", hh_geti(r.json, "messages.total"));
+}
+
+static void bad_query(void)
+{
+	static const char *limits[] = {
+		"99999999999999999999", "-1", "-99999999999999999999", "1e3",
+		"0x10", "", "5abc", "%35",
+	};
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		hh_call(&c, &r, "GET", hh_fmt("/v2/queues/bq/messages?limit=%s", limits[i]), NULL);
+		if (limits[i][0] == '\0' || strcmp(limits[i], "%35") == 0)
+			is(r.status, 200, "list limit=%s is fine", limits[i]);
+		else
+			expect_4xx(&r, 400, hh_fmt("list limit=%s", limits[i]));
+	}
+	hh_call(&c, &r, "POST", "/v2/queues/bq/claims?limit=99999999999999999999", "{}");
+	expect_4xx(&r, 400, "claim limit=99999999999999999999");
+	hh_call(&c, &r, "DELETE", "/v2/queues/bq/messages?pop=-3", NULL);
+	expect_4xx(&r, 400, "pop=-3");
+	hh_call(&c, &r, "DELETE", "/v2/queues/bq/messages?pop=99999999999999999999", NULL);
+	expect_4xx(&r, 400, "pop=99999999999999999999");
+	hh_call(&c, &r, "GET", "/v2/queues?limit=99999999999999999999", NULL);
+	expect_4xx(&r, 400, "queue list limit=99999999999999999999");
+
+	hh_call(&c, &r, "GET", "/v2/queues/bq/messages?limit=%zz", NULL);
+	expect_4xx(&r, 0, "bad percent-encoding in the query");
+	hh_call(&c, &r, "GET", "/v2/queues/bq/messages?limit=%", NULL);
+	expect_4xx(&r, 0, "a lone % in the query");
+	hh_call(&c, &r, "GET", "/v2/queues/q%zz/messages", NULL);
+	expect_4xx(&r, 0, "bad percent-encoding in the path");
+	hh_call(&c, &r, "GET", "/v2/queues/q%/messages", NULL);
+	expect_4xx(&r, 0, "a lone % in the path");
+	hh_call(&c, &r, "PUT", "/v2/queues/q%00x", "");
+	expect_4xx(&r, 0, "%00 in the queue name");
+	hh_call(&c, &r, "PUT", "/v2/queues/q%2Fx", "");
+	expect_4xx(&r, 0, "%2F in the queue name");
+	hh_call(&c, &r, "PUT", "/v2/queues/%71ok", "");
+	ok(r.status == 201 || r.status == 400,
+	   "a percent-encoded valid name is 201 or 400 (got %d)", r.status);
+	hh_call(&c, &r, "GET", "/v2/queues/../../etc/passwd", NULL);
+	ok(r.status == 404 || r.status == 400 || r.status == 403,
+	   "a path with .. is refused (got %d)", r.status);
+	hh_call(&c, &r, "GET",
+		"/v2/queues/bq/messages?ids=%zz," HH_NO_SUCH_ID, NULL);
+	ok(r.status >= 400 && r.status < 500, "bad percent-encoding in ids (got %d)", r.status);
+	alive("bad percent-encoding");
+}
+
+static void sizes(void)
+{
+	char *big;
+	size_t n = 262145;
+
+	hh_call(&c, &r, "POST", "/v2/queues/sz/messages", "{\"messages\": []}");
+	expect_error(&r, 400, "Invalid API request", "No messages to enqueu.",
+		     "an empty batch");
+	big = malloc(n + 1);
+	memset(big, ' ', n);
+	memcpy(big, "{\"messages\": [{\"body\": 1}]}", 27);
+	big[n] = '\0';
+	hh_call(&c, &r, "POST", "/v2/queues/sz/messages", big);
+	expect_error(&r, 400, "Invalid API request",
+		     "Message collection size is too large. Max size 262144",
+		     "a 262145-byte batch (mostly whitespace)");
+	free(big);
+	{
+		/* many tiny messages: the byte size is what counts */
+		size_t cap = 262144, len = 0;
+		char *s = malloc(cap + 1);
+
+		len += (size_t)sprintf(s, "{\"messages\": [");
+		while (len + 32 < cap - 4)
+			len += (size_t)sprintf(s + len, "{\"body\": 1},");
+		s[len - 1] = ']';
+		s[len++] = '}';
+		s[len] = '\0';
+		hh_call(&c, &r, "POST", "/v2/queues/sz/messages", s);
+		is(r.status, 201, "a batch of ~23000 tiny messages under 256 KiB is accepted");
+		free(s);
+	}
+	hh_call(&c, &r, "GET", "/v2/queues/sz/stats", NULL);
+	ok(hh_geti(r.json, "messages.total") > 20000, "they are all there (%lld)",
+	   hh_geti(r.json, "messages.total"));
+	hh_call(&c, &r, "DELETE", "/v2/queues/sz", NULL);
+	is(r.status, 204, "delete the big queue");
+	hh_call(&c, &r, "GET", "/v2/queues/sz/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 0, "the big queue is gone");
+}
+
+/* Raw requests on a fresh connection; the server must answer or close. */
+static void raw(void)
+{
+	struct hh_client x;
+	const char *hdr = "Host: x\r\nClient-ID: " HH_CLIENT_A "\r\nX-Project-Id: projE\r\n";
+
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		const char *req = hh_fmt("POST /v2/queues/raw/messages HTTP/1.1\r\n%s"
+					 "Content-Type: application/json\r\n\r\n", hdr);
+
+		hh_send(&x, req, strlen(req));
+	}
+	hh_recv(&x, &r, false);
+	expect_4xx(&r, 411, "POST without Content-Length");
+	hh_client_close(&x);
+
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		const char *req = hh_fmt("POST /v2/queues/raw/messages HTTP/1.1\r\n%s"
+					 "Content-Type: application/json\r\n"
+					 "Transfer-Encoding: chunked\r\n\r\n"
+					 "1c\r\n{\"messages\": [{\"body\": 1}]}\r\n0\r\n\r\n", hdr);
+
+		hh_send(&x, req, strlen(req));
+		hh_recv(&x, &r, false);
+		expect_4xx(&r, 411, "POST with Transfer-Encoding: chunked");
+	}
+	hh_client_close(&x);
+	hh_call(&c, &r, "GET", "/v2/queues/raw/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 0, "neither stored a message");
+
+	/* pipelined: a GET and a POST in one write */
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		const char *body = "{\"messages\": [{\"body\": \"piped\"}]}";
+		const char *req = hh_fmt(
+			"GET /v2/queues/raw/stats HTTP/1.1\r\n%s\r\n"
+			"POST /v2/queues/raw/messages HTTP/1.1\r\n%s"
+			"Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+			hdr, hdr, strlen(body), body);
+		int s1, s2;
+
+		hh_send(&x, req, strlen(req));
+		s1 = hh_recv(&x, &r, false);
+		ok(s1 == 200 || (s1 == -1 && r.closed),
+		   "pipelined GET is answered 200 or the connection closed (got %d)", s1);
+		s2 = x.fd >= 0 ? hh_recv(&x, &r, false) : -1;
+		ok(s2 == 201 || (s2 == -1 && r.closed),
+		   "pipelined POST is answered 201 or the connection closed (got %d)", s2);
+		ok(s1 == 200 || s2 == -1, "a POST is not answered when its GET was not");
+		hh_call(&c, &r, "GET", "/v2/queues/raw/stats", NULL);
+		if (s2 == 201)
+			is(hh_geti(r.json, "messages.total"), 1, "the pipelined POST stored one message");
+		else
+			ok(hh_geti(r.json, "messages.total") <= 1, "at most one message stored");
+		diag("pipelining: GET %d, POST %d", s1, s2);
+	}
+	hh_client_close(&x);
+
+	/* two POSTs with bodies in one write */
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		const char *body = "{\"messages\": [{\"body\": \"p2\"}]}";
+		const char *one = hh_fmt("POST /v2/queues/raw2/messages HTTP/1.1\r\n%s"
+					 "Content-Length: %zu\r\n\r\n%s", hdr, strlen(body), body);
+		char both[4096];
+		int s1, s2;
+
+		snprintf(both, sizeof(both), "%s%s", one, one);
+		hh_send(&x, both, strlen(both));
+		s1 = hh_recv(&x, &r, false);
+		s2 = x.fd >= 0 ? hh_recv(&x, &r, false) : -1;
+		ok((s1 == 201 || s1 == -1) && (s2 == 201 || s2 == -1),
+		   "two pipelined POSTs: each 201 or closed (got %d, %d)", s1, s2);
+		hh_call(&c, &r, "GET", "/v2/queues/raw2/stats", NULL);
+		is(hh_geti(r.json, "messages.total"), (s1 == 201) + (s2 == 201),
+		   "exactly the answered posts were stored");
+	}
+	hh_client_close(&x);
+	alive("pipelined requests");
+
+	/* garbage */
+	{
+		static const char *junk[] = {
+			"HELLO\r\n\r\n",
+			"GET\r\n\r\n",
+			"GET /v2/ping HTTP/9.9\r\n\r\n",
+			"GET /v2/ping HTTP/1.1\r\nNo colon here\r\n\r\n",
+			"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+			"GET /v2/queues HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+			"POST /v2/queues/raw/messages HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+			"POST /v2/queues/raw/messages HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+			"POST /v2/queues/raw/messages HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+		};
+
+		for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+			int st;
+
+			hh_client_init(&x, &srv, NULL, NULL);
+			x.timeout_ms = 3000;
+			hh_send(&x, junk[i], strlen(junk[i]));
+			st = hh_recv(&x, &r, false);
+			ok((st >= 400 && st < 500) || (st == -1 && r.closed),
+			   "garbage #%zu gets a 4xx or a close (got %d)", i, st);
+			hh_client_close(&x);
+		}
+	}
+	alive("garbage requests");
+
+	/* a header far too large */
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		size_t n = 200000;
+		char *req = malloc(n + 256);
+		int st;
+
+		strcpy(req, "GET /v2/queues HTTP/1.1\r\nX-Big: ");
+		memset(req + strlen(req), 'a', n);
+		strcpy(req + strlen("GET /v2/queues HTTP/1.1\r\nX-Big: ") + n, "\r\n\r\n");
+		hh_send(&x, req, strlen(req));
+		st = hh_recv(&x, &r, false);
+		ok((st >= 400 && st < 500) || (st == -1 && r.closed),
+		   "a 200 KB header gets a 4xx or a close (got %d)", st);
+		free(req);
+	}
+	hh_client_close(&x);
+
+	/* a body cut short, then the client goes away */
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		const char *req = hh_fmt("POST /v2/queues/raw3/messages HTTP/1.1\r\n%s"
+					 "Content-Length: 100\r\n\r\n{\"messages\": [", hdr);
+
+		hh_send(&x, req, strlen(req));
+	}
+	hh_client_close(&x);
+	/* a body cut short, the client waits: the server must not spin */
+	hh_client_init(&x, &srv, NULL, NULL);
+	x.timeout_ms = 1500;
+	{
+		const char *req = hh_fmt("POST /v2/queues/raw3/messages HTTP/1.1\r\n%s"
+					 "Content-Length: 100\r\n\r\n{\"messages\": [", hdr);
+
+		hh_send(&x, req, strlen(req));
+		hh_recv(&x, &r, false);
+		ok(r.status == -1 || r.status == 400 || r.status == 408,
+		   "a short body is waited for, or refused (got %d)", r.status);
+	}
+	hh_client_close(&x);
+	/* a request line with no end, then close */
+	hh_client_init(&x, &srv, NULL, NULL);
+	hh_send(&x, "GET /v2/queues/raw HTTP/1.1\r\nHost: x\r\n", 39);
+	hh_client_close(&x);
+	hh_call(&c, &r, "GET", "/v2/queues/raw3/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 0, "truncated posts stored nothing");
+	alive("truncated requests");
+
+	/* many connections opened and dropped */
+	for (int i = 0; i < 200; i++) {
+		hh_client_init(&x, &srv, NULL, NULL);
+		hh_send(&x, "GET /v2/ping HTTP/1.1\r\n", 23);
+		hh_client_close(&x);
+	}
+	alive("200 dropped connections");
+}
+
+static void keepalive(void)
+{
+	struct hh_client k;
+	int good = 0;
+
+	hh_client_init(&k, &srv, HH_CLIENT_A, "projE");
+	for (int i = 0; i < 300; i++) {
+		switch (i % 4) {
+		case 0:
+			hh_call(&k, &r, "POST", "/v2/queues/ka/messages",
+				"{\"messages\": [{\"body\": 1}]}");
+			good += r.status == 201;
+			break;
+		case 1:
+			hh_call(&k, &r, "GET", "/v2/queues/ka/messages?echo=true&limit=1", NULL);
+			good += r.status == 200;
+			break;
+		case 2:
+			hh_call(&k, &r, "GET", "/v2/queues/nope/bogus", NULL);
+			good += r.status == 404;
+			break;
+		default:
+			hh_call(&k, &r, "HEAD", "/v2/ping", NULL);
+			good += r.status == 204;
+			break;
+		}
+	}
+	is(good, 300, "300 mixed requests on one connection all answered right");
+	is(k.connects, 1, "they all went over one connection");
+	hh_call(&k, &r, "POST", "/v2/queues/ka/messages", "{\"messages\": [{\"ttl\": 1}]}");
+	is(r.status, 400, "an error response keeps the connection...");
+	hh_call(&k, &r, "GET", "/v2/queues/ka/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 75, "...and the next request works");
+	is(k.connects, 1, "still one connection");
+	hh_callh(&k, &r, "GET", "/v2/ping", "Connection: close\r\n", NULL);
+	is(r.status, 204, "a request with Connection: close is answered");
+	ok(r.closed || hh_wait_closed(&k), "and the server closes the connection");
+	hh_client_close(&k);
+}
+
+int main(void)
+{
+	hh_start(&srv, NULL);
+	hh_client_init(&c, &srv, HH_CLIENT_A, "projE");
+
+	headers();
+	routing();
+	bad_json();
+	bad_query();
+	sizes();
+	raw();
+	keepalive();
+
+	hh_resp_free(&r);
+	hh_client_close(&c);
+	return hh_finish(&srv);
+}
