@@ -1,7 +1,7 @@
 /*
- * api_messages.c - the message routes of v1, v1.1 and v2 (zaqar-api.md
- * §6.5, §8, §11): post, list, get by ids, bulk delete, pop, get one,
- * delete one.
+ * api_messages.c - the message collection of v1, v1.1 and v2 (zaqar-api.md
+ * §6.5, §8, §11): post, list, and get by ids; and the helpers that
+ * api_message.c (one message, bulk delete, pop) shares (messages.h).
  *
  * One implementation; the versions differ only where Zaqar's differ:
  *
@@ -14,11 +14,10 @@
  *                   forced on for queues   filter          no "id" key
  *                   without a delay
  *   GET ?ids=       404 when none found    same            bare array / 204
- *   DELETE messages ?ids= or ?pop=         same            ?ids= only
  *
- * Reads (lists, gets) run here on the loop thread; every write goes to the
- * writer thread through hub_defer / hub_defer_append, with a context that
- * owns copies of everything the writer needs (r may be gone by then).
+ * Reads (lists, gets) run here on the loop thread; a post goes to the
+ * writer thread through hub_defer_append, with a context that owns copies
+ * of everything the writer needs (r may be gone by then).
  *
  * Posts are validated whole before anything is written, in Zaqar's order:
  * size, document shape, then every entry's fields (types first, for all
@@ -33,40 +32,37 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "hub.h"
+#include "messages.h"
 
 #define LIST_DEFAULT_LIMIT 10
 
-/* ------------------------------------------------------------- helpers */
+/* --------------------------------------------- shared with api_message.c */
 
-/* The project as Zaqar prints it: None when there is none (v1). */
-static const char *project_text(const struct hub_req *r)
+const char *hub_msgs_project_text(const struct hub_req *r)
 {
 	return r->project && *r->project ? r->project : "None";
 }
 
-static void reply_no_queue(struct hub_req *r)
+void hub_msgs_reply_no_queue(struct hub_req *r)
 {
 	hub_reply_error(r, 404, "Not found",
 			"Queue %s does not exist for project %s", r->queue,
-			project_text(r));
+			hub_msgs_project_text(r));
 }
 
-static void reply_nomem(struct hub_req *r)
+void hub_msgs_reply_nomem(struct hub_req *r)
 {
 	hub_reply_feed_error(r, FEED_ENOMEM, NULL);
 }
 
-/* v1 message list and post require a Client-ID (§2, point 4). */
-static bool v1_client_id_ok(struct hub_req *r)
+void hub_msgs_reply_limit(struct hub_req *r, unsigned max)
 {
-	if (r->version != HUB_V1 || r->has_client_id)
-		return true;
-	hub_reply_error(r, 400, "Missing header value",
-			"The \"Client-ID\" header is required.");
-	return false;
+	hub_reply_error(r, 400, "Invalid API request",
+			"Limit must be at least 1 and may not be greater than "
+			"%u.",
+			max);
 }
 
 /* Writes s percent-encoded, keeping what a query value may hold as is. */
@@ -85,8 +81,7 @@ static void put_encoded(FILE *f, const char *s)
 	}
 }
 
-/* v1 GETs carry Content-Location: the request URI (§11). */
-static void v1_content_location(struct hub_req *r)
+void hub_msgs_v1_content_location(struct hub_req *r)
 {
 	char *uri = NULL;
 	size_t len = 0;
@@ -107,6 +102,29 @@ static void v1_content_location(struct hub_req *r)
 	fclose(f);
 	hub_header(r, "Content-Location", "%s", uri);
 	free(uri);
+}
+
+json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m)
+{
+	feed_msg_t copy;
+
+	if (r->version != HUB_V1 || m->claim_id[0] == '\0')
+		return hub_msg_json(r, m);
+	copy = *m;
+	copy.claim_id[0] = '\0';
+	return hub_msg_json(r, &copy);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+/* v1 message list and post require a Client-ID (§2, point 4). */
+static bool v1_client_id_ok(struct hub_req *r)
+{
+	if (r->version != HUB_V1 || r->has_client_id)
+		return true;
+	hub_reply_error(r, 400, "Missing header value",
+			"The \"Client-ID\" header is required.");
+	return false;
 }
 
 /*
@@ -141,45 +159,13 @@ static bool int_field(struct hub_req *r, json_t *obj, const char *name,
 	return true;
 }
 
-/* Seconds since `ms`; 0 for a time after r's clock (a group commit
- * stamps messages with the latest clock of its group). */
-static long long age_s(const struct hub_req *r, uint64_t ms)
-{
-	return r->now_ms > ms ? hub_secs(r->now_ms - ms) : 0;
-}
-
-/* A stored body back as JSON (new reference; null if it does not parse,
- * which never happens for what Herald stored). */
-static json_t *body_json(const feed_msg_t *m)
-{
-	json_t *body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
-
-	return body ? body : json_null();
-}
-
-/*
- * A message as the message routes render it (new reference). v1 puts the
- * claim id into hrefs only in claim responses (format_message_v1 is given
- * no claim id elsewhere), so it is left out of v1 lists and gets.
- */
-static json_t *msg_json(const struct hub_req *r, const feed_msg_t *m)
-{
-	feed_msg_t copy;
-
-	if (r->version != HUB_V1 || m->claim_id[0] == '\0')
-		return hub_msg_json(r, m);
-	copy = *m;
-	copy.claim_id[0] = '\0';
-	return hub_msg_json(r, &copy);
-}
-
-/* Messages rendered with msg_json (new reference). */
+/* Messages rendered with hub_msgs_render (new reference). */
 static json_t *msgs_json(const struct hub_req *r, const feed_msgs_t *msgs)
 {
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < msgs->n; i++)
-		json_array_append_new(arr, msg_json(r, &msgs->v[i]));
+		json_array_append_new(arr, hub_msgs_render(r, &msgs->v[i]));
 	return arr;
 }
 
@@ -206,52 +192,6 @@ static void put_pyrepr(FILE *f, const char *s)
 			fputc(ch, f);
 	}
 	fputc(q, f);
-}
-
-/*
- * Context of a deferred message write: owns copies of what the writer
- * needs, and the writer's results.
- */
-struct write_ctx {
-	char *project, *queue;
-	char *id, *claim_id;
-	char **ids;
-	size_t n_ids;
-	bool claim_malformed; /* claim_id stands in for one not a UUID */
-	size_t limit;
-	feed_msgs_t msgs;
-};
-
-static void write_ctx_free(struct write_ctx *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->n_ids; i++)
-		free(c->ids[i]);
-	free(c->ids);
-	free(c->project);
-	free(c->queue);
-	free(c->id);
-	free(c->claim_id);
-	feed_msgs_free(&c->msgs);
-	free(c);
-}
-
-/* A context with the request's project and queue; NULL after replying. */
-static struct write_ctx *write_ctx_new(struct hub_req *r)
-{
-	struct write_ctx *c = calloc(1, sizeof(*c));
-
-	if (c) {
-		c->project = strdup(r->project ? r->project : "");
-		c->queue = strdup(r->queue);
-	}
-	if (!c || !c->project || !c->queue) {
-		write_ctx_free(c);
-		reply_nomem(r);
-		return NULL;
-	}
-	return c;
 }
 
 /* ---------------------------------------------------------------- post */
@@ -487,7 +427,7 @@ static void post_reply(struct hub_req *r, struct post_ctx *c)
 	if (!f) {
 		free(base);
 		json_decref(res);
-		reply_nomem(r);
+		hub_msgs_reply_nomem(r);
 		return;
 	}
 	fprintf(f, "%s/messages?ids=", base);
@@ -511,7 +451,7 @@ static void post_done(struct hub_req *r, void *ctx, int rc)
 	struct post_ctx *c = ctx;
 
 	if (r && rc == FEED_ENOQUEUE)
-		reply_no_queue(r);
+		hub_msgs_reply_no_queue(r);
 	else if (r && rc)
 		hub_reply_feed_error(r, rc, NULL);
 	else if (r)
@@ -542,7 +482,7 @@ void hub_messages_post(struct hub_req *r)
 	ttl = calloc(n ? n : 1, sizeof(*ttl));
 	delay = calloc(n ? n : 1, sizeof(*delay));
 	if (!ttl || !delay) {
-		reply_nomem(r);
+		hub_msgs_reply_nomem(r);
 		goto out;
 	}
 	if (!post_fields(r, arr, &pr, ttl, delay) ||
@@ -550,7 +490,7 @@ void hub_messages_post(struct hub_req *r)
 		goto out;
 	c = post_ctx_new(r, arr, ttl, delay);
 	if (!c) {
-		reply_nomem(r);
+		hub_msgs_reply_nomem(r);
 		goto out;
 	}
 	hub_defer_append(r, &c->areq, post_done, c);
@@ -707,8 +647,8 @@ static int list_read(struct hub_req *r, const struct list_params *p,
 		page_gap(pg, &msgs);
 		for (size_t j = 0; j < msgs.n; j++)
 			if (p->include_delayed || msgs.v[j].due_ms <= r->now_ms)
-				json_array_append_new(pg->msgs,
-						      msg_json(r, &msgs.v[j]));
+				json_array_append_new(
+					pg->msgs, hub_msgs_render(r, &msgs.v[j]));
 		if (msgs.next_marker[0])
 			memcpy(pg->next, msgs.next_marker, sizeof(pg->next));
 		short_read = msgs.n < opts.limit;
@@ -741,7 +681,7 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 	}
 	link = list_link(r, p, pg->next);
 	if (!link) {
-		reply_nomem(r);
+		hub_msgs_reply_nomem(r);
 		return;
 	}
 	links = json_pack("[{s:s,s:s}]", "rel", "next", "href", link);
@@ -760,7 +700,7 @@ static void messages_list(struct hub_req *r)
 		return;
 	pg.msgs = json_array();
 	if (!pg.msgs) {
-		reply_nomem(r);
+		hub_msgs_reply_nomem(r);
 		return;
 	}
 	rc = list_read(r, &p, &pg);
@@ -781,7 +721,7 @@ static void reply_ids_not_found(struct hub_req *r, const char *const *ids,
 	FILE *f = open_memstream(&list, &len);
 
 	if (!f) {
-		reply_nomem(r);
+		hub_msgs_reply_nomem(r);
 		return;
 	}
 	fputc('[', f);
@@ -795,16 +735,8 @@ static void reply_ids_not_found(struct hub_req *r, const char *const *ids,
 	hub_reply_error(r, 404, "Not found",
 			"No messages with IDs: %s found in the queue %s for "
 			"project %s.",
-			list, r->queue, project_text(r));
+			list, r->queue, hub_msgs_project_text(r));
 	free(list);
-}
-
-static void reply_limit(struct hub_req *r, unsigned max)
-{
-	hub_reply_error(r, 400, "Invalid API request",
-			"Limit must be at least 1 and may not be greater than "
-			"%u.",
-			max);
 }
 
 static void messages_get_ids(struct hub_req *r, const char **ids, size_t n)
@@ -814,7 +746,7 @@ static void messages_get_ids(struct hub_req *r, const char **ids, size_t n)
 	int rc;
 
 	if (n > max) {
-		reply_limit(r, max);
+		hub_msgs_reply_limit(r, max);
 		return;
 	}
 	rc = feed_get_many(r->feed, r->project, r->queue, ids, n, r->now_ms,
@@ -840,282 +772,14 @@ void hub_messages_get(struct hub_req *r)
 	size_t n = 0;
 
 	if (!ids) {
-		reply_nomem(r);
+		hub_msgs_reply_nomem(r);
 		return;
 	}
-	v1_content_location(r);
+	hub_msgs_v1_content_location(r);
 	hub_query_list(r, "ids", ids, max + 1, &n);
 	if (n)
 		messages_get_ids(r, ids, n);
 	else
 		messages_list(r);
 	free(ids);
-}
-
-/* ---------------------------------------------------- bulk delete, pop */
-
-static int delete_many_run(feed_t *feed, void *ctx, uint64_t now_ms)
-{
-	struct write_ctx *c = ctx;
-
-	return feed_delete_many(feed, c->project, c->queue,
-				(const char *const *)c->ids, c->n_ids, now_ms,
-				NULL);
-}
-
-static void no_content_done(struct hub_req *r, void *ctx, int rc)
-{
-	if (r && rc)
-		hub_reply_feed_error(r, rc, NULL);
-	else if (r)
-		hub_reply(r, 204, NULL);
-	write_ctx_free(ctx);
-}
-
-static void messages_delete_ids(struct hub_req *r, const char **ids,
-				size_t n)
-{
-	struct write_ctx *c = write_ctx_new(r);
-
-	if (!c)
-		return;
-	c->ids = calloc(n, sizeof(*c->ids));
-	for (size_t i = 0; c->ids && i < n; i++) {
-		c->ids[i] = strdup(ids[i]);
-		if (!c->ids[i])
-			break;
-		c->n_ids++;
-	}
-	if (c->n_ids < n) {
-		write_ctx_free(c);
-		reply_nomem(r);
-		return;
-	}
-	hub_defer(r, delete_many_run, no_content_done, c);
-}
-
-static int pop_run(feed_t *feed, void *ctx, uint64_t now_ms)
-{
-	struct write_ctx *c = ctx;
-
-	return feed_pop(feed, c->project, c->queue, c->limit, now_ms,
-			&c->msgs);
-}
-
-/* Zaqar pops through a throw-away claim and reports its id; so do we. */
-static void random_uuid(char out[FEED_CLAIM_ID_LEN + 1])
-{
-	uint8_t b[16] = {0};
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		memset(b, 0, sizeof(b));
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	snprintf(out, FEED_CLAIM_ID_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-		 b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-static void pop_done(struct hub_req *r, void *ctx, int rc)
-{
-	struct write_ctx *c = ctx;
-	char claim_id[FEED_CLAIM_ID_LEN + 1];
-	json_t *arr;
-
-	if (!r)
-		goto out;
-	if (rc) {
-		hub_reply_feed_error(r, rc, NULL);
-		goto out;
-	}
-	random_uuid(claim_id);
-	arr = json_array();
-	for (size_t i = 0; i < c->msgs.n; i++) {
-		const feed_msg_t *m = &c->msgs.v[i];
-
-		json_array_append_new(
-			arr,
-			json_pack("{s:s,s:I,s:I,s:o,s:s,s:I}", "id", m->id,
-				  "age", (json_int_t)age_s(r, m->created_ms),
-				  "ttl",
-				  (json_int_t)hub_secs(m->expires_ms -
-						       m->created_ms),
-				  "body", body_json(m), "claim_id", claim_id,
-				  "claim_count", (json_int_t)m->claim_count));
-	}
-	hub_reply(r, 200, json_pack("{s:o}", "messages", arr));
-out:
-	write_ctx_free(c);
-}
-
-static void messages_pop(struct hub_req *r, long long pop)
-{
-	struct write_ctx *c = write_ctx_new(r);
-
-	if (!c)
-		return;
-	c->limit = (size_t)pop;
-	hub_defer(r, pop_run, pop_done, c);
-}
-
-void hub_messages_delete(struct hub_req *r)
-{
-	const struct hub_limits *lim = &r->cfg->limits;
-	unsigned max = lim->max_messages_per_page;
-	const char **ids = calloc(max + 1, sizeof(*ids));
-	bool has_pop = r->version != HUB_V1 && hub_query(r, "pop");
-	long long pop = 0;
-	size_t n = 0;
-
-	if (!ids) {
-		reply_nomem(r);
-		return;
-	}
-	hub_query_list(r, "ids", ids, max + 1, &n);
-	if (r->version == HUB_V1) {
-		/* v1: ids required, no pop. */
-		if (n == 0)
-			hub_reply_error(r, 400, "Missing parameter",
-					"The \"ids\" parameter is required.");
-		else if (n > max)
-			reply_limit(r, max);
-		else
-			messages_delete_ids(r, ids, n);
-		goto out;
-	}
-	if (has_pop && !hub_query_int(r, "pop", 0, &pop))
-		goto out;
-	if (n && has_pop && pop)
-		hub_reply_error(r, 400, "Invalid API request",
-				"pop and id params cannot be present together "
-				"in the delete request.");
-	else if (!n && !has_pop)
-		hub_reply_error(r, 400, "Invalid API request",
-				"The request should have either \"ids\" or "
-				"\"pop\" parameter in the request, to be able "
-				"to delete.");
-	else if (has_pop &&
-		 (pop < 1 || pop > lim->max_messages_per_claim_or_pop))
-		hub_reply_error(r, 400, "Invalid API request",
-				"Pop value must be at least 1 and may not be "
-				"greater than %u.",
-				lim->max_messages_per_claim_or_pop);
-	else if (n > max)
-		hub_reply_error(r, 400, "Invalid API request",
-				"ids parameter should have at least 1 and not "
-				"greater than %u values.",
-				max);
-	else if (n)
-		messages_delete_ids(r, ids, n);
-	else
-		messages_pop(r, pop);
-out:
-	free(ids);
-}
-
-/* ----------------------------------------------------- one message */
-
-void hub_message_get(struct hub_req *r)
-{
-	feed_msgs_t msgs = {0};
-	bool exists = false;
-	int rc;
-
-	v1_content_location(r);
-	rc = feed_get(r->feed, r->project, r->queue, r->id, r->now_ms, &msgs);
-	if (rc == 0) {
-		hub_reply(r, 200, msg_json(r, &msgs.v[0]));
-	} else if (rc == FEED_ENOTFOUND || rc == FEED_EBADID) {
-		/* Zaqar names the queue when that is what is missing. */
-		rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
-		if (rc)
-			hub_reply_feed_error(r, rc, NULL);
-		else if (!exists)
-			reply_no_queue(r);
-		else
-			hub_reply_error(r, 404, "Not found",
-					"Message %s does not exist in queue %s "
-					"for project %s",
-					r->id, r->queue, project_text(r));
-	} else {
-		hub_reply_feed_error(r, rc, NULL);
-	}
-	feed_msgs_free(&msgs);
-}
-
-/*
- * feed checks that the claim exists before whether the message is claimed;
- * Zaqar (both drivers) answers "not currently claimed" for an unclaimed
- * message whatever claim id came with it. The writer runs one job at a
- * time, so the message read here is the one feed_delete just saw.
- */
-static int delete_one_run(feed_t *feed, void *ctx, uint64_t now_ms)
-{
-	struct write_ctx *c = ctx;
-	feed_msgs_t msgs = {0};
-	int rc = feed_delete(feed, c->project, c->queue, c->id, c->claim_id,
-			     now_ms, NULL);
-
-	if (rc != FEED_ENOCLAIM || c->claim_malformed)
-		return rc;
-	if (feed_get(feed, c->project, c->queue, c->id, now_ms, &msgs) == 0 &&
-	    msgs.v[0].claim_id[0] == '\0')
-		rc = FEED_ENOTCLAIMED;
-	feed_msgs_free(&msgs);
-	return rc;
-}
-
-static void delete_one_done(struct hub_req *r, void *ctx, int rc)
-{
-	if (!r)
-		goto out;
-	if (rc == 0 || rc == FEED_EBADID) /* a malformed id: no message */
-		hub_reply(r, 204, NULL);
-	else if (rc == FEED_ECLAIMED)
-		hub_reply_error(r, 403, "Unable to delete",
-				"This message is claimed; it cannot be deleted "
-				"without a valid claim ID.");
-	else if (rc == FEED_ENOCLAIM)
-		hub_reply_error(r, 400, "Unable to delete",
-				"The specified claim does not exist or has "
-				"expired.");
-	else if (rc == FEED_ENOTCLAIMED)
-		hub_reply_error(r, 400, "Unable to delete",
-				"A claim was specified, but the message is not "
-				"currently claimed.");
-	else
-		hub_reply_feed_error(r, rc, NULL);
-out:
-	write_ctx_free(ctx);
-}
-
-/*
- * A claim id that is not a UUID cannot exist. Zaqar still answers 204 when
- * the message is missing and 400 only when it exists, so such an id goes to
- * feed as the nil UUID (never a claim's id) instead of being refused here.
- */
-#define NO_CLAIM_ID "00000000-0000-0000-0000-000000000000"
-
-void hub_message_delete(struct hub_req *r)
-{
-	const char *claim = hub_query(r, "claim_id");
-	uint8_t bytes[16];
-	struct write_ctx *c = write_ctx_new(r);
-
-	if (!c)
-		return;
-	if (claim && feed_claim_id_parse(claim, bytes)) {
-		claim = NO_CLAIM_ID;
-		c->claim_malformed = true;
-	}
-	c->id = strdup(r->id);
-	c->claim_id = claim ? strdup(claim) : NULL;
-	if (!c->id || (claim && !c->claim_id)) {
-		write_ctx_free(c);
-		reply_nomem(r);
-		return;
-	}
-	hub_defer(r, delete_one_run, delete_one_done, c);
 }

@@ -280,11 +280,13 @@ typedef void (*hub_handler_fn)(struct hub_req *r);
  * 404 / 405 / OPTIONS. route.c. */
 void hub_route(struct hub_req *r);
 
-/* api_home.c: versions, home documents, ping, health, pre-signed URLs. */
+/* api_home.c: versions, home documents, ping, health. */
 void hub_get_versions(struct hub_req *r);   /* GET / */
 void hub_get_home(struct hub_req *r);       /* GET /v2/ ... */
 void hub_ping(struct hub_req *r);           /* GET|HEAD /v2/ping */
 void hub_health(struct hub_req *r);         /* GET or HEAD of a health route */
+
+/* share.c: pre-signed URLs. */
 void hub_share(struct hub_req *r);          /* POST /v2/queues/q/share */
 /* Checks the URL-Signature header set of r, if any: returns true when r
  * may proceed, false after replying 404 (Zaqar's answer to a bad one). */
@@ -306,6 +308,8 @@ void hub_queue_meta_put(struct hub_req *r); /* PUT /v1/queues/q/metadata */
 /* api_messages.c */
 void hub_messages_post(struct hub_req *r);   /* POST /queues/q/messages */
 void hub_messages_get(struct hub_req *r);    /* GET  /queues/q/messages */
+
+/* api_message.c */
 void hub_messages_delete(struct hub_req *r); /* DELETE /queues/q/messages */
 void hub_message_get(struct hub_req *r);     /* GET /queues/q/messages/id */
 void hub_message_delete(struct hub_req *r);  /* DELETE .../messages/id */

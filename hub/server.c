@@ -195,7 +195,9 @@ static int start_lws(struct hub_server *srv)
 	info.alpn = "http/1.1";
 	info.max_http_header_data = 16384;
 	info.keepalive_timeout = 60;
-	info.timeout_secs = 60;
+	/* lws's wait for a request's headers (and other handshakes): a
+	 * client that cannot send them in 5 s is dropped. */
+	info.timeout_secs = 5;
 	srv->vhost = lws_create_vhost(srv->ctx, &info);
 	if (!srv->vhost) {
 		hub_log(HUB_LOG_ERROR, "cannot listen on %s:%d",

@@ -464,6 +464,7 @@ static int fill(struct hh_client *c)
 	while (pr < 0 && errno == EINTR);
 	if (pr == 0) {
 		diag("no answer within %d ms", c->timeout_ms);
+		c->timed_out = true;
 		return -1;
 	}
 	if (pr < 0)
@@ -650,16 +651,19 @@ int hh_recv(struct hh_client *c, struct hh_resp *r, bool head)
 
 	hh_resp_free(r);
 	c->eof_at_start = false;
+	c->timed_out = false;
 	for (;;) {
+		int f;
+
 		end = c->len >= 4 ? memmem(c->buf, c->len, "\r\n\r\n", 4)
 				  : NULL;
 		if (end != NULL)
 			break;
-		int f = c->len > HH_MAX_HEAD ? -1 : fill(c);
-
+		f = c->len > HH_MAX_HEAD ? -1 : fill(c);
 		if (f <= 0) {
 			c->eof_at_start = f == 0 && c->len == 0;
-			r->closed = true;
+			r->timed_out = c->timed_out;
+			r->closed = !r->timed_out;
 			drop_conn(c);
 			return r->status = -1;
 		}
@@ -674,8 +678,9 @@ int hh_recv(struct hh_client *c, struct hh_resp *r, bool head)
 	consume(c, head_len);
 	if (read_body(c, r, head) != 0) {
 		diag("the response body was cut short");
+		r->timed_out = c->timed_out;
 		drop_conn(c);
-		r->closed = true;
+		r->closed = !r->timed_out;
 		r->status = -1;
 	}
 	if (r->body == NULL)
@@ -683,6 +688,7 @@ int hh_recv(struct hh_client *c, struct hh_resp *r, bool head)
 	if (r->body_len > 0)
 		r->json = json_loadb(r->body, r->body_len, JSON_DECODE_ANY,
 				     NULL);
+	r->timed_out = c->timed_out;
 	if (r->closed)
 		drop_conn(c);
 	return r->status;

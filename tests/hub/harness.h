@@ -106,6 +106,7 @@ struct hh_client {
 	int connects;           /* TCP connections opened so far */
 	int timeout_ms;         /* per read; default 5000 */
 	bool eof_at_start;      /* the last hh_recv saw EOF before any byte */
+	bool timed_out;         /* the last read timed out */
 };
 
 struct hh_header {
@@ -121,6 +122,7 @@ struct hh_resp {
 	size_t body_len;
 	json_t *json;            /* body parsed as JSON, NULL when not JSON */
 	bool closed;             /* the server closed the connection after it */
+	bool timed_out;          /* status -1 because nothing came in time */
 };
 #define HH_RESP_INIT {.status = -1}
 

@@ -1,0 +1,360 @@
+/*
+ * api_message.c - the message routes that take messages by id or take
+ * them away, in v1, v1.1 and v2 (zaqar-api.md §6.5, §8, §11): bulk delete
+ * by ids, pop, get one, delete one. Post, list and get by ids are
+ * api_messages.c's, as are the helpers both files use (messages.h).
+ *
+ *   route                 v2, v1.1                  v1
+ *   DELETE messages       ?ids= or ?pop=, not both  ?ids= only
+ *   GET messages/{id}     the message               + Content-Location
+ *   DELETE messages/{id}  ?claim_id= if claimed     same
+ *
+ * Gets run here on the loop thread; every delete and pop goes to the
+ * writer thread through hub_defer, with a write_ctx that owns copies of
+ * everything the writer needs (r may be gone by then) and gets back what
+ * it found.
+ *
+ * Zaqar's answers are kept where clients see them: a pop reports the id of
+ * a throw-away claim, as Zaqar pops through one; deleting an unclaimed
+ * message with a claim id is "not currently claimed" whatever the claim;
+ * and a claim id that is not a UUID still gets a 204 for a missing message.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "hub.h"
+#include "messages.h"
+
+/* ------------------------------------------------------------- helpers */
+
+/* Seconds since `ms`; 0 for a time after r's clock (a group commit
+ * stamps messages with the latest clock of its group). */
+static long long age_s(const struct hub_req *r, uint64_t ms)
+{
+	return r->now_ms > ms ? hub_secs(r->now_ms - ms) : 0;
+}
+
+/* A stored body back as JSON (new reference; null if it does not parse,
+ * which never happens for what Herald stored). */
+static json_t *body_json(const feed_msg_t *m)
+{
+	json_t *body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
+
+	return body ? body : json_null();
+}
+
+/*
+ * Context of a deferred message write: owns copies of what the writer
+ * needs, and the writer's results.
+ */
+struct write_ctx {
+	char *project, *queue;
+	char *id, *claim_id;
+	char **ids;
+	size_t n_ids;
+	bool claim_malformed; /* claim_id stands in for one not a UUID */
+	size_t limit;
+	feed_msgs_t msgs;
+};
+
+static void write_ctx_free(struct write_ctx *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_ids; i++)
+		free(c->ids[i]);
+	free(c->ids);
+	free(c->project);
+	free(c->queue);
+	free(c->id);
+	free(c->claim_id);
+	feed_msgs_free(&c->msgs);
+	free(c);
+}
+
+/* A context with the request's project and queue; NULL after replying. */
+static struct write_ctx *write_ctx_new(struct hub_req *r)
+{
+	struct write_ctx *c = calloc(1, sizeof(*c));
+
+	if (c) {
+		c->project = strdup(r->project ? r->project : "");
+		c->queue = strdup(r->queue);
+	}
+	if (!c || !c->project || !c->queue) {
+		write_ctx_free(c);
+		hub_msgs_reply_nomem(r);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---------------------------------------------------- bulk delete, pop */
+
+static int delete_many_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct write_ctx *c = ctx;
+
+	return feed_delete_many(feed, c->project, c->queue,
+				(const char *const *)c->ids, c->n_ids, now_ms,
+				NULL);
+}
+
+static void no_content_done(struct hub_req *r, void *ctx, int rc)
+{
+	if (r && rc)
+		hub_reply_feed_error(r, rc, NULL);
+	else if (r)
+		hub_reply(r, 204, NULL);
+	write_ctx_free(ctx);
+}
+
+static void messages_delete_ids(struct hub_req *r, const char **ids,
+				size_t n)
+{
+	struct write_ctx *c = write_ctx_new(r);
+
+	if (!c)
+		return;
+	c->ids = calloc(n, sizeof(*c->ids));
+	for (size_t i = 0; c->ids && i < n; i++) {
+		c->ids[i] = strdup(ids[i]);
+		if (!c->ids[i])
+			break;
+		c->n_ids++;
+	}
+	if (c->n_ids < n) {
+		write_ctx_free(c);
+		hub_msgs_reply_nomem(r);
+		return;
+	}
+	hub_defer(r, delete_many_run, no_content_done, c);
+}
+
+static int pop_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct write_ctx *c = ctx;
+
+	return feed_pop(feed, c->project, c->queue, c->limit, now_ms,
+			&c->msgs);
+}
+
+/* Zaqar pops through a throw-away claim and reports its id; so do we. */
+static void random_uuid(char out[FEED_CLAIM_ID_LEN + 1])
+{
+	uint8_t b[16] = {0};
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		memset(b, 0, sizeof(b));
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, FEED_CLAIM_ID_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void pop_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct write_ctx *c = ctx;
+	char claim_id[FEED_CLAIM_ID_LEN + 1];
+	json_t *arr;
+
+	if (!r)
+		goto out;
+	if (rc) {
+		hub_reply_feed_error(r, rc, NULL);
+		goto out;
+	}
+	random_uuid(claim_id);
+	arr = json_array();
+	for (size_t i = 0; i < c->msgs.n; i++) {
+		const feed_msg_t *m = &c->msgs.v[i];
+
+		json_array_append_new(
+			arr,
+			json_pack("{s:s,s:I,s:I,s:o,s:s,s:I}", "id", m->id,
+				  "age", (json_int_t)age_s(r, m->created_ms),
+				  "ttl",
+				  (json_int_t)hub_secs(m->expires_ms -
+						       m->created_ms),
+				  "body", body_json(m), "claim_id", claim_id,
+				  "claim_count", (json_int_t)m->claim_count));
+	}
+	hub_reply(r, 200, json_pack("{s:o}", "messages", arr));
+out:
+	write_ctx_free(c);
+}
+
+static void messages_pop(struct hub_req *r, long long pop)
+{
+	struct write_ctx *c = write_ctx_new(r);
+
+	if (!c)
+		return;
+	c->limit = (size_t)pop;
+	hub_defer(r, pop_run, pop_done, c);
+}
+
+void hub_messages_delete(struct hub_req *r)
+{
+	const struct hub_limits *lim = &r->cfg->limits;
+	unsigned max = lim->max_messages_per_page;
+	const char **ids = calloc(max + 1, sizeof(*ids));
+	bool has_pop = r->version != HUB_V1 && hub_query(r, "pop");
+	long long pop = 0;
+	size_t n = 0;
+
+	if (!ids) {
+		hub_msgs_reply_nomem(r);
+		return;
+	}
+	hub_query_list(r, "ids", ids, max + 1, &n);
+	if (r->version == HUB_V1) {
+		/* v1: ids required, no pop. */
+		if (n == 0)
+			hub_reply_error(r, 400, "Missing parameter",
+					"The \"ids\" parameter is required.");
+		else if (n > max)
+			hub_msgs_reply_limit(r, max);
+		else
+			messages_delete_ids(r, ids, n);
+		goto out;
+	}
+	if (has_pop && !hub_query_int(r, "pop", 0, &pop))
+		goto out;
+	if (n && has_pop && pop)
+		hub_reply_error(r, 400, "Invalid API request",
+				"pop and id params cannot be present together "
+				"in the delete request.");
+	else if (!n && !has_pop)
+		hub_reply_error(r, 400, "Invalid API request",
+				"The request should have either \"ids\" or "
+				"\"pop\" parameter in the request, to be able "
+				"to delete.");
+	else if (has_pop &&
+		 (pop < 1 || pop > lim->max_messages_per_claim_or_pop))
+		hub_reply_error(r, 400, "Invalid API request",
+				"Pop value must be at least 1 and may not be "
+				"greater than %u.",
+				lim->max_messages_per_claim_or_pop);
+	else if (n > max)
+		hub_reply_error(r, 400, "Invalid API request",
+				"ids parameter should have at least 1 and not "
+				"greater than %u values.",
+				max);
+	else if (n)
+		messages_delete_ids(r, ids, n);
+	else
+		messages_pop(r, pop);
+out:
+	free(ids);
+}
+
+/* ----------------------------------------------------- one message */
+
+void hub_message_get(struct hub_req *r)
+{
+	feed_msgs_t msgs = {0};
+	bool exists = false;
+	int rc;
+
+	hub_msgs_v1_content_location(r);
+	rc = feed_get(r->feed, r->project, r->queue, r->id, r->now_ms, &msgs);
+	if (rc == 0) {
+		hub_reply(r, 200, hub_msgs_render(r, &msgs.v[0]));
+	} else if (rc == FEED_ENOTFOUND || rc == FEED_EBADID) {
+		/* Zaqar names the queue when that is what is missing. */
+		rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
+		if (rc)
+			hub_reply_feed_error(r, rc, NULL);
+		else if (!exists)
+			hub_msgs_reply_no_queue(r);
+		else
+			hub_reply_error(r, 404, "Not found",
+					"Message %s does not exist in queue %s "
+					"for project %s",
+					r->id, r->queue,
+					hub_msgs_project_text(r));
+	} else {
+		hub_reply_feed_error(r, rc, NULL);
+	}
+	feed_msgs_free(&msgs);
+}
+
+/*
+ * feed checks that the claim exists before whether the message is claimed;
+ * Zaqar (both drivers) answers "not currently claimed" for an unclaimed
+ * message whatever claim id came with it. The writer runs one job at a
+ * time, so the message read here is the one feed_delete just saw.
+ */
+static int delete_one_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	struct write_ctx *c = ctx;
+	feed_msgs_t msgs = {0};
+	int rc = feed_delete(feed, c->project, c->queue, c->id, c->claim_id,
+			     now_ms, NULL);
+
+	if (rc != FEED_ENOCLAIM || c->claim_malformed)
+		return rc;
+	if (feed_get(feed, c->project, c->queue, c->id, now_ms, &msgs) == 0 &&
+	    msgs.v[0].claim_id[0] == '\0')
+		rc = FEED_ENOTCLAIMED;
+	feed_msgs_free(&msgs);
+	return rc;
+}
+
+static void delete_one_done(struct hub_req *r, void *ctx, int rc)
+{
+	if (!r)
+		goto out;
+	if (rc == 0 || rc == FEED_EBADID) /* a malformed id: no message */
+		hub_reply(r, 204, NULL);
+	else if (rc == FEED_ECLAIMED)
+		hub_reply_error(r, 403, "Unable to delete",
+				"This message is claimed; it cannot be deleted "
+				"without a valid claim ID.");
+	else if (rc == FEED_ENOCLAIM)
+		hub_reply_error(r, 400, "Unable to delete",
+				"The specified claim does not exist or has "
+				"expired.");
+	else if (rc == FEED_ENOTCLAIMED)
+		hub_reply_error(r, 400, "Unable to delete",
+				"A claim was specified, but the message is not "
+				"currently claimed.");
+	else
+		hub_reply_feed_error(r, rc, NULL);
+out:
+	write_ctx_free(ctx);
+}
+
+/*
+ * A claim id that is not a UUID cannot exist. Zaqar still answers 204 when
+ * the message is missing and 400 only when it exists, so such an id goes to
+ * feed as the nil UUID (never a claim's id) instead of being refused here.
+ */
+#define NO_CLAIM_ID "00000000-0000-0000-0000-000000000000"
+
+void hub_message_delete(struct hub_req *r)
+{
+	const char *claim = hub_query(r, "claim_id");
+	uint8_t bytes[16];
+	struct write_ctx *c = write_ctx_new(r);
+
+	if (!c)
+		return;
+	if (claim && feed_claim_id_parse(claim, bytes)) {
+		claim = NO_CLAIM_ID;
+		c->claim_malformed = true;
+	}
+	c->id = strdup(r->id);
+	c->claim_id = claim ? strdup(claim) : NULL;
+	if (!c->id || (claim && !c->claim_id)) {
+		write_ctx_free(c);
+		hub_msgs_reply_nomem(r);
+		return;
+	}
+	hub_defer(r, delete_one_run, delete_one_done, c);
+}

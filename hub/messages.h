@@ -1,0 +1,40 @@
+/*
+ * messages.h - what the two message route files share: api_messages.c
+ * (post, list, get by ids) implements these, api_message.c (bulk delete,
+ * pop, get one, delete one) uses them too. Loop thread only: they take
+ * the request.
+ */
+#ifndef HERALD_HUB_MESSAGES_H
+#define HERALD_HUB_MESSAGES_H
+
+#include <jansson.h>
+
+#include "hub.h"
+
+/* The project as Zaqar prints it: "None" when there is none (v1).
+ * Borrowed: r's, or a string constant. */
+const char *hub_msgs_project_text(const struct hub_req *r);
+
+/* Replies Zaqar's 404 "Queue <queue> does not exist for project <p>". */
+void hub_msgs_reply_no_queue(struct hub_req *r);
+
+/* Replies what feed's FEED_ENOMEM maps to. */
+void hub_msgs_reply_nomem(struct hub_req *r);
+
+/* Replies 400 "Limit must be at least 1 and may not be greater than
+ * <max>." (too many ids in a get or a v1 delete). */
+void hub_msgs_reply_limit(struct hub_req *r, unsigned max);
+
+/* v1 GETs carry Content-Location: the request URI (§11), rebuilt from
+ * the parsed query, percent-encoded. Does nothing for v1.1 and v2. */
+void hub_msgs_v1_content_location(struct hub_req *r);
+
+/*
+ * A message as the message routes render it (new reference): as
+ * hub_msg_json(), except that v1 puts the claim id into hrefs only in
+ * claim responses (format_message_v1 is given no claim id elsewhere), so
+ * it is left out of v1 lists and gets.
+ */
+json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m);
+
+#endif /* HERALD_HUB_MESSAGES_H */

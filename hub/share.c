@@ -1,0 +1,619 @@
+/*
+ * share.c - pre-signed URLs: POST /v2/queues/{queue}/share (hub_share)
+ * and the check of a request's URL-* headers (hub_check_signature,
+ * called by http.c before routing).
+ *
+ * Pre-signed URLs (zaqar-api.md §9)
+ * ---------------------------------
+ * The signature is lowercase hex HMAC-SHA256, keyed with the configured
+ * signing key, of
+ *
+ *   paths,sorted \n methods,sorted \n project \n YYYY-MM-DDTHH:MM:SS
+ *
+ * where each "\n" is the two characters backslash and n (Zaqar formats a
+ * Python raw string). hub_share() signs; hub_check_signature() recomputes
+ * over the URL-* headers and compares in constant time. Zaqar matches the
+ * request path with re.search(entry, path); Herald does not treat the
+ * entries as regular expressions: an entry covers the path when it is the
+ * path itself or a prefix of it ending at a '/', so
+ * /v2/queues/q/messages covers /v2/queues/q/messages/<id> (as in Zaqar)
+ * but a '.' in a queue name matches only a '.'.
+ *
+ * Dates are read as Zaqar reads them, with Python's iso8601.parse_date
+ * (parse_iso8601), and signed as YYYY-MM-DDTHH:MM:SS in UTC, seconds
+ * truncated (format_expires). Error texts are Zaqar's, Python reprs
+ * included (put_repr).
+ *
+ * Threads: everything here runs on the loop thread.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "hub.h"
+
+static const char *const method_names[HUB_METHOD_COUNT] = {
+	[HUB_GET] = "GET", [HUB_HEAD] = "HEAD", [HUB_POST] = "POST",
+	[HUB_PUT] = "PUT", [HUB_PATCH] = "PATCH", [HUB_DELETE] = "DELETE",
+	[HUB_OPTIONS] = "OPTIONS",
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Appends strs[0..n) joined by ',' at *pos. */
+static void put_joined(char **pos, const char *const *strs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(strs[i]);
+
+		if (i)
+			*(*pos)++ = ',';
+		memcpy(*pos, strs[i], len);
+		*pos += len;
+	}
+}
+
+/*
+ * The signature of a share (see the top of the file) into out, 64
+ * lowercase hex characters and a NUL. paths and methods must be sorted.
+ * Returns false when out of memory.
+ */
+static bool share_sign(const char *key, const char *const *paths,
+		       size_t n_paths, const char *const *methods,
+		       size_t n_methods, const char *project,
+		       const char *expires, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	size_t len = strlen(project) + strlen(expires) + 6 + n_paths +
+		     n_methods;
+	char *msg, *pos;
+
+	for (size_t i = 0; i < n_paths; i++)
+		len += strlen(paths[i]);
+	for (size_t i = 0; i < n_methods; i++)
+		len += strlen(methods[i]);
+	msg = malloc(len);
+	if (!msg)
+		return false;
+	pos = msg;
+	put_joined(&pos, paths, n_paths);
+	memcpy(pos, "\\n", 2);
+	pos += 2;
+	put_joined(&pos, methods, n_methods);
+	memcpy(pos, "\\n", 2);
+	pos += 2;
+	memcpy(pos, project, strlen(project));
+	pos += strlen(project);
+	memcpy(pos, "\\n", 2);
+	pos += 2;
+	memcpy(pos, expires, strlen(expires));
+	pos += strlen(expires);
+	if (!HMAC(EVP_sha256(), key, (int)strlen(key),
+		  (const unsigned char *)msg, (size_t)(pos - msg), md,
+		  &md_len) || md_len != 32) {
+		free(msg);
+		return false;
+	}
+	free(msg);
+	for (unsigned int i = 0; i < md_len; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return true;
+}
+
+static bool parse_digits(const char **s, int min, int max, int *out)
+{
+	int n = 0, v = 0;
+
+	while (n < max && isdigit((unsigned char)(*s)[n])) {
+		v = v * 10 + ((*s)[n] - '0');
+		n++;
+	}
+	if (n < min)
+		return false;
+	*s += n;
+	*out = v;
+	return true;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/*
+ * Parses the ISO 8601 forms of Python's iso8601.parse_date (which Zaqar
+ * uses): YYYY[-]M[M][-]D[D], optionally [T ]HH[[:]MM[[:]S[S][.frac]]],
+ * optionally Z or +-HH[[:]MM]; no zone means UTC. The whole string must
+ * match. *out_us = microseconds since the epoch, UTC.
+ */
+static bool parse_iso8601(const char *s, int64_t *out_us)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, tzh = 0, tzm = 0, tzsign = 0;
+	int64_t frac_us = 0;
+
+	if (!parse_digits(&s, 4, 4, &y))
+		return false;
+	s += *s == '-';
+	if (!parse_digits(&s, 1, 2, &mo))
+		return false;
+	s += *s == '-';
+	if (!parse_digits(&s, 1, 2, &d))
+		return false;
+	if (*s == 'T' || *s == ' ') {
+		s++;
+		if (!parse_digits(&s, 2, 2, &h))
+			return false;
+		const char *t = s + (*s == ':');
+
+		if (parse_digits(&t, 2, 2, &mi)) {
+			s = t;
+			t = s + (*s == ':');
+			if (parse_digits(&t, 1, 2, &sec)) {
+				s = t;
+				if ((*s == '.' || *s == ',') &&
+				    isdigit((unsigned char)s[1])) {
+					int64_t scale = 100000;
+
+					for (s++; isdigit((unsigned char)*s);
+					     s++, scale /= 10)
+						frac_us += (*s - '0') * scale;
+				}
+			}
+		}
+		if (*s == 'Z') {
+			s++;
+		} else if (*s == '+' || *s == '-') {
+			tzsign = *s++ == '-' ? -1 : 1;
+			if (!parse_digits(&s, 2, 2, &tzh))
+				return false;
+			t = s + (*s == ':');
+			if (parse_digits(&t, 2, 2, &tzm))
+				s = t;
+		}
+	}
+	if (*s || y < 1 || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59 ||
+	    tzh > 23 || tzm > 59)
+		return false;
+	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 +
+		       mi * 60 + sec - tzsign * (tzh * 3600 + tzm * 60);
+
+	*out_us = secs * 1000000 + frac_us;
+	return true;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" (UTC) of us since the epoch, seconds truncated. */
+static void format_expires(char out[32], int64_t us)
+{
+	int64_t secs = us / 1000000 - (us % 1000000 < 0);
+	time_t t = (time_t)secs;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+}
+
+/*
+ * A value as Python's repr() shows it inside a set, for Zaqar's error
+ * texts: strings quoted the way Python quotes them, anything else as JSON
+ * (integers print alike). Appends to buf.
+ */
+static void put_repr(char *buf, size_t size, json_t *v)
+{
+	size_t len = strlen(buf);
+
+	if (!json_is_string(v)) {
+		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+
+		snprintf(buf + len, size - len, "%s", text ? text : "?");
+		free(text);
+		return;
+	}
+	const char *s = json_string_value(v);
+	char quote = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
+
+	if (len + 1 < size)
+		buf[len++] = quote;
+	for (; *s && len + 5 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '\\' || c == (unsigned char)quote) {
+			buf[len++] = '\\';
+			buf[len++] = (char)c;
+		} else if (c == '\n' || c == '\r' || c == '\t') {
+			buf[len++] = '\\';
+			buf[len++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+		} else if (c < 0x20 || c == 0x7f) {
+			len += (size_t)snprintf(buf + len, size - len,
+						"\\x%02x", c);
+		} else {
+			buf[len++] = (char)c;
+		}
+	}
+	if (len + 1 < size)
+		buf[len++] = quote;
+	buf[len] = '\0';
+}
+
+/* Replies 400 "Invalid API request" "<what>: {<repr>, ...}". */
+static void reply_bad_set(struct hub_req *r, const char *what,
+			  json_t *const *items, size_t n)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), "%s: {", what);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strncat(buf, ", ", sizeof(buf) - strlen(buf) - 1);
+		put_repr(buf, sizeof(buf), items[i]);
+	}
+	strncat(buf, "}", sizeof(buf) - strlen(buf) - 1);
+	hub_reply_error(r, 400, "Invalid API request", "%s", buf);
+}
+
+/*
+ * The integer Python's int() reads from an `expires` value, as decimal
+ * text into out; false when int() would fail or read 0 (Zaqar then
+ * parses the value as a date).
+ */
+static bool expires_as_int(json_t *v, char out[64])
+{
+	const char *s;
+	size_t n = 0, digits = 0;
+
+	if (json_is_integer(v) || json_is_real(v) || json_is_true(v)) {
+		long long i = json_is_integer(v) ? json_integer_value(v) :
+			      json_is_real(v) ? (long long)json_real_value(v) :
+			      1;
+
+		snprintf(out, 64, "%lld", i);
+		return i != 0;
+	}
+	if (!json_is_string(v))
+		return false;
+	s = json_string_value(v);
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '-')
+		out[n++] = '-';
+	if (*s == '-' || *s == '+')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return false;
+	for (; isdigit((unsigned char)*s) ||
+	       (*s == '_' && isdigit((unsigned char)s[1])); s++) {
+		/* Python drops the separators and the leading zeros. */
+		if (*s == '_' || (*s == '0' && digits == 0))
+			continue;
+		if (n + 1 < 64)
+			out[n++] = *s;
+		digits++;
+	}
+	while (isspace((unsigned char)*s))
+		s++;
+	out[n] = '\0';
+	return !*s && digits > 0;
+}
+
+/*
+ * Reads the share's `expires` into *us; default now + 24 h. Replies 400
+ * and returns false when it is no date or not in the future.
+ */
+static bool share_expires(struct hub_req *r, json_t *v, int64_t *us)
+{
+	char num[64];
+	int64_t now_us = (int64_t)r->now_ms * 1000;
+
+	if (!v || json_is_null(v)) {
+		*us = ((int64_t)r->now_ms / 1000 + 86400) * 1000000;
+		return true;
+	}
+	if (expires_as_int(v, num)) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"`expires` should be date format, for example "
+				"2016-01-01T00:00:00, not integer value: %s",
+				num);
+		return false;
+	}
+	if (!json_is_string(v)) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"Expecting a string");
+		return false;
+	}
+	if (!parse_iso8601(json_string_value(v), us)) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"Unable to parse date string '%s'",
+				json_string_value(v));
+		return false;
+	}
+	if (*us <= now_us) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"`expires` is lower than the current time");
+		return false;
+	}
+	return true;
+}
+
+static bool share_path_valid(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s && (!strcmp(s, "messages") || !strcmp(s, "subscriptions") ||
+		     !strcmp(s, "claims"));
+}
+
+/* A JSON value Python would find false (None, [], "", 0, False, {}). */
+static bool py_falsy(json_t *v)
+{
+	return !v || json_is_null(v) || json_is_false(v) ||
+	       (json_is_array(v) && json_array_size(v) == 0) ||
+	       (json_is_object(v) && json_object_size(v) == 0) ||
+	       (json_is_string(v) && json_string_length(v) == 0) ||
+	       (json_is_integer(v) && json_integer_value(v) == 0) ||
+	       (json_is_real(v) && json_real_value(v) == 0.0);
+}
+
+/* Checks the body of a share; replies 400 and returns false if bad. */
+static bool share_check_body(struct hub_req *r, json_t *doc)
+{
+	json_t *bad[16];
+	size_t n_bad = 0;
+	const char *key;
+	json_t *v, *paths = json_object_get(doc, "paths");
+	json_t *methods = json_object_get(doc, "methods");
+	size_t i;
+
+	json_object_foreach(doc, key, v) {
+		if (strcmp(key, "paths") && strcmp(key, "methods") &&
+		    strcmp(key, "expires") &&
+		    n_bad < sizeof(bad) / sizeof(bad[0]))
+			bad[n_bad++] = json_string(key);
+	}
+	if (n_bad) {
+		reply_bad_set(r, "Unknown keys", bad, n_bad);
+		while (n_bad)
+			json_decref(bad[--n_bad]);
+		return false;
+	}
+	if (!py_falsy(paths)) {
+		if (!json_is_array(paths)) {
+			bad[n_bad++] = json_incref(paths);
+		} else {
+			json_array_foreach(paths, i, v) {
+				if (!share_path_valid(v) &&
+				    n_bad < sizeof(bad) / sizeof(bad[0]))
+					bad[n_bad++] = json_incref(v);
+			}
+		}
+		if (n_bad) {
+			reply_bad_set(r, "Invalid paths", bad, n_bad);
+			while (n_bad)
+				json_decref(bad[--n_bad]);
+			return false;
+		}
+	}
+	if (!r->cfg->signing_key[0]) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"The `key` can't be None");
+		return false;
+	}
+	if (!py_falsy(methods)) {
+		bool ok = json_is_array(methods);
+
+		json_array_foreach(methods, i, v)
+			ok = ok && json_is_string(v);
+		if (!ok) {
+			hub_reply_error(r, 400, "Invalid API request",
+					"`methods` should be a list");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Collects a share's strings, sorted, into a new array (NULL: no memory).
+ * Each item is prefix + the JSON string (or the default when `list` is
+ * falsy). */
+static char **share_list(json_t *list, const char *prefix, const char *def,
+			 size_t *n)
+{
+	size_t count = py_falsy(list) ? 1 : json_array_size(list);
+	char **out = calloc(count, sizeof(*out));
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		const char *s = py_falsy(list) ? def :
+				json_string_value(json_array_get(list, i));
+		size_t len = strlen(prefix) + strlen(s) + 1;
+
+		out[i] = malloc(len);
+		if (!out[i]) {
+			while (i)
+				free(out[--i]);
+			free(out);
+			return NULL;
+		}
+		snprintf(out[i], len, "%s%s", prefix, s);
+	}
+	qsort(out, count, sizeof(*out), cmp_str);
+	*n = count;
+	return out;
+}
+
+static void free_list(char **list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+static json_t *strings_json(char *const *list, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(list[i]));
+	return a;
+}
+
+void hub_share(struct hub_req *r)
+{
+	json_t *doc = hub_body_json(r, JSON_OBJECT);
+	char **paths = NULL, **methods = NULL, *prefix = NULL;
+	size_t n_paths = 0, n_methods = 0;
+	char expires[32], sig[65];
+	int64_t exp_us;
+
+	if (!doc)
+		return;
+	if (!share_check_body(r, doc) ||
+	    !share_expires(r, json_object_get(doc, "expires"), &exp_us))
+		goto out;
+	format_expires(expires, exp_us);
+	prefix = hub_queue_href(r, r->queue);
+	if (prefix) {
+		size_t len = strlen(prefix) + 2;
+		char *p = realloc(prefix, len);
+
+		if (p) {
+			prefix = p;
+			strcat(prefix, "/");
+			paths = share_list(json_object_get(doc, "paths"),
+					   prefix, "messages", &n_paths);
+			methods = share_list(json_object_get(doc, "methods"),
+					     "", "GET", &n_methods);
+		}
+	}
+	if (!paths || !methods ||
+	    !share_sign(r->cfg->signing_key, (const char *const *)paths,
+			n_paths, (const char *const *)methods, n_methods,
+			r->project, expires, sig)) {
+		hub_reply_error(r, 500, "Internal server error",
+				"Out of memory.");
+		goto out;
+	}
+	hub_reply(r, 200, json_pack("{s:o, s:o, s:s, s:s, s:s}",
+				    "paths", strings_json(paths, n_paths),
+				    "methods", strings_json(methods, n_methods),
+				    "project", r->project, "expires", expires,
+				    "signature", sig));
+out:
+	free_list(paths, n_paths);
+	free_list(methods, n_methods);
+	free(prefix);
+	json_decref(doc);
+}
+
+/* Splits a header's comma list in place (as Python's str.split(',')):
+ * *n items into a new array of pointers into s. */
+static char **split_commas(char *s, size_t *n)
+{
+	size_t count = 1;
+	char **out;
+
+	for (const char *c = s; *c; c++)
+		count += *c == ',';
+	out = calloc(count, sizeof(*out));
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		out[i] = s;
+		s += strcspn(s, ",");
+		if (*s)
+			*s++ = '\0';
+	}
+	*n = count;
+	return out;
+}
+
+/* Whether a URL-Paths entry covers the request path: equal, or a prefix
+ * that ends where a path segment does. */
+static bool path_covers(const char *entry, const char *path)
+{
+	size_t len = strlen(entry);
+
+	return len && !strncmp(path, entry, len) &&
+	       (path[len] == '\0' || path[len] == '/' ||
+		entry[len - 1] == '/');
+}
+
+bool hub_check_signature(struct hub_req *r, const char *signature,
+			 const char *expires, const char *methods,
+			 const char *paths)
+{
+	char *mcopy = NULL, *pcopy = NULL, **mlist = NULL, **plist = NULL;
+	size_t n_m = 0, n_p = 0;
+	char exp_str[32], want[65];
+	int64_t exp_us;
+	bool ok = false, found;
+
+	/* An empty URL-Signature is no signature, as in Zaqar. */
+	if (!signature || !signature[0])
+		return true;
+	if (!r->cfg->signing_key[0] || !expires || !methods || !paths ||
+	    strlen(signature) != 64)
+		goto out;
+	if (!parse_iso8601(expires, &exp_us) ||
+	    exp_us <= (int64_t)r->now_ms * 1000)
+		goto out;
+	mcopy = strdup(methods);
+	pcopy = strdup(paths);
+	if (!mcopy || !pcopy)
+		goto out;
+	mlist = split_commas(mcopy, &n_m);
+	plist = split_commas(pcopy, &n_p);
+	if (!mlist || !plist)
+		goto out;
+	found = false;
+	for (size_t i = 0; i < n_m && !found; i++)
+		found = r->method < HUB_METHOD_COUNT &&
+			!strcmp(mlist[i], method_names[r->method]);
+	if (!found)
+		goto out;
+	found = false;
+	for (size_t i = 0; i < n_p && !found; i++)
+		found = path_covers(plist[i], r->path);
+	if (!found)
+		goto out;
+	qsort(mlist, n_m, sizeof(*mlist), cmp_str);
+	qsort(plist, n_p, sizeof(*plist), cmp_str);
+	format_expires(exp_str, exp_us);
+	if (!share_sign(r->cfg->signing_key, (const char *const *)plist, n_p,
+			(const char *const *)mlist, n_m, r->project, exp_str,
+			want))
+		goto out;
+	ok = CRYPTO_memcmp(want, signature, 64) == 0;
+out:
+	free(mlist);
+	free(plist);
+	free(mcopy);
+	free(pcopy);
+	if (!ok)
+		hub_reply_error(r, 404, "404 Not Found", NULL);
+	return ok;
+}
