@@ -311,7 +311,7 @@ json_t *hub_body_json(struct hub_req *r, int want)
 		return NULL;
 	}
 	doc = json_loadb(r->body, r->body_len,
-			 JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+			 JSON_DECODE_ANY, &err); /* duplicates: last wins, as Python */
 	if (!doc) {
 		if (json_error_code(&err) == json_error_numeric_overflow)
 			hub_reply_error(r, 400, "Invalid request body",
@@ -1022,9 +1022,6 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 	struct pss *pss = user;
 	struct hub_server *srv =
 		wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
-
-	if (getenv("HERALD_TRACE") && (reason == 12 || reason == 13 || reason == 14 || reason == 16 || reason == 5 || reason == 50 || reason == 49))
-		fprintf(stderr, "TRACE reason=%d len=%zu pss=%p req=%p state=%d\n", (int)reason, len, (void*)pss, pss ? (void*)pss->req : NULL, pss && pss->req ? (int)pss->req->state : -1);
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:

@@ -7,9 +7,10 @@
  *   hub_defer*() -> submit --------> pending list
  *                                    take the whole list; run it in order,
  *                                    consecutive appends as ONE
- *                                    feed_append_group() (one commit)
- *   EVENT_WAIT_CANCELLED  <--------- finished list + lws_cancel_service()
- *   hub_writer_collect(): done()
+ *                                    feed_append_group() (one commit),
+ *                                    each job or group handed back as
+ *   EVENT_WAIT_CANCELLED  <--------- soon as it committed, through the
+ *   hub_writer_collect(): done()     finished list + lws_cancel_service()
  *
  * Group commit falls out of this: while one commit is running, new
  * requests pile up in the pending list and go out together in the next.
@@ -78,7 +79,24 @@ static void run_appends(struct hub_writer *w, struct hub_job **jobs, size_t n)
 	}
 }
 
-/* Runs a list of jobs in order. */
+/* Hands jobs[0..n) back to the loop thread, which calls their done. */
+static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
+{
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < n; i++) {
+		jobs[i]->next = NULL;
+		*w->finished_tail = jobs[i];
+		w->finished_tail = &jobs[i]->next;
+	}
+	pthread_mutex_unlock(&w->lock);
+	lws_cancel_service(w->srv->ctx);
+}
+
+/*
+ * Runs a list of jobs in order, consecutive appends as one group commit,
+ * handing each back as soon as it committed: a claim queued behind other
+ * writes waits for their commits, not for their answers.
+ */
 static void run_list(struct hub_writer *w, struct hub_job *list)
 {
 	struct hub_job *batch[256];
@@ -92,10 +110,13 @@ static void run_list(struct hub_writer *w, struct hub_job *list)
 		}
 		if (n) {
 			run_appends(w, batch, n);
-			continue;
+		} else {
+			batch[n++] = list;
+			list = list->next;
+			batch[0]->rc = batch[0]->run(w->srv->feed, batch[0]->ctx,
+						     batch[0]->now_ms);
 		}
-		list->rc = list->run(w->srv->feed, list->ctx, list->now_ms);
-		list = list->next;
+		hand_back(w, batch, n);
 	}
 }
 
@@ -105,7 +126,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		struct hub_job *list, *last;
+		struct hub_job *list;
 
 		while (!w->pending && !w->stop)
 			pthread_cond_wait(&w->wake, &w->lock);
@@ -115,16 +136,7 @@ static void *writer_main(void *arg)
 		w->pending = NULL;
 		w->pending_tail = &w->pending;
 		pthread_mutex_unlock(&w->lock);
-
 		run_list(w, list);
-
-		pthread_mutex_lock(&w->lock);
-		for (last = list; last->next; last = last->next)
-			;
-		*w->finished_tail = list;
-		w->finished_tail = &last->next;
-		pthread_mutex_unlock(&w->lock);
-		lws_cancel_service(w->srv->ctx);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
