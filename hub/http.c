@@ -668,8 +668,13 @@ static bool check_client(struct http_req *h, bool required)
 	return true;
 }
 
-/* X-Project-ID, as read into h->project (n: copy_custom's result). */
-static bool check_project(struct http_req *h, int n, bool required)
+/*
+ * X-Project-ID, as read into h->project (n: copy_custom's result). A
+ * missing one means the default project on every version (Herald's
+ * issue #3 says so; Zaqar refuses it on /v1.1 and /v2); an empty one is
+ * refused, as Zaqar does.
+ */
+static bool check_project(struct http_req *h, int n)
 {
 	struct hub_req *r = &h->pub;
 
@@ -678,11 +683,6 @@ static bool check_project(struct http_req *h, int n, bool required)
 				"X-PROJECT-ID cannot be an empty string. "
 				"Specify the right header X-PROJECT-ID and "
 				"retry.");
-		return false;
-	}
-	if (n == 0 && required) {
-		hub_reply_error(r, 400, "Project-Id Missing",
-				"The header X-PROJECT-ID was missing");
 		return false;
 	}
 	if (n < 0) {
@@ -741,7 +741,7 @@ static void dispatch(struct http_req *h)
 		r->project = h->project;
 	if (!check_signature(h) || !check_media(h) ||
 	    !check_client(h, required) ||
-	    !check_project(h, n_project, required))
+	    !check_project(h, n_project))
 		return;
 	if (copy_custom(h->wsi, "x-roles:", roles, sizeof(roles)) == 1)
 		r->is_admin = roles_admin(roles);

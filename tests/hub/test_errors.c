@@ -55,15 +55,24 @@ static void headers(void)
 
 	h.client_id = HH_CLIENT_A;
 	h.project = NULL;
+	/* Herald's decision (issue #3): a missing X-Project-Id means the
+	 * default project, on every version; Zaqar refuses it on v1.1/v2. */
+	hh_call(&h, &r, "PUT", "/v2/queues/noproj", "");
+	is(r.status, 201, "v2 without X-Project-Id creates in the default project");
 	hh_call(&h, &r, "GET", "/v2/queues", NULL);
-	expect_error(&r, 400, "Project-Id Missing",
-		     "The header X-PROJECT-ID was missing", "v2 without X-Project-Id");
+	ok(r.status == 200 && strstr(r.body, "\"noproj\"") != NULL,
+	   "v2 without X-Project-Id lists the default project's queues");
+	hh_call(&h, &r, "GET", "/v1/queues/noproj", NULL);
+	is(r.status, 204, "v1 without a project sees the same default project");
 	hh_call(&h, &r, "GET", "/v2/ping", NULL);
-	expect_error(&r, 400, "Project-Id Missing",
-		     "The header X-PROJECT-ID was missing", "/v2/ping without X-Project-Id");
+	is(r.status, 204, "/v2/ping without X-Project-Id");
 	hh_call(&h, &r, "GET", "/v2/", NULL);
-	expect_error(&r, 400, "Project-Id Missing",
-		     "The header X-PROJECT-ID was missing", "/v2/ without X-Project-Id");
+	is(r.status, 200, "/v2/ without X-Project-Id");
+	h.project = "projE";
+	hh_call(&h, &r, "GET", "/v2/queues", NULL);
+	ok(r.status == 200 && strstr(r.body, "\"noproj\"") == NULL,
+	   "another project does not see the default project's queue");
+	h.project = NULL;
 	hh_callh(&h, &r, "GET", "/v2/queues", "x-project-id: projE\r\n", NULL);
 	is(r.status, 200, "the X-Project-Id header name is case-insensitive");
 	hh_callh(&h, &r, "GET", "/v2/queues", "X-PROJECT-ID: projE\r\n", NULL);
