@@ -170,6 +170,8 @@ static void create_done(struct hub_req *r, void *ctx, int rc)
 
 	if (r && rc)
 		hub_reply_feed_error(r, rc, NULL);
+	else if (r && c->claim.msgs.n == 0 && hub_can_wait(r))
+		hub_wait(r); /* long-poll: claims again on a commit */
 	else if (r && c->claim.msgs.n == 0)
 		hub_reply(r, 204, NULL);
 	else if (r)
@@ -208,6 +210,8 @@ void hub_claims_post(struct hub_req *r)
 				lim->max_claim_grace, HUB_MIN_CLAIM_GRACE);
 		return;
 	}
+	if (!hub_wait_param(r))
+		return;
 	c = claim_ctx_new(r);
 	if (!c)
 		return;
@@ -306,10 +310,12 @@ static int release_run(feed_t *feed, void *ctx, uint64_t now_ms)
 
 static void release_done(struct hub_req *r, void *ctx, int rc)
 {
-	if (r && rc && rc != FEED_ENOCLAIM && rc != FEED_EBADID)
+	if (r && rc && rc != FEED_ENOCLAIM && rc != FEED_EBADID) {
 		hub_reply_feed_error(r, rc, NULL);
-	else if (r)
+	} else if (r) {
+		hub_notify(r); /* its messages are claimable again */
 		hub_reply(r, 204, NULL);
+	}
 	claim_ctx_free(ctx);
 }
 

@@ -584,7 +584,7 @@ static bool list_params_get(struct hub_req *r, struct list_params *p)
 				max);
 		return false;
 	}
-	return true;
+	return hub_wait_param(r);
 }
 
 /* A listing page: what the reads gathered. */
@@ -671,7 +671,8 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 	else if (pg->gap)
 		hub_header(r, "Herald-Gap", "unknown");
 	if (json_array_size(pg->msgs) == 0) {
-		if (r->version == HUB_V1)
+		/* v1 always, and a long-poll that waited in vain: 204. */
+		if (r->version == HUB_V1 || r->wait_asked)
 			hub_reply(r, 204, NULL);
 		else
 			hub_reply(r, 200,
@@ -706,6 +707,8 @@ static void messages_list(struct hub_req *r)
 	rc = list_read(r, &p, &pg);
 	if (rc)
 		hub_reply_feed_error(r, rc, NULL);
+	else if (json_array_size(pg.msgs) == 0 && hub_can_wait(r))
+		hub_wait(r); /* long-poll: this runs again on a commit */
 	else
 		list_reply(r, &p, &pg);
 	json_decref(pg.msgs);

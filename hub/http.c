@@ -25,6 +25,7 @@
  * feed's error codes map to HTTP in one table (hub_reply_feed_error).
  */
 #include <ctype.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,15 @@
 #define SLICE 65536   /* body bytes per WRITEABLE */
 #define BODY_MAX_OTHER 65536 /* bodies of routes without their own limit */
 
-enum state { READING, HANDLING, DEFERRED, WRITING_HEAD, WRITING_BODY, DONE };
+enum state {
+	READING,
+	HANDLING,
+	DEFERRED,     /* a write is out at the writer */
+	HELD,         /* long-poll: waiting for its queue */
+	WRITING_HEAD,
+	WRITING_BODY,
+	DONE
+};
 
 struct http_req {
 	struct hub_req pub;
@@ -43,6 +52,9 @@ struct http_req {
 	struct hub_server *srv;
 	enum state state;
 	struct hub_job *job;   /* out at the writer */
+	struct hub_sub sub;    /* while HELD: hung on its queue */
+	lws_sorted_usec_list_t wait_sul; /* the end of its wait */
+	lws_dll2_t held;       /* in srv->held while it waits */
 	char *path;
 	char *body;
 	size_t body_len, body_cap, body_limit;
@@ -418,63 +430,134 @@ fail:
 	return NULL;
 }
 
-/* ------------------------------------------------------ deferred writes */
+/* --------------------------------------------------------- the transport */
 
-static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
-		   hub_done_fn done, void *ctx)
-{
-	struct hub_job *job = calloc(1, sizeof(*job));
-
-	if (!job) {
-		done(NULL, ctx, FEED_ENOMEM);
-		hub_reply_error(r, 503, "Service temporarily unavailable",
-				"Out of memory. Please try again in a few "
-				"seconds.");
-		return;
-	}
-	job->req = r;
-	job->run = run;
-	job->areq = areq;
-	job->done = done;
-	job->ctx = ctx;
-	job->now_ms = r->now_ms;
-	hub_http_job_out(r, job);
-	hub_writer_submit(priv(r)->srv, job);
-}
-
-void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done, void *ctx)
-{
-	submit(r, run, NULL, done, ctx);
-}
-
-void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
-		      hub_done_fn done, void *ctx)
-{
-	submit(r, NULL, areq, done, ctx);
-}
-
-void hub_http_job_out(struct hub_req *r, struct hub_job *job)
+static void http_job_out(struct hub_req *r, struct hub_job *job)
 {
 	priv(r)->job = job;
 	priv(r)->state = DEFERRED;
 }
 
-void hub_http_job_back(struct hub_req *r)
+static void http_job_back(struct hub_req *r)
 {
 	priv(r)->job = NULL;
 	priv(r)->state = HANDLING;
 }
 
-void hub_http_resume(struct hub_req *r)
+static void held_end(struct http_req *h);
+
+static void http_resume(struct hub_req *r)
 {
 	struct http_req *h = priv(r);
 
+	if (h->state != HANDLING)
+		return; /* deferred again, or holding */
+	if (h->held.owner) {
+		/* The end of a long-poll: reading resumes before writing. */
+		held_end(h);
+		lws_rx_flow_control(h->wsi, 1);
+	}
 	if (!r->replied)
 		hub_reply_error(r, 500, "Internal server error",
 				"The request was not answered.");
 	h->state = WRITING_HEAD;
 	lws_callback_on_writable(h->wsi);
 }
+
+/*
+ * Long-poll holds. lws 4.1 spins at 100 % CPU on a held response whose
+ * client went away (upstream #2455), so reading stops while a request is
+ * held; when it wakes, a peek tells whether the peer is still there, and
+ * reading resumes before the answer is written (or it would never go).
+ */
+static void held_end(struct http_req *h)
+{
+	hub_sub_detach(h->srv, &h->sub);
+	lws_sul_cancel(&h->wait_sul);
+	lws_dll2_remove(&h->held);
+}
+
+static bool peer_gone(struct lws *wsi)
+{
+	char c;
+
+	return recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Runs a held request's handler again: it answers, or holds again. */
+static void held_rerun(struct http_req *h, bool expired)
+{
+	struct hub_req *r = &h->pub;
+
+	hub_sub_detach(h->srv, &h->sub);
+	if (expired) {
+		r->wait_over = true; /* no more waiting: answer now */
+		r->wait_until_ms = 0;
+	}
+	if (peer_gone(h->wsi)) {
+		held_end(h);
+		h->state = DONE;
+		h->srv->inflight--;
+		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK,
+				LWS_TO_KILL_ASYNC);
+		return;
+	}
+	h->state = HANDLING;
+	r->now_ms = hub_server_now(h->srv);
+	hub_route(r);
+	http_resume(r);
+}
+
+static void held_wake(struct hub_sub *sub)
+{
+	held_rerun(lws_container_of(sub, struct http_req, sub), false);
+}
+
+static void held_expired(lws_sorted_usec_list_t *sul)
+{
+	held_rerun(lws_container_of(sul, struct http_req, wait_sul), true);
+}
+
+static void http_hold(struct hub_req *r)
+{
+	struct http_req *h = priv(r);
+	struct hub_server *srv = h->srv;
+
+	h->sub.wake = held_wake;
+	if (!r->queue || hub_sub_attach(srv, &h->sub, r->project, r->queue)) {
+		r->wait_over = true;
+		hub_route(r); /* cannot wait: answer now */
+		return;
+	}
+	h->state = HELD;
+	if (!h->held.owner) {
+		/* The first hold: the wait ends at wait_until_ms, measured
+		 * by the real clock (the request's may be a test's). */
+		uint64_t ms = r->wait_until_ms > r->now_ms
+				      ? r->wait_until_ms - r->now_ms
+				      : 0;
+
+		lws_dll2_add_tail(&h->held, &srv->held);
+		lws_sul_schedule(srv->ctx, 0, &h->wait_sul, held_expired,
+				 (lws_usec_t)ms * LWS_US_PER_MS);
+		lws_rx_flow_control(h->wsi, 0);
+	}
+}
+
+void hub_http_release_holds(struct hub_server *srv)
+{
+	struct lws_dll2 *d;
+
+	while ((d = lws_dll2_get_head(&srv->held)))
+		held_rerun(lws_container_of(d, struct http_req, held), true);
+}
+
+static const struct hub_transport http_transport = {
+	.job_out = http_job_out,
+	.job_back = http_job_back,
+	.resume = http_resume,
+	.hold = http_hold,
+};
 
 /* ----------------------------------------------------- reading a request */
 
@@ -762,6 +845,7 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	h->wsi = wsi;
 	h->srv = srv;
 	h->started_ns = mono_ns();
+	h->pub.transport = &http_transport;
 	h->pub.srv = srv;
 	h->pub.feed = srv->feed;
 	h->pub.cfg = &srv->cfg;
@@ -826,7 +910,7 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	}
 	h->state = HANDLING;
 	dispatch(h);
-	if (h->state == DEFERRED)
+	if (h->state == DEFERRED || h->state == HELD)
 		return 0;
 reply:
 	h->state = WRITING_HEAD;
@@ -880,7 +964,7 @@ static int on_body_done(struct http_req *h)
 		refuse_size(h);
 	else
 		dispatch(h);
-	if (h->state == DEFERRED)
+	if (h->state == DEFERRED || h->state == HELD)
 		return 0;
 	h->state = WRITING_HEAD;
 	lws_callback_on_writable(h->wsi);
@@ -1009,6 +1093,7 @@ static void on_closed(struct pss *pss, struct hub_server *srv)
 	pss->req = NULL;
 	if (h->state != DONE)
 		srv->inflight--;
+	held_end(h);
 	if (h->job) {
 		/* The write goes on; its done() learns the client left. */
 		h->job->req = NULL;

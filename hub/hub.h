@@ -119,6 +119,24 @@ enum hub_version {
 };
 
 struct hub_server;
+struct hub_req;
+struct hub_job;
+
+/*
+ * How a request travels and gets its answer: HTTP (http.c) or a WebSocket
+ * action (ws.c). The writer and the long-poll machinery call these; a
+ * handler never does.
+ */
+struct hub_transport {
+	/* A deferred write of r went to the writer, and came back. */
+	void (*job_out)(struct hub_req *r, struct hub_job *job);
+	void (*job_back)(struct hub_req *r);
+	/* r's answer is ready (after a deferred write or a wait): send it. */
+	void (*resume)(struct hub_req *r);
+	/* Long-poll: hold r until its queue changes or its wait ends, then
+	 * run its handler again. NULL when the transport cannot hold. */
+	void (*hold)(struct hub_req *r);
+};
 
 struct hub_kv {
 	char *key;
@@ -127,6 +145,7 @@ struct hub_kv {
 };
 
 struct hub_req {
+	const struct hub_transport *transport;
 	struct hub_server *srv;
 	feed_t *feed;                   /* borrowed: the server's */
 	const struct hub_config *cfg;   /* borrowed */
@@ -153,6 +172,13 @@ struct hub_req {
 	/* Query parameters in the order sent; blank values dropped. */
 	struct hub_kv *query;
 	size_t n_query;
+
+	/* Long-poll (see hub_wait()): the handler may wait for its queue
+	 * until wait_until_ms (0: not now); wait_asked: the client sent
+	 * wait > 0; wait_over: its wait ended (the last run answers). */
+	uint64_t wait_until_ms;
+	bool wait_asked;
+	bool wait_over;
 
 	/* Body: has_body when Content-Length was sent (even 0). */
 	bool has_body;
@@ -245,6 +271,24 @@ void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done,
  */
 void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
 		      hub_done_fn done, void *ctx);
+
+/* --------------------------------------------------------------- waiting */
+
+/*
+ * Long-poll (v2 `wait=N`, N seconds 0..20): hub_wait_param() reads the
+ * parameter (replies 400 and returns false when it is bad) and sets
+ * r->wait_until_ms. A handler that finds nothing to return checks
+ * hub_can_wait(r): when true it calls hub_wait(r) instead of replying,
+ * and returns. The request is then held; when a write commits on r->queue,
+ * or the wait ends, the handler runs again from the start (r->now_ms
+ * updated; after the end hub_can_wait() is false, so it replies).
+ */
+bool hub_wait_param(struct hub_req *r);
+bool hub_can_wait(const struct hub_req *r);
+void hub_wait(struct hub_req *r);
+/* Tells the subscribers of r->queue that it changed (e.g. after a claim
+ * release made messages claimable). Appends notify by themselves. */
+void hub_notify(struct hub_req *r);
 
 /* ------------------------------------------------------------ rendering */
 

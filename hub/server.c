@@ -233,6 +233,7 @@ static void serve(struct hub_server *srv)
 			deadline = hub_server_now(srv) + DRAIN_MS;
 			hub_log(HUB_LOG_INFO, "stopping: finishing %u "
 				"requests in flight", srv->inflight);
+			hub_http_release_holds(srv);
 		}
 		if (srv->stopping && srv->inflight == 0 &&
 		    hub_writer_busy(srv) == 0)
@@ -248,7 +249,7 @@ int hub_server_run(const struct hub_config *cfg)
 	if (!srv)
 		return 1;
 	srv->cfg = *cfg;
-	if (open_storage(srv))
+	if (hub_subs_init(srv) || open_storage(srv))
 		goto out;
 	if (start_lws(srv))
 		goto out;
@@ -274,6 +275,7 @@ out:
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	feed_close(srv->feed);
+	hub_subs_free(srv);
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");
 	free(srv);

@@ -11,6 +11,7 @@
 #include "hub.h"
 
 struct hub_writer;
+struct hub_subs;
 
 struct hub_server {
 	struct hub_config cfg;
@@ -18,6 +19,8 @@ struct hub_server {
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
 	struct hub_writer *writer;
+	struct hub_subs *subs;     /* sub.c */
+	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
 	bool compacting;     /* a compaction job is queued or running */
 	bool stopping;       /* SIGTERM/SIGINT seen: drain, then exit */
@@ -60,15 +63,35 @@ void hub_writer_collect(struct hub_server *srv);
 /* Jobs submitted and not yet collected. */
 unsigned hub_writer_busy(const struct hub_server *srv);
 
+/* ------------------------------------------------------------- sub.c */
+
+/*
+ * A subscriber: a wake callback hung on one queue (see sub.c). Embed it
+ * in the owner's state; zero it before the first attach.
+ */
+struct hub_sub {
+	lws_dll2_t node;
+	struct hub_subq *q; /* NULL while detached */
+	void (*wake)(struct hub_sub *sub);
+};
+
+int hub_subs_init(struct hub_server *srv);
+void hub_subs_free(struct hub_server *srv);
+/* Hangs sub on (project, queue), moving it if attached elsewhere. */
+int hub_sub_attach(struct hub_server *srv, struct hub_sub *sub,
+		   const char *project, const char *queue);
+/* Takes sub off its queue; no-op when detached. */
+void hub_sub_detach(struct hub_server *srv, struct hub_sub *sub);
+/* Wakes every subscriber of (project, queue) once. */
+void hub_sub_notify(struct hub_server *srv, const char *project,
+		    const char *queue);
+size_t hub_sub_count(const struct hub_server *srv);
+
 /* ------------------------------------------------------------ http.c */
 
 extern const struct lws_protocols hub_http_protocol;
 
-/* A deferred write finished and its done callback replied: send it. */
-void hub_http_resume(struct hub_req *r);
-/* The job of r went out; called by hub_defer* (http.c knows r's wsi). */
-void hub_http_job_out(struct hub_req *r, struct hub_job *job);
-/* The job came back (before done runs). */
-void hub_http_job_back(struct hub_req *r);
+/* Ends every long-poll wait now: each held request answers (shutdown). */
+void hub_http_release_holds(struct hub_server *srv);
 
 #endif /* HERALD_HUB_SERVER_H */

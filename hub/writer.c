@@ -213,18 +213,59 @@ void hub_writer_collect(struct hub_server *srv)
 	pthread_mutex_unlock(&w->lock);
 	while (list) {
 		struct hub_job *job = list;
+		struct hub_req *r = job->req;
 
 		list = list->next;
-		if (job->req)
-			hub_http_job_back(job->req);
-		job->done(job->req, job->ctx, job->rc);
-		if (job->req)
-			hub_http_resume(job->req);
+		/* A committed append changed its queue: wake its subscribers
+		 * (before answering the publisher: they are independent). */
+		if (!job->run && job->areq && job->areq->status == 0)
+			hub_sub_notify(srv, job->areq->project,
+				       job->areq->queue);
+		if (r)
+			r->transport->job_back(r);
+		job->done(r, job->ctx, job->rc);
+		if (r)
+			r->transport->resume(r);
 		pthread_mutex_lock(&w->lock);
 		w->busy--;
 		pthread_mutex_unlock(&w->lock);
 		free(job);
 	}
+}
+
+/* ------------------------------------------------------ deferred writes */
+
+static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
+		   hub_done_fn done, void *ctx)
+{
+	struct hub_job *job = calloc(1, sizeof(*job));
+
+	if (!job) {
+		done(NULL, ctx, FEED_ENOMEM);
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"Out of memory. Please try again in a few "
+				"seconds.");
+		return;
+	}
+	job->req = r;
+	job->run = run;
+	job->areq = areq;
+	job->done = done;
+	job->ctx = ctx;
+	job->now_ms = r->now_ms;
+	r->transport->job_out(r, job);
+	hub_writer_submit(r->srv, job);
+}
+
+void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done, void *ctx)
+{
+	submit(r, run, NULL, done, ctx);
+}
+
+void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
+		      hub_done_fn done, void *ctx)
+{
+	submit(r, NULL, areq, done, ctx);
 }
 
 unsigned hub_writer_busy(const struct hub_server *srv)

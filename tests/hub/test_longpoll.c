@@ -1,0 +1,206 @@
+/*
+ * test_longpoll.c - long-poll: GET .../messages?wait=N and POST
+ * .../claims?wait=N answer as soon as a commit gives them something, and
+ * 204 when the wait ends with nothing; a held request whose client left
+ * costs nothing; a shutdown answers the held requests.
+ *
+ * A held request is sent raw on its own connection and read later, while
+ * another client publishes. The promptness checks compare against the
+ * wait (20 s): an answer within 5 s can only come from the publish.
+ */
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* True when nothing arrives on c for ms milliseconds (nothing is read:
+ * hh_recv would drop the connection on its timeout). */
+static bool quiet_for(const struct hh_client *c, int ms)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+	return poll(&p, 1, ms) == 0;
+}
+
+/* Sends a request on c without reading its answer. */
+static void send_held(struct hh_client *c, const char *method,
+		      const char *path, const char *body)
+{
+	const char *req = hh_fmt("%s %s HTTP/1.1\r\nHost: t\r\nClient-ID: %s\r\n"
+				 "X-Project-Id: %s\r\n"
+				 "Content-Type: application/json\r\n"
+				 "Content-Length: %zu\r\n\r\n%s",
+				 method, path, c->client_id, c->project,
+				 body ? strlen(body) : 0, body ? body : "");
+
+	if (hh_send(c, req, strlen(req)) != 0)
+		bail_out("cannot send %s %s", method, path);
+}
+
+static void wake_on_post(struct hh_server *srv)
+{
+	struct hh_client held, pub;
+	struct hh_resp r = HH_RESP_INIT;
+	double t0;
+
+	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
+	hh_client_init(&pub, srv, HH_CLIENT_B, "lp");
+	held.timeout_ms = 25000;
+	hh_call(&pub, &r, "PUT", "/v2/queues/q1", "");
+
+	t0 = mono_s();
+	send_held(&held, "GET", "/v2/queues/q1/messages?wait=20", NULL);
+	ok(quiet_for(&held, 300), "an empty long-poll is held, not answered");
+
+	hh_call(&pub, &r, "POST", "/v2/queues/q1/messages",
+		"{\"messages\": [{\"body\": \"wake up\"}]}");
+	is(r.status, 201, "another client posts");
+	is(hh_recv(&held, &r, false), 200, "the held GET answers 200");
+	ok(mono_s() - t0 < 5.0, "right after the post, not at the end of the wait");
+	is_str(hh_gets(r.json, "messages.0.body"), "wake up",
+	       "with the posted message");
+	ok(hh_len(r.json, "links") == 1, "and a next link");
+
+	/* From the next marker nothing is new: the wait runs out. */
+	{
+		const char *next = hh_gets(r.json, "links.0.href");
+		char path[512];
+
+		hh_copy(path, sizeof(path), hh_fmt("%s&wait=1", next));
+		hh_call(&held, &r, "GET", path, NULL);
+		is(r.status, 204, "a long-poll that finds nothing in its wait is 204");
+	}
+	hh_resp_free(&r);
+	hh_client_close(&held);
+	hh_client_close(&pub);
+}
+
+static void claims(struct hh_server *srv)
+{
+	struct hh_client held, pub, worker;
+	struct hh_resp r = HH_RESP_INIT;
+	char claim[128];
+	double t0;
+
+	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
+	hh_client_init(&pub, srv, HH_CLIENT_B, "lp");
+	hh_client_init(&worker, srv, HH_CLIENT_B, "lp");
+	held.timeout_ms = 25000;
+
+	t0 = mono_s();
+	send_held(&held, "POST", "/v2/queues/cq/claims?wait=20&limit=5",
+		  "{\"ttl\": 60, \"grace\": 60}");
+	hh_call(&pub, &r, "POST", "/v2/queues/cq/messages",
+		"{\"messages\": [{\"body\": 1}, {\"body\": 2}]}");
+	is(hh_recv(&held, &r, false), 201, "a held claim answers 201 after a post");
+	ok(mono_s() - t0 < 5.0, "right after the post");
+	is(hh_len(r.json, "messages"), 2, "claiming what was posted");
+	hh_copy(claim, sizeof(claim),
+		hh_href_claim(hh_gets(r.json, "messages.0.href")));
+
+	/* A release wakes a waiting claimer too. */
+	t0 = mono_s();
+	send_held(&worker, "POST", "/v2/queues/cq/claims?wait=20", "{}");
+	hh_call(&pub, &r, "DELETE", hh_fmt("/v2/queues/cq/claims/%s", claim),
+		NULL);
+	is(r.status, 204, "the first claim is released");
+	worker.timeout_ms = 25000;
+	is(hh_recv(&worker, &r, false), 201,
+	   "a claimer waiting on claimed messages gets them on release");
+	ok(mono_s() - t0 < 5.0, "right after the release");
+
+	hh_call(&held, &r, "POST", "/v2/queues/cq/claims?wait=1", "{}");
+	is(r.status, 204, "a long-polled claim of nothing is 204 when its wait ends");
+	hh_resp_free(&r);
+	hh_client_close(&held);
+	hh_client_close(&pub);
+	hh_client_close(&worker);
+}
+
+static void params(struct hh_server *srv)
+{
+	struct hh_client c;
+	struct hh_resp r = HH_RESP_INIT;
+	double t0;
+
+	hh_client_init(&c, srv, HH_CLIENT_A, "lp");
+	hh_call(&c, &r, "GET", "/v2/queues/q1/messages?wait=21", NULL);
+	expect_error(&r, 400, "Invalid API request",
+			 "The wait may not be greater than 20 seconds, and "
+			 "must be at least 0 seconds long.",
+			 "wait=21");
+	hh_call(&c, &r, "GET", "/v2/queues/q1/messages?wait=-1", NULL);
+	is(r.status, 400, "wait=-1 is refused");
+	hh_call(&c, &r, "GET", "/v2/queues/q1/messages?wait=soon", NULL);
+	is(r.status, 400, "wait=soon is refused");
+	t0 = mono_s();
+	hh_call(&c, &r, "GET", "/v2/queues/empty/messages?wait=0", NULL);
+	ok(r.status == 200 && mono_s() - t0 < 5.0,
+	   "wait=0 answers at once, as Zaqar (got %d)", r.status);
+	t0 = mono_s();
+	hh_call(&c, &r, "GET", "/v1.1/queues/empty/messages?wait=20", NULL);
+	ok(r.status == 200 && mono_s() - t0 < 5.0,
+	   "v1.1 has no long-poll: it answers at once (got %d)", r.status);
+	hh_resp_free(&r);
+	hh_client_close(&c);
+}
+
+static void client_leaves(struct hh_server *srv)
+{
+	struct hh_client held, c;
+	struct hh_resp r = HH_RESP_INIT;
+
+	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
+	hh_client_init(&c, srv, HH_CLIENT_B, "lp");
+	send_held(&held, "GET", "/v2/queues/gone/messages?wait=20", NULL);
+	usleep(100 * 1000); /* let the server hold it; not a correctness wait */
+	hh_client_close(&held);
+	/* A post wakes the orphan: the server must notice, not spin. */
+	hh_call(&c, &r, "POST", "/v2/queues/gone/messages",
+		"{\"messages\": [{\"body\": 1}]}");
+	is(r.status, 201, "a post after the held client left");
+	hh_call(&c, &r, "GET", "/v2/ping", NULL);
+	is(r.status, 204, "the server still answers");
+	hh_resp_free(&r);
+	hh_client_close(&c);
+}
+
+static void shutdown_answers(struct hh_server *srv)
+{
+	struct hh_client held;
+	struct hh_resp r = HH_RESP_INIT;
+
+	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
+	held.timeout_ms = 25000;
+	send_held(&held, "GET", "/v2/queues/stop/messages?wait=20", NULL);
+	usleep(100 * 1000); /* let the server hold it */
+	is(hh_stop(srv), 0, "SIGTERM with a held request: exit 0");
+	is(hh_recv(&held, &r, false), 204, "the held request was answered 204");
+	hh_resp_free(&r);
+	hh_client_close(&held);
+}
+
+int main(void)
+{
+	struct hh_server srv;
+
+	hh_watchdog(120);
+	hh_start(&srv, NULL);
+	wake_on_post(&srv);
+	claims(&srv);
+	params(&srv);
+	client_leaves(&srv);
+	shutdown_answers(&srv);
+	hh_restart(&srv);
+	return hh_finish(&srv);
+}
