@@ -41,6 +41,8 @@ enum state {
 	HANDLING,
 	DEFERRED,     /* a write is out at the writer */
 	HELD,         /* long-poll: waiting for its queue */
+	STREAM_HEAD,  /* a streaming answer starts */
+	STREAMING,    /* ... and goes on until it ends or the client leaves */
 	WRITING_HEAD,
 	WRITING_BODY,
 	DONE
@@ -55,6 +57,9 @@ struct http_req {
 	struct hub_sub sub;    /* while HELD: hung on its queue */
 	lws_sorted_usec_list_t wait_sul; /* the end of its wait */
 	lws_dll2_t held;       /* in srv->held while it waits */
+	const struct hub_stream_ops *stream; /* a streaming answer's producer */
+	void *stream_state;
+	const char *stream_type;
 	char *path;
 	char *body;
 	size_t body_len, body_cap, body_limit;
@@ -65,6 +70,8 @@ struct http_req {
 	enum hub_method method;
 	char project[FEED_PROJECT_MAX + 2];
 	char content_type[128];
+	char if_none_match[1024];
+	char last_event_id[FEED_ID_LEN + 8];
 };
 
 struct pss {
@@ -552,11 +559,37 @@ void hub_http_release_holds(struct hub_server *srv)
 		held_rerun(lws_container_of(d, struct http_req, held), true);
 }
 
+/* Streaming answers (SSE): see hub_stream() and on_writeable(). */
+static void http_stream(struct hub_req *r, const char *content_type,
+			const struct hub_stream_ops *ops, void *state)
+{
+	struct http_req *h = priv(r);
+
+	h->stream = ops;
+	h->stream_state = state;
+	h->stream_type = content_type;
+	h->state = STREAM_HEAD;
+	r->status = 200;
+	/* A stream never finishes like a request: it is not in flight. */
+	h->srv->inflight--;
+	lws_callback_on_writable(h->wsi);
+}
+
+static void stream_idle(struct http_req *h, bool idle);
+
+static void http_stream_wake(struct hub_req *r)
+{
+	if (priv(r)->state == STREAMING)
+		stream_idle(priv(r), false);
+}
+
 static const struct hub_transport http_transport = {
 	.job_out = http_job_out,
 	.job_back = http_job_back,
 	.resume = http_resume,
 	.hold = http_hold,
+	.stream = http_stream,
+	.stream_wake = http_stream_wake,
 };
 
 /* ----------------------------------------------------- reading a request */
@@ -703,6 +736,31 @@ static bool check_signature(struct http_req *h)
 	return hub_check_signature(&h->pub, sig[0], sig[1], sig[2], sig[3]);
 }
 
+/* Live streams (SSE, WebSocket stream URLs): browsers cannot set headers
+ * there, so Client-ID and X-Project-Id may come as query parameters. */
+static bool stream_path(const char *path)
+{
+	size_t n = strlen(path);
+
+	return (n > 7 && strcmp(path + n - 7, "/events") == 0) ||
+	       (n > 7 && strcmp(path + n - 7, "/stream") == 0);
+}
+
+/* A header, or on a stream path the query parameter standing in for it. */
+static int copy_ident(struct http_req *h, const char *header,
+		      const char *param, char *buf, size_t len)
+{
+	int n = copy_custom(h->wsi, header, buf, len);
+	const char *v;
+
+	if (n != 0 || !stream_path(h->path) || !(v = hub_query(&h->pub, param)))
+		return n;
+	if (strlen(v) >= len)
+		return -1;
+	memcpy(buf, v, strlen(v) + 1);
+	return 1;
+}
+
 /* Content-Type of the body and Accept of the answer. */
 static bool check_media(struct http_req *h)
 {
@@ -722,7 +780,8 @@ static bool check_media(struct http_req *h)
 	}
 	if (copy_hdr(h->wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof(accept)) == 1 &&
 	    !strstr(accept, "application/json") && !strstr(accept, "*/*") &&
-	    !strstr(accept, "application/*")) {
+	    !strstr(accept, "application/*") &&
+	    !(stream_path(h->path) && strstr(accept, "text/event-stream"))) {
 		hub_header(r, "Vary", "Accept");
 		hub_reply(r, 406, NULL);
 		return false;
@@ -735,7 +794,7 @@ static bool check_client(struct http_req *h, bool required)
 {
 	struct hub_req *r = &h->pub;
 	char id[512];
-	int n = copy_custom(h->wsi, "client-id:", id, sizeof(id));
+	int n = copy_ident(h, "client-id:", "client_id", id, sizeof(id));
 
 	if (n == 0 && required) {
 		hub_reply_error(r, 400, "Missing header value",
@@ -818,8 +877,8 @@ static void dispatch(struct http_req *h)
 		return;
 	}
 	/* The project first: a pre-signed URL is signed for one. */
-	n_project = copy_custom(h->wsi, "x-project-id:", h->project,
-				sizeof(h->project));
+	n_project = copy_ident(h, "x-project-id:", "project_id", h->project,
+			       sizeof(h->project));
 	if (n_project == 1)
 		r->project = h->project;
 	if (!check_signature(h) || !check_media(h) ||
@@ -828,6 +887,10 @@ static void dispatch(struct http_req *h)
 		return;
 	if (copy_custom(h->wsi, "x-roles:", roles, sizeof(roles)) == 1)
 		r->is_admin = roles_admin(roles);
+	if (stream_path(h->path) &&
+	    copy_custom(h->wsi, "last-event-id:", h->last_event_id,
+			sizeof(h->last_event_id)) < 0)
+		h->last_event_id[0] = '\0'; /* too long: no id of ours */
 	hub_route(r);
 }
 
@@ -851,6 +914,8 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	h->pub.cfg = &srv->cfg;
 	h->pub.project = "";
 	h->pub.content_type = h->content_type;
+	h->pub.if_none_match = h->if_none_match;
+	h->pub.last_event_id = h->last_event_id;
 	h->pub.prefix = "";
 	srv->inflight++;
 
@@ -866,6 +931,9 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	}
 	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, h->content_type,
 		 sizeof(h->content_type));
+	/* Longer than the buffer: as if absent (a full answer, not a 304). */
+	copy_hdr(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, h->if_none_match,
+		 sizeof(h->if_none_match));
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
 		hub_reply_error(&h->pub, 411, "Length Required",
 				"Chunked request bodies are not supported; "
@@ -910,8 +978,8 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	}
 	h->state = HANDLING;
 	dispatch(h);
-	if (h->state == DEFERRED || h->state == HELD)
-		return 0;
+	if (h->state != HANDLING)
+		return 0; /* deferred, held or streaming */
 reply:
 	h->state = WRITING_HEAD;
 	lws_callback_on_writable(wsi);
@@ -964,8 +1032,8 @@ static int on_body_done(struct http_req *h)
 		refuse_size(h);
 	else
 		dispatch(h);
-	if (h->state == DEFERRED || h->state == HELD)
-		return 0;
+	if (h->state != HANDLING)
+		return 0; /* deferred, held or streaming */
 	h->state = WRITING_HEAD;
 	lws_callback_on_writable(h->wsi);
 	return 0;
@@ -1046,12 +1114,69 @@ static int finish(struct http_req *h)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/* The headers of a streaming answer. */
+static int stream_head(struct http_req *h)
+{
+	unsigned char buf[LWS_PRE + 1024];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+
+	if (lws_add_http_common_headers(h->wsi, 200, h->stream_type,
+					LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+	    lws_add_http_header_by_name(h->wsi, (unsigned char *)"cache-control:",
+					(const unsigned char *)"no-cache", 8, &p,
+					end) ||
+	    lws_finalize_write_http_header(h->wsi, start, &p, end))
+		return -1;
+	/* (lws_http_mark_sse() is for h2 streams in 4.1; on h1 the missing
+	 * length already makes this a close-delimited response.) */
+	h->state = STREAMING;
+	lws_callback_on_writable(h->wsi);
+	return 0;
+}
+
+/*
+ * lws 4.1 spins on a held response whose client left unless reading is
+ * off - but with reading off it never calls WRITEABLE. So a stream reads
+ * only while it has something to write: off when idle, on (before asking
+ * to write) when woken. A departed client is found by the next write,
+ * at the latest the producer's heartbeat.
+ */
+static void stream_idle(struct http_req *h, bool idle)
+{
+	lws_rx_flow_control(h->wsi, !idle);
+	if (!idle)
+		lws_callback_on_writable(h->wsi);
+}
+
+static int stream_more(struct http_req *h)
+{
+	unsigned char buf[LWS_PRE + SLICE];
+	long n = h->stream->next(h->stream_state, (char *)buf + LWS_PRE, SLICE);
+
+	if (n < 0)
+		return -1; /* the producer ended the stream */
+	if (n == 0) {
+		stream_idle(h, true); /* nothing until a wake */
+		return 0;
+	}
+	if (lws_write(h->wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP) != n)
+		return -1;
+	h->pub.resp_len += (size_t)n;
+	lws_callback_on_writable(h->wsi); /* there may be more */
+	return 0;
+}
+
 static int on_writeable(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
 	unsigned char buf[LWS_PRE + SLICE];
 	size_t n;
 	int flags;
+
+	if (h->state == STREAM_HEAD)
+		return stream_head(h);
+	if (h->state == STREAMING)
+		return stream_more(h);
 
 	if (h->state == WRITING_HEAD) {
 		/* A client that does not read its response is dropped. */
@@ -1091,8 +1216,12 @@ static void on_closed(struct pss *pss, struct hub_server *srv)
 		return;
 	h = pss->req;
 	pss->req = NULL;
-	if (h->state != DONE)
+	if (h->stream) {
+		log_request(h); /* a stream's line: its bytes and duration */
+		h->stream->free(h->stream_state);
+	} else if (h->state != DONE) {
 		srv->inflight--;
+	}
 	held_end(h);
 	if (h->job) {
 		/* The write goes on; its done() learns the client left. */

@@ -123,6 +123,18 @@ struct hub_req;
 struct hub_job;
 
 /*
+ * A streaming answer (Server-Sent Events): after the 200 and its headers,
+ * the transport calls next() whenever the connection can take more, until
+ * it returns -1 or the client leaves; then free(). next() fills buf with
+ * up to len bytes and returns how many; 0 means nothing to send now - the
+ * producer calls hub_stream_wake() when it has something.
+ */
+struct hub_stream_ops {
+	long (*next)(void *state, char *buf, size_t len);
+	void (*free)(void *state);
+};
+
+/*
  * How a request travels and gets its answer: HTTP (http.c) or a WebSocket
  * action (ws.c). The writer and the long-poll machinery call these; a
  * handler never does.
@@ -136,6 +148,10 @@ struct hub_transport {
 	/* Long-poll: hold r until its queue changes or its wait ends, then
 	 * run its handler again. NULL when the transport cannot hold. */
 	void (*hold)(struct hub_req *r);
+	/* Streaming answer (SSE): see hub_stream(). NULL when unsupported. */
+	void (*stream)(struct hub_req *r, const char *content_type,
+		       const struct hub_stream_ops *ops, void *state);
+	void (*stream_wake)(struct hub_req *r);
 };
 
 struct hub_kv {
@@ -168,6 +184,10 @@ struct hub_req {
 	uint8_t client_id[16];          /* canonical UUID bytes */
 	bool is_admin;                  /* X-Roles lists "admin" */
 	const char *content_type;       /* "" when absent */
+	/* If-None-Match; "" when absent (NULL from transports without
+	 * HTTP headers, e.g. WebSocket actions). See hub_etag_matches(). */
+	const char *if_none_match;
+	const char *last_event_id;      /* SSE resume point; "" when absent */
 
 	/* Query parameters in the order sent; blank values dropped. */
 	struct hub_kv *query;
@@ -286,6 +306,16 @@ void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
 bool hub_wait_param(struct hub_req *r);
 bool hub_can_wait(const struct hub_req *r);
 void hub_wait(struct hub_req *r);
+/*
+ * Starts a streaming answer (200, content_type, no length; the connection
+ * closes when it ends). r is then owned by the stream: the handler returns
+ * and never replies. Replies 501 when the transport cannot stream.
+ */
+void hub_stream(struct hub_req *r, const char *content_type,
+		const struct hub_stream_ops *ops, void *state);
+/* The stream's producer has something new: call its next() soon. */
+void hub_stream_wake(struct hub_req *r);
+
 /* Tells the subscribers of r->queue that it changed (e.g. after a claim
  * release made messages claimable). Appends notify by themselves. */
 void hub_notify(struct hub_req *r);
@@ -316,6 +346,33 @@ json_t *hub_queue_meta(const struct hub_req *r, const char *queue);
 /* Reads an integer reserved key of the metadata; def when absent/not int. */
 long long hub_meta_int(json_t *meta, const char *key, long long def);
 
+/* ------------------------------------------------------ conditional GET */
+
+/*
+ * Entity tags (etag.c): a hash of what an answer depends on - never of its
+ * ages - for ETag / If-None-Match. A handler starts one, adds the inputs
+ * of its answer, formats the tag, sends it as the ETag header and, when
+ * hub_etag_matches(), replies 304 with no body instead of the answer.
+ */
+struct hub_etag {
+	uint64_t h;
+};
+/* "W/" + quote + 16 hex + quote + NUL. */
+#define HUB_ETAG_MAX 24
+
+/* Starts a tag (seeded with Herald's version: an upgrade changes tags). */
+void hub_etag_init(struct hub_etag *e);
+/* Adds bytes, a string (NULL differs from ""), an integer. */
+void hub_etag_add(struct hub_etag *e, const void *data, size_t len);
+void hub_etag_add_str(struct hub_etag *e, const char *s);
+void hub_etag_add_u64(struct hub_etag *e, uint64_t v);
+/* The tag as an ETag header value: "\"<16 hex>\"", W/ first when weak. */
+void hub_etag_format(const struct hub_etag *e, bool weak,
+		     char out[HUB_ETAG_MAX]);
+/* Whether r's If-None-Match matches `tag` (RFC 9110 §13.1.2: "*", a
+ * list, W/ ignored on both sides). */
+bool hub_etag_matches(const struct hub_req *r, const char *tag);
+
 /* --------------------------------------------------------------- routes */
 
 typedef void (*hub_handler_fn)(struct hub_req *r);
@@ -337,6 +394,9 @@ void hub_share(struct hub_req *r);          /* POST /v2/queues/q/share */
 bool hub_check_signature(struct hub_req *r, const char *signature,
 			 const char *expires, const char *methods,
 			 const char *paths);
+
+/* sse.c: GET /v2/queues/q/events, Server-Sent Events. */
+void hub_queue_events(struct hub_req *r);
 
 /* api_queues.c */
 void hub_queues_list(struct hub_req *r);    /* GET /queues */
@@ -363,5 +423,8 @@ void hub_claims_post(struct hub_req *r);   /* POST /queues/q/claims */
 void hub_claim_get(struct hub_req *r);     /* GET /queues/q/claims/id */
 void hub_claim_patch(struct hub_req *r);   /* PATCH /queues/q/claims/id */
 void hub_claim_delete(struct hub_req *r);  /* DELETE /queues/q/claims/id */
+
+/* atom.c */
+void hub_queue_atom(struct hub_req *r);    /* GET /v2/queues/q/feed.atom */
 
 #endif /* HERALD_HUB_H */

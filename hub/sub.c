@@ -228,3 +228,20 @@ void hub_notify(struct hub_req *r)
 	if (r->queue)
 		hub_sub_notify(r->srv, r->project, r->queue);
 }
+
+void hub_stream(struct hub_req *r, const char *content_type,
+		const struct hub_stream_ops *ops, void *state)
+{
+	if (!r->transport->stream) {
+		ops->free(state);
+		hub_reply_error(r, 501, "Not implemented",
+				"This transport cannot stream.");
+		return;
+	}
+	r->transport->stream(r, content_type, ops, state);
+}
+
+void hub_stream_wake(struct hub_req *r)
+{
+	r->transport->stream_wake(r);
+}

@@ -1,0 +1,213 @@
+/*
+ * test_sse.c - Server-Sent Events: GET /v2/queues/{q}/events streams the
+ * backlog after a marker, then live messages; resumes after Last-Event-ID
+ * with no gap and no duplicate across a reconnect; reports messages lost
+ * to expiry as a gap event; takes Client-ID and project from the query
+ * (EventSource cannot set headers); leaves the reader's own messages out
+ * with echo=false.
+ *
+ * An event stream has no length, so the test reads the socket raw until
+ * the events it expects have arrived (every read has a timeout).
+ */
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+struct stream {
+	struct hh_client c;
+	char *buf;
+	size_t len;
+};
+
+/* Opens an event stream (raw request on its own connection). */
+static void open_stream(struct stream *s, const struct hh_server *srv,
+			const char *query, const char *extra_headers)
+{
+	const char *req = hh_fmt("GET /v2/queues/%s HTTP/1.1\r\nHost: t\r\n"
+				 "Accept: text/event-stream\r\n%s\r\n",
+				 query, extra_headers ? extra_headers : "");
+
+	memset(s, 0, sizeof(*s));
+	hh_client_init(&s->c, srv, NULL, NULL);
+	if (hh_send(&s->c, req, strlen(req)) != 0)
+		bail_out("cannot open the event stream");
+}
+
+/* Reads until `needle` has arrived (true) or ms pass (false). */
+static bool read_until(struct stream *s, const char *needle, int ms)
+{
+	while (!s->buf || !memmem(s->buf, s->len, needle, strlen(needle))) {
+		struct pollfd p = {.fd = s->c.fd, .events = POLLIN};
+		char chunk[4096];
+		ssize_t n;
+
+		if (poll(&p, 1, ms) <= 0)
+			return false;
+		n = read(s->c.fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			return false;
+		s->buf = realloc(s->buf, s->len + (size_t)n + 1);
+		if (!s->buf)
+			bail_out("out of memory");
+		memcpy(s->buf + s->len, chunk, (size_t)n);
+		s->len += (size_t)n;
+		s->buf[s->len] = '\0';
+	}
+	return true;
+}
+
+static size_t count(const struct stream *s, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = s->buf; p && (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static void close_stream(struct stream *s)
+{
+	hh_client_close(&s->c);
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+}
+
+static void post(struct hh_client *c, const char *queue, const char *body)
+{
+	struct hh_resp r = HH_RESP_INIT;
+
+	hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", queue),
+		hh_fmt("{\"messages\": [{\"body\": %s}]}", body));
+	if (r.status != 201)
+		bail_out("post to %s: %d", queue, r.status);
+	hh_resp_free(&r);
+}
+
+#define ID(n) "0000000001000000000000" n /* ids of the first queue made */
+#define IDENT "client_id=" HH_CLIENT_B "&project_id=sse"
+
+static void backlog_live_resume(const struct hh_server *srv, struct hh_client *pub)
+{
+	struct stream s;
+
+	post(pub, "q", "\"one\"");
+	post(pub, "q", "\"two\"");
+	open_stream(&s, srv, "q/events?marker=" ID("01") "&" IDENT, NULL);
+	ok(read_until(&s, "HTTP/1.1 200", 5000), "the stream answers 200");
+	ok(strstr(s.buf, "text/event-stream") != NULL, "as text/event-stream");
+	ok(read_until(&s, "\"body\": \"two\"}\n\n", 5000),
+	   "the backlog after the marker arrives");
+	ok(strstr(s.buf, "\"one\"") == NULL, "not the message of the marker itself");
+	ok(strstr(s.buf, "id: " ID("02") "\nevent: message\ndata: {\"id\": \"" ID("02") "\", ") != NULL,
+	   "each event has the message id as its id");
+
+	post(pub, "q", "{\"three\": 3}");
+	/* Bodies go out as stored: compact JSON. */
+	ok(read_until(&s, "{\"three\":3}}\n\n", 5000), "a live message follows");
+	close_stream(&s);
+
+	/* The client reconnects with the last id it saw. */
+	post(pub, "q", "\"four\"");
+	open_stream(&s, srv, "q/events?" IDENT, "Last-Event-ID: " ID("03") "\r\n");
+	ok(read_until(&s, "\"four\"}\n\n", 5000),
+	   "after a reconnect with Last-Event-ID, what came meanwhile arrives");
+	is(count(&s, "event: message"), 1, "exactly once: no duplicate, no gap");
+	close_stream(&s);
+
+	/* Without a marker a stream starts from now. */
+	open_stream(&s, srv, "q/events?" IDENT, NULL);
+	ok(read_until(&s, "HTTP/1.1 200", 5000), "a stream from now");
+	post(pub, "q", "\"five\"");
+	ok(read_until(&s, "\"five\"}\n\n", 5000), "gets only what comes after");
+	is(count(&s, "event: message"), 1, "and nothing older");
+	close_stream(&s);
+}
+
+static void echo_and_idents(const struct hh_server *srv)
+{
+	struct hh_client a;
+	struct stream s;
+	struct hh_resp r = HH_RESP_INIT;
+
+	hh_client_init(&a, srv, HH_CLIENT_A, "sse");
+	open_stream(&s, srv, "e/events?echo=false&client_id=" HH_CLIENT_A
+		    "&project_id=sse", NULL);
+	ok(read_until(&s, "HTTP/1.1 200", 5000), "a stream with echo=false");
+	post(&a, "e", "\"mine\"");
+	hh_client_close(&a);
+	hh_client_init(&a, srv, HH_CLIENT_B, "sse");
+	post(&a, "e", "\"theirs\"");
+	ok(read_until(&s, "\"theirs\"}\n\n", 5000), "another client's message arrives");
+	ok(strstr(s.buf, "\"mine\"") == NULL, "the reader's own message does not");
+	close_stream(&s);
+
+	open_stream(&s, srv, "e/events?project_id=sse", NULL);
+	ok(read_until(&s, "\r\n\r\n", 5000) && strstr(s.buf, "HTTP/1.1 400"),
+	   "without a Client-ID (header or client_id=) the stream is refused");
+	close_stream(&s);
+
+	/* Projects keep streams apart. */
+	open_stream(&s, srv, "e/events?client_id=" HH_CLIENT_A "&project_id=other",
+		    NULL);
+	ok(read_until(&s, "HTTP/1.1 200", 5000), "a stream in another project");
+	post(&a, "e", "\"sse-project-only\"");
+	ok(!read_until(&s, "sse-project-only", 300),
+	   "does not see the first project's messages");
+	close_stream(&s);
+	hh_resp_free(&r);
+	hh_client_close(&a);
+}
+
+static void gap(struct hh_server *srv, struct hh_client *pub)
+{
+	struct stream s;
+	struct hh_resp r = HH_RESP_INIT;
+	char marker[64];
+
+	/* A queue with one kept message, then three that expire. */
+	hh_call(pub, &r, "POST", "/v2/queues/g/messages",
+		"{\"messages\": [{\"body\": \"kept\", \"ttl\": 3600}]}");
+	hh_copy(marker, sizeof(marker), hh_resource_ids(&r));
+	hh_call(pub, &r, "POST", "/v2/queues/g/messages",
+		"{\"messages\": [{\"body\": 1, \"ttl\": 60}, {\"body\": 2, \"ttl\": 60},"
+		" {\"body\": 3, \"ttl\": 60}]}");
+	post(pub, "g", "\"after\"");
+	hh_clock_advance(srv, 61 * 1000);
+
+	open_stream(&s, srv, hh_fmt("g/events?marker=%s&" IDENT, marker), NULL);
+	ok(read_until(&s, "\"after\"}\n\n", 5000), "the stream resumes past the loss");
+	ok(strstr(s.buf, "event: gap\ndata: {\"missed\": 3, \"resume_marker\": ") != NULL,
+	   "with a gap event counting the 3 expired messages");
+	ok(strstr(s.buf, "event: gap") < strstr(s.buf, "\"after\""),
+	   "the gap comes before the messages after it");
+	close_stream(&s);
+
+	/* A marker from a deleted and re-created queue. */
+	hh_call(pub, &r, "DELETE", "/v2/queues/g", NULL);
+	post(pub, "g", "\"new generation\"");
+	open_stream(&s, srv, hh_fmt("g/events?marker=%s&" IDENT, marker), NULL);
+	ok(read_until(&s, "\"new generation\"}\n\n", 5000),
+	   "a stale marker resumes at the new queue's oldest message");
+	ok(strstr(s.buf, "event: gap\ndata: {\"missed\": null") != NULL,
+	   "after a gap of unknown size");
+	close_stream(&s);
+	hh_resp_free(&r);
+}
+
+int main(void)
+{
+	struct hh_server srv;
+	struct hh_client pub;
+
+	hh_watchdog(120);
+	hh_start(&srv, NULL);
+	hh_client_init(&pub, &srv, HH_CLIENT_A, "sse");
+	backlog_live_resume(&srv, &pub);
+	echo_and_idents(&srv);
+	gap(&srv, &pub);
+	hh_client_close(&pub);
+	return hh_finish(&srv);
+}
