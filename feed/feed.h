@@ -464,6 +464,14 @@ int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
  * generation > 0; anything else is FEED_EBADID. */
 int feed_id_parse(const char *id, uint64_t *generation, uint64_t *seq);
 
+/*
+ * The marker from which a read starts exactly at message `id` (the id's
+ * predecessor in its queue's log, whether or not that message exists; for
+ * the first message, the marker before any). FEED_EBADID for a malformed
+ * id or one that names no message (sequence 0).
+ */
+int feed_marker_before(const char *id, char out[FEED_ID_LEN + 1]);
+
 /* Parses a claim id (canonical UUID text, case-insensitive) to bytes. */
 int feed_claim_id_parse(const char *text, uint8_t out[16]);
 

@@ -71,6 +71,19 @@ int feed_id_parse(const char *id, uint64_t *generation, uint64_t *seq)
 	return 0;
 }
 
+int feed_marker_before(const char *id, char out[FEED_ID_LEN + 1])
+{
+	uint64_t gen, seq;
+	int rc = feed_id_parse(id, &gen, &seq);
+
+	if (rc)
+		return rc;
+	if (seq == 0)
+		return FEED_EBADID; /* a marker, not a message */
+	feed__id_format(out, gen, seq - 1);
+	return 0;
+}
+
 void feed__claim_id_format(char out[FEED_CLAIM_ID_LEN + 1],
 			   const uint8_t id[16])
 {

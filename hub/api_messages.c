@@ -29,6 +29,14 @@
  * the recognised parameters in Zaqar's fixed order marker, limit, echo,
  * include_claimed, include_delayed with their parsed values; a marker that
  * was not sent goes last.
+ *
+ * Conditional GET (v2 listings, a Herald extension): a 200 carries an ETag
+ * hashed from what its body is a function of apart from the ages - each
+ * message's id, claim id, ttl and body, the next link, the gap header -
+ * so a poller's If-None-Match gets a bodyless 304 while nothing it would
+ * see has changed. With wait=N as well, a request whose tag still matches
+ * is held like an empty long-poll: it answers 200 when a commit changes
+ * its page, or 304 when the wait ends.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -593,6 +601,7 @@ struct page {
 	char next[FEED_ID_LEN + 1];   /* marker for the next page */
 	bool gap;
 	int64_t missed;               /* -1: unknown */
+	struct hub_etag etag;         /* of the messages kept, so far */
 };
 
 /* Reads of one page at most; each reads at least one message. */
@@ -610,6 +619,18 @@ static void page_gap(struct page *pg, const feed_msgs_t *msgs)
 	else
 		pg->missed = -1;
 	pg->gap = true;
+}
+
+/* Adds a message to the page, and what its rendering depends on but its
+ * age to the page's tag. */
+static void page_add(const struct hub_req *r, struct page *pg,
+		     const feed_msg_t *m)
+{
+	json_array_append_new(pg->msgs, hub_msgs_render(r, m));
+	hub_etag_add_str(&pg->etag, m->id);
+	hub_etag_add_str(&pg->etag, m->claim_id);
+	hub_etag_add_u64(&pg->etag, m->expires_ms - m->created_ms);
+	hub_etag_add(&pg->etag, m->body, m->body_len);
 }
 
 /*
@@ -647,8 +668,7 @@ static int list_read(struct hub_req *r, const struct list_params *p,
 		page_gap(pg, &msgs);
 		for (size_t j = 0; j < msgs.n; j++)
 			if (p->include_delayed || msgs.v[j].due_ms <= r->now_ms)
-				json_array_append_new(
-					pg->msgs, hub_msgs_render(r, &msgs.v[j]));
+				page_add(r, pg, &msgs.v[j]);
 		if (msgs.next_marker[0])
 			memcpy(pg->next, msgs.next_marker, sizeof(pg->next));
 		short_read = msgs.n < opts.limit;
@@ -660,35 +680,55 @@ static int list_read(struct hub_req *r, const struct list_params *p,
 	return rc;
 }
 
+/* The page's tag, finished with the rest of what the answer shows. */
+static void list_etag(const struct hub_req *r, struct page *pg,
+		      const char *link, char tag[HUB_ETAG_MAX])
+{
+	hub_etag_add_str(&pg->etag, r->queue);
+	hub_etag_add_str(&pg->etag, link);
+	hub_etag_add_u64(&pg->etag, pg->gap);
+	hub_etag_add_u64(&pg->etag, (uint64_t)pg->missed);
+	hub_etag_format(&pg->etag, false, tag);
+}
+
 static void list_reply(struct hub_req *r, const struct list_params *p,
 		       struct page *pg)
 {
-	char *link;
-	json_t *links;
+	bool empty = json_array_size(pg->msgs) == 0;
+	/* v1 always, and a long-poll that waited in vain: 204. */
+	bool no_content = empty && (r->version == HUB_V1 || r->wait_asked);
+	char *link = NULL, tag[HUB_ETAG_MAX] = "";
 
+	if (!empty && !(link = list_link(r, p, pg->next))) {
+		hub_msgs_reply_nomem(r);
+		return;
+	}
+	if (r->version == HUB_V2 && !no_content) {
+		list_etag(r, pg, link, tag);
+		if (hub_etag_matches(r, tag) && hub_can_wait(r)) {
+			free(link);
+			hub_wait(r); /* until the page changes */
+			return;
+		}
+	}
 	if (pg->gap && pg->missed >= 0)
 		hub_header(r, "Herald-Gap", "%lld", (long long)pg->missed);
 	else if (pg->gap)
 		hub_header(r, "Herald-Gap", "unknown");
-	if (json_array_size(pg->msgs) == 0) {
-		/* v1 always, and a long-poll that waited in vain: 204. */
-		if (r->version == HUB_V1 || r->wait_asked)
-			hub_reply(r, 204, NULL);
-		else
-			hub_reply(r, 200,
-				  json_pack("{s:[],s:[]}", "messages",
-					    "links"));
-		return;
-	}
-	link = list_link(r, p, pg->next);
-	if (!link) {
-		hub_msgs_reply_nomem(r);
-		return;
-	}
-	links = json_pack("[{s:s,s:s}]", "rel", "next", "href", link);
+	if (tag[0])
+		hub_header(r, "ETag", "%s", tag);
+	if (tag[0] && hub_etag_matches(r, tag))
+		hub_reply(r, 304, NULL);
+	else if (no_content)
+		hub_reply(r, 204, NULL);
+	else if (empty)
+		hub_reply(r, 200,
+			  json_pack("{s:[],s:[]}", "messages", "links"));
+	else
+		hub_reply(r, 200,
+			  json_pack("{s:O,s:[{s:s,s:s}]}", "messages", pg->msgs,
+				    "links", "rel", "next", "href", link));
 	free(link);
-	hub_reply(r, 200,
-		  json_pack("{s:O,s:o}", "messages", pg->msgs, "links", links));
 }
 
 static void messages_list(struct hub_req *r)
@@ -700,6 +740,7 @@ static void messages_list(struct hub_req *r)
 	if (!v1_client_id_ok(r) || !list_params_get(r, &p))
 		return;
 	pg.msgs = json_array();
+	hub_etag_init(&pg.etag);
 	if (!pg.msgs) {
 		hub_msgs_reply_nomem(r);
 		return;

@@ -736,14 +736,33 @@ static bool check_signature(struct http_req *h)
 	return hub_check_signature(&h->pub, sig[0], sig[1], sig[2], sig[3]);
 }
 
-/* Live streams (SSE, WebSocket stream URLs): browsers cannot set headers
- * there, so Client-ID and X-Project-Id may come as query parameters. */
-static bool stream_path(const char *path)
+/* Live streams (SSE, WebSocket stream URLs) and Atom feeds: browsers and
+ * feed readers cannot set headers there, so Client-ID and X-Project-Id
+ * may come as query parameters. */
+static bool ident_in_query(const char *path)
 {
 	size_t n = strlen(path);
 
 	return (n > 7 && strcmp(path + n - 7, "/events") == 0) ||
-	       (n > 7 && strcmp(path + n - 7, "/stream") == 0);
+	       (n > 7 && strcmp(path + n - 7, "/stream") == 0) ||
+	       (n > 10 && strcmp(path + n - 10, "/feed.atom") == 0);
+}
+
+/* Whether an Accept header takes what the path answers with. */
+static bool accepts(const char *path, const char *accept)
+{
+	size_t n = strlen(path);
+
+	if (strstr(accept, "application/json") || strstr(accept, "*/*") ||
+	    strstr(accept, "application/*"))
+		return true;
+	if (n > 7 && strcmp(path + n - 7, "/events") == 0)
+		return strstr(accept, "text/event-stream") != NULL;
+	if (n > 10 && strcmp(path + n - 10, "/feed.atom") == 0)
+		return strstr(accept, "application/atom+xml") ||
+		       strstr(accept, "application/xml") ||
+		       strstr(accept, "text/xml");
+	return false;
 }
 
 /* A header, or on a stream path the query parameter standing in for it. */
@@ -753,7 +772,8 @@ static int copy_ident(struct http_req *h, const char *header,
 	int n = copy_custom(h->wsi, header, buf, len);
 	const char *v;
 
-	if (n != 0 || !stream_path(h->path) || !(v = hub_query(&h->pub, param)))
+	if (n != 0 || !ident_in_query(h->path) ||
+	    !(v = hub_query(&h->pub, param)))
 		return n;
 	if (strlen(v) >= len)
 		return -1;
@@ -779,9 +799,7 @@ static bool check_media(struct http_req *h)
 		return false;
 	}
 	if (copy_hdr(h->wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof(accept)) == 1 &&
-	    !strstr(accept, "application/json") && !strstr(accept, "*/*") &&
-	    !strstr(accept, "application/*") &&
-	    !(stream_path(h->path) && strstr(accept, "text/event-stream"))) {
+	    !accepts(h->path, accept)) {
 		hub_header(r, "Vary", "Accept");
 		hub_reply(r, 406, NULL);
 		return false;
@@ -887,7 +905,7 @@ static void dispatch(struct http_req *h)
 		return;
 	if (copy_custom(h->wsi, "x-roles:", roles, sizeof(roles)) == 1)
 		r->is_admin = roles_admin(roles);
-	if (stream_path(h->path) &&
+	if (ident_in_query(h->path) &&
 	    copy_custom(h->wsi, "last-event-id:", h->last_event_id,
 			sizeof(h->last_event_id)) < 0)
 		h->last_event_id[0] = '\0'; /* too long: no id of ours */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "server.h"
 
 static void usage(FILE *out)
@@ -17,7 +18,14 @@ static void usage(FILE *out)
 		"Queues API.\n\n"
 		"commands:\n"
 		"  serve      run the server (herald serve --help for every "
-		"setting)\n\n"
+		"setting)\n"
+		"  post       post messages to a queue\n"
+		"  tail       print a queue's messages; --follow waits for more\n"
+		"  claim      claim messages (and --delete them)\n"
+		"  stats      a queue's stats, or every queue's\n"
+		"  queues     list the queues\n"
+		"  (herald COMMAND --help for its options; the client commands "
+		"talk to\n   $HERALD_URL, default http://127.0.0.1:8888)\n\n"
 		"  --help     this text\n"
 		"  --version  print the version\n");
 }
@@ -50,6 +58,8 @@ int main(int argc, char **argv)
 		hub_log_set_level(cfg.log_level);
 		return hub_server_run(&cfg);
 	}
+	if (hub_cli_is_command(argv[1]))
+		return hub_cli_main(argc - 1, argv + 1);
 	fprintf(stderr, "herald: unknown command \"%s\"\n\n", argv[1]);
 	usage(stderr);
 	return 2;

@@ -50,6 +50,7 @@ static const struct route routes[] = {
 	{V1, HUB_PUT, "/queues/{queue}/metadata", hub_queue_meta_put},
 	{V2, HUB_POST, "/queues/{queue}/purge", hub_queue_purge},
 	{V2, HUB_POST, "/queues/{queue}/share", hub_share},
+	{V2, HUB_GET, "/queues/{queue}/feed.atom", hub_queue_atom},
 	{V2, HUB_GET, "/queues/{queue}/events", hub_queue_events},
 
 	{ALL, HUB_POST, "/queues/{queue}/messages", hub_messages_post},

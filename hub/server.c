@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "server.h"
+#include "ws.h"
 
 #define DRAIN_MS 10000
 
@@ -166,16 +167,30 @@ static int open_storage(struct hub_server *srv)
 static int start_lws(struct hub_server *srv)
 {
 	/* lws keeps pointing at these for the context's life. */
-	static struct lws_protocols protocols[2];
+	static struct lws_protocols protocols[3];
 	static const struct lws_http_mount mount = {
 		.mountpoint = "/",
 		.mountpoint_len = 1,
 		.origin_protocol = LWSMPRO_CALLBACK,
 		.protocol = "herald-http",
 	};
+	/* WebSocket upgrades without a subprotocol (browsers' plain
+	 * `new WebSocket(url)`) go to the vhost's default protocol: make
+	 * it herald.v1 (notes: trap 8). ws.c checks the path. */
+	static const struct lws_protocol_vhost_options ws_default = {
+		NULL, NULL, "default", "1"};
+	static const struct lws_protocol_vhost_options pvo = {
+		NULL, &ws_default, "herald.v1", ""};
+	/* WebSocket keepalive: a ping after 30 s without traffic, hang up
+	 * after 75 s without a valid frame (a pong counts). */
+	static const lws_retry_bo_t idle = {
+		.secs_since_valid_ping = 30,
+		.secs_since_valid_hangup = 75,
+	};
 	struct lws_context_creation_info info;
 
 	protocols[0] = hub_http_protocol;
+	protocols[1] = hub_ws_protocol;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
@@ -192,6 +207,8 @@ static int start_lws(struct hub_server *srv)
 	info.iface = srv->cfg.listen_host;
 	info.port = srv->cfg.listen_port;
 	info.mounts = &mount;
+	info.pvo = &pvo;
+	info.retry_and_idle_policy = &idle;
 	info.alpn = "http/1.1";
 	info.max_http_header_data = 16384;
 	info.keepalive_timeout = 60;

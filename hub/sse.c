@@ -5,8 +5,9 @@
  * the log is the buffer. Whenever the connection can take more, next()
  * reads the messages after the marker from feed, renders them as events,
  * and moves the marker; a commit to the queue wakes the stream. Nothing is
- * queued per subscriber beyond the one batch being written, so a client
- * that reads slowly costs its socket buffer and a page, not a backlog.
+ * queued per subscriber beyond the one batch being written (about 64 KiB),
+ * so a client that reads slowly costs its socket buffer and that batch,
+ * not a backlog.
  *
  *   id: <message id>                  one event per message; the id is
  *   event: message                    the marker to resume from, which
@@ -30,7 +31,8 @@
 #include "server.h"
 
 #define HEARTBEAT_S 15
-#define PAGE 50 /* messages per read */
+#define PAGE 50           /* messages per read, at most */
+#define BATCH_BYTES 65536 /* rendered ahead of the socket, about */
 
 struct sse {
 	struct hub_req *r; /* the request that owns the stream */
@@ -124,8 +126,17 @@ static int read_page(struct sse *s)
 					 "\"resume_marker\": \"%s\"}\n\n",
 					 msgs.next_marker);
 	}
-	for (size_t i = 0; rc == 0 && i < msgs.n; i++)
+	/* Render about BATCH_BYTES: a client that does not read holds up
+	 * one batch, not a page of large messages. The marker moves only
+	 * past what was rendered. */
+	for (size_t i = 0; rc == 0 && i < msgs.n; i++) {
 		rc = render_msg(s, &msgs.v[i], now);
+		if (rc == 0 && s->pend_len >= BATCH_BYTES && i + 1 < msgs.n) {
+			memcpy(s->marker, msgs.v[i].id, sizeof(s->marker));
+			feed_msgs_free(&msgs);
+			return 0;
+		}
+	}
 	if (rc == 0 && msgs.next_marker[0])
 		memcpy(s->marker, msgs.next_marker, sizeof(s->marker));
 	feed_msgs_free(&msgs);
@@ -146,6 +157,8 @@ static long sse_next(void *state, char *buf, size_t len)
 			return -1;
 	}
 	n = s->pend_len - s->pend_off;
+	if (n == 0)
+		return 0; /* nothing new: wait for a wake */
 	if (n > len)
 		n = len;
 	memcpy(buf, s->pend + s->pend_off, n);

@@ -207,6 +207,35 @@ static void test_strerror(void)
 	   "strerror just outside the table is not NULL");
 }
 
+static void test_marker_before(feed_t *feed)
+{
+	uint8_t client[16];
+	feed_msg_in_t m[3] = {{"1", 1, 60, 0}, {"2", 1, 60, 0}, {"3", 1, 60, 0}};
+	char ids[3][FEED_ID_LEN + 1], before[FEED_ID_LEN + 1];
+	feed_read_opts_t opts = {.limit = 10, .flags = FEED_READ_ECHO};
+	feed_msgs_t out;
+
+	fixture_client(client, 7);
+	if (feed_append(feed, "p", "before", m, 3, client, 1000, ids))
+		bail_out("append failed");
+	is(feed_marker_before(ids[2], before), 0, "the marker before an id");
+	is(feed_read(feed, "p", "before", before, &opts, 1000, &out), 0,
+	   "reads from it");
+	ok(out.n == 1 && strcmp(out.v[0].id, ids[2]) == 0,
+	   "and the read starts exactly at that id");
+	feed_msgs_free(&out);
+	is(feed_marker_before(ids[0], before), 0,
+	   "the first message has a marker before it too");
+	is(feed_read(feed, "p", "before", before, &opts, 1000, &out), 0,
+	   "which reads from the start");
+	ok(out.n == 3 && strcmp(out.v[0].id, ids[0]) == 0 && !out.gap,
+	   "all three, no gap");
+	feed_msgs_free(&out);
+	is(feed_marker_before(before, ids[1]), FEED_EBADID,
+	   "a sequence-0 marker names no message");
+	is(feed_marker_before("zz", before), FEED_EBADID, "a malformed id");
+}
+
 int main(void)
 {
 	const char *dir;
@@ -217,6 +246,7 @@ int main(void)
 	test_id_malformed();
 	test_claim_id_parse(feed);
 	test_strerror();
+	test_marker_before(feed);
 
 	feed_close(feed);
 	fixture_rmdir(dir);

@@ -1,0 +1,73 @@
+/*
+ * ws.h - what the two WebSocket files share: ws.c (the lws protocol, the
+ * connection, its subscriptions and fan-out) and ws_actions.c (Zaqar's
+ * actions served through hub_route, and their replies reshaped into
+ * Zaqar's WebSocket response frames).
+ *
+ * An action's life: ws.c decodes a text frame and queues a struct
+ * hub_ws_action on its connection; actions of one connection run one at
+ * a time, in the order received (a message_list sent after a message_post
+ * sees the post). ws_actions.c runs it: through hub_route with the WS
+ * transport (replying at once, or after a deferred write), or in ws.c for
+ * the actions that need the connection (subscribe, subscription_*).
+ * Either way the action ends with a ready response frame and
+ * hub_ws_action_ready(); ws.c writes the frames in request order.
+ *
+ * Loop thread only.
+ */
+#ifndef HERALD_HUB_WS_H
+#define HERALD_HUB_WS_H
+
+#include "server.h"
+
+struct hub_ws_conn;
+struct ws_verb; /* ws_actions.c's table row */
+
+struct hub_ws_action {
+	struct hub_req pub;          /* first: the transport casts back */
+	struct hub_ws_action *next;  /* in its connection's queue */
+	struct hub_ws_conn *conn;
+	struct hub_job *job;         /* a deferred write out at the writer */
+	const struct ws_verb *verb;  /* NULL: answered without routing */
+	json_t *request;             /* the echo: action, body, headers, api */
+	json_t *body;                /* borrowed from request: "body" */
+	bool started, ready;
+	char *frame;                 /* LWS_PRE + the response frame */
+	size_t frame_len;
+	/* Storage behind pub's pointers. */
+	char project[FEED_PROJECT_MAX + 1];
+	char path[512];
+	char *req_body;
+};
+
+/* ------------------------------------------------------- ws_actions.c */
+
+/* Runs a queued action (a->request decoded, an object with a string
+ * "action"): answers it now or later; either way calls
+ * hub_ws_action_ready(a) once its frame is set. */
+void hub_ws_action_run(struct hub_ws_action *a);
+/* Sets a's response frame {"request": a->request, "body": body,
+ * "headers": {"status": status}} (steals body; NULL = {}). */
+void hub_ws_action_reply(struct hub_ws_action *a, int status, json_t *body);
+/* The same with body {"exception": text, "error": error (NULL: null)}. */
+void hub_ws_action_fail(struct hub_ws_action *a, int status, const char *text,
+			const char *error);
+/* Frees what a holds (not a itself), and its frame. */
+void hub_ws_action_clear(struct hub_ws_action *a);
+/* True when `name` is a queue name the API accepts. */
+bool hub_ws_queue_name_ok(const char *name);
+
+/* ----------------------------------------------------------------- ws.c */
+
+/* a's frame is set: write it in its turn, run the next action. */
+void hub_ws_action_ready(struct hub_ws_action *a);
+/*
+ * The actions ws.c answers itself, as they touch the connection:
+ * subscribe, unsubscribe, subscription_create/list/get/delete. Called by
+ * hub_ws_action_run after the common header checks; sets a's frame.
+ */
+void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
+
+extern const struct lws_protocols hub_ws_protocol;
+
+#endif /* HERALD_HUB_WS_H */

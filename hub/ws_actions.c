@@ -1,0 +1,744 @@
+/*
+ * ws_actions.c - Zaqar's WebSocket actions (zaqar-api.md §12), served by
+ * the same handlers as HTTP.
+ *
+ * An action becomes a struct hub_req, as if it had come over HTTP:
+ *
+ *   {"action": "message_post",                 POST /v2/queues/q/messages
+ *    "headers": {"Client-ID": c,        --->   Client-ID: c
+ *                "X-Project-ID": p},           X-Project-ID: p
+ *    "body": {"queue_name": "q",               {"messages": [...]}
+ *             "messages": [...]}}
+ *
+ * then hub_route() runs it with the WS transport below: the handler
+ * answers at once (reads) or after a deferred write (the writer calls
+ * job_out / job_back / resume, as for HTTP). Its HTTP-shaped reply is then
+ * reshaped into Zaqar's WebSocket frame:
+ *
+ *   {"request": {"action", "body", "headers", "api": "v2"},
+ *    "body": <Zaqar's WS body>, "headers": {"status": N}}
+ *
+ * where bodies differ from HTTP's: no hrefs or links, message objects
+ * {"id", "claim_id", "ttl", "age", "body"}, plain strings for creations
+ * and removals ("Queue q created."), {"message_ids": [...]} for a post,
+ * {"claim_id", "messages"} for a claim, and errors as
+ * {"exception": <what HTTP calls the description>, "error": null | text}.
+ *
+ * Schema checks come first, as Zaqar's: required headers (Client-ID and
+ * X-Project-ID) and body fields present and of the right JSON type, else
+ * 400 {"error": "Schema validation failed."}.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ws.h"
+
+enum verb_id {
+	V_QUEUE_LIST,
+	V_QUEUE_CREATE,
+	V_QUEUE_GET,
+	V_QUEUE_DELETE,
+	V_QUEUE_STATS,
+	V_QUEUE_PURGE,
+	V_MESSAGE_POST,
+	V_MESSAGE_LIST,
+	V_MESSAGE_GET,
+	V_MESSAGE_GET_MANY,
+	V_MESSAGE_DELETE,
+	V_MESSAGE_DELETE_MANY,
+	V_CLAIM_CREATE,
+	V_CLAIM_GET,
+	V_CLAIM_UPDATE,
+	V_CLAIM_DELETE,
+	V_CONN,         /* answered by ws.c: subscribe, subscription_* */
+	V_AUTHENTICATE,
+};
+
+/* Body fields' types, for the schema checks. */
+enum ftype { F_STR, F_INT, F_BOOL, F_ARRAY, F_OBJECT, F_ANY };
+
+struct field {
+	const char *name;
+	enum ftype type;
+	bool required;
+};
+
+#define MAX_FIELDS 6
+
+struct ws_verb {
+	const char *name;
+	enum verb_id id;
+	struct field fields[MAX_FIELDS];
+};
+
+#define Q {"queue_name", F_STR, true}
+
+static const struct ws_verb verbs[] = {
+	{"queue_list", V_QUEUE_LIST,
+	 {{"marker", F_STR, false}, {"limit", F_INT, false},
+	  {"detailed", F_BOOL, false}}},
+	{"queue_create", V_QUEUE_CREATE, {Q, {"metadata", F_OBJECT, false}}},
+	{"queue_get", V_QUEUE_GET, {Q}},
+	{"queue_delete", V_QUEUE_DELETE, {Q}},
+	{"queue_get_stats", V_QUEUE_STATS, {Q}},
+	{"queue_purge", V_QUEUE_PURGE, {Q, {"resource_types", F_ARRAY, false}}},
+	{"message_post", V_MESSAGE_POST, {Q, {"messages", F_ARRAY, true}}},
+	{"message_list", V_MESSAGE_LIST,
+	 {Q, {"marker", F_STR, false}, {"limit", F_INT, false},
+	  {"echo", F_BOOL, false}, {"include_claimed", F_BOOL, false}}},
+	{"message_get", V_MESSAGE_GET, {Q, {"message_id", F_STR, true}}},
+	{"message_get_many", V_MESSAGE_GET_MANY,
+	 {Q, {"message_ids", F_ARRAY, true}}},
+	{"message_delete", V_MESSAGE_DELETE,
+	 {Q, {"message_id", F_STR, true}, {"claim_id", F_STR, false}}},
+	{"message_delete_many", V_MESSAGE_DELETE_MANY,
+	 {Q, {"message_ids", F_ARRAY, false}, {"claim_ids", F_ARRAY, false},
+	  {"pop", F_INT, false}}},
+	{"claim_create", V_CLAIM_CREATE,
+	 {Q, {"limit", F_INT, false}, {"ttl", F_INT, false},
+	  {"grace", F_INT, false}}},
+	{"claim_get", V_CLAIM_GET, {Q, {"claim_id", F_STR, true}}},
+	{"claim_update", V_CLAIM_UPDATE,
+	 {Q, {"claim_id", F_STR, true}, {"ttl", F_INT, false},
+	  {"grace", F_INT, false}}},
+	{"claim_delete", V_CLAIM_DELETE, {Q, {"claim_id", F_STR, true}}},
+	{"subscribe", V_CONN,
+	 {Q, {"marker", F_ANY, false}, {"from", F_STR, false},
+	  {"echo", F_BOOL, false}}},
+	{"unsubscribe", V_CONN, {{"subscription", F_STR, true}}},
+	{"subscription_create", V_CONN,
+	 {Q, {"subscriber", F_STR, false}, {"ttl", F_INT, false},
+	  {"options", F_OBJECT, false}}},
+	{"subscription_list", V_CONN, {Q}},
+	{"subscription_get", V_CONN, {Q, {"subscription_id", F_STR, true}}},
+	{"subscription_delete", V_CONN, {Q, {"subscription_id", F_STR, true}}},
+	{"authenticate", V_AUTHENTICATE, {{NULL, F_ANY, false}}},
+};
+
+static struct hub_ws_action *priv(struct hub_req *r)
+{
+	return (struct hub_ws_action *)r;
+}
+
+bool hub_ws_queue_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > FEED_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- frames */
+
+void hub_ws_action_reply(struct hub_ws_action *a, int status, json_t *body)
+{
+	json_t *frame = json_object();
+	char *text;
+	size_t len;
+
+	json_object_set(frame, "request", a->request);
+	json_object_set_new(frame, "body", body ? body : json_object());
+	json_object_set_new(frame, "headers",
+			    json_pack("{s:i}", "status", status));
+	text = json_dumps(frame, JSON_ENCODE_ANY);
+	json_decref(frame);
+	free(a->frame);
+	a->frame = NULL;
+	a->frame_len = 0;
+	if (!text)
+		return; /* ws.c answers a frame it cannot build with a close */
+	len = strlen(text);
+	a->frame = malloc(LWS_PRE + len);
+	if (a->frame) {
+		memcpy(a->frame + LWS_PRE, text, len);
+		a->frame_len = len;
+	}
+	free(text);
+}
+
+void hub_ws_action_fail(struct hub_ws_action *a, int status, const char *text,
+			const char *error)
+{
+	hub_ws_action_reply(a, status,
+			    json_pack("{s:s, s:o}", "exception", text, "error",
+				      error ? json_string(error) : json_null()));
+}
+
+static void schema_failed(struct hub_ws_action *a)
+{
+	hub_ws_action_reply(a, 400, json_pack("{s:s}", "error",
+					      "Schema validation failed."));
+}
+
+void hub_ws_action_clear(struct hub_ws_action *a)
+{
+	struct hub_req *r = &a->pub;
+
+	for (size_t i = 0; i < r->n_query; i++) {
+		free(r->query[i].key);
+		free(r->query[i].value);
+	}
+	free(r->query);
+	free(r->resp_body);
+	free(r->resp_headers);
+	free(a->req_body);
+	free(a->frame);
+	json_decref(a->request);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ------------------------------------------------------- the transport */
+
+static void finish(struct hub_ws_action *a);
+
+static void ws_job_out(struct hub_req *r, struct hub_job *job)
+{
+	priv(r)->job = job;
+}
+
+static void ws_job_back(struct hub_req *r)
+{
+	priv(r)->job = NULL;
+}
+
+static void ws_resume(struct hub_req *r)
+{
+	if (!priv(r)->job) /* not deferred again */
+		finish(priv(r));
+}
+
+/* No `hold`: actions never long-poll (they send no `wait`). */
+static const struct hub_transport ws_transport = {
+	.job_out = ws_job_out,
+	.job_back = ws_job_back,
+	.resume = ws_resume,
+};
+
+/* --------------------------------------------------- building requests */
+
+static bool type_ok(json_t *v, enum ftype t)
+{
+	switch (t) {
+	case F_STR:
+		return json_is_string(v);
+	case F_INT:
+		return json_is_integer(v);
+	case F_BOOL:
+		return json_is_boolean(v);
+	case F_ARRAY:
+		return json_is_array(v);
+	case F_OBJECT:
+		return json_is_object(v);
+	default:
+		return true;
+	}
+}
+
+static bool schema_ok(const struct ws_verb *v, json_t *body)
+{
+	for (size_t i = 0; i < MAX_FIELDS && v->fields[i].name; i++) {
+		const struct field *f = &v->fields[i];
+		json_t *val = json_object_get(body, f->name);
+
+		if (!val && f->required)
+			return false;
+		if (val && !type_ok(val, f->type))
+			return false;
+	}
+	return true;
+}
+
+/* Adds a query parameter from a JSON scalar or array of strings (joined
+ * with commas, as HTTP clients send lists). */
+static int query_add(struct hub_req *r, const char *key, json_t *v)
+{
+	struct hub_kv *kv;
+	char *val;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		val = strdup(json_string_value(v));
+	} else if (json_is_boolean(v)) {
+		val = strdup(json_is_true(v) ? "true" : "false");
+	} else if (json_is_integer(v)) {
+		val = json_dumps(v, JSON_ENCODE_ANY);
+	} else if (json_is_array(v)) {
+		size_t len = 1, i;
+		json_t *e;
+
+		json_array_foreach(v, i, e) {
+			if (json_is_string(e))
+				len += strlen(json_string_value(e)) + 1;
+		}
+		val = calloc(1, len);
+		json_array_foreach(v, i, e) {
+			if (!val || !json_is_string(e))
+				continue;
+			if (*val)
+				strcat(val, ",");
+			strcat(val, json_string_value(e));
+		}
+	} else {
+		return -1;
+	}
+	if (!val)
+		return -1;
+	if (!*val) {
+		free(val); /* blank values are as if absent, as over HTTP */
+		return 0;
+	}
+	kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
+	if (!kv) {
+		free(val);
+		return -1;
+	}
+	r->query = kv;
+	kv[r->n_query].key = strdup(key);
+	kv[r->n_query].value = val;
+	kv[r->n_query].len = strlen(val);
+	r->n_query++;
+	return kv[r->n_query - 1].key ? 0 : -1;
+}
+
+/* The request body: an object of those of the listed fields of the
+ * action's body that were sent. */
+static int body_set(struct hub_ws_action *a, const char *const *names)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; names[i]; i++) {
+		json_t *v = json_object_get(a->body, names[i]);
+
+		if (v)
+			json_object_set(o, names[i], v);
+	}
+	a->req_body = json_dumps(o, 0);
+	json_decref(o);
+	if (!a->req_body)
+		return -1;
+	a->pub.has_body = true;
+	a->pub.body = a->req_body;
+	a->pub.body_len = strlen(a->req_body);
+	return 0;
+}
+
+static const char *str(json_t *body, const char *name)
+{
+	return json_string_value(json_object_get(body, name));
+}
+
+/* Method, path, query and body of a routed action. */
+static int build(struct hub_ws_action *a)
+{
+	static const char *const msgs_names[] = {"messages", NULL};
+	static const char *const claim_names[] = {"ttl", "grace", NULL};
+	static const char *const purge_names[] = {"resource_types", NULL};
+	struct hub_req *r = &a->pub;
+	json_t *b = a->body;
+	const char *q = str(b, "queue_name");
+	char base[128];
+	int rc = 0;
+
+	snprintf(base, sizeof(base), "/v2/queues/%s", q ? q : "");
+	switch (a->verb->id) {
+	case V_QUEUE_LIST:
+		r->method = HUB_GET;
+		snprintf(a->path, sizeof(a->path), "/v2/queues");
+		rc |= query_add(r, "marker", json_object_get(b, "marker"));
+		rc |= query_add(r, "limit", json_object_get(b, "limit"));
+		break;
+	case V_QUEUE_CREATE:
+		r->method = HUB_PUT;
+		snprintf(a->path, sizeof(a->path), "%s", base);
+		if (json_object_get(b, "metadata")) {
+			a->req_body = json_dumps(json_object_get(b, "metadata"), 0);
+			if (!a->req_body)
+				return -1;
+			r->has_body = true;
+			r->body = a->req_body;
+			r->body_len = strlen(a->req_body);
+		}
+		break;
+	case V_QUEUE_DELETE:
+		r->method = HUB_DELETE;
+		snprintf(a->path, sizeof(a->path), "%s", base);
+		break;
+	case V_QUEUE_STATS:
+		r->method = HUB_GET;
+		snprintf(a->path, sizeof(a->path), "%s/stats", base);
+		break;
+	case V_QUEUE_PURGE:
+		r->method = HUB_POST;
+		snprintf(a->path, sizeof(a->path), "%s/purge", base);
+		if (json_object_get(b, "resource_types")) {
+			rc |= body_set(a, purge_names);
+			break;
+		}
+		/* Zaqar's WS default: purge everything. */
+		a->req_body = strdup("{\"resource_types\": [\"messages\", "
+				     "\"subscriptions\"]}");
+		if (!a->req_body)
+			return -1;
+		r->has_body = true;
+		r->body = a->req_body;
+		r->body_len = strlen(a->req_body);
+		break;
+	case V_MESSAGE_POST:
+		r->method = HUB_POST;
+		snprintf(a->path, sizeof(a->path), "%s/messages", base);
+		rc |= body_set(a, msgs_names);
+		break;
+	case V_MESSAGE_LIST:
+		r->method = HUB_GET;
+		snprintf(a->path, sizeof(a->path), "%s/messages", base);
+		rc |= query_add(r, "marker", json_object_get(b, "marker"));
+		rc |= query_add(r, "limit", json_object_get(b, "limit"));
+		rc |= query_add(r, "echo", json_object_get(b, "echo"));
+		rc |= query_add(r, "include_claimed",
+				json_object_get(b, "include_claimed"));
+		break;
+	case V_MESSAGE_GET:
+		r->method = HUB_GET;
+		snprintf(a->path, sizeof(a->path), "%s/messages/%s", base,
+			 str(b, "message_id"));
+		break;
+	case V_MESSAGE_GET_MANY:
+		r->method = HUB_GET;
+		snprintf(a->path, sizeof(a->path), "%s/messages", base);
+		rc |= query_add(r, "ids", json_object_get(b, "message_ids"));
+		break;
+	case V_MESSAGE_DELETE:
+		r->method = HUB_DELETE;
+		snprintf(a->path, sizeof(a->path), "%s/messages/%s", base,
+			 str(b, "message_id"));
+		rc |= query_add(r, "claim_id", json_object_get(b, "claim_id"));
+		break;
+	case V_MESSAGE_DELETE_MANY:
+		r->method = HUB_DELETE;
+		snprintf(a->path, sizeof(a->path), "%s/messages", base);
+		rc |= query_add(r, "ids", json_object_get(b, "message_ids"));
+		rc |= query_add(r, "claim_ids", json_object_get(b, "claim_ids"));
+		rc |= query_add(r, "pop", json_object_get(b, "pop"));
+		break;
+	case V_CLAIM_CREATE:
+		r->method = HUB_POST;
+		snprintf(a->path, sizeof(a->path), "%s/claims", base);
+		rc |= query_add(r, "limit", json_object_get(b, "limit"));
+		rc |= body_set(a, claim_names);
+		break;
+	case V_CLAIM_GET:
+	case V_CLAIM_UPDATE:
+	case V_CLAIM_DELETE:
+		r->method = a->verb->id == V_CLAIM_GET      ? HUB_GET
+			    : a->verb->id == V_CLAIM_UPDATE ? HUB_PATCH
+							    : HUB_DELETE;
+		snprintf(a->path, sizeof(a->path), "%s/claims/%s", base,
+			 str(b, "claim_id"));
+		if (a->verb->id == V_CLAIM_UPDATE)
+			rc |= body_set(a, claim_names);
+		break;
+	default:
+		return -1;
+	}
+	return rc ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ reshaping */
+
+/* Zaqar's WS message object from HTTP's: claim_id out of the href. */
+static json_t *msg_shape(json_t *m)
+{
+	const char *href = json_string_value(json_object_get(m, "href"));
+	const char *cid = href ? strstr(href, "claim_id=") : NULL;
+
+	return json_pack("{s:O?, s:o, s:O?, s:O?, s:O?}", "id",
+			 json_object_get(m, "id"), "claim_id",
+			 cid ? json_string(cid + 9) : json_null(), "ttl",
+			 json_object_get(m, "ttl"), "age",
+			 json_object_get(m, "age"), "body",
+			 json_object_get(m, "body"));
+}
+
+static json_t *msgs_shape(json_t *arr)
+{
+	json_t *out = json_array(), *m;
+	size_t i;
+
+	json_array_foreach(arr, i, m) json_array_append_new(out, msg_shape(m));
+	return out;
+}
+
+/* The last path segment of r's Location header (a claim's id). */
+static json_t *location_id(const struct hub_req *r)
+{
+	const char *loc = r->resp_headers ? strstr(r->resp_headers, "Location: ")
+					  : NULL;
+	const char *eol, *slash;
+
+	if (!loc)
+		return json_null();
+	eol = strstr(loc, "\r\n");
+	for (slash = eol; slash > loc && slash[-1] != '/'; slash--)
+		;
+	return json_stringn(slash, (size_t)(eol - slash));
+}
+
+/* Queue metadata as stored: no reserved defaults (Zaqar's WS queue_get). */
+static json_t *queues_shape(struct hub_ws_action *a, json_t *list)
+{
+	bool detailed = json_is_true(json_object_get(a->body, "detailed"));
+	json_t *out = json_array(), *q;
+	size_t i;
+
+	json_array_foreach(list, i, q) {
+		const char *name = str(q, "name");
+		json_t *o = json_pack("{s:s}", "name", name ? name : "");
+
+		if (detailed)
+			json_object_set_new(o, "metadata",
+					    hub_queue_meta(&a->pub, name ? name : ""));
+		json_array_append_new(out, o);
+	}
+	return out;
+}
+
+/* An error reply of a handler, {"title", "description"}, as Zaqar's WS
+ * transport words it. */
+static void error_shape(struct hub_ws_action *a, json_t *doc)
+{
+	const char *desc = str(doc, "description");
+	const char *title = str(doc, "title");
+	int status = a->pub.status;
+	char text[512];
+
+	if (a->verb->id == V_MESSAGE_DELETE && status == 403) {
+		snprintf(text, sizeof(text), "Message %s is claimed",
+			 str(a->body, "message_id"));
+		hub_ws_action_fail(a, status, text, desc);
+		return;
+	}
+	if (a->verb->id == V_MESSAGE_DELETE && status == 400 && desc &&
+	    strstr(desc, "not currently claimed")) {
+		snprintf(text, sizeof(text), "Message %s is not claimed",
+			 str(a->body, "message_id"));
+		hub_ws_action_fail(a, status, text, desc);
+		return;
+	}
+	hub_ws_action_fail(a, status, desc ? desc : title ? title : "Error",
+			   NULL);
+}
+
+/* HTTP's reply of a -> Zaqar's WS body. */
+static void shape(struct hub_ws_action *a)
+{
+	struct hub_req *r = &a->pub;
+	json_t *doc = r->resp_len ? json_loadb(r->resp_body, r->resp_len,
+					       JSON_DECODE_ANY, NULL)
+				  : NULL;
+	const char *q = str(a->body, "queue_name");
+	int st = r->status;
+	json_t *out = NULL;
+
+	if (st >= 400) {
+		if (a->verb->id == V_QUEUE_STATS && st == 404)
+			out = json_pack("{s:{s:i, s:i, s:i}}", "messages",
+					"claimed", 0, "free", 0, "total", 0);
+		else
+			error_shape(a, doc);
+		if (out)
+			hub_ws_action_reply(a, st, out);
+		json_decref(doc);
+		return;
+	}
+	switch (a->verb->id) {
+	case V_QUEUE_LIST:
+		out = json_pack("{s:o}", "queues",
+				queues_shape(a, json_object_get(doc, "queues")));
+		break;
+	case V_QUEUE_CREATE:
+		out = json_sprintf("Queue %s created.", q);
+		break;
+	case V_QUEUE_DELETE:
+		out = json_sprintf("Queue %s removed.", q);
+		break;
+	case V_MESSAGE_POST: {
+		json_t *ids = json_array(), *h;
+		size_t i;
+
+		json_array_foreach(json_object_get(doc, "resources"), i, h) {
+			const char *s = json_string_value(h);
+			const char *slash = s ? strrchr(s, '/') : NULL;
+
+			if (slash)
+				json_array_append_new(ids, json_string(slash + 1));
+		}
+		out = json_pack("{s:o}", "message_ids", ids);
+		break;
+	}
+	case V_MESSAGE_LIST:
+	case V_MESSAGE_GET_MANY:
+		out = json_pack("{s:o}", "messages",
+				msgs_shape(json_object_get(doc, "messages")));
+		break;
+	case V_MESSAGE_GET:
+		out = json_pack("{s:o}", "messages", msg_shape(doc));
+		break;
+	case V_MESSAGE_DELETE_MANY:
+		out = json_incref(doc); /* pop: already Zaqar's shape */
+		break;
+	case V_CLAIM_CREATE:
+		out = json_pack("{s:o}", "claim_id",
+				st == 201 ? location_id(r) : json_null());
+		if (st == 201)
+			json_object_set_new(
+				out, "messages",
+				msgs_shape(json_object_get(doc, "messages")));
+		break;
+	case V_CLAIM_GET:
+		out = json_pack("{s:O?, s:O?, s:o}", "age",
+				json_object_get(doc, "age"), "ttl",
+				json_object_get(doc, "ttl"), "messages",
+				msgs_shape(json_object_get(doc, "messages")));
+		break;
+	case V_CLAIM_UPDATE:
+		out = json_sprintf("Claim %s updated.", str(a->body, "claim_id"));
+		break;
+	case V_CLAIM_DELETE:
+		out = json_sprintf("Claim %s deleted.", str(a->body, "claim_id"));
+		break;
+	case V_QUEUE_STATS: {
+		json_t *m = json_object_get(doc, "messages"), *ref;
+		const char *which[] = {"oldest", "newest"};
+
+		for (int i = 0; i < 2; i++) {
+			ref = json_object_get(m, which[i]);
+			if (json_is_object(ref))
+				json_object_del(ref, "href");
+		}
+		out = json_incref(doc);
+		break;
+	}
+	default: /* purge, message_delete: {} */
+		break;
+	}
+	json_decref(doc);
+	hub_ws_action_reply(a, st, out);
+}
+
+static void finish(struct hub_ws_action *a)
+{
+	if (!a->pub.replied)
+		hub_reply_error(&a->pub, 500, "Internal server error",
+				"The request was not answered.");
+	shape(a);
+	hub_ws_action_ready(a);
+}
+
+/* ----------------------------------------------------------- running */
+
+/* Client-ID and X-Project-ID, as the schema requires them. */
+static bool headers_ok(struct hub_ws_action *a)
+{
+	json_t *h = json_object_get(a->request, "headers");
+	const char *cid = str(h, "Client-ID"), *project = str(h, "X-Project-ID");
+	struct hub_req *r = &a->pub;
+
+	if (!cid || !project) {
+		schema_failed(a);
+		return false;
+	}
+	if (hub_uuid_parse(cid, r->client_id) != 0) {
+		hub_ws_action_fail(a, 400, "Malformed hexadecimal UUID.", NULL);
+		return false;
+	}
+	if (!*project || strlen(project) > FEED_PROJECT_MAX) {
+		hub_ws_action_fail(a, 400, "The format of the submitted queue "
+				   "name or project id is not valid.", NULL);
+		return false;
+	}
+	r->has_client_id = true;
+	snprintf(a->project, sizeof(a->project), "%s", project);
+	r->project = a->project;
+	return true;
+}
+
+static const struct ws_verb *verb_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+void hub_ws_action_run(struct hub_ws_action *a)
+{
+	const char *name = str(a->request, "action");
+	struct hub_req *r = &a->pub;
+	const struct ws_verb *v = verb_find(name);
+	json_t *h = json_object_get(a->request, "headers");
+
+	if (!v) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "%.200s is not a valid action", name);
+		hub_ws_action_reply(a, 400, json_pack("{s:s}", "error", text));
+		goto out;
+	}
+	a->verb = v;
+	if (v->id == V_AUTHENTICATE) {
+		/* Herald has no authentication: every connection may act, so
+		 * a token (still required by the schema) is simply accepted. */
+		if (!str(h, "X-Auth-Token") || !str(h, "X-Project-ID"))
+			schema_failed(a);
+		else
+			hub_ws_action_reply(a, 200,
+					    json_pack("{s:s}", "message",
+						      "Authentified."));
+		goto out;
+	}
+	if (!headers_ok(a))
+		goto out;
+	if (!schema_ok(v, a->body)) {
+		schema_failed(a);
+		goto out;
+	}
+	if (v->id == V_CONN) {
+		hub_ws_conn_action(a, name);
+		return;
+	}
+	if (v->id == V_QUEUE_GET) {
+		/* Zaqar's WS queue_get: the stored metadata, {} when none
+		 * (even for a missing queue); no reserved defaults. */
+		const char *q = str(a->body, "queue_name");
+
+		if (!hub_ws_queue_name_ok(q))
+			hub_ws_action_fail(a, 400, "The format of the submitted "
+					   "queue name or project id is not "
+					   "valid.", NULL);
+		else
+			hub_ws_action_reply(a, 200, hub_queue_meta(r, q));
+		goto out;
+	}
+	r->transport = &ws_transport;
+	r->content_type = "application/json";
+	if (build(a)) {
+		hub_ws_action_fail(a, 503, "Out of memory.", "Unexpected error.");
+		goto out;
+	}
+	r->path = a->path;
+	hub_route(r);
+	if (!a->job)
+		finish(a);
+	return;
+out:
+	hub_ws_action_ready(a);
+}

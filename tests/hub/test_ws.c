@@ -1,0 +1,857 @@
+/*
+ * test_ws.c - the WebSocket endpoints over the real server: Zaqar's
+ * actions on /v2/ws (the transcript's sequence and its errors), subscribe
+ * (backlog then live, resume after a reconnect, echo suppression, gaps
+ * after expiry, unsubscribe), the stream URL, Zaqar-style notifications,
+ * the frame size limit, and many subscribers receiving every message once
+ * and in order.
+ *
+ * The client is a minimal RFC 6455 client on blocking sockets (frames
+ * masked client to server, as the RFC requires; pings answered), so tests
+ * can also send what a library would not: a JSON array, a binary frame,
+ * an oversize frame.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define PROJECT "wsproj"
+#define HDRS "{\"Client-ID\": \"" HH_CLIENT_A "\", \"X-Project-ID\": \"" PROJECT "\"}"
+#define HDRS_B "{\"Client-ID\": \"" HH_CLIENT_B "\", \"X-Project-ID\": \"" PROJECT "\"}"
+
+/* ------------------------------------------------------------- a client */
+
+struct wsc {
+	int fd;
+	unsigned char *buf;
+	size_t len, cap;
+	int status; /* of the upgrade: 101 when it worked */
+};
+
+static int wsc_fill(struct wsc *w, int timeout_ms)
+{
+	struct pollfd p = {.fd = w->fd, .events = POLLIN};
+	ssize_t n;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -1;
+	if (w->cap - w->len < 65536) {
+		w->cap = w->cap ? w->cap * 2 : 131072;
+		w->buf = realloc(w->buf, w->cap);
+		if (!w->buf)
+			bail_out("out of memory");
+	}
+	n = recv(w->fd, w->buf + w->len, w->cap - w->len, 0);
+	if (n <= 0)
+		return -1;
+	w->len += (size_t)n;
+	return 0;
+}
+
+static void wsc_consume(struct wsc *w, size_t n)
+{
+	memmove(w->buf, w->buf + n, w->len - n);
+	w->len -= n;
+}
+
+/* Opens `path` with the upgrade handshake; w->status says how it went. */
+static bool wsc_open(struct wsc *w, const struct hh_server *s,
+		     const char *path, const char *subprotocol)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	char req[2048];
+	int one = 1;
+	char *end;
+
+	memset(w, 0, sizeof(*w));
+	w->status = -1;
+	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_port = htons((uint16_t)s->port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&a, sizeof(a)))
+		bail_out("cannot connect: %s", strerror(errno));
+	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+		 "Connection: Upgrade\r\n"
+		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		 "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
+		 path, subprotocol ? "Sec-WebSocket-Protocol: " : "",
+		 subprotocol ? subprotocol : "", subprotocol ? "\r\n" : "");
+	if (send(w->fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+		return false;
+	for (;;) {
+		if (w->len) {
+			w->buf[w->len < w->cap ? w->len : w->cap - 1] = 0;
+			end = strstr((char *)w->buf, "\r\n\r\n");
+			if (end)
+				break;
+		}
+		if (wsc_fill(w, 5000))
+			return false;
+	}
+	sscanf((char *)w->buf, "HTTP/1.1 %d", &w->status);
+	wsc_consume(w, (size_t)(end + 4 - (char *)w->buf));
+	return w->status == 101;
+}
+
+static void wsc_close(struct wsc *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->buf);
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+}
+
+/* Sends one masked frame. */
+static void wsc_send_op(struct wsc *w, int opcode, const void *data, size_t len)
+{
+	unsigned char *f = malloc(len + 14), mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+	size_t h = 0;
+
+	f[h++] = (unsigned char)(0x80 | opcode);
+	if (len < 126) {
+		f[h++] = (unsigned char)(0x80 | len);
+	} else if (len < 65536) {
+		f[h++] = 0x80 | 126;
+		f[h++] = (unsigned char)(len >> 8);
+		f[h++] = (unsigned char)len;
+	} else {
+		f[h++] = 0x80 | 127;
+		for (int i = 7; i >= 0; i--)
+			f[h++] = (unsigned char)((uint64_t)len >> (8 * i));
+	}
+	memcpy(f + h, mask, 4);
+	h += 4;
+	for (size_t i = 0; i < len; i++)
+		f[h + i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
+	for (size_t off = 0; off < h + len;) {
+		ssize_t n = send(w->fd, f + off, h + len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	free(f);
+}
+
+static void wsc_send(struct wsc *w, const char *text)
+{
+	wsc_send_op(w, 1, text, strlen(text));
+}
+
+/* The next text frame (malloc'd), answering pings; NULL on timeout,
+ * close or error. */
+static char *wsc_recv_text(struct wsc *w, int timeout_ms)
+{
+	for (;;) {
+		size_t need = 2, plen, h;
+		int op;
+
+		while (w->len < need || (need == 2 && w->len >= 2 &&
+					 ((w->buf[1] & 127) == 126 ? w->len < 4
+					  : (w->buf[1] & 127) == 127 ? w->len < 10
+								     : false))) {
+			if (wsc_fill(w, timeout_ms))
+				return NULL;
+		}
+		op = w->buf[0] & 15;
+		plen = w->buf[1] & 127;
+		h = 2;
+		if (plen == 126) {
+			plen = (size_t)w->buf[2] << 8 | w->buf[3];
+			h = 4;
+		} else if (plen == 127) {
+			plen = 0;
+			for (int i = 0; i < 8; i++)
+				plen = plen << 8 | w->buf[2 + i];
+			h = 10;
+		}
+		while (w->len < h + plen)
+			if (wsc_fill(w, timeout_ms))
+				return NULL;
+		if (op == 9) { /* ping: pong */
+			wsc_send_op(w, 10, w->buf + h, plen);
+			wsc_consume(w, h + plen);
+			continue;
+		}
+		if (op == 8) {
+			wsc_consume(w, h + plen);
+			return NULL;
+		}
+		if (op == 1 || op == 0) {
+			char *t = malloc(plen + 1);
+
+			memcpy(t, w->buf + h, plen);
+			t[plen] = 0;
+			wsc_consume(w, h + plen);
+			return t;
+		}
+		wsc_consume(w, h + plen);
+	}
+}
+
+static json_t *wsc_recv(struct wsc *w, int timeout_ms)
+{
+	char *t = wsc_recv_text(w, timeout_ms);
+	json_t *j = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+
+	if (t && !j)
+		diag("not JSON: %.200s", t);
+	free(t);
+	return j;
+}
+
+/* Sends an action and returns its response frame (new reference). Frames
+ * of subscriptions that arrive first are skipped. */
+static json_t *act(struct wsc *w, const char *action, const char *headers,
+		   const char *body)
+{
+	wsc_send(w, hh_fmt("{\"action\": \"%s\", \"headers\": %s, \"body\": %s}",
+			   action, headers, body));
+	for (;;) {
+		json_t *j = wsc_recv(w, 5000);
+
+		if (!j || json_object_get(j, "request"))
+			return j;
+		json_decref(j);
+	}
+}
+
+/* s, or "" when NULL. */
+static const char *S(const char *s)
+{
+	return s ? s : "";
+}
+
+static int status_of(json_t *resp)
+{
+	return (int)hh_geti(resp, "headers.status");
+}
+
+/* ------------------------------------------------------------ the tests */
+
+static void transcript(struct hh_server *srv)
+{
+	struct wsc w, w2;
+	json_t *r, *req;
+	char mid0[64], mid1[64], cid[64], sid[64];
+
+	ok(wsc_open(&w, srv, "/v2/ws", "herald.v1"), "/v2/ws upgrades with "
+	   "subprotocol herald.v1");
+
+	r = act(&w, "queue_list", HDRS, "{}");
+	is(status_of(r), 200, "queue_list: 200");
+	ok(hh_len(r, "body.queues") == 0, "no queues yet");
+	req = json_pack("{s:s, s:{}, s:{s:s, s:s}, s:s}", "action",
+			"queue_list", "body", "headers", "Client-ID", HH_CLIENT_A,
+			"X-Project-ID", PROJECT, "api", "v2");
+	ok(json_equal(json_object_get(r, "request"), req),
+	   "the request is echoed with api v2");
+	json_decref(req);
+	json_decref(r);
+
+	r = act(&w, "queue_create", HDRS,
+		"{\"queue_name\": \"wsq\", \"metadata\": {\"a\": 1}}");
+	is(status_of(r), 201, "queue_create: 201");
+	is_str(hh_gets(r, "body"), "Queue wsq created.", "body says so");
+	json_decref(r);
+	r = act(&w, "queue_create", HDRS, "{\"queue_name\": \"wsq\"}");
+	is(status_of(r), 204, "again: 204");
+	is_str(hh_gets(r, "body"), "Queue wsq created.", "same body");
+	json_decref(r);
+
+	r = act(&w, "queue_get", HDRS, "{\"queue_name\": \"wsq\"}");
+	is(status_of(r), 200, "queue_get: 200");
+	ok(hh_keys_are(hh_get(r, "body"), "a") && hh_geti(r, "body.a") == 1,
+	   "the metadata, no reserved defaults");
+	json_decref(r);
+	r = act(&w, "queue_get", HDRS, "{\"queue_name\": \"nosuch\"}");
+	ok(status_of(r) == 200 && hh_keys_are(hh_get(r, "body"), ""),
+	   "queue_get of a missing queue: 200 {}");
+	json_decref(r);
+
+	r = act(&w, "queue_list", HDRS, "{\"limit\": 5, \"detailed\": true}");
+	is(status_of(r), 200, "detailed queue_list: 200");
+	ok(hh_keys_are(hh_get(r, "body.queues.0"), "name,metadata") &&
+	   hh_geti(r, "body.queues.0.metadata.a") == 1,
+	   "queues as {name, metadata}, no href");
+	json_decref(r);
+
+	r = act(&w, "message_post", HDRS,
+		"{\"queue_name\": \"wsq\", \"messages\": [{\"body\": {\"k\": 1}, "
+		"\"ttl\": 120}, {\"body\": \"two\"}]}");
+	is(status_of(r), 201, "message_post: 201");
+	is(hh_len(r, "body.message_ids"), 2, "two message ids");
+	hh_copy(mid0, sizeof(mid0), hh_gets(r, "body.message_ids.0"));
+	hh_copy(mid1, sizeof(mid1), hh_gets(r, "body.message_ids.1"));
+	json_decref(r);
+
+	r = act(&w, "message_list", HDRS,
+		"{\"queue_name\": \"wsq\", \"echo\": true}");
+	is(status_of(r), 200, "message_list: 200");
+	is(hh_len(r, "body.messages"), 2, "both messages");
+	ok(hh_keys_are(hh_get(r, "body.messages.0"), "id,claim_id,ttl,age,body"),
+	   "message objects are {id, claim_id, ttl, age, body}");
+	ok(json_is_null(hh_get(r, "body.messages.0.claim_id")) &&
+	   hh_geti(r, "body.messages.0.ttl") == 120 &&
+	   hh_geti(r, "body.messages.1.ttl") == 3600,
+	   "claim_id null, ttls as posted and default");
+	ok(hh_keys_are(hh_get(r, "body"), "messages"), "no links");
+	json_decref(r);
+
+	r = act(&w, "message_get", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"message_id\": \"%s\"}", mid0));
+	is(status_of(r), 200, "message_get: 200");
+	is_str(hh_gets(r, "body.messages.id"), mid0,
+	       "body.messages is the one message");
+	json_decref(r);
+
+	r = act(&w, "message_get_many", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"message_ids\": [\"%s\", "
+		       "\"%s\"]}", mid0, mid1));
+	ok(status_of(r) == 200 && hh_len(r, "body.messages") == 2,
+	   "message_get_many: 200, both");
+	json_decref(r);
+
+	r = act(&w, "claim_create", HDRS,
+		"{\"queue_name\": \"wsq\", \"ttl\": 60, \"grace\": 60, "
+		"\"limit\": 1}");
+	is(status_of(r), 201, "claim_create: 201");
+	hh_copy(cid, sizeof(cid), hh_gets(r, "body.claim_id"));
+	ok(strlen(cid) == 36, "a claim id");
+	ok(hh_len(r, "body.messages") == 1 &&
+	   strcmp(S(hh_gets(r, "body.messages.0.claim_id")), cid) == 0,
+	   "one message, carrying the claim id");
+	json_decref(r);
+
+	r = act(&w, "claim_get", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"claim_id\": \"%s\"}", cid));
+	ok(status_of(r) == 200 && hh_keys_are(hh_get(r, "body"),
+					      "age,ttl,messages") &&
+	   hh_geti(r, "body.ttl") == 60, "claim_get: 200 {age, ttl, messages}");
+	json_decref(r);
+
+	r = act(&w, "claim_update", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"claim_id\": \"%s\", "
+		       "\"ttl\": 120}", cid));
+	is(status_of(r), 204, "claim_update: 204");
+	is_str(hh_gets(r, "body"), hh_fmt("Claim %s updated.", cid),
+	       "Claim <id> updated.");
+	json_decref(r);
+
+	r = act(&w, "message_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"message_id\": \"%s\"}", mid0));
+	is(status_of(r), 403, "deleting a claimed message without its claim: 403");
+	is_str(hh_gets(r, "body.exception"), hh_fmt("Message %s is claimed", mid0),
+	       "exception names the message");
+	is_str(hh_gets(r, "body.error"), "This message is claimed; it cannot be "
+	       "deleted without a valid claim ID.", "error explains");
+	json_decref(r);
+	r = act(&w, "message_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"message_id\": \"%s\", "
+		       "\"claim_id\": \"%s\"}", mid0, cid));
+	ok(status_of(r) == 204 && hh_keys_are(hh_get(r, "body"), ""),
+	   "with the claim: 204 {}");
+	json_decref(r);
+
+	r = act(&w, "claim_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"claim_id\": \"%s\"}", cid));
+	ok(status_of(r) == 204 &&
+	   strcmp(S(hh_gets(r, "body")), hh_fmt("Claim %s deleted.", cid)) == 0,
+	   "claim_delete: 204 Claim <id> deleted.");
+	json_decref(r);
+
+	r = act(&w, "queue_get_stats", HDRS, "{\"queue_name\": \"wsq\"}");
+	ok(status_of(r) == 200 && hh_geti(r, "body.messages.total") == 1 &&
+	   hh_geti(r, "body.messages.free") == 1, "queue_get_stats: 1 left");
+	json_decref(r);
+
+	r = act(&w, "message_delete_many", HDRS,
+		"{\"queue_name\": \"wsq\", \"pop\": 1}");
+	ok(status_of(r) == 200 && hh_len(r, "body.messages") == 1 &&
+	   strcmp(S(hh_gets(r, "body.messages.0.id")), mid1) == 0,
+	   "pop: 200 with the message");
+	json_decref(r);
+	r = act(&w, "message_delete_many", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"message_ids\": [\"%s\", "
+		       "\"%s\"]}", mid0, mid1));
+	ok(status_of(r) == 204 && hh_keys_are(hh_get(r, "body"), ""),
+	   "delete by ids: 204 {}");
+	json_decref(r);
+
+	/* Errors. */
+	r = act(&w, "no_such_action", HDRS, "{}");
+	ok(status_of(r) == 400 && strcmp(S(hh_gets(r, "body.error")),
+					 "no_such_action is not a valid action") == 0,
+	   "unknown action: 400 <action> is not a valid action");
+	json_decref(r);
+	r = act(&w, "queue_get", "{\"X-Project-ID\": \"wsproj\"}", "{}");
+	ok(status_of(r) == 400 && strcmp(S(hh_gets(r, "body.error")),
+					 "Schema validation failed.") == 0,
+	   "missing Client-ID: 400 Schema validation failed.");
+	ok(hh_keys_are(hh_get(r, "request.headers"), "X-Project-ID"),
+	   "the request's headers are echoed as sent");
+	json_decref(r);
+	r = act(&w, "message_post", HDRS, "{\"queue_name\": \"wsq\"}");
+	ok(status_of(r) == 400 && strcmp(S(hh_gets(r, "body.error")),
+					 "Schema validation failed.") == 0,
+	   "a missing required body field: schema validation failed");
+	json_decref(r);
+	r = act(&w, "queue_get", "{\"Client-ID\": \"nope\", \"X-Project-ID\": "
+		"\"wsproj\"}", "{\"queue_name\": \"wsq\"}");
+	ok(status_of(r) == 400 && hh_gets(r, "body.exception"),
+	   "a malformed Client-ID: 400 with an exception");
+	json_decref(r);
+
+	wsc_send(&w, "not json");
+	r = wsc_recv(&w, 5000);
+	ok(status_of(r) == 400 &&
+	   strncmp(S(hh_gets(r, "body.error")),
+		   "Can't decode text (JSON) request.", 33) == 0,
+	   "not JSON: 400 Can't decode text (JSON) request.");
+	ok(json_is_null(hh_get(r, "request.action")) &&
+	   hh_keys_are(hh_get(r, "request.body"), "") &&
+	   strcmp(S(hh_gets(r, "request.api")), "v2") == 0,
+	   "echo {action: null, body: {}, headers: {}, api: v2}");
+	json_decref(r);
+	wsc_send(&w, "[1,2]");
+	r = wsc_recv(&w, 5000);
+	ok(status_of(r) == 400 &&
+	   strcmp(S(hh_gets(r, "body.error")),
+		  "Unexpected body type. Expected dict or dict like.") == 0,
+	   "a JSON array: 400 Unexpected body type");
+	json_decref(r);
+	wsc_send_op(&w, 2, "\x81\xa1", 2);
+	r = wsc_recv(&w, 5000);
+	ok(status_of(r) == 400, "a binary frame: 400");
+	json_decref(r);
+
+	/* Zaqar's push to the connection itself. */
+	r = act(&w, "subscription_create", HDRS,
+		"{\"queue_name\": \"wsq\", \"ttl\": 3600}");
+	is(status_of(r), 201, "subscription_create without subscriber: 201");
+	hh_copy(sid, sizeof(sid), hh_gets(r, "body.subscription_id"));
+	is_str(hh_gets(r, "body.message"), "Subscription wsq created.",
+	       "Subscription <q> created.");
+	json_decref(r);
+	r = act(&w, "subscription_list", HDRS, "{\"queue_name\": \"wsq\"}");
+	ok(status_of(r) == 200 && hh_len(r, "body.subscriptions") == 1 &&
+	   strcmp(S(hh_gets(r, "body.subscriptions.0.id")), sid) == 0 &&
+	   hh_keys_are(hh_get(r, "body.subscriptions.0"),
+		       "id,source,subscriber,ttl,age,options,confirmed"),
+	   "subscription_list: 200, the subscription");
+	json_decref(r);
+	r = act(&w, "subscription_get", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"subscription_id\": \"%s\"}",
+		       sid));
+	ok(status_of(r) == 200 && hh_geti(r, "body.ttl") == 3600,
+	   "subscription_get: 200");
+	json_decref(r);
+
+	ok(wsc_open(&w2, srv, "/v2/ws", NULL), "a second connection, with no "
+	   "subprotocol (as a browser)");
+	r = act(&w2, "message_post", HDRS_B,
+		"{\"queue_name\": \"wsq\", \"messages\": [{\"body\": "
+		"\"notify-me\", \"ttl\": 60}]}");
+	is(status_of(r), 201, "it posts");
+	json_decref(r);
+	r = wsc_recv(&w, 5000);
+	ok(r && strcmp(S(hh_gets(r, "Message_Type")), "Notification") == 0 &&
+	   strcmp(S(hh_gets(r, "body")), "notify-me") == 0 &&
+	   hh_geti(r, "ttl") == 60 &&
+	   strcmp(S(hh_gets(r, "queue_name")), "wsq") == 0,
+	   "the subscriber gets a Notification frame");
+	json_decref(r);
+
+	r = act(&w, "subscription_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"wsq\", \"subscription_id\": \"%s\"}",
+		       sid));
+	ok(status_of(r) == 204 &&
+	   strcmp(S(hh_gets(r, "body")),
+		  hh_fmt("Subscription %s removed.", sid)) == 0,
+	   "subscription_delete: 204 Subscription <id> removed.");
+	json_decref(r);
+
+	r = act(&w, "queue_purge", HDRS, "{\"queue_name\": \"wsq\"}");
+	ok(status_of(r) == 204 && hh_keys_are(hh_get(r, "body"), ""),
+	   "queue_purge: 204 {}");
+	json_decref(r);
+	r = act(&w, "queue_delete", HDRS, "{\"queue_name\": \"wsq\"}");
+	ok(status_of(r) == 204 &&
+	   strcmp(S(hh_gets(r, "body")), "Queue wsq removed.") == 0,
+	   "queue_delete: 204 Queue wsq removed.");
+	json_decref(r);
+
+	/* Pipelined: responses in request order, effects in order too. */
+	wsc_send(&w, "{\"action\": \"message_post\", \"headers\": " HDRS ", "
+		 "\"body\": {\"queue_name\": \"pipe\", \"messages\": [{\"body\": 1}]}}");
+	wsc_send(&w, "{\"action\": \"message_list\", \"headers\": " HDRS ", "
+		 "\"body\": {\"queue_name\": \"pipe\", \"echo\": true}}");
+	wsc_send(&w, "{\"action\": \"queue_get_stats\", \"headers\": " HDRS ", "
+		 "\"body\": {\"queue_name\": \"pipe\"}}");
+	r = wsc_recv(&w, 5000);
+	is_str(hh_gets(r, "request.action"), "message_post", "pipelined: the post's "
+	       "answer first");
+	json_decref(r);
+	r = wsc_recv(&w, 5000);
+	ok(strcmp(S(hh_gets(r, "request.action")), "message_list") == 0 &&
+	   hh_len(r, "body.messages") == 1, "then the list, which sees the post");
+	json_decref(r);
+	r = wsc_recv(&w, 5000);
+	is_str(hh_gets(r, "request.action"), "queue_get_stats", "then the stats");
+	json_decref(r);
+
+	wsc_close(&w2);
+	wsc_close(&w);
+}
+
+/* Reads frames of subscription `sid` until `want` messages came (or a
+ * timeout); appends their ids to ids[]. Counts gaps. */
+struct got {
+	char (*ids)[32];
+	size_t n, cap;
+	int gaps;
+	long long missed;
+	char marker[32];
+	bool bad_order;
+};
+
+static void got_frames(struct wsc *w, struct got *g, size_t want, int timeout_ms)
+{
+	while (g->n < want) {
+		json_t *f = wsc_recv(w, timeout_ms), *m;
+		const char *ev = hh_gets(f, "event");
+		size_t i;
+
+		if (!f)
+			return;
+		if (ev && strcmp(ev, "gap") == 0) {
+			g->gaps++;
+			g->missed = json_is_integer(hh_get(f, "missed"))
+					    ? hh_geti(f, "missed") : -1;
+			hh_copy(g->marker, sizeof(g->marker), hh_gets(f, "marker"));
+		} else if (ev && strcmp(ev, "messages") == 0) {
+			json_array_foreach(json_object_get(f, "messages"), i, m) {
+				const char *id = hh_gets(m, "id");
+
+				if (g->n == g->cap) {
+					g->cap = g->cap ? 2 * g->cap : 1024;
+					g->ids = realloc(g->ids, g->cap * sizeof(*g->ids));
+				}
+				if (g->n && strcmp(g->ids[g->n - 1], S(id)) >= 0)
+					g->bad_order = true;
+				hh_copy(g->ids[g->n++], 32, id);
+			}
+			hh_copy(g->marker, sizeof(g->marker), hh_gets(f, "marker"));
+		}
+		json_decref(f);
+	}
+}
+
+static bool quiet(struct wsc *w, int ms)
+{
+	char *t = wsc_recv_text(w, ms);
+
+	if (t)
+		diag("unexpected frame: %.200s", t);
+	free(t);
+	return t == NULL;
+}
+
+static void post_n(struct hh_client *c, const char *q, int from, int n)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	char body[8192];
+	size_t len = 0;
+
+	len += (size_t)snprintf(body + len, sizeof(body) - len, "{\"messages\": [");
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(body + len, sizeof(body) - len,
+					"%s{\"body\": {\"n\": %d}, \"ttl\": 60}",
+					i ? ", " : "", from + i);
+	snprintf(body + len, sizeof(body) - len, "]}");
+	if (hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q), body) != 201)
+		diag("post to %s: %d %s", q, r.status, r.body);
+	hh_resp_free(&r);
+}
+
+static void subscribe_resume(struct hh_server *srv)
+{
+	struct hh_client pub;
+	struct wsc w;
+	struct got g = {0};
+	json_t *r;
+	char marker[32];
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	post_n(&pub, "sq", 0, 5);
+	wsc_open(&w, srv, "/v2/ws", "herald.v1");
+	r = act(&w, "subscribe", HDRS, "{\"queue_name\": \"sq\", \"from\": \"oldest\"}");
+	is(status_of(r), 201, "subscribe: 201");
+	ok(hh_gets(r, "body.subscription") != NULL, "with a subscription id");
+	json_decref(r);
+	got_frames(&w, &g, 5, 5000);
+	is(g.n, 5, "the backlog of 5 comes first");
+	post_n(&pub, "sq", 5, 3);
+	got_frames(&w, &g, 8, 5000);
+	is(g.n, 8, "then the 3 posted live");
+	ok(!g.bad_order && g.gaps == 0, "in order, no gap");
+	hh_copy(marker, sizeof(marker), g.marker);
+	is_str(marker, g.ids[7], "the frame's marker is the last id");
+	wsc_close(&w);
+
+	post_n(&pub, "sq", 8, 4);
+	wsc_open(&w, srv, "/v2/ws", "herald.v1");
+	r = act(&w, "subscribe", HDRS,
+		hh_fmt("{\"queue_name\": \"sq\", \"marker\": \"%s\"}", marker));
+	is(status_of(r), 201, "subscribe again with the last marker");
+	json_decref(r);
+	got_frames(&w, &g, 12, 5000);
+	is(g.n, 12, "resumes with exactly the 4 posted meanwhile");
+	ok(!g.bad_order && g.gaps == 0, "no duplicate, no gap across the reconnect");
+	ok(quiet(&w, 300), "and nothing more");
+
+	/* from now: only what comes after. */
+	r = act(&w, "subscribe", HDRS, "{\"queue_name\": \"sq\", \"from\": \"now\"}");
+	is(status_of(r), 201, "a second subscription on the connection, from now");
+	json_decref(r);
+	ok(quiet(&w, 300), "no backlog for 'now' (the first is up to date)");
+	post_n(&pub, "sq", 12, 1);
+	{
+		json_t *f1 = wsc_recv(&w, 5000), *f2 = wsc_recv(&w, 5000);
+
+		ok(f1 && f2 && strcmp(S(hh_gets(f1, "subscription")),
+				       S(hh_gets(f2, "subscription"))) != 0,
+		   "one post: a frame for each subscription");
+		json_decref(f1);
+		json_decref(f2);
+	}
+	free(g.ids);
+	wsc_close(&w);
+	hh_client_close(&pub);
+}
+
+static void echo_and_unsubscribe(struct hh_server *srv)
+{
+	struct hh_client pub;
+	struct wsc w;
+	struct got g = {0};
+	json_t *r;
+	char sid[64];
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	wsc_open(&w, srv, "/v2/ws", "herald.v1");
+	r = act(&w, "subscribe", HDRS, "{\"queue_name\": \"eq\", \"echo\": false}");
+	hh_copy(sid, sizeof(sid), hh_gets(r, "body.subscription"));
+	json_decref(r);
+	r = act(&w, "message_post", HDRS,
+		"{\"queue_name\": \"eq\", \"messages\": [{\"body\": \"mine\"}]}");
+	is(status_of(r), 201, "the subscriber posts on its own connection");
+	json_decref(r);
+	post_n(&pub, "eq", 0, 1);
+	got_frames(&w, &g, 1, 5000);
+	ok(g.n == 1 && quiet(&w, 300), "echo false: only the other client's message");
+	r = act(&w, "unsubscribe", HDRS, hh_fmt("{\"subscription\": \"%s\"}", sid));
+	is(status_of(r), 204, "unsubscribe: 204");
+	json_decref(r);
+	post_n(&pub, "eq", 1, 1);
+	ok(quiet(&w, 300), "no frame after unsubscribe");
+	r = act(&w, "unsubscribe", HDRS, hh_fmt("{\"subscription\": \"%s\"}", sid));
+	is(status_of(r), 404, "unsubscribing again: 404");
+	json_decref(r);
+	r = act(&w, "subscribe", HDRS,
+		"{\"queue_name\": \"eq\", \"from\": \"oldest\", \"echo\": true}");
+	json_decref(r);
+	g.n = 0;
+	got_frames(&w, &g, 3, 5000);
+	is(g.n, 3, "echo true, from oldest: all three");
+	r = act(&w, "subscribe", HDRS, "{\"queue_name\": \"eq\", \"marker\": \"zz\"}");
+	is(status_of(r), 400, "a malformed marker: 400");
+	json_decref(r);
+	free(g.ids);
+	wsc_close(&w);
+	hh_client_close(&pub);
+}
+
+static void gap_after_expiry(struct hh_server *srv)
+{
+	struct hh_client pub;
+	struct wsc w;
+	struct got g = {0};
+	json_t *r;
+	char marker[32];
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	post_n(&pub, "gq", 0, 3); /* ttl 60 */
+	wsc_open(&w, srv, "/v2/ws", NULL);
+	r = act(&w, "subscribe", HDRS, "{\"queue_name\": \"gq\", \"from\": \"oldest\"}");
+	json_decref(r);
+	got_frames(&w, &g, 1, 5000);
+	hh_copy(marker, sizeof(marker), g.ids[0]);
+	wsc_close(&w);
+
+	hh_clock_advance(srv, 120 * 1000); /* the other two expire */
+	post_n(&pub, "gq", 3, 1);
+	wsc_open(&w, srv, "/v2/ws", NULL);
+	r = act(&w, "subscribe", HDRS,
+		hh_fmt("{\"queue_name\": \"gq\", \"marker\": \"%s\"}", marker));
+	json_decref(r);
+	g.n = 0;
+	got_frames(&w, &g, 1, 5000);
+	is(g.gaps, 1, "a gap event for the expired messages");
+	is(g.missed, 2, "missed: 2");
+	is(g.n, 1, "then the message after the hole");
+	ok(quiet(&w, 300), "nothing more");
+	free(g.ids);
+	wsc_close(&w);
+	hh_client_close(&pub);
+}
+
+static void stream_url(struct hh_server *srv)
+{
+	struct hh_client pub;
+	struct wsc w;
+	struct got g = {0};
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	post_n(&pub, "st", 0, 2);
+	ok(wsc_open(&w, srv, "/v2/queues/st/stream?client_id=" HH_CLIENT_A
+		    "&project_id=" PROJECT, NULL),
+	   "the stream URL upgrades without a subprotocol");
+	ok(quiet(&w, 300), "from now: no backlog");
+	post_n(&pub, "st", 2, 2);
+	got_frames(&w, &g, 2, 5000);
+	is(g.n, 2, "the messages posted after it opened");
+	wsc_close(&w);
+	post_n(&pub, "st", 4, 1);
+	ok(wsc_open(&w, srv, hh_fmt("/v2/queues/st/stream?marker=%s&project_id="
+				     PROJECT, g.marker), NULL),
+	   "reopened with marker=");
+	got_frames(&w, &g, 3, 5000);
+	is(g.n, 3, "resumes after the marker");
+	wsc_close(&w);
+
+	ok(!wsc_open(&w, srv, "/v2/queues/st/other", NULL), "other paths do not "
+	   "upgrade");
+	wsc_close(&w);
+	ok(!wsc_open(&w, srv, "/v2/queues/st/stream?marker=bad", NULL),
+	   "a malformed marker refuses the stream");
+	wsc_close(&w);
+	free(g.ids);
+	hh_client_close(&pub);
+}
+
+static void limits(struct hh_server *srv)
+{
+	struct wsc w;
+	json_t *r;
+	size_t big = 262144 + 65536 + 10;
+	char *text = malloc(big + 1);
+	int n201 = 0;
+
+	wsc_open(&w, srv, "/v2/ws", "herald.v1");
+	memset(text, ' ', big);
+	text[big] = 0;
+	text[0] = '{';
+	text[big - 1] = '}';
+	wsc_send(&w, text);
+	r = wsc_recv(&w, 5000);
+	ok(status_of(r) == 400 && strstr(S(hh_gets(r, "body.error")),
+					 "too large"),
+	   "a frame over the size limit: 400");
+	json_decref(r);
+	free(text);
+	for (int i = 0; i < 17; i++) {
+		r = act(&w, "subscribe", HDRS, "{\"queue_name\": \"lim\"}");
+		n201 += status_of(r) == 201;
+		if (i == 16)
+			is(status_of(r), 400, "the 17th subscription: 400");
+		json_decref(r);
+	}
+	is(n201, 16, "16 subscriptions per connection");
+	wsc_close(&w);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define FANOUT_SUBS 50
+#define FANOUT_MSGS 600
+
+static void fanout(struct hh_server *srv)
+{
+	static struct wsc w[FANOUT_SUBS];
+	static struct got g[FANOUT_SUBS];
+	struct hh_client pub;
+	int all = 0, ordered = 0, gaps = 0;
+	double t0 = mono_s();
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	for (int i = 0; i < FANOUT_SUBS; i++) {
+		json_t *r;
+
+		wsc_open(&w[i], srv, "/v2/ws", "herald.v1");
+		r = act(&w[i], "subscribe", HDRS,
+			"{\"queue_name\": \"fan\", \"from\": \"oldest\"}");
+		if (status_of(r) != 201)
+			diag("subscriber %d: %d", i, status_of(r));
+		json_decref(r);
+	}
+	/* 600 messages in posts of 10, while the subscribers read. */
+	for (int i = 0; i < FANOUT_MSGS; i += 10)
+		post_n(&pub, "fan", i, 10);
+	for (int i = 0; i < FANOUT_SUBS; i++) {
+		got_frames(&w[i], &g[i], FANOUT_MSGS, 10000);
+		all += g[i].n == FANOUT_MSGS;
+		ordered += !g[i].bad_order;
+		gaps += g[i].gaps;
+	}
+	is(all, FANOUT_SUBS, "each of %d subscribers got all %d messages",
+	   FANOUT_SUBS, FANOUT_MSGS);
+	is(ordered, FANOUT_SUBS, "each in order, without duplicates");
+	is(gaps, 0, "no gaps");
+	{
+		int extra = 0;
+
+		for (int i = 0; i < FANOUT_SUBS; i++) {
+			extra += !quiet(&w[i], i ? 10 : 300);
+			wsc_close(&w[i]);
+			free(g[i].ids);
+		}
+		is(extra, 0, "and nothing more");
+	}
+	diag("fan-out: %d x %d in %.2f s", FANOUT_SUBS, FANOUT_MSGS,
+	     mono_s() - t0);
+	hh_client_close(&pub);
+}
+
+int main(void)
+{
+	struct hh_server srv;
+
+	hh_start(&srv, NULL);
+	transcript(&srv);
+	subscribe_resume(&srv);
+	echo_and_unsubscribe(&srv);
+	gap_after_expiry(&srv);
+	stream_url(&srv);
+	limits(&srv);
+	fanout(&srv);
+	return hh_finish(&srv);
+}
