@@ -54,6 +54,11 @@ static const struct setting settings[] = {
 	 "records one compaction step may touch"},
 	{"max-connections", K_U32, F(max_connections), 0, 10000000,
 	 "connection cap; 0: as many as the fd limit allows"},
+	{"max-subscriptions-per-connection", K_U32, F(max_subs_per_connection),
+	 1, 10000, "WebSocket subscriptions one connection may hold"},
+	{"max-subscribers", K_U32, F(max_subscribers), 1, 100000000,
+	 "live subscribers (WebSocket subscriptions, SSE streams, held "
+	 "long-polls) the server holds at once"},
 	{"clock-file", K_PATH, F(clock_file), 0, 0,
 	 "TESTING ONLY: read the time (ms since the epoch) from this file"},
 	{"default-message-ttl", K_U32, L(default_message_ttl), 60, 1209600,
@@ -99,6 +104,8 @@ void hub_config_defaults(struct hub_config *cfg)
 	cfg->log_level = HUB_LOG_INFO;
 	cfg->compact_interval_ms = 1000;
 	cfg->compact_budget = 10000;
+	cfg->max_subs_per_connection = 16;
+	cfg->max_subscribers = 100000;
 	cfg->limits = (struct hub_limits){
 		.default_message_ttl = 3600,
 		.default_message_delay = 0,

@@ -73,6 +73,8 @@ struct hub_config {
 	uint32_t compact_interval_ms;    /* 1000 */
 	uint32_t compact_budget;         /* records per compaction step */
 	uint32_t max_connections;        /* 0 = as the fd limit allows */
+	uint32_t max_subs_per_connection; /* WebSocket subscriptions, 16 */
+	uint32_t max_subscribers;        /* live subscribers in all, 100000 */
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

@@ -225,6 +225,11 @@ void hub_queue_events(struct hub_req *r)
 
 	if (!hub_query_bool(r, "echo", true, &echo))
 		return;
+	if (hub_sub_count(r->srv) >= r->cfg->max_subscribers) {
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"Too many subscribers on this server.");
+		return;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		hub_reply_error(r, 503, "Service temporarily unavailable",

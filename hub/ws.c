@@ -23,8 +23,9 @@
  *
  *   rx frames --> actions: a FIFO, run one at a time in order, answered
  *                 through hub_route (ws_actions.c); frames out in order
- *   subs      --> up to WS_MAX_SUBS, served round-robin, one frame per
- *                 writable callback; response frames go first
+ *   subs      --> up to max-subscriptions-per-connection, served
+ *                 round-robin, one frame per writable callback;
+ *                 response frames go first
  *
  * Reading stops (lws_rx_flow_control) while WS_MAX_QUEUED actions wait to
  * be answered or written, so a client that sends without reading costs a
@@ -40,8 +41,6 @@
 
 #include "ws.h"
 
-#define WS_MAX_SUBS 16          /* subscriptions per connection */
-#define WS_MAX_SUBS_TOTAL 100000 /* subscriptions per server */
 #define WS_MAX_QUEUED 32        /* actions waiting: then stop reading */
 #define WS_RESUME_QUEUED 16     /* ... and read again at this many */
 #define WS_BATCH 100            /* messages per frame at most */
@@ -98,7 +97,6 @@ struct pss {
 	struct hub_ws_conn *c;
 };
 
-static unsigned subs_total; /* per process: one server per process */
 
 static void new_id(char out[37])
 {
@@ -135,7 +133,6 @@ static void sub_free(struct hub_ws_conn *c, struct ws_sub *s)
 		c->rr = NULL;
 	hub_sub_detach(c->srv, &s->hook);
 	lws_dll2_remove(&s->node);
-	subs_total--;
 	free(s);
 }
 
@@ -149,14 +146,19 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 {
 	struct ws_sub *s;
 
-	if (c->subs.count >= WS_MAX_SUBS) {
+	static char text[96]; /* loop thread only */
+
+	if (c->subs.count >= c->srv->cfg.max_subs_per_connection) {
+		snprintf(text, sizeof(text), "Too many subscriptions on this "
+			 "connection (at most %u).",
+			 c->srv->cfg.max_subs_per_connection);
 		*status = 400;
-		*why = "Too many subscriptions on this connection (at most 16).";
+		*why = text;
 		return NULL;
 	}
-	if (subs_total >= WS_MAX_SUBS_TOTAL) {
+	if (hub_sub_count(c->srv) >= c->srv->cfg.max_subscribers) {
 		*status = 503;
-		*why = "Too many subscriptions on this server.";
+		*why = "Too many subscribers on this server.";
 		return NULL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -180,7 +182,6 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 		return NULL;
 	}
 	lws_dll2_add_tail(&s->node, &c->subs);
-	subs_total++;
 	/* The backlog after the marker goes first. */
 	s->pending = true;
 	lws_callback_on_writable(c->wsi);
