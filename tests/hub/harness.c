@@ -1037,3 +1037,78 @@ void hh_expect_4xx_(const struct hh_resp *r, int status, const char *file,
 		 name))
 		diag("body: %s", r->body != NULL ? r->body : "");
 }
+
+/* ------------------------------------------------------ memory, load */
+
+/* The server's anonymous resident memory (heap, not the mapped data
+ * file), KiB; -1 when unknown. */
+long hh_rss_anon_kb(const struct hh_server *s)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)s->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Whether the server runs under AddressSanitizer, whose quarantine keeps
+ * freed memory resident: its RSS says nothing about buffering then. */
+bool hh_sanitized(const struct hh_server *s)
+{
+	char path[64], line[512];
+	bool asan = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)s->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (!asan && fgets(line, sizeof(line), f))
+		asan = strstr(line, "libasan") != NULL;
+	fclose(f);
+	return asan;
+}
+
+/* Posts `n` requests of 5 messages of 10 KB each (50 KB a request). */
+void hh_post_bulk(struct hh_client *c, const char *queue, int n)
+{
+	static const char head[] = "{\"messages\": [", tail[] = "]}";
+	static const char open_body[] = "{\"body\": \"", close_body[] = "\"}";
+	size_t len = 0, cap = sizeof(head) + 5 * (10000 + 32) + sizeof(tail);
+	char *body = malloc(cap);
+	struct hh_resp r = HH_RESP_INIT;
+
+	if (!body)
+		bail_out("out of memory");
+	memcpy(body + len, head, sizeof(head) - 1);
+	len += sizeof(head) - 1;
+	for (int i = 0; i < 5; i++) {
+		if (i) {
+			memcpy(body + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(body + len, open_body, sizeof(open_body) - 1);
+		len += sizeof(open_body) - 1;
+		memset(body + len, 'x', 10000);
+		len += 10000;
+		memcpy(body + len, close_body, sizeof(close_body) - 1);
+		len += sizeof(close_body) - 1;
+	}
+	memcpy(body + len, tail, sizeof(tail));
+	for (int i = 0; i < n; i++) {
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", queue),
+			body);
+		if (r.status != 201)
+			bail_out("bulk post: %d", r.status);
+	}
+	hh_resp_free(&r);
+	free(body);
+}

@@ -218,4 +218,16 @@ void hh_expect_4xx_(const struct hh_resp *r, int status, const char *file,
 #define expect_4xx(r, status, name)                                            \
 	hh_expect_4xx_((r), (status), __FILE__, __LINE__, (name))
 
+/* ------------------------------------------------------- memory, load */
+
+/* The server's anonymous resident memory (its heap, not the mapped data
+ * file) in KiB; -1 when unknown. */
+long hh_rss_anon_kb(const struct hh_server *s);
+/* Whether the server runs under AddressSanitizer (whose quarantine keeps
+ * freed memory resident, so RSS says nothing about buffering). */
+bool hh_sanitized(const struct hh_server *s);
+/* Posts `n` requests of 5 messages of 10 KB each (50 KB a request) to
+ * queue; bails out on a failure. */
+void hh_post_bulk(struct hh_client *c, const char *queue, int n);
+
 #endif /* HERALD_TEST_HARNESS_H */

@@ -197,79 +197,6 @@ static void gap(struct hh_server *srv, struct hh_client *pub)
 	hh_resp_free(&r);
 }
 
-/* The server's anonymous resident memory (heap, not the mapped data
- * file), KiB; -1 when unknown. */
-static long rss_anon_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/* Whether the server runs under AddressSanitizer, whose quarantine keeps
- * freed memory resident: its RSS says nothing about buffering then. */
-static bool sanitized(pid_t pid)
-{
-	char path[64], line[512];
-	bool asan = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!asan && fgets(line, sizeof(line), f))
-		asan = strstr(line, "libasan") != NULL;
-	fclose(f);
-	return asan;
-}
-
-/* Posts `n` requests of 5 messages of 10 KB each (50 KB a request). */
-static void post_mb(struct hh_client *c, const char *queue, int n)
-{
-	static const char head[] = "{\"messages\": [", tail[] = "]}";
-	static const char open_body[] = "{\"body\": \"", close_body[] = "\"}";
-	size_t len = 0, cap = sizeof(head) + 5 * (10000 + 32) + sizeof(tail);
-	char *body = malloc(cap);
-	struct hh_resp r = HH_RESP_INIT;
-
-	if (!body)
-		bail_out("out of memory");
-	memcpy(body + len, head, sizeof(head) - 1);
-	len += sizeof(head) - 1;
-	for (int i = 0; i < 5; i++) {
-		if (i) {
-			memcpy(body + len, ", ", 2);
-			len += 2;
-		}
-		memcpy(body + len, open_body, sizeof(open_body) - 1);
-		len += sizeof(open_body) - 1;
-		memset(body + len, 'x', 10000);
-		len += 10000;
-		memcpy(body + len, close_body, sizeof(close_body) - 1);
-		len += sizeof(close_body) - 1;
-	}
-	memcpy(body + len, tail, sizeof(tail));
-	for (int i = 0; i < n; i++) {
-		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", queue),
-			body);
-		if (r.status != 201)
-			bail_out("bulk post: %d", r.status);
-	}
-	hh_resp_free(&r);
-	free(body);
-}
-
 /*
  * Subscribers that never read cost the server their socket buffers and
  * one rendered batch each, not the backlog: 20 of them under a 20 MB
@@ -282,20 +209,20 @@ static void stalled_readers(struct hh_server *srv, struct hh_client *pub)
 	struct hh_resp r = HH_RESP_INIT;
 	long before, after;
 
-	post_mb(pub, "warm", 100); /* malloc reaches its steady state */
-	before = rss_anon_kb(srv->pid);
+	hh_post_bulk(pub, "warm", 100); /* malloc reaches its steady state */
+	before = hh_rss_anon_kb(srv);
 	for (int i = 0; i < N; i++) {
 		open_stream(&s[i], srv, "slow/events?marker=&" IDENT, NULL);
 		if (!read_until(&s[i], "\r\n\r\n", 5000))
 			bail_out("stream %d did not start", i);
 	}
-	post_mb(pub, "slow", 400);
+	hh_post_bulk(pub, "slow", 400);
 	hh_call(pub, &r, "GET", "/v2/ping", NULL);
 	hh_resp_free(&r);
-	after = rss_anon_kb(srv->pid);
+	after = hh_rss_anon_kb(srv);
 	diag("server heap %ld KiB before, %ld KiB after 20 MB under %d "
 	     "stalled subscribers", before, after, N);
-	if (sanitized(srv->pid))
+	if (hh_sanitized(srv))
 		skip(1, "RSS is not a measure under AddressSanitizer");
 	else
 		ok(before > 0 && after - before < 16 * 1024,

@@ -841,6 +841,44 @@ static void fanout(struct hh_server *srv)
 	hh_client_close(&pub);
 }
 
+/*
+ * Stream subscribers that never read cost the server their socket buffers
+ * and one frame each, not the backlog: frames are made only when lws says
+ * the connection can take one (the log is the buffer).
+ */
+static void stalled_readers(struct hh_server *srv)
+{
+	enum { N = 20 };
+	struct hh_client pub;
+	struct wsc w[N];
+	long before, after;
+	struct got g = {0};
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	hh_post_bulk(&pub, "warm", 100); /* malloc reaches its steady state */
+	before = hh_rss_anon_kb(srv);
+	for (int i = 0; i < N; i++)
+		if (!wsc_open(&w[i], srv, "/v2/queues/stall/stream?client_id="
+			      HH_CLIENT_A "&project_id=" PROJECT, NULL))
+			bail_out("stream %d did not open", i);
+	hh_post_bulk(&pub, "stall", 400);
+	after = hh_rss_anon_kb(srv);
+	diag("server heap %ld KiB before, %ld KiB after 20 MB under %d stalled "
+	     "WebSocket subscribers", before, after, N);
+	if (hh_sanitized(srv))
+		skip(1, "RSS is not a measure under AddressSanitizer");
+	else
+		ok(before > 0 && after - before < 16 * 1024,
+		   "stalled WebSocket subscribers do not buffer the backlog "
+		   "(+%ld KiB)", after - before);
+	got_frames(&w[0], &g, 5, 5000);
+	is(g.n, 5, "and a stalled stream still flows when read");
+	for (int i = 0; i < N; i++)
+		wsc_close(&w[i]);
+	free(g.ids);
+	hh_client_close(&pub);
+}
+
 int main(void)
 {
 	struct hh_server srv;
@@ -853,5 +891,6 @@ int main(void)
 	stream_url(&srv);
 	limits(&srv);
 	fanout(&srv);
+	stalled_readers(&srv);
 	return hh_finish(&srv);
 }
