@@ -41,38 +41,6 @@ static void reply_no_claim(struct hub_req *r)
 			r->id, r->queue, project_text(r));
 }
 
-/*
- * An int field of the body, as Zaqar's sanitize() reads it: absent = def
- * unless required; present = an integer (a JSON boolean is one to Python;
- * null is not). Replies 400 and returns false otherwise.
- */
-static bool int_field(struct hub_req *r, json_t *obj, const char *name,
-		      bool required, long long def, long long *out)
-{
-	json_t *v = json_object_get(obj, name);
-
-	if (!v && !required) {
-		*out = def;
-		return true;
-	}
-	if (!v) {
-		hub_reply_error(r, 400, "Invalid request body",
-				"Missing \"%s\" field.", name);
-		return false;
-	}
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-	} else if (json_is_boolean(v)) {
-		*out = json_is_true(v);
-	} else {
-		hub_reply_error(r, 400, "Invalid request body",
-				"The value of the \"%s\" field must be a int.",
-				name);
-		return false;
-	}
-	return true;
-}
-
 /* Reads ttl and grace from the body into *ttl, *grace (which hold the
  * defaults of the fields not required); false after replying. */
 static bool claim_body(struct hub_req *r, bool ttl_required,
@@ -83,8 +51,8 @@ static bool claim_body(struct hub_req *r, bool ttl_required,
 
 	if (!doc)
 		return false;
-	ok = int_field(r, doc, "ttl", ttl_required, *ttl, ttl) &&
-	     int_field(r, doc, "grace", grace_required, *grace, grace);
+	ok = hub_body_int(r, doc, "ttl", ttl_required, *ttl, ttl) &&
+	     hub_body_int(r, doc, "grace", grace_required, *grace, grace);
 	json_decref(doc);
 	return ok;
 }

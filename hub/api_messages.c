@@ -135,38 +135,6 @@ static bool v1_client_id_ok(struct hub_req *r)
 	return false;
 }
 
-/*
- * An int field of a body entry, as Zaqar's sanitize() reads it: absent =
- * `def` unless required; present = must be an integer (a JSON boolean is
- * one to Python). Replies 400 and returns false otherwise.
- */
-static bool int_field(struct hub_req *r, json_t *obj, const char *name,
-		      bool required, long long def, long long *out)
-{
-	json_t *v = json_object_get(obj, name);
-
-	if (!v && !required) {
-		*out = def;
-		return true;
-	}
-	if (!v) {
-		hub_reply_error(r, 400, "Invalid request body",
-				"Missing \"%s\" field.", name);
-		return false;
-	}
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-	} else if (json_is_boolean(v)) {
-		*out = json_is_true(v);
-	} else {
-		hub_reply_error(r, 400, "Invalid request body",
-				"The value of the \"%s\" field must be a int.",
-				name);
-		return false;
-	}
-	return true;
-}
-
 /* Messages rendered with hub_msgs_render (new reference). */
 static json_t *msgs_json(const struct hub_req *r, const feed_msgs_t *msgs)
 {
@@ -330,7 +298,7 @@ static bool post_fields(struct hub_req *r, json_t *arr,
 					"Each message must be a JSON object.");
 			return false;
 		}
-		if (!int_field(r, m, "ttl", pr->ttl_required, pr->default_ttl,
+		if (!hub_body_int(r, m, "ttl", pr->ttl_required, pr->default_ttl,
 			       &ttl[i]))
 			return false;
 		if (!json_object_get(m, "body")) {
@@ -339,7 +307,7 @@ static bool post_fields(struct hub_req *r, json_t *arr,
 			return false;
 		}
 		delay[i] = 0;
-		if (pr->delay && !int_field(r, m, "delay", false,
+		if (pr->delay && !hub_body_int(r, m, "delay", false,
 					    pr->default_delay, &delay[i]))
 			return false;
 	}

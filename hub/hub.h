@@ -264,6 +264,16 @@ void hub_query_list(const struct hub_req *r, const char *name,
  */
 json_t *hub_body_json(struct hub_req *r, int want);
 /*
+ * An integer field of a JSON body object, as Zaqar's sanitize() reads it:
+ * absent = def unless required; present = an integer (a JSON boolean is
+ * one, as to Python; null is not). Replies 400 and returns false
+ * otherwise.
+ */
+bool hub_body_int(struct hub_req *r, json_t *obj, const char *name,
+		  bool required, long long def, long long *out);
+/* Frees what a request holds for its query and reply (transports). */
+void hub_req_release(struct hub_req *r);
+/*
  * The next link of a listing, as Zaqar builds it: r->path, then those of
  * the `recognised` parameters (NULL-terminated, in Zaqar's fixed order)
  * that were sent, booleans as true/false, and the marker set to `marker`:
@@ -378,6 +388,9 @@ bool hub_etag_matches(const struct hub_req *r, const char *tag);
 /* --------------------------------------------------------------- routes */
 
 typedef void (*hub_handler_fn)(struct hub_req *r);
+
+/* The API's rule for queue names: ^[a-zA-Z0-9_.-]+$, 1..64 characters. */
+bool hub_queue_name_ok(const char *s, size_t len);
 
 /* Dispatches r (after the pre-routing checks) to its handler, or replies
  * 404 / 405 / OPTIONS. route.c. */

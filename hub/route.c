@@ -69,7 +69,7 @@ static const char *const method_names[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
 };
 
-static bool queue_name_ok(const char *s, size_t len)
+bool hub_queue_name_ok(const char *s, size_t len)
 {
 	if (len == 0 || len > FEED_NAME_MAX)
 		return false;
@@ -109,7 +109,7 @@ static bool match(const char *pattern, const char *path, struct params *p)
 		if (plen == 8 && strncmp(pattern, "/{queue}", 8) == 0) {
 			if (slen < 2)
 				return false;
-			if (!queue_name_ok(path + 1, slen - 1))
+			if (!hub_queue_name_ok(path + 1, slen - 1))
 				p->bad_queue = true;
 			else
 				memcpy(p->queue, path + 1, slen - 1);

@@ -547,7 +547,7 @@ static void act_subscribe(struct hub_ws_action *a)
 	uint64_t g, n;
 	int st = 400;
 
-	if (!hub_ws_queue_name_ok(q)) {
+	if (!hub_queue_name_ok(q, strlen(q))) {
 		hub_ws_action_fail(a, 400, "The format of the submitted queue "
 				   "name or project id is not valid.", NULL);
 		return;
@@ -622,7 +622,7 @@ static void act_subscription(struct hub_ws_action *a, const char *action)
 	char text[256];
 	struct ws_sub *s;
 
-	if (!hub_ws_queue_name_ok(q)) {
+	if (!hub_queue_name_ok(q, strlen(q))) {
 		hub_ws_action_fail(a, 400, "The format of the submitted queue "
 				   "name or project id is not valid.", NULL);
 		return;
@@ -847,7 +847,7 @@ static int filter(struct lws *wsi, struct hub_ws_conn *c)
 		memcpy(c->stream_queue, q, (size_t)(slash - q));
 		c->stream_queue[slash - q] = '\0';
 	}
-	if (!hub_ws_queue_name_ok(c->stream_queue))
+	if (!hub_queue_name_ok(c->stream_queue, strlen(c->stream_queue)))
 		return 1;
 	if (urlarg(wsi, "marker=", buf, sizeof(buf))) {
 		if (strlen(buf) != FEED_ID_LEN || feed_id_parse(buf, &g, &n))

@@ -54,8 +54,6 @@ void hub_ws_action_fail(struct hub_ws_action *a, int status, const char *text,
 			const char *error);
 /* Frees what a holds (not a itself), and its frame. */
 void hub_ws_action_clear(struct hub_ws_action *a);
-/* True when `name` is a queue name the API accepts. */
-bool hub_ws_queue_name_ok(const char *name);
 
 /* ----------------------------------------------------------------- ws.c */
 

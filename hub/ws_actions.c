@@ -120,22 +120,6 @@ static struct hub_ws_action *priv(struct hub_req *r)
 	return (struct hub_ws_action *)r;
 }
 
-bool hub_ws_queue_name_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > FEED_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 /* ---------------------------------------------------------------- frames */
 
 void hub_ws_action_reply(struct hub_ws_action *a, int status, json_t *body)
@@ -180,15 +164,7 @@ static void schema_failed(struct hub_ws_action *a)
 
 void hub_ws_action_clear(struct hub_ws_action *a)
 {
-	struct hub_req *r = &a->pub;
-
-	for (size_t i = 0; i < r->n_query; i++) {
-		free(r->query[i].key);
-		free(r->query[i].value);
-	}
-	free(r->query);
-	free(r->resp_body);
-	free(r->resp_headers);
+	hub_req_release(&a->pub);
 	free(a->req_body);
 	free(a->frame);
 	json_decref(a->request);
@@ -311,9 +287,23 @@ static int query_add(struct hub_req *r, const char *key, json_t *v)
 
 /* The request body: an object of those of the listed fields of the
  * action's body that were sent. */
+/* The routed request's body: `text` (taken over; NULL = out of memory). */
+static int body_take(struct hub_ws_action *a, char *text)
+{
+	a->req_body = text;
+	if (!text)
+		return -1;
+	a->pub.has_body = true;
+	a->pub.body = text;
+	a->pub.body_len = strlen(text);
+	return 0;
+}
+
+/* The routed request's body: the named fields of the action's body. */
 static int body_set(struct hub_ws_action *a, const char *const *names)
 {
 	json_t *o = json_object();
+	int rc;
 
 	for (size_t i = 0; names[i]; i++) {
 		json_t *v = json_object_get(a->body, names[i]);
@@ -321,14 +311,9 @@ static int body_set(struct hub_ws_action *a, const char *const *names)
 		if (v)
 			json_object_set(o, names[i], v);
 	}
-	a->req_body = json_dumps(o, 0);
+	rc = body_take(a, json_dumps(o, 0));
 	json_decref(o);
-	if (!a->req_body)
-		return -1;
-	a->pub.has_body = true;
-	a->pub.body = a->req_body;
-	a->pub.body_len = strlen(a->req_body);
-	return 0;
+	return rc;
 }
 
 static const char *str(json_t *body, const char *name)
@@ -359,14 +344,9 @@ static int build(struct hub_ws_action *a)
 	case V_QUEUE_CREATE:
 		r->method = HUB_PUT;
 		snprintf(a->path, sizeof(a->path), "%s", base);
-		if (json_object_get(b, "metadata")) {
-			a->req_body = json_dumps(json_object_get(b, "metadata"), 0);
-			if (!a->req_body)
-				return -1;
-			r->has_body = true;
-			r->body = a->req_body;
-			r->body_len = strlen(a->req_body);
-		}
+		if (json_object_get(b, "metadata") &&
+		    body_take(a, json_dumps(json_object_get(b, "metadata"), 0)))
+			return -1;
 		break;
 	case V_QUEUE_DELETE:
 		r->method = HUB_DELETE;
@@ -384,13 +364,9 @@ static int build(struct hub_ws_action *a)
 			break;
 		}
 		/* Zaqar's WS default: purge everything. */
-		a->req_body = strdup("{\"resource_types\": [\"messages\", "
-				     "\"subscriptions\"]}");
-		if (!a->req_body)
+		if (body_take(a, strdup("{\"resource_types\": [\"messages\", "
+					"\"subscriptions\"]}")))
 			return -1;
-		r->has_body = true;
-		r->body = a->req_body;
-		r->body_len = strlen(a->req_body);
 		break;
 	case V_MESSAGE_POST:
 		r->method = HUB_POST;
@@ -720,7 +696,7 @@ void hub_ws_action_run(struct hub_ws_action *a)
 		 * (even for a missing queue); no reserved defaults. */
 		const char *q = str(a->body, "queue_name");
 
-		if (!hub_ws_queue_name_ok(q))
+		if (!hub_queue_name_ok(q, strlen(q)))
 			hub_ws_action_fail(a, 400, "The format of the submitted "
 					   "queue name or project id is not "
 					   "valid.", NULL);
