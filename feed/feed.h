@@ -214,6 +214,10 @@ typedef struct feed_queue_stats {
 	uint64_t claimed; /* of those, in a live claim */
 	uint64_t free;    /* total - claimed */
 	feed_msg_ref_t oldest, newest; /* valid when total > 0 */
+	/* Messages ever appended to this generation of the queue; posted -
+	 * total have gone (deleted, popped or expired). Rates come from
+	 * differences of these over time. */
+	uint64_t posted;
 } feed_queue_stats_t;
 
 /*

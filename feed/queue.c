@@ -687,6 +687,7 @@ int feed_queue_stats(feed_t *feed, const char *project, const char *name,
 		return FEED_ECORRUPT;
 	out->total = q.rec.count - expired;
 	out->claimed = q.rec.claimed - released;
+	out->posted = q.rec.next_seq - 1;
 	if (out->claimed > out->total)
 		return FEED_ECORRUPT;
 	out->free = out->total - out->claimed;

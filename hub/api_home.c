@@ -55,8 +55,15 @@ static const struct {
 
 void hub_get_versions(struct hub_req *r)
 {
-	json_t *list = json_array();
+	json_t *list;
 
+	/* A browser asks for HTML: it gets the dashboard, API clients the
+	 * versions document. */
+	if (hub_web_wanted(r)) {
+		hub_web_index(r);
+		return;
+	}
+	list = json_array();
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++)
 		json_array_append_new(list, json_pack(
 			"{s:s, s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}",

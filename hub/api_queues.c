@@ -661,6 +661,31 @@ void hub_queue_stats(struct hub_req *r)
 	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
 }
 
+/*
+ * Herald's extension for rates (the dashboard's messages in and out per
+ * second): monotonic counters that a client differences over time. Zaqar's
+ * stats body stays exactly Zaqar's. {"posted": messages ever posted to this
+ * generation of the queue, "total": live now, "claimed": claimed now,
+ * "time_ms": the server's clock}; posted - total have gone (consumed or
+ * expired). A missing queue reads as all zeros.
+ */
+void hub_queue_counters(struct hub_req *r)
+{
+	feed_queue_stats_t st;
+	int rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
+				  &st);
+
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Queue");
+		return;
+	}
+	hub_reply(r, 200, json_pack("{s:I, s:I, s:I, s:I}", "posted",
+				    (json_int_t)st.posted, "total",
+				    (json_int_t)st.total, "claimed",
+				    (json_int_t)st.claimed, "time_ms",
+				    (json_int_t)r->now_ms));
+}
+
 /* -------------------------------------------------------------- purge */
 
 /* Writer thread: pops (so claimed messages stay, as in Zaqar) until

@@ -46,6 +46,9 @@ static const struct setting settings[] = {
 	 "most the data may grow to; past it writes get 507"},
 	{"signing-key", K_STR, F(signing_key), 0, 0,
 	 "secret for pre-signed URLs (POST .../share); empty: off"},
+	{"web-dir", K_PATH, F(web_dir), 0, 0,
+	 "the dashboard's files (default: the installed copy, else the "
+	 "source tree's web/)"},
 	{"log-level", K_LEVEL, F(log_level), 0, 0,
 	 "error, warn, info (one line per request) or debug"},
 	{"compact-interval", K_U32, F(compact_interval_ms), 10, 3600000,

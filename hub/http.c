@@ -76,6 +76,7 @@ struct http_req {
 	char content_type[128];
 	char if_none_match[1024];
 	char last_event_id[FEED_ID_LEN + 8];
+	char accept[512];
 };
 
 struct pss {
@@ -435,7 +436,6 @@ static int copy_ident(struct http_req *h, const char *header,
 static bool check_media(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
-	char accept[512];
 
 	if (r->has_body && r->body_len &&
 	    strncasecmp(r->content_type, "application/x-www-form-urlencoded",
@@ -448,8 +448,11 @@ static bool check_media(struct http_req *h)
 				"media type with the \"Content-Type\" header.");
 		return false;
 	}
-	if (copy_hdr(h->wsi, WSI_TOKEN_HTTP_ACCEPT, accept, sizeof(accept)) == 1 &&
-	    !accepts(h->path, accept)) {
+	if (copy_hdr(h->wsi, WSI_TOKEN_HTTP_ACCEPT, h->accept,
+		     sizeof(h->accept)) < 0)
+		h->accept[0] = '\0'; /* too long to matter */
+	r->accept = h->accept;
+	if (h->accept[0] && !accepts(h->path, h->accept)) {
 		hub_header(r, "Vary", "Accept");
 		hub_reply(r, 406, NULL);
 		return false;

@@ -69,6 +69,7 @@ struct hub_config {
 	uint64_t map_size;               /* feed's initial map, bytes */
 	uint64_t max_map_size;           /* feed's maximum, bytes */
 	char signing_key[256];           /* pre-signed URLs; "" = off */
+	char web_dir[PATH_MAX];          /* the dashboard's files; "" = found */
 	enum hub_log_level log_level;    /* info */
 	uint32_t compact_interval_ms;    /* 1000 */
 	uint32_t compact_budget;         /* records per compaction step */
@@ -190,6 +191,7 @@ struct hub_req {
 	 * HTTP headers, e.g. WebSocket actions). See hub_etag_matches(). */
 	const char *if_none_match;
 	const char *last_event_id;      /* SSE resume point; "" when absent */
+	const char *accept;             /* Accept; NULL or "" when absent */
 
 	/* Query parameters in the order sent; blank values dropped. */
 	struct hub_kv *query;
@@ -410,6 +412,11 @@ bool hub_check_signature(struct hub_req *r, const char *signature,
 			 const char *expires, const char *methods,
 			 const char *paths);
 
+/* web.c: the dashboard. hub_web_wanted: r asks for HTML (a browser). */
+bool hub_web_wanted(const struct hub_req *r);
+void hub_web_index(struct hub_req *r);      /* GET / for a browser */
+void hub_web_file(struct hub_req *r);       /* GET /dashboard/NAME */
+
 /* sse.c: GET /v2/queues/q/events, Server-Sent Events. */
 void hub_queue_events(struct hub_req *r);
 
@@ -420,6 +427,7 @@ void hub_queue_get(struct hub_req *r);      /* GET|HEAD /queues/q */
 void hub_queue_patch(struct hub_req *r);    /* PATCH /v2/queues/q */
 void hub_queue_delete(struct hub_req *r);   /* DELETE /queues/q */
 void hub_queue_stats(struct hub_req *r);    /* GET /queues/q/stats */
+void hub_queue_counters(struct hub_req *r); /* GET /v2/queues/q/counters */
 void hub_queue_purge(struct hub_req *r);    /* POST /v2/queues/q/purge */
 void hub_queue_meta_get(struct hub_req *r); /* GET /v1/queues/q/metadata */
 void hub_queue_meta_put(struct hub_req *r); /* PUT /v1/queues/q/metadata */

@@ -31,6 +31,7 @@ struct route {
 
 static const struct route routes[] = {
 	{NONE, HUB_GET, "/", hub_get_versions},
+	{NONE, HUB_GET, "/dashboard/{id}", hub_web_file},
 	{NONE, HUB_GET, "/health", hub_health},
 	{NONE, HUB_HEAD, "/health", hub_health},
 	{ALL, HUB_GET, "/", hub_get_home},
@@ -46,6 +47,7 @@ static const struct route routes[] = {
 	{V2, HUB_PATCH, "/queues/{queue}", hub_queue_patch},
 	{ALL, HUB_DELETE, "/queues/{queue}", hub_queue_delete},
 	{ALL, HUB_GET, "/queues/{queue}/stats", hub_queue_stats},
+	{V2, HUB_GET, "/queues/{queue}/counters", hub_queue_counters},
 	{V1, HUB_GET, "/queues/{queue}/metadata", hub_queue_meta_get},
 	{V1, HUB_PUT, "/queues/{queue}/metadata", hub_queue_meta_put},
 	{V2, HUB_POST, "/queues/{queue}/purge", hub_queue_purge},

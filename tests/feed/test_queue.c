@@ -400,6 +400,12 @@ static void test_stats(feed_t *feed)
 	   "delete the newest");
 	stats_is(feed, "q", now, 4, 2, s[0], T0, s[3], T0 + 3 * SEC,
 		 "after deleting the newest");
+	{
+		feed_queue_stats_t st;
+
+		is(feed_queue_stats(feed, "st", "q", now, &st), 0, "stats");
+		is(st.posted, 5, "posted counts every append, deleted ones too");
+	}
 
 	is(feed_delete(feed, "st", "q", s[0], c1.id, now, &deleted), 0,
 	   "delete the oldest with its claim id");

@@ -232,6 +232,51 @@ static void share(void)
 	hh_client_close(&o);
 }
 
+/* The dashboard's files: a browser gets them, API clients do not. */
+static void dashboard(void)
+{
+	hh_callh(&c, &r, "GET", "/", "Accept: text/html,*/*;q=0.8\r\n", NULL);
+	is(r.status, 200, "GET / for a browser (Accept text/html) is the dashboard");
+	ok(hh_header(&r, "content-type") &&
+		   strncmp(hh_header(&r, "content-type"), "text/html", 9) == 0,
+	   "as text/html");
+	ok(hh_header(&r, "content-security-policy") &&
+		   strstr(hh_header(&r, "content-security-policy"),
+			  "default-src 'self'"),
+	   "with a Content-Security-Policy of its own origin only");
+	hh_callh(&c, &r, "GET", "/", "Accept: application/json\r\n", NULL);
+	is(r.status, 300, "GET / for an API client is still the versions document");
+	hh_call(&c, &r, "GET", "/dashboard/index.html", NULL);
+	is(r.status, 200, "a dashboard file by name");
+	hh_call(&c, &r, "GET", "/dashboard/no-such.js", NULL);
+	is(r.status, 404, "a missing file is 404");
+	hh_call(&c, &r, "GET", "/dashboard/.hidden", NULL);
+	is(r.status, 404, "dot files are never served");
+	hh_call(&c, &r, "GET", "/dashboard/..%2Fmeson.build", NULL);
+	is(r.status, 404, "nothing outside the web directory (encoded slash)");
+	hh_call(&c, &r, "GET", "/dashboard/index.sh", NULL);
+	is(r.status, 404, "only known file types");
+}
+
+/* GET /v2/queues/q/counters: what rates are made of. */
+static void counters(void)
+{
+	hh_call(&c, &r, "GET", "/v2/queues/cnt/counters", NULL);
+	ok(r.status == 200 && hh_geti(r.json, "posted") == 0 &&
+		   hh_geti(r.json, "total") == 0,
+	   "a missing queue counts zeros");
+	hh_call(&c, &r, "POST", "/v2/queues/cnt/messages",
+		"{\"messages\": [{\"body\": 1}, {\"body\": 2}, {\"body\": 3}]}");
+	hh_call(&c, &r, "DELETE", "/v2/queues/cnt/messages?pop=2", NULL);
+	hh_call(&c, &r, "GET", "/v2/queues/cnt/counters", NULL);
+	is(hh_geti(r.json, "posted"), 3, "posted counts every message ever posted");
+	is(hh_geti(r.json, "total"), 1, "total what is left");
+	is(hh_geti(r.json, "time_ms"), (long long)srv.now_ms,
+	   "and the server's clock comes with them");
+	hh_call(&c, &r, "GET", "/v1.1/queues/cnt/counters", NULL);
+	is(r.status, 404, "counters are a v2 extension");
+}
+
 int main(void)
 {
 	static const char *const args[] = {"--signing-key", "test-secret-key", NULL};
@@ -243,6 +288,8 @@ int main(void)
 	homes();
 	ping_health();
 	share();
+	dashboard();
+	counters();
 
 	hh_resp_free(&r);
 	hh_client_close(&c);
