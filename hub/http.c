@@ -413,7 +413,10 @@ static bool accepts(const char *path, const char *accept)
 		return strstr(accept, "application/atom+xml") ||
 		       strstr(accept, "application/xml") ||
 		       strstr(accept, "text/xml");
-	return false;
+	/* The dashboard: a page at / for a browser, and its files. */
+	if (strcmp(path, "/") == 0)
+		return strstr(accept, "text/html") != NULL;
+	return strncmp(path, "/dashboard/", 11) == 0;
 }
 
 /* A header, or on a stream path the query parameter standing in for it. */

@@ -621,14 +621,19 @@ static void finish(struct hub_ws_action *a)
 
 /* ----------------------------------------------------------- running */
 
-/* Client-ID and X-Project-ID, as the schema requires them. */
+/*
+ * Client-ID, as the schema requires it, and X-Project-ID: as on HTTP
+ * (issue #3), a missing project is the default project; an empty or
+ * oversized one is refused.
+ */
 static bool headers_ok(struct hub_ws_action *a)
 {
 	json_t *h = json_object_get(a->request, "headers");
 	const char *cid = str(h, "Client-ID"), *project = str(h, "X-Project-ID");
+	bool has_project = json_object_get(h, "X-Project-ID") != NULL;
 	struct hub_req *r = &a->pub;
 
-	if (!cid || !project) {
+	if (!cid || (has_project && !project)) {
 		schema_failed(a);
 		return false;
 	}
@@ -636,13 +641,14 @@ static bool headers_ok(struct hub_ws_action *a)
 		hub_ws_action_fail(a, 400, "Malformed hexadecimal UUID.", NULL);
 		return false;
 	}
-	if (!*project || strlen(project) > FEED_PROJECT_MAX) {
+	if (has_project && (!*project || strlen(project) > FEED_PROJECT_MAX)) {
 		hub_ws_action_fail(a, 400, "The format of the submitted queue "
 				   "name or project id is not valid.", NULL);
 		return false;
 	}
 	r->has_client_id = true;
-	snprintf(a->project, sizeof(a->project), "%s", project);
+	snprintf(a->project, sizeof(a->project), "%s",
+		 has_project ? project : "");
 	r->project = a->project;
 	return true;
 }

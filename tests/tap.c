@@ -144,13 +144,22 @@ void skip(int n, const char *fmt, ...)
 
 void diag(const char *fmt, ...)
 {
+	char text[8192];
+	const char *line = text;
 	va_list ap;
 
-	printf("# ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	printf("\n");
+	/* Every line of a diagnostic is a comment, or TAP parsers choke. */
+	for (;;) {
+		size_t n = strcspn(line, "\n");
+
+		printf("# %.*s\n", (int)n, line);
+		if (!line[n] || !line[n + 1])
+			break;
+		line += n + 1;
+	}
 	fflush(stdout);
 }
 

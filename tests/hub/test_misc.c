@@ -244,6 +244,8 @@ static void dashboard(void)
 		   strstr(hh_header(&r, "content-security-policy"),
 			  "default-src 'self'"),
 	   "with a Content-Security-Policy of its own origin only");
+	hh_callh(&c, &r, "GET", "/", "Accept: text/html\r\n", NULL);
+	is(r.status, 200, "also for Accept: text/html alone");
 	hh_callh(&c, &r, "GET", "/", "Accept: application/json\r\n", NULL);
 	is(r.status, 300, "GET / for an API client is still the versions document");
 	hh_call(&c, &r, "GET", "/dashboard/index.html", NULL);

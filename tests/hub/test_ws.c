@@ -403,6 +403,14 @@ static void transcript(struct hh_server *srv)
 	ok(hh_keys_are(hh_get(r, "request.headers"), "X-Project-ID"),
 	   "the request's headers are echoed as sent");
 	json_decref(r);
+	r = act(&w, "queue_list", "{\"Client-ID\": \"" HH_CLIENT_A "\"}", "{}");
+	ok(status_of(r) == 200,
+	   "without X-Project-ID the default project is used, as on HTTP");
+	json_decref(r);
+	r = act(&w, "queue_list", "{\"Client-ID\": \"" HH_CLIENT_A "\", "
+		"\"X-Project-ID\": \"\"}", "{}");
+	ok(status_of(r) == 400, "an empty X-Project-ID is refused");
+	json_decref(r);
 	r = act(&w, "message_post", HDRS, "{\"queue_name\": \"wsq\"}");
 	ok(status_of(r) == 400 && strcmp(S(hh_gets(r, "body.error")),
 					 "Schema validation failed.") == 0,
