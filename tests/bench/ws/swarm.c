@@ -118,6 +118,11 @@ void swarm_free(struct swarm *s)
 	free(s);
 }
 
+int swarm_fd(const struct swarm *s)
+{
+	return s->ep;
+}
+
 unsigned swarm_up(const struct swarm *s)
 {
 	return s->up;

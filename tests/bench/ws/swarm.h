@@ -60,6 +60,9 @@ void swarm_connect(struct swarm *s, unsigned i, const char *path);
 /* Waits up to timeout_ms (0: not at all) for events and handles them.
  * Returns the number handled, -1 when epoll fails. */
 int swarm_poll(struct swarm *s, int timeout_ms);
+/* The epoll descriptor: readable when swarm_poll has something to do,
+ * for a caller that waits on the swarm and on descriptors of its own. */
+int swarm_fd(const struct swarm *s);
 /* Connections whose upgrade succeeded and that have not ended. */
 unsigned swarm_up(const struct swarm *s);
 /* Connections that ended (refused, closed, failed). */
