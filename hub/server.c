@@ -198,6 +198,10 @@ static int start_lws(struct hub_server *srv)
 	info.user = srv;
 	info.protocols = protocols;
 	info.fd_limit_per_thread = srv->cfg.max_connections;
+	/* lws reads at most this much per connection per service pass; its
+	 * 4 KiB default starves a publisher's large POST while thousands of
+	 * subscribers are written to in the same passes. */
+	info.pt_serv_buf_size = 65536;
 	srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		hub_log(HUB_LOG_ERROR, "cannot create the lws context");
