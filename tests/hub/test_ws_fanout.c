@@ -174,29 +174,6 @@ static bool post_done(struct hh_client *pub, unsigned from)
 	return ok;
 }
 
-/* CPU seconds of the server so far (user + system), -1 when unknown. */
-static double server_cpu_s(const struct hh_server *srv)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	FILE *fp;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)srv->pid);
-	fp = fopen(path, "r");
-	if (!fp)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	/* Fields 14 and 15, counted after the ")" that ends the name. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			 "%llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* CPU seconds of this process so far. */
 static double self_cpu_s(void)
 {
@@ -262,7 +239,7 @@ static void fanout(struct hh_server *srv, unsigned n_subs, unsigned msgs)
 	struct swarm *sw;
 	char marker[64];
 	unsigned up = 0, all = 0, seq_ok = 0, id_ok = 0, gaps = 0, odd = 0;
-	double t0, t_up, t_pub, t_done, srv_cpu0 = server_cpu_s(srv),
+	double t0, t_up, t_pub, t_done, srv_cpu0 = swarm_cpu_seconds(srv->pid),
 	       cpu0 = self_cpu_s();
 
 	f.sub = calloc(n_subs, sizeof(*f.sub));
@@ -340,7 +317,7 @@ static void fanout(struct hh_server *srv, unsigned n_subs, unsigned msgs)
 	diag("%llu deliveries in %.2f s: %.0f messages/s", f.delivered,
 	     t_done - t_up, (double)f.delivered / (t_done - t_up));
 	diag("CPU: server %.1f s, this client %.1f s",
-	     server_cpu_s(srv) - srv_cpu0, self_cpu_s() - cpu0);
+	     swarm_cpu_seconds(srv->pid) - srv_cpu0, self_cpu_s() - cpu0);
 	swarm_free(sw);
 	free(f.sub);
 	hh_client_close(&pub);

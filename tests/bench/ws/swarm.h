@@ -33,6 +33,7 @@
 #define HERALD_TEST_SWARM_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define SWARM_CONNECTING 256 /* upgrades in flight at once */
 
@@ -67,5 +68,9 @@ int swarm_fd(const struct swarm *s);
 unsigned swarm_up(const struct swarm *s);
 /* Connections that ended (refused, closed, failed). */
 unsigned swarm_down(const struct swarm *s);
+
+/* CPU seconds (user + system) process pid has used so far; -1 when
+ * unknown. Both the test and the benchmark report the server's. */
+double swarm_cpu_seconds(pid_t pid);
 
 #endif /* HERALD_TEST_SWARM_H */

@@ -160,27 +160,6 @@ static long rss_kb(pid_t pid)
 	return kb;
 }
 
-static double proc_cpu_s(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	FILE *fp;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fp = fopen(path, "r");
-	if (!fp)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			 "%llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* The machine's busy and total jiffies, from the first line of /proc/stat. */
 static void machine_jiffies(unsigned long long *busy, unsigned long long *total)
 {
@@ -768,7 +747,7 @@ int main(int argc, char **argv)
 		die("no subscriber connected");
 
 	/* Load. */
-	srv_cpu0 = proc_cpu_s(srv.pid);
+	srv_cpu0 = swarm_cpu_seconds(srv.pid);
 	cli_cpu0 = self_cpu_s();
 	machine_jiffies(&mb0, &mt0);
 	if (o.perf)
@@ -789,7 +768,7 @@ int main(int argc, char **argv)
 	atomic_store(&b.stop, true);
 	t_load = mono_s() - t;
 	deliv_load = b.delivered;
-	srv_cpu1 = proc_cpu_s(srv.pid);
+	srv_cpu1 = swarm_cpu_seconds(srv.pid);
 	cli_cpu1 = self_cpu_s();
 	machine_jiffies(&mb1, &mt1);
 	/* A post may still wait for its answer: read on meanwhile. */
