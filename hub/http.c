@@ -61,6 +61,7 @@ struct http_req {
 	struct hub_sub sub;    /* while HELD: hung on its queue */
 	lws_sorted_usec_list_t wait_sul; /* the end of its wait */
 	lws_dll2_t held;       /* in srv->held while it waits */
+	bool rx_off;           /* reading stopped for a hold */
 	const struct hub_stream_ops *stream; /* a streaming answer's producer */
 	void *stream_state;
 	const char *stream_type;
@@ -118,10 +119,12 @@ static void http_resume(struct hub_req *r)
 
 	if (h->state != HANDLING)
 		return; /* deferred again, or holding */
-	if (h->held.owner) {
-		/* The end of a long-poll: reading resumes before writing. */
-		held_end(h);
+	held_end(h);
+	if (h->rx_off) {
+		/* The end of a long-poll: reading resumes before writing,
+		 * or lws 4.1 never calls WRITEABLE. */
 		lws_rx_flow_control(h->wsi, 1);
+		h->rx_off = false;
 	}
 	if (!r->replied)
 		hub_reply_error(r, 500, "Internal server error",
@@ -159,6 +162,13 @@ static void held_rerun(struct http_req *h, bool expired)
 	if (expired) {
 		r->wait_over = true; /* no more waiting: answer now */
 		r->wait_until_ms = 0;
+	}
+	if (h->state == DEFERRED) {
+		/* A re-run's write (a long-polled claim) is still out: it
+		 * answers when it comes back, and no longer waits. */
+		if (expired)
+			held_end(h);
+		return;
 	}
 	if (peer_gone(h->wsi)) {
 		held_end(h);
@@ -207,6 +217,7 @@ static void http_hold(struct hub_req *r)
 		lws_sul_schedule(srv->ctx, 0, &h->wait_sul, held_expired,
 				 (lws_usec_t)ms * LWS_US_PER_MS);
 		lws_rx_flow_control(h->wsi, 0);
+		h->rx_off = true;
 	}
 }
 
