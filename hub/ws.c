@@ -27,7 +27,8 @@
  *                 round-robin, one frame per writable callback;
  *                 response frames go first
  *
- * Reading stops (lws_rx_flow_control) while WS_MAX_QUEUED actions wait to
+ * Reading stops (lws_rx_flow_control) while WS_MAX_QUEUED actions, or
+ * WS_MAX_QUEUED_BYTES of their answers, wait to
  * be answered or written, so a client that sends without reading costs a
  * bounded amount of memory. Frames over the size limit get a 400 frame.
  * Idle connections are pinged by lws (info.retry_and_idle_policy in
@@ -43,6 +44,7 @@
 
 #define WS_MAX_QUEUED 32        /* actions waiting: then stop reading */
 #define WS_RESUME_QUEUED 16     /* ... and read again at this many */
+#define WS_MAX_QUEUED_BYTES (1u << 20) /* answers waiting: stop reading */
 #define WS_BATCH 100            /* messages per frame at most */
 #define WS_FRAME_SOFT 65536     /* stop adding messages past this size */
 #define WS_FRAME_SLACK 65536    /* request frames: post size + this */
@@ -62,6 +64,7 @@ struct ws_sub {
 	char marker[FEED_ID_LEN + 1]; /* "" = from the oldest */
 	bool echo;
 	bool pending;              /* may have something to send */
+	lws_sorted_usec_list_t due; /* a delayed message falls due */
 	uint64_t created_ms;
 	long long ttl;             /* subscription_create's, reported only */
 };
@@ -132,8 +135,39 @@ static void sub_free(struct hub_ws_conn *c, struct ws_sub *s)
 	if (c->rr == s)
 		c->rr = NULL;
 	hub_sub_detach(c->srv, &s->hook);
+	lws_sul_cancel(&s->due);
 	lws_dll2_remove(&s->node);
 	free(s);
+}
+
+static void sub_due(lws_sorted_usec_list_t *sul)
+{
+	struct ws_sub *s = lws_container_of(sul, struct ws_sub, due);
+
+	s->pending = true;
+	lws_callback_on_writable(s->c->wsi);
+}
+
+/*
+ * A read that came back empty may have stopped before a message that is
+ * not due yet (a delayed one): no commit will announce it when it falls
+ * due, so a timer does.
+ */
+static void sub_wait_due(struct hub_ws_conn *c, struct ws_sub *s,
+			 const feed_read_opts_t *opts, uint64_t now)
+{
+	feed_read_opts_t peek = *opts;
+	feed_msgs_t next = {0};
+
+	peek.limit = 1;
+	peek.flags |= FEED_READ_INCLUDE_DELAYED;
+	if (feed_read(c->srv->feed, c->project, s->queue, s->marker, &peek,
+		      now, &next) == 0 &&
+	    next.n && next.v[0].due_ms > now)
+		lws_sul_schedule(c->srv->ctx, 0, &s->due, sub_due,
+				 (lws_usec_t)(next.v[0].due_ms - now) *
+					 LWS_US_PER_MS);
+	feed_msgs_free(&next);
 }
 
 /*
@@ -380,6 +414,7 @@ static int sub_serve(struct hub_ws_conn *c, struct ws_sub *s)
 			memcpy(s->marker, out.next_marker, sizeof(s->marker));
 		feed_msgs_free(&out);
 		s->pending = false;
+		sub_wait_due(c, s, &opts, now);
 		return 0;
 	}
 	if (s->kind == SUB_NOTIFY) {
@@ -419,11 +454,42 @@ static void action_free(struct hub_ws_conn *c, struct hub_ws_action *a)
 	c->srv->inflight--;
 }
 
+/* Bytes of answers built and waiting for the client to read them. */
+static size_t queued_bytes(const struct hub_ws_conn *c)
+{
+	size_t n = 0;
+
+	for (const struct hub_ws_action *a = c->head; a; a = a->next)
+		n += a->frame_len;
+	return n;
+}
+
+/*
+ * A client that sends without reading makes answers pile up: stop reading
+ * it past WS_MAX_QUEUED actions or WS_MAX_QUEUED_BYTES of answers, read
+ * again once it has taken its answers (TCP pushes back meanwhile).
+ */
+static void rx_budget(struct hub_ws_conn *c)
+{
+	bool over = c->queued >= WS_MAX_QUEUED ||
+		    queued_bytes(c) >= WS_MAX_QUEUED_BYTES;
+
+	if (over && !c->rx_paused) {
+		c->rx_paused = true;
+		lws_rx_flow_control(c->wsi, 0);
+	} else if (!over && c->rx_paused && c->queued <= WS_RESUME_QUEUED &&
+		   queued_bytes(c) < WS_MAX_QUEUED_BYTES / 2) {
+		c->rx_paused = false;
+		lws_rx_flow_control(c->wsi, 1);
+	}
+}
+
 void hub_ws_action_ready(struct hub_ws_action *a)
 {
 	struct hub_ws_conn *c = a->conn;
 
 	a->ready = true;
+	rx_budget(c);
 	if (c->running == a)
 		c->running = NULL;
 	if (c->head && c->head->ready)
@@ -497,10 +563,7 @@ static void action_queue(struct hub_ws_conn *c, json_t *doc, const char *error,
 	}
 	if (a->ready)
 		lws_callback_on_writable(c->wsi);
-	if (c->queued >= WS_MAX_QUEUED && !c->rx_paused) {
-		c->rx_paused = true;
-		lws_rx_flow_control(c->wsi, 0);
-	}
+	rx_budget(c);
 	run_next(c);
 }
 
@@ -821,10 +884,7 @@ static int on_writeable(struct hub_ws_conn *c)
 		if (!c->head)
 			c->tail = &c->head;
 		action_free(c, a);
-		if (c->rx_paused && c->queued <= WS_RESUME_QUEUED) {
-			c->rx_paused = false;
-			lws_rx_flow_control(c->wsi, 1);
-		}
+		rx_budget(c);
 		more = true; /* subscriptions or the next response */
 	} else {
 		/* One frame for the first subscription that has one. */

@@ -616,6 +616,11 @@ static void finish(struct hub_ws_action *a)
 		hub_reply_error(&a->pub, 500, "Internal server error",
 				"The request was not answered.");
 	shape(a);
+	/* The frame holds all of it now: let go of the routed request's
+	 * copies while the frame waits for the client to read it. */
+	hub_req_release(&a->pub);
+	free(a->req_body);
+	a->req_body = NULL;
 	hub_ws_action_ready(a);
 }
 
@@ -650,6 +655,39 @@ static bool headers_ok(struct hub_ws_action *a)
 	snprintf(a->project, sizeof(a->project), "%s",
 		 has_project ? project : "");
 	r->project = a->project;
+	return true;
+}
+
+/* An id that can stand as one path segment or one value of an ids= list
+ * (it is routed as one). */
+static bool segment_ok(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return !v || (s && *s && !strpbrk(s, "/?#%&=,"));
+}
+
+/*
+ * The names an action puts into its routed path: the queue name by the
+ * API's rule, ids as single path segments - else "q/messages/ID" as a
+ * queue name would reach another route.
+ */
+static bool names_ok(json_t *body)
+{
+	const char *q = json_string_value(json_object_get(body, "queue_name"));
+	json_t *ids = json_object_get(body, "message_ids"), *id;
+	size_t i;
+
+	if (json_object_get(body, "queue_name") &&
+	    !(q && hub_queue_name_ok(q, strlen(q))))
+		return false;
+	if (!segment_ok(json_object_get(body, "message_id")) ||
+	    !segment_ok(json_object_get(body, "claim_id")) ||
+	    !segment_ok(json_object_get(body, "subscription_id")))
+		return false;
+	json_array_foreach(ids, i, id)
+		if (!segment_ok(id))
+			return false;
 	return true;
 }
 
@@ -691,6 +729,11 @@ void hub_ws_action_run(struct hub_ws_action *a)
 		goto out;
 	if (!schema_ok(v, a->body)) {
 		schema_failed(a);
+		goto out;
+	}
+	if (!names_ok(a->body)) {
+		hub_ws_action_fail(a, 400, "The format of the submitted queue name "
+				   "or project id is not valid.", NULL);
 		goto out;
 	}
 	if (v->id == V_CONN) {

@@ -101,15 +101,21 @@ export const createQueue = (name, metadata) => request("PUT", q(name), metadata 
 export const deleteQueue = (name) => request("DELETE", q(name));
 
 // Turns the metadata edit `next` into JSON-patch operations against `prev`.
+// A key as one JSON-pointer segment (RFC 6901): "~" and "/" escaped, as
+// the server decodes them.
+function pointer(key) {
+  return key.replace(/~/g, "~0").replace(/\//g, "~1");
+}
+
 export function metadataPatch(prev, next) {
   const ops = [];
   for (const [k, v] of Object.entries(next)) {
-    const path = `/metadata/${k}`;
+    const path = `/metadata/${pointer(k)}`;
     if (!(k in prev)) ops.push({ op: "add", path, value: v });
     else if (JSON.stringify(prev[k]) !== JSON.stringify(v)) ops.push({ op: "replace", path, value: v });
   }
   for (const k of Object.keys(prev)) {
-    if (!(k in next)) ops.push({ op: "remove", path: `/metadata/${k}` });
+    if (!(k in next)) ops.push({ op: "remove", path: `/metadata/${pointer(k)}` });
   }
   return ops;
 }

@@ -170,7 +170,12 @@ async function poll() {
 
 function route() {
   const m = /^#\/q\/(.+)$/.exec(location.hash);
-  const name = m ? decodeURIComponent(m[1]) : null;
+  let name = null;
+  try {
+    name = m ? decodeURIComponent(m[1]) : null;
+  } catch {
+    name = null; // a malformed hash: show the queue list
+  }
   if (page !== name) {
     if (page) queuePage.close();
     page = name;

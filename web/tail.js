@@ -36,6 +36,9 @@ export class Tail {
   // Starts afresh on `queue`: from "now", "oldest" or "marker" (then `marker`).
   async start(queue, from, marker) {
     this.stop();
+    // A later start() or stop() supersedes this one, even across the
+    // await below (else two sockets would tail the same queue).
+    const gen = ++this.gen;
     this.queue = queue;
     this.from = from;
     this.marker = from === "marker" ? marker : null;
@@ -49,7 +52,7 @@ export class Tail {
       } catch {
         /* keep "now" */
       }
-      if (this.queue !== queue) return; // stopped or restarted meanwhile
+      if (gen !== this.gen) return; // stopped or restarted meanwhile
     }
     this.running = true;
     this.connect(null);
@@ -69,6 +72,7 @@ export class Tail {
   }
 
   stop() {
+    this.gen = (this.gen || 0) + 1;
     this.running = false;
     this.close();
     this.queue = null;

@@ -849,6 +849,64 @@ static void fanout(struct hh_server *srv)
 	hh_client_close(&pub);
 }
 
+/* Names go into routed paths: they must not reach another route. */
+static void injection(struct hh_server *srv)
+{
+	struct hh_client pub;
+	struct hh_resp r = HH_RESP_INIT;
+	struct wsc w;
+	json_t *f;
+	char id[64];
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	hh_call(&pub, &r, "POST", "/v2/queues/inj/messages",
+		"{\"messages\": [{\"body\": \"keep me\"}]}");
+	hh_copy(id, sizeof(id), hh_resource_ids(&r));
+	ok(wsc_open(&w, srv, "/v2/ws", NULL), "connected");
+	f = act(&w, "queue_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"inj/messages/%s\"}", id));
+	is(status_of(f), 400, "a queue name with a slash is refused, not routed");
+	json_decref(f);
+	f = act(&w, "message_get_many", HDRS,
+		hh_fmt("{\"queue_name\": \"inj\", \"message_ids\": [\"%s&pop=1\"]}",
+		       id));
+	is(status_of(f), 400, "an id cannot add query parameters");
+	json_decref(f);
+	hh_call(&pub, &r, "GET", hh_fmt("/v2/queues/inj/messages/%s", id), NULL);
+	is(r.status, 200, "and the message is still there");
+	wsc_close(&w);
+	hh_resp_free(&r);
+	hh_client_close(&pub);
+}
+
+/* A delayed message reaches a subscriber when it falls due, even when no
+ * commit follows to wake it. */
+static void delayed(struct hh_server *srv)
+{
+	struct hh_client pub;
+	struct hh_resp r = HH_RESP_INIT;
+	struct wsc w;
+	struct got g = {0};
+
+	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
+	hh_call(&pub, &r, "PUT", "/v2/queues/late",
+		"{\"_default_message_delay\": 1}");
+	ok(wsc_open(&w, srv, "/v2/queues/late/stream?client_id=" HH_CLIENT_A
+		    "&project_id=" PROJECT, NULL),
+	   "a stream on a queue with delays");
+	hh_call(&pub, &r, "POST", "/v2/queues/late/messages",
+		"{\"messages\": [{\"body\": \"due in 1 s\", \"delay\": 1}]}");
+	is(r.status, 201, "a message due in a second");
+	ok(quiet(&w, 300), "is not sent before it is due");
+	hh_clock_advance(srv, 2000);
+	got_frames(&w, &g, 1, 5000);
+	is(g.n, 1, "and is sent when it falls due, with no other commit");
+	wsc_close(&w);
+	free(g.ids);
+	hh_resp_free(&r);
+	hh_client_close(&pub);
+}
+
 /*
  * Stream subscribers that never read cost the server their socket buffers
  * and one frame each, not the backlog: frames are made only when lws says
@@ -899,6 +957,8 @@ int main(void)
 	stream_url(&srv);
 	limits(&srv);
 	fanout(&srv);
+	injection(&srv);
+	delayed(&srv);
 	stalled_readers(&srv);
 	return hh_finish(&srv);
 }
