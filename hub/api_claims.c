@@ -72,6 +72,7 @@ static bool claim_ttl_ok(struct hub_req *r, long long ttl)
 
 /* Context of a deferred claim write. */
 struct claim_ctx {
+	struct hub_server *srv;
 	char *project, *queue, *id;
 	uint32_t ttl_s, grace_s;
 	size_t limit;
@@ -95,6 +96,7 @@ static struct claim_ctx *claim_ctx_new(struct hub_req *r)
 	struct claim_ctx *c = calloc(1, sizeof(*c));
 
 	if (c) {
+		c->srv = r->srv;
 		c->project = strdup(r->project ? r->project : "");
 		c->queue = strdup(r->queue);
 		c->id = strdup(r->id ? r->id : "");
@@ -278,13 +280,17 @@ static int release_run(feed_t *feed, void *ctx, uint64_t now_ms)
 
 static void release_done(struct hub_req *r, void *ctx, int rc)
 {
-	if (r && rc && rc != FEED_ENOCLAIM && rc != FEED_EBADID) {
+	struct claim_ctx *c = ctx;
+
+	/* Its messages are claimable again: wake those waiting for them,
+	 * whether or not the client that released them is still there. */
+	if (rc == 0)
+		hub_notify_queue(c->srv, c->project, c->queue);
+	if (r && rc && rc != FEED_ENOCLAIM && rc != FEED_EBADID)
 		hub_reply_feed_error(r, rc, NULL);
-	} else if (r) {
-		hub_notify(r); /* its messages are claimable again */
+	else if (r)
 		hub_reply(r, 204, NULL);
-	}
-	claim_ctx_free(ctx);
+	claim_ctx_free(c);
 }
 
 void hub_claim_delete(struct hub_req *r)

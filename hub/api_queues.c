@@ -37,6 +37,7 @@
 #define QUEUES_DEFAULT_LIMIT 10
 #define LIST_BATCH 100  /* queues read per step when filtering */
 #define PURGE_BATCH 100 /* Zaqar purges by pops of 100 */
+#define PURGE_STEP 10   /* pops per writer job: others write in between */
 #define PATCH_TYPE "application/openstack-messaging-v2.0-json-patch"
 
 /* ------------------------------------------------------------ helpers */
@@ -125,6 +126,7 @@ struct qjob {
 	json_t *result;           /* PATCH: the metadata stored */
 	int status;               /* PATCH: 0, or 400/409 with msg */
 	char msg[512];
+	bool more;                /* purge: messages may be left */
 };
 
 static struct qjob *qjob_new(struct hub_req *r)
@@ -688,22 +690,41 @@ void hub_queue_counters(struct hub_req *r)
 
 /* -------------------------------------------------------------- purge */
 
-/* Writer thread: pops (so claimed messages stay, as in Zaqar) until
- * nothing poppable is left. */
+/*
+ * Writer thread: pops (so claimed messages stay, as in Zaqar), at most
+ * PURGE_STEP times: a large queue is purged in steps, each its own job, so
+ * the writer serves other requests between them.
+ */
 static int purge_run(feed_t *feed, void *ctx, uint64_t now_ms)
 {
 	struct qjob *j = ctx;
 	feed_msgs_t msgs = {0};
-	size_t n;
-	int rc;
+	size_t n = 0;
+	int rc = 0;
 
-	do {
+	for (int i = 0; i < PURGE_STEP && rc == 0; i++) {
 		rc = feed_pop(feed, j->project, j->queue, PURGE_BATCH, now_ms,
 			      &msgs);
 		n = msgs.n;
 		feed_msgs_free(&msgs);
-	} while (rc == 0 && n > 0);
+		if (n == 0)
+			break;
+	}
+	j->more = rc == 0 && n > 0;
 	return rc == FEED_ENOQUEUE ? 0 : rc;
+}
+
+/* The next step, or the answer. A purge whose client left stops at a
+ * step: what was popped stays gone. */
+static void purge_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct qjob *j = ctx;
+
+	if (r && rc == 0 && j->more) {
+		hub_defer(r, purge_run, purge_done, j);
+		return;
+	}
+	no_content_done(r, ctx, rc);
 }
 
 /* Zaqar's queue_purging: *messages = whether to purge messages (there
@@ -755,7 +776,7 @@ void hub_queue_purge(struct hub_req *r)
 	}
 	j = qjob_new(r);
 	if (j)
-		hub_defer(r, purge_run, no_content_done, j);
+		hub_defer(r, purge_run, purge_done, j);
 }
 
 /* -------------------------------------------------------- v1 metadata */

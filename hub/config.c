@@ -365,6 +365,36 @@ void hub_config_usage(FILE *out)
 		     "  --help                         this text\n");
 }
 
+/* A default beyond its maximum would refuse every request relying on it:
+ * say so at start rather than with every such request. */
+static int check_defaults(const struct hub_config *cfg)
+{
+	const struct hub_limits *l = &cfg->limits;
+	const struct {
+		const char *def, *max;
+		uint32_t dv, mv;
+	} pairs[] = {
+		{"default-message-ttl", "max-message-ttl", l->default_message_ttl,
+		 l->max_message_ttl},
+		{"default-message-delay", "max-message-delay",
+		 l->default_message_delay, l->max_message_delay},
+		{"default-claim-ttl", "max-claim-ttl", l->default_claim_ttl,
+		 l->max_claim_ttl},
+		{"default-claim-grace", "max-claim-grace", l->default_claim_grace,
+		 l->max_claim_grace},
+	};
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(*pairs); i++) {
+		if (pairs[i].dv > pairs[i].mv) {
+			fprintf(stderr, "herald: %s (%u) is larger than %s (%u)\n",
+				pairs[i].def, pairs[i].dv, pairs[i].max,
+				pairs[i].mv);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int hub_config_load(struct hub_config *cfg, int argc, char **argv)
 {
 	const char *file = getenv("HERALD_CONFIG");
@@ -417,5 +447,5 @@ int hub_config_load(struct hub_config *cfg, int argc, char **argv)
 	}
 	if (cfg->max_map_size < cfg->map_size)
 		cfg->max_map_size = cfg->map_size;
-	return 0;
+	return check_defaults(cfg);
 }

@@ -512,7 +512,7 @@ static bool check_project(struct http_req *h, int n)
 				"retry.");
 		return false;
 	}
-	if (n < 0) {
+	if (n < 0 || (n == 1 && !hub_project_ok(h->project))) {
 		hub_reply_error(r, 400, "Invalid queue identification",
 				"The format of the submitted queue name or "
 				"project id is not valid.");
@@ -729,9 +729,18 @@ static int on_body_done(struct http_req *h)
 static int write_head(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
-	unsigned char buf[LWS_PRE + 8192];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+	/* Room for lws's own headers and ours, whatever their size (a
+	 * Location may list thousands of ids). */
+	size_t size = LWS_PRE + 2048 + r->resp_headers_len;
+	unsigned char *buf = malloc(size);
+	unsigned char *start, *p, *end;
 	const char *line = r->resp_headers;
+	int rc = -1;
+
+	if (!buf)
+		return -1;
+	start = p = buf + LWS_PRE;
+	end = buf + size;
 
 	bool empty = r->status == 204 || r->status == 304;
 
@@ -741,7 +750,7 @@ static int write_head(struct http_req *h)
 					: r->resp_type ? r->resp_type
 						       : "application/json",
 					r->resp_len, &p, end))
-		return -1;
+		goto out;
 	while (line && *line) {
 		const char *colon = strchr(line, ':');
 		const char *eol = strstr(line, "\r\n");
@@ -760,17 +769,18 @@ static int write_head(struct http_req *h)
 		if (lws_add_http_header_by_name(h->wsi, (unsigned char *)name,
 						(const unsigned char *)colon + 2,
 						(int)(eol - colon - 2), &p, end))
-			return -1;
+			goto out;
 		line = eol + 2;
 	}
 	if (h->too_big &&
 	    lws_add_http_header_by_name(h->wsi, (unsigned char *)"connection:",
 					(const unsigned char *)"close", 5, &p,
 					end))
-		return -1;
-	if (lws_finalize_write_http_header(h->wsi, start, &p, end))
-		return -1;
-	return 0;
+		goto out;
+	rc = lws_finalize_write_http_header(h->wsi, start, &p, end) ? -1 : 0;
+out:
+	free(buf);
+	return rc;
 }
 
 static void log_request(struct http_req *h)

@@ -330,9 +330,11 @@ void hub_stream(struct hub_req *r, const char *content_type,
 /* The stream's producer has something new: call its next() soon. */
 void hub_stream_wake(struct hub_req *r);
 
-/* Tells the subscribers of r->queue that it changed (e.g. after a claim
- * release made messages claimable). Appends notify by themselves. */
-void hub_notify(struct hub_req *r);
+/* Tells the subscribers of a queue that it changed (e.g. after a claim
+ * release made messages claimable); by names, for a done() whose client
+ * may be gone. Appends notify by themselves. */
+void hub_notify_queue(struct hub_server *srv, const char *project,
+		      const char *queue);
 
 /* ------------------------------------------------------------ rendering */
 
@@ -393,6 +395,9 @@ typedef void (*hub_handler_fn)(struct hub_req *r);
 
 /* The API's rule for queue names: ^[a-zA-Z0-9_.-]+$, 1..64 characters. */
 bool hub_queue_name_ok(const char *s, size_t len);
+/* A project id: at most FEED_PROJECT_MAX bytes, no control characters
+ * (which a query parameter or a WebSocket frame could carry). */
+bool hub_project_ok(const char *s);
 
 /* Dispatches r (after the pre-routing checks) to its handler, or replies
  * 404 / 405 / OPTIONS. route.c. */

@@ -145,21 +145,29 @@ void hub_reply_feed_error(struct hub_req *r, int err, const char *what)
 
 void hub_header(struct hub_req *r, const char *name, const char *fmt, ...)
 {
-	char value[2048];
-	size_t need;
-	char *p;
+	size_t len = r->resp_headers_len, nlen = strlen(name);
 	va_list ap;
+	char *p;
+	int n;
 
 	va_start(ap, fmt);
-	vsnprintf(value, sizeof(value), fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	need = strlen(name) + 2 + strlen(value) + 2;
-	p = realloc(r->resp_headers, r->resp_headers_len + need + 1);
+	if (n < 0)
+		return;
+	/* "name: value\r\n", the value whole (a Location can list
+	 * thousands of ids). */
+	p = realloc(r->resp_headers, len + nlen + 2 + (size_t)n + 2 + 1);
 	if (!p)
 		return;
 	r->resp_headers = p;
-	snprintf(p + r->resp_headers_len, need + 1, "%s: %s\r\n", name, value);
-	r->resp_headers_len += need;
+	memcpy(p + len, name, nlen);
+	memcpy(p + len + nlen, ": ", 2);
+	va_start(ap, fmt);
+	vsnprintf(p + len + nlen + 2, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	memcpy(p + len + nlen + 2 + n, "\r\n", 3);
+	r->resp_headers_len = len + nlen + 2 + (size_t)n + 2;
 }
 
 /* ------------------------------------------------------- query and body */

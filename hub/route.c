@@ -85,6 +85,16 @@ bool hub_queue_name_ok(const char *s, size_t len)
 	return true;
 }
 
+bool hub_project_ok(const char *s)
+{
+	if (strlen(s) > FEED_PROJECT_MAX)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 /* Route parameters, copied out of the path. */
 struct params {
 	char queue[FEED_NAME_MAX + 1];

@@ -286,10 +286,17 @@ static bool expires_as_int(json_t *v, char out[64])
 	size_t n = 0, digits = 0;
 
 	if (json_is_integer(v) || json_is_real(v) || json_is_true(v)) {
-		long long i = json_is_integer(v) ? json_integer_value(v) :
-			      json_is_real(v) ? (long long)json_real_value(v) :
-			      1;
+		double x = json_is_real(v) ? json_real_value(v) : 0;
+		long long i;
 
+		/* Python's int() of a huge float is a huge integer; a cast
+		 * would overflow. */
+		if (json_is_real(v) && (x >= 9.2e18 || x <= -9.2e18)) {
+			snprintf(out, 64, "%.0f", x);
+			return true;
+		}
+		i = json_is_integer(v) ? json_integer_value(v) :
+		    json_is_real(v) ? (long long)x : 1;
 		snprintf(out, 64, "%lld", i);
 		return i != 0;
 	}

@@ -147,7 +147,7 @@ void hub_sub_notify(struct hub_server *srv, const char *project,
 		sub->wake(sub);
 	}
 	q->busy--;
-	if (q->subs.count)
+	if (q->subs.count || q->busy)
 		return;
 	p = find(s, q->key, q->key_len);
 	*p = q->next;
@@ -223,10 +223,10 @@ void hub_wait(struct hub_req *r)
 	r->transport->hold(r);
 }
 
-void hub_notify(struct hub_req *r)
+void hub_notify_queue(struct hub_server *srv, const char *project,
+		      const char *queue)
 {
-	if (r->queue)
-		hub_sub_notify(r->srv, r->project, r->queue);
+	hub_sub_notify(srv, project, queue);
 }
 
 void hub_stream(struct hub_req *r, const char *content_type,

@@ -646,7 +646,7 @@ static bool headers_ok(struct hub_ws_action *a)
 		hub_ws_action_fail(a, 400, "Malformed hexadecimal UUID.", NULL);
 		return false;
 	}
-	if (has_project && (!*project || strlen(project) > FEED_PROJECT_MAX)) {
+	if (has_project && (!*project || !hub_project_ok(project))) {
 		hub_ws_action_fail(a, 400, "The format of the submitted queue "
 				   "name or project id is not valid.", NULL);
 		return false;

@@ -5,6 +5,11 @@
  */
 #include "harness.h"
 
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
 #include <string.h>
 
 static struct hh_server srv;
@@ -279,6 +284,56 @@ static void counters(void)
 	is(r.status, 404, "counters are a v2 extension");
 }
 
+/* Review fixes: a default beyond its maximum, control characters in a
+ * project, a Location listing every id of a large post. */
+static void edges(void)
+{
+	const char *bin = getenv("HERALD_BIN");
+	char cmd[PATH_MAX + 128], *body;
+	size_t len = 0;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "'%s' serve --max-message-ttl 600 "
+		 "--listen 127.0.0.1:0 --data /nonexistent/x 2>/dev/null",
+		 bin ? bin : "herald");
+	st = system(cmd);
+	is(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 2,
+	   "a default ttl beyond max-message-ttl refuses to start (exit 2)");
+
+	{
+		struct hh_client bare;
+
+		/* No headers: the query's project is the one used. */
+		hh_client_init(&bare, &srv, NULL, NULL);
+		hh_call(&bare, &r, "GET", "/v2/queues/q/feed.atom?client_id="
+			HH_CLIENT_A "&project_id=%01herald-health", NULL);
+		is(r.status, 400,
+		   "a project id with a control character is refused");
+		hh_client_close(&bare);
+	}
+
+	body = malloc(1000 * 16 + 64);
+	if (!body)
+		bail_out("out of memory");
+	len += (size_t)sprintf(body, "{\"messages\": [");
+	for (int i = 0; i < 1000; i++)
+		len += (size_t)sprintf(body + len, "%s{\"body\": %d}",
+				       i ? ", " : "", i);
+	sprintf(body + len, "]}");
+	hh_call(&c, &r, "POST", "/v2/queues/many/messages", body);
+	free(body);
+	is(r.status, 201, "a post of 1,000 messages");
+	{
+		const char *loc = hh_header(&r, "location");
+		size_t ids = 0;
+
+		for (const char *p = loc; p && (p = strchr(p, ',')); p++)
+			ids++;
+		is(loc ? (long long)ids + 1 : 0, 1000,
+		   "its Location lists every id");
+	}
+}
+
 int main(void)
 {
 	static const char *const args[] = {"--signing-key", "test-secret-key", NULL};
@@ -292,6 +347,7 @@ int main(void)
 	share();
 	dashboard();
 	counters();
+	edges();
 
 	hh_resp_free(&r);
 	hh_client_close(&c);
