@@ -1,16 +1,17 @@
 /*
  * hub.h - what the files of hub/ share: configuration, the request a
- * handler serves, replies, deferred writes, and the route handlers.
+ * handler serves, replies, deferred writes, waiting and streaming, and the
+ * route handlers.
  *
- * Flow of one HTTP request (http.c): lws parses it; the request's headers,
- * query and body (up to its size limit) are collected into a struct
- * hub_req; the pre-routing checks of the Zaqar API run (pre-signed URL,
- * Content-Type, Accept, Client-ID, X-Project-ID, queue name); route.c picks
- * the handler; the handler either replies at once (reads: LMDB reads are
- * fast and run on the loop thread) or defers a write to the writer thread
- * (writer.c) and replies in its `done` callback. Only then are the
- * response headers and body written, with a Content-Length so the
- * connection can be kept alive.
+ * A request arrives by a transport - HTTP (http.c) or a WebSocket action
+ * (ws_actions.c) - which fills a struct hub_req: headers, query and body,
+ * after the pre-routing checks of the Zaqar API (pre-signed URL, media
+ * types, Client-ID, X-Project-ID, queue name). route.c picks the handler,
+ * which replies through req.c at once (reads: LMDB reads are fast and run
+ * on the loop thread), defers a write to the writer thread (writer.c) and
+ * replies in its `done` callback, waits for its queue (long-poll), or
+ * streams (SSE). The transport then sends the reply: HTTP with a length,
+ * so the connection can be kept alive; WebSocket as Zaqar's response frame.
  *
  * Threads: the lws service thread runs everything here except the `run`
  * functions of deferred writes, which run on the writer thread and may
