@@ -45,6 +45,11 @@ const char *feed_strerror(int err)
 	return "unknown error";
 }
 
+const char *feed_version(void)
+{
+	return MDB_VERSION_STRING;
+}
+
 /* Translates an LMDB code; feed's own codes pass through unchanged. */
 int feed__err(int rc)
 {

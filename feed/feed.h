@@ -81,6 +81,10 @@ enum feed_error {
 /* A static string describing `err` (a FEED_E* code or 0). Never NULL. */
 const char *feed_strerror(int err);
 
+/* The storage library under feed, as its version string names it (e.g.
+ * "LMDB 0.9.24: (July 24, 2019)"): for `herald --version`. Static. */
+const char *feed_version(void);
+
 /* ----------------------------------------------------------- environment */
 
 #define FEED_ID_LEN 24       /* message ids and markers, hex characters */

@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub.h"
+#include "log.h"
+#include "config.h"
 
 enum kind { K_LISTEN, K_PATH, K_STR, K_U32, K_SIZE, K_DURABILITY, K_LEVEL };
 

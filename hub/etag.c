@@ -21,7 +21,9 @@
  */
 #include <string.h>
 
-#include "hub.h"
+#include "config.h"
+#include "req.h"
+#include "etag.h"
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL

@@ -7,7 +7,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "hub.h"
+#include "log.h"
 
 static enum hub_log_level threshold = HUB_LOG_INFO;
 

@@ -3,11 +3,12 @@
  */
 #include <jansson.h>
 #include <libwebsockets.h>
-#include <lmdb.h>
+
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
+#include "config.h"
 #include "server.h"
 
 static void usage(FILE *out)
@@ -47,7 +48,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("herald %s (libwebsockets %s, %s, jansson %s)\n",
 		       HUB_VERSION_STRING, lws_get_library_version(),
-		       MDB_VERSION_STRING, JANSSON_VERSION);
+		       feed_version(), JANSSON_VERSION);
 		return 0;
 	}
 	if (strcmp(argv[1], "serve") == 0) {

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "hub.h"
+#include "req.h"
+#include "render.h"
 
 int hub_uuid_parse(const char *text, uint8_t out[16])
 {

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub.h"
+#include "log.h"
+#include "req.h"
 
 /* ---------------------------------------------------------------- replies */
 

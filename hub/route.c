@@ -14,7 +14,9 @@
  */
 #include <string.h>
 
-#include "hub.h"
+#include "req.h"
+#include "route.h"
+#include "api/api.h"
 
 #define V1 HUB_V1
 #define V11 HUB_V1_1

@@ -19,8 +19,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "log.h"
+#include "config.h"
+#include "req.h"
 #include "server.h"
-#include "ws.h"
+#include "writer.h"
+#include "live/sub.h"
+#include "transport/http.h"
+#include "transport/ws.h"
 
 #define DRAIN_MS 10000
 

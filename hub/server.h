@@ -1,6 +1,6 @@
 /*
- * server.h - the server's own state, shared by server.c, http.c and
- * writer.c. Handlers see only hub.h.
+ * server.h - the server's own state, shared by the core, the live
+ * registry and the transports. Handlers never see it.
  */
 #ifndef HERALD_HUB_SERVER_H
 #define HERALD_HUB_SERVER_H
@@ -8,7 +8,8 @@
 #include <libwebsockets.h>
 #include <signal.h>
 
-#include "hub.h"
+#include "config.h"
+#include "feed.h"
 
 struct hub_writer;
 struct hub_subs;
@@ -32,66 +33,5 @@ uint64_t hub_server_now(const struct hub_server *srv);
 
 /* Runs `herald serve` with a loaded configuration; returns the exit code. */
 int hub_server_run(const struct hub_config *cfg);
-
-/* ---------------------------------------------------------- writer.c */
-
-/*
- * A deferred write. The loop thread fills it and submits it; the writer
- * thread runs it (grouping consecutive appends into one feed_append_group
- * call, so they share one commit) and hands it back; the loop thread then
- * calls done. `req` belongs to the loop thread only: it is cleared when the
- * client goes away while the job is out.
- */
-struct hub_job {
-	struct hub_job *next;
-	struct hub_req *req;
-	hub_run_fn run;        /* NULL for an append */
-	feed_append_req_t *areq;
-	hub_done_fn done;
-	void *ctx;
-	uint64_t now_ms;
-	int rc;
-};
-
-int hub_writer_start(struct hub_server *srv);
-/* Finishes every submitted job, then stops the thread. */
-void hub_writer_stop(struct hub_server *srv);
-void hub_writer_submit(struct hub_server *srv, struct hub_job *job);
-/* Loop thread: calls `done` for every finished job (from the lws
- * EVENT_WAIT_CANCELLED callback). */
-void hub_writer_collect(struct hub_server *srv);
-/* Jobs submitted and not yet collected. */
-unsigned hub_writer_busy(const struct hub_server *srv);
-
-/* ------------------------------------------------------------- sub.c */
-
-/*
- * A subscriber: a wake callback hung on one queue (see sub.c). Embed it
- * in the owner's state; zero it before the first attach.
- */
-struct hub_sub {
-	lws_dll2_t node;
-	struct hub_subq *q; /* NULL while detached */
-	void (*wake)(struct hub_sub *sub);
-};
-
-int hub_subs_init(struct hub_server *srv);
-void hub_subs_free(struct hub_server *srv);
-/* Hangs sub on (project, queue), moving it if attached elsewhere. */
-int hub_sub_attach(struct hub_server *srv, struct hub_sub *sub,
-		   const char *project, const char *queue);
-/* Takes sub off its queue; no-op when detached. */
-void hub_sub_detach(struct hub_server *srv, struct hub_sub *sub);
-/* Wakes every subscriber of (project, queue) once. */
-void hub_sub_notify(struct hub_server *srv, const char *project,
-		    const char *queue);
-size_t hub_sub_count(const struct hub_server *srv);
-
-/* ------------------------------------------------------------ http.c */
-
-extern const struct lws_protocols hub_http_protocol;
-
-/* Ends every long-poll wait now: each held request answers (shutdown). */
-void hub_http_release_holds(struct hub_server *srv);
 
 #endif /* HERALD_HUB_SERVER_H */

@@ -24,7 +24,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "log.h"
+#include "req.h"
 #include "server.h"
+#include "writer.h"
+#include "live/sub.h"
 
 struct hub_writer {
 	pthread_t thread;

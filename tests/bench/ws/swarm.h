@@ -5,7 +5,7 @@
  *
  * A test or a benchmark needs thousands of subscribers in one thread, and
  * neither of the clients already in the tree fits: tests/hub/test_ws.c's
- * is blocking, one connection at a time, and hub/cli_net.c runs one lws
+ * is blocking, one connection at a time, and hub/cli/net.c runs one lws
  * connection until it ends. This one is a plain RFC 6455 client on
  * non-blocking sockets: it sends the upgrade request and reads the
  * server's frames (any size, fragmented or not), answers pings and

@@ -28,7 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "req.h"
 #include "server.h"
+#include "api/api.h"
+#include "live/wait.h"
+#include "live/sub.h"
+#include "render.h"
 
 #define HEARTBEAT_S 15
 #define PAGE 50           /* messages per read, at most */

@@ -1,6 +1,6 @@
 /*
- * messages.h - what the two message route files share: api_messages.c
- * (post, list, get by ids) implements these, api_message.c (bulk delete,
+ * messages.h - what the two message route files share: messages.c
+ * (post, list, get by ids) implements these, message.c (bulk delete,
  * pop, get one, delete one) uses them too. Loop thread only: they take
  * the request.
  */
@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "hub.h"
+#include "req.h"
 
 /* The project as Zaqar prints it: "None" when there is none (v1).
  * Borrowed: r's, or a string constant. */

@@ -1,7 +1,7 @@
 /*
- * api_messages.c - the message collection of v1, v1.1 and v2 (zaqar-api.md
+ * messages.c - the message collection of v1, v1.1 and v2 (zaqar-api.md
  * §6.5, §8, §11): post, list, and get by ids; and the helpers that
- * api_message.c (one message, bulk delete, pop) shares (messages.h).
+ * message.c (one message, bulk delete, pop) shares (messages.h).
  *
  * One implementation; the versions differ only where Zaqar's differ:
  *
@@ -41,12 +41,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub.h"
+#include "config.h"
+#include "req.h"
+#include "api/api.h"
+#include "writer.h"
+#include "live/wait.h"
+#include "render.h"
+#include "etag.h"
 #include "messages.h"
 
 #define LIST_DEFAULT_LIMIT 10
 
-/* --------------------------------------------- shared with api_message.c */
+/* --------------------------------------------- shared with message.c */
 
 const char *hub_msgs_project_text(const struct hub_req *r)
 {

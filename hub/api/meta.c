@@ -1,7 +1,7 @@
 /*
  * meta.c - Zaqar's rules for queue metadata (meta.h): the reserved keys,
  * their checks and the defaults v2 shows, and the washing of a v2 PATCH
- * document into plain operations. The queue routes (api_queues.c) store
+ * document into plain operations. The queue routes (queues.c) store
  * and apply; the rules live here.
  *
  * Reserved keys (zaqar-api.md §6.2)
@@ -24,7 +24,7 @@
  *   [{"op": "add" | "remove" | "replace", "key": <string>,
  *     "value": <the change's value, or null when it has none>}, ...]
  *
- * which api_queues.c applies on the writer thread. Where Zaqar fails
+ * which queues.c applies on the writer thread. Where Zaqar fails
  * with a 503 (WASH_UNREADABLE: a path that is no string, a document that
  * is no array), Herald answers 400 and says what is wrong.
  *
@@ -38,7 +38,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hub.h"
+#include "config.h"
+#include "req.h"
+#include "api/api.h"
 #include "meta.h"
 
 #define PATCH_OPS "add, remove, replace"

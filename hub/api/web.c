@@ -19,7 +19,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "hub.h"
+#include "log.h"
+#include "config.h"
+#include "req.h"
+#include "api/api.h"
 
 #define FILE_MAX (4u << 20)
 

@@ -40,7 +40,7 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
-#include "ws.h"
+#include "transport/ws.h"
 
 #define WS_MAX_QUEUED 32        /* actions waiting: then stop reading */
 #define WS_RESUME_QUEUED 16     /* ... and read again at this many */

@@ -1,5 +1,5 @@
 /*
- * cli_post.c - `herald post` and `herald claim`.
+ * post.c - `herald post` and `herald claim`.
  *
  * post: every body (an argument, or a line of stdin) is parsed as JSON
  * first; a word that is not JSON stops the command with exit 2. Bodies

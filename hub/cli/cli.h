@@ -56,7 +56,7 @@ int hub_cli_main(int argc, char **argv);
 /* True when `cmd` is a client command. */
 bool hub_cli_is_command(const char *cmd);
 
-/* The commands (cli_post.c, cli_tail.c, cli.c); argv[0] is the command,
+/* The commands (post.c, tail.c, main.c); argv[0] is the command,
  * the remaining arguments are the positional ones after options. */
 struct cli_opts;
 int cli_cmd_post(struct cli *c, const struct cli_opts *o, int argc,

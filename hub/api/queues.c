@@ -1,5 +1,5 @@
 /*
- * api_queues.c - the queue routes of every API version: list, create,
+ * queues.c - the queue routes of every API version: list, create,
  * get, patch, delete, stats, purge, and v1's metadata resource. The rules
  * of the metadata itself (reserved keys, PATCH documents) are meta.c's.
  *
@@ -31,7 +31,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub.h"
+#include "config.h"
+#include "req.h"
+#include "api/api.h"
+#include "writer.h"
+#include "render.h"
 #include "meta.h"
 
 #define QUEUES_DEFAULT_LIMIT 10

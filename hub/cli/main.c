@@ -1,8 +1,8 @@
 /*
- * cli.c - the `herald` client commands: option parsing shared by all of
+ * main.c - the `herald` client commands: option parsing shared by all of
  * them, the Client-ID kept between runs, and the two listing commands
- * (`queues`, `stats`). post and claim live in cli_post.c, tail in
- * cli_tail.c, the HTTP client in cli_net.c.
+ * (`queues`, `stats`). post and claim live in post.c, tail in
+ * tail.c, the HTTP client in net.c.
  *
  * Options: one table of every option, each with the set of commands that
  * take it; getopt_long parses them anywhere on the line (`--` ends them,

@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ws.h"
+#include "transport/ws.h"
 
 enum verb_id {
 	V_QUEUE_LIST,

@@ -1,8 +1,8 @@
 /*
- * api_message.c - the message routes that take messages by id or take
+ * message.c - the message routes that take messages by id or take
  * them away, in v1, v1.1 and v2 (zaqar-api.md §6.5, §8, §11): bulk delete
  * by ids, pop, get one, delete one. Post, list and get by ids are
- * api_messages.c's, as are the helpers both files use (messages.h).
+ * messages.c's, as are the helpers both files use (messages.h).
  *
  *   route                 v2, v1.1                  v1
  *   DELETE messages       ?ids= or ?pop=, not both  ?ids= only
@@ -23,7 +23,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "hub.h"
+#include "config.h"
+#include "req.h"
+#include "api/api.h"
+#include "writer.h"
+#include "render.h"
 #include "messages.h"
 
 /* ------------------------------------------------------------- helpers */

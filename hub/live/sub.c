@@ -24,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "req.h"
 #include "server.h"
+#include "live/wait.h"
+#include "live/sub.h"
 
 #define NBUCKETS 1024u /* a power of two */
 

@@ -1,5 +1,5 @@
 /*
- * cli_tail.c - `herald tail`: a queue's messages as JSON lines, once or
+ * tail.c - `herald tail`: a queue's messages as JSON lines, once or
  * following.
  *
  * Everything hangs on one marker, the position after the last message

@@ -1,5 +1,5 @@
 /*
- * api_home.c - the routes around the queues: the versions document, the
+ * home.c - the routes around the queues: the versions document, the
  * json-home documents, ping and health. Pre-signed URLs (share and the
  * URL-Signature check) are share.c's.
  *
@@ -38,7 +38,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "hub.h"
+#include "log.h"
+#include "req.h"
+#include "writer.h"
+#include "api/api.h"
 
 /* ------------------------------------------------------------- versions */
 

@@ -1,5 +1,5 @@
 /*
- * cli_net.c - the client commands' HTTP and WebSocket client over lws:
+ * net.c - the client commands' HTTP and WebSocket client over lws:
  * "send this request, give me the status and the body", synchronously.
  *
  * One lws context per process (no listening vhost, one protocol whose

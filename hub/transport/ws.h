@@ -18,7 +18,14 @@
 #ifndef HERALD_HUB_WS_H
 #define HERALD_HUB_WS_H
 
+#include "req.h"
 #include "server.h"
+#include "writer.h"
+#include "live/sub.h"
+#include "route.h"
+#include "render.h"
+#include "live/wait.h"
+#include "api/api.h"
 
 struct hub_ws_conn;
 struct ws_verb; /* ws_actions.c's table row */

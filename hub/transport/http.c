@@ -35,7 +35,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
+#include "config.h"
+#include "req.h"
 #include "server.h"
+#include "writer.h"
+#include "live/wait.h"
+#include "live/sub.h"
+#include "render.h"
+#include "route.h"
+#include "api/api.h"
+#include "transport/http.h"
 
 #define SLICE 65536   /* body bytes per WRITEABLE */
 #define BODY_MAX_OTHER 65536 /* bodies of routes without their own limit */

@@ -1,5 +1,5 @@
 /*
- * api_claims.c - the claim routes of v1, v1.1 and v2 (zaqar-api.md §6.6,
+ * claims.c - the claim routes of v1, v1.1 and v2 (zaqar-api.md §6.6,
  * §7.3, §8, §11): create, get, renew (PATCH), release (DELETE).
  *
  *   route          v2 / v1.1                        v1
@@ -24,7 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub.h"
+#include "config.h"
+#include "req.h"
+#include "api/api.h"
+#include "writer.h"
+#include "live/wait.h"
+#include "render.h"
 
 #define CLAIM_DEFAULT_LIMIT 10
 

@@ -35,7 +35,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "hub.h"
+#include "req.h"
+#include "render.h"
+#include "api/api.h"
 
 static const char *const method_names[HUB_METHOD_COUNT] = {
 	[HUB_GET] = "GET", [HUB_HEAD] = "HEAD", [HUB_POST] = "POST",

@@ -63,7 +63,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "hub.h"
+#include "config.h"
+#include "req.h"
+#include "api/api.h"
+#include "render.h"
+#include "etag.h"
 #include "messages.h"
 
 #define ATOM_DEFAULT_LIMIT 20

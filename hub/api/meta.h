@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "hub.h"
+#include "req.h"
 
 /*
  * Checks the reserved keys of `meta` (a JSON object, borrowed) against

@@ -1,0 +1,67 @@
+/*
+ * api.h - the route handlers, one file of hub/api/ per resource. A handler
+ * parses its request, calls feed, and replies through req.h; it never
+ * calls lws.
+ */
+#ifndef HERALD_HUB_API_API_H
+#define HERALD_HUB_API_API_H
+
+#include <stdbool.h>
+
+#include "req.h"
+
+typedef void (*hub_handler_fn)(struct hub_req *r);
+
+/* home.c: versions, home documents, ping, health. */
+void hub_get_versions(struct hub_req *r);   /* GET / */
+void hub_get_home(struct hub_req *r);       /* GET /v2/ ... */
+void hub_ping(struct hub_req *r);           /* GET|HEAD /v2/ping */
+void hub_health(struct hub_req *r);         /* GET or HEAD of a health route */
+
+/* share.c: pre-signed URLs. */
+void hub_share(struct hub_req *r);          /* POST /v2/queues/q/share */
+/* Checks the URL-Signature header set of r, if any: returns true when r
+ * may proceed, false after replying 404 (Zaqar's answer to a bad one). */
+bool hub_check_signature(struct hub_req *r, const char *signature,
+			 const char *expires, const char *methods,
+			 const char *paths);
+
+/* web.c: the dashboard. hub_web_wanted: r asks for HTML (a browser). */
+bool hub_web_wanted(const struct hub_req *r);
+void hub_web_index(struct hub_req *r);      /* GET / for a browser */
+void hub_web_file(struct hub_req *r);       /* GET /dashboard/NAME */
+
+/* sse.c: GET /v2/queues/q/events, Server-Sent Events. */
+void hub_queue_events(struct hub_req *r);
+
+/* queues.c */
+void hub_queues_list(struct hub_req *r);    /* GET /queues */
+void hub_queue_put(struct hub_req *r);      /* PUT /queues/q */
+void hub_queue_get(struct hub_req *r);      /* GET|HEAD /queues/q */
+void hub_queue_patch(struct hub_req *r);    /* PATCH /v2/queues/q */
+void hub_queue_delete(struct hub_req *r);   /* DELETE /queues/q */
+void hub_queue_stats(struct hub_req *r);    /* GET /queues/q/stats */
+void hub_queue_counters(struct hub_req *r); /* GET /v2/queues/q/counters */
+void hub_queue_purge(struct hub_req *r);    /* POST /v2/queues/q/purge */
+void hub_queue_meta_get(struct hub_req *r); /* GET /v1/queues/q/metadata */
+void hub_queue_meta_put(struct hub_req *r); /* PUT /v1/queues/q/metadata */
+
+/* messages.c */
+void hub_messages_post(struct hub_req *r);   /* POST /queues/q/messages */
+void hub_messages_get(struct hub_req *r);    /* GET  /queues/q/messages */
+
+/* message.c */
+void hub_messages_delete(struct hub_req *r); /* DELETE /queues/q/messages */
+void hub_message_get(struct hub_req *r);     /* GET /queues/q/messages/id */
+void hub_message_delete(struct hub_req *r);  /* DELETE .../messages/id */
+
+/* claims.c */
+void hub_claims_post(struct hub_req *r);   /* POST /queues/q/claims */
+void hub_claim_get(struct hub_req *r);     /* GET /queues/q/claims/id */
+void hub_claim_patch(struct hub_req *r);   /* PATCH /queues/q/claims/id */
+void hub_claim_delete(struct hub_req *r);  /* DELETE /queues/q/claims/id */
+
+/* atom.c */
+void hub_queue_atom(struct hub_req *r);    /* GET /v2/queues/q/feed.atom */
+
+#endif /* HERALD_HUB_API_API_H */

@@ -1,0 +1,76 @@
+/*
+ * config.h - the settings of `herald serve` and the API's limits: one
+ * table of defaults, overridden by the config file, HERALD_* variables and
+ * flags (config.c).
+ */
+#ifndef HERALD_HUB_CONFIG_H
+#define HERALD_HUB_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "feed.h"
+#include "log.h"
+
+#define HUB_VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- config */
+
+/* Zaqar's limits and defaults (zaqar-api.md §4); all configurable. */
+struct hub_limits {
+	uint32_t default_message_ttl;    /* 3600 */
+	uint32_t default_message_delay;  /* 0 */
+	uint32_t default_claim_ttl;      /* 300 */
+	uint32_t default_claim_grace;    /* 60 */
+	uint32_t max_queues_per_page;    /* 20 */
+	uint32_t max_messages_per_page;  /* 20: list limit, ids per request */
+	uint32_t max_messages_per_claim_or_pop; /* 20 */
+	uint32_t max_queue_metadata;     /* 65536 bytes */
+	uint32_t max_messages_post_size; /* 262144 bytes */
+	uint32_t max_message_ttl;        /* 1209600 */
+	uint32_t max_message_delay;      /* 900 */
+	uint32_t max_claim_ttl;          /* 43200 */
+	uint32_t max_claim_grace;        /* 43200 */
+};
+
+/* Hard minimums of the API, not configurable. */
+#define HUB_MIN_MESSAGE_TTL 60
+#define HUB_MIN_CLAIM_TTL 60
+#define HUB_MIN_CLAIM_GRACE 60
+
+struct hub_config {
+	char listen_host[256];           /* 127.0.0.1 */
+	int listen_port;                 /* 8888; 0 = any free port */
+	char data_dir[PATH_MAX];         /* ./herald-data */
+	enum feed_durability durability; /* sync */
+	uint64_t map_size;               /* feed's initial map, bytes */
+	uint64_t max_map_size;           /* feed's maximum, bytes */
+	char signing_key[256];           /* pre-signed URLs; "" = off */
+	char web_dir[PATH_MAX];          /* the dashboard's files; "" = found */
+	enum hub_log_level log_level;    /* info */
+	uint32_t compact_interval_ms;    /* 1000 */
+	uint32_t compact_budget;         /* records per compaction step */
+	uint32_t max_connections;        /* 0 = as the fd limit allows */
+	uint32_t max_subs_per_connection; /* WebSocket subscriptions, 16 */
+	uint32_t max_subscribers;        /* live subscribers in all, 100000 */
+	/* Testing only: read "now" (ms since the epoch) from this file
+	 * instead of the system clock, so tests can move time. */
+	char clock_file[PATH_MAX];
+	struct hub_limits limits;
+};
+
+/* Fills *cfg with the defaults. */
+void hub_config_defaults(struct hub_config *cfg);
+/*
+ * Applies, in this order (later wins): the config file named by --config
+ * or HERALD_CONFIG, HERALD_* environment variables, then command-line
+ * options of `herald serve`. Prints a clear message to stderr and returns
+ * -1 on a bad setting; returns 1 when --help was printed, 0 otherwise.
+ */
+int hub_config_load(struct hub_config *cfg, int argc, char **argv);
+/* Prints `herald serve --help`. */
+void hub_config_usage(FILE *out);
+
+
+#endif /* HERALD_HUB_CONFIG_H */

@@ -1,0 +1,40 @@
+/*
+ * render.h - how the API writes things: hrefs, messages, times, ids
+ * (render.c).
+ */
+#ifndef HERALD_HUB_RENDER_H
+#define HERALD_HUB_RENDER_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "req.h"
+
+/* ------------------------------------------------------------ rendering */
+
+/* The queue's path prefix: e.g. "/v2/queues/q1" (new malloc'd string). */
+char *hub_queue_href(const struct hub_req *r, const char *queue);
+/*
+ * A message as Zaqar renders it: {id, href, ttl, age, body} (v1: no id);
+ * href carries ?claim_id= when the message is claimed. NULL on a body
+ * that does not parse (never, for what Herald stored).
+ */
+json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m);
+/* Parses a Client-ID the way Zaqar does (dashed, dash-less, {braces},
+ * urn:uuid: prefix) into 16 bytes; 0 or -1. */
+int hub_uuid_parse(const char *text, uint8_t out[16]);
+/* Seconds from ms, for ages and ttls: whole seconds, rounding down. */
+static inline long long hub_secs(uint64_t ms)
+{
+	return (long long)(ms / 1000);
+}
+/* RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" of ms since the epoch. */
+void hub_time_format(char out[32], uint64_t ms);
+
+/* Queue metadata as JSON (new reference; {} when none or no queue). */
+json_t *hub_queue_meta(const struct hub_req *r, const char *queue);
+/* Reads an integer reserved key of the metadata; def when absent/not int. */
+long long hub_meta_int(json_t *meta, const char *key, long long def);
+
+
+#endif /* HERALD_HUB_RENDER_H */

@@ -1,0 +1,220 @@
+/*
+ * req.h - the request API every transport and handler uses: the request a
+ * handler serves, its replies, query parameters and JSON bodies.
+ *
+ * A request arrives by a transport - HTTP (http.c) or a WebSocket action
+ * (ws_actions.c) - which fills a struct hub_req: headers, query and body,
+ * after the pre-routing checks of the Zaqar API (pre-signed URL, media
+ * types, Client-ID, X-Project-ID, queue name). route.c picks the handler,
+ * which replies through req.c at once (reads: LMDB reads are fast and run
+ * on the loop thread), defers a write to the writer thread (writer.c) and
+ * replies in its `done` callback, waits for its queue (long-poll), or
+ * streams (SSE). The transport then sends the reply: HTTP with a length,
+ * so the connection can be kept alive; WebSocket as Zaqar's response frame.
+ *
+ * Threads: the lws service thread runs everything here except the `run`
+ * functions of deferred writes, which run on the writer thread and may
+ * only touch feed and their own context.
+ *
+ * JSON: every json_t * a function returns is a new reference unless its
+ * comment says "borrowed"; functions that take one say "steals" when they
+ * take the reference over.
+ */
+#ifndef HERALD_HUB_REQ_H
+#define HERALD_HUB_REQ_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "feed.h"
+
+/* ------------------------------------------------------------- requests */
+
+enum hub_method {
+	HUB_GET,
+	HUB_HEAD,
+	HUB_POST,
+	HUB_PUT,
+	HUB_PATCH,
+	HUB_DELETE,
+	HUB_OPTIONS,
+	HUB_METHOD_COUNT
+};
+
+/* API versions, as bits so a route can serve several. */
+enum hub_version {
+	HUB_V1 = 1u << 0,
+	HUB_V1_1 = 1u << 1,
+	HUB_V2 = 1u << 2,
+	HUB_ALL_VERSIONS = HUB_V1 | HUB_V1_1 | HUB_V2,
+};
+
+struct hub_server;
+struct hub_req;
+struct hub_job;
+
+/*
+ * A streaming answer (Server-Sent Events): after the 200 and its headers,
+ * the transport calls next() whenever the connection can take more, until
+ * it returns -1 or the client leaves; then free(). next() fills buf with
+ * up to len bytes and returns how many; 0 means nothing to send now - the
+ * producer calls hub_stream_wake() when it has something.
+ */
+struct hub_stream_ops {
+	long (*next)(void *state, char *buf, size_t len);
+	void (*free)(void *state);
+};
+
+/*
+ * How a request travels and gets its answer: HTTP (http.c) or a WebSocket
+ * action (ws.c). The writer and the long-poll machinery call these; a
+ * handler never does.
+ */
+struct hub_transport {
+	/* A deferred write of r went to the writer, and came back. */
+	void (*job_out)(struct hub_req *r, struct hub_job *job);
+	void (*job_back)(struct hub_req *r);
+	/* r's answer is ready (after a deferred write or a wait): send it. */
+	void (*resume)(struct hub_req *r);
+	/* Long-poll: hold r until its queue changes or its wait ends, then
+	 * run its handler again. NULL when the transport cannot hold. */
+	void (*hold)(struct hub_req *r);
+	/* Streaming answer (SSE): see hub_stream(). NULL when unsupported. */
+	void (*stream)(struct hub_req *r, const char *content_type,
+		       const struct hub_stream_ops *ops, void *state);
+	void (*stream_wake)(struct hub_req *r);
+};
+
+struct hub_kv {
+	char *key;
+	char *value; /* percent-decoded */
+	size_t len;  /* of value as received (hub_query_list splits it) */
+};
+
+struct hub_req {
+	const struct hub_transport *transport;
+	struct hub_server *srv;
+	feed_t *feed;                   /* borrowed: the server's */
+	const struct hub_config *cfg;   /* borrowed */
+	uint64_t now_ms;                /* the request's clock */
+
+	enum hub_method method;
+	enum hub_version version;       /* of the route; 0 for unversioned */
+	const char *prefix;             /* "/v2", "/v1.1", "/v1" or "" */
+	const char *path;               /* full decoded path, no query */
+	/* Route parameters (NULL when the route has none), NUL-terminated,
+	 * already validated: the queue name against the name rules. */
+	const char *queue;              /* {queue_name} */
+	const char *id;                 /* {message_id} or {claim_id} */
+	char queue_buf[FEED_NAME_MAX + 1]; /* their storage */
+	char id_buf[128];
+
+	/* Headers. */
+	const char *project;            /* X-Project-ID; "" when absent */
+	bool has_client_id;
+	uint8_t client_id[16];          /* canonical UUID bytes */
+	bool is_admin;                  /* X-Roles lists "admin" */
+	const char *content_type;       /* "" when absent */
+	/* If-None-Match; "" when absent (NULL from transports without
+	 * HTTP headers, e.g. WebSocket actions). See hub_etag_matches(). */
+	const char *if_none_match;
+	const char *last_event_id;      /* SSE resume point; "" when absent */
+	const char *accept;             /* Accept; NULL or "" when absent */
+
+	/* Query parameters in the order sent; blank values dropped. */
+	struct hub_kv *query;
+	size_t n_query;
+
+	/* Long-poll (see hub_wait()): the handler may wait for its queue
+	 * until wait_until_ms (0: not now); wait_asked: the client sent
+	 * wait > 0; wait_over: its wait ended (the last run answers). */
+	uint64_t wait_until_ms;
+	bool wait_asked;
+	bool wait_over;
+
+	/* Body: has_body when Content-Length was sent (even 0). */
+	bool has_body;
+	const char *body;
+	size_t body_len;
+
+	/* The reply, set through hub_reply*(); private to http.c. */
+	int status;
+	char *resp_body;
+	size_t resp_len;
+	const char *resp_type;
+	char *resp_headers; /* "name: value\r\n"... */
+	size_t resp_headers_len;
+	bool replied;
+};
+
+/* ---------------------------------------------------------------- replies */
+
+/*
+ * Replies `status` with a JSON body (steals `body`; NULL = no body, e.g.
+ * 204). Content-Type application/json either way, as Zaqar does.
+ * A handler replies exactly once, now or in a deferred write's `done`.
+ */
+void hub_reply(struct hub_req *r, int status, json_t *body);
+/* Replies with a raw body of the given content type (copied). */
+void hub_reply_raw(struct hub_req *r, int status, const char *type,
+		   const void *body, size_t len);
+/* Replies Zaqar's error body {"title": ..., "description": ...};
+ * `fmt` NULL leaves the description out (routing errors). */
+void hub_reply_error(struct hub_req *r, int status, const char *title,
+		     const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Replies the one status and body that map feed error `err`; `what`
+ * names the thing for 404s (e.g. "Message <id>"; may be NULL). */
+void hub_reply_feed_error(struct hub_req *r, int err, const char *what);
+/* Adds a response header (e.g. "Location"). */
+void hub_header(struct hub_req *r, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------ query and body */
+
+/* The first value of a query parameter; NULL when absent or blank. */
+const char *hub_query(const struct hub_req *r, const char *name);
+/* Integer parameter: *out = def when absent. Returns false after replying
+ * 400 "Invalid parameter" when it is not an integer. */
+bool hub_query_int(struct hub_req *r, const char *name, long long def,
+		   long long *out);
+/* Boolean parameter (true/True/t/yes/y/1/on, false/False/f/no/n/0/off). */
+bool hub_query_bool(struct hub_req *r, const char *name, bool def, bool *out);
+/* Comma-separated and/or repeated list parameter: up to max items into
+ * out (pointers into r's storage); *n = how many there were in all (may
+ * exceed max). */
+void hub_query_list(const struct hub_req *r, const char *name,
+		    const char **out, size_t max, size_t *n);
+/*
+ * Parses the body as JSON. On failure replies 400 "Invalid request body"
+ * with Zaqar's description ("Request body can not be empty", "Request body
+ * could not be parsed.", "JSON contains integer that is too large.", "Document
+ * type not supported." when `want` is JSON_OBJECT or JSON_ARRAY and the
+ * document is the other kind) and returns NULL. want = -1: any type.
+ */
+json_t *hub_body_json(struct hub_req *r, int want);
+/*
+ * An integer field of a JSON body object, as Zaqar's sanitize() reads it:
+ * absent = def unless required; present = an integer (a JSON boolean is
+ * one, as to Python; null is not). Replies 400 and returns false
+ * otherwise.
+ */
+bool hub_body_int(struct hub_req *r, json_t *obj, const char *name,
+		  bool required, long long def, long long *out);
+/* Frees what a request holds for its query and reply (transports). */
+void hub_req_release(struct hub_req *r);
+/*
+ * The next link of a listing, as Zaqar builds it: r->path, then those of
+ * the `recognised` parameters (NULL-terminated, in Zaqar's fixed order)
+ * that were sent, booleans as true/false, and the marker set to `marker`:
+ * in its place when one was sent, else last. `extra` (may be NULL) names
+ * a recognised parameter to add as "true" when absent. New malloc'd.
+ */
+char *hub_next_link(const struct hub_req *r, const char *const *recognised,
+		    const char *marker, const char *extra);
+
+
+#endif /* HERALD_HUB_REQ_H */

@@ -1,0 +1,64 @@
+/*
+ * writer.h - deferred writes: the writer thread runs every write
+ * transaction (writer.c); handlers hand it work through hub_defer*().
+ */
+#ifndef HERALD_HUB_WRITER_H
+#define HERALD_HUB_WRITER_H
+
+#include <stdint.h>
+
+#include "feed.h"
+#include "req.h"
+
+/* ------------------------------------------------------ deferred writes */
+
+/* Runs on the writer thread: touch only feed and ctx. Returns a feed
+ * code, handed to done. */
+typedef int (*hub_run_fn)(feed_t *feed, void *ctx, uint64_t now_ms);
+/* Runs on the loop thread after the write committed (or failed: rc).
+ * r is NULL when the client went away meanwhile: only free ctx then. */
+typedef void (*hub_done_fn)(struct hub_req *r, void *ctx, int rc);
+
+/* Defers a write: run(feed, ctx, r->now_ms) on the writer thread, then
+ * done(r, ctx, rc) on the loop thread. The handler returns after this. */
+void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done,
+	       void *ctx);
+/*
+ * Defers an append that the writer may group-commit with others: areq
+ * (owned by ctx, valid until done) is passed to feed_append_group(); rc
+ * is areq->status.
+ */
+void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
+		      hub_done_fn done, void *ctx);
+
+struct hub_server;
+
+/*
+ * A deferred write. The loop thread fills it and submits it; the writer
+ * thread runs it (grouping consecutive appends into one feed_append_group
+ * call, so they share one commit) and hands it back; the loop thread then
+ * calls done. `req` belongs to the loop thread only: it is cleared when the
+ * client goes away while the job is out.
+ */
+struct hub_job {
+	struct hub_job *next;
+	struct hub_req *req;
+	hub_run_fn run;        /* NULL for an append */
+	feed_append_req_t *areq;
+	hub_done_fn done;
+	void *ctx;
+	uint64_t now_ms;
+	int rc;
+};
+
+int hub_writer_start(struct hub_server *srv);
+/* Finishes every submitted job, then stops the thread. */
+void hub_writer_stop(struct hub_server *srv);
+void hub_writer_submit(struct hub_server *srv, struct hub_job *job);
+/* Loop thread: calls `done` for every finished job (from the lws
+ * EVENT_WAIT_CANCELLED callback). */
+void hub_writer_collect(struct hub_server *srv);
+/* Jobs submitted and not yet collected. */
+unsigned hub_writer_busy(const struct hub_server *srv);
+
+#endif /* HERALD_HUB_WRITER_H */
