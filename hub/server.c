@@ -22,6 +22,7 @@
 #include "log.h"
 #include "config.h"
 #include "req.h"
+#include "clock.h"
 #include "server.h"
 #include "writer.h"
 #include "live/sub.h"
@@ -39,26 +40,6 @@ static void on_signal(int sig)
 	got_signal = 1;
 	if (signal_ctx)
 		lws_cancel_service(signal_ctx);
-}
-
-uint64_t hub_server_now(const struct hub_server *srv)
-{
-	struct timespec ts;
-
-	if (srv->cfg.clock_file[0]) {
-		FILE *f = fopen(srv->cfg.clock_file, "r");
-		unsigned long long ms = 0;
-		int n = f ? fscanf(f, "%llu", &ms) : 0;
-
-		if (f)
-			fclose(f);
-		if (n == 1)
-			return ms;
-		hub_log(HUB_LOG_WARN, "clock file %s unreadable; using the "
-			"system clock", srv->cfg.clock_file);
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ----------------------------------------------------------- compaction */
@@ -123,7 +104,7 @@ static void compact_tick(lws_sorted_usec_list_t *sul)
 	j->run = compact_run;
 	j->done = compact_done;
 	j->ctx = job;
-	j->now_ms = hub_server_now(srv);
+	j->now_ms = hub_now_ms();
 	srv->compacting = true;
 	hub_writer_submit(srv, j);
 }
@@ -252,12 +233,12 @@ static void serve(struct hub_server *srv)
 {
 	uint64_t deadline = 0;
 
-	while (!deadline || hub_server_now(srv) < deadline) {
+	while (!deadline || hub_mono_ms() < deadline) {
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
 		if (got_signal && !srv->stopping) {
 			srv->stopping = true;
-			deadline = hub_server_now(srv) + DRAIN_MS;
+			deadline = hub_mono_ms() + DRAIN_MS;
 			hub_log(HUB_LOG_INFO, "stopping: finishing %u "
 				"requests in flight", srv->inflight);
 			hub_http_release_holds(srv);
@@ -276,6 +257,8 @@ int hub_server_run(const struct hub_config *cfg)
 	if (!srv)
 		return 1;
 	srv->cfg = *cfg;
+	if (hub_clock_init(cfg->clock_file))
+		goto out;
 	if (hub_subs_init(srv) || open_storage(srv))
 		goto out;
 	if (start_lws(srv))
@@ -302,6 +285,7 @@ out:
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	feed_close(srv->feed);
+	hub_clock_close();
 	hub_subs_free(srv);
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");

@@ -28,9 +28,6 @@ struct hub_server {
 	unsigned inflight;   /* requests accepted, not yet fully answered */
 };
 
-/* The server's clock: the system clock, or the test clock file. */
-uint64_t hub_server_now(const struct hub_server *srv);
-
 /* Runs `herald serve` with a loaded configuration; returns the exit code. */
 int hub_server_run(const struct hub_config *cfg);
 

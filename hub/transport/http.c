@@ -38,6 +38,8 @@
 #include "log.h"
 #include "config.h"
 #include "req.h"
+#include "buf.h"
+#include "clock.h"
 #include "server.h"
 #include "writer.h"
 #include "live/wait.h"
@@ -76,8 +78,8 @@ struct http_req {
 	void *stream_state;
 	const char *stream_type;
 	char *path;
-	char *body;
-	size_t body_len, body_cap, body_limit;
+	struct hub_buf body;
+	size_t body_limit;
 	bool too_big;          /* body unread or over its limit: close after */
 	int completions;
 	size_t sent;
@@ -189,7 +191,7 @@ static void held_rerun(struct http_req *h, bool expired)
 		return;
 	}
 	h->state = HANDLING;
-	r->now_ms = hub_server_now(h->srv);
+	r->now_ms = hub_now_ms();
 	hub_route(r);
 	http_resume(r);
 }
@@ -390,7 +392,7 @@ static void req_free(struct http_req *h)
 {
 	hub_req_release(&h->pub);
 	free(h->path);
-	free(h->body);
+	hub_buf_free(&h->body);
 	free(h);
 }
 
@@ -564,7 +566,7 @@ static void dispatch(struct http_req *h)
 	/* The request is whole: lws's read timeout no longer applies; a
 	 * deferred write may take a commit or two. */
 	lws_set_timeout(h->wsi, NO_PENDING_TIMEOUT, 0);
-	r->now_ms = hub_server_now(h->srv);
+	r->now_ms = hub_now_ms();
 	if (h->srv->stopping) {
 		hub_header(r, "Connection", "close");
 		hub_reply_error(r, 503, "Service temporarily unavailable",
@@ -687,26 +689,13 @@ static int on_body(struct http_req *h, const void *in, size_t len)
 {
 	if (h->state != READING || len == 0)
 		return 0;
-	if (h->body_len + len > h->body_limit) {
+	if (h->body.len + len > h->body_limit) {
 		/* More than Content-Length said: refuse, then close. */
 		h->too_big = true;
 		return 0;
 	}
-	if (h->body_len + len > h->body_cap) {
-		size_t cap = h->body_cap ? h->body_cap : 4096;
-		char *b;
-
-		while (cap < h->body_len + len)
-			cap *= 2;
-		b = realloc(h->body, cap);
-		if (!b)
-			return -1;
-		h->body = b;
-		h->body_cap = cap;
-	}
-	memcpy(h->body + h->body_len, in, len);
-	h->body_len += len;
-	return 0;
+	hub_buf_add(&h->body, in, len);
+	return h->body.failed ? -1 : 0;
 }
 
 static int on_body_done(struct http_req *h)
@@ -720,8 +709,8 @@ static int on_body_done(struct http_req *h)
 		return -1;
 	if (h->state != READING)
 		return 0;
-	h->pub.body = h->body ? h->body : "";
-	h->pub.body_len = h->body_len;
+	h->pub.body = h->body.data ? h->body.data : "";
+	h->pub.body_len = h->body.len;
 	h->state = HANDLING;
 	if (h->too_big)
 		refuse_size(h);

@@ -29,6 +29,8 @@
 #include <string.h>
 
 #include "req.h"
+#include "buf.h"
+#include "clock.h"
 #include "server.h"
 #include "api/api.h"
 #include "live/wait.h"
@@ -47,27 +49,14 @@ struct sse {
 	char marker[FEED_ID_LEN + 1]; /* after the last message read */
 	bool beat_due;
 	/* Rendered, not yet handed to the transport. */
-	char *pend;
-	size_t pend_len, pend_off, pend_cap;
+	struct hub_buf pend;
+	size_t pend_off; /* handed over up to here */
 };
 
 static int pend_add(struct sse *s, const char *text, size_t len)
 {
-	if (s->pend_len + len > s->pend_cap) {
-		size_t cap = s->pend_cap ? s->pend_cap : 4096;
-		char *p;
-
-		while (cap < s->pend_len + len)
-			cap *= 2;
-		p = realloc(s->pend, cap);
-		if (!p)
-			return -1;
-		s->pend = p;
-		s->pend_cap = cap;
-	}
-	memcpy(s->pend + s->pend_len, text, len);
-	s->pend_len += len;
-	return 0;
+	hub_buf_add(&s->pend, text, len);
+	return s->pend.failed ? -1 : 0;
 }
 
 static int pend_printf(struct sse *s, const char *fmt, ...)
@@ -75,16 +64,12 @@ static int pend_printf(struct sse *s, const char *fmt, ...)
 
 static int pend_printf(struct sse *s, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	hub_buf_vprintf(&s->pend, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return -1;
-	return pend_add(s, buf, (size_t)n);
+	return s->pend.failed ? -1 : 0;
 }
 
 /* One message event. The stored body is compact JSON: no newline, so it
@@ -107,7 +92,7 @@ static int read_page(struct sse *s)
 {
 	struct hub_req *r = s->r;
 	feed_msgs_t msgs;
-	uint64_t now = hub_server_now(r->srv);
+	uint64_t now = hub_now_ms();
 	int rc = feed_read(r->feed, r->project, r->queue, s->marker, &s->opts,
 			   now, &msgs);
 
@@ -136,7 +121,7 @@ static int read_page(struct sse *s)
 	 * past what was rendered. */
 	for (size_t i = 0; rc == 0 && i < msgs.n; i++) {
 		rc = render_msg(s, &msgs.v[i], now);
-		if (rc == 0 && s->pend_len >= BATCH_BYTES && i + 1 < msgs.n) {
+		if (rc == 0 && s->pend.len >= BATCH_BYTES && i + 1 < msgs.n) {
 			memcpy(s->marker, msgs.v[i].id, sizeof(s->marker));
 			feed_msgs_free(&msgs);
 			return 0;
@@ -153,20 +138,21 @@ static long sse_next(void *state, char *buf, size_t len)
 	struct sse *s = state;
 	size_t n;
 
-	if (s->pend_off == s->pend_len) {
-		s->pend_off = s->pend_len = 0;
+	if (s->pend_off == s->pend.len) {
+		s->pend_off = 0;
+		hub_buf_reset(&s->pend, 0);
 		if (s->beat_due && pend_add(s, ": ping\n\n", 8))
 			return -1;
 		s->beat_due = false;
 		if (read_page(s))
 			return -1;
 	}
-	n = s->pend_len - s->pend_off;
+	n = s->pend.len - s->pend_off;
 	if (n == 0)
 		return 0; /* nothing new: wait for a wake */
 	if (n > len)
 		n = len;
-	memcpy(buf, s->pend + s->pend_off, n);
+	memcpy(buf, s->pend.data + s->pend_off, n);
 	s->pend_off += n;
 	/* The transport asks for writable again after any write, so the
 	 * rest of pend, or the next page, follows. */
@@ -179,7 +165,7 @@ static void sse_free(void *state)
 
 	hub_sub_detach(s->r->srv, &s->sub);
 	lws_sul_cancel(&s->beat);
-	free(s->pend);
+	hub_buf_free(&s->pend);
 	free(s);
 }
 

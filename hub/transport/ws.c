@@ -40,6 +40,8 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
+#include "clock.h"
+#include "buf.h"
 #include "transport/ws.h"
 
 #define WS_MAX_QUEUED 32        /* actions waiting: then stop reading */
@@ -84,8 +86,7 @@ struct hub_ws_conn {
 	uint8_t client_id[16];
 	bool has_client_id;
 	/* The message being received. */
-	char *rx;
-	size_t rx_len, rx_cap;
+	struct hub_buf rx;
 	bool rx_started, rx_binary, rx_too_big;
 	/* Actions, in order: answered (ready) ones wait to be written. */
 	struct hub_ws_action *head, **tail;
@@ -205,7 +206,7 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 	s->kind = kind;
 	s->echo = echo || !c->has_client_id;
 	s->hook.wake = sub_wake;
-	s->created_ms = hub_server_now(c->srv);
+	s->created_ms = hub_now_ms();
 	new_id(s->id);
 	snprintf(s->queue, sizeof(s->queue), "%s", queue);
 	snprintf(s->marker, sizeof(s->marker), "%s", marker);
@@ -228,7 +229,7 @@ static int marker_now(struct hub_ws_conn *c, const char *queue,
 {
 	feed_queue_stats_t st;
 	int rc = feed_queue_stats(c->srv->feed, c->project, queue,
-				  hub_server_now(c->srv), &st);
+				  hub_now_ms(), &st);
 
 	out[0] = '\0';
 	if (rc == 0 && st.total)
@@ -280,53 +281,6 @@ static json_t *event_msg(const feed_msg_t *m, uint64_t now_ms)
 			 "body", body ? body : json_null());
 }
 
-/* A frame's text, built in place after LWS_PRE bytes of headroom. */
-struct text {
-	char *buf;
-	size_t len, cap; /* len counts from buf, headroom included */
-	bool failed;
-};
-
-static void text_add(struct text *t, const char *s, size_t n)
-{
-	if (t->failed)
-		return;
-	if (t->len + n > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		char *b;
-
-		while (cap < t->len + n)
-			cap *= 2;
-		b = realloc(t->buf, cap);
-		if (!b) {
-			t->failed = true;
-			return;
-		}
-		t->buf = b;
-		t->cap = cap;
-	}
-	memcpy(t->buf + t->len, s, n);
-	t->len += n;
-}
-
-static void text_printf(struct text *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		t->failed = true;
-	else
-		text_add(t, line, (size_t)n);
-}
-
 /*
  * Sends out.v[0..n) as one "messages" frame. This runs once per subscriber
  * for every batch, so it writes the frame as text: the stored bodies are
@@ -336,25 +290,26 @@ static void text_printf(struct text *t, const char *fmt, ...)
 static int send_messages(struct hub_ws_conn *c, const struct ws_sub *s,
 			 const feed_msgs_t *out, size_t n, uint64_t now)
 {
-	struct text t = {.len = LWS_PRE}; /* the first add allocates past it */
+	struct hub_buf t;
 	int rc;
 
-	text_printf(&t, "{\"event\": \"messages\", \"subscription\": \"%s\", "
+	hub_buf_init(&t, LWS_PRE); /* lws writes the frame in place */
+	hub_buf_printf(&t, "{\"event\": \"messages\", \"subscription\": \"%s\", "
 		    "\"queue_name\": \"%s\", \"messages\": [", s->id, s->queue);
 	for (size_t i = 0; i < n; i++) {
 		const feed_msg_t *m = &out->v[i];
 
-		text_printf(&t, "%s{\"id\": \"%s\", \"ttl\": %lld, \"age\": %lld, "
+		hub_buf_printf(&t, "%s{\"id\": \"%s\", \"ttl\": %lld, \"age\": %lld, "
 			    "\"body\": ", i ? ", " : "", m->id,
 			    hub_secs(m->expires_ms - m->created_ms),
 			    hub_secs(now > m->created_ms ? now - m->created_ms
 							 : 0));
-		text_add(&t, m->body, m->body_len);
-		text_add(&t, "}", 1);
+		hub_buf_add(&t, m->body, m->body_len);
+		hub_buf_add(&t, "}", 1);
 	}
-	text_printf(&t, "], \"marker\": \"%s\"}", s->marker);
-	rc = t.failed ? -1 : send_text(c, t.buf, t.len - LWS_PRE);
-	free(t.buf);
+	hub_buf_printf(&t, "], \"marker\": \"%s\"}", s->marker);
+	rc = t.failed ? -1 : send_text(c, t.data, t.len - LWS_PRE);
+	hub_buf_free(&t);
 	return rc;
 }
 
@@ -365,7 +320,7 @@ static int send_messages(struct hub_ws_conn *c, const struct ws_sub *s,
  */
 static int sub_serve(struct hub_ws_conn *c, struct ws_sub *s)
 {
-	uint64_t now = hub_server_now(c->srv);
+	uint64_t now = hub_now_ms();
 	feed_read_opts_t opts = {
 		.limit = s->kind == SUB_NOTIFY ? 1 : WS_BATCH,
 		.flags = FEED_READ_INCLUDE_CLAIMED |
@@ -509,7 +464,7 @@ static void run_next(struct hub_ws_conn *c)
 		if (a->ready)
 			continue; /* refused before it could run */
 		c->running = a;
-		a->pub.now_ms = hub_server_now(c->srv);
+		a->pub.now_ms = hub_now_ms();
 		hub_ws_action_run(a);
 	}
 	c->in_run = false;
@@ -586,7 +541,8 @@ static void on_message(struct hub_ws_conn *c)
 			     false);
 		return;
 	}
-	doc = json_loadb(c->rx ? c->rx : "", c->rx_len, JSON_DECODE_ANY, &err);
+	doc = json_loadb(c->rx.data ? c->rx.data : "", c->rx.len,
+			 JSON_DECODE_ANY, &err);
 	if (!doc) {
 		snprintf(text, sizeof(text), "Can't decode text (JSON) request. "
 			 "JSONDecodeError: %s: line %d column %d (char %d)",
@@ -603,41 +559,25 @@ static int on_receive(struct hub_ws_conn *c, const void *in, size_t len)
 
 	if (!c->rx_started) {
 		c->rx_started = true;
-		c->rx_len = 0;
+		hub_buf_reset(&c->rx, 0);
 		c->rx_too_big = false;
 		c->rx_binary = lws_frame_is_binary(c->wsi);
 	}
-	if (!c->rx_too_big && c->rx_len + len > limit) {
+	if (!c->rx_too_big && c->rx.len + len > limit) {
 		c->rx_too_big = true; /* the rest is read and dropped */
-		free(c->rx);
-		c->rx = NULL;
-		c->rx_len = c->rx_cap = 0;
+		hub_buf_free(&c->rx);
 	}
 	if (!c->rx_too_big && len) {
-		if (c->rx_len + len > c->rx_cap) {
-			size_t cap = c->rx_cap ? c->rx_cap : 4096;
-			char *p;
-
-			while (cap < c->rx_len + len)
-				cap *= 2;
-			p = realloc(c->rx, cap);
-			if (!p)
-				return -1;
-			c->rx = p;
-			c->rx_cap = cap;
-		}
-		memcpy(c->rx + c->rx_len, in, len);
-		c->rx_len += len;
+		hub_buf_add(&c->rx, in, len);
+		if (c->rx.failed)
+			return -1;
 	}
 	if (lws_is_final_fragment(c->wsi) &&
 	    !lws_remaining_packet_payload(c->wsi)) {
 		c->rx_started = false;
 		on_message(c);
-		if (c->rx_cap > 65536) { /* keep a big buffer only while used */
-			free(c->rx);
-			c->rx = NULL;
-			c->rx_cap = 0;
-		}
+		if (c->rx.cap > 65536) /* keep a big buffer only while used */
+			hub_buf_free(&c->rx);
 	}
 	return 0;
 }
@@ -1045,7 +985,7 @@ static void on_closed(struct pss *pss)
 		c->head = a->next;
 		action_free(c, a);
 	}
-	free(c->rx);
+	hub_buf_free(&c->rx);
 	free(c);
 }
 
