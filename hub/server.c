@@ -106,7 +106,7 @@ static void compact_tick(lws_sorted_usec_list_t *sul)
 	j->ctx = job;
 	j->now_ms = hub_now_ms();
 	srv->compacting = true;
-	hub_writer_submit(srv, j);
+	hub_writer_submit(srv->writer, j);
 }
 
 static void compact_schedule(struct hub_server *srv, uint32_t delay_ms)
@@ -244,14 +244,32 @@ static void serve(struct hub_server *srv)
 			hub_http_release_holds(srv);
 		}
 		if (srv->stopping && srv->inflight == 0 &&
-		    hub_writer_busy(srv) == 0)
+		    hub_writer_busy(srv->writer) == 0)
 			break;
 	}
+}
+
+/* The writer's hooks (writer.h). */
+static void writer_wake(void *arg)
+{
+	struct hub_server *srv = arg;
+
+	lws_cancel_service(srv->ctx);
+}
+
+static void writer_committed(void *arg, const feed_append_req_t *areq)
+{
+	hub_sub_notify(arg, areq->project, areq->queue);
 }
 
 int hub_server_run(const struct hub_config *cfg)
 {
 	struct hub_server *srv = calloc(1, sizeof(*srv));
+	struct hub_writer_hooks hooks = {
+		.wake = writer_wake,
+		.committed = writer_committed,
+		.arg = srv,
+	};
 	int rc = 1, port;
 
 	if (!srv)
@@ -263,7 +281,8 @@ int hub_server_run(const struct hub_config *cfg)
 		goto out;
 	if (start_lws(srv))
 		goto out;
-	if (hub_writer_start(srv)) {
+	srv->writer = hub_writer_start(srv->feed, &hooks);
+	if (!srv->writer) {
 		hub_log(HUB_LOG_ERROR, "cannot start the writer thread");
 		goto out;
 	}
@@ -280,7 +299,8 @@ int hub_server_run(const struct hub_config *cfg)
 	rc = 0;
 out:
 	lws_sul_cancel(&srv->compact_sul);
-	hub_writer_stop(srv);
+	hub_writer_stop(srv->writer);
+	srv->writer = NULL;
 	signal_ctx = NULL;
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);

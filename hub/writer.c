@@ -18,8 +18,12 @@
  * after feed returned.
  *
  * Locking: one mutex guards both lists and the busy count; the writer
- * sleeps on a condition variable. lws is only touched through
- * lws_cancel_service(), the one lws call other threads may make.
+ * sleeps on a condition variable. The writer knows neither lws nor the
+ * server: it is given a feed and two hooks (writer.h) - `wake`, called on
+ * the writer thread when jobs are ready to collect (the server calls
+ * lws_cancel_service(), the one lws call other threads may make), and
+ * `committed`, called on the loop thread for every committed append (the
+ * server tells the queue's subscribers) - so it runs and is tested alone.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,7 +32,6 @@
 #include "req.h"
 #include "server.h"
 #include "writer.h"
-#include "live/sub.h"
 
 struct hub_writer {
 	pthread_t thread;
@@ -38,7 +41,8 @@ struct hub_writer {
 	struct hub_job *finished, **finished_tail;
 	unsigned busy;
 	bool stop;
-	struct hub_server *srv;
+	feed_t *feed;
+	struct hub_writer_hooks hooks;
 	/* Scratch for group commits, writer thread only. */
 	feed_append_req_t *group;
 	size_t group_cap;
@@ -70,9 +74,11 @@ static void run_appends(struct hub_writer *w, struct hub_job **jobs, size_t n)
 		for (size_t i = 0; i < n; i++)
 			if (jobs[i]->now_ms > now)
 				now = jobs[i]->now_ms;
-		feed_append_group(w->srv->feed, w->group, n, now);
+		feed_append_group(w->feed, w->group, n, now);
+		pthread_mutex_lock(&w->lock);
 		w->appends += n;
 		w->commits++;
+		pthread_mutex_unlock(&w->lock);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (rc == 0) {
@@ -93,7 +99,7 @@ static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
 		w->finished_tail = &jobs[i]->next;
 	}
 	pthread_mutex_unlock(&w->lock);
-	lws_cancel_service(w->srv->ctx);
+	w->hooks.wake(w->hooks.arg);
 }
 
 /*
@@ -117,7 +123,7 @@ static void run_list(struct hub_writer *w, struct hub_job *list)
 		} else {
 			batch[n++] = list;
 			list = list->next;
-			batch[0]->rc = batch[0]->run(w->srv->feed, batch[0]->ctx,
+			batch[0]->rc = batch[0]->run(w->feed, batch[0]->ctx,
 						     batch[0]->now_ms);
 		}
 		hand_back(w, batch, n);
@@ -147,13 +153,15 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int hub_writer_start(struct hub_server *srv)
+struct hub_writer *hub_writer_start(feed_t *feed,
+				    const struct hub_writer_hooks *hooks)
 {
 	struct hub_writer *w = calloc(1, sizeof(*w));
 
 	if (!w)
-		return -1;
-	w->srv = srv;
+		return NULL;
+	w->feed = feed;
+	w->hooks = *hooks;
 	w->pending_tail = &w->pending;
 	w->finished_tail = &w->finished;
 	pthread_mutex_init(&w->lock, NULL);
@@ -162,16 +170,13 @@ int hub_writer_start(struct hub_server *srv)
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);
 		free(w);
-		return -1;
+		return NULL;
 	}
-	srv->writer = w;
-	return 0;
+	return w;
 }
 
-void hub_writer_stop(struct hub_server *srv)
+void hub_writer_stop(struct hub_writer *w)
 {
-	struct hub_writer *w = srv->writer;
-
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->lock);
@@ -184,18 +189,15 @@ void hub_writer_stop(struct hub_server *srv)
 			"group commits (%.1f per commit)", w->appends,
 			w->commits, (double)w->appends / (double)w->commits);
 	/* Everything ran; hand the contexts back for freeing. */
-	hub_writer_collect(srv);
+	hub_writer_collect(w);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
 	free(w->group);
 	free(w);
-	srv->writer = NULL;
 }
 
-void hub_writer_submit(struct hub_server *srv, struct hub_job *job)
+void hub_writer_submit(struct hub_writer *w, struct hub_job *job)
 {
-	struct hub_writer *w = srv->writer;
-
 	job->next = NULL;
 	pthread_mutex_lock(&w->lock);
 	*w->pending_tail = job;
@@ -205,9 +207,8 @@ void hub_writer_submit(struct hub_server *srv, struct hub_job *job)
 	pthread_mutex_unlock(&w->lock);
 }
 
-void hub_writer_collect(struct hub_server *srv)
+void hub_writer_collect(struct hub_writer *w)
 {
-	struct hub_writer *w = srv->writer;
 	struct hub_job *list;
 
 	pthread_mutex_lock(&w->lock);
@@ -220,11 +221,11 @@ void hub_writer_collect(struct hub_server *srv)
 		struct hub_req *r = job->req;
 
 		list = list->next;
-		/* A committed append changed its queue: wake its subscribers
+		/* A committed append changed its queue: tell its subscribers
 		 * (before answering the publisher: they are independent). */
-		if (!job->run && job->areq && job->areq->status == 0)
-			hub_sub_notify(srv, job->areq->project,
-				       job->areq->queue);
+		if (!job->run && job->areq && job->areq->status == 0 &&
+		    w->hooks.committed)
+			w->hooks.committed(w->hooks.arg, job->areq);
 		if (r)
 			r->transport->job_back(r);
 		job->done(r, job->ctx, job->rc);
@@ -235,6 +236,15 @@ void hub_writer_collect(struct hub_server *srv)
 		pthread_mutex_unlock(&w->lock);
 		free(job);
 	}
+}
+
+void hub_writer_counts(struct hub_writer *w, unsigned long long *appends,
+		       unsigned long long *commits)
+{
+	pthread_mutex_lock(&w->lock);
+	*appends = w->appends;
+	*commits = w->commits;
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* ------------------------------------------------------ deferred writes */
@@ -258,7 +268,7 @@ static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
 	job->ctx = ctx;
 	job->now_ms = r->now_ms;
 	r->transport->job_out(r, job);
-	hub_writer_submit(r->srv, job);
+	hub_writer_submit(r->srv->writer, job);
 }
 
 void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done, void *ctx)
@@ -272,9 +282,8 @@ void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
 	submit(r, NULL, areq, done, ctx);
 }
 
-unsigned hub_writer_busy(const struct hub_server *srv)
+unsigned hub_writer_busy(struct hub_writer *w)
 {
-	struct hub_writer *w = srv->writer;
 	unsigned busy;
 
 	pthread_mutex_lock(&w->lock);

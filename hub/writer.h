@@ -31,7 +31,7 @@ void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done,
 void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
 		      hub_done_fn done, void *ctx);
 
-struct hub_server;
+struct hub_writer;
 
 /*
  * A deferred write. The loop thread fills it and submits it; the writer
@@ -51,14 +51,35 @@ struct hub_job {
 	int rc;
 };
 
-int hub_writer_start(struct hub_server *srv);
-/* Finishes every submitted job, then stops the thread. */
-void hub_writer_stop(struct hub_server *srv);
-void hub_writer_submit(struct hub_server *srv, struct hub_job *job);
+/* What the writer calls outside itself (it knows neither lws nor the
+ * server). */
+struct hub_writer_hooks {
+	/* Writer thread: finished jobs wait; make the loop thread call
+	 * hub_writer_collect() soon (e.g. lws_cancel_service()). */
+	void (*wake)(void *arg);
+	/* Loop thread, from hub_writer_collect(): an append committed,
+	 * before its done() runs (e.g. wake the queue's subscribers). May
+	 * be NULL. */
+	void (*committed)(void *arg, const feed_append_req_t *areq);
+	void *arg;
+};
+
+/* Starts the writer thread on `feed` (borrowed: it must outlive the
+ * writer). NULL when the thread cannot start. */
+struct hub_writer *hub_writer_start(feed_t *feed,
+				    const struct hub_writer_hooks *hooks);
+/* Finishes every submitted job (their done() runs, on this thread), then
+ * stops the thread and frees w. NULL ok. */
+void hub_writer_stop(struct hub_writer *w);
+/* Any thread that owns the job; the writer owns it until collected. */
+void hub_writer_submit(struct hub_writer *w, struct hub_job *job);
 /* Loop thread: calls `done` for every finished job (from the lws
- * EVENT_WAIT_CANCELLED callback). */
-void hub_writer_collect(struct hub_server *srv);
+ * EVENT_WAIT_CANCELLED callback), then frees the job. */
+void hub_writer_collect(struct hub_writer *w);
 /* Jobs submitted and not yet collected. */
-unsigned hub_writer_busy(const struct hub_server *srv);
+unsigned hub_writer_busy(struct hub_writer *w);
+/* Append requests run, and the group commits they shared, so far. */
+void hub_writer_counts(struct hub_writer *w, unsigned long long *appends,
+		       unsigned long long *commits);
 
 #endif /* HERALD_HUB_WRITER_H */

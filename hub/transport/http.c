@@ -950,7 +950,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 		break;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		if (srv && srv->writer)
-			hub_writer_collect(srv);
+			hub_writer_collect(srv->writer);
 		break;
 	default:
 		break;

@@ -1,0 +1,50 @@
+/*
+ * test_buf.c - the growable buffer (hub/buf.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "tap.h"
+
+int main(void)
+{
+	struct hub_buf b = {0};
+	char *text, big[10000];
+	size_t len = 0;
+
+	hub_buf_adds(&b, "abc");
+	hub_buf_printf(&b, "-%d-%s", 42, "x");
+	is((long long)b.len, 8, "appends count their bytes");
+	ok(memcmp(b.data, "abc-42-x", 8) == 0,
+	   "printf appends after what was there");
+	text = hub_buf_take(&b, &len);
+	is_str(text, "abc-42-x", "take hands over a NUL-terminated string");
+	is((long long)len, 8, "take reports the length without the NUL");
+	ok(b.data == NULL && b.len == 0, "the buffer is empty after take");
+	free(text);
+
+	hub_buf_init(&b, 16);
+	is((long long)b.len, 16, "init reserves the headroom in len");
+	memset(big, 'z', sizeof(big));
+	for (int i = 0; i < 100; i++)
+		hub_buf_add(&b, big, sizeof(big));
+	is((long long)b.len, 16 + 100 * (long long)sizeof(big),
+	       "a megabyte of appends lands whole");
+	ok(!b.failed && b.cap >= b.len, "capacity grew to hold it");
+	ok(b.data[16] == 'z' && b.data[b.len - 1] == 'z',
+	   "the bytes are where they were put");
+	hub_buf_reset(&b, 16);
+	is((long long)b.len, 16, "reset keeps only the headroom");
+	ok(b.cap >= 1000000, "reset keeps the memory");
+	hub_buf_free(&b);
+	ok(b.data == NULL && b.cap == 0, "free releases everything");
+
+	b.failed = true;
+	hub_buf_adds(&b, "lost");
+	ok(b.len == 0 && b.data == NULL, "a failed buffer takes no more bytes");
+	ok(hub_buf_take(&b, NULL) == NULL, "take of a failed buffer is NULL");
+	ok(!b.failed, "and take leaves the buffer clean for reuse");
+	done_testing();
+	return exit_status();
+}

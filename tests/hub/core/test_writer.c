@@ -1,0 +1,314 @@
+/*
+ * test_writer.c - the writer thread (hub/writer.c) alone, on a feed in a
+ * temporary directory: group commit of consecutive appends, order, the
+ * hand-back through the hooks, jobs whose client went away, and stop.
+ *
+ * The writer takes the whole pending list each time it wakes. To make
+ * grouping deterministic a test first submits a `run` job that blocks
+ * until the test releases it; everything submitted meanwhile is pending
+ * together when the writer comes back for more.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixture.h"
+#include "tap.h"
+#include "writer.h"
+
+/* ------------------------------------------------ hooks and transport */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned wakes;
+	bool gate_open, gate_entered;
+} sync_ = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false,
+	   false};
+
+static unsigned committed_calls;
+static char committed_queue[32];
+
+static void on_wake(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&sync_.lock);
+	sync_.wakes++;
+	pthread_cond_broadcast(&sync_.cond);
+	pthread_mutex_unlock(&sync_.lock);
+}
+
+static void on_committed(void *arg, const feed_append_req_t *areq)
+{
+	(void)arg;
+	committed_calls++;
+	snprintf(committed_queue, sizeof(committed_queue), "%s", areq->queue);
+}
+
+/* A request whose transport records what the writer tells it. */
+struct test_req {
+	struct hub_req pub;
+	int job_out, job_back, resumed;
+};
+
+static void t_job_out(struct hub_req *r, struct hub_job *job)
+{
+	(void)job;
+	((struct test_req *)r)->job_out++;
+}
+
+static void t_job_back(struct hub_req *r)
+{
+	((struct test_req *)r)->job_back++;
+}
+
+static void t_resume(struct hub_req *r)
+{
+	((struct test_req *)r)->resumed++;
+}
+
+static const struct hub_transport test_transport = {
+	.job_out = t_job_out,
+	.job_back = t_job_back,
+	.resume = t_resume,
+};
+
+/* ------------------------------------------------------------- jobs */
+
+/* What done() saw, in the order it was called. */
+static int done_order[64];
+static int done_rc[64];
+static bool done_had_req[64];
+static size_t n_done;
+
+struct ctx {
+	int tag;
+	feed_append_req_t areq;
+	feed_msg_in_t msg;
+};
+
+static void done_fn(struct hub_req *r, void *arg, int rc)
+{
+	struct ctx *c = arg;
+
+	if (n_done < 64) {
+		done_order[n_done] = c->tag;
+		done_rc[n_done] = rc;
+		done_had_req[n_done] = r != NULL;
+	}
+	n_done++;
+	free(c);
+}
+
+/* A run job that blocks the writer until the gate opens. */
+static int gate_run(feed_t *feed, void *arg, uint64_t now_ms)
+{
+	(void)feed;
+	(void)arg;
+	(void)now_ms;
+	pthread_mutex_lock(&sync_.lock);
+	sync_.gate_entered = true;
+	pthread_cond_broadcast(&sync_.cond);
+	while (!sync_.gate_open)
+		pthread_cond_wait(&sync_.cond, &sync_.lock);
+	pthread_mutex_unlock(&sync_.lock);
+	return 0;
+}
+
+static int failing_run(feed_t *feed, void *arg, uint64_t now_ms)
+{
+	(void)feed;
+	(void)arg;
+	(void)now_ms;
+	return FEED_EINVAL;
+}
+
+static struct hub_job *job_new(int tag, hub_run_fn run, const char *queue,
+			       struct hub_req *r)
+{
+	struct hub_job *job = calloc(1, sizeof(*job));
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	if (!job || !c)
+		bail_out("out of memory");
+	c->tag = tag;
+	job->req = r;
+	job->run = run;
+	job->done = done_fn;
+	job->ctx = c;
+	job->now_ms = 1000000;
+	if (!run) {
+		c->msg.body = "{}";
+		c->msg.body_len = 2;
+		c->msg.ttl_s = 60;
+		c->areq.project = "p";
+		c->areq.queue = queue;
+		c->areq.msgs = &c->msg;
+		c->areq.n_msgs = 1;
+		job->areq = &c->areq;
+	}
+	if (r)
+		r->transport->job_out(r, job);
+	return job;
+}
+
+/* Waits until `n` jobs are finished, collecting as the loop thread. */
+static void collect_until(struct hub_writer *w, size_t n)
+{
+	while (n_done < n) {
+		pthread_mutex_lock(&sync_.lock);
+		while (hub_writer_busy(w) > 0 && sync_.wakes == 0)
+			pthread_cond_wait(&sync_.cond, &sync_.lock);
+		sync_.wakes = 0;
+		pthread_mutex_unlock(&sync_.lock);
+		hub_writer_collect(w);
+	}
+}
+
+static void gate_close(void)
+{
+	pthread_mutex_lock(&sync_.lock);
+	sync_.gate_open = false;
+	sync_.gate_entered = false;
+	pthread_mutex_unlock(&sync_.lock);
+}
+
+static void gate_wait_entered_then_open(void)
+{
+	pthread_mutex_lock(&sync_.lock);
+	while (!sync_.gate_entered)
+		pthread_cond_wait(&sync_.cond, &sync_.lock);
+	sync_.gate_open = true;
+	pthread_cond_broadcast(&sync_.cond);
+	pthread_mutex_unlock(&sync_.lock);
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_group_commit(feed_t *feed)
+{
+	struct hub_writer_hooks hooks = {on_wake, on_committed, NULL};
+	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	unsigned long long appends, commits;
+	struct test_req req = {.pub.transport = &test_transport};
+	bool in_order = true;
+
+	ok(w != NULL, "the writer starts on a feed");
+	gate_close();
+	n_done = 0;
+	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
+	/* The gate job is running: these ten pile up behind it. */
+	pthread_mutex_lock(&sync_.lock);
+	while (!sync_.gate_entered)
+		pthread_cond_wait(&sync_.cond, &sync_.lock);
+	pthread_mutex_unlock(&sync_.lock);
+	for (int i = 1; i <= 10; i++)
+		hub_writer_submit(w, job_new(i, NULL, "q", i == 5 ? &req.pub
+								  : NULL));
+	is(hub_writer_busy(w), 11, "eleven jobs are out at the writer");
+	gate_wait_entered_then_open();
+	collect_until(w, 11);
+	hub_writer_counts(w, &appends, &commits);
+	is((long long)appends, 10, "ten append requests ran");
+	is((long long)commits, 1, "consecutive appends share ONE commit");
+	for (size_t i = 0; i < 11; i++)
+		if (done_order[i] != (int)i)
+			in_order = false;
+	ok(in_order, "done() runs in the order the jobs were submitted");
+	is(committed_calls, 10, "the committed hook ran once per append");
+	is_str(committed_queue, "q", "the committed hook names the queue");
+	is(done_rc[5], 0, "a committed append reports 0");
+	ok(done_had_req[5] && !done_had_req[4],
+	   "done() gets the request, or NULL when there is none");
+	is(req.job_out, 1, "the transport saw its job go out");
+	is(req.job_back, 1, "the transport saw its job come back");
+	is(req.resumed, 1, "the transport was resumed after done()");
+	is(hub_writer_busy(w), 0, "nothing is left at the writer");
+	hub_writer_stop(w);
+}
+
+static void test_runs_break_groups(feed_t *feed)
+{
+	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
+	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	unsigned long long appends, commits;
+
+	gate_close();
+	n_done = 0;
+	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
+	pthread_mutex_lock(&sync_.lock);
+	while (!sync_.gate_entered)
+		pthread_cond_wait(&sync_.cond, &sync_.lock);
+	pthread_mutex_unlock(&sync_.lock);
+	hub_writer_submit(w, job_new(1, NULL, "a", NULL));
+	hub_writer_submit(w, job_new(2, NULL, "a", NULL));
+	hub_writer_submit(w, job_new(3, failing_run, NULL, NULL));
+	hub_writer_submit(w, job_new(4, NULL, "b", NULL));
+	gate_wait_entered_then_open();
+	collect_until(w, 5);
+	hub_writer_counts(w, &appends, &commits);
+	is((long long)commits, 2,
+	       "a run job between appends splits them into two commits");
+	is(done_rc[3], FEED_EINVAL, "a run job's code reaches its done()");
+	is(done_order[4], 4, "the append after it still runs, in order");
+	hub_writer_stop(w);
+}
+
+static void test_bad_append_alone(feed_t *feed)
+{
+	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
+	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_job *bad;
+
+	gate_close();
+	n_done = 0;
+	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
+	pthread_mutex_lock(&sync_.lock);
+	while (!sync_.gate_entered)
+		pthread_cond_wait(&sync_.cond, &sync_.lock);
+	pthread_mutex_unlock(&sync_.lock);
+	hub_writer_submit(w, job_new(1, NULL, "ok1", NULL));
+	bad = job_new(2, NULL, "missing", NULL);
+	bad->areq->flags = FEED_APPEND_NO_CREATE;
+	hub_writer_submit(w, bad);
+	hub_writer_submit(w, job_new(3, NULL, "ok2", NULL));
+	gate_wait_entered_then_open();
+	collect_until(w, 4);
+	is(done_rc[1], 0, "the append before a refused one commits");
+	is(done_rc[2], FEED_ENOQUEUE,
+	       "a refused append of the group gets its own code");
+	is(done_rc[3], 0, "the append after a refused one commits");
+	hub_writer_stop(w);
+}
+
+static void test_stop_finishes(feed_t *feed)
+{
+	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
+	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	uint64_t total = 0;
+	feed_queue_stats_t st;
+
+	n_done = 0;
+	for (int i = 0; i < 20; i++)
+		hub_writer_submit(w, job_new(i, NULL, "stop", NULL));
+	hub_writer_stop(w); /* no collect: stop finishes and collects all */
+	is((long long)n_done, 20, "stop runs every submitted job's done()");
+	if (feed_queue_stats(feed, "p", "stop", 1000000, &st) == 0)
+		total = st.total;
+	is((long long)total, 20, "and every append was committed");
+}
+
+int main(void)
+{
+	const char *dir;
+	feed_t *feed = fixture_open(&dir, NULL);
+
+	test_group_commit(feed);
+	test_runs_break_groups(feed);
+	test_bad_append_alone(feed);
+	test_stop_finishes(feed);
+	feed_close(feed);
+	fixture_rmdir(dir);
+	done_testing();
+	return exit_status();
+}
