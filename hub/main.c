@@ -10,6 +10,8 @@
 #include "cli/cli.h"
 #include "config.h"
 #include "server.h"
+#include "transport/http.h"
+#include "transport/ws.h"
 
 static void usage(FILE *out)
 {
@@ -57,7 +59,9 @@ int main(int argc, char **argv)
 		if (rc)
 			return rc < 0 ? 2 : 0;
 		hub_log_set_level(cfg.log_level);
-		return hub_server_run(&cfg);
+		return hub_server_run(&cfg, &(struct hub_server_transports){
+					      .http = &hub_http_protocol,
+					      .ws = &hub_ws_protocol});
 	}
 	if (hub_cli_is_command(argv[1]))
 		return hub_cli_main(argc - 1, argv + 1);

@@ -8,6 +8,12 @@
  * writer finishes what it holds, the loop and its connections go, and the
  * environment is closed. Exit status 0.
  *
+ * The core knows no transport's code: main.c hands the HTTP and WebSocket
+ * protocols in; the server adds one of its own ("herald-core", last) that
+ * collects the writer's finished jobs when the loop is woken
+ * (EVENT_WAIT_CANCELLED), and tells the transports to drain with
+ * HUB_CALLBACK_DRAIN.
+ *
  * Compaction: every compact_interval_ms a job on the writer thread runs
  * one bounded feed_compact() step; while it reports more work the next
  * step is queued at once, interleaved with the publishers' commits.
@@ -26,8 +32,6 @@
 #include "server.h"
 #include "writer.h"
 #include "live/sub.h"
-#include "transport/http.h"
-#include "transport/ws.h"
 
 #define DRAIN_MS 10000
 
@@ -151,23 +155,35 @@ static int open_storage(struct hub_server *srv)
 	return 0;
 }
 
-static int start_lws(struct hub_server *srv)
+/* The server's own protocol: the writer's hand-backs. */
+static int callback_core(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	struct hub_server *srv =
+		wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
+
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED && srv && srv->writer)
+		hub_writer_collect(srv->writer);
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static int start_lws(struct hub_server *srv,
+		     const struct hub_server_transports *t)
 {
 	/* lws keeps pointing at these for the context's life. */
-	static struct lws_protocols protocols[3];
-	static const struct lws_http_mount mount = {
+	static struct lws_protocols protocols[4];
+	static struct lws_http_mount mount = {
 		.mountpoint = "/",
 		.mountpoint_len = 1,
 		.origin_protocol = LWSMPRO_CALLBACK,
-		.protocol = "herald-http",
 	};
 	/* WebSocket upgrades without a subprotocol (browsers' plain
 	 * `new WebSocket(url)`) go to the vhost's default protocol: make
-	 * it herald.v1 (notes: trap 8). ws.c checks the path. */
+	 * it the WebSocket transport's (notes: trap 8). It checks the path. */
 	static const struct lws_protocol_vhost_options ws_default = {
 		NULL, NULL, "default", "1"};
-	static const struct lws_protocol_vhost_options pvo = {
-		NULL, &ws_default, "herald.v1", ""};
+	static struct lws_protocol_vhost_options pvo = {
+		NULL, &ws_default, NULL, ""};
 	/* WebSocket keepalive: a ping after 30 s without traffic, hang up
 	 * after 75 s without a valid frame (a pong counts). */
 	static const lws_retry_bo_t idle = {
@@ -176,8 +192,13 @@ static int start_lws(struct hub_server *srv)
 	};
 	struct lws_context_creation_info info;
 
-	protocols[0] = hub_http_protocol;
-	protocols[1] = hub_ws_protocol;
+	/* The HTTP protocol first: lws gives it unmounted URLs too. */
+	protocols[0] = *t->http;
+	protocols[1] = *t->ws;
+	protocols[2] = (struct lws_protocols){.name = "herald-core",
+					      .callback = callback_core};
+	mount.protocol = t->http->name;
+	pvo.name = t->ws->name;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
@@ -241,7 +262,8 @@ static void serve(struct hub_server *srv)
 			deadline = hub_mono_ms() + DRAIN_MS;
 			hub_log(HUB_LOG_INFO, "stopping: finishing %u "
 				"requests in flight", srv->inflight);
-			hub_http_release_holds(srv);
+			lws_callback_vhost_protocols_vhost(
+				srv->vhost, HUB_CALLBACK_DRAIN, NULL, 0);
 		}
 		if (srv->stopping && srv->inflight == 0 &&
 		    hub_writer_busy(srv->writer) == 0)
@@ -262,7 +284,8 @@ static void writer_committed(void *arg, const feed_append_req_t *areq)
 	hub_sub_notify(arg, areq->project, areq->queue);
 }
 
-int hub_server_run(const struct hub_config *cfg)
+int hub_server_run(const struct hub_config *cfg,
+		   const struct hub_server_transports *transports)
 {
 	struct hub_server *srv = calloc(1, sizeof(*srv));
 	struct hub_writer_hooks hooks = {
@@ -279,7 +302,7 @@ int hub_server_run(const struct hub_config *cfg)
 		goto out;
 	if (hub_subs_init(srv) || open_storage(srv))
 		goto out;
-	if (start_lws(srv))
+	if (start_lws(srv, transports))
 		goto out;
 	srv->writer = hub_writer_start(srv->feed, &hooks);
 	if (!srv->writer) {

@@ -28,7 +28,26 @@ struct hub_server {
 	unsigned inflight;   /* requests accepted, not yet fully answered */
 };
 
+/*
+ * The transports the server runs (main.c wires them; the core knows none
+ * of their code): `http` serves every URL of the vhost (its protocol name
+ * is the mount's), `ws` is the default for WebSocket upgrades that name no
+ * subprotocol (browsers' plain `new WebSocket(url)`).
+ */
+struct hub_server_transports {
+	const struct lws_protocols *http;
+	const struct lws_protocols *ws;
+};
+
+/*
+ * Callback reason the server sends every protocol of its vhost (with a
+ * NULL user) when it starts to drain on SIGTERM/SIGINT: a transport then
+ * ends whatever it holds open (long-poll waits answer at once).
+ */
+#define HUB_CALLBACK_DRAIN (LWS_CALLBACK_USER + 1)
+
 /* Runs `herald serve` with a loaded configuration; returns the exit code. */
-int hub_server_run(const struct hub_config *cfg);
+int hub_server_run(const struct hub_config *cfg,
+		   const struct hub_server_transports *transports);
 
 #endif /* HERALD_HUB_SERVER_H */

@@ -233,7 +233,8 @@ static void http_hold(struct hub_req *r)
 	}
 }
 
-void hub_http_release_holds(struct hub_server *srv)
+/* Ends every long-poll wait now: each held request answers (drain). */
+static void release_holds(struct hub_server *srv)
 {
 	struct lws_dll2 *d;
 
@@ -931,7 +932,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 	struct hub_server *srv =
 		wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
 
-	switch (reason) {
+	switch ((int)reason) { /* HUB_CALLBACK_DRAIN is no lws reason */
 	case LWS_CALLBACK_HTTP:
 		if (!pss)
 			return -1;
@@ -948,9 +949,9 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLOSED_HTTP:
 		on_closed(pss, srv);
 		break;
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (srv && srv->writer)
-			hub_writer_collect(srv->writer);
+	case HUB_CALLBACK_DRAIN:
+		if (srv)
+			release_holds(srv);
 		break;
 	default:
 		break;

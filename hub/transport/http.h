@@ -6,11 +6,8 @@
 
 #include <libwebsockets.h>
 
-struct hub_server;
-
+/* The HTTP transport: every URL of the vhost. It answers the server's
+ * HUB_CALLBACK_DRAIN by ending every long-poll wait at once. */
 extern const struct lws_protocols hub_http_protocol;
-
-/* Ends every long-poll wait now: each held request answers (shutdown). */
-void hub_http_release_holds(struct hub_server *srv);
 
 #endif /* HERALD_HUB_TRANSPORT_HTTP_H */
