@@ -96,6 +96,14 @@ void cli_resp_free(struct cli_resp *r);
 /* Prints "herald CMD: STATUS TITLE: DESCRIPTION" for an error response
  * and returns CLI_REFUSED. */
 int cli_refused(const struct cli *c, const struct cli_resp *r);
+/*
+ * cli_request() that expects an answer: CLI_OK with *r filled when the
+ * status is `want` or `also` (0: none), else the refusal printed, *r
+ * freed and CLI_REFUSED (or CLI_CONN when no answer came).
+ */
+int cli_call(struct cli *c, const char *method, const char *path,
+	     const char *body, int timeout_s, int want, int also,
+	     struct cli_resp *r);
 
 /* WebSocket stream events, for cli_ws_stream. */
 struct cli_ws_handler {

@@ -290,14 +290,9 @@ static int each_queue(struct cli *c,
 		json_t *qs, *q, *next;
 		size_t i;
 
-		rc = cli_request(c, "GET", path, NULL, 30, &r);
+		rc = cli_call(c, "GET", path, NULL, 30, 200, 0, &r);
 		if (rc)
 			return rc;
-		if (r.status != 200) {
-			rc = cli_refused(c, &r);
-			cli_resp_free(&r);
-			return rc;
-		}
 		qs = json_object_get(r.json, "queues");
 		json_array_foreach(qs, i, q) {
 			rc = fn(c, json_string_value(json_object_get(q, "name")), arg);
@@ -327,17 +322,9 @@ static int print_name(struct cli *c, const char *name, void *arg)
 static int get_stats(struct cli *c, const char *queue, struct cli_resp *r)
 {
 	char path[256];
-	int rc;
 
 	snprintf(path, sizeof(path), "/v2/queues/%s/stats", cli_qs(queue));
-	rc = cli_request(c, "GET", path, NULL, 30, r);
-	if (rc)
-		return rc;
-	if (r->status != 200) {
-		rc = cli_refused(c, r);
-		cli_resp_free(r);
-	}
-	return rc;
+	return cli_call(c, "GET", path, NULL, 30, 200, 0, r);
 }
 
 static int print_stats_line(struct cli *c, const char *name, void *arg)

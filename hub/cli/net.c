@@ -495,3 +495,16 @@ void cli_href_id(const char *href, char *dst, size_t n)
 	len = strcspn(slash, "?");
 	snprintf(dst, n, "%.*s", (int)len, slash);
 }
+
+int cli_call(struct cli *c, const char *method, const char *path,
+	     const char *body, int timeout_s, int want, int also,
+	     struct cli_resp *r)
+{
+	int rc = cli_request(c, method, path, body, timeout_s, r);
+
+	if (rc || r->status == want || (also && r->status == also))
+		return rc;
+	rc = cli_refused(c, r);
+	cli_resp_free(r);
+	return rc;
+}

@@ -58,15 +58,10 @@ static int flush(struct batch *b)
 	if (!text)
 		return CLI_USAGE;
 	snprintf(path, sizeof(path), "/v2/queues/%s/messages", cli_qs(b->queue));
-	rc = cli_request(b->c, "POST", path, text, 60, &r);
+	rc = cli_call(b->c, "POST", path, text, 60, 201, 0, &r);
 	free(text);
 	if (rc)
 		return rc;
-	if (r.status != 201) {
-		rc = cli_refused(b->c, &r);
-		cli_resp_free(&r);
-		return rc;
-	}
 	res = json_object_get(r.json, "resources");
 	json_array_foreach(res, i, href) {
 		cli_href_id(json_string_value(href), id, sizeof(id));
@@ -255,12 +250,9 @@ static int delete_claimed(struct cli *c, const char *queue, const char *id,
 
 	snprintf(path, sizeof(path), "/v2/queues/%s/messages/%s?claim_id=%s",
 		 cli_qs(queue), cli_qs(id), cli_qs(claim));
-	rc = cli_request(c, "DELETE", path, NULL, 30, &r);
-	if (rc)
-		return rc;
-	if (r.status != 204)
-		rc = cli_refused(c, &r);
-	cli_resp_free(&r);
+	rc = cli_call(c, "DELETE", path, NULL, 30, 204, 0, &r);
+	if (rc == CLI_OK)
+		cli_resp_free(&r);
 	return rc;
 }
 
@@ -288,15 +280,10 @@ int cli_cmd_claim(struct cli *c, const struct cli_opts *o, int argc,
 	if (o->limit >= 0)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "?limit=%ld",
 			 o->limit);
-	rc = cli_request(c, "POST", path, body, 60, &r);
+	rc = cli_call(c, "POST", path, body, 60, 201, 204, &r);
 	free(body);
 	if (rc)
 		return rc;
-	if (r.status != 201 && r.status != 204) {
-		rc = cli_refused(c, &r);
-		cli_resp_free(&r);
-		return rc;
-	}
 	json_array_foreach(json_object_get(r.json, "messages"), i, m) {
 		const char *href = json_string_value(json_object_get(m, "href"));
 		const char *at = href ? strstr(href, "claim_id=") : NULL;

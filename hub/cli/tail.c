@@ -81,14 +81,9 @@ static int page(struct tail *t, int wait_s, size_t *n)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "&wait=%d",
 			 wait_s);
 	*n = 0;
-	rc = cli_request(t->c, "GET", path, NULL, wait_s + 30, &r);
+	rc = cli_call(t->c, "GET", path, NULL, wait_s + 30, 200, 204, &r);
 	if (rc)
 		return rc;
-	if (r.status != 200 && r.status != 204) {
-		rc = cli_refused(t->c, &r);
-		cli_resp_free(&r);
-		return rc;
-	}
 	if (r.gap[0])
 		print_gap(r.gap);
 	msgs = json_object_get(r.json, "messages");
@@ -111,14 +106,9 @@ static int start_now(struct tail *t)
 	int rc;
 
 	snprintf(path, sizeof(path), "/v2/queues/%s/stats", cli_qs(t->queue));
-	rc = cli_request(t->c, "GET", path, NULL, 30, &r);
+	rc = cli_call(t->c, "GET", path, NULL, 30, 200, 0, &r);
 	if (rc)
 		return rc;
-	if (r.status != 200) {
-		rc = cli_refused(t->c, &r);
-		cli_resp_free(&r);
-		return rc;
-	}
 	cli_href_id(json_string_value(json_object_get(
 			    json_object_get(json_object_get(r.json, "messages"),
 					    "newest"), "href")),
