@@ -215,6 +215,27 @@ int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
 	return rc;
 }
 
+int feed__claims_next_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			     uint64_t now_ms, uint64_t *t)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val;
+	MDB_cursor *cur;
+	int rc;
+
+	*t = 0;
+	feed__be64(k, qid);
+	feed__be64(k + 8, now_ms + 1);
+	rc = mdb_cursor_open(txn, feed->cexpiry, &cur);
+	if (rc)
+		return feed__err(rc);
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	if (rc == 0 && key.mv_size == 32 && feed__get_be64(key.mv_data) == qid)
+		*t = feed__get_be64((uint8_t *)key.mv_data + 8);
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
 int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		       const struct feed__mrec *m)
 {
@@ -247,6 +268,7 @@ struct walk_ctx {
 	size_t limit, taken;
 	take_fn take;
 	void *ctx;
+	uint64_t wake; /* earliest due time of a delayed message passed */
 };
 
 /* Visits the claimable messages of `avail`, oldest first. */
@@ -283,7 +305,7 @@ static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
 		else if (m.due_ms > w->now_ms)
-			continue; /* not yet: stays in avail */
+			feed__wake_min(&w->wake, m.due_ms); /* stays in avail */
 		else if ((rc = avail_op(feed, txn, q->qid, seq, true)) == 0 &&
 			 (rc = w->take(feed, txn, q, seq, &m, &body, w->ctx)) == 0)
 			w->taken++;
@@ -328,6 +350,7 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
 		} else if (m.due_ms > w->now_ms) {
+			feed__wake_min(&w->wake, m.due_ms);
 			rc = avail_op(feed, txn, q->qid, seq, false);
 		} else {
 			rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
@@ -364,6 +387,7 @@ struct create_ctx {
 	struct claim c;
 	struct feed__msgbuf b;
 	feed_claim_t *out;
+	uint64_t wake;
 };
 
 static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -404,8 +428,9 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct create_ctx *cc = arg;
-	struct walk_ctx w = {cc->now_ms, cc->limit, 0, take_claim, cc};
+	struct walk_ctx w = {cc->now_ms, cc->limit, 0, take_claim, cc, 0};
 	struct feed__queue q;
+	uint64_t t;
 	int rc;
 
 	/* Start over: a retry after a map resize runs this again. */
@@ -413,10 +438,18 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	feed__msgbuf_init(&cc->b, cc->b.out);
 	cc->c.rec.n = 0;
 	cc->c.rec.live = 0;
+	cc->wake = 0;
 	rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
 	rc = claimable_walk(feed, txn, &q, &w);
+	/* Short: the walk saw every delayed message; the other claims are
+	 * the rest of what time alone can free (before this one is added). */
+	if (rc == 0 && w.taken < cc->limit) {
+		rc = feed__claims_next_expiry(feed, txn, q.qid, cc->now_ms, &t);
+		feed__wake_min(&w.wake, t);
+		cc->wake = w.wake;
+	}
 	if (rc == 0 && w.taken) {
 		rc = claim_store(feed, txn, q.qid, &cc->c);
 		if (rc == 0)
@@ -465,6 +498,7 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	}
 	feed__msgbuf_finish(&cc.b);
+	out->wake_ms = cc.wake;
 	if (out->msgs.n) {
 		feed__claim_id_format(out->id, cc.c.id);
 		out->updated_ms = cc.c.rec.updated_ms;
@@ -661,7 +695,7 @@ static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int pop_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct pop_ctx *pc = arg;
-	struct walk_ctx w = {pc->now_ms, pc->limit, 0, take_pop, pc};
+	struct walk_ctx w = {pc->now_ms, pc->limit, 0, take_pop, pc, 0};
 	struct feed__queue q;
 	int rc;
 

@@ -232,6 +232,19 @@ typedef struct feed_queue_stats {
 int feed_queue_stats(feed_t *feed, const char *project, const char *name,
 		     uint64_t now_ms, feed_queue_stats_t *out);
 
+/*
+ * The marker "from now": a read from it returns exactly the messages
+ * appended to the queue after this call (and reports a gap if the queue is
+ * deleted and created again in between, as for any stale marker). For an
+ * existing queue it is always a real marker, also when the queue is empty
+ * or was never appended to (the marker before its next message). For a
+ * queue that does not exist it is "" and the call succeeds: every message
+ * a read from "" can find in a queue created later was appended after the
+ * call. Cost: O(log n), one lookup of the queue record; never a walk.
+ */
+int feed_queue_tail(feed_t *feed, const char *project, const char *queue,
+		    char marker[FEED_ID_LEN + 1]);
+
 /* -------------------------------------------------------------- messages */
 
 typedef struct feed_msg_in {
@@ -317,6 +330,17 @@ typedef struct feed_msgs {
 	 */
 	bool gap;
 	int64_t missed;
+	/*
+	 * Reads only: 0, or the earliest time after now_ms at which this
+	 * same read (same marker, same options) could return more without
+	 * any write: the due time of a delayed message the read stopped at,
+	 * or the expiry of a live
+	 * claim on a message the read skipped as claimed (then the earliest
+	 * live-claim expiry of the queue, which may be earlier: a wake at
+	 * wake_ms may find nothing new, never miss something). For a
+	 * subscriber's due timer. Costs at most O(log n) beyond the read.
+	 */
+	uint64_t wake_ms;
 	/* private */
 	char *arena_;
 } feed_msgs_t;
@@ -408,6 +432,15 @@ typedef struct feed_claim {
 	uint64_t expires_ms;
 	uint32_t ttl_s, grace_s;
 	feed_msgs_t msgs;    /* its messages still present */
+	/*
+	 * feed_claim_create only, when it took fewer than `limit` messages
+	 * (none included): 0, or the earliest time after now_ms at which more
+	 * could become claimable without a write - the earliest expiry of a
+	 * live claim of the queue, or the earliest due time of a delayed
+	 * message it passed. 0 when it took `limit`. For a waiting claimer's
+	 * timer (a long-poll claim).
+	 */
+	uint64_t wake_ms;
 } feed_claim_t;
 
 /* Frees claim->msgs. */

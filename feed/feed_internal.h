@@ -244,6 +244,13 @@ static inline bool feed__claimed(const struct feed__mrec *m, uint64_t now_ms)
 	return !feed__zero16(m->claim_id) && m->claim_expires_ms > now_ms;
 }
 
+/* Lowers a wake-up time *wake (0 = none) to t (0 = no change). */
+static inline void feed__wake_min(uint64_t *wake, uint64_t t)
+{
+	if (t && (*wake == 0 || t < *wake))
+		*wake = t;
+}
+
 /* Builds a feed_msgs_t: append messages (bodies copied), then finish. */
 struct feed__msgbuf {
 	feed_msgs_t *out;
@@ -263,6 +270,10 @@ void feed__msgbuf_finish(struct feed__msgbuf *b);
 int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
 				 struct feed__queue *q, uint64_t now_ms,
 				 size_t budget, size_t *n);
+/* *t = the earliest expiry after now_ms of a claim of queue qid, 0 when
+ * there is none. One seek in `cexpiry`. */
+int feed__claims_next_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			     uint64_t now_ms, uint64_t *t);
 /* Removes a message from the claim holding it (the message is going). */
 int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		       const struct feed__mrec *m);

@@ -364,6 +364,8 @@ struct walk {
 	feed_msgs_t *out;
 	uint64_t prev; /* last seq visited: the marker to resume from */
 	bool track;    /* report messages lost to expiry after prev */
+	uint64_t wake; /* see feed_msgs_t.wake_ms */
+	bool jumped;   /* skipped claimed messages without visiting them */
 };
 
 /* A run of `n` messages after w->prev is lost to expiry. Returns true if
@@ -498,12 +500,16 @@ static int read_walk(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 			continue;
 		}
 		if (m.due_ms > now_ms &&
-		    !(opts->flags & FEED_READ_INCLUDE_DELAYED))
+		    !(opts->flags & FEED_READ_INCLUDE_DELAYED)) {
+			feed__wake_min(&w->wake, m.due_ms);
 			break;
+		}
 		w->prev = seq;
 		if (feed__claimed(&m, now_ms) &&
 		    !(opts->flags & FEED_READ_INCLUDE_CLAIMED)) {
 			uint64_t next;
+
+			feed__wake_min(&w->wake, m.claim_expires_ms);
 
 			/* Jump over a long run of claimed messages - unless
 			 * expiry may have left holes in it to report. */
@@ -515,6 +521,7 @@ static int read_walk(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 			if (rc)
 				break;
 			if (next > seq + 1) {
+				w->jumped = true;
 				w->prev = next - 1;
 				feed__msg_key(k, q->qid, next);
 				key.mv_size = 16;
@@ -536,6 +543,14 @@ static int read_walk(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 	mdb_cursor_close(cur);
 	if (rc)
 		return feed__err(rc);
+	if (w->jumped) {
+		uint64_t t;
+
+		rc = feed__claims_next_expiry(feed, txn, q->qid, now_ms, &t);
+		if (rc)
+			return rc;
+		feed__wake_min(&w->wake, t);
+	}
 	/* Messages lost at the very end of the log: report them when there
 	 * is nothing else to hand back, and move past them. */
 	if (end && w->track) {
@@ -554,7 +569,7 @@ int feed_read(feed_t *feed, const char *project, const char *queue,
 {
 	struct feed__msgbuf b;
 	struct feed__queue q;
-	struct walk w = {out, 0, false};
+	struct walk w = {out, 0, false, 0, false};
 	uint64_t gen = 0, mseq = 0;
 	bool has_marker = marker && *marker;
 	MDB_txn *txn;
@@ -596,6 +611,7 @@ int feed_read(feed_t *feed, const char *project, const char *queue,
 	}
 	if (w.prev)
 		feed__id_format(out->next_marker, q.qid, w.prev);
+	out->wake_ms = w.wake;
 	return 0;
 }
 

@@ -277,6 +277,26 @@ int feed_queue_delete(feed_t *feed, const char *project, const char *name)
 
 /* ------------------------------------------------------ exists, metadata */
 
+int feed_queue_tail(feed_t *feed, const char *project, const char *queue,
+		    char marker[FEED_ID_LEN + 1])
+{
+	struct feed__queue q;
+	MDB_txn *txn;
+	int rc = feed__name_check(project, queue);
+
+	marker[0] = '\0';
+	if (rc)
+		return rc;
+	rc = feed__read_begin(feed, &txn);
+	if (rc)
+		return rc;
+	rc = feed__queue_find(feed, txn, project, queue, &q);
+	feed__read_end(feed, txn);
+	if (rc == 0)
+		feed__id_format(marker, q.qid, q.rec.next_seq - 1);
+	return rc == FEED_ENOQUEUE ? 0 : rc;
+}
+
 int feed_queue_exists(feed_t *feed, const char *project, const char *name,
 		      bool *exists)
 {

@@ -437,6 +437,49 @@ static void test_not_claimable(feed_t *feed)
 	feed_claim_free(&c);
 }
 
+static void test_wake(feed_t *feed)
+{
+	feed_claim_t a, b, c, d;
+
+	claim(feed, "wnone", 300, 0, 10, T0, &a);
+	is(a.wake_ms, 0, "a claim on a missing queue has wake_ms 0");
+	feed_claim_free(&a);
+
+	append_range(feed, "wclaimed", 3, T0, NULL);
+	claim(feed, "wclaimed", 50, 0, 1, T0, &a);
+	claim(feed, "wclaimed", 30, 0, 2, T0, &b);
+	is(b.wake_ms, 0, "a claim that took its limit has wake_ms 0");
+	claim(feed, "wclaimed", 300, 0, 10, T0, &c);
+	is(c.msgs.n, 0, "nothing is claimable");
+	is(c.wake_ms, T0 + 30 * SEC,
+	   "a claim that finds only claimed messages wakes at the earliest "
+	   "claim expiry");
+	feed_claim_free(&c);
+	claim(feed, "wclaimed", 300, 0, 10, T0 + 30 * SEC, &c);
+	is(c.msgs.n, 2, "at that time the claim finds the freed messages");
+	is(c.wake_ms, T0 + 50 * SEC, "and wakes at the next claim expiry");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+
+	append_msg(feed, "wdelay", "m0", 600, 0, T0, NULL);
+	append_msg(feed, "wdelay", "m1", 600, 20, T0, NULL);
+	append_msg(feed, "wdelay", "m2", 600, 10, T0, NULL);
+	claim(feed, "wdelay", 300, 0, 10, T0, &d);
+	ok(bodies_are(&d.msgs, "m0"), "a claim passes over delayed messages");
+	is(d.wake_ms, T0 + 10 * SEC,
+	   "and wakes at the earliest due time it passed");
+	feed_claim_free(&d);
+	claim(feed, "wdelay", 300, 0, 10, T0 + 5 * SEC, &d);
+	is(d.wake_ms, T0 + 10 * SEC,
+	   "also when the delayed ones are parked in avail");
+	feed_claim_free(&d);
+	claim(feed, "wdelay", 300, 0, 10, T0 + 10 * SEC, &d);
+	ok(bodies_are(&d.msgs, "m2"), "once due the message is claimed");
+	is(d.wake_ms, T0 + 20 * SEC, "and the claim wakes for the next one");
+	feed_claim_free(&d);
+}
+
 static void test_backlog(feed_t *feed)
 {
 	enum { N = 1000, BATCH = 100, LIMIT = 10 };
@@ -505,6 +548,7 @@ int main(void)
 	test_expiry(feed);
 	test_delete_rules(feed);
 	test_not_claimable(feed);
+	test_wake(feed);
 	test_backlog(feed);
 
 	feed_close(feed);
