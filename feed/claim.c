@@ -1,5 +1,5 @@
 /*
- * claim.c - claims and pop: competing consumers of one queue.
+ * claim.c - claims, pop and purge: competing consumers of one queue.
  *
  * A claim is one record in `claims` plus an entry in `cexpiry` (formats and
  * upkeep in record.c). Its messages carry the claim id and expiry in their
@@ -485,5 +485,64 @@ int feed_pop(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	}
 	feed__msgbuf_finish(&pc.b);
+	return 0;
+}
+
+/* --------------------------------------------------------------- purge */
+
+struct purge_ctx {
+	const char *project, *queue;
+	size_t budget;
+	uint64_t now_ms;
+	size_t purged;
+};
+
+static int take_purge(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      uint64_t seq, struct feed__mrec *m, MDB_val *body,
+		      void *arg)
+{
+	(void)body;
+	(void)arg;
+	return feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
+}
+
+static int purge_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct purge_ctx *pc = arg;
+	struct walk_ctx w = {pc->now_ms, pc->budget, 0, take_purge, pc, 0};
+	struct feed__queue q;
+	int rc;
+
+	pc->purged = 0;
+	rc = feed__queue_find(feed, txn, pc->project, pc->queue, &q);
+	if (rc)
+		return rc == FEED_ENOQUEUE ? 0 : rc;
+	rc = claimable_walk(feed, txn, &q, &w);
+	pc->purged = w.taken;
+	return rc ? rc : feed__queue_save(feed, txn, &q);
+}
+
+int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
+		     size_t budget, uint64_t now_ms, size_t *purged,
+		     bool *more)
+{
+	struct purge_ctx pc = {project, queue, budget, now_ms, 0};
+	int rc = feed__name_check(project, queue);
+
+	if (purged)
+		*purged = 0;
+	if (more)
+		*more = false;
+	if (rc)
+		return rc;
+	if (budget == 0)
+		return FEED_EINVAL;
+	rc = feed__write(feed, purge_fn, &pc, FEED__W_FREES);
+	if (rc)
+		return rc;
+	if (purged)
+		*purged = pc.purged;
+	if (more)
+		*more = pc.purged == budget;
 	return 0;
 }

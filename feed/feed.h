@@ -424,6 +424,21 @@ int feed_delete_many(feed_t *feed, const char *project, const char *queue,
 int feed_pop(feed_t *feed, const char *project, const char *queue,
 	     size_t limit, uint64_t now_ms, feed_msgs_t *out);
 
+/*
+ * Purge in bounded steps: removes up to `budget` (>= 1) of the messages
+ * feed_pop would take (not in a live claim, not expired, due), oldest
+ * first, in one write transaction, without copying their bodies out.
+ * Messages in live claims and messages not yet due stay, as with pops
+ * (Zaqar's purge is a loop of pops); expired messages and claims met on
+ * the way are removed as a pop removes them. *purged (may be NULL) = how
+ * many were removed; *more (may be NULL) = whether the budget ran out, so
+ * that another step may find more: call again while it is true. A queue
+ * that does not exist purges as empty.
+ */
+int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
+		     size_t budget, uint64_t now_ms, size_t *purged,
+		     bool *more);
+
 /* ---------------------------------------------------------------- claims */
 
 typedef struct feed_claim {

@@ -96,6 +96,18 @@ static int read_bodies(feed_t *feed, const char *queue, uint64_t now_ms,
 	return feed_read(feed, P, queue, NULL, &ro, now_ms, out);
 }
 
+/* Every message, claimed and delayed ones included. */
+static int read_q_all(feed_t *feed, const char *queue, uint64_t now_ms,
+		      feed_msgs_t *out)
+{
+	feed_read_opts_t ro = {.limit = 100,
+			       .flags = FEED_READ_INCLUDE_CLAIMED |
+					FEED_READ_INCLUDE_DELAYED};
+
+	fixture_client(ro.client_id, 99);
+	return feed_read(feed, P, queue, NULL, &ro, now_ms, out);
+}
+
 static uint64_t expires_of(feed_t *feed, const char *queue, const char *id,
 			   uint64_t now_ms)
 {
@@ -480,6 +492,44 @@ static void test_wake(feed_t *feed)
 	feed_claim_free(&d);
 }
 
+static void test_purge(feed_t *feed)
+{
+	feed_claim_t a;
+	feed_queue_stats_t st;
+	feed_msgs_t page = {0};
+	size_t purged = 99;
+	bool more = true;
+
+	is(feed_queue_purge(feed, P, "pmissing", 10, T0, &purged, &more), 0,
+	   "purging a missing queue succeeds");
+	ok(purged == 0 && !more, "and purges nothing");
+	is(feed_queue_purge(feed, P, "pg", 0, T0, NULL, NULL), FEED_EINVAL,
+	   "a purge budget of 0 is refused");
+
+	append_range(feed, "pg", 5, T0, NULL);
+	append_msg(feed, "pg", "late", 600, 60, T0, NULL);
+	append_range_from(feed, "pg", 5, 3, T0);
+	claim(feed, "pg", 300, 0, 2, T0, &a); /* m0, m1 */
+	is(feed_queue_purge(feed, P, "pg", 4, T0, &purged, &more), 0,
+	   "a purge step");
+	ok(purged == 4 && more, "removes its budget and says there may be more");
+	is(feed_queue_purge(feed, P, "pg", 4, T0, &purged, &more), 0,
+	   "the next step");
+	ok(purged == 2 && !more, "removes the rest and says it is done");
+	read_q_all(feed, "pg", T0, &page);
+	ok(bodies_are(&page, "m0,m1,late"),
+	   "a purge leaves claimed and delayed messages, as pops do");
+	feed_msgs_free(&page);
+	feed_queue_stats(feed, P, "pg", T0, &st);
+	ok(st.total == 3 && st.claimed == 2, "stats count what is left");
+	feed_claim_free(&a);
+	is(feed_queue_purge(feed, P, "pg", 10, T0 + 301 * SEC, &purged, &more),
+	   0, "a purge after the claim expired");
+	ok(purged == 3, "takes its messages and the now due one too");
+	feed_queue_stats(feed, P, "pg", T0 + 301 * SEC, &st);
+	is(st.total, 0, "the queue is empty");
+}
+
 static void test_backlog(feed_t *feed)
 {
 	enum { N = 1000, BATCH = 100, LIMIT = 10 };
@@ -549,6 +599,7 @@ int main(void)
 	test_delete_rules(feed);
 	test_not_claimable(feed);
 	test_wake(feed);
+	test_purge(feed);
 	test_backlog(feed);
 
 	feed_close(feed);
