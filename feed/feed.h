@@ -333,8 +333,9 @@ typedef struct feed_msgs {
 	/*
 	 * Reads only: 0, or the earliest time after now_ms at which this
 	 * same read (same marker, same options) could return more without
-	 * any write: the due time of a delayed message the read stopped at,
-	 * or the expiry of a live
+	 * any write: the due time of a delayed message the read stopped at
+	 * (or the earliest it skipped, with FEED_READ_SKIP_DELAYED), or the
+	 * expiry of a live
 	 * claim on a message the read skipped as claimed (then the earliest
 	 * live-claim expiry of the queue, which may be earlier: a wake at
 	 * wake_ms may find nothing new, never miss something). For a
@@ -353,6 +354,9 @@ enum {
 	FEED_READ_INCLUDE_CLAIMED = 1u << 0, /* list messages in live claims */
 	FEED_READ_ECHO = 1u << 1,            /* list the reader's own messages */
 	FEED_READ_INCLUDE_DELAYED = 1u << 2, /* list messages not yet due */
+	/* Step over messages not yet due instead of stopping before them
+	 * (the rule of Zaqar's HTTP listing; see feed_read). */
+	FEED_READ_SKIP_DELAYED = 1u << 3,
 };
 
 typedef struct feed_read_opts {
@@ -365,9 +369,15 @@ typedef struct feed_read_opts {
  * Reads messages strictly after `marker` (NULL or "" = from the oldest), up
  * to opts->limit, in log order. Expired messages are never returned;
  * claimed ones and the reader's own are skipped unless the flags ask for
- * them. A message not yet due (delayed) is never skipped: the read stops
- * before it (unless FEED_READ_INCLUDE_DELAYED), so a marker never passes a
- * message its reader has not been shown.
+ * them. A message not yet due (delayed) is not skipped by default: the read
+ * stops before it, so a marker never passes a message its reader has not
+ * been shown (what a live subscriber wants). FEED_READ_INCLUDE_DELAYED lists
+ * delayed messages; FEED_READ_SKIP_DELAYED (ignored with INCLUDE_DELAYED)
+ * steps over them like claimed ones, so the read goes on to the messages
+ * after them and next_marker passes them: a reader paging on from that
+ * marker will not see them once due (Zaqar's listing: delayed messages are
+ * left out and its marker moves past them). Its wake_ms is then the
+ * earliest due time it stepped over.
  *
  * out->next_marker is the marker for the next read; it advances over the
  * skipped messages too. See feed_msgs_t for gaps: a read never jumps over

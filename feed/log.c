@@ -15,7 +15,8 @@
  *
  * Reading walks the log from the marker: O(log n) to find the start, then
  * one step per message returned or skipped. The walk stops before a message
- * that is not due yet (so the marker never passes it), and before messages
+ * that is not due yet (so the marker never passes it; a listing may ask to
+ * step over such messages instead), and before messages
  * lost to expiry once it has something to return, so that the next read
  * starts at the hole and reports it as a gap.
  */
@@ -363,7 +364,10 @@ static int read_one(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 	}
 	if (m.due_ms > w->now_ms && !(flags & FEED_READ_INCLUDE_DELAYED)) {
 		feed__wake_min(&w->wake, m.due_ms);
-		return FEED__STOP;
+		if (!(flags & FEED_READ_SKIP_DELAYED))
+			return FEED__STOP;
+		w->prev = seq;
+		return 0;
 	}
 	w->prev = seq;
 	if (feed__claimed(&m, w->now_ms) &&

@@ -588,6 +588,42 @@ static void test_tail(feed_t *feed)
 	   "feed_queue_tail checks the name");
 }
 
+static void test_skip_delayed(feed_t *feed)
+{
+	feed_id_t ids[5];
+	feed_msgs_t page = {0};
+	unsigned skip = FEED_READ_SKIP_DELAYED;
+
+	append_msg(feed, "skip", "A", 600, 0, 1, T0, ids[0]);
+	append_msg(feed, "skip", "B", 600, 60, 1, T0, ids[1]);
+	append_msg(feed, "skip", "C", 600, 0, 1, T0, ids[2]);
+	append_msg(feed, "skip", "D", 600, 30, 1, T0, ids[3]);
+	append_msg(feed, "skip", "E", 600, 0, 1, T0, ids[4]);
+
+	read_q(feed, "skip", NULL, 10, skip, 99, T0, &page);
+	ok(page_is(&page, "A,C,E"),
+	   "FEED_READ_SKIP_DELAYED steps over messages not yet due");
+	is_str(page.next_marker, ids[4], "and its marker passes them");
+	is(page.wake_ms, T0 + 30 * SEC,
+	   "wake_ms is the earliest due time it skipped");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", NULL, 2, skip, 99, T0, &page);
+	ok(page_is(&page, "A,C"), "the limit counts only messages returned");
+	is_str(page.next_marker, ids[2], "the marker stops at the last one");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", ids[2], 10, skip, 99, T0, &page);
+	ok(page_is(&page, "E"), "the next page goes on after it");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", NULL, 10, skip | FEED_READ_INCLUDE_DELAYED, 99,
+	       T0, &page);
+	ok(page_is(&page, "A,B,C,D,E"), "FEED_READ_INCLUDE_DELAYED wins");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", NULL, 10, skip, 99, T0 + 30 * SEC, &page);
+	ok(page_is(&page, "A,C,D,E"), "a message once due is listed");
+	is(page.wake_ms, T0 + 60 * SEC, "and the next due time is the wake");
+	feed_msgs_free(&page);
+}
+
 static void test_stale_marker(feed_t *feed)
 {
 	feed_id_t old[3];
@@ -1023,6 +1059,7 @@ int main(void)
 	test_delay(feed);
 	test_wake(feed);
 	test_tail(feed);
+	test_skip_delayed(feed);
 	test_stale_marker(feed);
 	test_gap_after_compaction(feed);
 	test_no_gap_for_deletes(feed);
