@@ -407,12 +407,15 @@ int feed_get_many(feed_t *feed, const char *project, const char *queue,
 
 /*
  * Deletes one message. `claim_id` NULL or "": allowed unless the message is
- * in a live claim (FEED_ECLAIMED). With a claim id, checked in this order:
- * FEED_ENOCLAIM if that claim does not exist or expired (a malformed claim
- * id names no claim); FEED_ENOTCLAIMED if the message is not in a live
- * claim; FEED_ECLAIMED if another live claim holds it. Deleting a message
- * that does not exist (or expired) succeeds (*deleted, may be NULL, says
- * whether something was removed). A malformed id is FEED_EBADID.
+ * in a live claim (FEED_ECLAIMED). With a claim id, checked in this order
+ * (Zaqar's): a message that does not exist (or expired) succeeds with
+ * nothing removed; FEED_ENOTCLAIMED if the message is not in a live claim,
+ * whatever claim id came with it (also one that does not exist or
+ * expired); FEED_ENOCLAIM if the named claim does not exist or expired;
+ * FEED_ECLAIMED if another live claim holds it. A malformed claim id (not
+ * a UUID, or the nil UUID) names no claim: FEED_ENOCLAIM before anything
+ * is looked up. *deleted (may be NULL) says whether something was
+ * removed. A malformed message id is FEED_EBADID.
  */
 int feed_delete(feed_t *feed, const char *project, const char *queue,
 		const char *id, const char *claim_id, uint64_t now_ms,

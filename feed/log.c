@@ -561,31 +561,26 @@ struct delete_ctx {
 	size_t deleted;
 };
 
-/* Whether deleting m with claim id `claim` (or none) is allowed. */
+/* Whether deleting m with claim id `claim` (or none) is allowed, in the
+ * order feed_delete documents. */
 static int delete_allowed(feed_t *feed, MDB_txn *txn, uint64_t qid,
 			  const struct feed__mrec *m, const uint8_t *claim,
 			  uint64_t now_ms)
 {
-	uint8_t k[24];
-	MDB_val key = {24, k}, val;
-	struct feed__crec c;
+	struct feed__claim c;
 	int rc;
 
 	if (!claim)
 		return feed__claimed(m, now_ms) ? FEED_ECLAIMED : 0;
-	feed__be64(k, qid);
-	memcpy(k + 8, claim, 16);
-	rc = mdb_get(txn, feed->claims, &key, &val);
-	if (rc)
-		return rc == MDB_NOTFOUND ? FEED_ENOCLAIM : feed__err(rc);
-	if (val.mv_size < sizeof(c))
-		return FEED_ECORRUPT;
-	memcpy(&c, val.mv_data, sizeof(c));
-	if (c.expires_ms <= now_ms)
-		return FEED_ENOCLAIM;
 	if (!feed__claimed(m, now_ms))
 		return FEED_ENOTCLAIMED;
-	return memcmp(m->claim_id, claim, 16) ? FEED_ECLAIMED : 0;
+	if (memcmp(m->claim_id, claim, 16) == 0)
+		return 0; /* its live claim */
+	rc = feed__claim_load(feed, txn, qid, claim, &c);
+	free(c.seqs);
+	if (rc == 0 && c.rec.expires_ms <= now_ms)
+		rc = FEED_ENOCLAIM;
+	return rc ? rc : FEED_ECLAIMED;
 }
 
 static int delete_fn(feed_t *feed, MDB_txn *txn, void *arg)

@@ -368,7 +368,7 @@ static void test_expiry(feed_t *feed)
 
 static void test_delete_rules(feed_t *feed)
 {
-	feed_id_t ids[5];
+	feed_id_t ids[5], missing;
 	feed_claim_t a, b, g = {0};
 	bool deleted = false;
 	uint64_t later = T0 + 61 * SEC;
@@ -387,6 +387,15 @@ static void test_delete_rules(feed_t *feed)
 	   FEED_ENOCLAIM, "deleting with an unknown claim id");
 	is(feed_delete(feed, P, "dr", ids[3], a.id, T0, &deleted),
 	   FEED_ENOTCLAIMED, "deleting an unclaimed message with a claim id");
+	is(feed_delete(feed, P, "dr", ids[3], unknown_claim, T0, &deleted),
+	   FEED_ENOTCLAIMED,
+	   "an unclaimed message is not claimed whatever claim id comes");
+	is(feed_delete(feed, P, "dr", ids[3], "abc", T0, &deleted),
+	   FEED_ENOCLAIM, "a malformed claim id names no claim");
+	memcpy(missing, ids[4], sizeof(missing));
+	missing[FEED_ID_LEN - 1] = 'f'; /* seq 15 of 5 */
+	is(feed_delete(feed, P, "dr", missing, unknown_claim, T0, &deleted),
+	   0, "deleting a missing message with a claim id succeeds");
 	is(expires_of(feed, "dr", ids[3], T0), T0 + 600 * SEC,
 	   "refused deletes left the unclaimed message in place");
 	deleted = false;
@@ -398,7 +407,11 @@ static void test_delete_rules(feed_t *feed)
 	feed_claim_free(&g);
 
 	is(feed_delete(feed, P, "dr", ids[1], a.id, later, &deleted),
-	   FEED_ENOCLAIM, "deleting with an expired claim id");
+	   FEED_ENOTCLAIMED,
+	   "deleting with its expired claim's id: the message is not claimed");
+	is(feed_delete(feed, P, "dr", ids[2], a.id, later, &deleted),
+	   FEED_ENOCLAIM,
+	   "deleting a claimed message with an expired claim's id");
 	deleted = false;
 	is(feed_delete(feed, P, "dr", ids[1], NULL, later, &deleted), 0,
 	   "an expired claim no longer protects its message");
