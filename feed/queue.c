@@ -40,6 +40,26 @@ static size_t name_key(uint8_t *key, const char *project, const char *name)
 	return plen + 1 + nlen;
 }
 
+/* The `names` entry of project/name: *key its key (built in k), *val its
+ * value (qid | metadata, in the map), *qid. FEED_ENOQUEUE when missing. */
+static int name_get(feed_t *feed, MDB_txn *txn, const char *project,
+		    const char *name, uint8_t *k, MDB_val *key, MDB_val *val,
+		    uint64_t *qid)
+{
+	int rc;
+
+	*qid = 0;
+	key->mv_size = name_key(k, project, name);
+	key->mv_data = k;
+	rc = mdb_get(txn, feed->names, key, val);
+	if (rc)
+		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
+	if (val->mv_size < 8)
+		return FEED_ECORRUPT;
+	memcpy(qid, val->mv_data, 8);
+	return 0;
+}
+
 int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 		     struct feed__queue *q)
 {
@@ -88,15 +108,8 @@ int feed__queue_find(feed_t *feed, MDB_txn *txn, const char *project,
 
 	if (rc)
 		return rc;
-	key.mv_size = name_key(k, project, name);
-	key.mv_data = k;
-	rc = mdb_get(txn, feed->names, &key, &val);
-	if (rc)
-		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
-	if (val.mv_size < 8)
-		return FEED_ECORRUPT;
-	memcpy(&qid, val.mv_data, 8);
-	return feed__queue_load(feed, txn, qid, q);
+	rc = name_get(feed, txn, project, name, k, &key, &val, &qid);
+	return rc ? rc : feed__queue_load(feed, txn, qid, q);
 }
 
 static int next_qid(feed_t *feed, MDB_txn *txn, uint64_t *qid)
@@ -229,21 +242,30 @@ int feed_queue_delete(feed_t *feed, const char *project, const char *name)
 
 /* ------------------------------------------------------ exists, metadata */
 
+/* The queue's record as of now, in a read transaction of its own. */
+static int queue_peek(feed_t *feed, const char *project, const char *name,
+		      struct feed__queue *q)
+{
+	MDB_txn *txn;
+	int rc = feed__read_begin(feed, &txn);
+
+	if (rc)
+		return rc;
+	rc = feed__queue_find(feed, txn, project, name, q);
+	feed__read_end(feed, txn);
+	return rc;
+}
+
 int feed_queue_tail(feed_t *feed, const char *project, const char *queue,
 		    char marker[FEED_ID_LEN + 1])
 {
 	struct feed__queue q;
-	MDB_txn *txn;
 	int rc = feed__name_check(project, queue);
 
 	marker[0] = '\0';
 	if (rc)
 		return rc;
-	rc = feed__read_begin(feed, &txn);
-	if (rc)
-		return rc;
-	rc = feed__queue_find(feed, txn, project, queue, &q);
-	feed__read_end(feed, txn);
+	rc = queue_peek(feed, project, queue, &q);
 	if (rc == 0)
 		feed__id_format(marker, q.qid, q.rec.next_seq - 1);
 	return rc == FEED_ENOQUEUE ? 0 : rc;
@@ -253,16 +275,11 @@ int feed_queue_exists(feed_t *feed, const char *project, const char *name,
 		      bool *exists)
 {
 	struct feed__queue q;
-	MDB_txn *txn;
 	int rc = feed__name_check(project, name);
 
 	if (rc)
 		return rc;
-	rc = feed__read_begin(feed, &txn);
-	if (rc)
-		return rc;
-	rc = feed__queue_find(feed, txn, project, name, &q);
-	feed__read_end(feed, txn);
+	rc = queue_peek(feed, project, name, &q);
 	*exists = rc == 0;
 	return rc == FEED_ENOQUEUE ? 0 : rc;
 }
@@ -286,23 +303,18 @@ int feed_queue_meta_get(feed_t *feed, const char *project, const char *name,
 	uint8_t k[FEED_PROJECT_MAX + 1 + FEED_NAME_MAX];
 	MDB_val key, val;
 	MDB_txn *txn;
+	uint64_t qid;
 	int rc = feed__name_check(project, name);
 
 	*meta = NULL;
 	*len = 0;
 	if (rc)
 		return rc;
-	key.mv_size = name_key(k, project, name);
-	key.mv_data = k;
 	rc = feed__read_begin(feed, &txn);
 	if (rc)
 		return rc;
-	rc = mdb_get(txn, feed->names, &key, &val);
-	if (rc)
-		rc = rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
-	else if (val.mv_size < 8)
-		rc = FEED_ECORRUPT;
-	else
+	rc = name_get(feed, txn, project, name, k, &key, &val, &qid);
+	if (rc == 0)
 		rc = dup_bytes((const uint8_t *)val.mv_data + 8,
 			       val.mv_size - 8, meta);
 	feed__read_end(feed, txn);
@@ -319,14 +331,9 @@ static int meta_set_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	uint64_t qid;
 	int rc;
 
-	key.mv_size = name_key(k, c->project, c->name);
-	key.mv_data = k;
-	rc = mdb_get(txn, feed->names, &key, &val);
+	rc = name_get(feed, txn, c->project, c->name, k, &key, &val, &qid);
 	if (rc)
-		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
-	if (val.mv_size < 8)
-		return FEED_ECORRUPT;
-	memcpy(&qid, val.mv_data, 8);
+		return rc;
 	val.mv_size = 8 + c->meta_len;
 	rc = mdb_put(txn, feed->names, &key, &val, MDB_RESERVE);
 	if (rc)
