@@ -525,6 +525,7 @@ static void test_wake(feed_t *feed)
 	       &page);
 	is(page.wake_ms, 0, "a read that includes claimed messages has none");
 	feed_msgs_free(&page);
+	feed_claim_free(&c1);
 
 	append_range(feed, "wakej", 0, 40, T0, NULL);
 	feed_claim_create(feed, P, "wakej", 90, 0, 1, T0, &c1);
