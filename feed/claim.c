@@ -1,18 +1,12 @@
 /*
- * claim.c - claims and pop: competing consumers of one queue.
+ * claim.c - claims, pop and purge: competing consumers of one queue.
  *
- * A claim is one record in `claims`, keyed qid | claim id:
- *
- *     +------------+------------+-------+---------+------+---+-----------+
- *     | updated_ms | expires_ms | ttl_s | grace_s | live | n | seq[n] ... |
- *     +------------+------------+-------+---------+------+---+-----------+
- *
- * plus an entry qid | expires_ms | claim id in `cexpiry`, by which stats
- * and compaction find expired claims. Its messages carry the claim id and
- * expiry in their own records, which is what makes a message claimed: a
- * message is in a live claim when its claim id is set and its claim expiry
- * is in the future, so an expired claim stops protecting its messages at
- * once, before anything releases it.
+ * A claim is one record in `claims` plus an entry in `cexpiry` (formats and
+ * upkeep in record.c). Its messages carry the claim id and expiry in their
+ * own records, which is what makes a message claimed: a message is in a
+ * live claim when its claim id is set and its claim expiry is in the
+ * future, so an expired claim stops protecting its messages at once,
+ * before anything releases it.
  *
  * Finding claimable messages (see feed_internal.h): first the queue's
  * `avail` list (unclaimed messages below the claim cursor), then the log
@@ -24,213 +18,6 @@
 #include <uuid/uuid.h>
 
 #include "feed_internal.h"
-
-/* The key of a claim: qid | claim id. */
-static void claim_key(uint8_t k[24], uint64_t qid, const uint8_t id[16])
-{
-	feed__be64(k, qid);
-	memcpy(k + 8, id, 16);
-}
-
-static int cexpiry_op(feed_t *feed, MDB_txn *txn, uint64_t qid,
-		      uint64_t expires_ms, const uint8_t id[16], bool del)
-{
-	uint8_t k[32];
-	MDB_val key = {32, k}, val = {0, NULL};
-	int rc;
-
-	feed__be64(k, qid);
-	feed__be64(k + 8, expires_ms);
-	memcpy(k + 16, id, 16);
-	if (!del)
-		return feed__err(mdb_put(txn, feed->cexpiry, &key, &val, 0));
-	rc = mdb_del(txn, feed->cexpiry, &key, NULL);
-	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-}
-
-/* A claim record, copied out of the map (seqs malloc'd). */
-struct claim {
-	uint8_t id[16];
-	struct feed__crec rec;
-	uint64_t *seqs;
-};
-
-static int claim_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
-		      const uint8_t id[16], struct claim *c)
-{
-	uint8_t k[24];
-	MDB_val key = {24, k}, val;
-	int rc;
-
-	claim_key(k, qid, id);
-	memcpy(c->id, id, 16);
-	c->seqs = NULL;
-	rc = mdb_get(txn, feed->claims, &key, &val);
-	if (rc)
-		return rc == MDB_NOTFOUND ? FEED_ENOCLAIM : feed__err(rc);
-	if (val.mv_size < sizeof(c->rec))
-		return FEED_ECORRUPT;
-	memcpy(&c->rec, val.mv_data, sizeof(c->rec));
-	if (val.mv_size != sizeof(c->rec) + c->rec.n * sizeof(uint64_t))
-		return FEED_ECORRUPT;
-	c->seqs = malloc(c->rec.n ? c->rec.n * sizeof(uint64_t) : 1);
-	if (!c->seqs)
-		return FEED_ENOMEM;
-	memcpy(c->seqs, (uint8_t *)val.mv_data + sizeof(c->rec),
-	       c->rec.n * sizeof(uint64_t));
-	return 0;
-}
-
-static int claim_store(feed_t *feed, MDB_txn *txn, uint64_t qid,
-		       const struct claim *c)
-{
-	uint8_t k[24];
-	MDB_val key = {24, k}, val;
-	int rc;
-
-	claim_key(k, qid, c->id);
-	val.mv_size = sizeof(c->rec) + c->rec.n * sizeof(uint64_t);
-	rc = mdb_put(txn, feed->claims, &key, &val, MDB_RESERVE);
-	if (rc)
-		return feed__err(rc);
-	memcpy(val.mv_data, &c->rec, sizeof(c->rec));
-	if (c->rec.n)
-		memcpy((uint8_t *)val.mv_data + sizeof(c->rec), c->seqs,
-		       c->rec.n * sizeof(uint64_t));
-	return 0;
-}
-
-/*
- * Rewrites message seq of q after `edit` changed its header. The body is
- * copied out first: a put may move the bytes a map pointer points at.
- */
-static int msg_rewrite(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
-		       const struct feed__mrec *m, const MDB_val *map_body)
-{
-	MDB_val body = {map_body->mv_size, NULL};
-	int rc;
-
-	if (body.mv_size) {
-		body.mv_data = malloc(body.mv_size);
-		if (!body.mv_data)
-			return FEED_ENOMEM;
-		memcpy(body.mv_data, map_body->mv_data, body.mv_size);
-	}
-	rc = feed__msg_store(feed, txn, qid, seq, m, &body);
-	free(body.mv_data);
-	return rc;
-}
-
-static int avail_op(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
-		    bool del)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k}, val = {0, NULL};
-	int rc;
-
-	feed__msg_key(k, qid, seq);
-	if (!del)
-		return feed__err(mdb_put(txn, feed->avail, &key, &val, 0));
-	rc = mdb_del(txn, feed->avail, &key, NULL);
-	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-}
-
-/* Lets go of every message of claim c and deletes the claim. */
-static int claim_drop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-		      struct claim *c)
-{
-	uint8_t k[24];
-	MDB_val key = {24, k};
-	int rc = 0;
-
-	for (uint32_t i = 0; rc == 0 && i < c->rec.n; i++) {
-		struct feed__mrec m;
-		MDB_val body;
-
-		rc = feed__msg_load(feed, txn, q->qid, c->seqs[i], &m, &body);
-		if (rc == FEED_ENOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc || memcmp(m.claim_id, c->id, 16) != 0)
-			continue;
-		memset(m.claim_id, 0, 16);
-		m.claim_expires_ms = 0;
-		rc = msg_rewrite(feed, txn, q->qid, c->seqs[i], &m, &body);
-		if (rc == 0)
-			rc = avail_op(feed, txn, q->qid, c->seqs[i], false);
-		if (rc == 0 && q->rec.claimed)
-			q->rec.claimed--;
-	}
-	if (rc)
-		return rc;
-	claim_key(k, q->qid, c->id);
-	rc = mdb_del(txn, feed->claims, &key, NULL);
-	if (rc && rc != MDB_NOTFOUND)
-		return feed__err(rc);
-	return cexpiry_op(feed, txn, q->qid, c->rec.expires_ms, c->id, true);
-}
-
-int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
-				 struct feed__queue *q, uint64_t now_ms,
-				 size_t budget, size_t *n)
-{
-	uint8_t k[16];
-	MDB_val key, val;
-	MDB_cursor *cur;
-	int rc;
-
-	*n = 0;
-	rc = feed__err(mdb_cursor_open(txn, feed->cexpiry, &cur));
-	while (rc == 0 && *n < budget) {
-		struct claim c;
-		const uint8_t *kp;
-
-		/* Seek afresh each time: claim_drop writes to this index. */
-		feed__be64(k, q->qid);
-		feed__be64(k + 8, 0);
-		key.mv_size = 16;
-		key.mv_data = k;
-		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-			break;
-		}
-		kp = key.mv_data;
-		if (key.mv_size != 32 || feed__get_be64(kp) != q->qid ||
-		    feed__get_be64(kp + 8) > now_ms)
-			break;
-		rc = claim_load(feed, txn, q->qid, kp + 16, &c);
-		if (rc == FEED_ENOCLAIM) {
-			/* An index entry without its claim: drop it. */
-			rc = feed__err(mdb_cursor_del(cur, 0));
-			continue;
-		}
-		if (rc == 0)
-			rc = claim_drop(feed, txn, q, &c);
-		free(c.seqs);
-		(*n)++;
-	}
-	mdb_cursor_close(cur);
-	return rc;
-}
-
-int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-		       const struct feed__mrec *m)
-{
-	struct claim c;
-	int rc = claim_load(feed, txn, q->qid, m->claim_id, &c);
-
-	if (rc == 0 && (c.rec.live == 0 || q->rec.claimed == 0))
-		rc = FEED_ECORRUPT;
-	if (rc == 0) {
-		c.rec.live--;
-		q->rec.claimed--;
-		rc = claim_store(feed, txn, q->qid, &c);
-	}
-	free(c.seqs);
-	return rc == FEED_ENOCLAIM ? FEED_ECORRUPT : rc;
-}
 
 /* ------------------------------------------------------ claimable walk */
 
@@ -247,6 +34,7 @@ struct walk_ctx {
 	size_t limit, taken;
 	take_fn take;
 	void *ctx;
+	uint64_t wake; /* earliest due time of a delayed message passed */
 };
 
 /* Visits the claimable messages of `avail`, oldest first. */
@@ -256,39 +44,33 @@ static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	uint64_t next = 0;
 	int rc = 0;
 
-	while (w->taken < w->limit) {
-		uint8_t k[16];
-		MDB_val key = {16, k}, val, body;
-		MDB_cursor *cur;
+	while (rc == 0 && w->taken < w->limit) {
+		MDB_val key, val, body;
 		struct feed__mrec m;
 		uint64_t seq;
 
-		/* A fresh cursor each step: taking writes to `avail`. */
-		feed__msg_key(k, q->qid, next);
-		rc = feed__err(mdb_cursor_open(txn, feed->avail, &cur));
+		/* A fresh seek each step: taking writes to `avail`. */
+		rc = feed__first(txn, feed->avail, q->qid, next, &key, &val);
 		if (rc)
-			break;
-		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		mdb_cursor_close(cur);
-		if (rc || feed__get_be64(key.mv_data) != q->qid) {
-			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-			break;
-		}
+			return rc == FEED_ENOTFOUND ? 0 : rc;
 		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
 		next = seq + 1;
 		rc = feed__msg_load(feed, txn, q->qid, seq, &m, &body);
 		if (rc)
 			return rc == FEED_ENOTFOUND ? FEED_ECORRUPT : rc;
-		if (m.expires_ms <= w->now_ms)
+		if (m.expires_ms <= w->now_ms) {
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
-		else if (m.due_ms > w->now_ms)
-			continue; /* not yet: stays in avail */
-		else if ((rc = avail_op(feed, txn, q->qid, seq, true)) == 0 &&
-			 (rc = w->take(feed, txn, q, seq, &m, &body, w->ctx)) == 0)
-			w->taken++;
-		if (rc)
-			break;
+		} else if (m.due_ms > w->now_ms) {
+			feed__wake_min(&w->wake, m.due_ms); /* stays in avail */
+		} else {
+			/* Take first: the body is valid until a write. */
+			rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
+			if (rc == 0)
+				rc = feed__avail_set(feed, txn, q->qid, seq,
+						     false);
+			w->taken += rc == 0;
+		}
 	}
 	return rc;
 }
@@ -299,43 +81,32 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 {
 	int rc = 0;
 
-	while (w->taken < w->limit) {
-		uint8_t k[16];
-		MDB_val key = {16, k}, val, body;
-		MDB_cursor *cur;
+	while (rc == 0 && w->taken < w->limit) {
+		MDB_val key, val, body;
 		struct feed__mrec m;
 		uint64_t seq;
 
-		feed__msg_key(k, q->qid, q->rec.claim_cursor);
-		rc = feed__err(mdb_cursor_open(txn, feed->msgs, &cur));
+		rc = feed__first(txn, feed->msgs, q->qid, q->rec.claim_cursor,
+				 &key, &val);
 		if (rc)
-			break;
-		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		mdb_cursor_close(cur);
-		if (rc || feed__get_be64(key.mv_data) != q->qid) {
-			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-			break;
-		}
+			return rc == FEED_ENOTFOUND ? 0 : rc;
 		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
-		if (val.mv_size < sizeof(m))
-			return FEED_ECORRUPT;
-		memcpy(&m, val.mv_data, sizeof(m));
-		body.mv_size = val.mv_size - sizeof(m);
-		body.mv_data = (uint8_t *)val.mv_data + sizeof(m);
+		rc = feed__mrec_decode(&val, &m, &body);
+		if (rc)
+			return rc;
 		/* Handle it as a message at or past the cursor, then move
 		 * the cursor past it. */
 		if (m.expires_ms <= w->now_ms) {
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
 		} else if (m.due_ms > w->now_ms) {
-			rc = avail_op(feed, txn, q->qid, seq, false);
+			feed__wake_min(&w->wake, m.due_ms);
+			rc = feed__avail_set(feed, txn, q->qid, seq, true);
 		} else {
 			rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
 			w->taken += rc == 0;
 		}
 		q->rec.claim_cursor = seq + 1;
-		if (rc)
-			break;
 	}
 	return rc;
 }
@@ -361,9 +132,10 @@ struct create_ctx {
 	uint32_t ttl_s, grace_s;
 	size_t limit;
 	uint64_t now_ms;
-	struct claim c;
+	struct feed__claim c;
 	struct feed__msgbuf b;
 	feed_claim_t *out;
+	uint64_t wake;
 };
 
 static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -373,18 +145,21 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	struct create_ctx *cc = arg;
 	uint64_t keep = cc->c.rec.expires_ms + (uint64_t)cc->grace_s * 1000;
 	feed_msgs_t *out = cc->b.out;
+	struct feed__mrec shown;
 	MDB_val copy;
 	int rc;
 
 	memcpy(m->claim_id, cc->c.id, 16);
 	m->claim_expires_ms = cc->c.rec.expires_ms;
 	m->claim_count++;
-	if (m->expires_ms < keep) {
+	/* Into the result before any write (body points into the map), as
+	 * it will be once its lifetime is raised. */
+	shown = *m;
+	if (shown.expires_ms < keep)
+		shown.expires_ms = keep;
+	rc = feed__msgbuf_add(&cc->b, q->qid, seq, &shown, body, cc->now_ms);
+	if (rc == 0 && m->expires_ms < keep)
 		rc = feed__msg_set_expiry(feed, txn, q, seq, m, keep);
-		if (rc)
-			return rc;
-	}
-	rc = feed__msgbuf_add(&cc->b, q->qid, seq, m, body, cc->now_ms);
 	if (rc)
 		return rc;
 	/* The result's copy of the body is the source for the rewrite. */
@@ -404,8 +179,9 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct create_ctx *cc = arg;
-	struct walk_ctx w = {cc->now_ms, cc->limit, 0, take_claim, cc};
+	struct walk_ctx w = {cc->now_ms, cc->limit, 0, take_claim, cc, 0};
 	struct feed__queue q;
+	uint64_t t;
 	int rc;
 
 	/* Start over: a retry after a map resize runs this again. */
@@ -413,15 +189,23 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	feed__msgbuf_init(&cc->b, cc->b.out);
 	cc->c.rec.n = 0;
 	cc->c.rec.live = 0;
+	cc->wake = 0;
 	rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
 	rc = claimable_walk(feed, txn, &q, &w);
+	/* Short: the walk saw every delayed message; the other claims are
+	 * the rest of what time alone can free (before this one is added). */
+	if (rc == 0 && w.taken < cc->limit) {
+		rc = feed__claims_next_expiry(feed, txn, q.qid, cc->now_ms, &t);
+		feed__wake_min(&w.wake, t);
+		cc->wake = w.wake;
+	}
 	if (rc == 0 && w.taken) {
-		rc = claim_store(feed, txn, q.qid, &cc->c);
+		rc = feed__claim_store(feed, txn, q.qid, &cc->c);
 		if (rc == 0)
-			rc = cexpiry_op(feed, txn, q.qid, cc->c.rec.expires_ms,
-					cc->c.id, false);
+			rc = feed__claim_expiry_set(feed, txn, q.qid, &cc->c,
+						    true);
 		if (rc == 0)
 			rc = feed__due_lower(feed, txn, &q,
 					     cc->c.rec.expires_ms);
@@ -465,6 +249,7 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	}
 	feed__msgbuf_finish(&cc.b);
+	out->wake_ms = cc.wake;
 	if (out->msgs.n) {
 		feed__claim_id_format(out->id, cc.c.id);
 		out->updated_ms = cc.c.rec.updated_ms;
@@ -477,12 +262,27 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 
 /* ----------------------------------------------------------------- get */
 
+struct get_ctx {
+	struct feed__msgbuf *b;
+	uint64_t qid, now_ms;
+};
+
+static int get_one(feed_t *feed, MDB_txn *txn, uint64_t seq,
+		   struct feed__mrec *m, MDB_val *body, void *arg)
+{
+	struct get_ctx *g = arg;
+
+	(void)feed;
+	(void)txn;
+	return feed__msgbuf_add(g->b, g->qid, seq, m, body, g->now_ms);
+}
+
 int feed_claim_get(feed_t *feed, const char *project, const char *queue,
 		   const char *claim_id, uint64_t now_ms, feed_claim_t *out)
 {
 	struct feed__msgbuf b;
 	struct feed__queue q;
-	struct claim c = {.seqs = NULL};
+	struct feed__claim c = {.seqs = NULL};
 	uint8_t id[16];
 	MDB_txn *txn;
 	int rc = feed__name_check(project, queue);
@@ -498,21 +298,13 @@ int feed_claim_get(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	rc = feed__queue_find(feed, txn, project, queue, &q);
 	if (rc == 0)
-		rc = claim_load(feed, txn, q.qid, id, &c);
+		rc = feed__claim_load(feed, txn, q.qid, id, &c);
 	if (rc == 0 && c.rec.expires_ms <= now_ms)
 		rc = FEED_ENOCLAIM;
-	for (uint32_t i = 0; rc == 0 && i < c.rec.n; i++) {
-		struct feed__mrec m;
-		MDB_val body;
+	if (rc == 0) {
+		struct get_ctx g = {&b, q.qid, now_ms};
 
-		rc = feed__msg_load(feed, txn, q.qid, c.seqs[i], &m, &body);
-		if (rc == FEED_ENOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc == 0 && memcmp(m.claim_id, id, 16) == 0)
-			rc = feed__msgbuf_add(&b, q.qid, c.seqs[i], &m, &body,
-					      now_ms);
+		rc = feed__claim_each(feed, txn, q.qid, &c, get_one, &g);
 	}
 	feed__read_end(feed, txn);
 	free(c.seqs);
@@ -538,41 +330,43 @@ struct claim_ctx {
 	uint64_t now_ms;
 };
 
+struct renew_msg {
+	struct feed__queue *q;
+	uint64_t expires_ms, keep_ms;
+};
+
+/* A message of a renewed claim: the new claim expiry, the lifetime. */
+static int renew_one(feed_t *feed, MDB_txn *txn, uint64_t seq,
+		     struct feed__mrec *m, MDB_val *body, void *arg)
+{
+	struct renew_msg *r = arg;
+
+	m->claim_expires_ms = r->expires_ms;
+	return feed__msg_rewrite(feed, txn, r->q, seq, m, body, r->keep_ms);
+}
+
 static int renew_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct claim_ctx *cc = arg;
 	struct feed__queue q;
-	struct claim c = {.seqs = NULL};
+	struct feed__claim c = {.seqs = NULL};
 	uint64_t expires, keep;
 	int rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
 
 	if (rc)
 		return rc == FEED_ENOQUEUE ? FEED_ENOCLAIM : rc;
-	rc = claim_load(feed, txn, q.qid, cc->id, &c);
+	rc = feed__claim_load(feed, txn, q.qid, cc->id, &c);
 	if (rc == 0 && c.rec.expires_ms <= cc->now_ms)
 		rc = FEED_ENOCLAIM;
 	if (rc)
 		goto out;
 	expires = cc->now_ms + (uint64_t)cc->ttl_s * 1000;
 	keep = expires + (uint64_t)cc->grace_s * 1000;
-	rc = cexpiry_op(feed, txn, q.qid, c.rec.expires_ms, c.id, true);
-	for (uint32_t i = 0; rc == 0 && i < c.rec.n; i++) {
-		struct feed__mrec m;
-		MDB_val body;
+	rc = feed__claim_expiry_set(feed, txn, q.qid, &c, false);
+	if (rc == 0) {
+		struct renew_msg r = {&q, expires, keep};
 
-		rc = feed__msg_load(feed, txn, q.qid, c.seqs[i], &m, &body);
-		if (rc == FEED_ENOTFOUND) {
-			rc = 0;
-			continue;
-		}
-		if (rc || memcmp(m.claim_id, c.id, 16) != 0)
-			continue;
-		m.claim_expires_ms = expires;
-		if (m.expires_ms < keep)
-			rc = feed__msg_set_expiry(feed, txn, &q, c.seqs[i], &m,
-						  keep);
-		if (rc == 0)
-			rc = msg_rewrite(feed, txn, q.qid, c.seqs[i], &m, &body);
+		rc = feed__claim_each(feed, txn, q.qid, &c, renew_one, &r);
 	}
 	if (rc)
 		goto out;
@@ -580,9 +374,9 @@ static int renew_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	c.rec.expires_ms = expires;
 	c.rec.ttl_s = cc->ttl_s;
 	c.rec.grace_s = cc->grace_s;
-	rc = claim_store(feed, txn, q.qid, &c);
+	rc = feed__claim_store(feed, txn, q.qid, &c);
 	if (rc == 0)
-		rc = cexpiry_op(feed, txn, q.qid, expires, c.id, false);
+		rc = feed__claim_expiry_set(feed, txn, q.qid, &c, true);
 	if (rc == 0)
 		rc = feed__due_lower(feed, txn, &q, expires);
 	if (rc == 0)
@@ -612,14 +406,14 @@ static int release_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct claim_ctx *cc = arg;
 	struct feed__queue q;
-	struct claim c = {.seqs = NULL};
+	struct feed__claim c = {.seqs = NULL};
 	int rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
 
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
-	rc = claim_load(feed, txn, q.qid, cc->id, &c);
+	rc = feed__claim_load(feed, txn, q.qid, cc->id, &c);
 	if (rc == 0)
-		rc = claim_drop(feed, txn, &q, &c);
+		rc = feed__claim_drop(feed, txn, &q, &c);
 	if (rc == 0)
 		rc = feed__queue_save(feed, txn, &q);
 	free(c.seqs);
@@ -661,7 +455,7 @@ static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int pop_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct pop_ctx *pc = arg;
-	struct walk_ctx w = {pc->now_ms, pc->limit, 0, take_pop, pc};
+	struct walk_ctx w = {pc->now_ms, pc->limit, 0, take_pop, pc, 0};
 	struct feed__queue q;
 	int rc;
 
@@ -691,5 +485,64 @@ int feed_pop(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	}
 	feed__msgbuf_finish(&pc.b);
+	return 0;
+}
+
+/* --------------------------------------------------------------- purge */
+
+struct purge_ctx {
+	const char *project, *queue;
+	size_t budget;
+	uint64_t now_ms;
+	size_t purged;
+};
+
+static int take_purge(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      uint64_t seq, struct feed__mrec *m, MDB_val *body,
+		      void *arg)
+{
+	(void)body;
+	(void)arg;
+	return feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
+}
+
+static int purge_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct purge_ctx *pc = arg;
+	struct walk_ctx w = {pc->now_ms, pc->budget, 0, take_purge, pc, 0};
+	struct feed__queue q;
+	int rc;
+
+	pc->purged = 0;
+	rc = feed__queue_find(feed, txn, pc->project, pc->queue, &q);
+	if (rc)
+		return rc == FEED_ENOQUEUE ? 0 : rc;
+	rc = claimable_walk(feed, txn, &q, &w);
+	pc->purged = w.taken;
+	return rc ? rc : feed__queue_save(feed, txn, &q);
+}
+
+int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
+		     size_t budget, uint64_t now_ms, size_t *purged,
+		     bool *more)
+{
+	struct purge_ctx pc = {project, queue, budget, now_ms, 0};
+	int rc = feed__name_check(project, queue);
+
+	if (purged)
+		*purged = 0;
+	if (more)
+		*more = false;
+	if (rc)
+		return rc;
+	if (budget == 0)
+		return FEED_EINVAL;
+	rc = feed__write(feed, purge_fn, &pc, FEED__W_FREES);
+	if (rc)
+		return rc;
+	if (purged)
+		*purged = pc.purged;
+	if (more)
+		*more = pc.purged == budget;
 	return 0;
 }

@@ -29,39 +29,16 @@ struct compact_ctx {
 	feed_compact_result_t *out;
 };
 
-/* The first key of dbi with prefix qid, or FEED_ENOTFOUND. */
-static int first_of(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, MDB_val *key)
-{
-	uint8_t k[8];
-	MDB_val val;
-	MDB_cursor *cur;
-	int rc;
-
-	feed__be64(k, qid);
-	key->mv_size = 8;
-	key->mv_data = k;
-	rc = mdb_cursor_open(txn, dbi, &cur);
-	if (rc)
-		return feed__err(rc);
-	rc = mdb_cursor_get(cur, key, &val, MDB_SET_RANGE);
-	mdb_cursor_close(cur);
-	if (rc)
-		return feed__err(rc);
-	if (key->mv_size < 16 || feed__get_be64(key->mv_data) != qid)
-		return FEED_ENOTFOUND;
-	return 0;
-}
-
 /* Step 2: expired messages listed in `expiry`. Returns 0 or an error;
  * c->left says whether the budget ran out. */
 static int compact_indexed(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			   struct compact_ctx *c)
 {
 	while (c->left > 0) {
-		MDB_val key;
+		MDB_val key, val;
 		struct feed__mrec m;
 		uint64_t seq;
-		int rc = first_of(txn, feed->expiry, q->qid, &key);
+		int rc = feed__first(txn, feed->expiry, q->qid, 0, &key, &val);
 
 		if (rc == FEED_ENOTFOUND)
 			return 0;
@@ -74,7 +51,10 @@ static int compact_indexed(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		rc = feed__msg_load(feed, txn, q->qid, seq, &m, NULL);
 		if (rc == FEED_ENOTFOUND) {
 			/* An entry without its message: drop it. */
-			rc = feed__err(mdb_del(txn, feed->expiry, &key, NULL));
+			rc = feed__expiry_set(feed, txn, q->qid,
+					      feed__get_be64((uint8_t *)
+							     key.mv_data + 8),
+					      seq, false);
 			if (rc)
 				return rc;
 			continue;
@@ -99,33 +79,25 @@ static int compact_head(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 
 	*head_due = 0;
 	while (c->left > 0) {
-		uint8_t k[16];
-		MDB_val key = {16, k}, val;
+		MDB_val key, val;
 		MDB_cursor *cur;
 		struct feed__mrec m;
 		uint64_t seq;
-		int rc;
+		int rc = feed__err(mdb_cursor_open(txn, feed->msgs, &cur));
 
-		feed__msg_key(k, q->qid, next);
-		rc = mdb_cursor_open(txn, feed->msgs, &cur);
 		if (rc)
-			return feed__err(rc);
-		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+			return rc;
+		rc = feed__seek(cur, q->qid, next, &key, &val);
 		/* Step over out-of-order messages without a new seek. */
-		while (rc == 0 && feed__get_be64(key.mv_data) == q->qid &&
-		       val.mv_size >= sizeof(m)) {
-			memcpy(&m, val.mv_data, sizeof(m));
-			if (!(m.flags & FEED__M_INDEXED))
+		while (rc == 0) {
+			rc = feed__mrec_decode(&val, &m, NULL);
+			if (rc || !(m.flags & FEED__M_INDEXED))
 				break;
-			rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+			rc = feed__step(cur, q->qid, &key, &val);
 		}
 		mdb_cursor_close(cur);
-		if (rc == MDB_NOTFOUND || (rc == 0 && feed__get_be64(key.mv_data) != q->qid))
-			return 0;
 		if (rc)
-			return feed__err(rc);
-		if (val.mv_size < sizeof(m))
-			return FEED_ECORRUPT;
+			return rc == FEED_ENOTFOUND ? 0 : rc;
 		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
 		if (m.expires_ms > c->now_ms) {
 			*head_due = m.expires_ms;
@@ -144,8 +116,8 @@ static int compact_head(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 /* The earliest time in a qid | time | ... index, 0 if none. */
 static int first_time(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t *t)
 {
-	MDB_val key;
-	int rc = first_of(txn, dbi, qid, &key);
+	MDB_val key, val;
+	int rc = feed__first(txn, dbi, qid, 0, &key, &val);
 
 	*t = 0;
 	if (rc == FEED_ENOTFOUND)

@@ -232,6 +232,19 @@ typedef struct feed_queue_stats {
 int feed_queue_stats(feed_t *feed, const char *project, const char *name,
 		     uint64_t now_ms, feed_queue_stats_t *out);
 
+/*
+ * The marker "from now": a read from it returns exactly the messages
+ * appended to the queue after this call (and reports a gap if the queue is
+ * deleted and created again in between, as for any stale marker). For an
+ * existing queue it is always a real marker, also when the queue is empty
+ * or was never appended to (the marker before its next message). For a
+ * queue that does not exist it is "" and the call succeeds: every message
+ * a read from "" can find in a queue created later was appended after the
+ * call. Cost: O(log n), one lookup of the queue record; never a walk.
+ */
+int feed_queue_tail(feed_t *feed, const char *project, const char *queue,
+		    char marker[FEED_ID_LEN + 1]);
+
 /* -------------------------------------------------------------- messages */
 
 typedef struct feed_msg_in {
@@ -317,6 +330,18 @@ typedef struct feed_msgs {
 	 */
 	bool gap;
 	int64_t missed;
+	/*
+	 * Reads only: 0, or the earliest time after now_ms at which this
+	 * same read (same marker, same options) could return more without
+	 * any write: the due time of a delayed message the read stopped at
+	 * (or the earliest it skipped, with FEED_READ_SKIP_DELAYED), or the
+	 * expiry of a live
+	 * claim on a message the read skipped as claimed (then the earliest
+	 * live-claim expiry of the queue, which may be earlier: a wake at
+	 * wake_ms may find nothing new, never miss something). For a
+	 * subscriber's due timer. Costs at most O(log n) beyond the read.
+	 */
+	uint64_t wake_ms;
 	/* private */
 	char *arena_;
 } feed_msgs_t;
@@ -329,6 +354,9 @@ enum {
 	FEED_READ_INCLUDE_CLAIMED = 1u << 0, /* list messages in live claims */
 	FEED_READ_ECHO = 1u << 1,            /* list the reader's own messages */
 	FEED_READ_INCLUDE_DELAYED = 1u << 2, /* list messages not yet due */
+	/* Step over messages not yet due instead of stopping before them
+	 * (the rule of Zaqar's HTTP listing; see feed_read). */
+	FEED_READ_SKIP_DELAYED = 1u << 3,
 };
 
 typedef struct feed_read_opts {
@@ -341,9 +369,15 @@ typedef struct feed_read_opts {
  * Reads messages strictly after `marker` (NULL or "" = from the oldest), up
  * to opts->limit, in log order. Expired messages are never returned;
  * claimed ones and the reader's own are skipped unless the flags ask for
- * them. A message not yet due (delayed) is never skipped: the read stops
- * before it (unless FEED_READ_INCLUDE_DELAYED), so a marker never passes a
- * message its reader has not been shown.
+ * them. A message not yet due (delayed) is not skipped by default: the read
+ * stops before it, so a marker never passes a message its reader has not
+ * been shown (what a live subscriber wants). FEED_READ_INCLUDE_DELAYED lists
+ * delayed messages; FEED_READ_SKIP_DELAYED (ignored with INCLUDE_DELAYED)
+ * steps over them like claimed ones, so the read goes on to the messages
+ * after them and next_marker passes them: a reader paging on from that
+ * marker will not see them once due (Zaqar's listing: delayed messages are
+ * left out and its marker moves past them). Its wake_ms is then the
+ * earliest due time it stepped over.
  *
  * out->next_marker is the marker for the next read; it advances over the
  * skipped messages too. See feed_msgs_t for gaps: a read never jumps over
@@ -373,12 +407,15 @@ int feed_get_many(feed_t *feed, const char *project, const char *queue,
 
 /*
  * Deletes one message. `claim_id` NULL or "": allowed unless the message is
- * in a live claim (FEED_ECLAIMED). With a claim id, checked in this order:
- * FEED_ENOCLAIM if that claim does not exist or expired (a malformed claim
- * id names no claim); FEED_ENOTCLAIMED if the message is not in a live
- * claim; FEED_ECLAIMED if another live claim holds it. Deleting a message
- * that does not exist (or expired) succeeds (*deleted, may be NULL, says
- * whether something was removed). A malformed id is FEED_EBADID.
+ * in a live claim (FEED_ECLAIMED). With a claim id, checked in this order
+ * (Zaqar's): a message that does not exist (or expired) succeeds with
+ * nothing removed; FEED_ENOTCLAIMED if the message is not in a live claim,
+ * whatever claim id came with it (also one that does not exist or
+ * expired); FEED_ENOCLAIM if the named claim does not exist or expired;
+ * FEED_ECLAIMED if another live claim holds it. A malformed claim id (not
+ * a UUID, or the nil UUID) names no claim: FEED_ENOCLAIM before anything
+ * is looked up. *deleted (may be NULL) says whether something was
+ * removed. A malformed message id is FEED_EBADID.
  */
 int feed_delete(feed_t *feed, const char *project, const char *queue,
 		const char *id, const char *claim_id, uint64_t now_ms,
@@ -400,6 +437,21 @@ int feed_delete_many(feed_t *feed, const char *project, const char *queue,
 int feed_pop(feed_t *feed, const char *project, const char *queue,
 	     size_t limit, uint64_t now_ms, feed_msgs_t *out);
 
+/*
+ * Purge in bounded steps: removes up to `budget` (>= 1) of the messages
+ * feed_pop would take (not in a live claim, not expired, due), oldest
+ * first, in one write transaction, without copying their bodies out.
+ * Messages in live claims and messages not yet due stay, as with pops
+ * (Zaqar's purge is a loop of pops); expired messages and claims met on
+ * the way are removed as a pop removes them. *purged (may be NULL) = how
+ * many were removed; *more (may be NULL) = whether the budget ran out, so
+ * that another step may find more: call again while it is true. A queue
+ * that does not exist purges as empty.
+ */
+int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
+		     size_t budget, uint64_t now_ms, size_t *purged,
+		     bool *more);
+
 /* ---------------------------------------------------------------- claims */
 
 typedef struct feed_claim {
@@ -408,6 +460,15 @@ typedef struct feed_claim {
 	uint64_t expires_ms;
 	uint32_t ttl_s, grace_s;
 	feed_msgs_t msgs;    /* its messages still present */
+	/*
+	 * feed_claim_create only, when it took fewer than `limit` messages
+	 * (none included): 0, or the earliest time after now_ms at which more
+	 * could become claimable without a write - the earliest expiry of a
+	 * live claim of the queue, or the earliest due time of a delayed
+	 * message it passed. 0 when it took `limit`. For a waiting claimer's
+	 * timer (a long-poll claim).
+	 */
+	uint64_t wake_ms;
 } feed_claim_t;
 
 /* Frees claim->msgs. */

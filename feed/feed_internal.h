@@ -37,6 +37,10 @@
  * then from the cursor on, so it only visits messages it can take (or
  * expired/delayed ones on its way).
  *
+ * record.c owns the formats of `msgs`, `claims` and the index entries
+ * (`expiry`, `avail`, `cexpiry`, `due`) and keeps them in step with each
+ * other; queue.c owns `names` and `queues`.
+ *
  * Invariants, per queue:
  *   - mrec.claim_id != 0  <=>  the message is in that claim's record and
  *     counted in qrec.claimed and crec.live (until the claim is released,
@@ -205,18 +209,75 @@ int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 		     struct feed__queue *q);
 /* Writes q->rec back. */
 int feed__queue_save(feed_t *feed, MDB_txn *txn, struct feed__queue *q);
-/* Moves the queue's `due` entry to min(current, due_ms) (0 = no change). */
-int feed__due_lower(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-		    uint64_t due_ms);
-/* Replaces the queue's `due` entry by due_ms (0 = remove it). */
+
+/* ---------------------------------------------- records (record.c) */
+
+/* A callback's "stop here, no error" (positive: never a FEED_E* code). */
+#define FEED__STOP 1
+
+/*
+ * Seeking within one queue's keys (every database but `info`, `names` and
+ * `due` is keyed qid | ...). feed__seek positions cur at the first key at
+ * or after qid | from; feed__seek_key at or after the given key (which
+ * starts with qid); feed__step moves to the next key. Each returns 0 with
+ * key/val pointing into the map, or FEED_ENOTFOUND past the queue's keys.
+ * feed__first is feed__seek on a cursor of its own: key and val stay valid
+ * until the next write of the transaction.
+ */
+int feed__seek(MDB_cursor *cur, uint64_t qid, uint64_t from, MDB_val *key,
+	       MDB_val *val);
+int feed__seek_key(MDB_cursor *cur, uint64_t qid, const uint8_t *k,
+		   size_t len, MDB_val *key, MDB_val *val);
+int feed__step(MDB_cursor *cur, uint64_t qid, MDB_val *key, MDB_val *val);
+int feed__first(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t from,
+		MDB_val *key, MDB_val *val);
+
+/* The one put-or-delete of an index entry (empty value): on = present.
+ * Deleting an entry that is not there is not an error. */
+int feed__index_set(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t len,
+		    bool on);
+/* The `expiry` entry qid | t | seq and the `avail` entry qid | seq. */
+int feed__expiry_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t t,
+		     uint64_t seq, bool on);
+int feed__avail_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		    bool on);
+
+/* Replaces the queue's `due` entry by due_ms (0 = remove it), and moves it
+ * to min(current, due_ms) (0 = no change). */
 int feed__due_set(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		  uint64_t due_ms);
-
-/* -------------------------------------------------------------- messages */
+int feed__due_lower(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		    uint64_t due_ms);
 
 /* Why a message goes. */
 enum feed__why { FEED__EXPIRED, FEED__DELETED };
 
+/* A message value: header copied to *m, body (may be NULL) borrowed from
+ * the map; FEED_ECORRUPT when too short. */
+int feed__mrec_decode(const MDB_val *val, struct feed__mrec *m,
+		      MDB_val *body);
+/* Fills a value reserved (MDB_RESERVE) for sizeof(*m) + len bytes. */
+void feed__mrec_encode(MDB_val *val, const struct feed__mrec *m,
+		       const void *body, size_t len);
+
+/* Reads message seq into *m (and its body, borrowed from the map, valid
+ * until the next write); FEED_ENOTFOUND when missing. */
+int feed__msg_load(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		   struct feed__mrec *m, MDB_val *body);
+/* Writes a message; `body` must not point into the map. */
+int feed__msg_store(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		    const struct feed__mrec *m, const MDB_val *body);
+/* Writes a message header back with its body as loaded (`map_body`, which
+ * may point into the map: it is copied before anything is written), its
+ * expiry first raised to keep_ms if that is later (0: no change). */
+int feed__msg_rewrite(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      uint64_t seq, struct feed__mrec *m,
+		      const MDB_val *map_body, uint64_t keep_ms);
+/* Sets a message's expiry (in *m, which the caller stores), keeping
+ * `expiry` and `due` in step. */
+int feed__msg_set_expiry(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			 uint64_t seq, struct feed__mrec *m,
+			 uint64_t expires_ms);
 /*
  * Removes message seq (its record `m`) with everything that points at it:
  * its expiry entry, its avail entry or its place in its claim, the
@@ -226,22 +287,71 @@ int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		     uint64_t seq, const struct feed__mrec *m,
 		     enum feed__why why);
 
-/* Sets a message's expiry, keeping `expiry` and `due` in step. */
-int feed__msg_set_expiry(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-			 uint64_t seq, struct feed__mrec *m,
-			 uint64_t expires_ms);
-
-/* Reads message seq into *m (and its body, borrowed from the map, valid
- * until the transaction ends); MDB_NOTFOUND-based FEED_ENOTFOUND. */
-int feed__msg_load(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
-		   struct feed__mrec *m, MDB_val *body);
-/* Writes a message header back, keeping its body. */
-int feed__msg_store(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
-		    const struct feed__mrec *m, const MDB_val *body);
-
 static inline bool feed__claimed(const struct feed__mrec *m, uint64_t now_ms)
 {
 	return !feed__zero16(m->claim_id) && m->claim_expires_ms > now_ms;
+}
+
+/* A claim record, copied out of the map (seqs malloc'd: free(c->seqs),
+ * also after a failed load). */
+struct feed__claim {
+	uint8_t id[16];
+	struct feed__crec rec;
+	uint64_t *seqs;
+};
+
+/* FEED_ENOCLAIM when missing. */
+int feed__claim_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		     const uint8_t id[16], struct feed__claim *c);
+int feed__claim_store(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		      const struct feed__claim *c);
+/* The claim's `cexpiry` entry (at c->rec.expires_ms). */
+int feed__claim_expiry_set(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			   const struct feed__claim *c, bool on);
+/* Calls fn for each message still held by claim c (the body borrowed from
+ * the map: valid until the next write); fn returns 0 or an error. */
+typedef int (*feed__held_fn)(feed_t *feed, MDB_txn *txn, uint64_t seq,
+			     struct feed__mrec *m, MDB_val *body, void *ctx);
+int feed__claim_each(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		     const struct feed__claim *c, feed__held_fn fn, void *ctx);
+/* Lets go of every message of claim c (back into `avail`) and deletes the
+ * claim with its `cexpiry` entry. The caller saves q. */
+int feed__claim_drop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     const struct feed__claim *c);
+/* Removes a message from the claim holding it (the message is going). */
+int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       const struct feed__mrec *m);
+
+/*
+ * The one walk over expired claims: calls fn for every claim of queue qid
+ * whose expiry is at most now_ms and that is not released yet, earliest
+ * first. fn may write (in a write transaction), release the claim, and
+ * returns 0 to go on, FEED__STOP to stop, or an error (returned). With
+ * `fix`, index entries without their claim are deleted on the way
+ * (otherwise skipped). Cost: one seek per expired claim.
+ */
+typedef int (*feed__claim_fn)(feed_t *feed, MDB_txn *txn,
+			      struct feed__claim *c, void *ctx);
+int feed__claims_expired(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			 uint64_t now_ms, bool fix, feed__claim_fn fn,
+			 void *ctx);
+/* Releases claims of q that expired by now_ms, at most budget; *n counts
+ * them. */
+int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
+				 struct feed__queue *q, uint64_t now_ms,
+				 size_t budget, size_t *n);
+/* *t = the earliest expiry after now_ms of a claim of queue qid, 0 when
+ * there is none. One seek in `cexpiry`. */
+int feed__claims_next_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			     uint64_t now_ms, uint64_t *t);
+
+/* ------------------------------------------------ result sets (key.c) */
+
+/* Lowers a wake-up time *wake (0 = none) to t (0 = no change). */
+static inline void feed__wake_min(uint64_t *wake, uint64_t t)
+{
+	if (t && (*wake == 0 || t < *wake))
+		*wake = t;
 }
 
 /* Builds a feed_msgs_t: append messages (bodies copied), then finish. */
@@ -256,15 +366,5 @@ int feed__msgbuf_add(struct feed__msgbuf *b, uint64_t qid, uint64_t seq,
 		     uint64_t now_ms);
 /* Points the bodies into the arena; call once, after the last add. */
 void feed__msgbuf_finish(struct feed__msgbuf *b);
-
-/* ---------------------------------------------------------------- claims */
-
-/* Releases every claim of q that expired by now_ms; *n counts them. */
-int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
-				 struct feed__queue *q, uint64_t now_ms,
-				 size_t budget, size_t *n);
-/* Removes a message from the claim holding it (the message is going). */
-int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-		       const struct feed__mrec *m);
 
 #endif /* HERALD_FEED_INTERNAL_H */

@@ -1,15 +1,10 @@
 /*
  * log.c - messages: appending (with group commit), reading by marker,
- * getting and deleting by id, popping.
+ * getting and deleting by id.
  *
  * A message is one record in `msgs`, keyed qid | seq (both big-endian, so
- * a queue's log is one contiguous, ordered key range):
- *
- *     +------------+------------+--------+-----------------+
- *     | created_ms | expires_ms | due_ms | claim_expires_ms |
- *     +------------+------------+--------+-----------------+
- *     | client id (16) | claim id (16) | claim_count | flags |  body ...
- *     +----------------+---------------+-------------+-------+----------
+ * a queue's log is one contiguous, ordered key range); its format and the
+ * index entries that go with it belong to record.c.
  *
  * Appending is one put per message plus, rarely, an `expiry` entry (see
  * feed_internal.h). A group commit runs many publishers' batches in one
@@ -20,7 +15,8 @@
  *
  * Reading walks the log from the marker: O(log n) to find the start, then
  * one step per message returned or skipped. The walk stops before a message
- * that is not due yet (so the marker never passes it), and before messages
+ * that is not due yet (so the marker never passes it; a listing may ask to
+ * step over such messages instead), and before messages
  * lost to expiry once it has something to return, so that the next read
  * starts at the hole and reports it as a gap.
  */
@@ -31,116 +27,6 @@
 /* Largest body accepted: LMDB's limit is far higher; this keeps a value
  * and its header well inside 32-bit lengths. */
 #define BODY_MAX (UINT32_C(1) << 30)
-
-/* ----------------------------------------------------- record helpers */
-
-int feed__msg_load(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
-		   struct feed__mrec *m, MDB_val *body)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k}, val;
-	int rc;
-
-	feed__msg_key(k, qid, seq);
-	rc = mdb_get(txn, feed->msgs, &key, &val);
-	if (rc)
-		return feed__err(rc);
-	if (val.mv_size < sizeof(*m))
-		return FEED_ECORRUPT;
-	memcpy(m, val.mv_data, sizeof(*m));
-	if (body) {
-		body->mv_size = val.mv_size - sizeof(*m);
-		body->mv_data = (uint8_t *)val.mv_data + sizeof(*m);
-	}
-	return 0;
-}
-
-/* `body` must not point into the map: the put may move what it points at. */
-int feed__msg_store(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
-		    const struct feed__mrec *m, const MDB_val *body)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k}, val;
-	int rc;
-
-	feed__msg_key(k, qid, seq);
-	val.mv_size = sizeof(*m) + body->mv_size;
-	rc = mdb_put(txn, feed->msgs, &key, &val, MDB_RESERVE);
-	if (rc)
-		return feed__err(rc);
-	memcpy(val.mv_data, m, sizeof(*m));
-	if (body->mv_size)
-		memcpy((uint8_t *)val.mv_data + sizeof(*m), body->mv_data,
-		       body->mv_size);
-	return 0;
-}
-
-/* Puts or deletes the entry qid | t | seq of an index keyed by time. */
-static int index_op(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t t,
-		    uint64_t seq, bool del)
-{
-	uint8_t k[24];
-	MDB_val key = {24, k}, val = {0, NULL};
-	int rc;
-
-	feed__be64(k, qid);
-	feed__be64(k + 8, t);
-	feed__be64(k + 16, seq);
-	if (!del)
-		return feed__err(mdb_put(txn, dbi, &key, &val, 0));
-	rc = mdb_del(txn, dbi, &key, NULL);
-	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-}
-
-int feed__msg_set_expiry(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-			 uint64_t seq, struct feed__mrec *m,
-			 uint64_t expires_ms)
-{
-	int rc = 0;
-
-	if (m->flags & FEED__M_INDEXED)
-		rc = index_op(txn, feed->expiry, q->qid, m->expires_ms, seq,
-			      true);
-	if (rc == 0)
-		rc = index_op(txn, feed->expiry, q->qid, expires_ms, seq,
-			      false);
-	if (rc)
-		return rc;
-	m->flags |= FEED__M_INDEXED;
-	m->expires_ms = expires_ms;
-	return feed__due_lower(feed, txn, q, expires_ms);
-}
-
-int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-		     uint64_t seq, const struct feed__mrec *m,
-		     enum feed__why why)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k};
-	int rc;
-
-	feed__msg_key(k, q->qid, seq);
-	rc = feed__err(mdb_del(txn, feed->msgs, &key, NULL));
-	if (rc == 0 && (m->flags & FEED__M_INDEXED))
-		rc = index_op(txn, feed->expiry, q->qid, m->expires_ms, seq,
-			      true);
-	if (rc)
-		return rc;
-	if (!feed__zero16(m->claim_id)) {
-		rc = feed__claim_forget(feed, txn, q, m);
-	} else if (seq < q->rec.claim_cursor) {
-		rc = mdb_del(txn, feed->avail, &key, NULL);
-		rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-	}
-	if (rc)
-		return rc;
-	q->rec.count--;
-	if (why == FEED__EXPIRED && seq > q->rec.expired_max_seq)
-		q->rec.expired_max_seq = seq;
-	if (why == FEED__DELETED && seq > q->rec.deleted_max_seq)
-		q->rec.deleted_max_seq = seq;
-	return 0;
-}
 
 /* -------------------------------------------------------------- append */
 
@@ -163,11 +49,6 @@ static int append_check(const feed_append_req_t *r)
 	return 0;
 }
 
-/*
- * Appends one request's batch. A reason of the request's own is reported
- * in r->status before anything is written; the return value is for
- * failures of the transaction itself.
- */
 /*
  * Puts a new message record (MDB_RESERVE: the caller fills val). While
  * the queue's keys are the last of `msgs` - always for the newest queue,
@@ -192,6 +73,11 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 		       feed_append_req_t *r, struct feed__queue *q,
 		       uint64_t now_ms, bool *append);
 
+/*
+ * Appends one request's batch. A reason of the request's own is reported
+ * in r->status before anything is written; the return value is for
+ * failures of the transaction itself.
+ */
 static int append_one(feed_t *feed, MDB_txn *txn, feed_append_req_t *r,
 		      uint64_t now_ms)
 {
@@ -250,8 +136,8 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 		memcpy(m.client_id, r->client_id, 16);
 		if (m.expires_ms < q->rec.tail_expires_ms) {
 			m.flags |= FEED__M_INDEXED;
-			rc = index_op(txn, feed->expiry, q->qid, m.expires_ms,
-				      seq, false);
+			rc = feed__expiry_set(feed, txn, q->qid, m.expires_ms,
+					      seq, true);
 			if (rc)
 				return rc;
 		} else {
@@ -265,10 +151,7 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 		rc = msg_put(cur, &key, &val, append);
 		if (rc)
 			return rc;
-		memcpy(val.mv_data, &m, sizeof(m));
-		if (in->body_len)
-			memcpy((uint8_t *)val.mv_data + sizeof(m), in->body,
-			       in->body_len);
+		feed__mrec_encode(&val, &m, in->body, in->body_len);
 		if (r->ids)
 			feed__id_format(r->ids[i], q->qid, seq);
 		q->rec.count++;
@@ -362,8 +245,13 @@ int feed_append(feed_t *feed, const char *project, const char *queue,
 
 struct walk {
 	feed_msgs_t *out;
-	uint64_t prev; /* last seq visited: the marker to resume from */
-	bool track;    /* report messages lost to expiry after prev */
+	const feed_read_opts_t *opts;
+	uint64_t now_ms;
+	uint64_t prev;      /* last seq visited: the marker to resume from */
+	bool track;         /* report messages lost to expiry after prev */
+	uint64_t wake;      /* see feed_msgs_t.wake_ms */
+	bool jumped;        /* skipped claimed messages without visiting them */
+	size_t claimed_run; /* claimed messages skipped in a row */
 };
 
 /* A run of `n` messages after w->prev is lost to expiry. Returns true if
@@ -382,6 +270,23 @@ static bool lost(struct walk *w, uint64_t n, bool exact)
 	return false;
 }
 
+struct unclaimed {
+	uint64_t after, next;
+};
+
+static int expired_claim_seqs(feed_t *feed, MDB_txn *txn,
+			      struct feed__claim *c, void *arg)
+{
+	struct unclaimed *u = arg;
+
+	(void)feed;
+	(void)txn;
+	for (uint32_t i = 0; i < c->rec.n; i++)
+		if (c->seqs[i] > u->after && c->seqs[i] < u->next)
+			u->next = c->seqs[i];
+	return 0;
+}
+
 /*
  * The first seq after `after` that may be visible to a reader skipping
  * claimed messages: all of (after, *next) is in live claims or gone.
@@ -392,153 +297,126 @@ static int next_unclaimed(feed_t *feed, MDB_txn *txn,
 			  const struct feed__queue *q, uint64_t after,
 			  uint64_t now_ms, uint64_t *next)
 {
-	uint8_t k[16];
-	MDB_val key = {16, k}, val;
-	MDB_cursor *cur;
-	int rc;
+	struct unclaimed u = {after, q->rec.claim_cursor};
+	MDB_val key, val;
+	int rc = feed__first(txn, feed->avail, q->qid, after + 1, &key, &val);
 
-	*next = q->rec.claim_cursor;
-	feed__msg_key(k, q->qid, after + 1);
-	rc = mdb_cursor_open(txn, feed->avail, &cur);
-	if (rc)
-		return feed__err(rc);
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	if (rc == 0 && feed__get_be64(key.mv_data) == q->qid) {
-		uint64_t seq = feed__get_be64((uint8_t *)key.mv_data + 8);
-
-		*next = seq < *next ? seq : *next;
-	}
-	mdb_cursor_close(cur);
-	if (rc && rc != MDB_NOTFOUND)
-		return feed__err(rc);
-
-	feed__msg_key(k, q->qid, 0);
-	key.mv_size = 16;
-	key.mv_data = k;
-	rc = mdb_cursor_open(txn, feed->cexpiry, &cur);
-	if (rc)
-		return feed__err(rc);
-	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
-	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-		const uint8_t *kp = key.mv_data;
-		uint8_t ck[24];
-		MDB_val ckey = {24, ck}, cval;
-		struct feed__crec c;
-
-		if (key.mv_size != 32 || feed__get_be64(kp) != q->qid ||
-		    feed__get_be64(kp + 8) > now_ms)
-			break;
-		memcpy(ck, kp, 8);
-		memcpy(ck + 8, kp + 16, 16);
-		rc = mdb_get(txn, feed->claims, &ckey, &cval);
-		if (rc || cval.mv_size < sizeof(c))
-			break;
-		memcpy(&c, cval.mv_data, sizeof(c));
-		for (uint32_t i = 0; i < c.n && sizeof(c) + (i + 1) * 8 <= cval.mv_size; i++) {
-			uint64_t seq;
-
-			memcpy(&seq, (uint8_t *)cval.mv_data + sizeof(c) + i * 8, 8);
-			if (seq > after && seq < *next)
-				*next = seq;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+	if (rc == 0 && feed__get_be64((uint8_t *)key.mv_data + 8) < u.next)
+		u.next = feed__get_be64((uint8_t *)key.mv_data + 8);
+	if (rc == 0 || rc == FEED_ENOTFOUND)
+		rc = feed__claims_expired(feed, txn, q->qid, now_ms, false,
+					  expired_claim_seqs, &u);
+	*next = u.next;
+	return rc;
 }
 
 /* Claimed messages in a row before a read looks for the end of the run. */
 #define CLAIMED_RUN 8
 
+/* A claimed message skipped: maybe jump over the rest of its run (*jump =
+ * the seq to go on from). */
+static int read_claimed(feed_t *feed, MDB_txn *txn,
+			const struct feed__queue *q, struct walk *w,
+			uint64_t seq, uint64_t claim_expires_ms, uint64_t *jump)
+{
+	uint64_t next;
+	int rc;
+
+	feed__wake_min(&w->wake, claim_expires_ms);
+	/* Not when expiry may have left holes in the run to report. */
+	if (++w->claimed_run < CLAIMED_RUN || q->rec.expired_max_seq > seq)
+		return 0;
+	w->claimed_run = 0;
+	rc = next_unclaimed(feed, txn, q, seq, w->now_ms, &next);
+	if (rc == 0 && next > seq + 1) {
+		w->jumped = true;
+		w->prev = next - 1;
+		*jump = next;
+	}
+	return rc;
+}
+
+/* What a read does with message seq: 0 to go on, FEED__STOP to stop
+ * before it, or an error. */
+static int read_one(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
+		    struct walk *w, struct feed__msgbuf *b, uint64_t seq,
+		    const MDB_val *val, uint64_t *jump)
+{
+	const struct feed__qrec *qr = &q->rec;
+	unsigned flags = w->opts->flags;
+	struct feed__mrec m;
+	MDB_val body;
+	int rc;
+
+	/* A hole: removed messages. Deleted ones are consumed, not lost;
+	 * only expiry can have taken one this reader missed. */
+	if (seq > w->prev + 1 && qr->expired_max_seq > w->prev &&
+	    lost(w, seq - w->prev - 1, qr->deleted_max_seq <= w->prev))
+		return FEED__STOP;
+	rc = feed__mrec_decode(val, &m, &body);
+	if (rc)
+		return rc;
+	if (m.expires_ms <= w->now_ms) {
+		if (lost(w, 1, true))
+			return FEED__STOP;
+		w->prev = seq;
+		return 0;
+	}
+	if (m.due_ms > w->now_ms && !(flags & FEED_READ_INCLUDE_DELAYED)) {
+		feed__wake_min(&w->wake, m.due_ms);
+		if (!(flags & FEED_READ_SKIP_DELAYED))
+			return FEED__STOP;
+		w->prev = seq;
+		return 0;
+	}
+	w->prev = seq;
+	if (feed__claimed(&m, w->now_ms) &&
+	    !(flags & FEED_READ_INCLUDE_CLAIMED))
+		return read_claimed(feed, txn, q, w, seq, m.claim_expires_ms,
+				    jump);
+	w->claimed_run = 0;
+	if (!(flags & FEED_READ_ECHO) &&
+	    memcmp(m.client_id, w->opts->client_id, 16) == 0)
+		return 0;
+	return feed__msgbuf_add(b, q->qid, seq, &m, &body, w->now_ms);
+}
+
 static int read_walk(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
-		     const feed_read_opts_t *opts, uint64_t now_ms,
 		     struct feed__msgbuf *b, struct walk *w)
 {
 	const struct feed__qrec *qr = &q->rec;
-	uint8_t k[16];
-	MDB_val key = {16, k}, val, body;
+	MDB_val key, val;
 	MDB_cursor *cur;
-	MDB_cursor_op op = MDB_SET_RANGE;
-	struct feed__mrec m;
-	size_t claimed_run = 0;
-	bool end = false;
-	int rc;
+	uint64_t jump = 0, t;
+	int rc = feed__err(mdb_cursor_open(txn, feed->msgs, &cur));
 
-	feed__msg_key(k, q->qid, w->prev + 1);
-	rc = mdb_cursor_open(txn, feed->msgs, &cur);
 	if (rc)
-		return feed__err(rc);
-	while (b->out->n < opts->limit) {
-		uint64_t seq;
-
-		rc = mdb_cursor_get(cur, &key, &val, op);
-		op = MDB_NEXT;
-		if (rc == MDB_NOTFOUND ||
-		    (rc == 0 && feed__get_be64(key.mv_data) != q->qid)) {
-			rc = 0;
-			end = true;
-			break;
-		}
-		if (rc)
-			break;
-		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
-		/* A hole: removed messages. Deleted ones are consumed, not
-		 * lost; only expiry can have taken one this reader missed. */
-		if (seq > w->prev + 1 && qr->expired_max_seq > w->prev &&
-		    lost(w, seq - w->prev - 1, qr->deleted_max_seq <= w->prev))
-			break;
-		if (val.mv_size < sizeof(m)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&m, val.mv_data, sizeof(m));
-		if (m.expires_ms <= now_ms) {
-			if (lost(w, 1, true))
-				break;
-			w->prev = seq;
-			continue;
-		}
-		if (m.due_ms > now_ms &&
-		    !(opts->flags & FEED_READ_INCLUDE_DELAYED))
-			break;
-		w->prev = seq;
-		if (feed__claimed(&m, now_ms) &&
-		    !(opts->flags & FEED_READ_INCLUDE_CLAIMED)) {
-			uint64_t next;
-
-			/* Jump over a long run of claimed messages - unless
-			 * expiry may have left holes in it to report. */
-			if (++claimed_run < CLAIMED_RUN ||
-			    qr->expired_max_seq > seq)
-				continue;
-			claimed_run = 0;
-			rc = next_unclaimed(feed, txn, q, seq, now_ms, &next);
-			if (rc)
-				break;
-			if (next > seq + 1) {
-				w->prev = next - 1;
-				feed__msg_key(k, q->qid, next);
-				key.mv_size = 16;
-				key.mv_data = k;
-				op = MDB_SET_RANGE;
-			}
-			continue;
-		}
-		claimed_run = 0;
-		if (!(opts->flags & FEED_READ_ECHO) &&
-		    memcmp(m.client_id, opts->client_id, 16) == 0)
-			continue;
-		body.mv_size = val.mv_size - sizeof(m);
-		body.mv_data = (uint8_t *)val.mv_data + sizeof(m);
-		rc = feed__msgbuf_add(b, q->qid, seq, &m, &body, now_ms);
-		if (rc)
-			break;
+		return rc;
+	rc = feed__seek(cur, q->qid, w->prev + 1, &key, &val);
+	while (rc == 0 && b->out->n < w->opts->limit) {
+		rc = read_one(feed, txn, q, w, b,
+			      feed__get_be64((uint8_t *)key.mv_data + 8), &val,
+			      &jump);
+		if (rc == 0 && jump)
+			rc = feed__seek(cur, q->qid, jump, &key, &val);
+		else if (rc == 0)
+			rc = feed__step(cur, q->qid, &key, &val);
+		jump = 0;
 	}
 	mdb_cursor_close(cur);
-	if (rc)
-		return feed__err(rc);
+	if (rc && rc != FEED__STOP && rc != FEED_ENOTFOUND)
+		return rc;
+	if (w->jumped) {
+		int rc2 = feed__claims_next_expiry(feed, txn, q->qid,
+						   w->now_ms, &t);
+
+		if (rc2)
+			return rc2;
+		feed__wake_min(&w->wake, t);
+	}
 	/* Messages lost at the very end of the log: report them when there
 	 * is nothing else to hand back, and move past them. */
-	if (end && w->track) {
+	if (rc == FEED_ENOTFOUND && w->track) {
 		uint64_t last = qr->next_seq - 1;
 
 		if (last > w->prev && qr->expired_max_seq > w->prev &&
@@ -554,7 +432,7 @@ int feed_read(feed_t *feed, const char *project, const char *queue,
 {
 	struct feed__msgbuf b;
 	struct feed__queue q;
-	struct walk w = {out, 0, false};
+	struct walk w = {.out = out, .opts = opts, .now_ms = now_ms};
 	uint64_t gen = 0, mseq = 0;
 	bool has_marker = marker && *marker;
 	MDB_txn *txn;
@@ -580,7 +458,7 @@ int feed_read(feed_t *feed, const char *project, const char *queue,
 			out->gap = true;
 			out->missed = -1;
 		}
-		rc = read_walk(feed, txn, &q, opts, now_ms, &b, &w);
+		rc = read_walk(feed, txn, &q, &b, &w);
 	}
 	feed__read_end(feed, txn);
 	feed__msgbuf_finish(&b);
@@ -596,6 +474,7 @@ int feed_read(feed_t *feed, const char *project, const char *queue,
 	}
 	if (w.prev)
 		feed__id_format(out->next_marker, q.qid, w.prev);
+	out->wake_ms = w.wake;
 	return 0;
 }
 
@@ -682,31 +561,26 @@ struct delete_ctx {
 	size_t deleted;
 };
 
-/* Whether deleting m with claim id `claim` (or none) is allowed. */
+/* Whether deleting m with claim id `claim` (or none) is allowed, in the
+ * order feed_delete documents. */
 static int delete_allowed(feed_t *feed, MDB_txn *txn, uint64_t qid,
 			  const struct feed__mrec *m, const uint8_t *claim,
 			  uint64_t now_ms)
 {
-	uint8_t k[24];
-	MDB_val key = {24, k}, val;
-	struct feed__crec c;
+	struct feed__claim c;
 	int rc;
 
 	if (!claim)
 		return feed__claimed(m, now_ms) ? FEED_ECLAIMED : 0;
-	feed__be64(k, qid);
-	memcpy(k + 8, claim, 16);
-	rc = mdb_get(txn, feed->claims, &key, &val);
-	if (rc)
-		return rc == MDB_NOTFOUND ? FEED_ENOCLAIM : feed__err(rc);
-	if (val.mv_size < sizeof(c))
-		return FEED_ECORRUPT;
-	memcpy(&c, val.mv_data, sizeof(c));
-	if (c.expires_ms <= now_ms)
-		return FEED_ENOCLAIM;
 	if (!feed__claimed(m, now_ms))
 		return FEED_ENOTCLAIMED;
-	return memcmp(m->claim_id, claim, 16) ? FEED_ECLAIMED : 0;
+	if (memcmp(m->claim_id, claim, 16) == 0)
+		return 0; /* its live claim */
+	rc = feed__claim_load(feed, txn, qid, claim, &c);
+	free(c.seqs);
+	if (rc == 0 && c.rec.expires_ms <= now_ms)
+		rc = FEED_ENOCLAIM;
+	return rc ? rc : FEED_ECLAIMED;
 }
 
 static int delete_fn(feed_t *feed, MDB_txn *txn, void *arg)

@@ -1,18 +1,12 @@
 /*
- * queue.c - queues: names, records, metadata, listing and stats.
+ * queue.c - queues: names, records, metadata, listing and the tail
+ * marker.
  *
  * A queue is found by name in `names` (project \0 name -> qid | metadata)
  * and described by its record in `queues` (qid -> struct feed__qrec | the
- * name key). The record carries the counters that make stats exact without
- * a scan of the log:
- *
- *   total   = count - (expired messages not yet removed)
- *   claimed = claimed - (messages of expired claims not yet released)
- *   free    = total - claimed
- *
- * Both corrections look only at what compaction has not reached yet: the
- * expired prefix of the log and the `expiry` / `cexpiry` entries due by
- * now, so a stats call costs O(log n + that backlog).
+ * name key). The record carries the counters stats.c turns into exact
+ * counts, and next_seq, from which feed_queue_tail() makes the marker
+ * "from now" without touching the log.
  *
  * Deleting a queue removes its name at once and marks the record dropped
  * with a `due` entry at time 1, so compaction reclaims the rest in bounded
@@ -44,6 +38,26 @@ static size_t name_key(uint8_t *key, const char *project, const char *name)
 	key[plen] = '\0';
 	memcpy(key + plen + 1, name, nlen);
 	return plen + 1 + nlen;
+}
+
+/* The `names` entry of project/name: *key its key (built in k), *val its
+ * value (qid | metadata, in the map), *qid. FEED_ENOQUEUE when missing. */
+static int name_get(feed_t *feed, MDB_txn *txn, const char *project,
+		    const char *name, uint8_t *k, MDB_val *key, MDB_val *val,
+		    uint64_t *qid)
+{
+	int rc;
+
+	*qid = 0;
+	key->mv_size = name_key(k, project, name);
+	key->mv_data = k;
+	rc = mdb_get(txn, feed->names, key, val);
+	if (rc)
+		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
+	if (val->mv_size < 8)
+		return FEED_ECORRUPT;
+	memcpy(qid, val->mv_data, 8);
+	return 0;
 }
 
 int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
@@ -94,15 +108,8 @@ int feed__queue_find(feed_t *feed, MDB_txn *txn, const char *project,
 
 	if (rc)
 		return rc;
-	key.mv_size = name_key(k, project, name);
-	key.mv_data = k;
-	rc = mdb_get(txn, feed->names, &key, &val);
-	if (rc)
-		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
-	if (val.mv_size < 8)
-		return FEED_ECORRUPT;
-	memcpy(&qid, val.mv_data, 8);
-	return feed__queue_load(feed, txn, qid, q);
+	rc = name_get(feed, txn, project, name, k, &key, &val, &qid);
+	return rc ? rc : feed__queue_load(feed, txn, qid, q);
 }
 
 static int next_qid(feed_t *feed, MDB_txn *txn, uint64_t *qid)
@@ -161,48 +168,6 @@ int feed__queue_open(feed_t *feed, MDB_txn *txn, const char *project,
 	if (created)
 		*created = true;
 	return 0;
-}
-
-/* ------------------------------------------------------------ due index */
-
-static int due_put(feed_t *feed, MDB_txn *txn, uint64_t due_ms, uint64_t qid,
-		   bool del)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k}, val = {0, NULL};
-	int rc;
-
-	feed__be64(k, due_ms);
-	feed__be64(k + 8, qid);
-	if (del) {
-		rc = mdb_del(txn, feed->due, &key, NULL);
-		return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-	}
-	return feed__err(mdb_put(txn, feed->due, &key, &val, 0));
-}
-
-int feed__due_set(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-		  uint64_t due_ms)
-{
-	int rc;
-
-	if (q->rec.due_ms == due_ms)
-		return 0;
-	if (q->rec.due_ms) {
-		rc = due_put(feed, txn, q->rec.due_ms, q->qid, true);
-		if (rc)
-			return rc;
-	}
-	q->rec.due_ms = due_ms;
-	return due_ms ? due_put(feed, txn, due_ms, q->qid, false) : 0;
-}
-
-int feed__due_lower(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-		    uint64_t due_ms)
-{
-	if (due_ms == 0 || (q->rec.due_ms && q->rec.due_ms <= due_ms))
-		return 0;
-	return feed__due_set(feed, txn, q, due_ms);
 }
 
 /* -------------------------------------------------------------- create */
@@ -277,20 +242,44 @@ int feed_queue_delete(feed_t *feed, const char *project, const char *name)
 
 /* ------------------------------------------------------ exists, metadata */
 
+/* The queue's record as of now, in a read transaction of its own. */
+static int queue_peek(feed_t *feed, const char *project, const char *name,
+		      struct feed__queue *q)
+{
+	MDB_txn *txn;
+	int rc = feed__read_begin(feed, &txn);
+
+	if (rc)
+		return rc;
+	rc = feed__queue_find(feed, txn, project, name, q);
+	feed__read_end(feed, txn);
+	return rc;
+}
+
+int feed_queue_tail(feed_t *feed, const char *project, const char *queue,
+		    char marker[FEED_ID_LEN + 1])
+{
+	struct feed__queue q;
+	int rc = feed__name_check(project, queue);
+
+	marker[0] = '\0';
+	if (rc)
+		return rc;
+	rc = queue_peek(feed, project, queue, &q);
+	if (rc == 0)
+		feed__id_format(marker, q.qid, q.rec.next_seq - 1);
+	return rc == FEED_ENOQUEUE ? 0 : rc;
+}
+
 int feed_queue_exists(feed_t *feed, const char *project, const char *name,
 		      bool *exists)
 {
 	struct feed__queue q;
-	MDB_txn *txn;
 	int rc = feed__name_check(project, name);
 
 	if (rc)
 		return rc;
-	rc = feed__read_begin(feed, &txn);
-	if (rc)
-		return rc;
-	rc = feed__queue_find(feed, txn, project, name, &q);
-	feed__read_end(feed, txn);
+	rc = queue_peek(feed, project, name, &q);
 	*exists = rc == 0;
 	return rc == FEED_ENOQUEUE ? 0 : rc;
 }
@@ -314,23 +303,18 @@ int feed_queue_meta_get(feed_t *feed, const char *project, const char *name,
 	uint8_t k[FEED_PROJECT_MAX + 1 + FEED_NAME_MAX];
 	MDB_val key, val;
 	MDB_txn *txn;
+	uint64_t qid;
 	int rc = feed__name_check(project, name);
 
 	*meta = NULL;
 	*len = 0;
 	if (rc)
 		return rc;
-	key.mv_size = name_key(k, project, name);
-	key.mv_data = k;
 	rc = feed__read_begin(feed, &txn);
 	if (rc)
 		return rc;
-	rc = mdb_get(txn, feed->names, &key, &val);
-	if (rc)
-		rc = rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
-	else if (val.mv_size < 8)
-		rc = FEED_ECORRUPT;
-	else
+	rc = name_get(feed, txn, project, name, k, &key, &val, &qid);
+	if (rc == 0)
 		rc = dup_bytes((const uint8_t *)val.mv_data + 8,
 			       val.mv_size - 8, meta);
 	feed__read_end(feed, txn);
@@ -347,14 +331,9 @@ static int meta_set_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	uint64_t qid;
 	int rc;
 
-	key.mv_size = name_key(k, c->project, c->name);
-	key.mv_data = k;
-	rc = mdb_get(txn, feed->names, &key, &val);
+	rc = name_get(feed, txn, c->project, c->name, k, &key, &val, &qid);
 	if (rc)
-		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
-	if (val.mv_size < 8)
-		return FEED_ECORRUPT;
-	memcpy(&qid, val.mv_data, 8);
+		return rc;
 	val.mv_size = 8 + c->meta_len;
 	rc = mdb_put(txn, feed->names, &key, &val, MDB_RESERVE);
 	if (rc)
@@ -418,278 +397,100 @@ static int list_add(feed_queue_list_t *out, size_t plen, const MDB_val *key,
 	return rc;
 }
 
+/* Called for each queue of a names walk (key and val point into the map);
+ * returns 0 to go on, FEED__STOP to stop, or an error. */
+typedef int (*name_fn)(const MDB_val *key, const MDB_val *val, void *ctx);
+
+/* The project's queues in name order after `marker` ("" = from the first),
+ * in one read transaction. */
+static int names_walk(feed_t *feed, const char *project, const char *marker,
+		      name_fn fn, void *ctx)
+{
+	uint8_t k[FEED_PROJECT_MAX + 1 + FEED_NAME_MAX];
+	size_t plen = strlen(project), mlen = strlen(marker);
+	MDB_val key = {plen + 1 + mlen, k}, val;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	int rc;
+
+	memcpy(k, project, plen + 1);
+	memcpy(k + plen + 1, marker, mlen);
+	rc = feed__read_begin(feed, &txn);
+	if (rc)
+		return rc;
+	rc = feed__err(mdb_cursor_open(txn, feed->names, &cur));
+	if (rc)
+		goto end;
+	while (rc == 0) {
+		rc = feed__err(mdb_cursor_get(cur, &key, &val, op));
+		op = MDB_NEXT;
+		if (rc || key.mv_size <= plen + 1 ||
+		    memcmp(key.mv_data, k, plen + 1))
+			break;
+		if (mlen && key.mv_size == plen + 1 + mlen &&
+		    memcmp((const uint8_t *)key.mv_data + plen + 1, marker,
+			   mlen) == 0)
+			continue; /* the marker itself */
+		rc = fn(&key, &val, ctx);
+	}
+	mdb_cursor_close(cur);
+end:
+	feed__read_end(feed, txn);
+	return rc == FEED__STOP || rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+struct list_ctx {
+	feed_queue_list_t *out;
+	size_t plen, limit;
+	bool with_metadata;
+};
+
+static int list_one(const MDB_val *key, const MDB_val *val, void *arg)
+{
+	struct list_ctx *c = arg;
+	int rc = list_add(c->out, c->plen, key, val, c->with_metadata);
+
+	if (rc)
+		return rc;
+	return c->out->n >= c->limit ? FEED__STOP : 0;
+}
+
 int feed_queue_list(feed_t *feed, const char *project, const char *marker,
 		    size_t limit, bool with_metadata, feed_queue_list_t *out)
 {
-	uint8_t k[FEED_PROJECT_MAX + 1 + FEED_NAME_MAX + 1];
-	size_t plen, mlen = marker ? strlen(marker) : 0;
-	MDB_val key, val;
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	MDB_cursor_op op = MDB_SET_RANGE;
+	struct list_ctx c = {out, 0, limit < 1024 ? limit : 1024,
+			     with_metadata};
 	int rc;
 
 	out->v = NULL;
 	out->n = 0;
-	if (!project || (plen = strlen(project)) > FEED_PROJECT_MAX ||
-	    mlen > FEED_NAME_MAX)
+	if (!project || (c.plen = strlen(project)) > FEED_PROJECT_MAX ||
+	    (marker && strlen(marker) > FEED_NAME_MAX))
 		return FEED_EINVAL;
 	if (limit == 0)
 		return 0;
-	out->v = calloc(limit < 1024 ? limit : 1024, sizeof(*out->v));
+	out->v = calloc(c.limit, sizeof(*out->v));
 	if (!out->v)
 		return FEED_ENOMEM;
-	if (limit > 1024)
-		limit = 1024;
-	memcpy(k, project, plen);
-	k[plen] = '\0';
-	memcpy(k + plen + 1, marker ? marker : "", mlen);
-	key.mv_size = plen + 1 + mlen;
-	key.mv_data = k;
-	rc = feed__read_begin(feed, &txn);
+	rc = names_walk(feed, project, marker ? marker : "", list_one, &c);
 	if (rc)
-		goto fail;
-	rc = feed__err(mdb_cursor_open(txn, feed->names, &cur));
-	if (rc) {
-		feed__read_end(feed, txn);
-		goto fail;
-	}
-	while (out->n < limit) {
-		rc = mdb_cursor_get(cur, &key, &val, op);
-		op = MDB_NEXT;
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-			break;
-		}
-		if (key.mv_size <= plen + 1 || memcmp(key.mv_data, k, plen + 1))
-			break;
-		if (key.mv_size == plen + 1 + mlen && mlen &&
-		    memcmp((const uint8_t *)key.mv_data + plen + 1, marker,
-			   mlen) == 0)
-			continue; /* the marker itself */
-		rc = list_add(out, plen, &key, &val, with_metadata);
-		if (rc)
-			break;
-	}
-	mdb_cursor_close(cur);
-	feed__read_end(feed, txn);
-	if (rc == 0)
-		return 0;
-fail:
-	feed_queue_list_free(out);
+		feed_queue_list_free(out);
 	return rc;
+}
+
+static int count_one(const MDB_val *key, const MDB_val *val, void *arg)
+{
+	(void)key;
+	(void)val;
+	(*(uint64_t *)arg)++;
+	return 0;
 }
 
 int feed_queue_count(feed_t *feed, const char *project, uint64_t *count)
 {
-	uint8_t k[FEED_PROJECT_MAX + 1];
-	size_t plen;
-	MDB_val key, val;
-	MDB_cursor *cur;
-	MDB_txn *txn;
-	MDB_cursor_op op = MDB_SET_RANGE;
-	int rc;
-
 	*count = 0;
-	if (!project || (plen = strlen(project)) > FEED_PROJECT_MAX)
+	if (!project || strlen(project) > FEED_PROJECT_MAX)
 		return FEED_EINVAL;
-	memcpy(k, project, plen);
-	k[plen] = '\0';
-	key.mv_size = plen + 1;
-	key.mv_data = k;
-	rc = feed__read_begin(feed, &txn);
-	if (rc)
-		return rc;
-	rc = feed__err(mdb_cursor_open(txn, feed->names, &cur));
-	if (rc) {
-		feed__read_end(feed, txn);
-		return rc;
-	}
-	for (;;) {
-		rc = mdb_cursor_get(cur, &key, &val, op);
-		op = MDB_NEXT;
-		if (rc) {
-			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-			break;
-		}
-		if (key.mv_size <= plen + 1 || memcmp(key.mv_data, k, plen + 1))
-			break;
-		(*count)++;
-	}
-	mdb_cursor_close(cur);
-	feed__read_end(feed, txn);
-	return rc;
-}
-
-/* ----------------------------------------------------------------- stats */
-
-/* Walks the head of the log: counts the expired in-order messages not yet
- * removed and finds the oldest live message. */
-static int stats_head(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
-		      uint64_t now_ms, uint64_t *expired,
-		      feed_queue_stats_t *out)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k}, val;
-	MDB_cursor *cur;
-	MDB_cursor_op op = MDB_SET_RANGE;
-	struct feed__mrec m;
-	bool have_oldest = false;
-	int rc;
-
-	feed__msg_key(k, q->qid, 0);
-	rc = mdb_cursor_open(txn, feed->msgs, &cur);
-	if (rc)
-		return feed__err(rc);
-	while ((rc = mdb_cursor_get(cur, &key, &val, op)) == 0) {
-		op = MDB_NEXT;
-		if (feed__get_be64(key.mv_data) != q->qid)
-			break;
-		if (val.mv_size < sizeof(m)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&m, val.mv_data, sizeof(m));
-		if (m.expires_ms <= now_ms) {
-			if (!(m.flags & FEED__M_INDEXED))
-				(*expired)++;
-			continue;
-		}
-		if (!have_oldest) {
-			feed__id_format(out->oldest.id, q->qid,
-					feed__get_be64((uint8_t *)key.mv_data + 8));
-			out->oldest.created_ms = m.created_ms;
-			have_oldest = true;
-		}
-		if (!(m.flags & FEED__M_INDEXED))
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-}
-
-/* Finds the newest live message, walking back from the tail. */
-static int stats_tail(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
-		      uint64_t now_ms, feed_queue_stats_t *out)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k}, val;
-	MDB_cursor *cur;
-	MDB_cursor_op op;
-	struct feed__mrec m;
-	int rc;
-
-	feed__msg_key(k, q->qid + 1, 0);
-	rc = mdb_cursor_open(txn, feed->msgs, &cur);
-	if (rc)
-		return feed__err(rc);
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	op = rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV;
-	while ((rc = mdb_cursor_get(cur, &key, &val, op)) == 0) {
-		op = MDB_PREV;
-		if (feed__get_be64(key.mv_data) != q->qid)
-			break;
-		if (val.mv_size < sizeof(m)) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		memcpy(&m, val.mv_data, sizeof(m));
-		if (m.expires_ms > now_ms) {
-			feed__id_format(out->newest.id, q->qid,
-					feed__get_be64((uint8_t *)key.mv_data + 8));
-			out->newest.created_ms = m.created_ms;
-			break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-}
-
-/*
- * Counts the entries of an index keyed qid | time | ... whose time is at
- * most now_ms. For `cexpiry`, sums the live messages of those claims
- * instead.
- */
-static int count_due(feed_t *feed, MDB_txn *txn, MDB_dbi dbi, uint64_t qid,
-		     uint64_t now_ms, bool claims, uint64_t *n)
-{
-	uint8_t k[16];
-	MDB_val key = {16, k}, val;
-	MDB_cursor *cur;
-	MDB_cursor_op op = MDB_SET_RANGE;
-	int rc;
-
-	feed__be64(k, qid);
-	feed__be64(k + 8, 0);
-	rc = mdb_cursor_open(txn, dbi, &cur);
-	if (rc)
-		return feed__err(rc);
-	while ((rc = mdb_cursor_get(cur, &key, &val, op)) == 0) {
-		const uint8_t *kp = key.mv_data;
-
-		op = MDB_NEXT;
-		if (key.mv_size < 16 || feed__get_be64(kp) != qid ||
-		    feed__get_be64(kp + 8) > now_ms)
-			break;
-		if (claims) {
-			uint8_t ck[24];
-			MDB_val ckey = {24, ck}, cval;
-			struct feed__crec c;
-
-			memcpy(ck, kp, 8);
-			memcpy(ck + 8, kp + 16, 16);
-			rc = mdb_get(txn, feed->claims, &ckey, &cval);
-			if (rc || cval.mv_size < sizeof(c)) {
-				rc = rc ? rc : MDB_CORRUPTED;
-				break;
-			}
-			memcpy(&c, cval.mv_data, sizeof(c));
-			*n += c.live;
-		} else {
-			(*n)++;
-		}
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
-}
-
-int feed_queue_stats(feed_t *feed, const char *project, const char *name,
-		     uint64_t now_ms, feed_queue_stats_t *out)
-{
-	struct feed__queue q;
-	uint64_t expired = 0, released = 0;
-	MDB_txn *txn;
-	int rc = feed__name_check(project, name);
-
-	memset(out, 0, sizeof(*out));
-	if (rc)
-		return rc;
-	rc = feed__read_begin(feed, &txn);
-	if (rc)
-		return rc;
-	rc = feed__queue_find(feed, txn, project, name, &q);
-	if (rc == 0)
-		rc = stats_head(feed, txn, &q, now_ms, &expired, out);
-	if (rc == 0)
-		rc = count_due(feed, txn, feed->expiry, q.qid, now_ms, false,
-			       &expired);
-	if (rc == 0)
-		rc = count_due(feed, txn, feed->cexpiry, q.qid, now_ms, true,
-			       &released);
-	if (rc == 0)
-		rc = stats_tail(feed, txn, &q, now_ms, out);
-	feed__read_end(feed, txn);
-	if (rc) {
-		memset(out, 0, sizeof(*out));
-		return rc == FEED_ENOQUEUE ? 0 : rc;
-	}
-	if (expired > q.rec.count || released > q.rec.claimed)
-		return FEED_ECORRUPT;
-	out->total = q.rec.count - expired;
-	out->claimed = q.rec.claimed - released;
-	out->posted = q.rec.next_seq - 1;
-	if (out->claimed > out->total)
-		return FEED_ECORRUPT;
-	out->free = out->total - out->claimed;
-	return 0;
+	return names_walk(feed, project, "", count_one, count);
 }

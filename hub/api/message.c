@@ -57,7 +57,6 @@ struct write_ctx {
 	char *id, *claim_id;
 	char **ids;
 	size_t n_ids;
-	bool claim_malformed; /* claim_id stands in for one not a UUID */
 	size_t limit;
 	feed_msgs_t msgs;
 };
@@ -288,26 +287,14 @@ void hub_message_get(struct hub_req *r)
 	feed_msgs_free(&msgs);
 }
 
-/*
- * feed checks that the claim exists before whether the message is claimed;
- * Zaqar (both drivers) answers "not currently claimed" for an unclaimed
- * message whatever claim id came with it. The writer runs one job at a
- * time, so the message read here is the one feed_delete just saw.
- */
+/* Writer thread: feed_delete checks in Zaqar's order (a message not
+ * currently claimed first, then the claim). */
 static int delete_one_run(feed_t *feed, void *ctx, uint64_t now_ms)
 {
 	struct write_ctx *c = ctx;
-	feed_msgs_t msgs = {0};
-	int rc = feed_delete(feed, c->project, c->queue, c->id, c->claim_id,
-			     now_ms, NULL);
 
-	if (rc != FEED_ENOCLAIM || c->claim_malformed)
-		return rc;
-	if (feed_get(feed, c->project, c->queue, c->id, now_ms, &msgs) == 0 &&
-	    msgs.v[0].claim_id[0] == '\0')
-		rc = FEED_ENOTCLAIMED;
-	feed_msgs_free(&msgs);
-	return rc;
+	return feed_delete(feed, c->project, c->queue, c->id, c->claim_id,
+			   now_ms, NULL);
 }
 
 static void delete_one_done(struct hub_req *r, void *ctx, int rc)
@@ -349,10 +336,8 @@ void hub_message_delete(struct hub_req *r)
 
 	if (!c)
 		return;
-	if (claim && feed_claim_id_parse(claim, bytes)) {
+	if (claim && feed_claim_id_parse(claim, bytes))
 		claim = NO_CLAIM_ID;
-		c->claim_malformed = true;
-	}
 	c->id = strdup(r->id);
 	c->claim_id = claim ? strdup(claim) : NULL;
 	if (!c->id || (claim && !c->claim_id)) {

@@ -578,9 +578,6 @@ struct page {
 	struct hub_etag etag;         /* of the messages kept, so far */
 };
 
-/* Reads of one page at most; each reads at least one message. */
-#define LIST_MAX_READS 64
-
 /* Adds one read's gap report to the page's. */
 static void page_gap(struct page *pg, const feed_msgs_t *msgs)
 {
@@ -609,49 +606,38 @@ static void page_add(const struct hub_req *r, struct page *pg,
 
 /*
  * Fills a page. Zaqar leaves messages not yet due (delayed) out unless
- * include_delayed, and its marker moves past them; feed would stop before
- * the first one instead. So the listing reads them too, drops them, and
- * reads on until the page is full or a read comes back short (the end of
- * the log, or a gap, which the next read reports).
+ * include_delayed, and its marker moves past them: feed's
+ * FEED_READ_SKIP_DELAYED, so a page is one read.
  */
 static int list_read(struct hub_req *r, const struct list_params *p,
 		     struct page *pg)
 {
 	feed_read_opts_t opts = {0};
-	const char *marker = p->marker;
-	int rc = 0;
+	feed_msgs_t msgs = {0};
+	int rc;
 
-	opts.flags = FEED_READ_INCLUDE_DELAYED |
+	opts.limit = (size_t)p->limit;
+	opts.flags = (p->include_delayed ? FEED_READ_INCLUDE_DELAYED
+					 : FEED_READ_SKIP_DELAYED) |
 		     (p->echo ? FEED_READ_ECHO : 0) |
 		     (p->include_claimed ? FEED_READ_INCLUDE_CLAIMED : 0);
 	if (r->has_client_id)
 		memcpy(opts.client_id, r->client_id, 16);
-	for (int i = 0; i < LIST_MAX_READS; i++) {
-		feed_msgs_t msgs = {0};
-		bool short_read;
-
-		opts.limit = (size_t)p->limit - json_array_size(pg->msgs);
-		rc = feed_read(r->feed, r->project, r->queue, marker, &opts,
+	rc = feed_read(r->feed, r->project, r->queue, p->marker, &opts,
+		       r->now_ms, &msgs);
+	/* Zaqar restarts from the beginning for an unknown marker. */
+	if (rc == FEED_EBADID)
+		rc = feed_read(r->feed, r->project, r->queue, NULL, &opts,
 			       r->now_ms, &msgs);
-		/* Zaqar restarts from the beginning for an unknown marker. */
-		if (rc == FEED_EBADID && i == 0)
-			rc = feed_read(r->feed, r->project, r->queue, NULL,
-				       &opts, r->now_ms, &msgs);
-		if (rc)
-			break;
-		page_gap(pg, &msgs);
-		for (size_t j = 0; j < msgs.n; j++)
-			if (p->include_delayed || msgs.v[j].due_ms <= r->now_ms)
-				page_add(r, pg, &msgs.v[j]);
-		if (msgs.next_marker[0])
-			memcpy(pg->next, msgs.next_marker, sizeof(pg->next));
-		short_read = msgs.n < opts.limit;
-		feed_msgs_free(&msgs);
-		if (short_read || json_array_size(pg->msgs) >= (size_t)p->limit)
-			break;
-		marker = pg->next;
-	}
-	return rc;
+	if (rc)
+		return rc;
+	page_gap(pg, &msgs);
+	for (size_t j = 0; j < msgs.n; j++)
+		page_add(r, pg, &msgs.v[j]);
+	if (msgs.next_marker[0])
+		memcpy(pg->next, msgs.next_marker, sizeof(pg->next));
+	feed_msgs_free(&msgs);
+	return 0;
 }
 
 /* The page's tag, finished with the rest of what the answer shows. */

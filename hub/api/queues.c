@@ -11,7 +11,7 @@
  *   DELETE             ----> feed_queue_delete ---------> 204
  *   PATCH  wash the ops ---> meta_get, apply, check, ---> 200 + metadata
  *                            meta_set
- *   purge              ----> feed_pop until empty ------> 204
+ *   purge              ----> feed_queue_purge steps ----> 204
  *   v1 metadata PUT    ----> feed_queue_meta_set -------> 204
  *
  * A PATCH reads, changes and writes the metadata inside its run: the
@@ -40,8 +40,7 @@
 
 #define QUEUES_DEFAULT_LIMIT 10
 #define LIST_BATCH 100  /* queues read per step when filtering */
-#define PURGE_BATCH 100 /* Zaqar purges by pops of 100 */
-#define PURGE_STEP 10   /* pops per writer job: others write in between */
+#define PURGE_STEP 1000 /* messages per writer job: others write between */
 #define PATCH_TYPE "application/openstack-messaging-v2.0-json-patch"
 
 /* ------------------------------------------------------------ helpers */
@@ -695,27 +694,16 @@ void hub_queue_counters(struct hub_req *r)
 /* -------------------------------------------------------------- purge */
 
 /*
- * Writer thread: pops (so claimed messages stay, as in Zaqar), at most
- * PURGE_STEP times: a large queue is purged in steps, each its own job, so
- * the writer serves other requests between them.
+ * Writer thread: removes what pops would (so claimed messages stay, as in
+ * Zaqar), PURGE_STEP messages at most: a large queue is purged in steps,
+ * each its own job, so the writer serves other requests between them.
  */
 static int purge_run(feed_t *feed, void *ctx, uint64_t now_ms)
 {
 	struct qjob *j = ctx;
-	feed_msgs_t msgs = {0};
-	size_t n = 0;
-	int rc = 0;
 
-	for (int i = 0; i < PURGE_STEP && rc == 0; i++) {
-		rc = feed_pop(feed, j->project, j->queue, PURGE_BATCH, now_ms,
-			      &msgs);
-		n = msgs.n;
-		feed_msgs_free(&msgs);
-		if (n == 0)
-			break;
-	}
-	j->more = rc == 0 && n > 0;
-	return rc == FEED_ENOQUEUE ? 0 : rc;
+	return feed_queue_purge(feed, j->project, j->queue, PURGE_STEP, now_ms,
+				NULL, &j->more);
 }
 
 /* The next step, or the answer. A purge whose client left stops at a

@@ -96,6 +96,18 @@ static int read_bodies(feed_t *feed, const char *queue, uint64_t now_ms,
 	return feed_read(feed, P, queue, NULL, &ro, now_ms, out);
 }
 
+/* Every message, claimed and delayed ones included. */
+static int read_q_all(feed_t *feed, const char *queue, uint64_t now_ms,
+		      feed_msgs_t *out)
+{
+	feed_read_opts_t ro = {.limit = 100,
+			       .flags = FEED_READ_INCLUDE_CLAIMED |
+					FEED_READ_INCLUDE_DELAYED};
+
+	fixture_client(ro.client_id, 99);
+	return feed_read(feed, P, queue, NULL, &ro, now_ms, out);
+}
+
 static uint64_t expires_of(feed_t *feed, const char *queue, const char *id,
 			   uint64_t now_ms)
 {
@@ -356,7 +368,7 @@ static void test_expiry(feed_t *feed)
 
 static void test_delete_rules(feed_t *feed)
 {
-	feed_id_t ids[5];
+	feed_id_t ids[5], missing;
 	feed_claim_t a, b, g = {0};
 	bool deleted = false;
 	uint64_t later = T0 + 61 * SEC;
@@ -375,6 +387,15 @@ static void test_delete_rules(feed_t *feed)
 	   FEED_ENOCLAIM, "deleting with an unknown claim id");
 	is(feed_delete(feed, P, "dr", ids[3], a.id, T0, &deleted),
 	   FEED_ENOTCLAIMED, "deleting an unclaimed message with a claim id");
+	is(feed_delete(feed, P, "dr", ids[3], unknown_claim, T0, &deleted),
+	   FEED_ENOTCLAIMED,
+	   "an unclaimed message is not claimed whatever claim id comes");
+	is(feed_delete(feed, P, "dr", ids[3], "abc", T0, &deleted),
+	   FEED_ENOCLAIM, "a malformed claim id names no claim");
+	memcpy(missing, ids[4], sizeof(missing));
+	missing[FEED_ID_LEN - 1] = 'f'; /* seq 15 of 5 */
+	is(feed_delete(feed, P, "dr", missing, unknown_claim, T0, &deleted),
+	   0, "deleting a missing message with a claim id succeeds");
 	is(expires_of(feed, "dr", ids[3], T0), T0 + 600 * SEC,
 	   "refused deletes left the unclaimed message in place");
 	deleted = false;
@@ -386,7 +407,11 @@ static void test_delete_rules(feed_t *feed)
 	feed_claim_free(&g);
 
 	is(feed_delete(feed, P, "dr", ids[1], a.id, later, &deleted),
-	   FEED_ENOCLAIM, "deleting with an expired claim id");
+	   FEED_ENOTCLAIMED,
+	   "deleting with its expired claim's id: the message is not claimed");
+	is(feed_delete(feed, P, "dr", ids[2], a.id, later, &deleted),
+	   FEED_ENOCLAIM,
+	   "deleting a claimed message with an expired claim's id");
 	deleted = false;
 	is(feed_delete(feed, P, "dr", ids[1], NULL, later, &deleted), 0,
 	   "an expired claim no longer protects its message");
@@ -435,6 +460,87 @@ static void test_not_claimable(feed_t *feed)
 	feed_claim_free(&a);
 	feed_claim_free(&b);
 	feed_claim_free(&c);
+}
+
+static void test_wake(feed_t *feed)
+{
+	feed_claim_t a, b, c, d;
+
+	claim(feed, "wnone", 300, 0, 10, T0, &a);
+	is(a.wake_ms, 0, "a claim on a missing queue has wake_ms 0");
+	feed_claim_free(&a);
+
+	append_range(feed, "wclaimed", 3, T0, NULL);
+	claim(feed, "wclaimed", 50, 0, 1, T0, &a);
+	claim(feed, "wclaimed", 30, 0, 2, T0, &b);
+	is(b.wake_ms, 0, "a claim that took its limit has wake_ms 0");
+	claim(feed, "wclaimed", 300, 0, 10, T0, &c);
+	is(c.msgs.n, 0, "nothing is claimable");
+	is(c.wake_ms, T0 + 30 * SEC,
+	   "a claim that finds only claimed messages wakes at the earliest "
+	   "claim expiry");
+	feed_claim_free(&c);
+	claim(feed, "wclaimed", 300, 0, 10, T0 + 30 * SEC, &c);
+	is(c.msgs.n, 2, "at that time the claim finds the freed messages");
+	is(c.wake_ms, T0 + 50 * SEC, "and wakes at the next claim expiry");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+
+	append_msg(feed, "wdelay", "m0", 600, 0, T0, NULL);
+	append_msg(feed, "wdelay", "m1", 600, 20, T0, NULL);
+	append_msg(feed, "wdelay", "m2", 600, 10, T0, NULL);
+	claim(feed, "wdelay", 300, 0, 10, T0, &d);
+	ok(bodies_are(&d.msgs, "m0"), "a claim passes over delayed messages");
+	is(d.wake_ms, T0 + 10 * SEC,
+	   "and wakes at the earliest due time it passed");
+	feed_claim_free(&d);
+	claim(feed, "wdelay", 300, 0, 10, T0 + 5 * SEC, &d);
+	is(d.wake_ms, T0 + 10 * SEC,
+	   "also when the delayed ones are parked in avail");
+	feed_claim_free(&d);
+	claim(feed, "wdelay", 300, 0, 10, T0 + 10 * SEC, &d);
+	ok(bodies_are(&d.msgs, "m2"), "once due the message is claimed");
+	is(d.wake_ms, T0 + 20 * SEC, "and the claim wakes for the next one");
+	feed_claim_free(&d);
+}
+
+static void test_purge(feed_t *feed)
+{
+	feed_claim_t a;
+	feed_queue_stats_t st;
+	feed_msgs_t page = {0};
+	size_t purged = 99;
+	bool more = true;
+
+	is(feed_queue_purge(feed, P, "pmissing", 10, T0, &purged, &more), 0,
+	   "purging a missing queue succeeds");
+	ok(purged == 0 && !more, "and purges nothing");
+	is(feed_queue_purge(feed, P, "pg", 0, T0, NULL, NULL), FEED_EINVAL,
+	   "a purge budget of 0 is refused");
+
+	append_range(feed, "pg", 5, T0, NULL);
+	append_msg(feed, "pg", "late", 600, 60, T0, NULL);
+	append_range_from(feed, "pg", 5, 3, T0);
+	claim(feed, "pg", 300, 0, 2, T0, &a); /* m0, m1 */
+	is(feed_queue_purge(feed, P, "pg", 4, T0, &purged, &more), 0,
+	   "a purge step");
+	ok(purged == 4 && more, "removes its budget and says there may be more");
+	is(feed_queue_purge(feed, P, "pg", 4, T0, &purged, &more), 0,
+	   "the next step");
+	ok(purged == 2 && !more, "removes the rest and says it is done");
+	read_q_all(feed, "pg", T0, &page);
+	ok(bodies_are(&page, "m0,m1,late"),
+	   "a purge leaves claimed and delayed messages, as pops do");
+	feed_msgs_free(&page);
+	feed_queue_stats(feed, P, "pg", T0, &st);
+	ok(st.total == 3 && st.claimed == 2, "stats count what is left");
+	feed_claim_free(&a);
+	is(feed_queue_purge(feed, P, "pg", 10, T0 + 301 * SEC, &purged, &more),
+	   0, "a purge after the claim expired");
+	ok(purged == 3, "takes its messages and the now due one too");
+	feed_queue_stats(feed, P, "pg", T0 + 301 * SEC, &st);
+	is(st.total, 0, "the queue is empty");
 }
 
 static void test_backlog(feed_t *feed)
@@ -505,6 +611,8 @@ int main(void)
 	test_expiry(feed);
 	test_delete_rules(feed);
 	test_not_claimable(feed);
+	test_wake(feed);
+	test_purge(feed);
 	test_backlog(feed);
 
 	feed_close(feed);

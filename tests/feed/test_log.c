@@ -491,6 +491,140 @@ static void test_delay(feed_t *feed)
 	feed_msgs_free(&page);
 }
 
+static void test_wake(feed_t *feed)
+{
+	feed_claim_t c1 = {0}, c2 = {0}, big = {0};
+	feed_msgs_t page = {0};
+	feed_id_t ids[2];
+
+	append_msg(feed, "wake", "A", 600, 0, 1, T0, ids[0]);
+	append_msg(feed, "wake", "B", 600, 30, 1, T0, ids[1]);
+	read_q(feed, "wake", NULL, 10, 0, 99, T0, &page);
+	is(page.wake_ms, T0 + 30 * SEC,
+	   "wake_ms of a read stopped by a delayed message is its due time");
+	feed_msgs_free(&page);
+	read_q(feed, "wake", NULL, 10, FEED_READ_INCLUDE_DELAYED, 99, T0,
+	       &page);
+	is(page.wake_ms, 0, "a read that includes delayed messages has none");
+	feed_msgs_free(&page);
+	read_q(feed, "wake", NULL, 10, 0, 99, T0 + 30 * SEC, &page);
+	is(page.wake_ms, 0,
+	   "a read that met nothing depending on time has wake_ms 0");
+	feed_msgs_free(&page);
+
+	append_range(feed, "wakec", 0, 3, T0, NULL);
+	feed_claim_create(feed, P, "wakec", 50, 0, 1, T0, &c1);
+	feed_claim_create(feed, P, "wakec", 40, 0, 1, T0, &c2);
+	read_q(feed, "wakec", NULL, 10, 0, 99, T0, &page);
+	ok(page_is(&page, "m2"), "the claimed messages are skipped");
+	is(page.wake_ms, T0 + 40 * SEC,
+	   "a read that skipped claimed messages wakes at the earliest of "
+	   "their claim expiries");
+	feed_msgs_free(&page);
+	read_q(feed, "wakec", NULL, 10, FEED_READ_INCLUDE_CLAIMED, 99, T0,
+	       &page);
+	is(page.wake_ms, 0, "a read that includes claimed messages has none");
+	feed_msgs_free(&page);
+	feed_claim_free(&c1);
+
+	append_range(feed, "wakej", 0, 40, T0, NULL);
+	feed_claim_create(feed, P, "wakej", 90, 0, 1, T0, &c1);
+	feed_claim_create(feed, P, "wakej", 70, 0, 39, T0, &big);
+	read_q(feed, "wakej", NULL, 10, 0, 99, T0, &page);
+	is(page.n, 0, "a queue all claimed reads empty");
+	is(page.wake_ms, T0 + 70 * SEC,
+	   "a read that jumped over a claimed run wakes at the earliest "
+	   "claim expiry");
+	feed_msgs_free(&page);
+	feed_claim_free(&c1);
+	feed_claim_free(&c2);
+	feed_claim_free(&big);
+}
+
+static void test_tail(feed_t *feed)
+{
+	feed_msgs_t page = {0};
+	char tail[FEED_ID_LEN + 1], empty[FEED_ID_LEN + 1];
+	uint64_t gen, seq;
+
+	is(feed_queue_tail(feed, P, "tmissing", tail), 0,
+	   "feed_queue_tail of a missing queue succeeds");
+	is_str(tail, "", "with the marker \"\"");
+	append_range(feed, "tmissing", 0, 2, T0, NULL);
+	read_q(feed, "tmissing", tail, 10, 0, 99, T0, &page);
+	ok(page_is(&page, "m0,m1"),
+	   "and a read from it sees what a queue created later holds");
+	feed_msgs_free(&page);
+
+	feed_queue_create(feed, P, "tempty", NULL, 0, T0, NULL);
+	is(feed_queue_tail(feed, P, "tempty", empty), 0,
+	   "feed_queue_tail of an empty queue succeeds");
+	ok(feed_id_parse(empty, &gen, &seq) == 0 && seq == 0,
+	   "with the marker before its first message");
+	append_range(feed, "tempty", 0, 2, T0, NULL);
+	read_q(feed, "tempty", empty, 10, 0, 99, T0, &page);
+	ok(page_is(&page, "m0,m1") && !page.gap,
+	   "a read from an empty queue's tail sees the next appends");
+	feed_msgs_free(&page);
+
+	append_range(feed, "ttail", 0, 3, T0, NULL);
+	is(feed_queue_tail(feed, P, "ttail", tail), 0, "feed_queue_tail");
+	read_q(feed, "ttail", tail, 10, 0, 99, T0, &page);
+	ok(page.n == 0 && !page.gap, "a read from the tail is empty at once");
+	feed_msgs_free(&page);
+	append_range(feed, "ttail", 3, 2, T0, NULL);
+	read_q(feed, "ttail", tail, 10, 0, 99, T0, &page);
+	ok(page_is(&page, "m3,m4") && !page.gap,
+	   "a read from feed_queue_tail sees exactly the messages appended "
+	   "after it");
+	feed_msgs_free(&page);
+
+	feed_queue_delete(feed, P, "ttail");
+	append_range(feed, "ttail", 5, 1, T0, NULL);
+	read_q(feed, "ttail", tail, 10, 0, 99, T0, &page);
+	ok(page.gap && page_is(&page, "m5"),
+	   "a tail of a deleted generation reads as a gap");
+	feed_msgs_free(&page);
+	is(feed_queue_tail(feed, P, "", tail), FEED_EINVAL,
+	   "feed_queue_tail checks the name");
+}
+
+static void test_skip_delayed(feed_t *feed)
+{
+	feed_id_t ids[5];
+	feed_msgs_t page = {0};
+	unsigned skip = FEED_READ_SKIP_DELAYED;
+
+	append_msg(feed, "skip", "A", 600, 0, 1, T0, ids[0]);
+	append_msg(feed, "skip", "B", 600, 60, 1, T0, ids[1]);
+	append_msg(feed, "skip", "C", 600, 0, 1, T0, ids[2]);
+	append_msg(feed, "skip", "D", 600, 30, 1, T0, ids[3]);
+	append_msg(feed, "skip", "E", 600, 0, 1, T0, ids[4]);
+
+	read_q(feed, "skip", NULL, 10, skip, 99, T0, &page);
+	ok(page_is(&page, "A,C,E"),
+	   "FEED_READ_SKIP_DELAYED steps over messages not yet due");
+	is_str(page.next_marker, ids[4], "and its marker passes them");
+	is(page.wake_ms, T0 + 30 * SEC,
+	   "wake_ms is the earliest due time it skipped");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", NULL, 2, skip, 99, T0, &page);
+	ok(page_is(&page, "A,C"), "the limit counts only messages returned");
+	is_str(page.next_marker, ids[2], "the marker stops at the last one");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", ids[2], 10, skip, 99, T0, &page);
+	ok(page_is(&page, "E"), "the next page goes on after it");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", NULL, 10, skip | FEED_READ_INCLUDE_DELAYED, 99,
+	       T0, &page);
+	ok(page_is(&page, "A,B,C,D,E"), "FEED_READ_INCLUDE_DELAYED wins");
+	feed_msgs_free(&page);
+	read_q(feed, "skip", NULL, 10, skip, 99, T0 + 30 * SEC, &page);
+	ok(page_is(&page, "A,C,D,E"), "a message once due is listed");
+	is(page.wake_ms, T0 + 60 * SEC, "and the next due time is the wake");
+	feed_msgs_free(&page);
+}
+
 static void test_stale_marker(feed_t *feed)
 {
 	feed_id_t old[3];
@@ -924,6 +1058,9 @@ int main(void)
 	test_claimed_runs(feed);
 	test_expiry_hides(feed);
 	test_delay(feed);
+	test_wake(feed);
+	test_tail(feed);
+	test_skip_delayed(feed);
 	test_stale_marker(feed);
 	test_gap_after_compaction(feed);
 	test_no_gap_for_deletes(feed);

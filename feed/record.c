@@ -1,0 +1,507 @@
+/*
+ * record.c - the records of messages and claims, and the index entries
+ * that point at them: the one place that knows how they are encoded and
+ * what must change together when one of them changes.
+ *
+ * Message (`msgs`, key qid | seq):
+ *
+ *     +------------+------------+--------+------------------+
+ *     | created_ms | expires_ms | due_ms | claim_expires_ms |
+ *     +------------+------------+--------+------------------+
+ *     | client id (16) | claim id (16) | claim_count | flags |  body ...
+ *     +----------------+---------------+-------------+-------+----------
+ *
+ * Claim (`claims`, key qid | claim id):
+ *
+ *     +------------+------------+-------+---------+------+---+-----------+
+ *     | updated_ms | expires_ms | ttl_s | grace_s | live | n | seq[n] ... |
+ *     +------------+------------+-------+---------+------+---+-----------+
+ *
+ * Index entries have empty values; their keys say everything:
+ *
+ *     expiry   qid | expires_ms | seq        out-of-order message expiry
+ *     avail    qid | seq                     unclaimed, below the cursor
+ *     cexpiry  qid | expires_ms | claim id   every claim, by its expiry
+ *     due      due_ms | qid              a queue's next compaction work
+ *
+ * What moves together (the invariants of feed_internal.h): removing a
+ * message removes its `expiry` entry and its `avail` entry or its place in
+ * its claim (crec.live, qrec.claimed); raising its expiry moves its
+ * `expiry` entry and may lower the queue's `due` entry; dropping a claim
+ * clears its messages, lists them in `avail` and removes its `cexpiry`
+ * entry. Callers (log.c, claim.c, compact.c, stats.c) go through these
+ * functions instead of writing records themselves.
+ *
+ * Map pointers: values read here point into the map and are valid only
+ * until the next write of the transaction. A rewrite of a message copies
+ * its body out first; claims are copied out whole (seqs malloc'd).
+ */
+#include <stdlib.h>
+
+#include "feed_internal.h"
+
+/* ------------------------------------------------------------ seeking */
+
+int feed__seek_key(MDB_cursor *cur, uint64_t qid, const uint8_t *k,
+		   size_t len, MDB_val *key, MDB_val *val)
+{
+	int rc;
+
+	key->mv_size = len;
+	key->mv_data = (void *)k;
+	rc = mdb_cursor_get(cur, key, val, MDB_SET_RANGE);
+	if (rc)
+		return feed__err(rc);
+	if (key->mv_size < 16 || feed__get_be64(key->mv_data) != qid)
+		return FEED_ENOTFOUND;
+	return 0;
+}
+
+int feed__seek(MDB_cursor *cur, uint64_t qid, uint64_t from, MDB_val *key,
+	       MDB_val *val)
+{
+	uint8_t k[16];
+
+	feed__msg_key(k, qid, from);
+	return feed__seek_key(cur, qid, k, sizeof(k), key, val);
+}
+
+int feed__step(MDB_cursor *cur, uint64_t qid, MDB_val *key, MDB_val *val)
+{
+	int rc = mdb_cursor_get(cur, key, val, MDB_NEXT);
+
+	if (rc)
+		return feed__err(rc);
+	if (key->mv_size < 16 || feed__get_be64(key->mv_data) != qid)
+		return FEED_ENOTFOUND;
+	return 0;
+}
+
+int feed__first(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t from,
+		MDB_val *key, MDB_val *val)
+{
+	MDB_cursor *cur;
+	int rc = feed__err(mdb_cursor_open(txn, dbi, &cur));
+
+	if (rc)
+		return rc;
+	rc = feed__seek(cur, qid, from, key, val);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* -------------------------------------------------------- index entries */
+
+int feed__index_set(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t len,
+		    bool on)
+{
+	MDB_val key = {len, (void *)k}, val = {0, NULL};
+	int rc;
+
+	if (on)
+		return feed__err(mdb_put(txn, dbi, &key, &val, 0));
+	rc = mdb_del(txn, dbi, &key, NULL);
+	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
+int feed__expiry_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t t,
+		     uint64_t seq, bool on)
+{
+	uint8_t k[24];
+
+	feed__msg_key(k, qid, t);
+	feed__be64(k + 16, seq);
+	return feed__index_set(txn, feed->expiry, k, sizeof(k), on);
+}
+
+int feed__avail_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		    bool on)
+{
+	uint8_t k[16];
+
+	feed__msg_key(k, qid, seq);
+	return feed__index_set(txn, feed->avail, k, sizeof(k), on);
+}
+
+static int cexpiry_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t t,
+		       const uint8_t id[16], bool on)
+{
+	uint8_t k[32];
+
+	feed__msg_key(k, qid, t);
+	memcpy(k + 16, id, 16);
+	return feed__index_set(txn, feed->cexpiry, k, sizeof(k), on);
+}
+
+/* The `due` entry due_ms | qid (keyed by time first: compaction's queue). */
+static int due_put(feed_t *feed, MDB_txn *txn, uint64_t due_ms, uint64_t qid,
+		   bool on)
+{
+	uint8_t k[16];
+
+	feed__be64(k, due_ms);
+	feed__be64(k + 8, qid);
+	return feed__index_set(txn, feed->due, k, sizeof(k), on);
+}
+
+int feed__due_set(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		  uint64_t due_ms)
+{
+	int rc;
+
+	if (q->rec.due_ms == due_ms)
+		return 0;
+	if (q->rec.due_ms) {
+		rc = due_put(feed, txn, q->rec.due_ms, q->qid, false);
+		if (rc)
+			return rc;
+	}
+	q->rec.due_ms = due_ms;
+	return due_ms ? due_put(feed, txn, due_ms, q->qid, true) : 0;
+}
+
+int feed__due_lower(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		    uint64_t due_ms)
+{
+	if (due_ms == 0 || (q->rec.due_ms && q->rec.due_ms <= due_ms))
+		return 0;
+	return feed__due_set(feed, txn, q, due_ms);
+}
+
+/* ------------------------------------------------------------- messages */
+
+int feed__mrec_decode(const MDB_val *val, struct feed__mrec *m,
+		      MDB_val *body)
+{
+	if (val->mv_size < sizeof(*m))
+		return FEED_ECORRUPT;
+	memcpy(m, val->mv_data, sizeof(*m));
+	if (body) {
+		body->mv_size = val->mv_size - sizeof(*m);
+		body->mv_data = (uint8_t *)val->mv_data + sizeof(*m);
+	}
+	return 0;
+}
+
+void feed__mrec_encode(MDB_val *val, const struct feed__mrec *m,
+		       const void *body, size_t len)
+{
+	memcpy(val->mv_data, m, sizeof(*m));
+	if (len)
+		memcpy((uint8_t *)val->mv_data + sizeof(*m), body, len);
+}
+
+int feed__msg_load(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		   struct feed__mrec *m, MDB_val *body)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val;
+	int rc;
+
+	feed__msg_key(k, qid, seq);
+	rc = mdb_get(txn, feed->msgs, &key, &val);
+	if (rc)
+		return feed__err(rc);
+	return feed__mrec_decode(&val, m, body);
+}
+
+/* `body` must not point into the map: the put may move what it points at. */
+int feed__msg_store(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		    const struct feed__mrec *m, const MDB_val *body)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val;
+	int rc;
+
+	feed__msg_key(k, qid, seq);
+	val.mv_size = sizeof(*m) + body->mv_size;
+	rc = mdb_put(txn, feed->msgs, &key, &val, MDB_RESERVE);
+	if (rc)
+		return feed__err(rc);
+	feed__mrec_encode(&val, m, body->mv_data, body->mv_size);
+	return 0;
+}
+
+int feed__msg_set_expiry(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			 uint64_t seq, struct feed__mrec *m,
+			 uint64_t expires_ms)
+{
+	int rc = 0;
+
+	if (m->flags & FEED__M_INDEXED)
+		rc = feed__expiry_set(feed, txn, q->qid, m->expires_ms, seq,
+				      false);
+	if (rc == 0)
+		rc = feed__expiry_set(feed, txn, q->qid, expires_ms, seq, true);
+	if (rc)
+		return rc;
+	m->flags |= FEED__M_INDEXED;
+	m->expires_ms = expires_ms;
+	return feed__due_lower(feed, txn, q, expires_ms);
+}
+
+int feed__msg_rewrite(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      uint64_t seq, struct feed__mrec *m,
+		      const MDB_val *map_body, uint64_t keep_ms)
+{
+	MDB_val body = {map_body->mv_size, NULL};
+	int rc = 0;
+
+	/* Copy first: every write below may move what map_body points at. */
+	if (body.mv_size) {
+		body.mv_data = malloc(body.mv_size);
+		if (!body.mv_data)
+			return FEED_ENOMEM;
+		memcpy(body.mv_data, map_body->mv_data, body.mv_size);
+	}
+	if (m->expires_ms < keep_ms)
+		rc = feed__msg_set_expiry(feed, txn, q, seq, m, keep_ms);
+	if (rc == 0)
+		rc = feed__msg_store(feed, txn, q->qid, seq, m, &body);
+	free(body.mv_data);
+	return rc;
+}
+
+int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     uint64_t seq, const struct feed__mrec *m,
+		     enum feed__why why)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k};
+	int rc;
+
+	feed__msg_key(k, q->qid, seq);
+	rc = feed__err(mdb_del(txn, feed->msgs, &key, NULL));
+	if (rc == 0 && (m->flags & FEED__M_INDEXED))
+		rc = feed__expiry_set(feed, txn, q->qid, m->expires_ms, seq,
+				      false);
+	if (rc)
+		return rc;
+	if (!feed__zero16(m->claim_id))
+		rc = feed__claim_forget(feed, txn, q, m);
+	else if (seq < q->rec.claim_cursor)
+		rc = feed__avail_set(feed, txn, q->qid, seq, false);
+	if (rc)
+		return rc;
+	q->rec.count--;
+	if (why == FEED__EXPIRED && seq > q->rec.expired_max_seq)
+		q->rec.expired_max_seq = seq;
+	if (why == FEED__DELETED && seq > q->rec.deleted_max_seq)
+		q->rec.deleted_max_seq = seq;
+	return 0;
+}
+
+/* --------------------------------------------------------------- claims */
+
+/* The key of a claim: qid | claim id. */
+static void claim_key(uint8_t k[24], uint64_t qid, const uint8_t id[16])
+{
+	feed__be64(k, qid);
+	memcpy(k + 8, id, 16);
+}
+
+int feed__claim_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		     const uint8_t id[16], struct feed__claim *c)
+{
+	uint8_t k[24];
+	MDB_val key = {24, k}, val;
+	int rc;
+
+	claim_key(k, qid, id);
+	memcpy(c->id, id, 16);
+	c->seqs = NULL;
+	rc = mdb_get(txn, feed->claims, &key, &val);
+	if (rc)
+		return rc == MDB_NOTFOUND ? FEED_ENOCLAIM : feed__err(rc);
+	if (val.mv_size < sizeof(c->rec))
+		return FEED_ECORRUPT;
+	memcpy(&c->rec, val.mv_data, sizeof(c->rec));
+	if (val.mv_size != sizeof(c->rec) + c->rec.n * sizeof(uint64_t))
+		return FEED_ECORRUPT;
+	c->seqs = malloc(c->rec.n ? c->rec.n * sizeof(uint64_t) : 1);
+	if (!c->seqs)
+		return FEED_ENOMEM;
+	memcpy(c->seqs, (uint8_t *)val.mv_data + sizeof(c->rec),
+	       c->rec.n * sizeof(uint64_t));
+	return 0;
+}
+
+int feed__claim_store(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		      const struct feed__claim *c)
+{
+	uint8_t k[24];
+	MDB_val key = {24, k}, val;
+	int rc;
+
+	claim_key(k, qid, c->id);
+	val.mv_size = sizeof(c->rec) + c->rec.n * sizeof(uint64_t);
+	rc = mdb_put(txn, feed->claims, &key, &val, MDB_RESERVE);
+	if (rc)
+		return feed__err(rc);
+	memcpy(val.mv_data, &c->rec, sizeof(c->rec));
+	if (c->rec.n)
+		memcpy((uint8_t *)val.mv_data + sizeof(c->rec), c->seqs,
+		       c->rec.n * sizeof(uint64_t));
+	return 0;
+}
+
+int feed__claim_expiry_set(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			   const struct feed__claim *c, bool on)
+{
+	return cexpiry_set(feed, txn, qid, c->rec.expires_ms, c->id, on);
+}
+
+int feed__claim_each(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		     const struct feed__claim *c, feed__held_fn fn, void *ctx)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; rc == 0 && i < c->rec.n; i++) {
+		struct feed__mrec m;
+		MDB_val body;
+
+		rc = feed__msg_load(feed, txn, qid, c->seqs[i], &m, &body);
+		if (rc == FEED_ENOTFOUND)
+			rc = 0; /* deleted since */
+		else if (rc == 0 && memcmp(m.claim_id, c->id, 16) == 0)
+			rc = fn(feed, txn, c->seqs[i], &m, &body, ctx);
+	}
+	return rc;
+}
+
+static int let_go(feed_t *feed, MDB_txn *txn, uint64_t seq,
+		  struct feed__mrec *m, MDB_val *body, void *arg)
+{
+	struct feed__queue *q = arg;
+	int rc;
+
+	memset(m->claim_id, 0, 16);
+	m->claim_expires_ms = 0;
+	rc = feed__msg_rewrite(feed, txn, q, seq, m, body, 0);
+	if (rc == 0)
+		rc = feed__avail_set(feed, txn, q->qid, seq, true);
+	if (rc == 0 && q->rec.claimed)
+		q->rec.claimed--;
+	return rc;
+}
+
+int feed__claim_drop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     const struct feed__claim *c)
+{
+	uint8_t k[24];
+	MDB_val key = {24, k};
+	int rc = feed__claim_each(feed, txn, q->qid, c, let_go, q);
+
+	if (rc)
+		return rc;
+	claim_key(k, q->qid, c->id);
+	rc = mdb_del(txn, feed->claims, &key, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return feed__err(rc);
+	return feed__claim_expiry_set(feed, txn, q->qid, c, false);
+}
+
+int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       const struct feed__mrec *m)
+{
+	struct feed__claim c;
+	int rc = feed__claim_load(feed, txn, q->qid, m->claim_id, &c);
+
+	if (rc == 0 && (c.rec.live == 0 || q->rec.claimed == 0))
+		rc = FEED_ECORRUPT;
+	if (rc == 0) {
+		c.rec.live--;
+		q->rec.claimed--;
+		rc = feed__claim_store(feed, txn, q->qid, &c);
+	}
+	free(c.seqs);
+	return rc == FEED_ENOCLAIM ? FEED_ECORRUPT : rc;
+}
+
+/* The key right after k (a fixed-width big-endian number): the next seek
+ * of a walk whose callback may have written to the index. */
+static bool key_after(uint8_t *k, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (++k[i] != 0)
+			return true;
+	return false;
+}
+
+int feed__claims_expired(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			 uint64_t now_ms, bool fix, feed__claim_fn fn,
+			 void *ctx)
+{
+	uint8_t k[32];
+	size_t len = 16;
+	int rc;
+
+	feed__msg_key(k, qid, 0);
+	do {
+		MDB_cursor *cur;
+		MDB_val key, val;
+		struct feed__claim c = {.seqs = NULL};
+		bool loaded = false;
+
+		rc = feed__err(mdb_cursor_open(txn, feed->cexpiry, &cur));
+		if (rc)
+			break;
+		rc = feed__seek_key(cur, qid, k, len, &key, &val);
+		if (rc == 0 && (key.mv_size != 32 ||
+				feed__get_be64((uint8_t *)key.mv_data + 8) >
+					now_ms))
+			rc = FEED_ENOTFOUND;
+		if (rc == 0) {
+			memcpy(k, key.mv_data, 32);
+			len = 32;
+			rc = feed__claim_load(feed, txn, qid, k + 16, &c);
+			loaded = rc == 0;
+		}
+		if (rc == FEED_ENOCLAIM) /* an entry without its claim */
+			rc = fix ? feed__err(mdb_cursor_del(cur, 0)) : 0;
+		mdb_cursor_close(cur);
+		if (loaded)
+			rc = fn(feed, txn, &c, ctx);
+		free(c.seqs);
+	} while (rc == 0 && key_after(k, len));
+	return rc == FEED__STOP || rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+struct release_ctx {
+	struct feed__queue *q;
+	size_t budget, *n;
+};
+
+static int release_one(feed_t *feed, MDB_txn *txn, struct feed__claim *c,
+		       void *arg)
+{
+	struct release_ctx *r = arg;
+	int rc = feed__claim_drop(feed, txn, r->q, c);
+
+	if (rc)
+		return rc;
+	return ++*r->n >= r->budget ? FEED__STOP : 0;
+}
+
+int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
+				 struct feed__queue *q, uint64_t now_ms,
+				 size_t budget, size_t *n)
+{
+	struct release_ctx r = {q, budget, n};
+
+	*n = 0;
+	if (budget == 0)
+		return 0;
+	return feed__claims_expired(feed, txn, q->qid, now_ms, true,
+				    release_one, &r);
+}
+
+int feed__claims_next_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			     uint64_t now_ms, uint64_t *t)
+{
+	MDB_val key, val;
+	int rc = feed__first(txn, feed->cexpiry, qid, now_ms + 1, &key, &val);
+
+	*t = rc == 0 ? feed__get_be64((uint8_t *)key.mv_data + 8) : 0;
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
