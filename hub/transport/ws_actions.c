@@ -621,7 +621,7 @@ static void finish(struct hub_ws_action *a)
 	hub_req_release(&a->pub);
 	free(a->req_body);
 	a->req_body = NULL;
-	hub_ws_action_ready(a);
+	a->ready_fn(a);
 }
 
 /* ----------------------------------------------------------- running */
@@ -699,7 +699,7 @@ static const struct ws_verb *verb_find(const char *name)
 	return NULL;
 }
 
-void hub_ws_action_run(struct hub_ws_action *a)
+enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 {
 	const char *name = str(a->request, "action");
 	struct hub_req *r = &a->pub;
@@ -736,10 +736,8 @@ void hub_ws_action_run(struct hub_ws_action *a)
 				   "or project id is not valid.", NULL);
 		goto out;
 	}
-	if (v->id == V_CONN) {
-		hub_ws_conn_action(a, name);
-		return;
-	}
+	if (v->id == V_CONN)
+		return HUB_WS_ACTION_CONN;
 	if (v->id == V_QUEUE_GET) {
 		/* Zaqar's WS queue_get: the stored metadata, {} when none
 		 * (even for a missing queue); no reserved defaults. */
@@ -763,7 +761,8 @@ void hub_ws_action_run(struct hub_ws_action *a)
 	hub_route(r);
 	if (!a->job)
 		finish(a);
-	return;
+	return HUB_WS_ACTION_STARTED;
 out:
-	hub_ws_action_ready(a);
+	a->ready_fn(a);
+	return HUB_WS_ACTION_STARTED;
 }
