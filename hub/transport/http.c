@@ -138,7 +138,7 @@ static void http_resume(struct hub_req *r)
 		lws_rx_flow_control(h->wsi, 1);
 		h->rx_off = false;
 	}
-	if (!r->replied)
+	if (!r->reply.replied)
 		hub_reply_error(r, 500, "Internal server error",
 				"The request was not answered.");
 	h->state = WRITING_HEAD;
@@ -251,7 +251,7 @@ static void http_stream(struct hub_req *r, const char *content_type,
 	h->stream_state = state;
 	h->stream_type = content_type;
 	h->state = STREAM_HEAD;
-	r->status = 200;
+	r->reply.status = 200;
 	/* A stream never finishes like a request: it is not in flight. */
 	h->srv->inflight--;
 	lws_callback_on_writable(h->wsi);
@@ -727,32 +727,30 @@ static int on_body_done(struct http_req *h)
 
 static int write_head(struct http_req *h)
 {
-	struct hub_req *r = &h->pub;
+	struct hub_reply *rp = &h->pub.reply;
 	/* Room for lws's own headers and ours, whatever their size (a
 	 * Location may list thousands of ids). */
-	size_t size = LWS_PRE + 2048 + r->resp_headers_len;
+	size_t size = LWS_PRE + 2048 + rp->headers.len;
 	unsigned char *buf = malloc(size);
 	unsigned char *start, *p, *end;
-	const char *line = r->resp_headers;
+	const char *line = rp->headers.data, *lend = line + rp->headers.len;
+	bool empty = rp->status == 204 || rp->status == 304;
 	int rc = -1;
 
 	if (!buf)
 		return -1;
 	start = p = buf + LWS_PRE;
 	end = buf + size;
-
-	bool empty = r->status == 204 || r->status == 304;
-
 	/* 204 and 304 carry no body, hence no type (as Zaqar). */
-	if (lws_add_http_common_headers(h->wsi, (unsigned)r->status,
+	if (lws_add_http_common_headers(h->wsi, (unsigned)rp->status,
 					empty ? NULL
-					: r->resp_type ? r->resp_type
-						       : "application/json",
-					r->resp_len, &p, end))
+					: rp->type ? rp->type
+						   : "application/json",
+					rp->text_len, &p, end))
 		goto out;
-	while (line && *line) {
-		const char *colon = strchr(line, ':');
-		const char *eol = strstr(line, "\r\n");
+	while (line && line < lend) {
+		const char *colon = memchr(line, ':', (size_t)(lend - line));
+		const char *eol = memmem(line, (size_t)(lend - line), "\r\n", 2);
 		char name[128];
 		size_t nlen;
 
@@ -788,7 +786,8 @@ static void log_request(struct http_req *h)
 					    "PATCH", "DELETE", "OPTIONS", "?"};
 
 	hub_log(HUB_LOG_INFO, "%s %s %d %zu %lluus", names[h->method],
-		h->path ? h->path : "", h->pub.status, h->pub.resp_len,
+		h->path ? h->path : "", h->pub.reply.status,
+		h->stream ? h->sent : h->pub.reply.text_len,
 		(unsigned long long)((mono_ns() - h->started_ns) / 1000));
 }
 
@@ -855,7 +854,7 @@ static int stream_more(struct http_req *h)
 	}
 	if (lws_write(h->wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP) != n)
 		return -1;
-	h->pub.resp_len += (size_t)n;
+	h->sent += (size_t)n;
 	lws_callback_on_writable(h->wsi); /* there may be more */
 	return 0;
 }
@@ -863,6 +862,7 @@ static int stream_more(struct http_req *h)
 static int on_writeable(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
+	struct hub_reply *rp = &r->reply;
 	unsigned char buf[LWS_PRE + SLICE];
 	size_t n;
 	int flags;
@@ -875,27 +875,29 @@ static int on_writeable(struct http_req *h)
 	if (h->state == WRITING_HEAD) {
 		/* A client that does not read its response is dropped. */
 		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, 60);
+		hub_reply_http(rp);
 		if (write_head(h))
 			return -1;
 		h->state = WRITING_BODY;
-		if (r->resp_len == 0 || r->method == HUB_HEAD ||
-		    r->status == 204 || r->status == 304)
+		if (rp->text_len == 0 || r->method == HUB_HEAD ||
+		    rp->status == 204 || rp->status == 304)
 			return finish(h);
 		lws_callback_on_writable(h->wsi);
 		return 0;
 	}
 	if (h->state != WRITING_BODY)
 		return 0; /* spurious */
-	n = r->resp_len - h->sent;
+	n = rp->text_len - h->sent;
 	if (n > SLICE)
 		n = SLICE;
-	flags = h->sent + n == r->resp_len ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
-	memcpy(buf + LWS_PRE, r->resp_body + h->sent, n);
+	flags = h->sent + n == rp->text_len ? LWS_WRITE_HTTP_FINAL
+					    : LWS_WRITE_HTTP;
+	memcpy(buf + LWS_PRE, rp->text + h->sent, n);
 	if (lws_write(h->wsi, buf + LWS_PRE, n, (enum lws_write_protocol)flags) !=
 	    (int)n)
 		return -1;
 	h->sent += n;
-	if (h->sent == r->resp_len)
+	if (h->sent == rp->text_len)
 		return finish(h);
 	lws_callback_on_writable(h->wsi);
 	return 0;

@@ -72,6 +72,15 @@ void hub_ws_action_reply(struct hub_ws_action *a, int status, json_t *body);
 /* The same with body {"exception": text, "error": error (NULL: null)}. */
 void hub_ws_action_fail(struct hub_ws_action *a, int status, const char *text,
 			const char *error);
+/*
+ * Zaqar's WS body for the reply of a routed action: r->reply as its
+ * handler left it (status, JSON value, fields), `action` the action's
+ * name, `body` its body (borrowed). *status: the frame's status. Reads
+ * only structured data: no reply text is parsed. New reference (NULL:
+ * {}).
+ */
+json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
+			  json_t *body, int *status);
 /* Frees what a holds (not a itself), and its frame. */
 void hub_ws_action_clear(struct hub_ws_action *a);
 
