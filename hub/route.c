@@ -36,14 +36,15 @@ struct hub_route {
 	struct hub_route_attrs attrs;
 };
 
-/* Attributes: {body limit, media besides JSON, ids in the query, auth}. */
+/* Attributes: {body limit, media besides JSON, ids in the query, auth};
+ * LIVE: live streams and feeds, read by browsers and feed readers. */
 #define OPEN {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_NONE}
 #define READ {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_READ}
 #define WRITE {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_WRITE}
 #define WRITE_META {HUB_BODY_METADATA, 0, false, HUB_AUTH_WRITE}
 #define WRITE_MSGS {HUB_BODY_MESSAGES, 0, false, HUB_AUTH_WRITE}
 #define ADMIN {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_ADMIN}
-#define FEED(media) {HUB_BODY_DEFAULT, media, true, HUB_AUTH_READ}
+#define LIVE(media) {HUB_BODY_DEFAULT, media, true, HUB_AUTH_READ}
 
 static const struct hub_route routes[] = {
 	/* GET / is the versions document, or the dashboard for a browser. */
@@ -74,9 +75,9 @@ static const struct hub_route routes[] = {
 	{V2, HUB_POST, "/queues/{queue}/purge", hub_queue_purge, WRITE},
 	{V2, HUB_POST, "/queues/{queue}/share", hub_share, WRITE},
 	{V2, HUB_GET, "/queues/{queue}/feed.atom", hub_queue_atom,
-	 FEED(HUB_MEDIA_ATOM)},
+	 LIVE(HUB_MEDIA_ATOM)},
 	{V2, HUB_GET, "/queues/{queue}/events", hub_queue_events,
-	 FEED(HUB_MEDIA_SSE)},
+	 LIVE(HUB_MEDIA_SSE)},
 
 	{ALL, HUB_POST, "/queues/{queue}/messages", hub_messages_post,
 	 WRITE_MSGS},

@@ -404,7 +404,13 @@ static void post_reply(struct hub_req *r, struct post_ctx *c)
 	json_t *res = json_array(), *ids = json_array(), *doc;
 	char *text;
 
-	hub_buf_printf(&loc, "%s/messages?ids=", base ? base : "");
+	if (!base) {
+		json_decref(res);
+		json_decref(ids);
+		hub_msgs_reply_nomem(r);
+		return;
+	}
+	hub_buf_printf(&loc, "%s/messages?ids=", base);
 	for (size_t i = 0; i < c->n; i++) {
 		hub_buf_printf(&loc, "%s%s", i ? "," : "", c->ids[i]);
 		json_array_append_new(
@@ -412,7 +418,7 @@ static void post_reply(struct hub_req *r, struct post_ctx *c)
 		json_array_append_new(ids, json_string(c->ids[i]));
 	}
 	text = hub_buf_take(&loc, NULL);
-	if (!base || !text) {
+	if (!text) {
 		free(base);
 		free(text);
 		json_decref(res);

@@ -347,11 +347,11 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	if (!h->path || hub_http__query_load(wsi, &h->pub))
 		return -1;
 	h->pub.path = h->path;
+	hub_route_lookup(h->method, h->path, &h->match);
 	if (h->method == HUB_METHOD_COUNT) {
 		hub_reply_error(&h->pub, 405, "405 Method Not Allowed", NULL);
 		goto reply;
 	}
-	hub_route_lookup(h->method, h->path, &h->match);
 	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 			   h->heads.content_type, sizeof(h->heads.content_type));
 	/* Longer than the buffer: as if absent (a full answer, not a 304). */
