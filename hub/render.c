@@ -59,12 +59,29 @@ char *hub_queue_href(const struct hub_req *r, const char *queue)
 	return s;
 }
 
-json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m)
+/* Seconds since m was created, 0 for a time after r's clock (a group
+ * commit stamps messages with the latest clock of its group). */
+static long long msg_age_s(const struct hub_req *r, const feed_msg_t *m)
+{
+	return hub_secs(r->now_ms > m->created_ms ? r->now_ms - m->created_ms
+						  : 0);
+}
+
+json_t *hub_msg_data(const struct hub_req *r, const feed_msg_t *m,
+		     json_t *body)
+{
+	return json_pack("{s:s, s:o, s:I, s:I, s:O}", "id", m->id, "claim_id",
+			 m->claim_id[0] ? json_string(m->claim_id) : json_null(),
+			 "ttl",
+			 (json_int_t)hub_secs(m->expires_ms - m->created_ms),
+			 "age", (json_int_t)msg_age_s(r, m), "body", body);
+}
+
+json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
+		     json_t *data)
 {
 	char href[256];
 	json_t *body, *o;
-	uint64_t age_ms = r->now_ms > m->created_ms ? r->now_ms - m->created_ms
-						    : 0;
 
 	body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
 	if (!body)
@@ -76,13 +93,15 @@ json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m)
 	else
 		snprintf(href, sizeof(href), "%s/queues/%s/messages/%s",
 			 r->prefix, r->queue, m->id);
+	if (data)
+		json_array_append_new(data, hub_msg_data(r, m, body));
 	o = json_object();
 	if (r->version != HUB_V1)
 		json_object_set_new(o, "id", json_string(m->id));
 	json_object_set_new(o, "href", json_string(href));
 	json_object_set_new(o, "ttl",
 			    json_integer(hub_secs(m->expires_ms - m->created_ms)));
-	json_object_set_new(o, "age", json_integer(hub_secs(age_ms)));
+	json_object_set_new(o, "age", json_integer(msg_age_s(r, m)));
 	json_object_set_new(o, "body", body);
 	return o;
 }

@@ -15,11 +15,22 @@
 /* The queue's path prefix: e.g. "/v2/queues/q1" (new malloc'd string). */
 char *hub_queue_href(const struct hub_req *r, const char *queue);
 /*
- * A message as Zaqar renders it: {id, href, ttl, age, body} (v1: no id);
- * href carries ?claim_id= when the message is claimed. NULL on a body
- * that does not parse (never, for what Herald stored).
+ * A message as Zaqar renders it over HTTP: {id, href, ttl, age, body} (v1:
+ * no id); href carries ?claim_id= when the message is claimed. New
+ * reference; NULL on a body that does not parse (never, for what Herald
+ * stored). When `data` (an array, borrowed) is not NULL, the message is
+ * also appended to it as hub_msg_data(), sharing the one parsed body.
  */
-json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m);
+json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
+		     json_t *data);
+/*
+ * A message as data, whatever the transport: {"id", "claim_id" (null when
+ * unclaimed), "ttl", "age", "body"} - also Zaqar's WebSocket message
+ * object. `body` is the parsed body (borrowed: the object takes its own
+ * reference). New reference.
+ */
+json_t *hub_msg_data(const struct hub_req *r, const feed_msg_t *m,
+		     json_t *body);
 /* Parses a Client-ID the way Zaqar does (dashed, dash-less, {braces},
  * urn:uuid: prefix) into 16 bytes; 0 or -1. */
 int hub_uuid_parse(const char *text, uint8_t out[16]);

@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "feed.h"
+#include "reply.h"
 
 /* ------------------------------------------------------------- requests */
 
@@ -140,38 +141,10 @@ struct hub_req {
 	const char *body;
 	size_t body_len;
 
-	/* The reply, set through hub_reply*(); private to http.c. */
-	int status;
-	char *resp_body;
-	size_t resp_len;
-	const char *resp_type;
-	char *resp_headers; /* "name: value\r\n"... */
-	size_t resp_headers_len;
-	bool replied;
+	/* The reply, set through hub_reply*() (reply.h); every transport
+	 * renders it from its data. */
+	struct hub_reply reply;
 };
-
-/* ---------------------------------------------------------------- replies */
-
-/*
- * Replies `status` with a JSON body (steals `body`; NULL = no body, e.g.
- * 204). Content-Type application/json either way, as Zaqar does.
- * A handler replies exactly once, now or in a deferred write's `done`.
- */
-void hub_reply(struct hub_req *r, int status, json_t *body);
-/* Replies with a raw body of the given content type (copied). */
-void hub_reply_raw(struct hub_req *r, int status, const char *type,
-		   const void *body, size_t len);
-/* Replies Zaqar's error body {"title": ..., "description": ...};
- * `fmt` NULL leaves the description out (routing errors). */
-void hub_reply_error(struct hub_req *r, int status, const char *title,
-		     const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* Replies the one status and body that map feed error `err`; `what`
- * names the thing for 404s (e.g. "Message <id>"; may be NULL). */
-void hub_reply_feed_error(struct hub_req *r, int err, const char *what);
-/* Adds a response header (e.g. "Location"). */
-void hub_header(struct hub_req *r, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------ query and body */
 

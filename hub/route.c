@@ -1,12 +1,16 @@
 /*
- * route.c - method + path -> handler.
+ * route.c - the route table: method + path -> a route, its parameters and
+ * its attributes (route.h); dispatch to the route's handler.
  *
  * One table serves every version: each row names the versions it exists
- * in, the path pattern below the version prefix, the method and the
- * handler. Versions differ only in which rows they have and in the
+ * in, the path pattern below the version prefix, the method, the handler
+ * and the route's attributes - which limit caps its body, what it answers
+ * besides JSON, whether ids may come in its query, what it will require
+ * of its caller. Versions differ only in which rows they have and in the
  * handlers' thin adapters (r->version). A path that matches a row of its
  * version but not its method is a 405 with an Allow header; OPTIONS lists
  * the methods; no row at all is a 404 - all with falcon's bodies, as Zaqar.
+ * Transports know no path: they ask hub_route_lookup().
  *
  * Patterns: "{queue}" matches a queue name, validated here against the
  * API's rule (^[a-zA-Z0-9_.-]+$, at most 64 characters; a bad one is a 400
@@ -24,50 +28,78 @@
 #define ALL HUB_ALL_VERSIONS
 #define NONE 0u /* unversioned */
 
-struct route {
+struct hub_route {
 	unsigned versions;
 	enum hub_method method;
 	const char *pattern;
 	hub_handler_fn handler;
+	struct hub_route_attrs attrs;
 };
 
-static const struct route routes[] = {
-	{NONE, HUB_GET, "/", hub_get_versions},
-	{NONE, HUB_GET, "/dashboard/{id}", hub_web_file},
-	{NONE, HUB_GET, "/health", hub_health},
-	{NONE, HUB_HEAD, "/health", hub_health},
-	{ALL, HUB_GET, "/", hub_get_home},
-	{V11 | V2, HUB_GET, "/ping", hub_ping},
-	{V11 | V2, HUB_HEAD, "/ping", hub_ping},
-	{ALL, HUB_GET, "/health", hub_health},
-	{V1, HUB_HEAD, "/health", hub_health},
+/* Attributes: {body limit, media besides JSON, ids in the query, auth};
+ * LIVE: live streams and feeds, read by browsers and feed readers. */
+#define OPEN {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_NONE}
+#define READ {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_READ}
+#define WRITE {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_WRITE}
+#define WRITE_META {HUB_BODY_METADATA, 0, false, HUB_AUTH_WRITE}
+#define WRITE_MSGS {HUB_BODY_MESSAGES, 0, false, HUB_AUTH_WRITE}
+#define ADMIN {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_ADMIN}
+#define LIVE(media) {HUB_BODY_DEFAULT, media, true, HUB_AUTH_READ}
 
-	{ALL, HUB_GET, "/queues", hub_queues_list},
-	{ALL, HUB_GET, "/queues/{queue}", hub_queue_get},
-	{V1, HUB_HEAD, "/queues/{queue}", hub_queue_get},
-	{ALL, HUB_PUT, "/queues/{queue}", hub_queue_put},
-	{V2, HUB_PATCH, "/queues/{queue}", hub_queue_patch},
-	{ALL, HUB_DELETE, "/queues/{queue}", hub_queue_delete},
-	{ALL, HUB_GET, "/queues/{queue}/stats", hub_queue_stats},
-	{V2, HUB_GET, "/queues/{queue}/counters", hub_queue_counters},
-	{V1, HUB_GET, "/queues/{queue}/metadata", hub_queue_meta_get},
-	{V1, HUB_PUT, "/queues/{queue}/metadata", hub_queue_meta_put},
-	{V2, HUB_POST, "/queues/{queue}/purge", hub_queue_purge},
-	{V2, HUB_POST, "/queues/{queue}/share", hub_share},
-	{V2, HUB_GET, "/queues/{queue}/feed.atom", hub_queue_atom},
-	{V2, HUB_GET, "/queues/{queue}/events", hub_queue_events},
+static const struct hub_route routes[] = {
+	/* GET / is the versions document, or the dashboard for a browser. */
+	{NONE, HUB_GET, "/", hub_get_versions,
+	 {HUB_BODY_DEFAULT, HUB_MEDIA_HTML, false, HUB_AUTH_NONE}},
+	{NONE, HUB_GET, "/dashboard/{id}", hub_web_file,
+	 {HUB_BODY_DEFAULT, HUB_MEDIA_ANY, false, HUB_AUTH_NONE}},
+	{NONE, HUB_GET, "/health", hub_health, OPEN},
+	{NONE, HUB_HEAD, "/health", hub_health, OPEN},
+	{ALL, HUB_GET, "/", hub_get_home, OPEN},
+	{V11 | V2, HUB_GET, "/ping", hub_ping, OPEN},
+	{V11 | V2, HUB_HEAD, "/ping", hub_ping, OPEN},
+	{V1, HUB_GET, "/health", hub_health, OPEN}, /* a liveness probe */
+	{V11 | V2, HUB_GET, "/health", hub_health, ADMIN},
+	{V1, HUB_HEAD, "/health", hub_health, OPEN},
 
-	{ALL, HUB_POST, "/queues/{queue}/messages", hub_messages_post},
-	{ALL, HUB_GET, "/queues/{queue}/messages", hub_messages_get},
-	{ALL, HUB_DELETE, "/queues/{queue}/messages", hub_messages_delete},
-	{ALL, HUB_GET, "/queues/{queue}/messages/{id}", hub_message_get},
-	{ALL, HUB_DELETE, "/queues/{queue}/messages/{id}", hub_message_delete},
+	{ALL, HUB_GET, "/queues", hub_queues_list, READ},
+	{ALL, HUB_GET, "/queues/{queue}", hub_queue_get, READ},
+	{V1, HUB_HEAD, "/queues/{queue}", hub_queue_get, READ},
+	{ALL, HUB_PUT, "/queues/{queue}", hub_queue_put, WRITE_META},
+	{V2, HUB_PATCH, "/queues/{queue}", hub_queue_patch, WRITE_META},
+	{ALL, HUB_DELETE, "/queues/{queue}", hub_queue_delete, WRITE},
+	{ALL, HUB_GET, "/queues/{queue}/stats", hub_queue_stats, READ},
+	{V2, HUB_GET, "/queues/{queue}/counters", hub_queue_counters, READ},
+	{V1, HUB_GET, "/queues/{queue}/metadata", hub_queue_meta_get, READ},
+	{V1, HUB_PUT, "/queues/{queue}/metadata", hub_queue_meta_put,
+	 WRITE_META},
+	{V2, HUB_POST, "/queues/{queue}/purge", hub_queue_purge, WRITE},
+	{V2, HUB_POST, "/queues/{queue}/share", hub_share, WRITE},
+	{V2, HUB_GET, "/queues/{queue}/feed.atom", hub_queue_atom,
+	 LIVE(HUB_MEDIA_ATOM)},
+	{V2, HUB_GET, "/queues/{queue}/events", hub_queue_events,
+	 LIVE(HUB_MEDIA_SSE)},
 
-	{ALL, HUB_POST, "/queues/{queue}/claims", hub_claims_post},
-	{ALL, HUB_GET, "/queues/{queue}/claims/{id}", hub_claim_get},
-	{ALL, HUB_PATCH, "/queues/{queue}/claims/{id}", hub_claim_patch},
-	{ALL, HUB_DELETE, "/queues/{queue}/claims/{id}", hub_claim_delete},
+	{ALL, HUB_POST, "/queues/{queue}/messages", hub_messages_post,
+	 WRITE_MSGS},
+	{ALL, HUB_GET, "/queues/{queue}/messages", hub_messages_get, READ},
+	{ALL, HUB_DELETE, "/queues/{queue}/messages", hub_messages_delete,
+	 WRITE},
+	{ALL, HUB_GET, "/queues/{queue}/messages/{id}", hub_message_get, READ},
+	{ALL, HUB_DELETE, "/queues/{queue}/messages/{id}", hub_message_delete,
+	 WRITE},
+
+	{ALL, HUB_POST, "/queues/{queue}/claims", hub_claims_post, WRITE},
+	{ALL, HUB_GET, "/queues/{queue}/claims/{id}", hub_claim_get, READ},
+	/* Capped like every PUT and PATCH body, at the metadata limit (as
+	 * Herald has always done; the words then speak of metadata). */
+	{ALL, HUB_PATCH, "/queues/{queue}/claims/{id}", hub_claim_patch,
+	 WRITE_META},
+	{ALL, HUB_DELETE, "/queues/{queue}/claims/{id}", hub_claim_delete,
+	 WRITE},
 };
+
+/* An unknown path: JSON only (its 404 is JSON), the default body cap. */
+static const struct hub_route_attrs no_route_attrs = OPEN;
 
 static const char *const method_names[] = {
 	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
@@ -97,21 +129,16 @@ bool hub_project_ok(const char *s)
 	return true;
 }
 
-/* Route parameters, copied out of the path. */
-struct params {
-	char queue[FEED_NAME_MAX + 1];
-	char id[128];
-	bool bad_queue;
-};
-
 /*
  * Matches `path` against `pattern` segment by segment. On a match fills
- * p (a queue segment failing the name rule sets p->bad_queue: the route
- * matches, the request is refused).
+ * m's queue and id (a queue segment failing the name rule sets
+ * m->bad_queue: the route matches, the request is refused).
  */
-static bool match(const char *pattern, const char *path, struct params *p)
+static bool match(const char *pattern, const char *path,
+		  struct hub_route_match *m)
 {
-	memset(p, 0, sizeof(*p));
+	m->queue[0] = m->id[0] = '\0';
+	m->bad_queue = false;
 	while (*pattern && *path) {
 		const char *pe = strchr(pattern + 1, '/');
 		const char *se = strchr(path + 1, '/');
@@ -123,14 +150,17 @@ static bool match(const char *pattern, const char *path, struct params *p)
 		if (plen == 8 && strncmp(pattern, "/{queue}", 8) == 0) {
 			if (slen < 2)
 				return false;
-			if (!hub_queue_name_ok(path + 1, slen - 1))
-				p->bad_queue = true;
-			else
-				memcpy(p->queue, path + 1, slen - 1);
+			if (!hub_queue_name_ok(path + 1, slen - 1)) {
+				m->bad_queue = true;
+			} else {
+				memcpy(m->queue, path + 1, slen - 1);
+				m->queue[slen - 1] = '\0';
+			}
 		} else if (plen == 5 && strncmp(pattern, "/{id}", 5) == 0) {
-			if (slen < 2 || slen - 1 >= sizeof(p->id))
+			if (slen < 2 || slen - 1 >= sizeof(m->id))
 				return false;
-			memcpy(p->id, path + 1, slen - 1);
+			memcpy(m->id, path + 1, slen - 1);
+			m->id[slen - 1] = '\0';
 		} else if (plen != slen || strncmp(pattern, path, plen) != 0) {
 			return false;
 		}
@@ -140,8 +170,8 @@ static bool match(const char *pattern, const char *path, struct params *p)
 	return *pattern == '\0' && *path == '\0';
 }
 
-/* Splits the version prefix off the path. */
-static const char *split_version(struct hub_req *r)
+/* Splits the version prefix off the path: the rest of it. */
+static const char *split_version(const char *path, struct hub_route_match *m)
 {
 	static const struct {
 		const char *prefix;
@@ -155,48 +185,67 @@ static const char *split_version(struct hub_req *r)
 	for (size_t i = 0; i < sizeof(versions) / sizeof(*versions); i++) {
 		size_t n = strlen(versions[i].prefix);
 
-		if (strncmp(r->path, versions[i].prefix, n) == 0 &&
-		    (r->path[n] == '/' || r->path[n] == '\0')) {
-			r->version = versions[i].version;
-			r->prefix = versions[i].prefix;
-			return r->path[n] ? r->path + n : "/";
+		if (strncmp(path, versions[i].prefix, n) == 0 &&
+		    (path[n] == '/' || path[n] == '\0')) {
+			m->version = versions[i].version;
+			m->prefix = versions[i].prefix;
+			/* "/v2" alone (no slash) needs no Client-ID. */
+			m->client_id_required = path[n] == '/' &&
+						versions[i].version != HUB_V1;
+			return path[n] ? path + n : "/";
 		}
 	}
-	r->version = 0;
-	r->prefix = "";
-	return r->path;
+	m->version = 0;
+	m->prefix = "";
+	m->client_id_required = false;
+	return path;
 }
 
-void hub_route(struct hub_req *r)
+void hub_route_lookup(enum hub_method method, const char *path,
+		      struct hub_route_match *m)
 {
-	struct params p = {.bad_queue = false};
-	const char *rest = split_version(r);
-	unsigned allowed = 0;
-	const struct route *hit = NULL;
-	char allow[128] = "";
+	const char *rest = split_version(path, m);
+	struct hub_route_match q;
 
+	m->route = NULL;
+	m->allowed = 0;
+	m->attrs = &no_route_attrs;
+	m->queue[0] = m->id[0] = '\0';
+	m->bad_queue = false;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++) {
-		const struct route *rt = &routes[i];
-		struct params q;
+		const struct hub_route *rt = &routes[i];
 
-		if (r->version ? !(rt->versions & r->version) : rt->versions)
+		if (m->version ? !(rt->versions & m->version) : rt->versions)
 			continue;
 		if (!match(rt->pattern, rest, &q))
 			continue;
-		allowed |= 1u << rt->method;
-		if (rt->method == r->method && !hit) {
-			hit = rt;
-			p = q;
+		if (!m->allowed)
+			m->attrs = &rt->attrs; /* the path's first row */
+		m->allowed |= 1u << rt->method;
+		if (rt->method == method && !m->route) {
+			m->route = rt;
+			m->attrs = &rt->attrs;
+			memcpy(m->queue, q.queue, sizeof(m->queue));
+			memcpy(m->id, q.id, sizeof(m->id));
+			m->bad_queue = q.bad_queue;
 		}
 	}
-	if (!allowed) {
+}
+
+void hub_route_dispatch(struct hub_req *r, const struct hub_route_match *m)
+{
+	char allow[128] = "";
+
+	r->version = m->version;
+	r->prefix = m->prefix;
+	if (!m->allowed) {
 		hub_reply_error(r, 404, "404 Not Found", NULL);
 		return;
 	}
-	for (int m = 0; m < HUB_OPTIONS; m++) {
-		if (!(allowed & (1u << m)))
+	for (int i = 0; i < HUB_OPTIONS; i++) {
+		if (!(m->allowed & (1u << i)))
 			continue;
-		strcat(allow, method_names[m]);
+		strcat(allow, method_names[i]);
 		strcat(allow, ", ");
 	}
 	strcat(allow, "OPTIONS");
@@ -205,20 +254,86 @@ void hub_route(struct hub_req *r)
 		hub_reply(r, 200, NULL);
 		return;
 	}
-	if (!hit) {
+	if (!m->route) {
 		hub_header(r, "Allow", "%s", allow);
 		hub_reply_error(r, 405, "405 Method Not Allowed", NULL);
 		return;
 	}
-	if (p.bad_queue || strlen(r->project) > FEED_PROJECT_MAX) {
+	if (m->bad_queue || strlen(r->project) > FEED_PROJECT_MAX) {
 		hub_reply_error(r, 400, "Invalid queue identification",
 				"The format of the submitted queue name or "
 				"project id is not valid.");
 		return;
 	}
-	memcpy(r->queue_buf, p.queue, sizeof(r->queue_buf));
-	memcpy(r->id_buf, p.id, sizeof(r->id_buf));
-	r->queue = p.queue[0] ? r->queue_buf : NULL;
-	r->id = p.id[0] ? r->id_buf : NULL;
-	hit->handler(r);
+	memcpy(r->queue_buf, m->queue, sizeof(r->queue_buf));
+	memcpy(r->id_buf, m->id, sizeof(r->id_buf));
+	r->queue = m->queue[0] ? r->queue_buf : NULL;
+	r->id = m->id[0] ? r->id_buf : NULL;
+	m->route->handler(r);
+}
+
+void hub_route(struct hub_req *r)
+{
+	struct hub_route_match m;
+
+	hub_route_lookup(r->method, r->path, &m);
+	hub_route_dispatch(r, &m);
+}
+
+/* ------------------------------------------------------------ attributes */
+
+size_t hub_route_body_max(const struct hub_route_attrs *a,
+			  const struct hub_limits *l)
+{
+	switch (a->body) {
+	case HUB_BODY_MESSAGES:
+		return l->max_messages_post_size;
+	case HUB_BODY_METADATA:
+		return l->max_queue_metadata > HUB_BODY_DEFAULT_MAX
+			       ? l->max_queue_metadata
+			       : HUB_BODY_DEFAULT_MAX;
+	default:
+		return HUB_BODY_DEFAULT_MAX;
+	}
+}
+
+void hub_route_refuse_body(struct hub_req *r, const struct hub_route_attrs *a)
+{
+	const struct hub_limits *l = &r->cfg->limits;
+
+	switch (a->body) {
+	case HUB_BODY_MESSAGES:
+		hub_reply_error(r, 400, "Invalid API request",
+				"Message collection size is too large. Max "
+				"size %u", l->max_messages_post_size);
+		break;
+	case HUB_BODY_METADATA:
+		hub_reply_error(r, 400, r->method == HUB_PUT
+					       ? "Invalid API request"
+					       : "Invalid request body",
+				"Queue metadata is too large. Max size: %u",
+				l->max_queue_metadata);
+		break;
+	default:
+		hub_reply_error(r, 400, "Invalid API request",
+				"Request body is too large. Max size %zu",
+				hub_route_body_max(a, l));
+		break;
+	}
+}
+
+bool hub_route_accepts(const struct hub_route_attrs *a, const char *accept)
+{
+	if (strstr(accept, "application/json") || strstr(accept, "*/*") ||
+	    strstr(accept, "application/*"))
+		return true;
+	if (a->media & HUB_MEDIA_ANY)
+		return true;
+	if ((a->media & HUB_MEDIA_SSE) && strstr(accept, "text/event-stream"))
+		return true;
+	if ((a->media & HUB_MEDIA_ATOM) &&
+	    (strstr(accept, "application/atom+xml") ||
+	     strstr(accept, "application/xml") || strstr(accept, "text/xml")))
+		return true;
+	return (a->media & HUB_MEDIA_HTML) && strstr(accept, "text/html");
 }

@@ -1,6 +1,22 @@
 /*
- * route.h - the route table: method + path -> handler (route.c), and the
+ * route.h - the route table (route.c): method + path -> a route, its
+ * parameters and its attributes; then dispatch to its handler. And the
  * API's name rules.
+ *
+ * Routing is two steps, so a transport can act on a route's attributes
+ * before it has the whole request, without knowing any path itself:
+ *
+ *   hub_route_lookup(method, path)   at header time: the route (or why
+ *                                    none: 404, 405, OPTIONS), the version,
+ *                                    {queue} and {id}, the attributes
+ *   ... the transport reads the body up to hub_route_body_max(), checks
+ *       Accept with hub_route_accepts(), reads ids from the query where
+ *       ids_in_query allows ...
+ *   hub_route_dispatch(r, match)     404 / 405 / OPTIONS / a bad queue
+ *                                    name, or the handler
+ *
+ * hub_route(r) does both at once (WebSocket actions, re-runs of a held
+ * request).
  */
 #ifndef HERALD_HUB_ROUTE_H
 #define HERALD_HUB_ROUTE_H
@@ -8,18 +24,107 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "req.h"
 
-/* --------------------------------------------------------------- routes */
+/* ------------------------------------------------------------ attributes */
+
+/* Which limit caps a route's request body (hub_route_body_max). */
+enum hub_body_limit {
+	HUB_BODY_DEFAULT,  /* HUB_BODY_DEFAULT_MAX: any other body */
+	HUB_BODY_MESSAGES, /* max-messages-post-size: a post of messages */
+	HUB_BODY_METADATA, /* max-queue-metadata (at least the default) */
+};
+#define HUB_BODY_DEFAULT_MAX 65536
+
+/* Media types a route answers with besides JSON, which every route
+ * answers (its errors are JSON): what an Accept header must allow. */
+enum hub_media {
+	HUB_MEDIA_SSE = 1u << 0,  /* text/event-stream */
+	HUB_MEDIA_ATOM = 1u << 1, /* application/atom+xml, application/xml,
+				   * text/xml */
+	HUB_MEDIA_HTML = 1u << 2, /* text/html (the dashboard at /) */
+	HUB_MEDIA_ANY = 1u << 3,  /* whatever is asked (the dashboard's
+				   * files) */
+};
+
+/*
+ * What a route needs of its caller - for the security work to come
+ * (hub/auth.c, ARCHITECTURE.md "Who may do what"). Documented here, NOT
+ * enforced yet: today every caller may do everything but the admin
+ * routes, whose handlers check X-Roles themselves.
+ */
+enum hub_auth {
+	HUB_AUTH_NONE,  /* anyone: versions, home documents, ping, dashboard */
+	HUB_AUTH_READ,  /* reads a project's queues and messages */
+	HUB_AUTH_WRITE, /* changes them (claims too: a claim is a write) */
+	HUB_AUTH_ADMIN, /* the operator: the storage health report */
+};
+
+struct hub_route_attrs {
+	enum hub_body_limit body;
+	unsigned media;     /* enum hub_media bits; 0: JSON only */
+	/* Client-ID and X-Project-Id may come as query parameters
+	 * (client_id=, project_id=): browsers and feed readers cannot set
+	 * headers on live streams and feeds. */
+	bool ids_in_query;
+	enum hub_auth auth;
+};
+
+/* ----------------------------------------------------------------- routes */
+
+struct hub_route; /* a row of the table (route.c) */
+
+/* What a lookup found. */
+struct hub_route_match {
+	/* The row for the method; NULL when there is none: then `allowed`
+	 * says why - 0: no route has the path (404); else the methods that
+	 * do (bits 1 << enum hub_method): 405, or OPTIONS' answer. */
+	const struct hub_route *route;
+	unsigned allowed;
+	/* The attributes of `route`, or of the path's first row when the
+	 * method has none, or the defaults for an unknown path. Never
+	 * NULL. */
+	const struct hub_route_attrs *attrs;
+	enum hub_version version; /* 0: unversioned */
+	const char *prefix;       /* "/v2", "/v1.1", "/v1" or "" */
+	/* Client-ID is required: a /v1.1/ or /v2/ path, known or not. */
+	bool client_id_required;
+	/* {queue} and {id} ("" when the route has none); bad_queue: the
+	 * {queue} segment breaks the name rule (a 400 at dispatch). */
+	char queue[FEED_NAME_MAX + 1];
+	char id[128];
+	bool bad_queue;
+};
+
+/* Looks `path` (decoded, no query) up for `method`; fills m. Pure: no
+ * request, no reply - a transport may call it as soon as it has the
+ * request line. */
+void hub_route_lookup(enum hub_method method, const char *path,
+		      struct hub_route_match *m);
+/* Runs r (after the pre-routing checks) by its lookup m: replies 404,
+ * 405 (with Allow), OPTIONS (200 with Allow) or 400 for a bad queue name
+ * or project; else sets r->version, prefix, queue and id and calls the
+ * route's handler. */
+void hub_route_dispatch(struct hub_req *r, const struct hub_route_match *m);
+/* hub_route_lookup(r->method, r->path) and hub_route_dispatch(). */
+void hub_route(struct hub_req *r);
+
+/* The most body bytes a route takes under the limits l. */
+size_t hub_route_body_max(const struct hub_route_attrs *a,
+			  const struct hub_limits *l);
+/* Replies the 400 for a body over that limit, in Zaqar's words for the
+ * route (and r->method: a PUT's title differs from a PATCH's). */
+void hub_route_refuse_body(struct hub_req *r, const struct hub_route_attrs *a);
+/* Whether an Accept header (non-empty) allows what the route answers. */
+bool hub_route_accepts(const struct hub_route_attrs *a, const char *accept);
+
+/* ------------------------------------------------------------ name rules */
 
 /* The API's rule for queue names: ^[a-zA-Z0-9_.-]+$, 1..64 characters. */
 bool hub_queue_name_ok(const char *s, size_t len);
 /* A project id: at most FEED_PROJECT_MAX bytes, no control characters
  * (which a query parameter or a WebSocket frame could carry). */
 bool hub_project_ok(const char *s);
-
-/* Dispatches r (after the pre-routing checks) to its handler, or replies
- * 404 / 405 / OPTIONS. route.c. */
-void hub_route(struct hub_req *r);
 
 #endif /* HERALD_HUB_ROUTE_H */

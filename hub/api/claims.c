@@ -18,8 +18,10 @@
  *
  * GET is a read on the loop thread; create, renew and release are writes
  * on the writer thread, with a context that owns copies of the names.
- * The claim id reaches the client only in Location and in the messages'
- * hrefs (?claim_id=), which python-zaqarclient parses.
+ * Over HTTP the claim id reaches the client only in Location and in the
+ * messages' hrefs (?claim_id=), which python-zaqarclient parses; the
+ * reply also carries it as a field (and the messages as data) for
+ * WebSocket's frames.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,17 +35,11 @@
 
 #define CLAIM_DEFAULT_LIMIT 10
 
-/* The project as Zaqar prints it: None when there is none (v1). */
-static const char *project_text(const struct hub_req *r)
+/* A failed claim read or write; an id that is not a UUID names a claim
+ * that does not exist. */
+static void reply_claim_error(struct hub_req *r, int rc)
 {
-	return r->project && *r->project ? r->project : "None";
-}
-
-static void reply_no_claim(struct hub_req *r)
-{
-	hub_reply_error(r, 404, "Not found",
-			"Claim %s does not exist in queue %s for project %s",
-			r->id, r->queue, project_text(r));
+	hub_reply_feed_error(r, rc == FEED_EBADID ? FEED_ENOCLAIM : rc, NULL);
 }
 
 /* Reads ttl and grace from the body into *ttl, *grace (which hold the
@@ -127,11 +123,14 @@ static int create_run(feed_t *feed, void *ctx, uint64_t now_ms)
 static void create_reply(struct hub_req *r, const feed_claim_t *claim)
 {
 	char *base = hub_queue_href(r, r->queue);
-	json_t *arr = json_array();
+	json_t *arr = json_array(), *data = json_array();
 
 	for (size_t i = 0; i < claim->msgs.n; i++)
-		json_array_append_new(arr, hub_msg_json(r, &claim->msgs.v[i]));
-	hub_header(r, "Location", "%s/claims/%s", base ? base : "", claim->id);
+		json_array_append_new(arr,
+				      hub_msg_json(r, &claim->msgs.v[i], data));
+	hub_reply_set_location(r, "%s/claims/%s", base ? base : "", claim->id);
+	hub_reply_set_claim(r, claim->id);
+	hub_reply_set_msgs(r, data);
 	free(base);
 	if (r->version == HUB_V1)
 		hub_reply(r, 201, arr);
@@ -201,24 +200,23 @@ void hub_claims_post(struct hub_req *r)
 void hub_claim_get(struct hub_req *r)
 {
 	feed_claim_t claim;
-	json_t *arr;
+	json_t *arr, *data;
 	int rc;
 
 	if (r->version == HUB_V1)
 		hub_header(r, "Content-Location", "%s", r->path);
 	rc = feed_claim_get(r->feed, r->project, r->queue, r->id, r->now_ms,
 			    &claim);
-	if (rc == FEED_ENOCLAIM || rc == FEED_EBADID) {
-		reply_no_claim(r);
-		return;
-	}
 	if (rc) {
-		hub_reply_feed_error(r, rc, NULL);
+		reply_claim_error(r, rc);
 		return;
 	}
 	arr = json_array();
+	data = json_array();
 	for (size_t i = 0; i < claim.msgs.n; i++)
-		json_array_append_new(arr, hub_msg_json(r, &claim.msgs.v[i]));
+		json_array_append_new(arr,
+				      hub_msg_json(r, &claim.msgs.v[i], data));
+	hub_reply_set_msgs(r, data);
 	hub_reply(r, 200,
 		  json_pack("{s:I,s:I,s:o,s:s}", "age",
 			    (json_int_t)(r->now_ms > claim.updated_ms
@@ -242,10 +240,8 @@ static int renew_run(feed_t *feed, void *ctx, uint64_t now_ms)
 
 static void renew_done(struct hub_req *r, void *ctx, int rc)
 {
-	if (r && (rc == FEED_ENOCLAIM || rc == FEED_EBADID))
-		reply_no_claim(r);
-	else if (r && rc)
-		hub_reply_feed_error(r, rc, NULL);
+	if (r && rc)
+		reply_claim_error(r, rc);
 	else if (r)
 		hub_reply(r, 204, NULL);
 	claim_ctx_free(ctx);

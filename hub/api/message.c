@@ -262,25 +262,24 @@ void hub_message_get(struct hub_req *r)
 {
 	feed_msgs_t msgs = {0};
 	bool exists = false;
+	char what[160];
+	json_t *data;
 	int rc;
 
 	hub_msgs_v1_content_location(r);
 	rc = feed_get(r->feed, r->project, r->queue, r->id, r->now_ms, &msgs);
 	if (rc == 0) {
-		hub_reply(r, 200, hub_msgs_render(r, &msgs.v[0]));
+		data = json_array();
+		hub_reply(r, 200, hub_msgs_render(r, &msgs.v[0], data));
+		hub_reply_set_msgs(r, data);
 	} else if (rc == FEED_ENOTFOUND || rc == FEED_EBADID) {
 		/* Zaqar names the queue when that is what is missing. */
 		rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
-		if (rc)
-			hub_reply_feed_error(r, rc, NULL);
-		else if (!exists)
-			hub_msgs_reply_no_queue(r);
-		else
-			hub_reply_error(r, 404, "Not found",
-					"Message %s does not exist in queue %s "
-					"for project %s",
-					r->id, r->queue,
-					hub_msgs_project_text(r));
+		snprintf(what, sizeof(what), "Message %s", r->id);
+		hub_reply_feed_error(r, rc ? rc
+					   : exists ? FEED_ENOTFOUND
+						    : FEED_ENOQUEUE,
+				     what);
 	} else {
 		hub_reply_feed_error(r, rc, NULL);
 	}
@@ -299,24 +298,19 @@ static int delete_one_run(feed_t *feed, void *ctx, uint64_t now_ms)
 
 static void delete_one_done(struct hub_req *r, void *ctx, int rc)
 {
+	/* A delete's claim that is not there: Zaqar's words in this place. */
+	static const struct hub_feed_words words[] = {
+		{FEED_ENOCLAIM, 400, "Unable to delete",
+		 "The specified claim does not exist or has expired."},
+		{0, 0, NULL, NULL},
+	};
+
 	if (!r)
 		goto out;
 	if (rc == 0 || rc == FEED_EBADID) /* a malformed id: no message */
 		hub_reply(r, 204, NULL);
-	else if (rc == FEED_ECLAIMED)
-		hub_reply_error(r, 403, "Unable to delete",
-				"This message is claimed; it cannot be deleted "
-				"without a valid claim ID.");
-	else if (rc == FEED_ENOCLAIM)
-		hub_reply_error(r, 400, "Unable to delete",
-				"The specified claim does not exist or has "
-				"expired.");
-	else if (rc == FEED_ENOTCLAIMED)
-		hub_reply_error(r, 400, "Unable to delete",
-				"A claim was specified, but the message is not "
-				"currently claimed.");
 	else
-		hub_reply_feed_error(r, rc, NULL);
+		hub_reply_feed_error_as(r, rc, NULL, words);
 out:
 	write_ctx_free(ctx);
 }

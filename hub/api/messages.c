@@ -48,23 +48,12 @@
 #include "live/wait.h"
 #include "render.h"
 #include "etag.h"
+#include "buf.h"
 #include "messages.h"
 
 #define LIST_DEFAULT_LIMIT 10
 
 /* --------------------------------------------- shared with message.c */
-
-const char *hub_msgs_project_text(const struct hub_req *r)
-{
-	return r->project && *r->project ? r->project : "None";
-}
-
-void hub_msgs_reply_no_queue(struct hub_req *r)
-{
-	hub_reply_error(r, 404, "Not found",
-			"Queue %s does not exist for project %s", r->queue,
-			hub_msgs_project_text(r));
-}
 
 void hub_msgs_reply_nomem(struct hub_req *r)
 {
@@ -118,15 +107,21 @@ void hub_msgs_v1_content_location(struct hub_req *r)
 	free(uri);
 }
 
-json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m)
+json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
+			json_t *data)
 {
 	feed_msg_t copy;
+	json_t *o;
 
 	if (r->version != HUB_V1 || m->claim_id[0] == '\0')
-		return hub_msg_json(r, m);
+		return hub_msg_json(r, m, data);
 	copy = *m;
 	copy.claim_id[0] = '\0';
-	return hub_msg_json(r, &copy);
+	o = hub_msg_json(r, &copy, NULL);
+	if (o && data)
+		json_array_append_new(
+			data, hub_msg_data(r, m, json_object_get(o, "body")));
+	return o;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -141,13 +136,16 @@ static bool v1_client_id_ok(struct hub_req *r)
 	return false;
 }
 
-/* Messages rendered with hub_msgs_render (new reference). */
-static json_t *msgs_json(const struct hub_req *r, const feed_msgs_t *msgs)
+/* Messages rendered with hub_msgs_render (new reference); also as data
+ * into `data` (borrowed). */
+static json_t *msgs_json(const struct hub_req *r, const feed_msgs_t *msgs,
+			 json_t *data)
 {
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < msgs->n; i++)
-		json_array_append_new(arr, hub_msgs_render(r, &msgs->v[i]));
+		json_array_append_new(arr,
+				      hub_msgs_render(r, &msgs->v[i], data));
 	return arr;
 }
 
@@ -398,33 +396,43 @@ fail:
 	return NULL;
 }
 
+/* 201: the hrefs, the Location of them all, and the ids as a field. */
 static void post_reply(struct hub_req *r, struct post_ctx *c)
 {
 	char *base = hub_queue_href(r, r->queue);
-	char *loc = NULL;
-	size_t len = 0;
-	FILE *f = base ? open_memstream(&loc, &len) : NULL;
-	json_t *res = json_array(), *doc;
+	struct hub_buf loc = {0};
+	json_t *res = json_array(), *ids = json_array(), *doc;
+	char *text;
 
-	if (!f) {
-		free(base);
+	if (!base) {
 		json_decref(res);
+		json_decref(ids);
 		hub_msgs_reply_nomem(r);
 		return;
 	}
-	fprintf(f, "%s/messages?ids=", base);
+	hub_buf_printf(&loc, "%s/messages?ids=", base);
 	for (size_t i = 0; i < c->n; i++) {
-		fprintf(f, "%s%s", i ? "," : "", c->ids[i]);
+		hub_buf_printf(&loc, "%s%s", i ? "," : "", c->ids[i]);
 		json_array_append_new(
 			res, json_sprintf("%s/messages/%s", base, c->ids[i]));
+		json_array_append_new(ids, json_string(c->ids[i]));
 	}
-	fclose(f);
-	hub_header(r, "Location", "%s", loc);
+	text = hub_buf_take(&loc, NULL);
+	if (!text) {
+		free(base);
+		free(text);
+		json_decref(res);
+		json_decref(ids);
+		hub_msgs_reply_nomem(r);
+		return;
+	}
+	hub_reply_set_location(r, "%s", text);
+	hub_reply_set_ids(r, ids);
 	doc = json_pack("{s:o}", "resources", res);
 	if (r->version == HUB_V1)
 		json_object_set_new(doc, "partial", json_false());
 	hub_reply(r, 201, doc);
-	free(loc);
+	free(text);
 	free(base);
 }
 
@@ -432,9 +440,7 @@ static void post_done(struct hub_req *r, void *ctx, int rc)
 {
 	struct post_ctx *c = ctx;
 
-	if (r && rc == FEED_ENOQUEUE)
-		hub_msgs_reply_no_queue(r);
-	else if (r && rc)
+	if (r && rc)
 		hub_reply_feed_error(r, rc, NULL);
 	else if (r)
 		post_reply(r, c);
@@ -572,6 +578,7 @@ static bool list_params_get(struct hub_req *r, struct list_params *p)
 /* A listing page: what the reads gathered. */
 struct page {
 	json_t *msgs;                 /* rendered, new reference */
+	json_t *data;                 /* the same as data (hub_msg_data) */
 	char next[FEED_ID_LEN + 1];   /* marker for the next page */
 	bool gap;
 	int64_t missed;               /* -1: unknown */
@@ -597,7 +604,7 @@ static void page_gap(struct page *pg, const feed_msgs_t *msgs)
 static void page_add(const struct hub_req *r, struct page *pg,
 		     const feed_msg_t *m)
 {
-	json_array_append_new(pg->msgs, hub_msgs_render(r, m));
+	json_array_append_new(pg->msgs, hub_msgs_render(r, m, pg->data));
 	hub_etag_add_str(&pg->etag, m->id);
 	hub_etag_add_str(&pg->etag, m->claim_id);
 	hub_etag_add_u64(&pg->etag, m->expires_ms - m->created_ms);
@@ -677,6 +684,7 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 		hub_header(r, "Herald-Gap", "unknown");
 	if (tag[0])
 		hub_header(r, "ETag", "%s", tag);
+	hub_reply_set_msgs(r, json_incref(pg->data));
 	if (tag[0] && hub_etag_matches(r, tag))
 		hub_reply(r, 304, NULL);
 	else if (no_content)
@@ -700,8 +708,11 @@ static void messages_list(struct hub_req *r)
 	if (!v1_client_id_ok(r) || !list_params_get(r, &p))
 		return;
 	pg.msgs = json_array();
+	pg.data = json_array();
 	hub_etag_init(&pg.etag);
-	if (!pg.msgs) {
+	if (!pg.msgs || !pg.data) {
+		json_decref(pg.msgs);
+		json_decref(pg.data);
 		hub_msgs_reply_nomem(r);
 		return;
 	}
@@ -713,6 +724,7 @@ static void messages_list(struct hub_req *r)
 	else
 		list_reply(r, &p, &pg);
 	json_decref(pg.msgs);
+	json_decref(pg.data);
 }
 
 /* ------------------------------------------------------------ get by ids */
@@ -739,8 +751,21 @@ static void reply_ids_not_found(struct hub_req *r, const char *const *ids,
 	hub_reply_error(r, 404, "Not found",
 			"No messages with IDs: %s found in the queue %s for "
 			"project %s.",
-			list, r->queue, hub_msgs_project_text(r));
+			list, r->queue, hub_project_text(r));
 	free(list);
+}
+
+/* 200: the messages found, and the same as data. */
+static void reply_ids_found(struct hub_req *r, const feed_msgs_t *msgs)
+{
+	json_t *data = json_array();
+	json_t *arr = msgs_json(r, msgs, data);
+
+	hub_reply_set_msgs(r, data);
+	if (r->version == HUB_V1)
+		hub_reply(r, 200, arr);
+	else
+		hub_reply(r, 200, json_pack("{s:o}", "messages", arr));
 }
 
 static void messages_get_ids(struct hub_req *r, const char **ids, size_t n)
@@ -761,11 +786,8 @@ static void messages_get_ids(struct hub_req *r, const char **ids, size_t n)
 		hub_reply(r, 204, NULL);
 	else if (msgs.n == 0)
 		reply_ids_not_found(r, ids, n);
-	else if (r->version == HUB_V1)
-		hub_reply(r, 200, msgs_json(r, &msgs));
 	else
-		hub_reply(r, 200,
-			  json_pack("{s:o}", "messages", msgs_json(r, &msgs)));
+		reply_ids_found(r, &msgs);
 	feed_msgs_free(&msgs);
 }
 

@@ -11,13 +11,6 @@
 
 #include "req.h"
 
-/* The project as Zaqar prints it: "None" when there is none (v1).
- * Borrowed: r's, or a string constant. */
-const char *hub_msgs_project_text(const struct hub_req *r);
-
-/* Replies Zaqar's 404 "Queue <queue> does not exist for project <p>". */
-void hub_msgs_reply_no_queue(struct hub_req *r);
-
 /* Replies what feed's FEED_ENOMEM maps to. */
 void hub_msgs_reply_nomem(struct hub_req *r);
 
@@ -33,8 +26,10 @@ void hub_msgs_v1_content_location(struct hub_req *r);
  * A message as the message routes render it (new reference): as
  * hub_msg_json(), except that v1 puts the claim id into hrefs only in
  * claim responses (format_message_v1 is given no claim id elsewhere), so
- * it is left out of v1 lists and gets.
+ * it is left out of v1 lists and gets. `data` as for hub_msg_json() (may
+ * be NULL): the message as data, its claim id always in.
  */
-json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m);
+json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
+			json_t *data);
 
 #endif /* HERALD_HUB_MESSAGES_H */

@@ -25,7 +25,8 @@
  * reserved defaults, filters listings and patches.
  *
  * A Zaqar quirk kept on purpose, because clients see it: a missing
- * project is "None" in 404 texts.
+ * project is "None" in 404 texts (hub_project_text, in the one feed
+ * error table).
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -44,15 +45,6 @@
 #define PATCH_TYPE "application/openstack-messaging-v2.0-json-patch"
 
 /* ------------------------------------------------------------ helpers */
-
-/* Zaqar's 404 for a missing queue (Python prints a missing project as
- * None). */
-static void reply_no_queue(struct hub_req *r)
-{
-	hub_reply_error(r, 404, "Not found",
-			"Queue %s does not exist for project %s", r->queue,
-			*r->project ? r->project : "None");
-}
 
 /* Content-Length over the metadata limit (checked before parsing). */
 static bool meta_too_large(struct hub_req *r, const char *title)
@@ -137,9 +129,7 @@ static struct qjob *qjob_new(struct hub_req *r)
 	struct qjob *j = calloc(1, sizeof(*j));
 
 	if (!j) {
-		hub_reply_error(r, 503, "Service temporarily unavailable",
-				"Out of memory. Please try again in a few "
-				"seconds.");
+		hub_reply_feed_error(r, FEED_ENOMEM, NULL);
 		return NULL;
 	}
 	snprintf(j->project, sizeof(j->project), "%s", r->project);
@@ -166,22 +156,24 @@ static bool qjob_set_meta(struct hub_req *r, struct qjob *j, json_t *meta)
 		j->meta_len = strlen(j->meta);
 		return true;
 	}
-	hub_reply_error(r, 503, "Service temporarily unavailable",
-			"Out of memory. Please try again in a few seconds.");
+	hub_reply_feed_error(r, FEED_ENOMEM, NULL);
 	return false;
 }
 
-/* Replies a failed queue write. */
+/* Replies a failed queue write: metadata too large for feed is Zaqar's
+ * metadata limit, under the title of the method (PUT, PATCH). */
 static void reply_write_error(struct hub_req *r, const struct qjob *j, int rc,
 			      const char *title)
 {
-	if (rc == FEED_ENOQUEUE)
-		reply_no_queue(r);
-	else if (rc == FEED_ETOOBIG)
-		hub_reply_error(r, 400, title, "Queue metadata is too large. "
-				"Max size: %u", j->limits.max_queue_metadata);
-	else
-		hub_reply_feed_error(r, rc, "Queue");
+	char text[128];
+	const struct hub_feed_words words[] = {
+		{FEED_ETOOBIG, 400, title, text},
+		{0, 0, NULL, NULL},
+	};
+
+	snprintf(text, sizeof(text), "Queue metadata is too large. Max size: %u",
+		 j->limits.max_queue_metadata);
+	hub_reply_feed_error_as(r, rc, "Queue", words);
 }
 
 /* ------------------------------------------------------------ listing */
@@ -393,7 +385,7 @@ static void put_done(struct hub_req *r, void *ctx, int rc)
 	if (r && rc) {
 		reply_write_error(r, j, rc, "Invalid API request");
 	} else if (r) {
-		hub_header(r, "Location", "%s", r->path);
+		hub_reply_set_location(r, "%s", r->path);
 		hub_reply(r, j->created ? 201 : 204, NULL);
 	}
 	qjob_free(j);
@@ -647,7 +639,7 @@ void hub_queue_stats(struct hub_req *r)
 		return;
 	}
 	if (!exists) {
-		reply_no_queue(r);
+		hub_reply_feed_error(r, FEED_ENOQUEUE, "Queue");
 		return;
 	}
 	msgs = json_pack("{s:I, s:I, s:I}", "claimed", (json_int_t)st.claimed,
@@ -781,7 +773,7 @@ void hub_queue_meta_get(struct hub_req *r)
 				     &len);
 
 	if (rc == FEED_ENOQUEUE) {
-		reply_no_queue(r);
+		hub_reply_feed_error(r, FEED_ENOQUEUE, "Queue");
 		return;
 	}
 	if (rc) {
@@ -809,7 +801,7 @@ static void meta_put_done(struct hub_req *r, void *ctx, int rc)
 	if (r && rc) {
 		reply_write_error(r, j, rc, "Invalid API request");
 	} else if (r) {
-		hub_header(r, "Location", "%s", r->path);
+		hub_reply_set_location(r, "%s", r->path);
 		hub_reply(r, 204, NULL);
 	}
 	qjob_free(j);

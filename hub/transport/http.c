@@ -1,14 +1,17 @@
 /*
  * http.c - the HTTP transport: one request's life on libwebsockets, from
  * parsed headers to the last byte of its answer. Handlers see only the
- * struct hub_req it fills (and reply through req.c).
+ * struct hub_req it fills (and reply through reply.c). It knows no path:
+ * what a route takes and answers are the route's attributes.
  *
- *   LWS_CALLBACK_HTTP            headers parsed: build the request, refuse
- *                                what cannot be served (size limits, 411
- *                                for chunked bodies)
+ *   LWS_CALLBACK_HTTP            headers parsed: build the request, look
+ *                                its route up (route.c), refuse what
+ *                                cannot be served (the route's body
+ *                                limit, 411 for chunked bodies)
  *   LWS_CALLBACK_HTTP_BODY       body bytes, up to the route's limit
  *   LWS_CALLBACK_HTTP_BODY_COMPLETION  (or at once for requests without a
- *                                body) pre-routing checks, then route
+ *                                body) pre-routing checks (http_checks.c),
+ *                                then dispatch to the route
  *   handler                      replies now, defers a write (answered
  *                                from the writer's done), waits (long-poll:
  *                                held until its queue changes) or streams
@@ -44,13 +47,11 @@
 #include "writer.h"
 #include "live/wait.h"
 #include "live/sub.h"
-#include "render.h"
 #include "route.h"
-#include "api/api.h"
 #include "transport/http.h"
+#include "transport/http_checks.h"
 
 #define SLICE 65536   /* body bytes per WRITEABLE */
-#define BODY_MAX_OTHER 65536 /* bodies of routes without their own limit */
 
 enum state {
 	READING,
@@ -78,6 +79,7 @@ struct http_req {
 	void *stream_state;
 	const char *stream_type;
 	char *path;
+	struct hub_route_match match; /* looked up at header time */
 	struct hub_buf body;
 	size_t body_limit;
 	bool too_big;          /* body unread or over its limit: close after */
@@ -85,11 +87,7 @@ struct http_req {
 	size_t sent;
 	uint64_t started_ns;
 	enum hub_method method;
-	char project[FEED_PROJECT_MAX + 2];
-	char content_type[128];
-	char if_none_match[1024];
-	char last_event_id[FEED_ID_LEN + 8];
-	char accept[512];
+	struct hub_http_heads heads;
 };
 
 struct pss {
@@ -138,7 +136,7 @@ static void http_resume(struct hub_req *r)
 		lws_rx_flow_control(h->wsi, 1);
 		h->rx_off = false;
 	}
-	if (!r->replied)
+	if (!r->reply.replied)
 		hub_reply_error(r, 500, "Internal server error",
 				"The request was not answered.");
 	h->state = WRITING_HEAD;
@@ -252,7 +250,7 @@ static void http_stream(struct hub_req *r, const char *content_type,
 	h->stream_state = state;
 	h->stream_type = content_type;
 	h->state = STREAM_HEAD;
-	r->status = 200;
+	r->reply.status = 200;
 	/* A stream never finishes like a request: it is not in flight. */
 	h->srv->inflight--;
 	lws_callback_on_writable(h->wsi);
@@ -291,104 +289,6 @@ static enum hub_method method_of(int m)
 	}
 }
 
-/* Copies a known header; "" when absent; -1 when too long. */
-static int copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf,
-		    size_t len)
-{
-	int n = lws_hdr_total_length(wsi, h);
-
-	buf[0] = '\0';
-	if (n <= 0)
-		return 0;
-	if ((size_t)n >= len)
-		return -1;
-	return lws_hdr_copy(wsi, buf, (int)len, h) < 0 ? -1 : 1;
-}
-
-/* Copies a custom header by lower-case name with colon; 0 absent, 1 set. */
-static int copy_custom(struct lws *wsi, const char *name, char *buf, size_t len)
-{
-	int nlen = (int)strlen(name), n = lws_hdr_custom_length(wsi, name, nlen);
-
-	buf[0] = '\0';
-	if (n < 0)
-		return 0;
-	if ((size_t)n >= len)
-		return -1;
-	if (lws_hdr_custom_copy(wsi, buf, (int)len, name, nlen) < 0)
-		return -1;
-	return 1;
-}
-
-static int query_load(struct http_req *h)
-{
-	struct hub_req *r = &h->pub;
-	char frag[4096];
-	int n;
-
-	for (int i = 0; (n = lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag),
-						   WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0;
-	     i++) {
-		char *eq = strchr(frag, '=');
-		struct hub_kv *kv;
-
-		if (n == 0)
-			continue;
-		if (!eq || eq[1] == '\0')
-			continue; /* blank values are as if absent */
-		*eq = '\0';
-		kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
-		if (!kv)
-			return -1;
-		r->query = kv;
-		kv[r->n_query].key = strdup(frag);
-		kv[r->n_query].value = strdup(eq + 1);
-		kv[r->n_query].len = strlen(eq + 1);
-		r->n_query++;
-		if (!kv[r->n_query - 1].key || !kv[r->n_query - 1].value)
-			return -1;
-	}
-	return 0;
-}
-
-/* The body limit of a request, from its method and path. */
-static size_t body_limit(const struct http_req *h)
-{
-	const struct hub_limits *l = &h->srv->cfg.limits;
-	size_t n = strlen(h->path);
-
-	if (h->method == HUB_POST && n >= 9 &&
-	    strcmp(h->path + n - 9, "/messages") == 0)
-		return l->max_messages_post_size;
-	if (h->method == HUB_PUT || h->method == HUB_PATCH)
-		return l->max_queue_metadata > BODY_MAX_OTHER
-			       ? l->max_queue_metadata
-			       : BODY_MAX_OTHER;
-	return BODY_MAX_OTHER;
-}
-
-/* The 400 for a body over its limit, in Zaqar's words for the route. */
-static void refuse_size(struct http_req *h)
-{
-	const struct hub_limits *l = &h->srv->cfg.limits;
-	struct hub_req *r = &h->pub;
-
-	if (h->body_limit == l->max_messages_post_size && h->method == HUB_POST)
-		hub_reply_error(r, 400, "Invalid API request",
-				"Message collection size is too large. Max "
-				"size %u", l->max_messages_post_size);
-	else if (h->method == HUB_PUT || h->method == HUB_PATCH)
-		hub_reply_error(r, 400, h->method == HUB_PUT
-					       ? "Invalid API request"
-					       : "Invalid request body",
-				"Queue metadata is too large. Max size: %u",
-				l->max_queue_metadata);
-	else
-		hub_reply_error(r, 400, "Invalid API request",
-				"Request body is too large. Max size %zu",
-				h->body_limit);
-}
-
 static void req_free(struct http_req *h)
 {
 	hub_req_release(&h->pub);
@@ -397,175 +297,14 @@ static void req_free(struct http_req *h)
 	free(h);
 }
 
-/* A pre-signed URL's headers, when the request carries one. */
-static bool check_signature(struct http_req *h)
-{
-	char sig[4][512];
-
-	if (copy_custom(h->wsi, "url-signature:", sig[0], sizeof(sig[0])) != 1 ||
-	    !sig[0][0])
-		return true;
-	copy_custom(h->wsi, "url-expires:", sig[1], sizeof(sig[1]));
-	copy_custom(h->wsi, "url-methods:", sig[2], sizeof(sig[2]));
-	copy_custom(h->wsi, "url-paths:", sig[3], sizeof(sig[3]));
-	return hub_check_signature(&h->pub, sig[0], sig[1], sig[2], sig[3]);
-}
-
-/* Live streams (SSE, WebSocket stream URLs) and Atom feeds: browsers and
- * feed readers cannot set headers there, so Client-ID and X-Project-Id
- * may come as query parameters. */
-static bool ident_in_query(const char *path)
-{
-	size_t n = strlen(path);
-
-	return (n > 7 && strcmp(path + n - 7, "/events") == 0) ||
-	       (n > 7 && strcmp(path + n - 7, "/stream") == 0) ||
-	       (n > 10 && strcmp(path + n - 10, "/feed.atom") == 0);
-}
-
-/* Whether an Accept header takes what the path answers with. */
-static bool accepts(const char *path, const char *accept)
-{
-	size_t n = strlen(path);
-
-	if (strstr(accept, "application/json") || strstr(accept, "*/*") ||
-	    strstr(accept, "application/*"))
-		return true;
-	if (n > 7 && strcmp(path + n - 7, "/events") == 0)
-		return strstr(accept, "text/event-stream") != NULL;
-	if (n > 10 && strcmp(path + n - 10, "/feed.atom") == 0)
-		return strstr(accept, "application/atom+xml") ||
-		       strstr(accept, "application/xml") ||
-		       strstr(accept, "text/xml");
-	/* The dashboard: a page at / for a browser, and its files. */
-	if (strcmp(path, "/") == 0)
-		return strstr(accept, "text/html") != NULL;
-	return strncmp(path, "/dashboard/", 11) == 0;
-}
-
-/* A header, or on a stream path the query parameter standing in for it. */
-static int copy_ident(struct http_req *h, const char *header,
-		      const char *param, char *buf, size_t len)
-{
-	int n = copy_custom(h->wsi, header, buf, len);
-	const char *v;
-
-	if (n != 0 || !ident_in_query(h->path) ||
-	    !(v = hub_query(&h->pub, param)))
-		return n;
-	if (strlen(v) >= len)
-		return -1;
-	memcpy(buf, v, strlen(v) + 1);
-	return 1;
-}
-
-/* Content-Type of the body and Accept of the answer. */
-static bool check_media(struct http_req *h)
-{
-	struct hub_req *r = &h->pub;
-
-	if (r->has_body && r->body_len &&
-	    strncasecmp(r->content_type, "application/x-www-form-urlencoded",
-			33) == 0) {
-		hub_reply_error(r, 400, "Invalid Content-Type",
-				"Endpoint does not accept "
-				"`application/x-www-form-urlencoded` content; "
-				"currently supported media type is "
-				"`application/json`; specify proper client-side "
-				"media type with the \"Content-Type\" header.");
-		return false;
-	}
-	if (copy_hdr(h->wsi, WSI_TOKEN_HTTP_ACCEPT, h->accept,
-		     sizeof(h->accept)) < 0)
-		h->accept[0] = '\0'; /* too long to matter */
-	r->accept = h->accept;
-	if (h->accept[0] && !accepts(h->path, h->accept)) {
-		hub_header(r, "Vary", "Accept");
-		hub_reply(r, 406, NULL);
-		return false;
-	}
-	return true;
-}
-
-/* Client-ID: required on /v1.1 and /v2, a UUID wherever it is sent. */
-static bool check_client(struct http_req *h, bool required)
-{
-	struct hub_req *r = &h->pub;
-	char id[512];
-	int n = copy_ident(h, "client-id:", "client_id", id, sizeof(id));
-
-	if (n == 0 && required) {
-		hub_reply_error(r, 400, "Missing header value",
-				"The \"Client-ID\" header is required.");
-		return false;
-	}
-	if (n != 0 && (n < 0 || hub_uuid_parse(id, r->client_id) != 0)) {
-		hub_reply_error(r, 400, "Wrong UUID value",
-				"Malformed hexadecimal UUID.");
-		return false;
-	}
-	r->has_client_id = n != 0;
-	return true;
-}
-
-/*
- * X-Project-ID, as read into h->project (n: copy_custom's result). A
- * missing one means the default project on every version (Herald's
- * issue #3 says so; Zaqar refuses it on /v1.1 and /v2); an empty one is
- * refused, as Zaqar does.
- */
-static bool check_project(struct http_req *h, int n)
-{
-	struct hub_req *r = &h->pub;
-
-	if (n == 1 && h->project[0] == '\0') {
-		hub_reply_error(r, 400, "Empty project header not allowed",
-				"X-PROJECT-ID cannot be an empty string. "
-				"Specify the right header X-PROJECT-ID and "
-				"retry.");
-		return false;
-	}
-	if (n < 0 || (n == 1 && !hub_project_ok(h->project))) {
-		hub_reply_error(r, 400, "Invalid queue identification",
-				"The format of the submitted queue name or "
-				"project id is not valid.");
-		return false;
-	}
-	return true;
-}
-
-/* Whether a comma-separated X-Roles list names "admin". */
-static bool roles_admin(const char *roles)
-{
-	while (*roles) {
-		size_t len;
-
-		roles += strspn(roles, " ,");
-		len = strcspn(roles, ",");
-		while (len && roles[len - 1] == ' ')
-			len--;
-		if (len == 5 && strncmp(roles, "admin", 5) == 0)
-			return true;
-		roles += strcspn(roles, ",");
-	}
-	return false;
-}
-
-/*
- * The pre-routing checks of the API (zaqar-api.md §2), in Zaqar's order -
- * pre-signed URL, media types, Client-ID, X-Project-ID - then the route.
- * Each check replies when it fails.
- */
+/* The request is whole: the pre-routing checks (http_checks.c), then its
+ * route as looked up at header time. Each check replies when it fails. */
 static void dispatch(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
-	bool required = strncmp(r->path, "/v2/", 4) == 0 ||
-			strncmp(r->path, "/v1.1/", 6) == 0;
-	char roles[512];
-	int n_project;
 
-	/* The request is whole: lws's read timeout no longer applies; a
-	 * deferred write may take a commit or two. */
+	/* lws's read timeout no longer applies; a deferred write may take a
+	 * commit or two. */
 	lws_set_timeout(h->wsi, NO_PENDING_TIMEOUT, 0);
 	r->now_ms = hub_now_ms();
 	if (h->srv->stopping) {
@@ -574,22 +313,8 @@ static void dispatch(struct http_req *h)
 				"The server is shutting down.");
 		return;
 	}
-	/* The project first: a pre-signed URL is signed for one. */
-	n_project = copy_ident(h, "x-project-id:", "project_id", h->project,
-			       sizeof(h->project));
-	if (n_project == 1)
-		r->project = h->project;
-	if (!check_signature(h) || !check_media(h) ||
-	    !check_client(h, required) ||
-	    !check_project(h, n_project))
-		return;
-	if (copy_custom(h->wsi, "x-roles:", roles, sizeof(roles)) == 1)
-		r->is_admin = roles_admin(roles);
-	if (ident_in_query(h->path) &&
-	    copy_custom(h->wsi, "last-event-id:", h->last_event_id,
-			sizeof(h->last_event_id)) < 0)
-		h->last_event_id[0] = '\0'; /* too long: no id of ours */
-	hub_route(r);
+	if (hub_http__checks(r, h->wsi, &h->match, &h->heads))
+		hub_route_dispatch(r, &h->match);
 }
 
 /* Builds the request from the parsed headers. Returns -1 to drop the
@@ -611,27 +336,29 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	h->pub.feed = srv->feed;
 	h->pub.cfg = &srv->cfg;
 	h->pub.project = "";
-	h->pub.content_type = h->content_type;
-	h->pub.if_none_match = h->if_none_match;
-	h->pub.last_event_id = h->last_event_id;
+	h->pub.content_type = h->heads.content_type;
+	h->pub.if_none_match = h->heads.if_none_match;
+	h->pub.last_event_id = h->heads.last_event_id;
 	h->pub.prefix = "";
 	srv->inflight++;
 
 	m = lws_http_get_uri_and_method(wsi, &uri, &len);
 	h->method = h->pub.method = method_of(m);
 	h->path = strndup(m < 0 ? "" : uri, m < 0 ? 0 : (size_t)len);
-	if (!h->path || query_load(h))
+	if (!h->path || hub_http__query_load(wsi, &h->pub))
 		return -1;
 	h->pub.path = h->path;
+	hub_route_lookup(h->method, h->path, &h->match);
 	if (h->method == HUB_METHOD_COUNT) {
 		hub_reply_error(&h->pub, 405, "405 Method Not Allowed", NULL);
 		goto reply;
 	}
-	copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, h->content_type,
-		 sizeof(h->content_type));
+	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+			   h->heads.content_type, sizeof(h->heads.content_type));
 	/* Longer than the buffer: as if absent (a full answer, not a 304). */
-	copy_hdr(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, h->if_none_match,
-		 sizeof(h->if_none_match));
+	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH,
+			   h->heads.if_none_match,
+			   sizeof(h->heads.if_none_match));
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
 		hub_reply_error(&h->pub, 411, "Length Required",
 				"Chunked request bodies are not supported; "
@@ -644,11 +371,13 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 		char *end;
 		unsigned long long n;
 
-		copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
+		hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl,
+				   sizeof(cl));
 		errno = 0;
 		n = strtoull(cl, &end, 10);
 		h->pub.has_body = true;
-		h->body_limit = body_limit(h);
+		h->body_limit = hub_route_body_max(h->match.attrs,
+						   &srv->cfg.limits);
 		if (errno || *end || end == cl) {
 			hub_reply_error(&h->pub, 400, "Invalid request",
 					"Malformed Content-Length.");
@@ -657,7 +386,7 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 		}
 		if (n > h->body_limit) {
 			/* Refused unread: no need to buffer what we refuse. */
-			refuse_size(h);
+			hub_route_refuse_body(&h->pub, h->match.attrs);
 			h->too_big = true;
 			goto reply;
 		}
@@ -714,7 +443,7 @@ static int on_body_done(struct http_req *h)
 	h->pub.body_len = h->body.len;
 	h->state = HANDLING;
 	if (h->too_big)
-		refuse_size(h);
+		hub_route_refuse_body(&h->pub, h->match.attrs);
 	else
 		dispatch(h);
 	if (h->state != HANDLING)
@@ -728,32 +457,30 @@ static int on_body_done(struct http_req *h)
 
 static int write_head(struct http_req *h)
 {
-	struct hub_req *r = &h->pub;
+	struct hub_reply *rp = &h->pub.reply;
 	/* Room for lws's own headers and ours, whatever their size (a
 	 * Location may list thousands of ids). */
-	size_t size = LWS_PRE + 2048 + r->resp_headers_len;
+	size_t size = LWS_PRE + 2048 + rp->headers.len;
 	unsigned char *buf = malloc(size);
 	unsigned char *start, *p, *end;
-	const char *line = r->resp_headers;
+	const char *line = rp->headers.data, *lend = line + rp->headers.len;
+	bool empty = rp->status == 204 || rp->status == 304;
 	int rc = -1;
 
 	if (!buf)
 		return -1;
 	start = p = buf + LWS_PRE;
 	end = buf + size;
-
-	bool empty = r->status == 204 || r->status == 304;
-
 	/* 204 and 304 carry no body, hence no type (as Zaqar). */
-	if (lws_add_http_common_headers(h->wsi, (unsigned)r->status,
+	if (lws_add_http_common_headers(h->wsi, (unsigned)rp->status,
 					empty ? NULL
-					: r->resp_type ? r->resp_type
-						       : "application/json",
-					r->resp_len, &p, end))
+					: rp->type ? rp->type
+						   : "application/json",
+					rp->text_len, &p, end))
 		goto out;
-	while (line && *line) {
-		const char *colon = strchr(line, ':');
-		const char *eol = strstr(line, "\r\n");
+	while (line && line < lend) {
+		const char *colon = memchr(line, ':', (size_t)(lend - line));
+		const char *eol = memmem(line, (size_t)(lend - line), "\r\n", 2);
 		char name[128];
 		size_t nlen;
 
@@ -789,7 +516,8 @@ static void log_request(struct http_req *h)
 					    "PATCH", "DELETE", "OPTIONS", "?"};
 
 	hub_log(HUB_LOG_INFO, "%s %s %d %zu %lluus", names[h->method],
-		h->path ? h->path : "", h->pub.status, h->pub.resp_len,
+		h->path ? h->path : "", h->pub.reply.status,
+		h->stream ? h->sent : h->pub.reply.text_len,
 		(unsigned long long)((mono_ns() - h->started_ns) / 1000));
 }
 
@@ -856,7 +584,7 @@ static int stream_more(struct http_req *h)
 	}
 	if (lws_write(h->wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP) != n)
 		return -1;
-	h->pub.resp_len += (size_t)n;
+	h->sent += (size_t)n;
 	lws_callback_on_writable(h->wsi); /* there may be more */
 	return 0;
 }
@@ -864,6 +592,7 @@ static int stream_more(struct http_req *h)
 static int on_writeable(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
+	struct hub_reply *rp = &r->reply;
 	unsigned char buf[LWS_PRE + SLICE];
 	size_t n;
 	int flags;
@@ -876,27 +605,29 @@ static int on_writeable(struct http_req *h)
 	if (h->state == WRITING_HEAD) {
 		/* A client that does not read its response is dropped. */
 		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, 60);
+		hub_reply_http(rp);
 		if (write_head(h))
 			return -1;
 		h->state = WRITING_BODY;
-		if (r->resp_len == 0 || r->method == HUB_HEAD ||
-		    r->status == 204 || r->status == 304)
+		if (rp->text_len == 0 || r->method == HUB_HEAD ||
+		    rp->status == 204 || rp->status == 304)
 			return finish(h);
 		lws_callback_on_writable(h->wsi);
 		return 0;
 	}
 	if (h->state != WRITING_BODY)
 		return 0; /* spurious */
-	n = r->resp_len - h->sent;
+	n = rp->text_len - h->sent;
 	if (n > SLICE)
 		n = SLICE;
-	flags = h->sent + n == r->resp_len ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP;
-	memcpy(buf + LWS_PRE, r->resp_body + h->sent, n);
+	flags = h->sent + n == rp->text_len ? LWS_WRITE_HTTP_FINAL
+					    : LWS_WRITE_HTTP;
+	memcpy(buf + LWS_PRE, rp->text + h->sent, n);
 	if (lws_write(h->wsi, buf + LWS_PRE, n, (enum lws_write_protocol)flags) !=
 	    (int)n)
 		return -1;
 	h->sent += n;
-	if (h->sent == r->resp_len)
+	if (h->sent == rp->text_len)
 		return finish(h);
 	lws_callback_on_writable(h->wsi);
 	return 0;

@@ -398,6 +398,7 @@ static int sub_serve(struct hub_ws_conn *c, struct ws_sub *s)
 /* ------------------------------------------------------------- actions */
 
 static void run_next(struct hub_ws_conn *c);
+static void conn_action(struct hub_ws_action *a, const char *action);
 
 static void action_free(struct hub_ws_conn *c, struct hub_ws_action *a)
 {
@@ -439,7 +440,8 @@ static void rx_budget(struct hub_ws_conn *c)
 	}
 }
 
-void hub_ws_action_ready(struct hub_ws_action *a)
+/* a's frame is set (a->ready_fn): write it in its turn, run the next. */
+static void action_ready(struct hub_ws_action *a)
 {
 	struct hub_ws_conn *c = a->conn;
 
@@ -465,7 +467,9 @@ static void run_next(struct hub_ws_conn *c)
 			continue; /* refused before it could run */
 		c->running = a;
 		a->pub.now_ms = hub_now_ms();
-		hub_ws_action_run(a);
+		if (hub_ws_action_run(a) == HUB_WS_ACTION_CONN)
+			conn_action(a, json_string_value(
+					       json_object_get(a->request, "action")));
 	}
 	c->in_run = false;
 }
@@ -483,6 +487,7 @@ static void action_queue(struct hub_ws_conn *c, json_t *doc, const char *error,
 		return;
 	}
 	a->conn = c;
+	a->ready_fn = action_ready;
 	a->pub.srv = c->srv;
 	a->pub.feed = c->srv->feed;
 	a->pub.cfg = &c->srv->cfg;
@@ -771,7 +776,9 @@ static void act_subscription(struct hub_ws_action *a, const char *action)
 	hub_ws_action_reply(a, 204, json_string(text));
 }
 
-void hub_ws_conn_action(struct hub_ws_action *a, const char *action)
+/* The actions that touch the connection (subscribe, unsubscribe,
+ * subscription_*), after ws_actions.c's common checks. */
+static void conn_action(struct hub_ws_action *a, const char *action)
 {
 	struct hub_ws_conn *c = a->conn;
 
@@ -794,7 +801,7 @@ void hub_ws_conn_action(struct hub_ws_action *a, const char *action)
 	} else {
 		act_subscription(a, action);
 	}
-	hub_ws_action_ready(a);
+	action_ready(a);
 }
 
 /* ------------------------------------------------------------- writing */

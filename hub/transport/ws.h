@@ -7,11 +7,15 @@
  * An action's life: ws.c decodes a text frame and queues a struct
  * hub_ws_action on its connection; actions of one connection run one at
  * a time, in the order received (a message_list sent after a message_post
- * sees the post). ws_actions.c runs it: through hub_route with the WS
- * transport (replying at once, or after a deferred write), or in ws.c for
- * the actions that need the connection (subscribe, subscription_*).
- * Either way the action ends with a ready response frame and
- * hub_ws_action_ready(); ws.c writes the frames in request order.
+ * sees the post). ws_actions.c runs it through hub_route with the WS
+ * transport (replying at once, or after a deferred write) and calls the
+ * action's ready_fn once its response frame is set; or it returns
+ * HUB_WS_ACTION_CONN for the actions that need the connection (subscribe,
+ * subscription_*), which ws.c then answers itself. ws.c writes the frames
+ * in request order.
+ *
+ * Calls go one way, ws.c -> ws_actions.c: ws_actions.c reaches ws.c only
+ * through the ready_fn that ws.c set (no circle between the two files).
  *
  * Loop thread only.
  */
@@ -33,7 +37,11 @@ struct ws_verb; /* ws_actions.c's table row */
 struct hub_ws_action {
 	struct hub_req pub;          /* first: the transport casts back */
 	struct hub_ws_action *next;  /* in its connection's queue */
-	struct hub_ws_conn *conn;
+	struct hub_ws_conn *conn;    /* ws.c's; ws_actions.c never looks in */
+	/* Set by ws.c: a's frame is set - write it in its turn, run the
+	 * next action. Called once per action that hub_ws_action_run() did
+	 * not hand back as HUB_WS_ACTION_CONN. */
+	void (*ready_fn)(struct hub_ws_action *a);
 	struct hub_job *job;         /* a deferred write out at the writer */
 	const struct ws_verb *verb;  /* NULL: answered without routing */
 	json_t *request;             /* the echo: action, body, headers, api */
@@ -49,29 +57,34 @@ struct hub_ws_action {
 
 /* ------------------------------------------------------- ws_actions.c */
 
+enum hub_ws_action_run_result {
+	HUB_WS_ACTION_STARTED, /* answered now or later: a->ready_fn follows */
+	HUB_WS_ACTION_CONN,    /* a connection's action, checked: ws.c's to
+				* answer (and then to mark ready) */
+};
+
 /* Runs a queued action (a->request decoded, an object with a string
- * "action"): answers it now or later; either way calls
- * hub_ws_action_ready(a) once its frame is set. */
-void hub_ws_action_run(struct hub_ws_action *a);
+ * "action"). */
+enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a);
 /* Sets a's response frame {"request": a->request, "body": body,
  * "headers": {"status": status}} (steals body; NULL = {}). */
 void hub_ws_action_reply(struct hub_ws_action *a, int status, json_t *body);
 /* The same with body {"exception": text, "error": error (NULL: null)}. */
 void hub_ws_action_fail(struct hub_ws_action *a, int status, const char *text,
 			const char *error);
+/*
+ * Zaqar's WS body for the reply of a routed action: r->reply as its
+ * handler left it (status, JSON value, fields), `action` the action's
+ * name, `body` its body (borrowed). *status: the frame's status. Reads
+ * only structured data: no reply text is parsed. New reference (NULL:
+ * {}).
+ */
+json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
+			  json_t *body, int *status);
 /* Frees what a holds (not a itself), and its frame. */
 void hub_ws_action_clear(struct hub_ws_action *a);
 
 /* ----------------------------------------------------------------- ws.c */
-
-/* a's frame is set: write it in its turn, run the next action. */
-void hub_ws_action_ready(struct hub_ws_action *a);
-/*
- * The actions ws.c answers itself, as they touch the connection:
- * subscribe, unsubscribe, subscription_create/list/get/delete. Called by
- * hub_ws_action_run after the common header checks; sets a's frame.
- */
-void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
 
 extern const struct lws_protocols hub_ws_protocol;
 

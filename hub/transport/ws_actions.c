@@ -12,8 +12,10 @@
  *
  * then hub_route() runs it with the WS transport below: the handler
  * answers at once (reads) or after a deferred write (the writer calls
- * job_out / job_back / resume, as for HTTP). Its HTTP-shaped reply is then
- * reshaped into Zaqar's WebSocket frame:
+ * job_out / job_back / resume, as for HTTP). Its reply - a status, a JSON
+ * value and named fields (reply.h: claim id, created ids, messages as
+ * data, the feed error behind an error) - is then shaped into Zaqar's
+ * WebSocket frame, from that data alone (no reply text is parsed back):
  *
  *   {"request": {"action", "body", "headers", "api": "v2"},
  *    "body": <Zaqar's WS body>, "headers": {"status": N}}
@@ -148,12 +150,12 @@ void hub_ws_action_reply(struct hub_ws_action *a, int status, json_t *body)
 	free(text);
 }
 
+static json_t *fail_body(const char *text, const char *error);
+
 void hub_ws_action_fail(struct hub_ws_action *a, int status, const char *text,
 			const char *error)
 {
-	hub_ws_action_reply(a, status,
-			    json_pack("{s:s, s:o}", "exception", text, "error",
-				      error ? json_string(error) : json_null()));
+	hub_ws_action_reply(a, status, fail_body(text, error));
 }
 
 static void schema_failed(struct hub_ws_action *a)
@@ -430,48 +432,30 @@ static int build(struct hub_ws_action *a)
 
 /* ------------------------------------------------------------ reshaping */
 
-/* Zaqar's WS message object from HTTP's: claim_id out of the href. */
-static json_t *msg_shape(json_t *m)
+static const struct ws_verb *verb_find(const char *name)
 {
-	const char *href = json_string_value(json_object_get(m, "href"));
-	const char *cid = href ? strstr(href, "claim_id=") : NULL;
-
-	return json_pack("{s:O?, s:o, s:O?, s:O?, s:O?}", "id",
-			 json_object_get(m, "id"), "claim_id",
-			 cid ? json_string(cid + 9) : json_null(), "ttl",
-			 json_object_get(m, "ttl"), "age",
-			 json_object_get(m, "age"), "body",
-			 json_object_get(m, "body"));
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
 }
 
-static json_t *msgs_shape(json_t *arr)
+static json_t *fail_body(const char *text, const char *error)
 {
-	json_t *out = json_array(), *m;
-	size_t i;
-
-	json_array_foreach(arr, i, m) json_array_append_new(out, msg_shape(m));
-	return out;
+	return json_pack("{s:s, s:o}", "exception", text, "error",
+			 error ? json_string(error) : json_null());
 }
 
-/* The last path segment of r's Location header (a claim's id). */
-static json_t *location_id(const struct hub_req *r)
+/* The reply's messages as data (hub_msg_data), [] when none. */
+static json_t *msgs_of(const struct hub_reply *rp)
 {
-	const char *loc = r->resp_headers ? strstr(r->resp_headers, "Location: ")
-					  : NULL;
-	const char *eol, *slash;
-
-	if (!loc)
-		return json_null();
-	eol = strstr(loc, "\r\n");
-	for (slash = eol; slash > loc && slash[-1] != '/'; slash--)
-		;
-	return json_stringn(slash, (size_t)(eol - slash));
+	return rp->msgs ? json_incref(rp->msgs) : json_array();
 }
 
 /* Queue metadata as stored: no reserved defaults (Zaqar's WS queue_get). */
-static json_t *queues_shape(struct hub_ws_action *a, json_t *list)
+static json_t *queues_shape(struct hub_req *r, json_t *body, json_t *list)
 {
-	bool detailed = json_is_true(json_object_get(a->body, "detailed"));
+	bool detailed = json_is_true(json_object_get(body, "detailed"));
 	json_t *out = json_array(), *q;
 	size_t i;
 
@@ -481,147 +465,134 @@ static json_t *queues_shape(struct hub_ws_action *a, json_t *list)
 
 		if (detailed)
 			json_object_set_new(o, "metadata",
-					    hub_queue_meta(&a->pub, name ? name : ""));
+					    hub_queue_meta(r, name ? name : ""));
 		json_array_append_new(out, o);
 	}
 	return out;
 }
 
-/* An error reply of a handler, {"title", "description"}, as Zaqar's WS
- * transport words it. */
-static void error_shape(struct hub_ws_action *a, json_t *doc)
+/* An error reply, as Zaqar's WS transport words it: the description as
+ * the exception; a delete refused for its claim names the message. */
+static json_t *error_shape(enum verb_id verb, json_t *body,
+			   const struct hub_reply *rp)
 {
-	const char *desc = str(doc, "description");
-	const char *title = str(doc, "title");
-	int status = a->pub.status;
+	const char *what = NULL;
 	char text[512];
 
-	if (a->verb->id == V_MESSAGE_DELETE && status == 403) {
-		snprintf(text, sizeof(text), "Message %s is claimed",
-			 str(a->body, "message_id"));
-		hub_ws_action_fail(a, status, text, desc);
-		return;
+	if (verb == V_MESSAGE_DELETE && rp->feed_err == FEED_ECLAIMED)
+		what = "is claimed";
+	else if (verb == V_MESSAGE_DELETE && rp->feed_err == FEED_ENOTCLAIMED)
+		what = "is not claimed";
+	if (what) {
+		snprintf(text, sizeof(text), "Message %s %s",
+			 str(body, "message_id"), what);
+		return fail_body(text, rp->error_text);
 	}
-	if (a->verb->id == V_MESSAGE_DELETE && status == 400 && desc &&
-	    strstr(desc, "not currently claimed")) {
-		snprintf(text, sizeof(text), "Message %s is not claimed",
-			 str(a->body, "message_id"));
-		hub_ws_action_fail(a, status, text, desc);
-		return;
-	}
-	hub_ws_action_fail(a, status, desc ? desc : title ? title : "Error",
-			   NULL);
+	return fail_body(rp->error_text    ? rp->error_text
+			 : rp->error_title ? rp->error_title
+					   : "Error",
+			 NULL);
 }
 
-/* HTTP's reply of a -> Zaqar's WS body. */
-static void shape(struct hub_ws_action *a)
+/* Stats without the hrefs of the oldest and newest (a new copy). */
+static json_t *stats_shape(json_t *doc)
 {
-	struct hub_req *r = &a->pub;
-	json_t *doc = r->resp_len ? json_loadb(r->resp_body, r->resp_len,
-					       JSON_DECODE_ANY, NULL)
-				  : NULL;
-	const char *q = str(a->body, "queue_name");
-	int st = r->status;
-	json_t *out = NULL;
+	json_t *out = json_deep_copy(doc);
+	json_t *m = json_object_get(out, "messages");
+	const char *which[] = {"oldest", "newest"};
 
-	if (st >= 400) {
-		if (a->verb->id == V_QUEUE_STATS && st == 404)
-			out = json_pack("{s:{s:i, s:i, s:i}}", "messages",
-					"claimed", 0, "free", 0, "total", 0);
-		else
-			error_shape(a, doc);
-		if (out)
-			hub_ws_action_reply(a, st, out);
-		json_decref(doc);
-		return;
+	for (int i = 0; i < 2; i++) {
+		json_t *ref = json_object_get(m, which[i]);
+
+		if (json_is_object(ref))
+			json_object_del(ref, "href");
 	}
-	switch (a->verb->id) {
+	return out;
+}
+
+/* A successful reply's WS body; NULL = {}. */
+static json_t *success_shape(struct hub_req *r, enum verb_id verb,
+			     json_t *body)
+{
+	const struct hub_reply *rp = &r->reply;
+	const char *q = str(body, "queue_name");
+
+	switch (verb) {
 	case V_QUEUE_LIST:
-		out = json_pack("{s:o}", "queues",
-				queues_shape(a, json_object_get(doc, "queues")));
-		break;
+		return json_pack("{s:o}", "queues",
+				 queues_shape(r, body,
+					      json_object_get(rp->json, "queues")));
 	case V_QUEUE_CREATE:
-		out = json_sprintf("Queue %s created.", q);
-		break;
+		return json_sprintf("Queue %s created.", q);
 	case V_QUEUE_DELETE:
-		out = json_sprintf("Queue %s removed.", q);
-		break;
-	case V_MESSAGE_POST: {
-		json_t *ids = json_array(), *h;
-		size_t i;
-
-		json_array_foreach(json_object_get(doc, "resources"), i, h) {
-			const char *s = json_string_value(h);
-			const char *slash = s ? strrchr(s, '/') : NULL;
-
-			if (slash)
-				json_array_append_new(ids, json_string(slash + 1));
-		}
-		out = json_pack("{s:o}", "message_ids", ids);
-		break;
-	}
+		return json_sprintf("Queue %s removed.", q);
+	case V_MESSAGE_POST:
+		return json_pack("{s:o}", "message_ids",
+				 rp->msg_ids ? json_incref(rp->msg_ids)
+					     : json_array());
 	case V_MESSAGE_LIST:
 	case V_MESSAGE_GET_MANY:
-		out = json_pack("{s:o}", "messages",
-				msgs_shape(json_object_get(doc, "messages")));
-		break;
+		return json_pack("{s:o}", "messages", msgs_of(rp));
 	case V_MESSAGE_GET:
-		out = json_pack("{s:o}", "messages", msg_shape(doc));
-		break;
+		return json_pack("{s:O?}", "messages",
+				 json_array_get(rp->msgs, 0));
 	case V_MESSAGE_DELETE_MANY:
-		out = json_incref(doc); /* pop: already Zaqar's shape */
-		break;
+		return json_incref(rp->json); /* pop: already Zaqar's shape */
 	case V_CLAIM_CREATE:
-		out = json_pack("{s:o}", "claim_id",
-				st == 201 ? location_id(r) : json_null());
-		if (st == 201)
-			json_object_set_new(
-				out, "messages",
-				msgs_shape(json_object_get(doc, "messages")));
-		break;
+		if (rp->status != 201 || !rp->claim_id[0])
+			return json_pack("{s:n}", "claim_id");
+		return json_pack("{s:s, s:o}", "claim_id", rp->claim_id,
+				 "messages", msgs_of(rp));
 	case V_CLAIM_GET:
-		out = json_pack("{s:O?, s:O?, s:o}", "age",
-				json_object_get(doc, "age"), "ttl",
-				json_object_get(doc, "ttl"), "messages",
-				msgs_shape(json_object_get(doc, "messages")));
-		break;
+		return json_pack("{s:O?, s:O?, s:o}", "age",
+				 json_object_get(rp->json, "age"), "ttl",
+				 json_object_get(rp->json, "ttl"), "messages",
+				 msgs_of(rp));
 	case V_CLAIM_UPDATE:
-		out = json_sprintf("Claim %s updated.", str(a->body, "claim_id"));
-		break;
+		return json_sprintf("Claim %s updated.", str(body, "claim_id"));
 	case V_CLAIM_DELETE:
-		out = json_sprintf("Claim %s deleted.", str(a->body, "claim_id"));
-		break;
-	case V_QUEUE_STATS: {
-		json_t *m = json_object_get(doc, "messages"), *ref;
-		const char *which[] = {"oldest", "newest"};
-
-		for (int i = 0; i < 2; i++) {
-			ref = json_object_get(m, which[i]);
-			if (json_is_object(ref))
-				json_object_del(ref, "href");
-		}
-		out = json_incref(doc);
-		break;
-	}
+		return json_sprintf("Claim %s deleted.", str(body, "claim_id"));
+	case V_QUEUE_STATS:
+		return stats_shape(rp->json);
 	default: /* purge, message_delete: {} */
-		break;
+		return NULL;
 	}
-	json_decref(doc);
-	hub_ws_action_reply(a, st, out);
+}
+
+json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
+			  json_t *body, int *status)
+{
+	const struct ws_verb *v = verb_find(action);
+	const struct hub_reply *rp = &r->reply;
+
+	*status = rp->status;
+	if (!v)
+		return fail_body("Unknown action.", NULL);
+	if (rp->status < 400)
+		return success_shape(r, v->id, body);
+	/* Zaqar's WS stats of a queue that is not there: all zeros. */
+	if (v->id == V_QUEUE_STATS && rp->feed_err == FEED_ENOQUEUE)
+		return json_pack("{s:{s:i, s:i, s:i}}", "messages", "claimed", 0,
+				 "free", 0, "total", 0);
+	return error_shape(v->id, body, rp);
 }
 
 static void finish(struct hub_ws_action *a)
 {
-	if (!a->pub.replied)
+	json_t *body;
+	int status;
+
+	if (!a->pub.reply.replied)
 		hub_reply_error(&a->pub, 500, "Internal server error",
 				"The request was not answered.");
-	shape(a);
+	body = hub_ws_reply_body(&a->pub, a->verb->name, a->body, &status);
+	hub_ws_action_reply(a, status, body);
 	/* The frame holds all of it now: let go of the routed request's
 	 * copies while the frame waits for the client to read it. */
 	hub_req_release(&a->pub);
 	free(a->req_body);
 	a->req_body = NULL;
-	hub_ws_action_ready(a);
+	a->ready_fn(a);
 }
 
 /* ----------------------------------------------------------- running */
@@ -691,15 +662,8 @@ static bool names_ok(json_t *body)
 	return true;
 }
 
-static const struct ws_verb *verb_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(*verbs); i++)
-		if (strcmp(verbs[i].name, name) == 0)
-			return &verbs[i];
-	return NULL;
-}
 
-void hub_ws_action_run(struct hub_ws_action *a)
+enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 {
 	const char *name = str(a->request, "action");
 	struct hub_req *r = &a->pub;
@@ -736,10 +700,8 @@ void hub_ws_action_run(struct hub_ws_action *a)
 				   "or project id is not valid.", NULL);
 		goto out;
 	}
-	if (v->id == V_CONN) {
-		hub_ws_conn_action(a, name);
-		return;
-	}
+	if (v->id == V_CONN)
+		return HUB_WS_ACTION_CONN;
 	if (v->id == V_QUEUE_GET) {
 		/* Zaqar's WS queue_get: the stored metadata, {} when none
 		 * (even for a missing queue); no reserved defaults. */
@@ -763,7 +725,8 @@ void hub_ws_action_run(struct hub_ws_action *a)
 	hub_route(r);
 	if (!a->job)
 		finish(a);
-	return;
+	return HUB_WS_ACTION_STARTED;
 out:
-	hub_ws_action_ready(a);
+	a->ready_fn(a);
+	return HUB_WS_ACTION_STARTED;
 }

@@ -1,0 +1,246 @@
+/*
+ * http_checks.c - an HTTP request's headers and query, read from lws, and
+ * the API's pre-routing checks on them (zaqar-api.md §2), in Zaqar's
+ * order:
+ *
+ *   X-Project-Id     read first: a pre-signed URL is signed for one
+ *   pre-signed URL   URL-Signature & co. (share.c checks them)
+ *   media types      no form-encoded bodies; Accept must allow what the
+ *                    route answers (hub_route_accepts)
+ *   Client-ID        required on /v1.1/ and /v2/, a UUID wherever sent
+ *   X-Project-Id     not empty, no control characters, not too long
+ *   then             X-Roles (admin), Last-Event-ID
+ *
+ * What a check needs to know of the route comes from its lookup (struct
+ * hub_route_match): this file matches no path. On live streams and feeds
+ * (ids_in_query) Client-ID and X-Project-Id may come as the query
+ * parameters client_id and project_id instead. Each check replies when it
+ * fails.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "render.h"
+#include "api/api.h"
+#include "transport/http_checks.h"
+
+/* ---------------------------------------------------- reading headers */
+
+int hub_http__copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf,
+		       size_t len)
+{
+	int n = lws_hdr_total_length(wsi, h);
+
+	buf[0] = '\0';
+	if (n <= 0)
+		return 0;
+	if ((size_t)n >= len)
+		return -1;
+	return lws_hdr_copy(wsi, buf, (int)len, h) < 0 ? -1 : 1;
+}
+
+int hub_http__copy_custom(struct lws *wsi, const char *name, char *buf,
+			  size_t len)
+{
+	int nlen = (int)strlen(name), n = lws_hdr_custom_length(wsi, name, nlen);
+
+	buf[0] = '\0';
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= len)
+		return -1;
+	if (lws_hdr_custom_copy(wsi, buf, (int)len, name, nlen) < 0)
+		return -1;
+	return 1;
+}
+
+int hub_http__query_load(struct lws *wsi, struct hub_req *r)
+{
+	char frag[4096];
+	int n;
+
+	for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
+						   WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0;
+	     i++) {
+		char *eq = strchr(frag, '=');
+		struct hub_kv *kv;
+
+		if (n == 0)
+			continue;
+		if (!eq || eq[1] == '\0')
+			continue; /* blank values are as if absent */
+		*eq = '\0';
+		kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
+		if (!kv)
+			return -1;
+		r->query = kv;
+		kv[r->n_query].key = strdup(frag);
+		kv[r->n_query].value = strdup(eq + 1);
+		kv[r->n_query].len = strlen(eq + 1);
+		r->n_query++;
+		if (!kv[r->n_query - 1].key || !kv[r->n_query - 1].value)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- checks */
+
+/* One request under check. */
+struct check {
+	struct hub_req *r;
+	struct lws *wsi;
+	const struct hub_route_match *m;
+	struct hub_http_heads *hd;
+};
+
+/* A pre-signed URL's headers, when the request carries one. */
+static bool check_signature(const struct check *c)
+{
+	char sig[4][512];
+
+	if (hub_http__copy_custom(c->wsi, "url-signature:", sig[0],
+				  sizeof(sig[0])) != 1 ||
+	    !sig[0][0])
+		return true;
+	hub_http__copy_custom(c->wsi, "url-expires:", sig[1], sizeof(sig[1]));
+	hub_http__copy_custom(c->wsi, "url-methods:", sig[2], sizeof(sig[2]));
+	hub_http__copy_custom(c->wsi, "url-paths:", sig[3], sizeof(sig[3]));
+	return hub_check_signature(c->r, sig[0], sig[1], sig[2], sig[3]);
+}
+
+/* A header, or where the route allows it the query parameter standing in
+ * for it. */
+static int copy_ident(const struct check *c, const char *header,
+		      const char *param, char *buf, size_t len)
+{
+	int n = hub_http__copy_custom(c->wsi, header, buf, len);
+	const char *v;
+
+	if (n != 0 || !c->m->attrs->ids_in_query ||
+	    !(v = hub_query(c->r, param)))
+		return n;
+	if (strlen(v) >= len)
+		return -1;
+	memcpy(buf, v, strlen(v) + 1);
+	return 1;
+}
+
+/* Content-Type of the body and Accept of the answer. */
+static bool check_media(const struct check *c)
+{
+	struct hub_req *r = c->r;
+	char *accept = c->hd->accept;
+
+	if (r->has_body && r->body_len &&
+	    strncasecmp(r->content_type, "application/x-www-form-urlencoded",
+			33) == 0) {
+		hub_reply_error(r, 400, "Invalid Content-Type",
+				"Endpoint does not accept "
+				"`application/x-www-form-urlencoded` content; "
+				"currently supported media type is "
+				"`application/json`; specify proper client-side "
+				"media type with the \"Content-Type\" header.");
+		return false;
+	}
+	if (hub_http__copy_hdr(c->wsi, WSI_TOKEN_HTTP_ACCEPT, accept,
+			       sizeof(c->hd->accept)) < 0)
+		accept[0] = '\0'; /* too long to matter */
+	r->accept = accept;
+	if (accept[0] && !hub_route_accepts(c->m->attrs, accept)) {
+		hub_header(r, "Vary", "Accept");
+		hub_reply(r, 406, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* Client-ID: required on /v1.1 and /v2, a UUID wherever it is sent. */
+static bool check_client(const struct check *c)
+{
+	struct hub_req *r = c->r;
+	char id[512];
+	int n = copy_ident(c, "client-id:", "client_id", id, sizeof(id));
+
+	if (n == 0 && c->m->client_id_required) {
+		hub_reply_error(r, 400, "Missing header value",
+				"The \"Client-ID\" header is required.");
+		return false;
+	}
+	if (n != 0 && (n < 0 || hub_uuid_parse(id, r->client_id) != 0)) {
+		hub_reply_error(r, 400, "Wrong UUID value",
+				"Malformed hexadecimal UUID.");
+		return false;
+	}
+	r->has_client_id = n != 0;
+	return true;
+}
+
+/*
+ * X-Project-ID, as read into hd->project (n: copy_ident's result). A
+ * missing one means the default project on every version (Herald's
+ * issue #3 says so; Zaqar refuses it on /v1.1 and /v2); an empty one is
+ * refused, as Zaqar does.
+ */
+static bool check_project(const struct check *c, int n)
+{
+	const char *project = c->hd->project;
+
+	if (n == 1 && project[0] == '\0') {
+		hub_reply_error(c->r, 400, "Empty project header not allowed",
+				"X-PROJECT-ID cannot be an empty string. "
+				"Specify the right header X-PROJECT-ID and "
+				"retry.");
+		return false;
+	}
+	if (n < 0 || (n == 1 && !hub_project_ok(project))) {
+		hub_reply_error(c->r, 400, "Invalid queue identification",
+				"The format of the submitted queue name or "
+				"project id is not valid.");
+		return false;
+	}
+	return true;
+}
+
+/* Whether a comma-separated X-Roles list names "admin". */
+static bool roles_admin(const char *roles)
+{
+	while (*roles) {
+		size_t len;
+
+		roles += strspn(roles, " ,");
+		len = strcspn(roles, ",");
+		while (len && roles[len - 1] == ' ')
+			len--;
+		if (len == 5 && strncmp(roles, "admin", 5) == 0)
+			return true;
+		roles += strcspn(roles, ",");
+	}
+	return false;
+}
+
+bool hub_http__checks(struct hub_req *r, struct lws *wsi,
+		      const struct hub_route_match *m,
+		      struct hub_http_heads *hd)
+{
+	const struct check c = {.r = r, .wsi = wsi, .m = m, .hd = hd};
+	char roles[512];
+	int n_project;
+
+	/* The project first: a pre-signed URL is signed for one. */
+	n_project = copy_ident(&c, "x-project-id:", "project_id", hd->project,
+			       sizeof(hd->project));
+	if (n_project == 1)
+		r->project = hd->project;
+	if (!check_signature(&c) || !check_media(&c) || !check_client(&c) ||
+	    !check_project(&c, n_project))
+		return false;
+	if (hub_http__copy_custom(wsi, "x-roles:", roles, sizeof(roles)) == 1)
+		r->is_admin = roles_admin(roles);
+	if (m->attrs->ids_in_query &&
+	    hub_http__copy_custom(wsi, "last-event-id:", hd->last_event_id,
+				  sizeof(hd->last_event_id)) < 0)
+		hd->last_event_id[0] = '\0'; /* too long: no id of ours */
+	return true;
+}
