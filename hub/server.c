@@ -259,9 +259,10 @@ int hub_server_run(const struct hub_config *cfg)
 	srv->cfg = *cfg;
 	if (hub_clock_init(cfg->clock_file))
 		goto out;
-	if (hub_subs_init(srv) || open_storage(srv))
+	if (open_storage(srv) || start_lws(srv))
 		goto out;
-	if (start_lws(srv))
+	srv->subs = hub_subs_new(srv->ctx);
+	if (!srv->subs)
 		goto out;
 	if (hub_writer_start(srv)) {
 		hub_log(HUB_LOG_ERROR, "cannot start the writer thread");
@@ -286,7 +287,7 @@ out:
 		lws_context_destroy(srv->ctx);
 	feed_close(srv->feed);
 	hub_clock_close();
-	hub_subs_free(srv);
+	hub_subs_free(srv->subs); /* after the context: see sub.h */
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");
 	free(srv);

@@ -223,7 +223,7 @@ void hub_writer_collect(struct hub_server *srv)
 		/* A committed append changed its queue: wake its subscribers
 		 * (before answering the publisher: they are independent). */
 		if (!job->run && job->areq && job->areq->status == 0)
-			hub_sub_notify(srv, job->areq->project,
+			hub_sub_notify(srv->subs, job->areq->project,
 				       job->areq->queue);
 		if (r)
 			r->transport->job_back(r);

@@ -45,6 +45,7 @@
 #include "req.h"
 #include "api/api.h"
 #include "writer.h"
+#include "live/cursor.h"
 #include "live/wait.h"
 #include "render.h"
 #include "etag.h"
@@ -566,7 +567,14 @@ static bool list_params_get(struct hub_req *r, struct list_params *p)
 				max);
 		return false;
 	}
-	return hub_wait_param(r);
+	if (!hub_wait_param(r))
+		return false;
+	/* A long-poll is a live reader: the cursor's marker rule. */
+	if (r->wait_asked && !hub_cursor_marker_ok(p->marker)) {
+		hub_cursor_refuse(r);
+		return false;
+	}
+	return true;
 }
 
 /* A listing page: what the reads gathered. */
@@ -576,10 +584,18 @@ struct page {
 	bool gap;
 	int64_t missed;               /* -1: unknown */
 	struct hub_etag etag;         /* of the messages kept, so far */
+	uint64_t wake_ms;             /* 0, or when time alone changes it */
 };
 
 /* Reads of one page at most; each reads at least one message. */
 #define LIST_MAX_READS 64
+
+/* The page could change at `ms` without a commit (long-poll's wake). */
+static void page_wake(struct page *pg, uint64_t ms)
+{
+	if (ms && (!pg->wake_ms || ms < pg->wake_ms))
+		pg->wake_ms = ms;
+}
 
 /* Adds one read's gap report to the page's. */
 static void page_gap(struct page *pg, const feed_msgs_t *msgs)
@@ -640,9 +656,12 @@ static int list_read(struct hub_req *r, const struct list_params *p,
 		if (rc)
 			break;
 		page_gap(pg, &msgs);
+		page_wake(pg, msgs.wake_ms); /* a claim expiring */
 		for (size_t j = 0; j < msgs.n; j++)
 			if (p->include_delayed || msgs.v[j].due_ms <= r->now_ms)
 				page_add(r, pg, &msgs.v[j]);
+			else
+				page_wake(pg, msgs.v[j].due_ms); /* falls due */
 		if (msgs.next_marker[0])
 			memcpy(pg->next, msgs.next_marker, sizeof(pg->next));
 		short_read = msgs.n < opts.limit;
@@ -681,7 +700,7 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 		list_etag(r, pg, link, tag);
 		if (hub_etag_matches(r, tag) && hub_can_wait(r)) {
 			free(link);
-			hub_wait(r); /* until the page changes */
+			hub_wait(r, pg->wake_ms); /* until the page changes */
 			return;
 		}
 	}
@@ -723,7 +742,7 @@ static void messages_list(struct hub_req *r)
 	if (rc)
 		hub_reply_feed_error(r, rc, NULL);
 	else if (json_array_size(pg.msgs) == 0 && hub_can_wait(r))
-		hub_wait(r); /* long-poll: this runs again on a commit */
+		hub_wait(r, pg.wake_ms); /* long-poll: runs again on a commit */
 	else
 		list_reply(r, &p, &pg);
 	json_decref(pg.msgs);

@@ -1,8 +1,8 @@
 /*
- * ws.h - what the two WebSocket files share: ws.c (the lws protocol, the
- * connection, its subscriptions and fan-out) and ws_actions.c (Zaqar's
- * actions served through hub_route, and their replies reshaped into
- * Zaqar's WebSocket response frames).
+ * ws.h - what the WebSocket files share: ws.c (the lws protocol, the
+ * connection and its frames), ws_sub.c (its subscriptions and fan-out)
+ * and ws_actions.c (Zaqar's actions served through hub_route, and their
+ * replies reshaped into Zaqar's WebSocket response frames).
  *
  * An action's life: ws.c decodes a text frame and queues a struct
  * hub_ws_action on its connection; actions of one connection run one at
@@ -66,12 +66,21 @@ void hub_ws_action_clear(struct hub_ws_action *a);
 
 /* a's frame is set: write it in its turn, run the next action. */
 void hub_ws_action_ready(struct hub_ws_action *a);
+/* ------------------------------------------------------------- ws_sub.c */
+
 /*
- * The actions ws.c answers itself, as they touch the connection:
+ * The actions the connection answers itself, as they touch it (ws_sub.c):
  * subscribe, unsubscribe, subscription_create/list/get/delete. Called by
  * hub_ws_action_run after the common header checks; sets a's frame.
  */
 void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
+/*
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (the HTTP protocol's callback): a
+ * stream URL with bad parameters - a malformed marker, client id, queue
+ * name or project - is answered here with 400 and a JSON error, as HTTP
+ * answers it, instead of upgrading. Returns what the callback returns.
+ */
+int hub_ws_confirm_upgrade(struct lws *wsi);
 
 extern const struct lws_protocols hub_ws_protocol;
 
