@@ -48,7 +48,6 @@
 #include "route.h"
 #include "api/api.h"
 #include "transport/http.h"
-#include "transport/ws.h"
 
 #define SLICE 65536   /* body bytes per WRITEABLE */
 #define BODY_MAX_OTHER 65536 /* bodies of routes without their own limit */
@@ -988,9 +987,6 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 		if (srv && srv->writer)
 			hub_writer_collect(srv);
 		break;
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		/* A WebSocket upgrade: ws.c may refuse it with an answer. */
-		return hub_ws_confirm_upgrade(wsi);
 	default:
 		break;
 	}

@@ -345,6 +345,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 		wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
 
 	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* lws asks the connection's protocol before it has a mount,
+		 * which is the vhost's default: this one (server.c). */
+		return hub_ws_confirm_upgrade(wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return on_filter(wsi, pss, srv);
 	case LWS_CALLBACK_ESTABLISHED:

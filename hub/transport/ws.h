@@ -75,8 +75,8 @@ void hub_ws_action_ready(struct hub_ws_action *a);
  */
 void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
 /*
- * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (the HTTP protocol's callback): a
- * stream URL with bad parameters - a malformed marker, client id, queue
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (asked of the vhost's default
+ * protocol, herald.v1, before any mount applies): a stream URL with bad parameters - a malformed marker, client id, queue
  * name or project - is answered here with 400 and a JSON error, as HTTP
  * answers it, instead of upgrading. Returns what the callback returns.
  */
