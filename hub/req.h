@@ -131,8 +131,11 @@ struct hub_req {
 
 	/* Long-poll (see hub_wait()): the handler may wait for its queue
 	 * until wait_until_ms (0: not now); wait_asked: the client sent
-	 * wait > 0; wait_over: its wait ended (the last run answers). */
+	 * wait > 0; wait_over: its wait ended (the last run answers);
+	 * wait_wake_ms: 0, or when its queue could give it something without
+	 * a commit (a delayed message due, a claim expiring). */
 	uint64_t wait_until_ms;
+	uint64_t wait_wake_ms;
 	bool wait_asked;
 	bool wait_over;
 

@@ -281,7 +281,9 @@ static void writer_wake(void *arg)
 
 static void writer_committed(void *arg, const feed_append_req_t *areq)
 {
-	hub_sub_notify(arg, areq->project, areq->queue);
+	struct hub_server *srv = arg;
+
+	hub_sub_notify(srv->subs, areq->project, areq->queue);
 }
 
 int hub_server_run(const struct hub_config *cfg,
@@ -300,9 +302,10 @@ int hub_server_run(const struct hub_config *cfg,
 	srv->cfg = *cfg;
 	if (hub_clock_init(cfg->clock_file))
 		goto out;
-	if (hub_subs_init(srv) || open_storage(srv))
+	if (open_storage(srv) || start_lws(srv, transports))
 		goto out;
-	if (start_lws(srv, transports))
+	srv->subs = hub_subs_new(srv->ctx);
+	if (!srv->subs)
 		goto out;
 	srv->writer = hub_writer_start(srv->feed, &hooks);
 	if (!srv->writer) {
@@ -329,7 +332,7 @@ out:
 		lws_context_destroy(srv->ctx);
 	feed_close(srv->feed);
 	hub_clock_close();
-	hub_subs_free(srv);
+	hub_subs_free(srv->subs); /* after the context: see sub.h */
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");
 	free(srv);

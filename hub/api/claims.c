@@ -145,7 +145,7 @@ static void create_done(struct hub_req *r, void *ctx, int rc)
 	if (r && rc)
 		hub_reply_feed_error(r, rc, NULL);
 	else if (r && c->claim.msgs.n == 0 && hub_can_wait(r))
-		hub_wait(r); /* long-poll: claims again on a commit */
+		hub_wait(r, c->claim.wake_ms); /* on a commit, or expiry */
 	else if (r && c->claim.msgs.n == 0)
 		hub_reply(r, 204, NULL);
 	else if (r)

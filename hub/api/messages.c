@@ -45,6 +45,7 @@
 #include "req.h"
 #include "api/api.h"
 #include "writer.h"
+#include "live/cursor.h"
 #include "live/wait.h"
 #include "render.h"
 #include "etag.h"
@@ -572,7 +573,14 @@ static bool list_params_get(struct hub_req *r, struct list_params *p)
 				max);
 		return false;
 	}
-	return hub_wait_param(r);
+	if (!hub_wait_param(r))
+		return false;
+	/* A long-poll is a live reader: the cursor's marker rule. */
+	if (r->wait_asked && !hub_cursor_marker_ok(p->marker)) {
+		hub_cursor_refuse(r);
+		return false;
+	}
+	return true;
 }
 
 /* A listing page: what the reads gathered. */
@@ -583,6 +591,7 @@ struct page {
 	bool gap;
 	int64_t missed;               /* -1: unknown */
 	struct hub_etag etag;         /* of the messages kept, so far */
+	uint64_t wake_ms;             /* 0, or when time alone changes it */
 };
 
 /* Adds one read's gap report to the page's. */
@@ -639,6 +648,9 @@ static int list_read(struct hub_req *r, const struct list_params *p,
 	if (rc)
 		return rc;
 	page_gap(pg, &msgs);
+	/* When time alone changes the page: a delayed message it skipped
+	 * falls due, or a claim on one it skipped expires. */
+	pg->wake_ms = msgs.wake_ms;
 	for (size_t j = 0; j < msgs.n; j++)
 		page_add(r, pg, &msgs.v[j]);
 	if (msgs.next_marker[0])
@@ -674,7 +686,7 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 		list_etag(r, pg, link, tag);
 		if (hub_etag_matches(r, tag) && hub_can_wait(r)) {
 			free(link);
-			hub_wait(r); /* until the page changes */
+			hub_wait(r, pg->wake_ms); /* until the page changes */
 			return;
 		}
 	}
@@ -720,7 +732,7 @@ static void messages_list(struct hub_req *r)
 	if (rc)
 		hub_reply_feed_error(r, rc, NULL);
 	else if (json_array_size(pg.msgs) == 0 && hub_can_wait(r))
-		hub_wait(r); /* long-poll: this runs again on a commit */
+		hub_wait(r, pg.wake_ms); /* long-poll: runs again on a commit */
 	else
 		list_reply(r, &p, &pg);
 	json_decref(pg.msgs);

@@ -1,13 +1,19 @@
 /*
- * sub.h - the subscriber registry: who waits on which queue (sub.c).
+ * sub.h - the subscriber registry: who waits on which queue, and when a
+ * queue's waiters must be woken without a commit (sub.c).
+ *
+ * The registry is its own object (struct hub_subs), made by whoever runs
+ * the loop and passed explicitly; it knows nothing of the server. Loop
+ * (lws service) thread only.
  */
 #ifndef HERALD_HUB_LIVE_SUB_H
 #define HERALD_HUB_LIVE_SUB_H
 
 #include <libwebsockets.h>
 #include <stddef.h>
+#include <stdint.h>
 
-struct hub_server;
+struct hub_subs;
 
 /*
  * A subscriber: a wake callback hung on one queue (see sub.c). Embed it
@@ -19,16 +25,33 @@ struct hub_sub {
 	void (*wake)(struct hub_sub *sub);
 };
 
-int hub_subs_init(struct hub_server *srv);
-void hub_subs_free(struct hub_server *srv);
-/* Hangs sub on (project, queue), moving it if attached elsewhere. */
-int hub_sub_attach(struct hub_server *srv, struct hub_sub *sub,
+/*
+ * A registry whose due timers run on `ctx` (lws_sul_schedule). Returns
+ * NULL when out of memory. Free it after lws_context_destroy(ctx), which
+ * closes the connections and so detaches every subscriber.
+ */
+struct hub_subs *hub_subs_new(struct lws_context *ctx);
+void hub_subs_free(struct hub_subs *subs);
+/* Hangs sub on (project, queue), moving it if attached elsewhere.
+ * Returns 0, or -1 (names too long, out of memory; sub stays detached). */
+int hub_sub_attach(struct hub_subs *subs, struct hub_sub *sub,
 		   const char *project, const char *queue);
 /* Takes sub off its queue; no-op when detached. */
-void hub_sub_detach(struct hub_server *srv, struct hub_sub *sub);
-/* Wakes every subscriber of (project, queue) once. */
-void hub_sub_notify(struct hub_server *srv, const char *project,
+void hub_sub_detach(struct hub_subs *subs, struct hub_sub *sub);
+/* Wakes every subscriber of (project, queue) once. NULL subs: no-op. */
+void hub_sub_notify(struct hub_subs *subs, const char *project,
 		    const char *queue);
-size_t hub_sub_count(const struct hub_server *srv);
+/*
+ * A due timer: wake the subscribers of sub's queue once the API clock
+ * (hub_now_ms) reaches wake_ms - a delayed message falls due, a claim
+ * expires. One timer per queue, at the earliest time asked; it fires
+ * once, then whoever still needs one asks again. The timer runs in real
+ * time for at most a second at a time and then re-reads the API clock, so
+ * a test that moves its clock is served within a second. No-op for a
+ * detached sub or wake_ms 0.
+ */
+void hub_sub_wake_at(struct hub_sub *sub, uint64_t wake_ms);
+/* Subscribers attached. */
+size_t hub_sub_count(const struct hub_subs *subs);
 
 #endif /* HERALD_HUB_LIVE_SUB_H */

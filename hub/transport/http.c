@@ -72,7 +72,8 @@ struct http_req {
 	enum state state;
 	struct hub_job *job;   /* out at the writer */
 	struct hub_sub sub;    /* while HELD: hung on its queue */
-	lws_sorted_usec_list_t wait_sul; /* the end of its wait */
+	lws_sorted_usec_list_t wait_sul; /* looks for the end of its wait */
+	uint64_t wait_mono_ms; /* the wait's end in real time (hub_mono_ms) */
 	lws_dll2_t held;       /* in srv->held while it waits */
 	bool rx_off;           /* reading stopped for a hold */
 	const struct hub_stream_ops *stream; /* a streaming answer's producer */
@@ -151,7 +152,7 @@ static void http_resume(struct hub_req *r)
  */
 static void held_end(struct http_req *h)
 {
-	hub_sub_detach(h->srv, &h->sub);
+	hub_sub_detach(h->srv->subs, &h->sub);
 	lws_sul_cancel(&h->wait_sul);
 	lws_dll2_remove(&h->held);
 }
@@ -168,7 +169,7 @@ static void held_rerun(struct http_req *h, bool expired)
 {
 	struct hub_req *r = &h->pub;
 
-	hub_sub_detach(h->srv, &h->sub);
+	hub_sub_detach(h->srv->subs, &h->sub);
 	if (expired) {
 		r->wait_over = true; /* no more waiting: answer now */
 		r->wait_until_ms = 0;
@@ -199,9 +200,40 @@ static void held_wake(struct hub_sub *sub)
 	held_rerun(lws_container_of(sub, struct http_req, sub), false);
 }
 
-static void held_expired(lws_sorted_usec_list_t *sul)
+/*
+ * The end of a wait. wait_until_ms is on the API clock, which a test may
+ * hold still or move; the wait ends when that clock reaches it or when as
+ * long has passed in real time, whichever comes first. So the timer looks
+ * at least every WAIT_STEP_MS and re-arms until one of them is there.
+ */
+#define WAIT_STEP_MS 1000
+
+static void held_tick(lws_sorted_usec_list_t *sul);
+
+static void held_tick_arm(struct http_req *h)
 {
-	held_rerun(lws_container_of(sul, struct http_req, wait_sul), true);
+	uint64_t now = hub_now_ms(), mono = hub_mono_ms();
+	uint64_t api_left = h->pub.wait_until_ms > now
+				    ? h->pub.wait_until_ms - now : 0;
+	uint64_t real_left = h->wait_mono_ms > mono ? h->wait_mono_ms - mono : 0;
+	uint64_t ms = api_left < real_left ? api_left : real_left;
+
+	if (ms > WAIT_STEP_MS)
+		ms = WAIT_STEP_MS;
+	lws_sul_schedule(h->srv->ctx, 0, &h->wait_sul, held_tick,
+			 (lws_usec_t)ms * LWS_US_PER_MS);
+}
+
+static void held_tick(lws_sorted_usec_list_t *sul)
+{
+	struct http_req *h = lws_container_of(sul, struct http_req, wait_sul);
+
+	if (hub_now_ms() < h->pub.wait_until_ms &&
+	    hub_mono_ms() < h->wait_mono_ms) {
+		held_tick_arm(h);
+		return;
+	}
+	held_rerun(h, true);
 }
 
 static void http_hold(struct hub_req *r)
@@ -210,22 +242,25 @@ static void http_hold(struct hub_req *r)
 	struct hub_server *srv = h->srv;
 
 	h->sub.wake = held_wake;
-	if (!r->queue || hub_sub_attach(srv, &h->sub, r->project, r->queue)) {
+	if (!r->queue ||
+	    hub_sub_attach(srv->subs, &h->sub, r->project, r->queue)) {
 		r->wait_over = true;
 		hub_route(r); /* cannot wait: answer now */
 		return;
 	}
 	h->state = HELD;
+	/* A delayed message falling due, a claim expiring: the registry
+	 * wakes the queue's waiters then, as a commit would. */
+	hub_sub_wake_at(&h->sub, r->wait_wake_ms);
 	if (!h->held.owner) {
-		/* The first hold: the wait ends at wait_until_ms, measured
-		 * by the real clock (the request's may be a test's). */
-		uint64_t ms = r->wait_until_ms > r->now_ms
-				      ? r->wait_until_ms - r->now_ms
-				      : 0;
-
+		/* The first hold: the wait's end, as long from now in real
+		 * time as it is on the request's clock. */
+		h->wait_mono_ms = hub_mono_ms() +
+				  (r->wait_until_ms > r->now_ms
+					   ? r->wait_until_ms - r->now_ms
+					   : 0);
 		lws_dll2_add_tail(&h->held, &srv->held);
-		lws_sul_schedule(srv->ctx, 0, &h->wait_sul, held_expired,
-				 (lws_usec_t)ms * LWS_US_PER_MS);
+		held_tick_arm(h);
 		lws_rx_flow_control(h->wsi, 0);
 		h->rx_off = true;
 	}

@@ -1,13 +1,14 @@
 /*
  * sse.c - Server-Sent Events: GET /v2/queues/{q}/events.
  *
- * A subscriber is (queue, marker, filters) and a wake hook on the queue;
- * the log is the buffer. Whenever the connection can take more, next()
- * reads the messages after the marker from feed, renders them as events,
- * and moves the marker; a commit to the queue wakes the stream. Nothing is
- * queued per subscriber beyond the one batch being written (about 64 KiB),
- * so a client that reads slowly costs its socket buffer and that batch,
- * not a backlog.
+ * A stream is a cursor (live/cursor.c: queue, marker, filters, and a wake
+ * hook on the queue) and the bytes of one batch not yet written; the log
+ * is the buffer. Whenever the connection can take more, next() asks the
+ * cursor for its next batch and frames it as events; a commit to the
+ * queue, or the cursor's due timer (a delayed message falls due), wakes
+ * the stream. Nothing is queued per subscriber beyond the one batch being
+ * written (about 64 KiB), so a client that reads slowly costs its socket
+ * buffer and that batch, not a backlog.
  *
  *   id: <message id>                  one event per message; the id is
  *   event: message                    the marker to resume from, which
@@ -15,15 +16,20 @@
  *                                      Last-Event-ID on a reconnect
  *   event: gap
  *   data: {"missed": N|null, "resume_marker": "<id>"}
+ *                                      resume_marker: before the first
+ *                                      message after the hole
  *
  *   : ping                            every 15 s, so proxies keep it open
  *
  * Where it starts: after Last-Event-ID if sent (it wins), else after
- * ?marker=, else after the newest message now ("from now"). Messages lost
- * to expiry, or a marker of a deleted generation of the queue, become a
- * gap event; nothing is skipped silently. ?echo=false leaves out the
- * reader's own messages (default: all), and claimed messages are sent
- * too: a stream follows the log, not a worker's view of it.
+ * ?marker=, else after the newest message now ("from now"). A malformed
+ * marker is refused with the cursor's 400 before the stream starts; a
+ * marker of a deleted generation of the queue, like messages lost to
+ * expiry, becomes a gap event; nothing is skipped silently. ?echo=false
+ * leaves out the reader's own messages (default: all), and claimed
+ * messages are sent too: a stream follows the log, not a worker's view.
+ *
+ * Loop (lws service) thread only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +37,12 @@
 #include "req.h"
 #include "buf.h"
 #include "clock.h"
+#include "log.h"
 #include "server.h"
 #include "api/api.h"
+#include "live/cursor.h"
 #include "live/wait.h"
 #include "live/sub.h"
-#include "render.h"
 
 #define HEARTBEAT_S 15
 #define PAGE 50           /* messages per read, at most */
@@ -43,94 +50,59 @@
 
 struct sse {
 	struct hub_req *r; /* the request that owns the stream */
-	struct hub_sub sub;
+	struct hub_cursor cur;
 	lws_sorted_usec_list_t beat;
-	feed_read_opts_t opts;
-	char marker[FEED_ID_LEN + 1]; /* after the last message read */
 	bool beat_due;
 	/* Rendered, not yet handed to the transport. */
 	struct hub_buf pend;
 	size_t pend_off; /* handed over up to here */
 };
 
-static int pend_add(struct sse *s, const char *text, size_t len)
+static void render_gap(struct sse *s, const struct hub_cursor_batch *b)
 {
-	hub_buf_add(&s->pend, text, len);
-	return s->pend.failed ? -1 : 0;
+	if (b->missed >= 0)
+		hub_buf_printf(&s->pend, "event: gap\ndata: {\"missed\": %lld, "
+			       "\"resume_marker\": \"%s\"}\n\n",
+			       (long long)b->missed, b->marker);
+	else
+		hub_buf_printf(&s->pend, "event: gap\ndata: {\"missed\": null, "
+			       "\"resume_marker\": \"%s\"}\n\n", b->marker);
 }
 
-static int pend_printf(struct sse *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int pend_printf(struct sse *s, const char *fmt, ...)
+/* One event per message. The stored body is compact JSON: no newline, so
+ * it fits one data: line as it is. */
+static void render_msgs(struct sse *s, const struct hub_cursor_batch *b)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	hub_buf_vprintf(&s->pend, fmt, ap);
-	va_end(ap);
-	return s->pend.failed ? -1 : 0;
-}
-
-/* One message event. The stored body is compact JSON: no newline, so it
- * fits one data: line as it is. */
-static int render_msg(struct sse *s, const feed_msg_t *m, uint64_t now_ms)
-{
-	uint64_t age = now_ms > m->created_ms ? now_ms - m->created_ms : 0;
-
-	if (pend_printf(s, "id: %s\nevent: message\ndata: {\"id\": \"%s\", "
-			"\"ttl\": %lld, \"age\": %lld, \"body\": ",
-			m->id, m->id, hub_secs(m->expires_ms - m->created_ms),
-			hub_secs(age)) ||
-	    pend_add(s, m->body, m->body_len))
-		return -1;
-	return pend_add(s, "}\n\n", 3);
-}
-
-/* Reads the next page after the marker into pend. */
-static int read_page(struct sse *s)
-{
-	struct hub_req *r = s->r;
-	feed_msgs_t msgs;
-	uint64_t now = hub_now_ms();
-	int rc = feed_read(r->feed, r->project, r->queue, s->marker, &s->opts,
-			   now, &msgs);
-
-	if (rc == FEED_EBADID) {
-		/* Not an id of ours: start at the oldest, and say so. */
-		s->marker[0] = '\0';
-		rc = feed_read(r->feed, r->project, r->queue, NULL, &s->opts,
-			       now, &msgs);
-		msgs.gap = rc == 0;
-		msgs.missed = -1;
+	for (size_t i = 0; i < b->n; i++) {
+		hub_buf_printf(&s->pend, "id: %s\nevent: message\ndata: ",
+			       b->v[i].id);
+		hub_cursor_render_msg(&s->pend, &b->v[i], b->now_ms);
+		hub_buf_add(&s->pend, "\n\n", 2);
 	}
-	if (rc)
-		return -1;
-	if (msgs.gap) {
-		if (msgs.missed >= 0)
-			rc = pend_printf(s, "event: gap\ndata: {\"missed\": %lld, "
-					 "\"resume_marker\": \"%s\"}\n\n",
-					 (long long)msgs.missed, msgs.next_marker);
-		else
-			rc = pend_printf(s, "event: gap\ndata: {\"missed\": null, "
-					 "\"resume_marker\": \"%s\"}\n\n",
-					 msgs.next_marker);
-	}
-	/* Render about BATCH_BYTES: a client that does not read holds up
-	 * one batch, not a page of large messages. The marker moves only
-	 * past what was rendered. */
-	for (size_t i = 0; rc == 0 && i < msgs.n; i++) {
-		rc = render_msg(s, &msgs.v[i], now);
-		if (rc == 0 && s->pend.len >= BATCH_BYTES && i + 1 < msgs.n) {
-			memcpy(s->marker, msgs.v[i].id, sizeof(s->marker));
-			feed_msgs_free(&msgs);
-			return 0;
+}
+
+/* The cursor's next batches into pend: a gap, then the messages after it. */
+static int fill(struct sse *s)
+{
+	struct hub_cursor_batch b;
+	int rc = 0;
+
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		rc = hub_cursor_next(&s->cur, hub_now_ms(), &b);
+		if (rc) {
+			hub_log(HUB_LOG_ERROR, "sse: reading %s: %s",
+				s->cur.queue, feed_strerror(rc));
+			break;
 		}
+		if (b.kind == HUB_BATCH_GAP)
+			render_gap(s, &b);
+		else if (b.kind == HUB_BATCH_MSGS)
+			render_msgs(s, &b);
+		hub_cursor_batch_free(&b);
+		if (b.kind != HUB_BATCH_GAP)
+			break;
 	}
-	if (rc == 0 && msgs.next_marker[0])
-		memcpy(s->marker, msgs.next_marker, sizeof(s->marker));
-	feed_msgs_free(&msgs);
-	return rc;
+	return rc || s->pend.failed ? -1 : 0;
 }
 
 static long sse_next(void *state, char *buf, size_t len)
@@ -141,10 +113,10 @@ static long sse_next(void *state, char *buf, size_t len)
 	if (s->pend_off == s->pend.len) {
 		s->pend_off = 0;
 		hub_buf_reset(&s->pend, 0);
-		if (s->beat_due && pend_add(s, ": ping\n\n", 8))
-			return -1;
+		if (s->beat_due)
+			hub_buf_add(&s->pend, ": ping\n\n", 8);
 		s->beat_due = false;
-		if (read_page(s))
+		if (fill(s))
 			return -1;
 	}
 	n = s->pend.len - s->pend_off;
@@ -155,7 +127,7 @@ static long sse_next(void *state, char *buf, size_t len)
 	memcpy(buf, s->pend.data + s->pend_off, n);
 	s->pend_off += n;
 	/* The transport asks for writable again after any write, so the
-	 * rest of pend, or the next page, follows. */
+	 * rest of pend, or the next batch, follows. */
 	return (long)n;
 }
 
@@ -163,7 +135,7 @@ static void sse_free(void *state)
 {
 	struct sse *s = state;
 
-	hub_sub_detach(s->r->srv, &s->sub);
+	hub_cursor_close(&s->cur);
 	lws_sul_cancel(&s->beat);
 	hub_buf_free(&s->pend);
 	free(s);
@@ -174,9 +146,9 @@ static const struct hub_stream_ops sse_ops = {
 	.free = sse_free,
 };
 
-static void sse_wake(struct hub_sub *sub)
+static void sse_wake(struct hub_cursor *c)
 {
-	struct sse *s = lws_container_of(sub, struct sse, sub);
+	struct sse *s = lws_container_of(c, struct sse, cur);
 
 	hub_stream_wake(s->r);
 }
@@ -185,28 +157,40 @@ static void sse_beat(lws_sorted_usec_list_t *sul)
 {
 	struct sse *s = lws_container_of(sul, struct sse, beat);
 
-	/* The beat also retries a read: a delayed message may be due. */
 	s->beat_due = true;
 	hub_stream_wake(s->r);
 	lws_sul_schedule(s->r->srv->ctx, 0, &s->beat, sse_beat,
 			 (lws_usec_t)HEARTBEAT_S * LWS_US_PER_SEC);
 }
 
-/* Where the stream starts: Last-Event-ID, ?marker=, or now. */
-static void start_marker(struct sse *s, struct hub_req *r)
+/* Opens s's cursor where the stream starts: Last-Event-ID, ?marker=, or
+ * now. Replies and returns false when it cannot. */
+static bool sse_open(struct sse *s, struct hub_req *r, bool echo)
 {
 	const char *m = r->last_event_id[0] ? r->last_event_id
 					    : hub_query(r, "marker");
-	feed_queue_stats_t st;
+	struct hub_cursor_opts o = {
+		.project = r->project,
+		.queue = r->queue,
+		.from = m ? HUB_CURSOR_MARKER : HUB_CURSOR_NOW,
+		.marker = m,
+		.flags = FEED_READ_INCLUDE_CLAIMED | (echo ? FEED_READ_ECHO : 0u),
+		.client_id = r->has_client_id ? r->client_id : NULL,
+		.limit = PAGE,
+		.budget = BATCH_BYTES,
+		.wake = sse_wake,
+	};
+	int rc = hub_cursor_open(&s->cur, r->srv->subs, r->feed, &o);
 
-	if (m && strlen(m) < sizeof(s->marker)) {
-		memcpy(s->marker, m, strlen(m) + 1);
-		return;
-	}
-	if (feed_queue_stats(r->feed, r->project, r->queue, r->now_ms, &st) ==
-		    0 &&
-	    st.total)
-		memcpy(s->marker, st.newest.id, sizeof(s->marker));
+	if (rc == FEED_EBADID)
+		hub_cursor_refuse(r);
+	else if (rc == FEED_ENOMEM)
+		hub_reply_error(r, 503, "Service temporarily unavailable",
+				"Cannot subscribe. Please try again in a few "
+				"seconds.");
+	else if (rc)
+		hub_reply_feed_error(r, rc, NULL);
+	return rc == 0;
 }
 
 void hub_queue_events(struct hub_req *r)
@@ -216,7 +200,7 @@ void hub_queue_events(struct hub_req *r)
 
 	if (!hub_query_bool(r, "echo", true, &echo))
 		return;
-	if (hub_sub_count(r->srv) >= r->cfg->max_subscribers) {
+	if (hub_sub_count(r->srv->subs) >= r->cfg->max_subscribers) {
 		hub_reply_error(r, 503, "Service temporarily unavailable",
 				"Too many subscribers on this server.");
 		return;
@@ -229,17 +213,8 @@ void hub_queue_events(struct hub_req *r)
 		return;
 	}
 	s->r = r;
-	s->opts.limit = PAGE;
-	s->opts.flags = FEED_READ_INCLUDE_CLAIMED | (echo ? FEED_READ_ECHO : 0);
-	if (r->has_client_id)
-		memcpy(s->opts.client_id, r->client_id, 16);
-	start_marker(s, r);
-	s->sub.wake = sse_wake;
-	if (hub_sub_attach(r->srv, &s->sub, r->project, r->queue)) {
+	if (!sse_open(s, r, echo)) {
 		free(s);
-		hub_reply_error(r, 503, "Service temporarily unavailable",
-				"Cannot subscribe. Please try again in a few "
-				"seconds.");
 		return;
 	}
 	lws_sul_schedule(r->srv->ctx, 0, &s->beat, sse_beat,

@@ -1,8 +1,8 @@
 /*
- * ws.h - what the two WebSocket files share: ws.c (the lws protocol, the
- * connection, its subscriptions and fan-out) and ws_actions.c (Zaqar's
- * actions served through hub_route, and their replies reshaped into
- * Zaqar's WebSocket response frames).
+ * ws.h - what the WebSocket files share: ws.c (the lws protocol, the
+ * connection and its frames), ws_sub.c (its subscriptions and fan-out)
+ * and ws_actions.c (Zaqar's actions served through hub_route, and their
+ * replies reshaped into Zaqar's WebSocket response frames).
  *
  * An action's life: ws.c decodes a text frame and queues a struct
  * hub_ws_action on its connection; actions of one connection run one at
@@ -84,7 +84,22 @@ json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
 /* Frees what a holds (not a itself), and its frame. */
 void hub_ws_action_clear(struct hub_ws_action *a);
 
-/* ----------------------------------------------------------------- ws.c */
+/* ------------------------------------------------------------- ws_sub.c */
+
+/*
+ * The actions the connection answers itself, as they touch it (ws_sub.c):
+ * subscribe, unsubscribe, subscription_create/list/get/delete. Called by
+ * ws.c when hub_ws_action_run() says HUB_WS_ACTION_CONN; sets a's frame
+ * and calls a->ready_fn.
+ */
+void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
+/*
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (asked of the vhost's default
+ * protocol, herald.v1, before any mount applies): a stream URL with bad parameters - a malformed marker, client id, queue
+ * name or project - is answered here with 400 and a JSON error, as HTTP
+ * answers it, instead of upgrading. Returns what the callback returns.
+ */
+int hub_ws_confirm_upgrade(struct lws *wsi);
 
 extern const struct lws_protocols hub_ws_protocol;
 

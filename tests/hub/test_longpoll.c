@@ -1,7 +1,9 @@
 /*
  * test_longpoll.c - long-poll: GET .../messages?wait=N and POST
  * .../claims?wait=N answer as soon as a commit gives them something, and
- * 204 when the wait ends with nothing; a held request whose client left
+ * 204 when the wait ends with nothing; a delayed message falling due and
+ * an expiring claim answer them within a second or so (the test clock
+ * moves, nothing commits); a held request whose client left
  * costs nothing; a shutdown answers the held requests.
  *
  * A held request is sent raw on its own connection and read later, while
@@ -127,6 +129,65 @@ static void claims(struct hh_server *srv)
 	hh_client_close(&worker);
 }
 
+/* A delayed message falling due answers a held listing within a second
+ * or so of its due time: the test clock moves past it, nothing commits. */
+static void delayed_wakes(struct hh_server *srv)
+{
+	struct hh_client held, pub;
+	struct hh_resp r = HH_RESP_INIT;
+	double t0;
+
+	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
+	hh_client_init(&pub, srv, HH_CLIENT_B, "lp");
+	held.timeout_ms = 25000;
+	hh_call(&pub, &r, "PUT", "/v2/queues/late", "{\"_default_message_delay\": 5}");
+	hh_call(&pub, &r, "POST", "/v2/queues/late/messages",
+		"{\"messages\": [{\"body\": \"due in 5 s\"}]}");
+	is(r.status, 201, "a message due in 5 s");
+	send_held(&held, "GET", "/v2/queues/late/messages?wait=20", NULL);
+	ok(quiet_for(&held, 300), "a long-poll of the queue is held");
+	t0 = mono_s();
+	hh_clock_advance(srv, 6000);
+	is(hh_recv(&held, &r, false), 200, "the held GET answers 200");
+	ok(mono_s() - t0 < 2.0, "within a second or two of the clock passing "
+	   "the due time, with no commit (%.2f s)", mono_s() - t0);
+	is_str(hh_gets(r.json, "messages.0.body"), "due in 5 s",
+	       "with the message that fell due");
+	hh_resp_free(&r);
+	hh_client_close(&held);
+	hh_client_close(&pub);
+}
+
+/* A claim expiring makes its messages claimable: a claimer waiting on
+ * them gets them within a second or so, not at the end of its wait. */
+static void expired_claim_wakes(struct hh_server *srv)
+{
+	struct hh_client held, pub;
+	struct hh_resp r = HH_RESP_INIT;
+	double t0;
+
+	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
+	hh_client_init(&pub, srv, HH_CLIENT_B, "lp");
+	held.timeout_ms = 25000;
+	hh_call(&pub, &r, "POST", "/v2/queues/ce/messages",
+		"{\"messages\": [{\"body\": 1}, {\"body\": 2}]}");
+	hh_call(&pub, &r, "POST", "/v2/queues/ce/claims", "{\"ttl\": 60}");
+	is(r.status, 201, "a worker claims both messages for 60 s");
+	hh_clock_advance(srv, 50 * 1000); /* 10 s of the claim left */
+	send_held(&held, "POST", "/v2/queues/ce/claims?wait=20",
+		  "{\"ttl\": 60, \"grace\": 60}");
+	ok(quiet_for(&held, 300), "a second claimer is held");
+	t0 = mono_s();
+	hh_clock_advance(srv, 11 * 1000); /* the claim expires; wait not over */
+	is(hh_recv(&held, &r, false), 201, "the held claim answers 201");
+	ok(mono_s() - t0 < 2.0, "within a second or two of the first claim's "
+	   "expiry (%.2f s)", mono_s() - t0);
+	is(hh_len(r.json, "messages"), 2, "with the messages it had held");
+	hh_resp_free(&r);
+	hh_client_close(&held);
+	hh_client_close(&pub);
+}
+
 static void params(struct hh_server *srv)
 {
 	struct hh_client c;
@@ -198,6 +259,8 @@ int main(void)
 	hh_start(&srv, NULL);
 	wake_on_post(&srv);
 	claims(&srv);
+	delayed_wakes(&srv);
+	expired_claim_wakes(&srv);
 	params(&srv);
 	client_leaves(&srv);
 	shutdown_answers(&srv);

@@ -4,14 +4,18 @@
  * with no gap and no duplicate across a reconnect; reports messages lost
  * to expiry as a gap event; takes Client-ID and project from the query
  * (EventSource cannot set headers); leaves the reader's own messages out
- * with echo=false.
+ * with echo=false; a gap's resume_marker, when the batch budget cuts its
+ * page, resumes at exactly the next unseen message; a delayed message
+ * falling due wakes the stream within a second or so.
  *
  * An event stream has no length, so the test reads the socket raw until
  * the events it expects have arrived (every read has a timeout).
  */
 #include <poll.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -197,6 +201,107 @@ static void gap(struct hh_server *srv, struct hh_client *pub)
 	hh_resp_free(&r);
 }
 
+/* The id of the first event after `from` in s's bytes (static), or "". */
+static const char *first_event_id(const struct stream *s, const char *from)
+{
+	static char id[32];
+	const char *p = s->buf ? strstr(from ? from : s->buf, "id: ") : NULL;
+
+	id[0] = '\0';
+	if (p)
+		sscanf(p + 4, "%31[0-9a-f]", id);
+	return id;
+}
+
+/*
+ * A gap whose page is cut by the ~64 KiB batch budget: its resume_marker
+ * is the marker before the first message after the hole, so resuming
+ * from it delivers exactly the next message not yet seen (the end of the
+ * page would skip what the budget held back).
+ */
+static void gap_cut_by_budget(struct hh_server *srv, struct hh_client *pub)
+{
+	struct stream s;
+	struct hh_resp r = HH_RESP_INIT;
+	char kept[64], first_after[64], resume[64] = "";
+	char *big = malloc(20010), *body = malloc(20100);
+	const char *p;
+
+	memset(big, 'x', 20000);
+	big[0] = big[19999] = '"';
+	big[20000] = '\0';
+	hh_call(pub, &r, "POST", "/v2/queues/cut/messages",
+		"{\"messages\": [{\"body\": \"kept\", \"ttl\": 3600}]}");
+	hh_copy(kept, sizeof(kept), hh_resource_ids(&r));
+	hh_call(pub, &r, "POST", "/v2/queues/cut/messages",
+		"{\"messages\": [{\"body\": 1, \"ttl\": 60}, {\"body\": 2, \"ttl\": 60}]}");
+	for (int i = 0; i < 8; i++) {
+		snprintf(body, 20100, "{\"messages\": [{\"body\": %s, \"ttl\": 3600}]}",
+			 big);
+		hh_call(pub, &r, "POST", "/v2/queues/cut/messages", body);
+		if (i == 0)
+			hh_copy(first_after, sizeof(first_after),
+				hh_resource_ids(&r));
+	}
+	hh_clock_advance(srv, 61 * 1000);
+
+	open_stream(&s, srv, hh_fmt("cut/events?marker=%s&" IDENT, kept), NULL);
+	ok(read_until(&s, "event: gap\ndata: ", 5000) &&
+	   read_until(&s, "\"}\n\n", 5000), "a gap event on a page of large "
+	   "messages");
+	p = s.buf ? strstr(s.buf, "\"resume_marker\": \"") : NULL;
+	if (p)
+		sscanf(p + 18, "%31[0-9a-f]", resume);
+	ok(strstr(s.buf ? s.buf : "", "\"missed\": 2") != NULL,
+	   "counting the 2 expired messages");
+	close_stream(&s);
+
+	open_stream(&s, srv, hh_fmt("cut/events?marker=%s&" IDENT, resume), NULL);
+	ok(read_until(&s, "event: message", 5000),
+	   "a stream resumed from the gap's resume_marker delivers");
+	is_str(first_event_id(&s, NULL), first_after,
+	       "exactly the first message after the hole, next unseen");
+	ok(strstr(s.buf ? s.buf : "", "event: gap") == NULL, "with no gap");
+	close_stream(&s);
+	free(big);
+	free(body);
+	hh_resp_free(&r);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A delayed message falling due wakes a stream at once, not at its
+ * heartbeat: the test clock moves past the due time, and the event
+ * arrives within about a second of real time. */
+static void delayed_wakes(struct hh_server *srv, struct hh_client *pub)
+{
+	struct stream s;
+	struct hh_resp r = HH_RESP_INIT;
+	double t0;
+
+	hh_call(pub, &r, "PUT", "/v2/queues/late", "{\"_default_message_delay\": 5}");
+	open_stream(&s, srv, "late/events?" IDENT, NULL);
+	ok(read_until(&s, "HTTP/1.1 200", 5000), "a stream on a queue with delays");
+	hh_call(pub, &r, "POST", "/v2/queues/late/messages",
+		"{\"messages\": [{\"body\": \"due in 5 s\"}]}");
+	is(r.status, 201, "a message due in 5 s");
+	ok(!read_until(&s, "event: message", 300), "is not sent before it is due");
+	t0 = mono_s();
+	hh_clock_advance(srv, 6000);
+	ok(read_until(&s, "\"due in 5 s\"}\n\n", 3000),
+	   "and is sent when the clock passes its due time");
+	ok(mono_s() - t0 < 2.0, "within a second or two, not at the 15 s "
+	   "heartbeat (%.2f s)", mono_s() - t0);
+	close_stream(&s);
+	hh_resp_free(&r);
+}
+
 /*
  * Subscribers that never read cost the server their socket buffers and
  * one rendered batch each, not the backlog: 20 of them under a 20 MB
@@ -244,6 +349,8 @@ int main(void)
 	backlog_live_resume(&srv, &pub);
 	echo_and_idents(&srv);
 	gap(&srv, &pub);
+	gap_cut_by_budget(&srv, &pub);
+	delayed_wakes(&srv, &pub);
 	stalled_readers(&srv, &pub);
 	hh_client_close(&pub);
 	return hh_finish(&srv);

@@ -3,8 +3,9 @@
  * actions on /v2/ws (the transcript's sequence and its errors), subscribe
  * (backlog then live, resume after a reconnect, echo suppression, gaps
  * after expiry, unsubscribe), the stream URL, Zaqar-style notifications,
- * the frame size limit, and many subscribers receiving every message once
- * and in order.
+ * the frame size limit, one answer to a malformed marker on every live
+ * transport, and many subscribers receiving every message once and in
+ * order.
  *
  * The client is a minimal RFC 6455 client on blocking sockets (frames
  * masked client to server, as the RFC requires; pings answered), so tests
@@ -760,6 +761,65 @@ static void stream_url(struct hh_server *srv)
 	hh_client_close(&pub);
 }
 
+#define BAD_MARKER_TEXT "Invalid marker: pass the id of the last message seen."
+#define BAD_MARKER_JSON "{\"title\": \"Invalid API request\", \"description\": " \
+	"\"" BAD_MARKER_TEXT "\"}"
+
+/*
+ * One rule for a malformed marker on every live transport, before any
+ * stream starts: 400 and the same error - on WebSocket subscribe (as a
+ * response frame, as every WS error), SSE, the stream URL (as the HTTP
+ * answer to the upgrade) and a long-poll listing.
+ */
+static void bad_marker_everywhere(struct hh_server *srv)
+{
+	struct hh_client c;
+	struct hh_resp r = HH_RESP_INIT;
+	struct wsc w;
+	json_t *f;
+	const char *upgrade =
+		"GET /v2/queues/bm/stream?marker=zz&project_id=" PROJECT
+		" HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		"Sec-WebSocket-Version: 13\r\n\r\n";
+
+	wsc_open(&w, srv, "/v2/ws", "herald.v1");
+	f = act(&w, "subscribe", HDRS,
+		"{\"queue_name\": \"bm\", \"marker\": \"zz\"}");
+	ok(status_of(f) == 400 &&
+	   strcmp(S(hh_gets(f, "body.exception")), BAD_MARKER_TEXT) == 0 &&
+	   json_is_null(hh_get(f, "body.error")),
+	   "WebSocket subscribe: 400 {exception: <the text>, error: null}");
+	json_decref(f);
+	wsc_close(&w);
+
+	hh_client_init(&c, srv, HH_CLIENT_A, PROJECT);
+	hh_callh(&c, &r, "GET", "/v2/queues/bm/events?marker=zz",
+		 "Accept: text/event-stream\r\n", NULL);
+	ok(r.status == 400 && hh_json_eq(&r, BAD_MARKER_JSON),
+	   "SSE: 400 with the JSON error, no stream (got %d %s)", r.status,
+	   r.body);
+	hh_callh(&c, &r, "GET", "/v2/queues/bm/events",
+		 "Accept: text/event-stream\r\nLast-Event-ID: zz\r\n", NULL);
+	ok(r.status == 400 && hh_json_eq(&r, BAD_MARKER_JSON),
+	   "SSE with a malformed Last-Event-ID: the same");
+	hh_call(&c, &r, "GET", "/v2/queues/bm/messages?marker=zz&wait=5", NULL);
+	ok(r.status == 400 && hh_json_eq(&r, BAD_MARKER_JSON),
+	   "long-poll listing: the same, at once (got %d %s)", r.status, r.body);
+	hh_client_close(&c);
+
+	hh_client_init(&c, srv, NULL, NULL);
+	if (hh_send(&c, upgrade, strlen(upgrade)) < 0)
+		bail_out("cannot send the upgrade");
+	hh_recv(&c, &r, false);
+	ok(r.status == 400 && hh_json_eq(&r, BAD_MARKER_JSON),
+	   "stream URL: the upgrade is answered 400 with the JSON error "
+	   "(got %d %s)", r.status, r.body);
+	hh_client_close(&c);
+	hh_resp_free(&r);
+}
+
 static void limits(struct hh_server *srv)
 {
 	struct wsc w;
@@ -955,6 +1015,7 @@ int main(void)
 	echo_and_unsubscribe(&srv);
 	gap_after_expiry(&srv);
 	stream_url(&srv);
+	bad_marker_everywhere(&srv);
 	limits(&srv);
 	fanout(&srv);
 	injection(&srv);

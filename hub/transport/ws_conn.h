@@ -1,0 +1,77 @@
+/*
+ * ws_conn.h - a WebSocket connection, as its two halves share it: ws.c
+ * (the lws protocol, frames in and out, the action queue) and ws_sub.c
+ * (its subscriptions and the stream URL). Private to those two files.
+ *
+ * Loop (lws service) thread only.
+ */
+#ifndef HERALD_HUB_WS_CONN_H
+#define HERALD_HUB_WS_CONN_H
+
+#include "buf.h"
+#include "transport/ws.h"
+
+struct ws_sub; /* ws_sub.c */
+
+/* The stream URL's parameters, checked at the upgrade (ws_sub.c). */
+struct hub_ws_stream {
+	char queue[FEED_NAME_MAX + 1]; /* "" for /v2/ws */
+	char marker[FEED_ID_LEN + 1];  /* "" = from now */
+	char project[FEED_PROJECT_MAX + 1];
+	bool echo, has_client;
+	uint8_t client[16];
+};
+
+struct hub_ws_conn {
+	struct lws *wsi;
+	struct hub_server *srv;
+	char id[37];
+	struct hub_ws_stream stream;
+	/* Subscriptions share one project and client: the last frame's. */
+	char project[FEED_PROJECT_MAX + 1];
+	uint8_t client_id[16];
+	bool has_client_id;
+	/* The message being received. */
+	struct hub_buf rx;
+	bool rx_started, rx_binary, rx_too_big;
+	/* Actions, in order: answered (ready) ones wait to be written. */
+	struct hub_ws_action *head, **tail;
+	struct hub_ws_action *running;
+	unsigned queued;
+	bool rx_paused, in_run;
+	lws_dll2_owner_t subs;
+	struct ws_sub *rr;         /* round-robin: the last one served */
+};
+
+/* ----------------------------------------------------------------- ws.c */
+
+/* Writes one text frame (text is LWS_PRE + len). -1: drop the connection.
+ * One per WRITEABLE callback. */
+int hub_ws_conn_send(struct hub_ws_conn *c, char *text, size_t len);
+/* A random UUID, as text. */
+void hub_ws_new_id(char out[37]);
+
+/* ------------------------------------------------------------- ws_sub.c */
+
+/*
+ * Sends one frame for the next subscription with something pending,
+ * round-robin. Returns 1 when a frame went out, 0 when none did, -1 to
+ * drop the connection.
+ */
+int hub_ws_sub_serve(struct hub_ws_conn *c);
+/* Whether a subscription may have something to send. */
+bool hub_ws_sub_pending(struct hub_ws_conn *c);
+/* Ends every subscription of c (the connection closes). */
+void hub_ws_sub_close_all(struct hub_ws_conn *c);
+/*
+ * The upgrade's path and stream parameters: -1 when the path is not a
+ * stream URL (c->stream.queue stays ""), 0 when they are good (filled
+ * in), else the status of the refusal with its title and description.
+ */
+int hub_ws_stream_parse(struct lws *wsi, struct hub_ws_stream *st,
+			const char **title, const char **desc);
+/* The stream URL's one subscription, when the connection is established.
+ * -1 to drop the connection. */
+int hub_ws_stream_open(struct hub_ws_conn *c);
+
+#endif /* HERALD_HUB_WS_CONN_H */

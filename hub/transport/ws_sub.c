@@ -1,0 +1,660 @@
+/*
+ * ws_sub.c - WebSocket subscriptions: `subscribe` / `unsubscribe` and
+ * Zaqar's `subscription_*` on /v2/ws, and the one subscription of a
+ * stream URL (/v2/queues/{q}/stream).
+ *
+ * THE LOG IS THE BUFFER. A subscription is a cursor (live/cursor.c:
+ * queue, marker, filters, and a hook in the subscriber registry) and a
+ * flag; it holds no messages:
+ *
+ *   commit on q, or a due timer --> cursor wake: sub->pending = true,
+ *                                   lws_callback_on_writable(wsi)
+ *   SERVER_WRITEABLE --> hub_cursor_next: a gap, or <= 100 messages of
+ *                        about 64 KiB --> ONE frame, marker advanced
+ *                    --> writable again while anything is pending
+ *
+ * A slow reader costs its marker; a reader that reconnects passes its last
+ * marker and resumes with no gap and no duplicate. Messages lost after
+ * the marker (expiry, or a marker of a deleted generation of the queue)
+ * become a `gap` frame whose marker resumes before the messages that
+ * follow the hole - never a silent skip. A malformed marker is refused
+ * with the cursor's 400: as the answer to `subscribe`, or, on a stream
+ * URL, as the HTTP answer to the upgrade (hub_ws_confirm_upgrade).
+ *
+ * Subscriptions of a connection are served round-robin, one frame per
+ * writable callback (ws.c sends action answers first). Notification
+ * subscriptions (subscription_create) send Zaqar's one-message frames and
+ * no gap frames (Zaqar's shape has none).
+ *
+ * Loop (lws service) thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "live/cursor.h"
+#include "transport/ws_conn.h"
+
+#define WS_BATCH 100        /* messages per frame at most */
+#define WS_FRAME_SOFT 65536 /* stop adding messages past this size */
+
+enum sub_kind {
+	SUB_STREAM,  /* subscribe / stream URL: messages and gap frames */
+	SUB_NOTIFY,  /* subscription_create: Zaqar's notification frames */
+};
+
+struct ws_sub {
+	lws_dll2_t node;           /* in its connection's subs */
+	struct hub_cursor cur;     /* where it is; woken on commits */
+	struct hub_ws_conn *c;
+	enum sub_kind kind;
+	char id[37];
+	bool pending;              /* may have something to send */
+	uint64_t created_ms;
+	long long ttl;             /* subscription_create's, reported only */
+};
+
+/* ------------------------------------------------------- subscriptions */
+
+static void sub_wake(struct hub_cursor *cur)
+{
+	struct ws_sub *s = lws_container_of(cur, struct ws_sub, cur);
+
+	s->pending = true;
+	lws_callback_on_writable(s->c->wsi);
+}
+
+static struct ws_sub *sub_find(struct hub_ws_conn *c, const char *id)
+{
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&c->subs)) {
+		struct ws_sub *s = lws_container_of(d, struct ws_sub, node);
+
+		if (strcmp(s->id, id) == 0)
+			return s;
+	} lws_end_foreach_dll(d);
+	return NULL;
+}
+
+static void sub_free(struct hub_ws_conn *c, struct ws_sub *s)
+{
+	if (c->rr == s)
+		c->rr = NULL;
+	hub_cursor_close(&s->cur);
+	lws_dll2_remove(&s->node);
+	free(s);
+}
+
+void hub_ws_sub_close_all(struct hub_ws_conn *c)
+{
+	struct lws_dll2 *d;
+
+	while ((d = lws_dll2_get_head(&c->subs)))
+		sub_free(c, lws_container_of(d, struct ws_sub, node));
+}
+
+/* Why a subscription could not start: a status and a text. */
+struct refusal {
+	int status;
+	char text[128];
+};
+
+static int cursor_refusal(int rc, struct refusal *why)
+{
+	why->status = rc == FEED_EBADID ? 400 : 503;
+	snprintf(why->text, sizeof(why->text), "%s",
+		 rc == FEED_EBADID ? HUB_CURSOR_BAD_MARKER_TEXT
+		 : rc == FEED_ENOMEM ? "Out of memory."
+				     : "Storage failed. Please try again.");
+	return -1;
+}
+
+/*
+ * Starts a subscription on c->project's `queue`, from `from` (after
+ * `marker` for HUB_CURSOR_MARKER). Returns it, or NULL with *why set.
+ */
+static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
+			      const char *queue, enum hub_cursor_from from,
+			      const char *marker, bool echo, struct refusal *why)
+{
+	const struct hub_config *cfg = &c->srv->cfg;
+	struct hub_cursor_opts o = {
+		.project = c->project,
+		.queue = queue,
+		.from = from,
+		.marker = marker,
+		.flags = FEED_READ_INCLUDE_CLAIMED |
+			 (echo || !c->has_client_id ? FEED_READ_ECHO : 0u),
+		.client_id = c->client_id,
+		.limit = kind == SUB_NOTIFY ? 1 : WS_BATCH,
+		.budget = WS_FRAME_SOFT,
+		.wake = sub_wake,
+	};
+	struct ws_sub *s;
+	int rc;
+
+	why->status = 400;
+	if (c->subs.count >= cfg->max_subs_per_connection) {
+		snprintf(why->text, sizeof(why->text), "Too many subscriptions "
+			 "on this connection (at most %u).",
+			 cfg->max_subs_per_connection);
+		return NULL;
+	}
+	if (hub_sub_count(c->srv->subs) >= cfg->max_subscribers) {
+		why->status = 503;
+		snprintf(why->text, sizeof(why->text), "Too many subscribers "
+			 "on this server.");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		cursor_refusal(FEED_ENOMEM, why);
+		return NULL;
+	}
+	rc = hub_cursor_open(&s->cur, c->srv->subs, c->srv->feed, &o);
+	if (rc) {
+		free(s);
+		cursor_refusal(rc, why);
+		return NULL;
+	}
+	s->c = c;
+	s->kind = kind;
+	s->created_ms = hub_now_ms();
+	hub_ws_new_id(s->id);
+	lws_dll2_add_tail(&s->node, &c->subs);
+	/* The backlog after the marker goes first. */
+	s->pending = true;
+	lws_callback_on_writable(c->wsi);
+	return s;
+}
+
+/* ------------------------------------------------------------- frames */
+
+static int send_json(struct hub_ws_conn *c, json_t *frame)
+{
+	char *text = json_dumps(frame, JSON_ENCODE_ANY), *buf;
+	size_t len;
+	int rc;
+
+	json_decref(frame);
+	if (!text)
+		return -1;
+	len = strlen(text);
+	buf = malloc(LWS_PRE + len);
+	if (!buf) {
+		free(text);
+		return -1;
+	}
+	memcpy(buf + LWS_PRE, text, len);
+	free(text);
+	rc = hub_ws_conn_send(c, buf, len);
+	free(buf);
+	return rc;
+}
+
+/*
+ * One "messages" frame. This runs once per subscriber for every batch,
+ * so it writes the frame as text: ids, queue names and subscription ids
+ * need no escaping, and bodies go in as stored. No parse, no tree.
+ */
+static int send_messages(struct hub_ws_conn *c, const struct ws_sub *s,
+			 const struct hub_cursor_batch *b)
+{
+	struct hub_buf t;
+	int rc;
+
+	hub_buf_init(&t, LWS_PRE); /* lws writes the frame in place */
+	hub_buf_printf(&t, "{\"event\": \"messages\", \"subscription\": \"%s\", "
+		       "\"queue_name\": \"%s\", \"messages\": [", s->id,
+		       s->cur.queue);
+	for (size_t i = 0; i < b->n; i++) {
+		if (i)
+			hub_buf_add(&t, ", ", 2);
+		hub_cursor_render_msg(&t, &b->v[i], b->now_ms);
+	}
+	hub_buf_printf(&t, "], \"marker\": \"%s\"}", b->marker);
+	rc = t.failed ? -1 : hub_ws_conn_send(c, t.data, t.len - LWS_PRE);
+	hub_buf_free(&t);
+	return rc;
+}
+
+static int send_gap(struct hub_ws_conn *c, const struct ws_sub *s,
+		    const struct hub_cursor_batch *b)
+{
+	return send_json(c, json_pack("{s:s, s:s, s:s, s:o, s:s}", "event",
+				      "gap", "subscription", s->id,
+				      "queue_name", s->cur.queue, "missed",
+				      b->missed >= 0 ? json_integer(b->missed)
+						     : json_null(),
+				      "marker", b->marker));
+}
+
+/* Zaqar's notification of one message. */
+static int send_notification(struct hub_ws_conn *c, const struct ws_sub *s,
+			     const feed_msg_t *m)
+{
+	json_t *body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
+
+	return send_json(c, json_pack("{s:s, s:s, s:I, s:o}", "Message_Type",
+				      "Notification", "queue_name",
+				      s->cur.queue, "ttl",
+				      (json_int_t)hub_secs(m->expires_ms -
+							   m->created_ms),
+				      "body", body ? body : json_null()));
+}
+
+/*
+ * Serves s once: its cursor's next batch as one frame. Returns 1 when a
+ * frame went out, 0 when none did (s->pending cleared when there is
+ * nothing now), -1 to drop the connection.
+ */
+static int sub_serve(struct hub_ws_conn *c, struct ws_sub *s)
+{
+	struct hub_cursor_batch b;
+	int rc = hub_cursor_next(&s->cur, hub_now_ms(), &b);
+
+	if (rc) {
+		hub_log(HUB_LOG_ERROR, "ws: reading %s for a subscriber: %s",
+			s->cur.queue, feed_strerror(rc));
+		s->pending = false; /* tried again at the next wake */
+		return 0;
+	}
+	switch (b.kind) {
+	case HUB_BATCH_NONE:
+		s->pending = false;
+		break;
+	case HUB_BATCH_GAP:
+		/* A notification has no gap frame: its next batch follows. */
+		if (s->kind == SUB_STREAM)
+			rc = send_gap(c, s, &b) ? -1 : 1;
+		break;
+	case HUB_BATCH_MSGS:
+		rc = (s->kind == SUB_NOTIFY ? send_notification(c, s, &b.v[0])
+					    : send_messages(c, s, &b))
+			     ? -1
+			     : 1;
+		break;
+	}
+	hub_cursor_batch_free(&b);
+	return rc;
+}
+
+/* The next subscription after `after`, round-robin. */
+static struct ws_sub *sub_next(struct hub_ws_conn *c, struct ws_sub *after)
+{
+	struct lws_dll2 *d = after ? after->node.next : NULL;
+
+	if (!d)
+		d = lws_dll2_get_head(&c->subs);
+	return d ? lws_container_of(d, struct ws_sub, node) : NULL;
+}
+
+int hub_ws_sub_serve(struct hub_ws_conn *c)
+{
+	struct ws_sub *s = c->rr;
+
+	for (unsigned i = 0; i < c->subs.count; i++) {
+		int rc;
+
+		s = sub_next(c, s);
+		if (!s->pending)
+			continue;
+		rc = sub_serve(c, s);
+		if (rc != 0) {
+			c->rr = s;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+bool hub_ws_sub_pending(struct hub_ws_conn *c)
+{
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&c->subs)) {
+		if (lws_container_of(d, struct ws_sub, node)->pending)
+			return true;
+	} lws_end_foreach_dll(d);
+	return false;
+}
+
+/* ------------------------------------------------ connection's actions */
+
+static const char *const bad_name = "The format of the submitted queue name "
+				    "or project id is not valid.";
+
+/* Subscriptions of one connection share its project and Client-ID. */
+static bool conn_identity(struct hub_ws_action *a)
+{
+	struct hub_ws_conn *c = a->conn;
+
+	if (c->subs.count && (strcmp(c->project, a->pub.project) ||
+			      memcmp(c->client_id, a->pub.client_id, 16))) {
+		hub_ws_action_fail(a, 400, "All subscriptions of a connection "
+				   "use one X-Project-ID and Client-ID.", NULL);
+		return false;
+	}
+	snprintf(c->project, sizeof(c->project), "%s", a->pub.project);
+	memcpy(c->client_id, a->pub.client_id, 16);
+	c->has_client_id = true;
+	return true;
+}
+
+/* subscribe's "from" and "marker"; false after replying. */
+static bool subscribe_from(struct hub_ws_action *a, enum hub_cursor_from *from,
+			   const char **marker)
+{
+	json_t *jm = json_object_get(a->body, "marker");
+	const char *f = json_string_value(json_object_get(a->body, "from"));
+
+	if ((jm && !json_is_null(jm) && !json_is_string(jm)) ||
+	    (f && strcmp(f, "marker") && strcmp(f, "oldest") &&
+	     strcmp(f, "now"))) {
+		hub_ws_action_reply(a, 400, json_pack("{s:s}", "error",
+					"Schema validation failed."));
+		return false;
+	}
+	if (!f)
+		f = json_is_string(jm) ? "marker" : "now";
+	*marker = json_string_value(jm);
+	*from = strcmp(f, "marker") == 0   ? HUB_CURSOR_MARKER
+		: strcmp(f, "oldest") == 0 ? HUB_CURSOR_OLDEST
+					   : HUB_CURSOR_NOW;
+	/* from "marker" needs one: an absent or empty one is malformed. */
+	if (*from == HUB_CURSOR_MARKER &&
+	    (!*marker || !**marker || !hub_cursor_marker_ok(*marker))) {
+		hub_ws_action_fail(a, 400, HUB_CURSOR_BAD_MARKER_TEXT, NULL);
+		return false;
+	}
+	return true;
+}
+
+static void act_subscribe(struct hub_ws_action *a)
+{
+	const char *q = json_string_value(json_object_get(a->body, "queue_name"));
+	enum hub_cursor_from from;
+	const char *marker;
+	struct refusal why;
+	struct ws_sub *s;
+
+	if (!hub_queue_name_ok(q, strlen(q))) {
+		hub_ws_action_fail(a, 400, bad_name, NULL);
+		return;
+	}
+	if (!subscribe_from(a, &from, &marker) || !conn_identity(a))
+		return;
+	s = sub_new(a->conn, SUB_STREAM, q, from, marker,
+		    json_is_true(json_object_get(a->body, "echo")), &why);
+	if (s)
+		hub_ws_action_reply(a, 201,
+				    json_pack("{s:s}", "subscription", s->id));
+	else
+		hub_ws_action_fail(a, why.status, why.text, NULL);
+}
+
+static void act_unsubscribe(struct hub_ws_action *a)
+{
+	const char *id = json_string_value(json_object_get(a->body,
+							   "subscription"));
+	struct ws_sub *s = sub_find(a->conn, id);
+	char text[128];
+
+	if (s) {
+		sub_free(a->conn, s);
+		hub_ws_action_reply(a, 204, NULL);
+		return;
+	}
+	snprintf(text, sizeof(text), "Subscription %.64s does not exist", id);
+	hub_ws_action_fail(a, 404, text, NULL);
+}
+
+static json_t *notify_json(const struct ws_sub *s, uint64_t now_ms)
+{
+	char subscriber[64];
+
+	snprintf(subscriber, sizeof(subscriber), "websocket://%s", s->c->id);
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:{}, s:b}", "id", s->id,
+			 "source", s->cur.queue, "subscriber", subscriber, "ttl",
+			 (json_int_t)s->ttl, "age",
+			 (json_int_t)hub_secs(now_ms > s->created_ms
+						      ? now_ms - s->created_ms
+						      : 0),
+			 "options", "confirmed", 0);
+}
+
+/* The connection's notification subscription of (project, queue), with
+ * id `id` unless NULL. */
+static struct ws_sub *notify_find(struct hub_ws_conn *c, const char *project,
+				  const char *queue, const char *id)
+{
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&c->subs)) {
+		struct ws_sub *s = lws_container_of(d, struct ws_sub, node);
+
+		if (s->kind == SUB_NOTIFY && strcmp(s->cur.queue, queue) == 0 &&
+		    strcmp(c->project, project) == 0 &&
+		    (!id || strcmp(s->id, id) == 0))
+			return s;
+	} lws_end_foreach_dll(d);
+	return NULL;
+}
+
+static void notify_create(struct hub_ws_action *a, const char *q)
+{
+	json_t *ttl = json_object_get(a->body, "ttl");
+	struct refusal why;
+	struct ws_sub *s;
+	char text[256];
+
+	if (json_object_get(a->body, "subscriber")) {
+		hub_ws_action_fail(a, 400, "Herald pushes subscriptions to the "
+				   "WebSocket connection itself; subscriber "
+				   "URLs (webhooks) are not supported.", NULL);
+		return;
+	}
+	if (!conn_identity(a))
+		return;
+	if (notify_find(a->conn, a->pub.project, q, NULL)) {
+		hub_ws_action_reply(a, 409, json_string("Subscription already "
+							"exists."));
+		return;
+	}
+	s = sub_new(a->conn, SUB_NOTIFY, q, HUB_CURSOR_NOW, NULL, true, &why);
+	if (!s) {
+		hub_ws_action_fail(a, why.status, why.text, NULL);
+		return;
+	}
+	s->ttl = ttl ? json_integer_value(ttl) : 3600;
+	snprintf(text, sizeof(text), "Subscription %s created.", q);
+	hub_ws_action_reply(a, 201, json_pack("{s:s, s:s}", "subscription_id",
+					      s->id, "message", text));
+}
+
+static void notify_list(struct hub_ws_action *a, const char *q)
+{
+	struct hub_ws_conn *c = a->conn;
+	json_t *arr = json_array();
+
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&c->subs)) {
+		struct ws_sub *s = lws_container_of(d, struct ws_sub, node);
+
+		if (s->kind == SUB_NOTIFY && strcmp(s->cur.queue, q) == 0 &&
+		    strcmp(c->project, a->pub.project) == 0)
+			json_array_append_new(arr, notify_json(s, a->pub.now_ms));
+	} lws_end_foreach_dll(d);
+	hub_ws_action_reply(a, 200, json_pack("{s:o}", "subscriptions", arr));
+}
+
+/* subscription_*: Zaqar's WebSocket push, to this connection only. */
+static void act_subscription(struct hub_ws_action *a, const char *action)
+{
+	const char *q = json_string_value(json_object_get(a->body, "queue_name"));
+	const char *sid = json_string_value(
+		json_object_get(a->body, "subscription_id"));
+	char text[256];
+	struct ws_sub *s;
+
+	if (!hub_queue_name_ok(q, strlen(q))) {
+		hub_ws_action_fail(a, 400, bad_name, NULL);
+		return;
+	}
+	if (strcmp(action, "subscription_create") == 0) {
+		notify_create(a, q);
+		return;
+	}
+	if (strcmp(action, "subscription_list") == 0) {
+		notify_list(a, q);
+		return;
+	}
+	s = notify_find(a->conn, a->pub.project, q, sid);
+	if (strcmp(action, "subscription_get") == 0) {
+		if (s) {
+			hub_ws_action_reply(a, 200, notify_json(s, a->pub.now_ms));
+		} else {
+			snprintf(text, sizeof(text),
+				 "Subscription %.64s does not exist", sid);
+			hub_ws_action_fail(a, 404, text, NULL);
+		}
+		return;
+	}
+	/* subscription_delete: removing what is not there succeeds. */
+	if (s)
+		sub_free(a->conn, s);
+	snprintf(text, sizeof(text), "Subscription %.64s removed.", sid);
+	hub_ws_action_reply(a, 204, json_string(text));
+}
+
+void hub_ws_conn_action(struct hub_ws_action *a, const char *action)
+{
+	if (strcmp(action, "subscribe") == 0)
+		act_subscribe(a);
+	else if (strcmp(action, "unsubscribe") == 0)
+		act_unsubscribe(a);
+	else
+		act_subscription(a, action);
+	a->ready_fn(a);
+}
+
+/* ------------------------------------------------------- the stream URL */
+
+/* Copies a query argument of the upgrade request; false when absent. */
+static bool urlarg(struct lws *wsi, const char *name, char *buf, size_t len)
+{
+	/* lws copies "name=value" and points at the value. */
+	const char *v = lws_get_urlarg_by_name(wsi, name, buf, (int)len);
+
+	if (!v) {
+		buf[0] = '\0';
+		return false;
+	}
+	memmove(buf, v, strlen(v) + 1);
+	return buf[0] != '\0';
+}
+
+/* The queue of a /v2/queues/{q}/stream path into st; false for others. */
+static bool stream_path(struct lws *wsi, struct hub_ws_stream *st)
+{
+	char uri[256];
+	const char *q, *slash;
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strncmp(uri, "/v2/queues/", 11) != 0)
+		return false;
+	q = uri + 11;
+	slash = strchr(q, '/');
+	if (!slash || strcmp(slash, "/stream") != 0 || slash == q ||
+	    (size_t)(slash - q) > FEED_NAME_MAX)
+		return false;
+	memcpy(st->queue, q, (size_t)(slash - q));
+	st->queue[slash - q] = '\0';
+	return true;
+}
+
+int hub_ws_stream_parse(struct lws *wsi, struct hub_ws_stream *st,
+			const char **title, const char **desc)
+{
+	char buf[512];
+
+	memset(st, 0, sizeof(*st));
+	if (!stream_path(wsi, st))
+		return -1;
+	*title = "Invalid queue identification";
+	*desc = bad_name;
+	if (!hub_queue_name_ok(st->queue, strlen(st->queue)))
+		return 400;
+	if (urlarg(wsi, "project_id=", buf, sizeof(buf))) {
+		if (strlen(buf) > FEED_PROJECT_MAX || !hub_project_ok(buf))
+			return 400;
+		memcpy(st->project, buf, strlen(buf) + 1);
+	}
+	if (urlarg(wsi, "marker=", buf, sizeof(buf))) {
+		*title = HUB_CURSOR_BAD_MARKER_TITLE;
+		*desc = HUB_CURSOR_BAD_MARKER_TEXT;
+		if (!hub_cursor_marker_ok(buf))
+			return 400;
+		memcpy(st->marker, buf, FEED_ID_LEN + 1);
+	}
+	if (urlarg(wsi, "client_id=", buf, sizeof(buf))) {
+		*title = "Wrong UUID value";
+		*desc = "Malformed hexadecimal UUID.";
+		if (hub_uuid_parse(buf, st->client))
+			return 400;
+		st->has_client = true;
+	}
+	st->echo = urlarg(wsi, "echo=", buf, sizeof(buf)) &&
+		   (strcmp(buf, "true") == 0 || strcmp(buf, "1") == 0);
+	return 0;
+}
+
+/* Answers a refused upgrade with `status` and a JSON error, as HTTP does. */
+static int refuse_upgrade(struct lws *wsi, int status, const char *title,
+			  const char *desc)
+{
+	json_t *j = json_pack("{s:s, s:s}", "title", title, "description", desc);
+	char *body = j ? json_dumps(j, 0) : NULL;
+	unsigned char buf[LWS_PRE + 1024];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf);
+	size_t len = body ? strlen(body) : 0;
+	int rc = -1;
+
+	json_decref(j);
+	if (!body || len > sizeof(buf) - LWS_PRE)
+		goto out;
+	if (lws_add_http_common_headers(wsi, (unsigned)status,
+					"application/json", len, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		goto out;
+	memcpy(start, body, len);
+	if (lws_write(wsi, start, len, LWS_WRITE_HTTP_FINAL) != (int)len)
+		goto out;
+	rc = 1; /* answered: lws completes the transaction */
+out:
+	free(body);
+	return rc;
+}
+
+int hub_ws_confirm_upgrade(struct lws *wsi)
+{
+	struct hub_ws_stream st;
+	const char *title = NULL, *desc = NULL;
+	int status = hub_ws_stream_parse(wsi, &st, &title, &desc);
+
+	/* Other paths are for the protocol filter (ws.c) to judge. */
+	return status > 0 ? refuse_upgrade(wsi, status, title, desc) : 0;
+}
+
+int hub_ws_stream_open(struct hub_ws_conn *c)
+{
+	const struct hub_ws_stream *st = &c->stream;
+	struct refusal why;
+
+	memcpy(c->project, st->project, sizeof(c->project));
+	memcpy(c->client_id, st->client, 16);
+	c->has_client_id = st->has_client;
+	if (!sub_new(c, SUB_STREAM, st->queue,
+		     st->marker[0] ? HUB_CURSOR_MARKER : HUB_CURSOR_NOW,
+		     st->marker, st->echo, &why)) {
+		hub_log(HUB_LOG_WARN, "ws: stream of %s refused: %s", st->queue,
+			why.text);
+		return -1;
+	}
+	return 0;
+}
