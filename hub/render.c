@@ -9,10 +9,19 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uuid/uuid.h>
 #include <time.h>
 
 #include "req.h"
 #include "render.h"
+
+void hub_uuid_new(char out[37])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
 
 int hub_uuid_parse(const char *text, uint8_t out[16])
 {

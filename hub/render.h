@@ -33,6 +33,9 @@ json_t *hub_msg_data(const struct hub_req *r, const feed_msg_t *m,
 		     json_t *body);
 /* Parses a Client-ID the way Zaqar does (dashed, dash-less, {braces},
  * urn:uuid: prefix) into 16 bytes; 0 or -1. */
+/* A new random UUID, lower-case canonical text (ids of connections and
+ * subscriptions). */
+void hub_uuid_new(char out[37]);
 int hub_uuid_parse(const char *text, uint8_t out[16]);
 /* Seconds from ms, for ages and ttls: whole seconds, rounding down. */
 static inline long long hub_secs(uint64_t ms)

@@ -36,22 +36,33 @@ struct hub_route {
 	struct hub_route_attrs attrs;
 };
 
-/* Attributes: {body limit, media besides JSON, ids in the query, auth};
- * LIVE: live streams and feeds, read by browsers and feed readers. */
-#define OPEN {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_NONE}
-#define READ {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_READ}
-#define WRITE {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_WRITE}
-#define WRITE_META {HUB_BODY_METADATA, 0, false, HUB_AUTH_WRITE}
-#define WRITE_MSGS {HUB_BODY_MESSAGES, 0, false, HUB_AUTH_WRITE}
-#define ADMIN {HUB_BODY_DEFAULT, 0, false, HUB_AUTH_ADMIN}
-#define LIVE(media) {HUB_BODY_DEFAULT, media, true, HUB_AUTH_READ}
+/* Attributes: {body limit, media besides JSON, ids in the query, auth,
+ * WebSocket endpoint}; LIVE: live streams and feeds, read by browsers and
+ * feed readers. */
+#define ATTRS(body_, media_, ids_, auth_, ws_)                               \
+	{.body = (body_), .media = (media_), .ids_in_query = (ids_),           \
+	 .auth = (auth_), .websocket = (ws_)}
+#define OPEN ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_NONE, HUB_WS_NONE)
+#define READ ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_READ, HUB_WS_NONE)
+#define WRITE ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_WRITE, HUB_WS_NONE)
+#define WRITE_META                                                             \
+	ATTRS(HUB_BODY_METADATA, 0, false, HUB_AUTH_WRITE, HUB_WS_NONE)
+#define WRITE_MSGS                                                             \
+	ATTRS(HUB_BODY_MESSAGES, 0, false, HUB_AUTH_WRITE, HUB_WS_NONE)
+#define ADMIN ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_ADMIN, HUB_WS_NONE)
+#define LIVE(media)                                                            \
+	ATTRS(HUB_BODY_DEFAULT, media, true, HUB_AUTH_READ, HUB_WS_NONE)
+#define WEBSOCKET(ids, kind)                                                   \
+	ATTRS(HUB_BODY_DEFAULT, 0, ids, HUB_AUTH_READ, kind)
 
 static const struct hub_route routes[] = {
 	/* GET / is the versions document, or the dashboard for a browser. */
 	{NONE, HUB_GET, "/", hub_get_versions,
-	 {HUB_BODY_DEFAULT, HUB_MEDIA_HTML, false, HUB_AUTH_NONE}},
+	 ATTRS(HUB_BODY_DEFAULT, HUB_MEDIA_HTML, false, HUB_AUTH_NONE,
+	       HUB_WS_NONE)},
 	{NONE, HUB_GET, "/dashboard/{id}", hub_web_file,
-	 {HUB_BODY_DEFAULT, HUB_MEDIA_ANY, false, HUB_AUTH_NONE}},
+	 ATTRS(HUB_BODY_DEFAULT, HUB_MEDIA_ANY, false, HUB_AUTH_NONE,
+	       HUB_WS_NONE)},
 	{NONE, HUB_GET, "/health", hub_health, OPEN},
 	{NONE, HUB_HEAD, "/health", hub_health, OPEN},
 	{ALL, HUB_GET, "/", hub_get_home, OPEN},
@@ -78,6 +89,13 @@ static const struct hub_route routes[] = {
 	 LIVE(HUB_MEDIA_ATOM)},
 	{V2, HUB_GET, "/queues/{queue}/events", hub_queue_events,
 	 LIVE(HUB_MEDIA_SSE)},
+	/* WebSocket endpoints: upgraded by the WebSocket transport. */
+	{V2, HUB_GET, "/ws", hub_upgrade_required,
+	 WEBSOCKET(false, HUB_WS_ACTIONS)},
+	{V2, HUB_GET, "/ws/", hub_upgrade_required,
+	 WEBSOCKET(false, HUB_WS_ACTIONS)},
+	{V2, HUB_GET, "/queues/{queue}/stream", hub_upgrade_required,
+	 WEBSOCKET(true, HUB_WS_STREAM)},
 
 	{ALL, HUB_POST, "/queues/{queue}/messages", hub_messages_post,
 	 WRITE_MSGS},

@@ -61,6 +61,14 @@ enum hub_auth {
 	HUB_AUTH_ADMIN, /* the operator: the storage health report */
 };
 
+/* Whether a route is a WebSocket endpoint, and which kind: the WebSocket
+ * transport upgrades only these; over plain HTTP they answer 426. */
+enum hub_websocket {
+	HUB_WS_NONE,    /* plain HTTP */
+	HUB_WS_ACTIONS, /* /v2/ws: Zaqar's actions, plus subscribe */
+	HUB_WS_STREAM,  /* /v2/queues/{q}/stream: one subscription */
+};
+
 struct hub_route_attrs {
 	enum hub_body_limit body;
 	unsigned media;     /* enum hub_media bits; 0: JSON only */
@@ -69,6 +77,7 @@ struct hub_route_attrs {
 	 * headers on live streams and feeds. */
 	bool ids_in_query;
 	enum hub_auth auth;
+	enum hub_websocket websocket;
 };
 
 /* ----------------------------------------------------------------- routes */

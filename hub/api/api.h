@@ -17,6 +17,8 @@ void hub_get_versions(struct hub_req *r);   /* GET / */
 void hub_get_home(struct hub_req *r);       /* GET /v2/ ... */
 void hub_ping(struct hub_req *r);           /* GET|HEAD /v2/ping */
 void hub_health(struct hub_req *r);         /* GET or HEAD of a health route */
+/* A WebSocket endpoint asked over plain HTTP: 426 Upgrade Required. */
+void hub_upgrade_required(struct hub_req *r);
 
 /* share.c: pre-signed URLs. */
 void hub_share(struct hub_req *r);          /* POST /v2/queues/q/share */

@@ -274,6 +274,14 @@ static void reply_unavailable(struct hub_req *r)
 			"Please try again in a few seconds.");
 }
 
+void hub_upgrade_required(struct hub_req *r)
+{
+	hub_header(r, "Upgrade", "websocket");
+	hub_reply_error(r, 426, "Upgrade Required",
+			"This URL speaks WebSocket: connect with a WebSocket "
+			"client (Connection: Upgrade, Upgrade: websocket).");
+}
+
 void hub_ping(struct hub_req *r)
 {
 	if (r->method == HUB_GET && !storage_alive(r->feed)) {

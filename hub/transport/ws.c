@@ -25,7 +25,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
 #include "clock.h"
 #include "buf.h"
@@ -40,15 +39,9 @@ struct pss {
 	struct hub_ws_conn *c;
 };
 
-void hub_ws_new_id(char out[37])
-{
-	uuid_t u;
-
-	uuid_generate_random(u);
-	uuid_unparse_lower(u, out);
-}
-
-int hub_ws_conn_send(struct hub_ws_conn *c, char *text, size_t len)
+/* Writes one text frame (text is LWS_PRE + len): one per WRITEABLE
+ * callback. -1: drop the connection. */
+static int send_text(struct hub_ws_conn *c, char *text, size_t len)
 {
 	return lws_write(c->wsi, (unsigned char *)text + LWS_PRE, len,
 			 LWS_WRITE_TEXT) < (int)len
@@ -257,7 +250,7 @@ static int on_writeable(struct hub_ws_conn *c)
 	if (a && a->ready) {
 		if (!a->frame)
 			return -1; /* could not build it: no silent drop */
-		if (hub_ws_conn_send(c, a->frame, a->frame_len))
+		if (send_text(c, a->frame, a->frame_len))
 			return -1;
 		c->head = a->next;
 		if (!c->head)
@@ -267,8 +260,14 @@ static int on_writeable(struct hub_ws_conn *c)
 		more = true; /* subscriptions or the next response */
 	} else {
 		/* One frame for the first subscription that has one. */
-		int rc = hub_ws_sub_serve(c);
+		int rc;
 
+		hub_buf_reset(&c->tx, LWS_PRE); /* lws writes in place */
+		rc = hub_ws_sub_serve(c, &c->tx);
+		if (rc > 0 && send_text(c, c->tx.data, c->tx.len - LWS_PRE))
+			rc = -1;
+		if (c->tx.cap > 65536) /* keep a big buffer only while used */
+			hub_buf_free(&c->tx);
 		if (rc < 0)
 			return -1;
 		more = rc > 0; /* it may have more */
@@ -281,15 +280,26 @@ static int on_writeable(struct hub_ws_conn *c)
 /* ---------------------------------------------------------- connections */
 
 /*
- * Only /v2/ws and /v2/queues/{q}/stream upgrade; the stream's parameters
- * were checked at the upgrade (hub_ws_confirm_upgrade answered a bad one
- * with a 400), and are read here. Returns nonzero to refuse.
+ * Only the route table's WebSocket endpoints upgrade (/v2/ws and the
+ * stream URL); the stream's parameters were checked at the upgrade
+ * (hub_ws_confirm_upgrade answered a bad one with a 400), and are read
+ * here. Returns nonzero to refuse.
  */
+static bool actions_path(struct lws *wsi)
+{
+	struct hub_route_match m;
+	char uri[256];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+		return false;
+	hub_route_lookup(HUB_GET, uri, &m);
+	return m.route && m.attrs->websocket == HUB_WS_ACTIONS;
+}
+
 static int on_filter(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 {
 	struct hub_ws_conn *c;
 	const char *title, *desc;
-	char uri[256];
 	int st;
 
 	if (!pss || srv->stopping)
@@ -299,12 +309,10 @@ static int on_filter(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 		return 1;
 	c->srv = srv;
 	c->tail = &c->head;
-	hub_ws_new_id(c->id);
+	hub_uuid_new(c->id);
 	st = hub_ws_stream_parse(wsi, &c->stream, &title, &desc);
-	if (st < 0 && (lws_hdr_copy(wsi, uri, sizeof(uri),
-				    WSI_TOKEN_GET_URI) <= 0 ||
-		       (strcmp(uri, "/v2/ws") && strcmp(uri, "/v2/ws/"))))
-		st = 1; /* neither /v2/ws nor a stream URL */
+	if (st < 0 && !actions_path(wsi))
+		st = 1; /* no WebSocket endpoint */
 	if (st > 0) {
 		free(c);
 		return 1;
@@ -339,6 +347,7 @@ static void on_closed(struct pss *pss)
 		action_free(c, a);
 	}
 	hub_buf_free(&c->rx);
+	hub_buf_free(&c->tx);
 	free(c);
 }
 

@@ -1,7 +1,8 @@
 /*
  * ws_conn.h - a WebSocket connection, as its two halves share it: ws.c
  * (the lws protocol, frames in and out, the action queue) and ws_sub.c
- * (its subscriptions and the stream URL). Private to those two files.
+ * (its subscriptions and the stream URL). Private to those two files;
+ * ws.c calls ws_sub.c, never the other way round.
  *
  * Loop (lws service) thread only.
  */
@@ -33,6 +34,8 @@ struct hub_ws_conn {
 	bool has_client_id;
 	/* The message being received. */
 	struct hub_buf rx;
+	/* The subscription frame being written (ws_sub.c renders it). */
+	struct hub_buf tx;
 	bool rx_started, rx_binary, rx_too_big;
 	/* Actions, in order: answered (ready) ones wait to be written. */
 	struct hub_ws_action *head, **tail;
@@ -43,22 +46,15 @@ struct hub_ws_conn {
 	struct ws_sub *rr;         /* round-robin: the last one served */
 };
 
-/* ----------------------------------------------------------------- ws.c */
-
-/* Writes one text frame (text is LWS_PRE + len). -1: drop the connection.
- * One per WRITEABLE callback. */
-int hub_ws_conn_send(struct hub_ws_conn *c, char *text, size_t len);
-/* A random UUID, as text. */
-void hub_ws_new_id(char out[37]);
-
 /* ------------------------------------------------------------- ws_sub.c */
 
 /*
- * Sends one frame for the next subscription with something pending,
- * round-robin. Returns 1 when a frame went out, 0 when none did, -1 to
- * drop the connection.
+ * Renders one frame for the next subscription with something pending,
+ * round-robin, into `frame` (emptied to LWS_PRE bytes of headroom by the
+ * caller, which writes it: ws.c owns the socket). Returns 1 when a frame
+ * was rendered, 0 when none was, -1 to drop the connection.
  */
-int hub_ws_sub_serve(struct hub_ws_conn *c);
+int hub_ws_sub_serve(struct hub_ws_conn *c, struct hub_buf *frame);
 /* Whether a subscription may have something to send. */
 bool hub_ws_sub_pending(struct hub_ws_conn *c);
 /* Ends every subscription of c (the connection closes). */

@@ -160,7 +160,7 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 	s->c = c;
 	s->kind = kind;
 	s->created_ms = hub_now_ms();
-	hub_ws_new_id(s->id);
+	hub_uuid_new(s->id);
 	lws_dll2_add_tail(&s->node, &c->subs);
 	/* The backlog after the marker goes first. */
 	s->pending = true;
@@ -170,26 +170,18 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 
 /* ------------------------------------------------------------- frames */
 
-static int send_json(struct hub_ws_conn *c, json_t *frame)
+/* Frames are rendered into `out` (LWS_PRE headroom given by ws.c, which
+ * writes them): 0, or -1 when one cannot be built. */
+static int frame_json(struct hub_buf *out, json_t *frame)
 {
-	char *text = json_dumps(frame, JSON_ENCODE_ANY), *buf;
-	size_t len;
-	int rc;
+	char *text = json_dumps(frame, JSON_ENCODE_ANY);
 
 	json_decref(frame);
 	if (!text)
 		return -1;
-	len = strlen(text);
-	buf = malloc(LWS_PRE + len);
-	if (!buf) {
-		free(text);
-		return -1;
-	}
-	memcpy(buf + LWS_PRE, text, len);
+	hub_buf_adds(out, text);
 	free(text);
-	rc = hub_ws_conn_send(c, buf, len);
-	free(buf);
-	return rc;
+	return out->failed ? -1 : 0;
 }
 
 /*
@@ -197,31 +189,25 @@ static int send_json(struct hub_ws_conn *c, json_t *frame)
  * so it writes the frame as text: ids, queue names and subscription ids
  * need no escaping, and bodies go in as stored. No parse, no tree.
  */
-static int send_messages(struct hub_ws_conn *c, const struct ws_sub *s,
-			 const struct hub_cursor_batch *b)
+static int frame_messages(struct hub_buf *t, const struct ws_sub *s,
+			  const struct hub_cursor_batch *b)
 {
-	struct hub_buf t;
-	int rc;
-
-	hub_buf_init(&t, LWS_PRE); /* lws writes the frame in place */
-	hub_buf_printf(&t, "{\"event\": \"messages\", \"subscription\": \"%s\", "
+	hub_buf_printf(t, "{\"event\": \"messages\", \"subscription\": \"%s\", "
 		       "\"queue_name\": \"%s\", \"messages\": [", s->id,
 		       s->cur.queue);
 	for (size_t i = 0; i < b->n; i++) {
 		if (i)
-			hub_buf_add(&t, ", ", 2);
-		hub_cursor_render_msg(&t, &b->v[i], b->now_ms);
+			hub_buf_add(t, ", ", 2);
+		hub_cursor_render_msg(t, &b->v[i], b->now_ms);
 	}
-	hub_buf_printf(&t, "], \"marker\": \"%s\"}", b->marker);
-	rc = t.failed ? -1 : hub_ws_conn_send(c, t.data, t.len - LWS_PRE);
-	hub_buf_free(&t);
-	return rc;
+	hub_buf_printf(t, "], \"marker\": \"%s\"}", b->marker);
+	return t->failed ? -1 : 0;
 }
 
-static int send_gap(struct hub_ws_conn *c, const struct ws_sub *s,
-		    const struct hub_cursor_batch *b)
+static int frame_gap(struct hub_buf *out, const struct ws_sub *s,
+		     const struct hub_cursor_batch *b)
 {
-	return send_json(c, json_pack("{s:s, s:s, s:s, s:o, s:s}", "event",
+	return frame_json(out, json_pack("{s:s, s:s, s:s, s:o, s:s}", "event",
 				      "gap", "subscription", s->id,
 				      "queue_name", s->cur.queue, "missed",
 				      b->missed >= 0 ? json_integer(b->missed)
@@ -230,12 +216,12 @@ static int send_gap(struct hub_ws_conn *c, const struct ws_sub *s,
 }
 
 /* Zaqar's notification of one message. */
-static int send_notification(struct hub_ws_conn *c, const struct ws_sub *s,
-			     const feed_msg_t *m)
+static int frame_notification(struct hub_buf *out, const struct ws_sub *s,
+			      const feed_msg_t *m)
 {
 	json_t *body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
 
-	return send_json(c, json_pack("{s:s, s:s, s:I, s:o}", "Message_Type",
+	return frame_json(out, json_pack("{s:s, s:s, s:I, s:o}", "Message_Type",
 				      "Notification", "queue_name",
 				      s->cur.queue, "ttl",
 				      (json_int_t)hub_secs(m->expires_ms -
@@ -244,11 +230,11 @@ static int send_notification(struct hub_ws_conn *c, const struct ws_sub *s,
 }
 
 /*
- * Serves s once: its cursor's next batch as one frame. Returns 1 when a
- * frame went out, 0 when none did (s->pending cleared when there is
- * nothing now), -1 to drop the connection.
+ * Serves s once: its cursor's next batch as one frame into `out`. Returns
+ * 1 when a frame was rendered, 0 when none was (s->pending cleared when
+ * there is nothing now), -1 to drop the connection.
  */
-static int sub_serve(struct hub_ws_conn *c, struct ws_sub *s)
+static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 {
 	struct hub_cursor_batch b;
 	int rc = hub_cursor_next(&s->cur, hub_now_ms(), &b);
@@ -266,11 +252,12 @@ static int sub_serve(struct hub_ws_conn *c, struct ws_sub *s)
 	case HUB_BATCH_GAP:
 		/* A notification has no gap frame: its next batch follows. */
 		if (s->kind == SUB_STREAM)
-			rc = send_gap(c, s, &b) ? -1 : 1;
+			rc = frame_gap(out, s, &b) ? -1 : 1;
 		break;
 	case HUB_BATCH_MSGS:
-		rc = (s->kind == SUB_NOTIFY ? send_notification(c, s, &b.v[0])
-					    : send_messages(c, s, &b))
+		rc = (s->kind == SUB_NOTIFY
+			      ? frame_notification(out, s, &b.v[0])
+			      : frame_messages(out, s, &b))
 			     ? -1
 			     : 1;
 		break;
@@ -289,7 +276,7 @@ static struct ws_sub *sub_next(struct hub_ws_conn *c, struct ws_sub *after)
 	return d ? lws_container_of(d, struct ws_sub, node) : NULL;
 }
 
-int hub_ws_sub_serve(struct hub_ws_conn *c)
+int hub_ws_sub_serve(struct hub_ws_conn *c, struct hub_buf *frame)
 {
 	struct ws_sub *s = c->rr;
 
@@ -299,7 +286,7 @@ int hub_ws_sub_serve(struct hub_ws_conn *c)
 		s = sub_next(c, s);
 		if (!s->pending)
 			continue;
-		rc = sub_serve(c, s);
+		rc = sub_serve(s, frame);
 		if (rc != 0) {
 			c->rr = s;
 			return rc;
@@ -549,36 +536,36 @@ static bool urlarg(struct lws *wsi, const char *name, char *buf, size_t len)
 	return buf[0] != '\0';
 }
 
-/* The queue of a /v2/queues/{q}/stream path into st; false for others. */
-static bool stream_path(struct lws *wsi, struct hub_ws_stream *st)
+/* Whether the upgrade's path is a stream URL (the route table says);
+ * its queue into st, *bad_queue when the name breaks the rule. */
+static bool stream_path(struct lws *wsi, struct hub_ws_stream *st,
+			bool *bad_queue)
 {
+	struct hub_route_match m;
 	char uri[256];
-	const char *q, *slash;
 
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-	    strncmp(uri, "/v2/queues/", 11) != 0)
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
 		return false;
-	q = uri + 11;
-	slash = strchr(q, '/');
-	if (!slash || strcmp(slash, "/stream") != 0 || slash == q ||
-	    (size_t)(slash - q) > FEED_NAME_MAX)
+	hub_route_lookup(HUB_GET, uri, &m);
+	if (!m.route || m.attrs->websocket != HUB_WS_STREAM)
 		return false;
-	memcpy(st->queue, q, (size_t)(slash - q));
-	st->queue[slash - q] = '\0';
+	*bad_queue = m.bad_queue;
+	memcpy(st->queue, m.queue, sizeof(st->queue));
 	return true;
 }
 
 int hub_ws_stream_parse(struct lws *wsi, struct hub_ws_stream *st,
 			const char **title, const char **desc)
 {
+	bool bad_queue = false;
 	char buf[512];
 
 	memset(st, 0, sizeof(*st));
-	if (!stream_path(wsi, st))
+	if (!stream_path(wsi, st, &bad_queue))
 		return -1;
 	*title = "Invalid queue identification";
 	*desc = bad_name;
-	if (!hub_queue_name_ok(st->queue, strlen(st->queue)))
+	if (bad_queue)
 		return 400;
 	if (urlarg(wsi, "project_id=", buf, sizeof(buf))) {
 		if (strlen(buf) > FEED_PROJECT_MAX || !hub_project_ok(buf))

@@ -820,6 +820,59 @@ static void bad_marker_everywhere(struct hh_server *srv)
 	hh_resp_free(&r);
 }
 
+/* Sends a WebSocket upgrade of `path`; the answer's status into r. */
+static void send_upgrade(struct hh_server *srv, const char *path,
+			 struct hh_resp *r)
+{
+	struct hh_client c;
+	const char *req = hh_fmt("GET %s HTTP/1.1\r\nHost: t\r\nUpgrade: websocket"
+			   "\r\nConnection: Upgrade\r\n"
+			   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+			   "Sec-WebSocket-Version: 13\r\n\r\n", path);
+
+	hh_client_init(&c, srv, NULL, NULL);
+	if (hh_send(&c, req, strlen(req)) < 0)
+		bail_out("cannot send the upgrade");
+	hh_recv(&c, r, false);
+	hh_client_close(&c);
+}
+
+/*
+ * The WebSocket endpoints are rows of the route table: asked over plain
+ * HTTP they answer 426; an upgrade of any other path is refused; a stream
+ * URL whose queue name breaks the rule is answered 400 with the JSON
+ * error instead of upgrading.
+ */
+static void endpoints(struct hh_server *srv)
+{
+	struct hh_client c;
+	struct hh_resp r = HH_RESP_INIT;
+	char long_name[80];
+
+	hh_client_init(&c, srv, HH_CLIENT_A, PROJECT);
+	hh_call(&c, &r, "GET", "/v2/ws", NULL);
+	ok(r.status == 426 && strcmp(S(hh_gets(r.json, "title")),
+				     "Upgrade Required") == 0,
+	   "GET /v2/ws over plain HTTP: 426 with a JSON error (got %d)",
+	   r.status);
+	hh_call(&c, &r, "GET", "/v2/queues/q/stream", NULL);
+	is(r.status, 426, "the stream URL over plain HTTP: 426");
+	hh_client_close(&c);
+
+	send_upgrade(srv, "/v2/queues/q/messages", &r);
+	ok(r.status != 101, "an upgrade of a plain route is refused (got %d)",
+	   r.status);
+	memset(long_name, 'a', 70);
+	long_name[70] = '\0';
+	send_upgrade(srv, hh_fmt("/v2/queues/%s/stream?project_id=" PROJECT,
+				 long_name), &r);
+	ok(r.status == 400 && strcmp(S(hh_gets(r.json, "title")),
+				     "Invalid queue identification") == 0,
+	   "a stream URL with a bad queue name: 400 with the JSON error "
+	   "(got %d %s)", r.status, r.body ? r.body : "");
+	hh_resp_free(&r);
+}
+
 static void limits(struct hh_server *srv)
 {
 	struct wsc w;
@@ -1016,6 +1069,7 @@ int main(void)
 	gap_after_expiry(&srv);
 	stream_url(&srv);
 	bad_marker_everywhere(&srv);
+	endpoints(&srv);
 	limits(&srv);
 	fanout(&srv);
 	injection(&srv);

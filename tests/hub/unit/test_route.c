@@ -204,6 +204,20 @@ static void media_ids_auth(void)
 	ok(!hub_route_accepts(m.attrs, "text/html"), "but not text/html");
 	is(m.attrs->auth, HUB_AUTH_READ, "events: a read");
 
+	hub_route_lookup(HUB_GET, "/v2/ws", &m);
+	is(m.attrs->websocket, HUB_WS_ACTIONS, "/v2/ws is the actions endpoint");
+	hub_route_lookup(HUB_GET, "/v2/ws/", &m);
+	is(m.attrs->websocket, HUB_WS_ACTIONS, "with a trailing slash too");
+	hub_route_lookup(HUB_GET, "/v2/queues/q/stream", &m);
+	ok(m.route && m.attrs->websocket == HUB_WS_STREAM &&
+		   strcmp(m.queue, "q") == 0,
+	   "the stream URL is a WebSocket endpoint with its queue");
+	ok(m.attrs->ids_in_query, "the stream URL takes ids in the query");
+	hub_route_lookup(HUB_GET, "/v1.1/ws", &m);
+	ok(!m.route, "no WebSocket endpoint outside v2");
+	hub_route_lookup(HUB_GET, "/v2/queues/q/events", &m);
+	is(m.attrs->websocket, HUB_WS_NONE, "events are plain HTTP");
+
 	hub_route_lookup(HUB_GET, "/v2/queues/q/feed.atom", &m);
 	ok(m.attrs->ids_in_query, "the Atom feed takes ids in the query");
 	ok(hub_route_accepts(m.attrs, "application/atom+xml") &&
