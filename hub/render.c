@@ -102,7 +102,7 @@ json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
 	else
 		snprintf(href, sizeof(href), "%s/queues/%s/messages/%s",
 			 r->prefix, r->queue, m->id);
-	if (data)
+	if (data && r->wants_msg_data)
 		json_array_append_new(data, hub_msg_data(r, m, body));
 	o = json_object();
 	if (r->version != HUB_V1)

@@ -97,6 +97,10 @@ struct hub_kv {
 
 struct hub_req {
 	const struct hub_transport *transport;
+	/* The transport renders messages from r->reply.msgs (WebSocket
+	 * actions): hub_msg_json() fills its `data` only then, so HTTP
+	 * pays nothing for it. */
+	bool wants_msg_data;
 	struct hub_server *srv;
 	feed_t *feed;                   /* borrowed: the server's */
 	const struct hub_config *cfg;   /* borrowed */

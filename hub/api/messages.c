@@ -119,7 +119,7 @@ json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
 	copy = *m;
 	copy.claim_id[0] = '\0';
 	o = hub_msg_json(r, &copy, NULL);
-	if (o && data)
+	if (o && data && r->wants_msg_data)
 		json_array_append_new(
 			data, hub_msg_data(r, m, json_object_get(o, "body")));
 	return o;

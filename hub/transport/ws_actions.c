@@ -716,6 +716,7 @@ enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 		goto out;
 	}
 	r->transport = &ws_transport;
+	r->wants_msg_data = true; /* frames are built from reply.msgs */
 	r->content_type = "application/json";
 	if (build(a)) {
 		hub_ws_action_fail(a, 503, "Out of memory.", "Unexpected error.");

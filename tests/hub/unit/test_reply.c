@@ -165,6 +165,10 @@ static void ws_claim(void)
 	int st = 0;
 
 	req_init(&r, "/v2/queues/q1/claims");
+	json_decref(hub_msg_json(&r, &m1, data));
+	is(json_array_size(data), 0,
+	   "over HTTP a message is not also built as data");
+	r.wants_msg_data = true; /* as the WebSocket transport asks */
 	json_array_append_new(arr, hub_msg_json(&r, &m1, data));
 	json_array_append_new(arr, hub_msg_json(&r, &m2, data));
 	hub_reply_set_location(&r, "/v2/queues/q1/claims/%s", CLAIM);
