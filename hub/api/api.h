@@ -36,7 +36,7 @@ void hub_web_file(struct hub_req *r);       /* GET /dashboard/NAME */
 /* sse.c: GET /v2/queues/q/events, Server-Sent Events. */
 void hub_queue_events(struct hub_req *r);
 
-/* queues.c */
+/* queues.c; stats.c: stats and counters */
 void hub_queues_list(struct hub_req *r);    /* GET /queues */
 void hub_queue_put(struct hub_req *r);      /* PUT /queues/q */
 void hub_queue_get(struct hub_req *r);      /* GET|HEAD /queues/q */

@@ -137,44 +137,6 @@ static bool v1_client_id_ok(struct hub_req *r)
 	return false;
 }
 
-/* Messages rendered with hub_msgs_render (new reference); also as data
- * into `data` (borrowed). */
-static json_t *msgs_json(const struct hub_req *r, const feed_msgs_t *msgs,
-			 json_t *data)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < msgs->n; i++)
-		json_array_append_new(arr,
-				      hub_msgs_render(r, &msgs->v[i], data));
-	return arr;
-}
-
-/* Writes s as Python's repr() of a str does (for Zaqar's 404 text). */
-static void put_pyrepr(FILE *f, const char *s)
-{
-	char q = strchr(s, '\'') && !strchr(s, '"') ? '"' : '\'';
-
-	fputc(q, f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '\\' || ch == (unsigned char)q)
-			fprintf(f, "\\%c", ch);
-		else if (ch == '\n')
-			fputs("\\n", f);
-		else if (ch == '\r')
-			fputs("\\r", f);
-		else if (ch == '\t')
-			fputs("\\t", f);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\x%02x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc(q, f);
-}
-
 /* ---------------------------------------------------------------- post */
 
 struct post_ctx {
@@ -739,70 +701,6 @@ static void messages_list(struct hub_req *r)
 	json_decref(pg.data);
 }
 
-/* ------------------------------------------------------------ get by ids */
-
-static void reply_ids_not_found(struct hub_req *r, const char *const *ids,
-				size_t n)
-{
-	char *list = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&list, &len);
-
-	if (!f) {
-		hub_msgs_reply_nomem(r);
-		return;
-	}
-	fputc('[', f);
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			fputs(", ", f);
-		put_pyrepr(f, ids[i]);
-	}
-	fputc(']', f);
-	fclose(f);
-	hub_reply_error(r, 404, "Not found",
-			"No messages with IDs: %s found in the queue %s for "
-			"project %s.",
-			list, r->queue, hub_project_text(r));
-	free(list);
-}
-
-/* 200: the messages found, and the same as data. */
-static void reply_ids_found(struct hub_req *r, const feed_msgs_t *msgs)
-{
-	json_t *data = json_array();
-	json_t *arr = msgs_json(r, msgs, data);
-
-	hub_reply_set_msgs(r, data);
-	if (r->version == HUB_V1)
-		hub_reply(r, 200, arr);
-	else
-		hub_reply(r, 200, json_pack("{s:o}", "messages", arr));
-}
-
-static void messages_get_ids(struct hub_req *r, const char **ids, size_t n)
-{
-	unsigned max = r->cfg->limits.max_messages_per_page;
-	feed_msgs_t msgs = {0};
-	int rc;
-
-	if (n > max) {
-		hub_msgs_reply_limit(r, max);
-		return;
-	}
-	rc = feed_get_many(r->feed, r->project, r->queue, ids, n, r->now_ms,
-			   &msgs);
-	if (rc)
-		hub_reply_feed_error(r, rc, NULL);
-	else if (msgs.n == 0 && r->version == HUB_V1)
-		hub_reply(r, 204, NULL);
-	else if (msgs.n == 0)
-		reply_ids_not_found(r, ids, n);
-	else
-		reply_ids_found(r, &msgs);
-	feed_msgs_free(&msgs);
-}
-
 void hub_messages_get(struct hub_req *r)
 {
 	unsigned max = r->cfg->limits.max_messages_per_page;
@@ -816,7 +714,7 @@ void hub_messages_get(struct hub_req *r)
 	hub_msgs_v1_content_location(r);
 	hub_query_list(r, "ids", ids, max + 1, &n);
 	if (n)
-		messages_get_ids(r, ids, n);
+		hub_msgs_get_ids(r, ids, n);
 	else
 		messages_list(r);
 	free(ids);

@@ -1,8 +1,7 @@
 /*
  * messages.h - what the two message route files share: messages.c
- * (post, list, get by ids) implements these, message.c (bulk delete,
- * pop, get one, delete one) uses them too. Loop thread only: they take
- * the request.
+ * (post, list) and message.c (by ids: get, bulk delete, pop; one
+ * message). Loop thread only: they take the request.
  */
 #ifndef HERALD_HUB_MESSAGES_H
 #define HERALD_HUB_MESSAGES_H
@@ -31,5 +30,9 @@ void hub_msgs_v1_content_location(struct hub_req *r);
  */
 json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
 			json_t *data);
+
+/* GET .../messages?ids=: the n ids (at most the page limit; more is a
+ * 400) as Zaqar answers them (message.c). */
+void hub_msgs_get_ids(struct hub_req *r, const char *const *ids, size_t n);
 
 #endif /* HERALD_HUB_MESSAGES_H */

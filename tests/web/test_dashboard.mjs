@@ -200,6 +200,9 @@ async function run() {
     await page.fill("#post-ttl", "600");
     await page.click("#post-form button[type=submit]");
     await waitForTailBody(page, '"order": 42');
+    /* Subscribers are woken before the publisher is answered, so the
+     * tail may show the message before the form shows its id. */
+    await page.waitForFunction(() => /^Posted /.test(document.querySelector("#post-msg").textContent));
     formId = (await page.textContent("#post-msg")).replace(/^Posted |\.$/g, "");
     const head = await page.textContent("#tail-list .msg .msg-head");
     const body = await page.textContent("#tail-list .msg .body");

@@ -1,0 +1,91 @@
+/*
+ * stats.c - what a queue holds now: Zaqar's stats (GET .../stats, every
+ * version) and Herald's counters for rates (GET /v2/queues/{q}/counters).
+ *
+ * Both are one feed_queue_stats() read on the loop thread: O(log n) plus
+ * the expired messages compaction has not yet removed, never a walk of the
+ * queue. A missing queue reads as empty, except on v1, which alone tells a
+ * missing queue (404) from an empty one.
+ */
+#include <stdlib.h>
+
+#include "req.h"
+#include "api/api.h"
+#include "render.h"
+
+/* {"age", "created", "href"} of the oldest or newest message. */
+static json_t *stats_ref(const struct hub_req *r, const feed_msg_ref_t *m,
+			 const char *queue_href)
+{
+	uint64_t age_ms = r->now_ms > m->created_ms ? r->now_ms - m->created_ms
+						    : 0;
+	char created[32];
+
+	hub_time_format(created, m->created_ms);
+	return json_pack("{s:I, s:s, s:s++}", "age",
+			 (json_int_t)hub_secs(age_ms), "created", created,
+			 "href", queue_href, "/messages/", m->id);
+}
+
+void hub_queue_stats(struct hub_req *r)
+{
+	feed_queue_stats_t st;
+	bool exists = true;
+	json_t *msgs;
+	char *href;
+	int rc = 0;
+
+	/* v1 alone tells a missing queue from an empty one. */
+	if (r->version == HUB_V1)
+		rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
+	if (rc == 0 && exists)
+		rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
+				      &st);
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Queue");
+		return;
+	}
+	if (!exists) {
+		hub_reply_feed_error(r, FEED_ENOQUEUE, "Queue");
+		return;
+	}
+	msgs = json_pack("{s:I, s:I, s:I}", "claimed", (json_int_t)st.claimed,
+			 "free", (json_int_t)st.free, "total",
+			 (json_int_t)st.total);
+	if (st.total) {
+		href = hub_queue_href(r, r->queue);
+		json_object_set_new(msgs, "oldest",
+				    stats_ref(r, &st.oldest, href ? href : ""));
+		json_object_set_new(msgs, "newest",
+				    stats_ref(r, &st.newest, href ? href : ""));
+		free(href);
+	}
+	if (r->version == HUB_V1)
+		hub_header(r, "Content-Location", "%s", r->path);
+	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
+}
+
+/*
+ * Herald's extension for rates (the dashboard's messages in and out per
+ * second): monotonic counters that a client differences over time. Zaqar's
+ * stats body stays exactly Zaqar's. {"posted": messages ever posted to this
+ * generation of the queue, "total": live now, "claimed": claimed now,
+ * "time_ms": the server's clock}; posted - total have gone (consumed or
+ * expired). A missing queue reads as all zeros.
+ */
+void hub_queue_counters(struct hub_req *r)
+{
+	feed_queue_stats_t st;
+	int rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
+				  &st);
+
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Queue");
+		return;
+	}
+	hub_reply(r, 200, json_pack("{s:I, s:I, s:I, s:I}", "posted",
+				    (json_int_t)st.posted, "total",
+				    (json_int_t)st.total, "claimed",
+				    (json_int_t)st.claimed, "time_ms",
+				    (json_int_t)r->now_ms));
+}
