@@ -108,10 +108,8 @@ static const struct hub_route routes[] = {
 
 	{ALL, HUB_POST, "/queues/{queue}/claims", hub_claims_post, WRITE},
 	{ALL, HUB_GET, "/queues/{queue}/claims/{id}", hub_claim_get, READ},
-	/* Capped like every PUT and PATCH body, at the metadata limit (as
-	 * Herald has always done; the words then speak of metadata). */
 	{ALL, HUB_PATCH, "/queues/{queue}/claims/{id}", hub_claim_patch,
-	 WRITE_META},
+	 WRITE},
 	{ALL, HUB_DELETE, "/queues/{queue}/claims/{id}", hub_claim_delete,
 	 WRITE},
 };

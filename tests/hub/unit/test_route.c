@@ -188,6 +188,9 @@ static void body_limits(void)
 	is_str(r.reply.error_text, "Request body is too large. Max size 65536",
 	       "the default words");
 	hub_req_release(&r);
+	hub_route_lookup(HUB_PATCH, "/v2/queues/q/claims/c1", &m);
+	is(m.attrs->body, HUB_BODY_DEFAULT,
+	   "a claim PATCH: the default limit, not the metadata's");
 	hub_route_lookup(HUB_POST, "/v3/anything/messages", &m);
 	is(m.attrs->body, HUB_BODY_DEFAULT, "an unknown path: the default");
 }
