@@ -68,7 +68,7 @@
 #include "api/api.h"
 #include "render.h"
 #include "etag.h"
-#include "messages.h"
+#include "msgs.h"
 
 #define ATOM_DEFAULT_LIMIT 20
 #define ATOM_MAX_LIMIT 100

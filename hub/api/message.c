@@ -2,7 +2,7 @@
  * message.c - the message routes that take messages by id or take
  * them away, in v1, v1.1 and v2 (zaqar-api.md §6.5, §8, §11): get by ids,
  * bulk delete by ids, pop, get one, delete one. Post and list are
- * messages.c's, as are the helpers both files use (messages.h).
+ * messages.c's, as are the helpers both files use (msgs.h).
  *
  *   route                 v2, v1.1                  v1
  *   DELETE messages       ?ids= or ?pop=, not both  ?ids= only
@@ -29,7 +29,7 @@
 #include "api/api.h"
 #include "writer.h"
 #include "render.h"
-#include "messages.h"
+#include "msgs.h"
 
 /* ------------------------------------------------------------- helpers */
 

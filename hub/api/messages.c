@@ -1,7 +1,7 @@
 /*
  * messages.c - the message collection of v1, v1.1 and v2 (zaqar-api.md
- * §6.5, §8, §11): post, list, and get by ids; and the helpers that
- * message.c (one message, bulk delete, pop) shares (messages.h).
+ * §6.5, §8, §11): post and list; GET with ?ids= goes to message.c. What
+ * both files use is msgs.c's (msgs.h).
  *
  * One implementation; the versions differ only where Zaqar's differ:
  *
@@ -50,80 +50,9 @@
 #include "render.h"
 #include "etag.h"
 #include "buf.h"
-#include "messages.h"
+#include "msgs.h"
 
 #define LIST_DEFAULT_LIMIT 10
-
-/* --------------------------------------------- shared with message.c */
-
-void hub_msgs_reply_nomem(struct hub_req *r)
-{
-	hub_reply_feed_error(r, FEED_ENOMEM, NULL);
-}
-
-void hub_msgs_reply_limit(struct hub_req *r, unsigned max)
-{
-	hub_reply_error(r, 400, "Invalid API request",
-			"Limit must be at least 1 and may not be greater than "
-			"%u.",
-			max);
-}
-
-/* Writes s percent-encoded, keeping what a query value may hold as is. */
-static void put_encoded(FILE *f, const char *s)
-{
-	static const char keep[] = "-._~,:@!$'()*+;/";
-
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || strchr(keep, ch))
-			fputc(ch, f);
-		else
-			fprintf(f, "%%%02X", ch);
-	}
-}
-
-void hub_msgs_v1_content_location(struct hub_req *r)
-{
-	char *uri = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	if (r->version != HUB_V1)
-		return;
-	f = open_memstream(&uri, &len);
-	if (!f)
-		return;
-	fputs(r->path, f);
-	for (size_t i = 0; i < r->n_query; i++) {
-		fputc(i ? '&' : '?', f);
-		put_encoded(f, r->query[i].key);
-		fputc('=', f);
-		put_encoded(f, r->query[i].value);
-	}
-	fclose(f);
-	hub_header(r, "Content-Location", "%s", uri);
-	free(uri);
-}
-
-json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
-			json_t *data)
-{
-	feed_msg_t copy;
-	json_t *o;
-
-	if (r->version != HUB_V1 || m->claim_id[0] == '\0')
-		return hub_msg_json(r, m, data);
-	copy = *m;
-	copy.claim_id[0] = '\0';
-	o = hub_msg_json(r, &copy, NULL);
-	if (o && data && r->wants_msg_data)
-		json_array_append_new(
-			data, hub_msg_data(r, m, json_object_get(o, "body")));
-	return o;
-}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -474,7 +403,7 @@ static char *list_link(const struct hub_req *r, const struct list_params *p,
 	fputs(r->path, f);
 	if (marker_sent) {
 		fprintf(f, "%cmarker=", sep);
-		put_encoded(f, next);
+		hub_msgs_put_encoded(f, next);
 		sep = '&';
 	}
 	if (hub_query(r, "limit")) {
@@ -498,7 +427,7 @@ static char *list_link(const struct hub_req *r, const struct list_params *p,
 	}
 	if (!marker_sent) {
 		fprintf(f, "%cmarker=", sep);
-		put_encoded(f, next);
+		hub_msgs_put_encoded(f, next);
 	}
 	fclose(f);
 	return link;

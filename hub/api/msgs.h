@@ -1,12 +1,13 @@
 /*
- * messages.h - what the two message route files share: messages.c
+ * msgs.h - what the two message route files share (msgs.c): messages.c
  * (post, list) and message.c (by ids: get, bulk delete, pop; one
  * message). Loop thread only: they take the request.
  */
-#ifndef HERALD_HUB_MESSAGES_H
-#define HERALD_HUB_MESSAGES_H
+#ifndef HERALD_HUB_API_MSGS_H
+#define HERALD_HUB_API_MSGS_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "req.h"
 
@@ -16,6 +17,10 @@ void hub_msgs_reply_nomem(struct hub_req *r);
 /* Replies 400 "Limit must be at least 1 and may not be greater than
  * <max>." (too many ids in a get or a v1 delete). */
 void hub_msgs_reply_limit(struct hub_req *r, unsigned max);
+
+/* Writes s percent-encoded as Zaqar writes query values in its links
+ * (unreserved characters and -._~,:@!$'()*+;/ as they are). */
+void hub_msgs_put_encoded(FILE *f, const char *s);
 
 /* v1 GETs carry Content-Location: the request URI (§11), rebuilt from
  * the parsed query, percent-encoded. Does nothing for v1.1 and v2. */
@@ -35,4 +40,4 @@ json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
  * 400) as Zaqar answers them (message.c). */
 void hub_msgs_get_ids(struct hub_req *r, const char *const *ids, size_t n);
 
-#endif /* HERALD_HUB_MESSAGES_H */
+#endif /* HERALD_HUB_API_MSGS_H */
