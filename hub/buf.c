@@ -61,12 +61,21 @@ void hub_buf_adds(struct hub_buf *b, const char *s)
 void hub_buf_vprintf(struct hub_buf *b, const char *fmt, va_list ap)
 {
 	va_list again;
+	size_t room;
 	int n;
 
+	/* Format straight into the free space: one vsnprintf when it fits
+	 * (frames are built from many small printfs on the fan-out path);
+	 * a second, after growing, only when it did not. */
+	if (b->failed || !hub_buf_reserve(b, 1))
+		return;
+	room = b->cap - b->len;
 	va_copy(again, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->data + b->len, room, fmt, ap);
 	if (n < 0) {
 		b->failed = true;
+	} else if ((size_t)n < room) {
+		b->len += (size_t)n;
 	} else if (hub_buf_reserve(b, (size_t)n + 1)) {
 		/* vsnprintf writes the NUL too: reserved, not counted. */
 		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);

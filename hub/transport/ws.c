@@ -260,14 +260,15 @@ static int on_writeable(struct hub_ws_conn *c)
 		more = true; /* subscriptions or the next response */
 	} else {
 		/* One frame for the first subscription that has one. */
+		struct hub_buf frame;
 		int rc;
 
-		hub_buf_reset(&c->tx, LWS_PRE); /* lws writes in place */
-		rc = hub_ws_sub_serve(c, &c->tx);
-		if (rc > 0 && send_text(c, c->tx.data, c->tx.len - LWS_PRE))
+		hub_buf_init(&frame, LWS_PRE); /* lws writes in place */
+		rc = hub_ws_sub_serve(c, &frame);
+		if (rc > 0 && send_text(c, frame.data, frame.len - LWS_PRE))
 			rc = -1;
-		if (c->tx.cap > 65536) /* keep a big buffer only while used */
-			hub_buf_free(&c->tx);
+		/* Freed at once: an idle subscriber holds no buffer. */
+		hub_buf_free(&frame);
 		if (rc < 0)
 			return -1;
 		more = rc > 0; /* it may have more */
@@ -347,7 +348,6 @@ static void on_closed(struct pss *pss)
 		action_free(c, a);
 	}
 	hub_buf_free(&c->rx);
-	hub_buf_free(&c->tx);
 	free(c);
 }
 

@@ -34,8 +34,6 @@ struct hub_ws_conn {
 	bool has_client_id;
 	/* The message being received. */
 	struct hub_buf rx;
-	/* The subscription frame being written (ws_sub.c renders it). */
-	struct hub_buf tx;
 	bool rx_started, rx_binary, rx_too_big;
 	/* Actions, in order: answered (ready) ones wait to be written. */
 	struct hub_ws_action *head, **tail;
@@ -50,7 +48,7 @@ struct hub_ws_conn {
 
 /*
  * Renders one frame for the next subscription with something pending,
- * round-robin, into `frame` (emptied to LWS_PRE bytes of headroom by the
+ * round-robin, into `frame` (LWS_PRE bytes of headroom, given by the
  * caller, which writes it: ws.c owns the socket). Returns 1 when a frame
  * was rendered, 0 when none was, -1 to drop the connection.
  */

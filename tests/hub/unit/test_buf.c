@@ -40,6 +40,15 @@ int main(void)
 	hub_buf_free(&b);
 	ok(b.data == NULL && b.cap == 0, "free releases everything");
 
+	/* A printf that does not fit the free space grows the buffer and
+	 * formats again: nothing lost at the boundary. */
+	hub_buf_add(&b, big, 4090);
+	hub_buf_printf(&b, "[%s|%d]", "0123456789", 12345);
+	is((long long)b.len, 4090 + 18, "a printf across the capacity lands whole");
+	ok(memcmp(b.data + 4090, "[0123456789|12345]", 18) == 0,
+	   "with its bytes in place");
+	hub_buf_free(&b);
+
 	b.failed = true;
 	hub_buf_adds(&b, "lost");
 	ok(b.len == 0 && b.data == NULL, "a failed buffer takes no more bytes");
