@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "cli.h"
 
 volatile sig_atomic_t cli_interrupted;
@@ -44,8 +45,7 @@ struct xfer {
 	const char *body;          /* request body or NULL */
 	size_t body_len, sent;
 	struct cli_resp *r;        /* HTTP: the response being filled */
-	char *buf;                 /* received bytes (body or WS frame) */
-	size_t len, cap;
+	struct hub_buf in;         /* received bytes (body or WS frame) */
 	const struct cli_ws_handler *ws; /* WebSocket: the handler */
 	bool up;                   /* WS handshake done */
 	int done;                  /* 0 running, 1 finished, -1 failed */
@@ -55,19 +55,8 @@ struct xfer {
 
 static int append(struct xfer *x, const void *p, size_t n)
 {
-	char *nb;
-
-	if (x->len + n + 1 > x->cap) {
-		x->cap = (x->len + n + 1) * 2;
-		nb = realloc(x->buf, x->cap);
-		if (!nb)
-			return -1;
-		x->buf = nb;
-	}
-	memcpy(x->buf + x->len, p, n);
-	x->len += n;
-	x->buf[x->len] = '\0';
-	return 0;
+	hub_buf_add(&x->in, p, n);
+	return x->in.failed ? -1 : 0;
 }
 
 static void fail(struct xfer *x, const char *why)
@@ -137,12 +126,13 @@ static int write_body(struct lws *wsi, struct xfer *x)
 	return 0;
 }
 
-/* A complete WebSocket text message is in x->buf. */
+/* A complete WebSocket text message is in x->in. */
 static void ws_message(struct xfer *x)
 {
-	json_t *j = json_loadb(x->buf, x->len, 0, NULL);
+	json_t *j = json_loadb(x->in.data ? x->in.data : "", x->in.len, 0,
+			       NULL);
 
-	x->len = 0;
+	hub_buf_reset(&x->in, 0);
 	if (!j)
 		return; /* not ours to judge: skip what is not JSON */
 	x->ws->frame(x->ws->arg, j);
@@ -374,7 +364,7 @@ int cli_request(struct cli *c, const char *method, const char *path,
 	if (!connect_to(&x, path))
 		run(&x, timeout_s);
 	if (x.done != 1 || !r->status) {
-		free(x.buf);
+		hub_buf_free(&x.in);
 		memset(r, 0, sizeof(*r));
 		if (!cli_interrupted && !c->quiet)
 			fprintf(stderr, "herald %s: no answer from %s:%d: %s\n",
@@ -382,8 +372,11 @@ int cli_request(struct cli *c, const char *method, const char *path,
 				x.done ? x.err : "no response");
 		return CLI_CONN;
 	}
-	r->body = x.buf ? x.buf : strdup("");
-	r->len = x.len;
+	r->body = hub_buf_take(&x.in, &r->len);
+	if (!r->body) {
+		r->body = strdup("");
+		r->len = 0;
+	}
 	r->json = json_loadb(r->body, r->len, JSON_DECODE_ANY, NULL);
 	return CLI_OK;
 }
@@ -419,7 +412,7 @@ int cli_ws_stream(struct cli *c, const char *path,
 	x.ws = h;
 	if (!connect_to(&x, path))
 		run(&x, 0);
-	free(x.buf);
+	hub_buf_free(&x.in);
 	if (x.up)
 		return CLI_OK;
 	return CLI_CONN;

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cli.h"
 
 /* {"messages":[]} around the messages, and a comma between two. */
@@ -129,8 +130,8 @@ static int post_limit(struct batch *b)
 
 /* Stdin, line by line, noticing when it has nothing more for now. */
 struct lines {
-	char *buf;
-	size_t start, len, cap;
+	struct hub_buf in; /* read, from `start` on not yet returned */
+	size_t start;
 	bool eof;
 };
 
@@ -139,57 +140,53 @@ struct lines {
 static char *next_line(struct lines *l, struct batch *b, int *rc)
 {
 	for (;;) {
-		char *nl = memchr(l->buf + l->start, '\n', l->len - l->start);
-		char *line = l->buf + l->start;
+		char *nl = memchr(l->in.data + l->start, '\n',
+				  l->in.len - l->start);
+		char *line = l->in.data + l->start;
 		struct pollfd p = {.fd = 0, .events = POLLIN};
 		ssize_t n;
 
-		if (nl || (l->eof && l->start < l->len)) {
+		if (nl || (l->eof && l->start < l->in.len)) {
 			if (nl)
 				*nl = '\0';
-			l->start = nl ? (size_t)(nl - l->buf) + 1 : l->len;
+			l->start = nl ? (size_t)(nl - l->in.data) + 1
+				      : l->in.len;
 			return line;
 		}
 		if (l->eof)
 			return NULL;
-		memmove(l->buf, line, l->len - l->start);
-		l->len -= l->start;
+		memmove(l->in.data, line, l->in.len - l->start);
+		l->in.len -= l->start;
 		l->start = 0;
-		if (l->cap - l->len < 4096) {
-			char *nb = realloc(l->buf, l->cap * 2);
-
-			if (!nb)
-				return NULL;
-			l->buf = nb;
-			l->cap *= 2;
-		}
+		/* Room for a read and the NUL after it. */
+		if (!hub_buf_reserve(&l->in, 4096 + 1))
+			return NULL;
 		if (poll(&p, 1, 0) == 0) {
 			*rc = flush(b);
 			if (*rc)
 				return NULL;
 		}
-		n = read(0, l->buf + l->len, l->cap - l->len - 1);
+		n = read(0, l->in.data + l->in.len, l->in.cap - l->in.len - 1);
 		if (n < 0 && errno == EINTR && !cli_interrupted)
 			continue;
 		if (n <= 0)
 			l->eof = true;
 		else
-			l->len += (size_t)n;
-		l->buf[l->len] = '\0';
+			l->in.len += (size_t)n;
+		l->in.data[l->in.len] = '\0';
 	}
 }
 
 static int post_stdin(struct batch *b)
 {
-	struct lines l = {.cap = 65536};
+	struct lines l = {.start = 0};
 	char what[64], *line;
 	int rc = CLI_OK;
 	long no = 0;
 
-	l.buf = malloc(l.cap);
-	if (!l.buf)
+	if (!hub_buf_reserve(&l.in, 65536))
 		return CLI_USAGE;
-	l.buf[0] = '\0';
+	l.in.data[0] = '\0';
 	while (!rc && (line = next_line(&l, b, &rc))) {
 		no++;
 		if (!line[strspn(line, " \t\r")])
@@ -199,7 +196,7 @@ static int post_stdin(struct batch *b)
 		if (rc == CLI_USAGE)
 			flush(b); /* the lines before the bad one go out */
 	}
-	free(l.buf);
+	hub_buf_free(&l.in);
 	return rc ? rc : flush(b);
 }
 
