@@ -54,6 +54,8 @@ enum hub_version {
 };
 
 struct hub_server;
+struct hub_writer;
+struct hub_subs;
 struct hub_req;
 struct hub_job;
 
@@ -101,9 +103,14 @@ struct hub_req {
 	 * actions): hub_msg_json() fills its `data` only then, so HTTP
 	 * pays nothing for it. */
 	bool wants_msg_data;
+	/* What serves the request, all borrowed from the server: handlers
+	 * and the core use these, never the server itself (transports
+	 * may: srv). */
 	struct hub_server *srv;
-	feed_t *feed;                   /* borrowed: the server's */
-	const struct hub_config *cfg;   /* borrowed */
+	feed_t *feed;
+	const struct hub_config *cfg;
+	struct hub_writer *writer;      /* hub_defer*() */
+	struct hub_subs *subs;          /* waits, notifications */
 	uint64_t now_ms;                /* the request's clock */
 
 	enum hub_method method;

@@ -30,7 +30,6 @@
 
 #include "log.h"
 #include "req.h"
-#include "server.h"
 #include "writer.h"
 
 struct hub_writer {
@@ -268,7 +267,7 @@ static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
 	job->ctx = ctx;
 	job->now_ms = r->now_ms;
 	r->transport->job_out(r, job);
-	hub_writer_submit(r->srv->writer, job);
+	hub_writer_submit(r->writer, job);
 }
 
 void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done, void *ctx)

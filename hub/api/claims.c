@@ -73,7 +73,7 @@ static bool claim_ttl_ok(struct hub_req *r, long long ttl)
 
 /* Context of a deferred claim write. */
 struct claim_ctx {
-	struct hub_server *srv;
+	struct hub_subs *subs;
 	char *project, *queue, *id;
 	uint32_t ttl_s, grace_s;
 	size_t limit;
@@ -97,7 +97,7 @@ static struct claim_ctx *claim_ctx_new(struct hub_req *r)
 	struct claim_ctx *c = calloc(1, sizeof(*c));
 
 	if (c) {
-		c->srv = r->srv;
+		c->subs = r->subs;
 		c->project = strdup(r->project ? r->project : "");
 		c->queue = strdup(r->queue);
 		c->id = strdup(r->id ? r->id : "");
@@ -286,7 +286,7 @@ static void release_done(struct hub_req *r, void *ctx, int rc)
 	/* Its messages are claimable again: wake those waiting for them,
 	 * whether or not the client that released them is still there. */
 	if (rc == 0)
-		hub_notify_queue(c->srv, c->project, c->queue);
+		hub_notify_queue(c->subs, c->project, c->queue);
 	if (r && rc && rc != FEED_ENOCLAIM && rc != FEED_EBADID)
 		hub_reply_feed_error(r, rc, NULL);
 	else if (r)

@@ -11,7 +11,6 @@
  * Loop (lws service) thread only.
  */
 #include "req.h"
-#include "server.h"
 #include "live/sub.h"
 #include "live/wait.h"
 
@@ -52,10 +51,10 @@ void hub_wait(struct hub_req *r, uint64_t wake_ms)
 	r->transport->hold(r);
 }
 
-void hub_notify_queue(struct hub_server *srv, const char *project,
+void hub_notify_queue(struct hub_subs *subs, const char *project,
 		      const char *queue)
 {
-	hub_sub_notify(srv->subs, project, queue);
+	hub_sub_notify(subs, project, queue);
 }
 
 void hub_stream(struct hub_req *r, const char *content_type,

@@ -40,7 +40,7 @@ void hub_stream_wake(struct hub_req *r);
 /* Tells the subscribers of a queue that it changed (e.g. after a claim
  * release made messages claimable); by names, for a done() whose client
  * may be gone. Appends notify by themselves. */
-void hub_notify_queue(struct hub_server *srv, const char *project,
+void hub_notify_queue(struct hub_subs *subs, const char *project,
 		      const char *queue);
 
 #endif /* HERALD_HUB_LIVE_WAIT_H */

@@ -368,6 +368,8 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	h->started_ns = mono_ns();
 	h->pub.transport = &http_transport;
 	h->pub.srv = srv;
+	h->pub.writer = srv->writer;
+	h->pub.subs = srv->subs;
 	h->pub.feed = srv->feed;
 	h->pub.cfg = &srv->cfg;
 	h->pub.project = "";

@@ -180,7 +180,7 @@ static bool sse_open(struct sse *s, struct hub_req *r, bool echo)
 		.budget = BATCH_BYTES,
 		.wake = sse_wake,
 	};
-	int rc = hub_cursor_open(&s->cur, r->srv->subs, r->feed, &o);
+	int rc = hub_cursor_open(&s->cur, r->subs, r->feed, &o);
 
 	if (rc == FEED_EBADID)
 		hub_cursor_refuse(r);
@@ -200,7 +200,7 @@ void hub_queue_events(struct hub_req *r)
 
 	if (!hub_query_bool(r, "echo", true, &echo))
 		return;
-	if (hub_sub_count(r->srv->subs) >= r->cfg->max_subscribers) {
+	if (hub_sub_count(r->subs) >= r->cfg->max_subscribers) {
 		hub_reply_error(r, 503, "Service temporarily unavailable",
 				"Too many subscribers on this server.");
 		return;
