@@ -5,12 +5,15 @@
  * A request arrives by a transport - HTTP (http.c) or a WebSocket action
  * (ws_actions.c) - which fills a struct hub_req: headers, query and body,
  * after the pre-routing checks of the Zaqar API (pre-signed URL, media
- * types, Client-ID, X-Project-ID, queue name). route.c picks the handler,
- * which replies through req.c at once (reads: LMDB reads are fast and run
- * on the loop thread), defers a write to the writer thread (writer.c) and
- * replies in its `done` callback, waits for its queue (long-poll), or
- * streams (SSE). The transport then sends the reply: HTTP with a length,
- * so the connection can be kept alive; WebSocket as Zaqar's response frame.
+ * types, Client-ID, X-Project-ID, queue name), which take the route's
+ * attributes from the route table (route.h: the transport knows no path).
+ * route.c picks the handler, which replies at once (reads: LMDB reads are
+ * fast and run on the loop thread), defers a write to the writer thread
+ * (writer.h) and replies in its `done` callback, waits for its queue
+ * (long-poll, live/wait.h), or streams (SSE). A reply is data (reply.h):
+ * status, JSON value and named fields; the transport renders it - HTTP
+ * with a length, so the connection can be kept alive; WebSocket as
+ * Zaqar's response frame.
  *
  * Threads: the lws service thread runs everything here except the `run`
  * functions of deferred writes, which run on the writer thread and may

@@ -33,7 +33,8 @@ bool hub_web_wanted(const struct hub_req *r);
 void hub_web_index(struct hub_req *r);      /* GET / for a browser */
 void hub_web_file(struct hub_req *r);       /* GET /dashboard/NAME */
 
-/* sse.c: GET /v2/queues/q/events, Server-Sent Events. */
+/* transport/sse.c: GET /v2/queues/q/events, Server-Sent Events (the
+ * handler and its framing are one: the stream is its answer). */
 void hub_queue_events(struct hub_req *r);
 
 /* queues.c; stats.c: stats and counters */
