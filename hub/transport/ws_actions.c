@@ -301,13 +301,14 @@ static int body_take(struct hub_ws_action *a, char *text)
 	return 0;
 }
 
-/* The routed request's body: the named fields of the action's body. */
+/* The routed request's body: the named fields of the action's body
+ * (NULL-terminated, or at most 3). */
 static int body_set(struct hub_ws_action *a, const char *const *names)
 {
 	json_t *o = json_object();
 	int rc;
 
-	for (size_t i = 0; names[i]; i++) {
+	for (size_t i = 0; i < 3 && names[i]; i++) {
 		json_t *v = json_object_get(a->body, names[i]);
 
 		if (v)
@@ -323,110 +324,102 @@ static const char *str(json_t *body, const char *name)
 	return json_string_value(json_object_get(body, name));
 }
 
-/* Method, path, query and body of a routed action. */
+/*
+ * How a routed action becomes a request: its method; the path below
+ * /v2/queues/{queue_name} (NULL: /v2/queues itself); a body field that is
+ * one more path segment; query parameters from body fields ("name" or
+ * "name=field"); body fields copied into the request body.
+ */
+struct plan {
+	enum verb_id id;
+	enum hub_method method;
+	const char *suffix;
+	const char *segment;
+	const char *query[4];
+	const char *body[3];
+};
+
+static const struct plan plans[] = {
+	{V_QUEUE_LIST, HUB_GET, NULL, NULL, {"marker", "limit"}, {NULL}},
+	{V_QUEUE_CREATE, HUB_PUT, "", NULL, {NULL}, {NULL}}, /* + metadata */
+	{V_QUEUE_DELETE, HUB_DELETE, "", NULL, {NULL}, {NULL}},
+	{V_QUEUE_STATS, HUB_GET, "/stats", NULL, {NULL}, {NULL}},
+	{V_QUEUE_PURGE, HUB_POST, "/purge", NULL, {NULL}, {"resource_types"}},
+	{V_MESSAGE_POST, HUB_POST, "/messages", NULL, {NULL}, {"messages"}},
+	{V_MESSAGE_LIST, HUB_GET, "/messages", NULL,
+	 {"marker", "limit", "echo", "include_claimed"}, {NULL}},
+	{V_MESSAGE_GET, HUB_GET, "/messages", "message_id", {NULL}, {NULL}},
+	{V_MESSAGE_GET_MANY, HUB_GET, "/messages", NULL, {"ids=message_ids"},
+	 {NULL}},
+	{V_MESSAGE_DELETE, HUB_DELETE, "/messages", "message_id", {"claim_id"},
+	 {NULL}},
+	{V_MESSAGE_DELETE_MANY, HUB_DELETE, "/messages", NULL,
+	 {"ids=message_ids", "claim_ids", "pop"}, {NULL}},
+	{V_CLAIM_CREATE, HUB_POST, "/claims", NULL, {"limit"},
+	 {"ttl", "grace"}},
+	{V_CLAIM_GET, HUB_GET, "/claims", "claim_id", {NULL}, {NULL}},
+	{V_CLAIM_UPDATE, HUB_PATCH, "/claims", "claim_id", {NULL},
+	 {"ttl", "grace"}},
+	{V_CLAIM_DELETE, HUB_DELETE, "/claims", "claim_id", {NULL}, {NULL}},
+};
+
+static const struct plan *plan_find(enum verb_id id)
+{
+	for (size_t i = 0; i < sizeof(plans) / sizeof(*plans); i++)
+		if (plans[i].id == id)
+			return &plans[i];
+	return NULL;
+}
+
+/* The request body of an action whose plan copies no fields. */
+static int body_special(struct hub_ws_action *a)
+{
+	json_t *meta = json_object_get(a->body, "metadata");
+
+	if (a->verb->id == V_QUEUE_CREATE && meta)
+		return body_take(a, json_dumps(meta, 0));
+	if (a->verb->id == V_QUEUE_PURGE) /* Zaqar's WS default: all */
+		return body_take(a, strdup("{\"resource_types\": [\"messages\", "
+					   "\"subscriptions\"]}"));
+	return 0;
+}
+
+/* Method, path, query and body of a routed action, by its plan. */
 static int build(struct hub_ws_action *a)
 {
-	static const char *const msgs_names[] = {"messages", NULL};
-	static const char *const claim_names[] = {"ttl", "grace", NULL};
-	static const char *const purge_names[] = {"resource_types", NULL};
+	const struct plan *p = plan_find(a->verb->id);
 	struct hub_req *r = &a->pub;
 	json_t *b = a->body;
-	const char *q = str(b, "queue_name");
-	char base[128];
-	int rc = 0;
+	int rc = 0, n;
 
-	snprintf(base, sizeof(base), "/v2/queues/%s", q ? q : "");
-	switch (a->verb->id) {
-	case V_QUEUE_LIST:
-		r->method = HUB_GET;
-		snprintf(a->path, sizeof(a->path), "/v2/queues");
-		rc |= query_add(r, "marker", json_object_get(b, "marker"));
-		rc |= query_add(r, "limit", json_object_get(b, "limit"));
-		break;
-	case V_QUEUE_CREATE:
-		r->method = HUB_PUT;
-		snprintf(a->path, sizeof(a->path), "%s", base);
-		if (json_object_get(b, "metadata") &&
-		    body_take(a, json_dumps(json_object_get(b, "metadata"), 0)))
-			return -1;
-		break;
-	case V_QUEUE_DELETE:
-		r->method = HUB_DELETE;
-		snprintf(a->path, sizeof(a->path), "%s", base);
-		break;
-	case V_QUEUE_STATS:
-		r->method = HUB_GET;
-		snprintf(a->path, sizeof(a->path), "%s/stats", base);
-		break;
-	case V_QUEUE_PURGE:
-		r->method = HUB_POST;
-		snprintf(a->path, sizeof(a->path), "%s/purge", base);
-		if (json_object_get(b, "resource_types")) {
-			rc |= body_set(a, purge_names);
-			break;
-		}
-		/* Zaqar's WS default: purge everything. */
-		if (body_take(a, strdup("{\"resource_types\": [\"messages\", "
-					"\"subscriptions\"]}")))
-			return -1;
-		break;
-	case V_MESSAGE_POST:
-		r->method = HUB_POST;
-		snprintf(a->path, sizeof(a->path), "%s/messages", base);
-		rc |= body_set(a, msgs_names);
-		break;
-	case V_MESSAGE_LIST:
-		r->method = HUB_GET;
-		snprintf(a->path, sizeof(a->path), "%s/messages", base);
-		rc |= query_add(r, "marker", json_object_get(b, "marker"));
-		rc |= query_add(r, "limit", json_object_get(b, "limit"));
-		rc |= query_add(r, "echo", json_object_get(b, "echo"));
-		rc |= query_add(r, "include_claimed",
-				json_object_get(b, "include_claimed"));
-		break;
-	case V_MESSAGE_GET:
-		r->method = HUB_GET;
-		snprintf(a->path, sizeof(a->path), "%s/messages/%s", base,
-			 str(b, "message_id"));
-		break;
-	case V_MESSAGE_GET_MANY:
-		r->method = HUB_GET;
-		snprintf(a->path, sizeof(a->path), "%s/messages", base);
-		rc |= query_add(r, "ids", json_object_get(b, "message_ids"));
-		break;
-	case V_MESSAGE_DELETE:
-		r->method = HUB_DELETE;
-		snprintf(a->path, sizeof(a->path), "%s/messages/%s", base,
-			 str(b, "message_id"));
-		rc |= query_add(r, "claim_id", json_object_get(b, "claim_id"));
-		break;
-	case V_MESSAGE_DELETE_MANY:
-		r->method = HUB_DELETE;
-		snprintf(a->path, sizeof(a->path), "%s/messages", base);
-		rc |= query_add(r, "ids", json_object_get(b, "message_ids"));
-		rc |= query_add(r, "claim_ids", json_object_get(b, "claim_ids"));
-		rc |= query_add(r, "pop", json_object_get(b, "pop"));
-		break;
-	case V_CLAIM_CREATE:
-		r->method = HUB_POST;
-		snprintf(a->path, sizeof(a->path), "%s/claims", base);
-		rc |= query_add(r, "limit", json_object_get(b, "limit"));
-		rc |= body_set(a, claim_names);
-		break;
-	case V_CLAIM_GET:
-	case V_CLAIM_UPDATE:
-	case V_CLAIM_DELETE:
-		r->method = a->verb->id == V_CLAIM_GET      ? HUB_GET
-			    : a->verb->id == V_CLAIM_UPDATE ? HUB_PATCH
-							    : HUB_DELETE;
-		snprintf(a->path, sizeof(a->path), "%s/claims/%s", base,
-			 str(b, "claim_id"));
-		if (a->verb->id == V_CLAIM_UPDATE)
-			rc |= body_set(a, claim_names);
-		break;
-	default:
+	if (!p)
 		return -1;
+	r->method = p->method;
+	if (!p->suffix)
+		n = snprintf(a->path, sizeof(a->path), "/v2/queues");
+	else
+		n = snprintf(a->path, sizeof(a->path), "/v2/queues/%s%s%s%s",
+			     str(b, "queue_name"), p->suffix,
+			     p->segment ? "/" : "",
+			     p->segment ? str(b, p->segment) : "");
+	if (n < 0 || (size_t)n >= sizeof(a->path))
+		return -1;
+	for (size_t i = 0; i < 4 && p->query[i]; i++) {
+		const char *eq = strchr(p->query[i], '=');
+		char name[32];
+
+		snprintf(name, sizeof(name), "%.*s",
+			 (int)(eq ? (size_t)(eq - p->query[i])
+				  : strlen(p->query[i])),
+			 p->query[i]);
+		rc |= query_add(r, name,
+				json_object_get(b, eq ? eq + 1 : p->query[i]));
 	}
+	if (p->body[0] && (a->verb->id != V_QUEUE_PURGE ||
+			   json_object_get(b, "resource_types")))
+		rc |= body_set(a, p->body);
+	else
+		rc |= body_special(a);
 	return rc ? -1 : 0;
 }
 
@@ -635,7 +628,8 @@ static bool segment_ok(json_t *v)
 {
 	const char *s = json_string_value(v);
 
-	return !v || (s && *s && !strpbrk(s, "/?#%&=,"));
+	/* No route parameter is longer than 127 bytes (route.h). */
+	return !v || (s && *s && strlen(s) < 128 && !strpbrk(s, "/?#%&=,"));
 }
 
 /*
