@@ -352,16 +352,14 @@ static void dispatch(struct http_req *h)
 		hub_route_dispatch(r, &h->match);
 }
 
-/* Builds the request from the parsed headers. Returns -1 to drop the
- * connection. */
-static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
+/* A new request on the connection, bound to the server's services. */
+static struct http_req *req_new(struct lws *wsi, struct pss *pss,
+				struct hub_server *srv)
 {
 	struct http_req *h = calloc(1, sizeof(*h));
-	char *uri;
-	int len, m;
 
 	if (!h)
-		return -1;
+		return NULL;
 	pss->req = h;
 	h->wsi = wsi;
 	h->srv = srv;
@@ -378,7 +376,71 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	h->pub.last_event_id = h->heads.last_event_id;
 	h->pub.prefix = "";
 	srv->inflight++;
+	return h;
+}
 
+enum framing {
+	FRAMING_REFUSED, /* answered already (411, 400, too large) */
+	FRAMING_BODY,    /* a body follows: wait for its completion */
+	FRAMING_NONE,    /* no body to read: handle now */
+};
+
+/* How the request's body comes, by Transfer-Encoding and Content-Length,
+ * against the route's body limit. */
+static enum framing body_framing(struct http_req *h)
+{
+	struct lws *wsi = h->wsi;
+	unsigned long long n;
+	char cl[32], *end;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		hub_reply_error(&h->pub, 411, "Length Required",
+				"Chunked request bodies are not supported; "
+				"send a Content-Length.");
+		h->too_big = true; /* the body is unread: close after */
+		return FRAMING_REFUSED;
+	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+		/* No length: lws 4.1 would wait for an endless body. Serve
+		 * it as a request without a body (as Zaqar does `curl -X
+		 * PUT`), then close, since the stream's state is unknown. */
+		if (h->method == HUB_POST || h->method == HUB_PUT ||
+		    h->method == HUB_PATCH)
+			h->too_big = true;
+		return FRAMING_NONE;
+	}
+	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	h->pub.has_body = true;
+	h->body_limit = hub_route_body_max(h->match.attrs, &h->srv->cfg.limits);
+	if (errno || *end || end == cl) {
+		hub_reply_error(&h->pub, 400, "Invalid request",
+				"Malformed Content-Length.");
+		h->too_big = true;
+		return FRAMING_REFUSED;
+	}
+	if (n > h->body_limit) {
+		/* Refused unread: no need to buffer what we refuse. */
+		hub_route_refuse_body(&h->pub, h->match.attrs);
+		h->too_big = true;
+		return FRAMING_REFUSED;
+	}
+	/* lws gives a POST of any length a body completion (and a PUT or
+	 * PATCH of length 0 none): wait for it when it comes. */
+	return n > 0 || h->method == HUB_POST ? FRAMING_BODY : FRAMING_NONE;
+}
+
+/* Builds the request from the parsed headers. Returns -1 to drop the
+ * connection. */
+static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
+{
+	struct http_req *h = req_new(wsi, pss, srv);
+	char *uri;
+	int len, m;
+
+	if (!h)
+		return -1;
 	m = lws_http_get_uri_and_method(wsi, &uri, &len);
 	h->method = h->pub.method = method_of(m);
 	h->path = strndup(m < 0 ? "" : uri, m < 0 ? 0 : (size_t)len);
@@ -396,49 +458,14 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH,
 			   h->heads.if_none_match,
 			   sizeof(h->heads.if_none_match));
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-		hub_reply_error(&h->pub, 411, "Length Required",
-				"Chunked request bodies are not supported; "
-				"send a Content-Length.");
-		h->too_big = true; /* the body is unread: close after */
+	switch (body_framing(h)) {
+	case FRAMING_REFUSED:
 		goto reply;
-	}
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
-		char cl[32];
-		char *end;
-		unsigned long long n;
-
-		hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl,
-				   sizeof(cl));
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		h->pub.has_body = true;
-		h->body_limit = hub_route_body_max(h->match.attrs,
-						   &srv->cfg.limits);
-		if (errno || *end || end == cl) {
-			hub_reply_error(&h->pub, 400, "Invalid request",
-					"Malformed Content-Length.");
-			h->too_big = true;
-			goto reply;
-		}
-		if (n > h->body_limit) {
-			/* Refused unread: no need to buffer what we refuse. */
-			hub_route_refuse_body(&h->pub, h->match.attrs);
-			h->too_big = true;
-			goto reply;
-		}
-		/* lws gives a POST of any length a body completion (and a
-		 * PUT or PATCH of length 0 none): wait for it when it comes. */
-		if (n > 0 || h->method == HUB_POST) {
-			h->state = READING;
-			return 0;
-		}
-	} else if (h->method == HUB_POST || h->method == HUB_PUT ||
-		   h->method == HUB_PATCH) {
-		/* No length: lws 4.1 would wait for an endless body. Serve
-		 * it as a request without a body (as Zaqar does `curl -X
-		 * PUT`), then close, since the stream's state is unknown. */
-		h->too_big = true;
+	case FRAMING_BODY:
+		h->state = READING;
+		return 0;
+	case FRAMING_NONE:
+		break;
 	}
 	h->state = HANDLING;
 	dispatch(h);
