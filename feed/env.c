@@ -251,23 +251,11 @@ static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-int feed_open(feed_t **out, const char *dir, const feed_options_t *opts)
+/* The sizes and limits of `opts`, with their defaults, in whole pages. */
+static void sizes_set(feed_t *feed, const feed_options_t *opts)
 {
-	static const feed_options_t defaults;
-	pthread_rwlockattr_t attr;
-	unsigned env_flags = MDB_NOTLS;
-	uint64_t page;
-	feed_t *feed;
-	int rc, dead;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
-	if (!out || !dir)
-		return FEED_EINVAL;
-	*out = NULL;
-	if (!opts)
-		opts = &defaults;
-	feed = calloc(1, sizeof(*feed));
-	if (!feed)
-		return FEED_ENOMEM;
 	feed->max_map_size = opts->max_map_size ? opts->max_map_size
 						: UINT64_C(1) << 40;
 	feed->map_size = opts->map_size ? opts->map_size : 64 * MiB;
@@ -275,15 +263,15 @@ int feed_open(feed_t **out, const char *dir, const feed_options_t *opts)
 		feed->map_size = feed->max_map_size;
 	/* Whole pages: LMDB would use whole pages anyway, and a size we
 	 * report should be the size we use. */
-	page = (uint64_t)sysconf(_SC_PAGESIZE);
 	feed->max_map_size = (feed->max_map_size + page - 1) / page * page;
 	feed->map_size = (feed->map_size + page - 1) / page * page;
 	feed->reserve = clamp(feed->max_map_size / 8, MiB, 256 * MiB);
 	feed->max_metadata = opts->max_metadata ? opts->max_metadata : 65536;
-	if (opts->durability == FEED_NOSYNC)
-		env_flags |= MDB_NOSYNC;
-	else if (opts->durability != FEED_SYNC)
-		goto fail_args;
+}
+
+static void locks_init(feed_t *feed)
+{
+	pthread_rwlockattr_t attr;
 
 	pthread_mutex_init(&feed->wlock, NULL);
 	pthread_rwlockattr_init(&attr);
@@ -292,28 +280,60 @@ int feed_open(feed_t **out, const char *dir, const feed_options_t *opts)
 		&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&feed->maplock, &attr);
 	pthread_rwlockattr_destroy(&attr);
+}
+
+/* Creates and opens the LMDB environment in dir; an LMDB code. */
+static int env_open(feed_t *feed, const char *dir, unsigned flags,
+		    unsigned max_readers)
+{
+	MDB_envinfo info;
+	int rc, dead;
 
 	rc = mdb_env_create(&feed->env);
 	if (rc)
-		goto fail_mdb;
+		return rc;
 	rc = mdb_env_set_maxdbs(feed->env, 16);
 	if (rc == 0)
-		rc = mdb_env_set_maxreaders(feed->env, opts->max_readers
-								? opts->max_readers
-								: 510);
+		rc = mdb_env_set_maxreaders(feed->env,
+					    max_readers ? max_readers : 510);
 	if (rc == 0)
 		rc = mdb_env_set_mapsize(feed->env, (size_t)feed->map_size);
 	if (rc == 0)
-		rc = mdb_env_open(feed->env, dir, env_flags, 0644);
+		rc = mdb_env_open(feed->env, dir, flags, 0644);
 	if (rc)
-		goto fail_mdb;
+		return rc;
 	mdb_reader_check(feed->env, &dead);
-	{
-		/* An existing file may be larger than the configured start. */
-		MDB_envinfo info;
+	/* An existing file may be larger than the configured start. */
+	mdb_env_info(feed->env, &info);
+	feed->map_size = info.me_mapsize;
+	return 0;
+}
 
-		mdb_env_info(feed->env, &info);
-		feed->map_size = info.me_mapsize;
+int feed_open(feed_t **out, const char *dir, const feed_options_t *opts)
+{
+	static const feed_options_t defaults;
+	unsigned env_flags = MDB_NOTLS;
+	feed_t *feed;
+	int rc;
+
+	if (!out || !dir)
+		return FEED_EINVAL;
+	*out = NULL;
+	if (!opts)
+		opts = &defaults;
+	if (opts->durability == FEED_NOSYNC)
+		env_flags |= MDB_NOSYNC;
+	else if (opts->durability != FEED_SYNC)
+		return FEED_EINVAL;
+	feed = calloc(1, sizeof(*feed));
+	if (!feed)
+		return FEED_ENOMEM;
+	sizes_set(feed, opts);
+	locks_init(feed);
+	rc = env_open(feed, dir, env_flags, opts->max_readers);
+	if (rc) {
+		rc = feed__err(rc);
+		goto fail;
 	}
 	rc = feed__write(feed, open_dbs_fn, NULL, 0);
 	if (rc)
@@ -321,8 +341,6 @@ int feed_open(feed_t **out, const char *dir, const feed_options_t *opts)
 	*out = feed;
 	return 0;
 
-fail_mdb:
-	rc = feed__err(rc);
 fail:
 	if (feed->env)
 		mdb_env_close(feed->env);
@@ -330,9 +348,6 @@ fail:
 	pthread_mutex_destroy(&feed->wlock);
 	free(feed);
 	return rc == FEED__EMAPFULL ? FEED_EFULL : rc;
-fail_args:
-	free(feed);
-	return FEED_EINVAL;
 }
 
 void feed_close(feed_t *feed)
