@@ -367,12 +367,21 @@ static bool share_expires(struct hub_req *r, json_t *v, int64_t *us)
 	return true;
 }
 
+/* Zaqar's three resources, and Herald's feeds and event stream (which
+ * readers and browsers fetch without headers: the signature then travels
+ * in the query). */
 static bool share_path_valid(json_t *v)
 {
+	static const char *const valid[] = {
+		"messages", "subscriptions", "claims",
+		"feed.atom", "feed.rss", "feed.json", "events",
+	};
 	const char *s = json_string_value(v);
 
-	return s && (!strcmp(s, "messages") || !strcmp(s, "subscriptions") ||
-		     !strcmp(s, "claims"));
+	for (size_t i = 0; s && i < sizeof(valid) / sizeof(*valid); i++)
+		if (!strcmp(s, valid[i]))
+			return true;
+	return false;
 }
 
 /* A JSON value Python would find false (None, [], "", 0, False, {}). */

@@ -95,19 +95,37 @@ struct check {
 	struct hub_http_heads *hd;
 };
 
-/* A pre-signed URL's headers, when the request carries one. */
+/*
+ * A pre-signed URL, when the request carries one: Zaqar's URL-* headers,
+ * or - where the route takes ids in the query (feeds, live streams: feed
+ * readers and browsers cannot send headers) - the same four values as the
+ * query parameters signature, expires, methods and paths (a Herald
+ * extension). Headers win when both are there.
+ */
 static bool check_signature(const struct check *c)
 {
+	static const char *const params[4] = {"signature", "expires",
+					      "methods", "paths"};
 	char sig[4][512];
+	const char *v[4];
 
 	if (hub_http__copy_custom(c->wsi, "url-signature:", sig[0],
-				  sizeof(sig[0])) != 1 ||
-	    !sig[0][0])
+				  sizeof(sig[0])) == 1 &&
+	    sig[0][0]) {
+		hub_http__copy_custom(c->wsi, "url-expires:", sig[1],
+				      sizeof(sig[1]));
+		hub_http__copy_custom(c->wsi, "url-methods:", sig[2],
+				      sizeof(sig[2]));
+		hub_http__copy_custom(c->wsi, "url-paths:", sig[3],
+				      sizeof(sig[3]));
+		return hub_check_signature(c->r, sig[0], sig[1], sig[2],
+					   sig[3]);
+	}
+	if (!c->m->attrs->ids_in_query || !hub_query(c->r, "signature"))
 		return true;
-	hub_http__copy_custom(c->wsi, "url-expires:", sig[1], sizeof(sig[1]));
-	hub_http__copy_custom(c->wsi, "url-methods:", sig[2], sizeof(sig[2]));
-	hub_http__copy_custom(c->wsi, "url-paths:", sig[3], sizeof(sig[3]));
-	return hub_check_signature(c->r, sig[0], sig[1], sig[2], sig[3]);
+	for (int i = 0; i < 4; i++)
+		v[i] = hub_query(c->r, params[i]);
+	return hub_check_signature(c->r, v[0], v[1], v[2], v[3]);
 }
 
 /* A header, or where the route allows it the query parameter standing in

@@ -334,6 +334,75 @@ static void edges(void)
 	}
 }
 
+/*
+ * A pre-signed feed URL (Herald's extension): the signature's four values
+ * in the query, for feed readers, which send no headers. It serves the
+ * feed with no header but Host; an altered signature, another queue's
+ * feed and an expired one are refused (404, as Zaqar refuses a bad
+ * signature).
+ */
+/* s, or "" for NULL. */
+static const char *S(const char *s)
+{
+	return s ? s : "";
+}
+
+static const char *feed_url(const char *queue, json_t *sh, const char *sig)
+{
+	return hh_fmt("/v2/queues/%s/feed.atom?project_id=projF&client_id="
+		      HH_CLIENT_A "&signature=%s&expires=%s&methods=GET"
+		      "&paths=%s", queue, sig ? sig : hh_gets(sh, "signature"),
+		      hh_gets(sh, "expires"), hh_gets(sh, "paths.0"));
+}
+
+static void share_feed_url(void)
+{
+	struct hh_client p, reader;
+	char bad[128];
+	json_t *sh;
+
+	hh_client_init(&p, &srv, HH_CLIENT_A, "projF");
+	hh_client_init(&reader, &srv, NULL, NULL); /* Host, nothing else */
+	hh_call(&p, &r, "POST", "/v2/queues/fq/messages",
+		"{\"messages\": [{\"body\": {\"title\": \"disk full\"}}]}");
+	is(r.status, 201, "a message for the feed");
+	hh_call(&p, &r, "POST", "/v2/queues/fq/share",
+		"{\"paths\": [\"feed.atom\"], \"methods\": [\"GET\"],"
+		" \"expires\": \"2030-01-01T00:00:00\"}");
+	ok(r.status == 200 &&
+		   strcmp(S(hh_gets(r.json, "paths.0")),
+			  "/v2/queues/fq/feed.atom") == 0,
+	   "share signs a feed path (got %d %s)", r.status, r.body);
+	sh = json_incref(r.json);
+
+	hh_call(&reader, &r, "GET", feed_url("fq", sh, NULL), NULL);
+	ok(r.status == 200 && strstr(r.body, "disk full") &&
+		   strncmp(S(hh_header(&r, "Content-Type")),
+			   "application/atom+xml", 20) == 0,
+	   "the signed feed URL serves the feed with no header (got %d)",
+	   r.status);
+	hh_copy(bad, sizeof(bad), hh_gets(sh, "signature"));
+	bad[0] = bad[0] == 'a' ? 'b' : 'a';
+	hh_call(&reader, &r, "GET", feed_url("fq", sh, bad), NULL);
+	expect_error(&r, 404, "404 Not Found", NULL,
+		     "a signed feed URL with an altered signature");
+	hh_call(&reader, &r, "GET", feed_url("other", sh, NULL), NULL);
+	expect_error(&r, 404, "404 Not Found", NULL,
+		     "the signature used for another queue's feed");
+	hh_clock_set(&srv, 1893456000000ULL + 1000); /* 2030-01-01T00:00:01Z */
+	hh_call(&reader, &r, "GET", feed_url("fq", sh, NULL), NULL);
+	expect_error(&r, 404, "404 Not Found", NULL,
+		     "a signed feed URL past its expiry");
+	hh_clock_set(&srv, HH_EPOCH_MS);
+	hh_call(&p, &r, "POST", "/v2/queues/fq/share",
+		"{\"paths\": [\"feed.xml\"]}");
+	expect_error(&r, 400, "Invalid API request", "Invalid paths: {'feed.xml'}",
+		     "share refuses a path that is no resource");
+	json_decref(sh);
+	hh_client_close(&p);
+	hh_client_close(&reader);
+}
+
 int main(void)
 {
 	static const char *const args[] = {"--signing-key", "test-secret-key", NULL};
@@ -345,6 +414,7 @@ int main(void)
 	homes();
 	ping_health();
 	share();
+	share_feed_url();
 	dashboard();
 	counters();
 	edges();
