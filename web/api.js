@@ -94,6 +94,32 @@ export async function listQueues(max = 200) {
   return out;
 }
 
+// The feed formats a queue serves, for readers (no headers: ids in the query).
+export const FEEDS = [
+  { path: "feed.atom", label: "Atom" },
+  { path: "feed.rss", label: "RSS 2.0" },
+  { path: "feed.json", label: "JSON Feed" },
+];
+
+// A feed's absolute URL; `signed` is a share answer covering it, or null.
+export function feedUrl(name, path, signed) {
+  const u = new URL(`${q(name)}/${path}`, location.origin);
+  u.searchParams.set("project_id", settings.project);
+  u.searchParams.set("client_id", settings.client);
+  if (signed) {
+    u.searchParams.set("signature", signed.signature);
+    u.searchParams.set("expires", signed.expires);
+    u.searchParams.set("methods", signed.methods.join(","));
+    u.searchParams.set("paths", signed.paths.join(","));
+  }
+  return u.toString();
+}
+
+// Signs the queue's feed paths for GET until `expires` (ISO 8601, UTC).
+export const shareFeeds = (name, expires) =>
+  request("POST", `${q(name)}/share`,
+    { paths: FEEDS.map((f) => f.path), methods: ["GET"], expires }).then((r) => r.data);
+
 export const getStats = (name) => request("GET", `${q(name)}/stats`).then((r) => r.data.messages);
 export const getCounters = (name) => request("GET", `${q(name)}/counters`).then((r) => r.data);
 export const getMetadata = (name) => request("GET", q(name)).then((r) => r.data);

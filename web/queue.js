@@ -260,11 +260,49 @@ function initMetadata() {
 
 /* --------------------------------------------------------- page itself */
 
+/* -------------------------------------------------------------- feeds */
+
+function showFeeds(signed) {
+  $("feed-list").replaceChildren(...api.FEEDS.map((f) => {
+    const url = api.feedUrl(name, f.path, signed);
+    const input = el("input", { type: "text", readonly: "", value: url, "aria-label": `${f.label} feed URL` });
+    const copy = el("button", { type: "button", text: "Copy" });
+    copy.addEventListener("click", async () => {
+      input.select();
+      try {
+        await navigator.clipboard.writeText(url);
+        $("feed-msg").textContent = `${f.label} URL copied.`;
+      } catch {
+        $("feed-msg").textContent = "Selected: copy it with Ctrl+C.";
+      }
+    });
+    return el("li", { class: "feed" }, el("span", { class: "feed-kind", text: f.label }), input, copy);
+  }));
+}
+
+function initFeeds() {
+  $("feed-sign").addEventListener("click", async () => {
+    const expires = new Date(Date.now() + 30 * 86400e3).toISOString().slice(0, 19);
+    $("feed-msg").textContent = "";
+    $("feed-msg").className = "ok";
+    try {
+      showFeeds(await api.shareFeeds(name, expires));
+      $("feed-msg").textContent = `Signed until ${expires} UTC.`;
+    } catch (e) {
+      $("feed-msg").className = "err";
+      $("feed-msg").textContent = e.status === 400 && /key/.test(e.description)
+        ? "This hub signs no URLs (it has no signing key)."
+        : `${e.title}: ${e.description}`.replace(/: $/, "");
+    }
+  });
+}
+
 export function init() {
   initTail();
   initPost();
   initClaims();
   initMetadata();
+  initFeeds();
   confirmButton($("queue-delete"), "Really delete it and its messages?", async () => {
     try {
       await api.deleteQueue(name);
@@ -288,6 +326,8 @@ export function open(queue, queueRates) {
   $("tail-from").value = "now";
   $("tail-marker").disabled = true;
   clearPostErrors();
+  $("feed-msg").textContent = "";
+  showFeeds(null);
   loadMetadata();
   tail.start(queue, "now");
   ageTimer = setInterval(tickAges, 1000);

@@ -81,7 +81,7 @@ function startHub(listen) {
   return new Promise((resolve, reject) => {
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("HERALD_")));
     const child = spawn(HERALD_BIN, ["serve", "--listen", listen, "--data", data, "--web-dir", WEB_DIR,
-      "--log-level", "warn"], { env, stdio: ["ignore", "pipe", "inherit"] });
+      "--log-level", "warn", "--signing-key", "dashboard-test-key"], { env, stdio: ["ignore", "pipe", "inherit"] });
     hub = child;
     const timer = setTimeout(() => reject(new Error("herald did not say where it listens")), 15000);
     const lines = createInterface({ input: child.stdout });
@@ -301,6 +301,23 @@ async function run() {
       document.querySelector("#queue-stats .nums").textContent.replace(/\s/g, "")));
     await page.waitForSelector("#queue-stats svg.spark polyline.in", { timeout: 10000 });
     return true;
+  });
+
+  await step("the feeds panel offers the feed URLs; a signed one is served with no header", async () => {
+    const urls = await page.$$eval("#feed-list input", (els) => els.map((e) => e.value));
+    if (urls.length !== 3 || !urls.every((u) => /^http:\/\/127\.0\.0\.1:\d+\/v2\/queues\/orders\/feed\./.test(u) &&
+                                                 u.includes("project_id=") && u.includes("client_id="))) {
+      throw new Error(`feed URLs: ${JSON.stringify(urls)}`);
+    }
+    await page.click("#feed-sign");
+    await page.waitForFunction(() => /^Signed until /.test(document.querySelector("#feed-msg").textContent));
+    const atom = await page.$eval("#feed-list input", (e) => e.value);
+    if (!atom.includes("signature=")) throw new Error(`not signed: ${atom}`);
+    const res = await fetch(atom);  // Node's fetch: no Client-ID, no project header
+    const body = await res.text();
+    const bad = await fetch(atom.replace(/signature=(.)/, (m, c) => `signature=${c === "a" ? "b" : "a"}`));
+    return res.status === 200 && /application\/atom\+xml/.test(res.headers.get("content-type")) &&
+      body.includes("<feed") && bad.status === 404;
   });
 
   await step("every form control has a label", async () => {
