@@ -150,15 +150,19 @@ static const char *shape_error(void)
 		xmlNode *e = child(f, "entry", i);
 
 		if (count(e, "id") != 1 || count(e, "title") != 1 ||
-		    count(e, "updated") != 1 || count(e, "content") != 1)
-			return "an entry needs one id, title, updated, content";
+		    count(e, "updated") != 1 || count(e, "content") > 1)
+			return "an entry needs one id, title, updated";
+		if (!count(e, "content") && !count(e, "summary"))
+			return "an entry needs a content or a summary";
 		if (!rfc3339(ctext(e, "updated", 0)))
 			return "an entry's updated is not RFC 3339";
-		if (strcmp(text(child(e, "content", 0), "type"),
-			   "application/json") != 0)
-			return "an entry's content is not application/json";
+		if (count(e, "content") &&
+		    strcmp(text(child(e, "content", 0), "type"), "text") != 0)
+			return "an entry's content is not type=\"text\"";
 		if (strcmp(text(child(e, "link", 0), "rel"), "alternate") != 0)
 			return "an entry has no alternate link";
+		if (strncmp(text(child(e, "link", 0), "href"), "http", 4) != 0)
+			return "an entry's link is not absolute";
 	}
 	return NULL;
 }
@@ -193,6 +197,12 @@ static const char *entry_msg_id(int i)
 }
 
 /* --------------------------------------------------------------- helpers */
+
+/* The origin of the feeds' links, from the Host the client sends. */
+static const char *origin(void)
+{
+	return hh_fmt("http://127.0.0.1:%d", srv.port);
+}
 
 static const char *etag(void)
 {
@@ -280,7 +290,7 @@ static void escaping(void)
 		   ctext(e, "content", 0));
 		ok(strlen(ctext(e, "title", 0)) > 0, "entry %zu has a title", i);
 		is_str(text(child(e, "link", 0), "href"),
-		       hh_fmt("/v2/queues/esc/messages/%s", ids[i]),
+		       hh_fmt("%s/v2/queues/esc/messages/%s", origin(), ids[i]),
 		       "entry %zu links to its message", i);
 		json_decref(want);
 		json_decref(got);
@@ -314,8 +324,9 @@ static void feed_fields(void)
 	       "the feed has a title");
 	is_str(text(child(root(), "link", 0), "rel"), "self",
 	       "the feed has a self link");
-	is_str(text(child(root(), "link", 0), "href"), "/v2/queues/f/feed.atom",
-	       "to the feed");
+	is_str(text(child(root(), "link", 0), "href"),
+	       hh_fmt("%s/v2/queues/f/feed.atom", origin()),
+	       "to the feed, absolute from the Host header");
 	ok(strncmp(etag(), "\"", 1) == 0 && strlen(etag()) == 18,
 	   "a feed with entries has a strong ETag: %s", etag());
 
@@ -387,7 +398,8 @@ static void limits(void)
 	is(entries(), 3, "limit=3: three entries");
 	is_str(entry_msg_id(2), ids[42], "the three newest");
 	is_str(text(child(root(), "link", 0), "href"),
-	       "/v2/queues/lim/feed.atom?limit=3", "the self link keeps the limit");
+	       hh_fmt("%s/v2/queues/lim/feed.atom?limit=3", origin()),
+	       "the self link keeps the limit");
 	get_feed(&a, "/v2/queues/lim/feed.atom?limit=100", "limit=100");
 	is(entries(), 45, "limit=100 (the maximum): all 45");
 
