@@ -7,7 +7,10 @@
  *     <id>urn:herald:{project}:{q}</id>          stable, absolute IRI
  *     <title>, <updated> (the newest entry's), <author>, <generator>,
  *     <link rel="self" href="{origin}/v2/queues/{q}/feed.atom?..."/>
- *     <link rel="alternate" href="{origin}/v2/queues/{q}"/>
+ *     <link rel="alternate" type="text/html" href="{origin}/#/q/{q}"/>
+ *                                the dashboard's page (readers show a
+ *                                feed's HTML alternate as its home)
+ *     <link rel="related" href="{origin}/v2/queues/{q}"/>  the API's
  *     <link rel="next" href="...before={oldest id shown}"/>  not the oldest
  *     <entry>                                    newest first
  *       <id>the body's id when it is an absolute IRI, else
@@ -124,7 +127,9 @@ static void atom_render(FILE *f, const struct hub_req *r,
 	      "</generator>\n  ", f);
 	put_link(f, "self", "application/atom+xml", feed->self);
 	fputs("  ", f);
-	put_link(f, "alternate", "application/json", feed->queue_url);
+	put_link(f, "alternate", "text/html", feed->home_url);
+	fputs("  ", f);
+	put_link(f, "related", "application/json", feed->queue_url);
 	if (feed->next) {
 		fputs("  ", f);
 		put_link(f, "next", "application/atom+xml", feed->next);

@@ -656,6 +656,8 @@ static int feed_head(const struct hub_req *r, struct hub_feed *feed,
 	feed->urn = urn(r, NULL);
 	if (o && path && asprintf(&feed->queue_url, "%s%s", o, path) < 0)
 		feed->queue_url = NULL;
+	if (o && asprintf(&feed->home_url, "%s/#/q/%s", o, r->queue) < 0)
+		feed->home_url = NULL;
 	free(o);
 	free(path);
 	if (*r->project) {
@@ -665,7 +667,7 @@ static int feed_head(const struct hub_req *r, struct hub_feed *feed,
 	} else if (asprintf(&feed->title, "Queue %s", r->queue) < 0) {
 		feed->title = NULL;
 	}
-	if (!feed->urn || !feed->queue_url || !feed->title)
+	if (!feed->urn || !feed->queue_url || !feed->home_url || !feed->title)
 		return FEED_ENOMEM;
 	feed->self = page_url(r, feed, limit, hub_query(r, "before"));
 	return feed->self ? 0 : FEED_ENOMEM;
@@ -716,6 +718,7 @@ static void feed_free(struct hub_feed *feed)
 	free(feed->urn);
 	free(feed->title);
 	free(feed->queue_url);
+	free(feed->home_url);
 	free(feed->self);
 	free(feed->next);
 }

@@ -53,6 +53,7 @@ struct hub_feed {
 	char *urn;          /* urn:herald:{project}:{queue} */
 	char *title;        /* "Queue q of project p" */
 	char *queue_url;    /* {origin}/v2/queues/q */
+	char *home_url;     /* {origin}/#/q/q: the dashboard's page of it */
 	char *self;         /* this page's URL, with its query */
 	char *next;         /* the next, older page's URL; NULL: the oldest */
 	uint64_t updated_ms;  /* newest entry's updated; now when empty */

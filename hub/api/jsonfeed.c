@@ -4,7 +4,8 @@
  * extension.
  *
  *   {"version": "https://jsonfeed.org/version/1.1", "title",
- *    "home_page_url" (the queue's URL), "feed_url" (this page),
+ *    "home_page_url" (the dashboard's page of the queue), "feed_url" (this
+ *    page),
  *    "next_url" (the older page; absent on the oldest),
  *    "items": [{"id" (the body's id, else the message's urn), "url" (the
  *               body's link, else the message's URL), "title",
@@ -64,7 +65,7 @@ static void jsonfeed_render(FILE *f, const struct hub_req *r,
 	(void)r;
 	set_str(doc, "version", "https://jsonfeed.org/version/1.1");
 	set_str(doc, "title", feed->title);
-	set_str(doc, "home_page_url", feed->queue_url);
+	set_str(doc, "home_page_url", feed->home_url);
 	set_str(doc, "feed_url", feed->self);
 	set_str(doc, "next_url", feed->next);
 	for (size_t i = 0; i < feed->n; i++)

@@ -5,12 +5,14 @@
  *
  *   <rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
  *    <channel>
- *     <title>, <link> (the queue's URL), <description>, <lastBuildDate>,
+ *     <title>, <link> (the dashboard's page of the queue), <description>,
+ *     <lastBuildDate>,
  *     <generator>, <atom:link rel="self">, <atom:link rel="next"> (paging,
  *     as in Atom; RSS has none of its own)
  *     <item>                                   newest first
  *       <title>, <link> (the body's link, else the message's URL),
- *       <description> (the summary, else the content, else the JSON),
+ *       <description> (the summary, else the content, else the JSON: text,
+ *       so HTML-escaped before XML-escaped - RSS descriptions are HTML),
  *       <guid isPermaLink="false"> (the body's id, else the message's
  *       urn; isPermaLink only when it is an absolute http(s) URL),
  *       <pubDate> (RFC 822), <category>...
@@ -48,14 +50,13 @@ static void put_item(FILE *f, const struct hub_feed_entry *e)
 	fputs("    <item>\n", f);
 	put_elem(f, "      ", "title", e->title);
 	put_elem(f, "      ", "link", e->link ? e->link : e->href);
-	if (e->summary || e->content) {
-		put_elem(f, "      ", "description",
-			 e->summary ? e->summary : e->content);
-	} else {
-		fputs("      <description>", f);
-		hub_xml_put(f, e->body, e->body_len, HUB_XML_JSON, 0);
-		fputs("</description>\n", f);
-	}
+	fputs("      <description>", f);
+	if (e->summary || e->content)
+		hub_xml_puts(f, e->summary ? e->summary : e->content,
+			     HUB_XML_HTML);
+	else
+		hub_xml_put(f, e->body, e->body_len, HUB_XML_HTML, 0);
+	fputs("</description>\n", f);
 	fprintf(f, "      <guid isPermaLink=\"%s\">",
 		hub_feed_is_url(guid) ? "true" : "false");
 	hub_xml_puts(f, guid, HUB_XML_TEXT);
@@ -76,7 +77,7 @@ static void rss_render(FILE *f, const struct hub_req *r,
 	      "<rss version=\"2.0\" "
 	      "xmlns:atom=\"http://www.w3.org/2005/Atom\">\n  <channel>\n", f);
 	put_elem(f, "    ", "title", feed->title);
-	put_elem(f, "    ", "link", feed->queue_url);
+	put_elem(f, "    ", "link", feed->home_url);
 	fputs("    <description>The messages of queue ", f);
 	hub_xml_puts(f, r->queue, HUB_XML_TEXT);
 	fputs(", newest first.</description>\n", f);

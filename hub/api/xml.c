@@ -10,7 +10,9 @@
  * references: in JSON text (HUB_XML_JSON) these can only stand inside
  * strings, so they go out as JSON escapes (\u0001, \ufffe) and the JSON
  * parses to the very same value; other text takes U+FFFD for them. Bytes
- * that are not UTF-8 become U+FFFD.
+ * that are not UTF-8 become U+FFFD. Where the element's text is itself
+ * HTML (HUB_XML_HTML: RSS's description), & < > are escaped twice, so a
+ * reader shows them rather than taking them for markup.
  *
  * Any thread: it touches only its arguments.
  */
@@ -71,7 +73,10 @@ bool hub_xml_put(FILE *f, const char *s, size_t len, enum hub_xml_mode mode,
 
 		if (max_chars && chars == max_chars)
 			return true;
-		if (cp == '&')
+		if (mode == HUB_XML_HTML && (cp == '&' || cp == '<' || cp == '>'))
+			fputs(cp == '&' ? "&amp;amp;" : cp == '<' ? "&amp;lt;"
+						     : "&amp;gt;", f);
+		else if (cp == '&')
 			fputs("&amp;", f);
 		else if (cp == '<')
 			fputs("&lt;", f);

@@ -16,6 +16,9 @@ enum hub_xml_mode {
 	HUB_XML_JSON, /* JSON text as character data: what XML cannot carry
 		       * goes out as a JSON escape, so the JSON parses to the
 		       * same value */
+	HUB_XML_HTML, /* plain text where the XML's text is HTML (RSS's
+		       * description): & < > escaped for HTML, then for XML
+		       * ("&amp;lt;"); otherwise as HUB_XML_TEXT */
 };
 
 /*
