@@ -82,6 +82,13 @@ void hub_feed_time_3339(char out[32], uint64_t ms);
 /* RFC 9110's IMF-fixdate, also an RFC 822 date: "Sun, 22 Nov 2026
  * 13:00:00 GMT". */
 void hub_feed_time_http(char out[40], uint64_t ms);
+/* Reads an RFC 3339 date (any offset; fractions to the millisecond) into
+ * ms since the epoch (feedtime.c); false when it is not one. */
+bool hub_feed__parse_3339(const char *s, uint64_t *ms);
+/* Reads an IMF-fixdate ("Sun, 22 Nov 2026 13:00:00 GMT"); false when it
+ * is not one. */
+bool hub_feed__parse_http_date(const char *s, uint64_t *ms);
+
 /* Whether s is an absolute http: or https: URL. */
 bool hub_feed_is_url(const char *s);
 /* Whether s is an absolute IRI (a scheme, then ':'), as atom:id wants. */
