@@ -261,7 +261,7 @@ bool hub_feed_is_iri(const char *s)
 
 	if (!isalpha((unsigned char)s[0]))
 		return false;
-	while (isalnum((unsigned char)s[n]) || strchr("+-.", s[n]))
+	while (isalnum((unsigned char)s[n]) || (s[n] && strchr("+-.", s[n])))
 		n++;
 	return s[n] == ':' && s[n + 1] && !strpbrk(s, " \t\r\n<>\"");
 }
@@ -300,21 +300,28 @@ static char *dup_field(json_t *body, json_t *map, enum field f)
 	return s && *s ? strdup(s) : NULL;
 }
 
+/* Adds v when it is a non-empty string (and memory allows). */
+static void add_category(struct hub_feed_entry *e, json_t *v)
+{
+	char *s = json_is_string(v) && json_string_length(v) > 0
+			  ? strdup(json_string_value(v))
+			  : NULL;
+
+	if (s)
+		e->categories[e->n_categories++] = s;
+}
+
 static void map_categories(struct hub_feed_entry *e, json_t *v)
 {
 	size_t i;
 	json_t *c;
 
-	if (json_is_string(v) && json_string_length(v) > 0) {
-		e->categories[e->n_categories++] = strdup(json_string_value(v));
-		return;
-	}
+	if (json_is_string(v))
+		add_category(e, v);
 	json_array_foreach(v, i, c) {
 		if (e->n_categories == HUB_FEED_MAX_CATEGORIES)
 			break;
-		if (json_is_string(c) && json_string_length(c) > 0)
-			e->categories[e->n_categories++] =
-				strdup(json_string_value(c));
+		add_category(e, c);
 	}
 }
 

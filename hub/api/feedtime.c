@@ -76,14 +76,12 @@ bool hub_feed__parse_3339(const char *s, uint64_t *ms)
 	if (sscanf(s + 11, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min,
 		   &tm.tm_sec, &n) != 3 || n != 8)
 		return false;
-	for (s += 19; *s == '.' || (s[-1] != ':' && isdigit((unsigned char)*s));
-	     s++) {
-		if (*s == '.' && !isdigit((unsigned char)s[1]))
+	s += 19;
+	if (*s == '.') {
+		if (!isdigit((unsigned char)*++s))
 			return false;
-		if (*s != '.' && scale) {
+		for (; isdigit((unsigned char)*s); s++, scale /= 10)
 			frac += (unsigned)(*s - '0') * scale;
-			scale /= 10;
-		}
 	}
 	if (*s == '+' || *s == '-') {
 		if (sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5 ||
