@@ -849,6 +849,9 @@ static void other_formats(void)
 static void stop_other(struct hh_server *s)
 {
 	is(hh_stop(s), 0, "the other server exits 0");
+	for (int i = 0; i < s->n_extra; i++)
+		free(s->extra[i]); /* hh_start's copies, as hh_finish() does */
+	s->n_extra = 0;
 	if (system(hh_fmt("rm -rf '%s'", s->dir)) != 0)
 		diag("cannot remove %s", s->dir);
 }
