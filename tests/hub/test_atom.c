@@ -862,7 +862,8 @@ static void configured_origins(void)
 	static const char *const pub[] = {"--public-url",
 					  "https://hub.example.org/", NULL};
 	static const char *const trust[] = {"--trust-forwarded", "true", NULL};
-	struct hh_server s2;
+	/* static: hh_start() keeps a pointer to it for its exit handler */
+	static struct hh_server s2;
 	struct hh_client c;
 
 	hh_start(&s2, pub);
