@@ -19,7 +19,9 @@
 #include "log.h"
 #include "config.h"
 
-enum kind { K_LISTEN, K_PATH, K_STR, K_U32, K_SIZE, K_DURABILITY, K_LEVEL };
+enum kind {
+	K_LISTEN, K_PATH, K_STR, K_U32, K_SIZE, K_DURABILITY, K_LEVEL, K_BOOL
+};
 
 struct setting {
 	const char *name;
@@ -47,6 +49,13 @@ static const struct setting settings[] = {
 	 "most the data may grow to; past it writes get 507"},
 	{"signing-key", K_STR, F(signing_key), 0, 0,
 	 "secret for pre-signed URLs (POST .../share); empty: off"},
+	{"public-url", K_STR, F(public_url), 0, 0,
+	 "origin of the feeds' absolute links, e.g. https://hub.example.org; "
+	 "empty: http:// and the request's Host"},
+	{"trust-forwarded", K_BOOL, F(trust_forwarded), 0, 0,
+	 "true: take the feeds' scheme and host from Forwarded / "
+	 "X-Forwarded-Proto / X-Forwarded-Host (only behind a proxy that "
+	 "sets them)"},
 	{"web-dir", K_PATH, F(web_dir), 0, 0,
 	 "the dashboard's files (default: the installed copy, else the "
 	 "source tree's web/)"},
@@ -225,6 +234,13 @@ static int apply(struct hub_config *cfg, const struct setting *s,
 			return 0;
 		}
 		break;
+	case K_BOOL:
+		if (!strcmp(v, "true") || !strcmp(v, "false") ||
+		    !strcmp(v, "1") || !strcmp(v, "0")) {
+			*(bool *)(void *)field = v[0] == 't' || v[0] == '1';
+			return 0;
+		}
+		break;
 	case K_LEVEL: {
 		static const char *const levels[] = {"error", "warn", "info",
 						     "debug"};
@@ -358,6 +374,11 @@ void hub_config_usage(FILE *out)
 		case K_LEVEL:
 			snprintf(def, sizeof(def), "info");
 			break;
+		case K_BOOL:
+			snprintf(def, sizeof(def), "%s",
+				 *(const bool *)(const void *)field ? "true"
+								   : "false");
+			break;
 		}
 		fprintf(out, "  --%-30s %s\n  %-32s [default: %s]\n", s->name,
 			s->help, "", def);
@@ -445,6 +466,12 @@ int hub_config_load(struct hub_config *cfg, int argc, char **argv)
 		}
 		if (apply(cfg, s, value, "the command line"))
 			return -1;
+	}
+	if (cfg->public_url[0] && strncmp(cfg->public_url, "http://", 7) &&
+	    strncmp(cfg->public_url, "https://", 8)) {
+		fprintf(stderr, "herald: public-url must start with http:// or "
+			"https:// (got \"%s\")\n", cfg->public_url);
+		return -1;
 	}
 	if (cfg->max_map_size < cfg->map_size)
 		cfg->max_map_size = cfg->map_size;

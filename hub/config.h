@@ -7,6 +7,7 @@
 #define HERALD_HUB_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -47,6 +48,10 @@ struct hub_config {
 	uint64_t map_size;               /* feed's initial map, bytes */
 	uint64_t max_map_size;           /* feed's maximum, bytes */
 	char signing_key[256];           /* pre-signed URLs; "" = off */
+	/* The feeds' absolute URLs: this origin ("https://hub.example.org");
+	 * "" = from the request's Host. */
+	char public_url[512];
+	bool trust_forwarded;            /* honour Forwarded, X-Forwarded-* */
 	char web_dir[PATH_MAX];          /* the dashboard's files; "" = found */
 	enum hub_log_level log_level;    /* info */
 	uint32_t compact_interval_ms;    /* 1000 */

@@ -138,6 +138,15 @@ struct hub_req {
 	const char *if_none_match;
 	const char *last_event_id;      /* SSE resume point; "" when absent */
 	const char *accept;             /* Accept; NULL or "" when absent */
+	/* What a feed's absolute URLs are made of (api/feeds.c) and its
+	 * If-Modified-Since: Host, Forwarded, X-Forwarded-Proto and
+	 * X-Forwarded-Host as sent ("" when absent; NULL from transports
+	 * without HTTP headers: then the URLs are paths). */
+	const char *host;
+	const char *forwarded;
+	const char *x_forwarded_proto;
+	const char *x_forwarded_host;
+	const char *if_modified_since;
 
 	/* Query parameters in the order sent; blank values dropped. */
 	struct hub_kv *query;

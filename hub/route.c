@@ -87,6 +87,10 @@ static const struct hub_route routes[] = {
 	{V2, HUB_POST, "/queues/{queue}/share", hub_share, WRITE},
 	{V2, HUB_GET, "/queues/{queue}/feed.atom", hub_queue_atom,
 	 LIVE(HUB_MEDIA_ATOM)},
+	{V2, HUB_GET, "/queues/{queue}/feed.rss", hub_queue_rss,
+	 LIVE(HUB_MEDIA_RSS)},
+	{V2, HUB_GET, "/queues/{queue}/feed.json", hub_queue_jsonfeed,
+	 LIVE(HUB_MEDIA_JSONFEED)},
 	{V2, HUB_GET, "/queues/{queue}/events", hub_queue_events,
 	 LIVE(HUB_MEDIA_SSE)},
 	/* WebSocket endpoints: upgraded by the WebSocket transport. */
@@ -350,6 +354,13 @@ bool hub_route_accepts(const struct hub_route_attrs *a, const char *accept)
 	if ((a->media & HUB_MEDIA_ATOM) &&
 	    (strstr(accept, "application/atom+xml") ||
 	     strstr(accept, "application/xml") || strstr(accept, "text/xml")))
+		return true;
+	if ((a->media & HUB_MEDIA_RSS) &&
+	    (strstr(accept, "application/rss+xml") ||
+	     strstr(accept, "application/xml") || strstr(accept, "text/xml")))
+		return true;
+	if ((a->media & HUB_MEDIA_JSONFEED) &&
+	    strstr(accept, "application/feed+json"))
 		return true;
 	return (a->media & HUB_MEDIA_HTML) && strstr(accept, "text/html");
 }

@@ -46,6 +46,9 @@ enum hub_media {
 	HUB_MEDIA_HTML = 1u << 2, /* text/html (the dashboard at /) */
 	HUB_MEDIA_ANY = 1u << 3,  /* whatever is asked (the dashboard's
 				   * files) */
+	HUB_MEDIA_RSS = 1u << 4,  /* application/rss+xml, application/xml,
+				   * text/xml */
+	HUB_MEDIA_JSONFEED = 1u << 5, /* application/feed+json */
 };
 
 /*

@@ -64,7 +64,9 @@ void hub_claim_get(struct hub_req *r);     /* GET /queues/q/claims/id */
 void hub_claim_patch(struct hub_req *r);   /* PATCH /queues/q/claims/id */
 void hub_claim_delete(struct hub_req *r);  /* DELETE /queues/q/claims/id */
 
-/* atom.c */
+/* atom.c, rss.c, jsonfeed.c: the feeds (their model: feeds.c) */
 void hub_queue_atom(struct hub_req *r);    /* GET /v2/queues/q/feed.atom */
+void hub_queue_rss(struct hub_req *r);     /* GET /v2/queues/q/feed.rss */
+void hub_queue_jsonfeed(struct hub_req *r); /* GET /v2/queues/q/feed.json */
 
 #endif /* HERALD_HUB_API_API_H */

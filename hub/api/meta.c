@@ -42,6 +42,10 @@
 #include "req.h"
 #include "api/api.h"
 #include "meta.h"
+#include "feeds.h"
+
+#define FEED_FIELD_NAMES                                                       \
+	"title, link, summary, content, author, updated, id, categories"
 
 #define PATCH_OPS "add, remove, replace"
 #define RETRY_MIN_DELAY 10   /* Zaqar's retry policy defaults */
@@ -201,6 +205,34 @@ static const char *retry_check(json_t *meta, char *buf, size_t size)
 	return NULL;
 }
 
+/* Herald's `_feed_fields` (feeds.c): {entry field: body key}; null or
+ * absent is the default mapping. */
+static const char *feed_fields_check(json_t *meta, char *buf, size_t size)
+{
+	json_t *p = json_object_get(meta, "_feed_fields"), *v;
+	const char *field;
+
+	if (!p || json_is_null(p))
+		return NULL;
+	if (!json_is_object(p))
+		return "_feed_fields must be an object mapping entry fields "
+		       "(" FEED_FIELD_NAMES ") to body keys.";
+	json_object_foreach(p, field, v) {
+		if (!hub_feed_field_ok(field)) {
+			snprintf(buf, size, "_feed_fields: \"%.64s\" is not an "
+				 "entry field; the fields are " FEED_FIELD_NAMES
+				 ".", field);
+			return buf;
+		}
+		if (!json_is_string(v) || json_string_length(v) == 0) {
+			snprintf(buf, size, "_feed_fields: the body key of "
+				 "\"%s\" must be a non-empty string.", field);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
 /* Zaqar's queue_metadata_putting: NULL when meta is valid, else why. */
 const char *hub_meta_check(const struct hub_limits *l, json_t *meta,
 			   char *buf, size_t size)
@@ -228,6 +260,9 @@ const char *hub_meta_check(const struct hub_limits *l, json_t *meta,
 	v = json_object_get(meta, "_enable_encrypt_messages");
 	if (!py_falsy(v) && !json_is_boolean(v))
 		return "_enable_encrypt_messages must be boolean.";
+	why = feed_fields_check(meta, buf, size);
+	if (why)
+		return why;
 	return retry_check(meta, buf, size);
 }
 

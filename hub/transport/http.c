@@ -89,6 +89,14 @@ struct http_req {
 	uint64_t started_ns;
 	enum hub_method method;
 	struct hub_http_heads heads;
+	/* What a feed needs of the headers (hub_req's host ...). */
+	struct {
+		char host[256];
+		char forwarded[512];
+		char x_forwarded_proto[64];
+		char x_forwarded_host[256];
+		char if_modified_since[64];
+	} feedh;
 };
 
 struct pss {
@@ -374,6 +382,11 @@ static struct http_req *req_new(struct lws *wsi, struct pss *pss,
 	h->pub.content_type = h->heads.content_type;
 	h->pub.if_none_match = h->heads.if_none_match;
 	h->pub.last_event_id = h->heads.last_event_id;
+	h->pub.host = h->feedh.host;
+	h->pub.forwarded = h->feedh.forwarded;
+	h->pub.x_forwarded_proto = h->feedh.x_forwarded_proto;
+	h->pub.x_forwarded_host = h->feedh.x_forwarded_host;
+	h->pub.if_modified_since = h->feedh.if_modified_since;
 	h->pub.prefix = "";
 	srv->inflight++;
 	return h;
@@ -431,6 +444,25 @@ static enum framing body_framing(struct http_req *h)
 	return n > 0 || h->method == HUB_POST ? FRAMING_BODY : FRAMING_NONE;
 }
 
+/* The headers a feed's URLs and If-Modified-Since come from; one too long
+ * for its buffer is as if absent (the URLs fall back to paths). */
+static void copy_feed_headers(struct http_req *h)
+{
+	hub_http__copy_hdr(h->wsi, WSI_TOKEN_HOST, h->feedh.host,
+			   sizeof(h->feedh.host));
+	hub_http__copy_hdr(h->wsi, WSI_TOKEN_HTTP_IF_MODIFIED_SINCE,
+			   h->feedh.if_modified_since,
+			   sizeof(h->feedh.if_modified_since));
+	hub_http__copy_custom(h->wsi, "forwarded:", h->feedh.forwarded,
+			      sizeof(h->feedh.forwarded));
+	hub_http__copy_custom(h->wsi, "x-forwarded-proto:",
+			      h->feedh.x_forwarded_proto,
+			      sizeof(h->feedh.x_forwarded_proto));
+	hub_http__copy_custom(h->wsi, "x-forwarded-host:",
+			      h->feedh.x_forwarded_host,
+			      sizeof(h->feedh.x_forwarded_host));
+}
+
 /* Builds the request from the parsed headers. Returns -1 to drop the
  * connection. */
 static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
@@ -458,6 +490,7 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH,
 			   h->heads.if_none_match,
 			   sizeof(h->heads.if_none_match));
+	copy_feed_headers(h);
 	switch (body_framing(h)) {
 	case FRAMING_REFUSED:
 		goto reply;

@@ -150,15 +150,19 @@ static const char *shape_error(void)
 		xmlNode *e = child(f, "entry", i);
 
 		if (count(e, "id") != 1 || count(e, "title") != 1 ||
-		    count(e, "updated") != 1 || count(e, "content") != 1)
-			return "an entry needs one id, title, updated, content";
+		    count(e, "updated") != 1 || count(e, "content") > 1)
+			return "an entry needs one id, title, updated";
+		if (!count(e, "content") && !count(e, "summary"))
+			return "an entry needs a content or a summary";
 		if (!rfc3339(ctext(e, "updated", 0)))
 			return "an entry's updated is not RFC 3339";
-		if (strcmp(text(child(e, "content", 0), "type"),
-			   "application/json") != 0)
-			return "an entry's content is not application/json";
+		if (count(e, "content") &&
+		    strcmp(text(child(e, "content", 0), "type"), "text") != 0)
+			return "an entry's content is not type=\"text\"";
 		if (strcmp(text(child(e, "link", 0), "rel"), "alternate") != 0)
 			return "an entry has no alternate link";
+		if (strncmp(text(child(e, "link", 0), "href"), "http", 4) != 0)
+			return "an entry's link is not absolute";
 	}
 	return NULL;
 }
@@ -193,6 +197,12 @@ static const char *entry_msg_id(int i)
 }
 
 /* --------------------------------------------------------------- helpers */
+
+/* The origin of the feeds' links, from the Host the client sends. */
+static const char *origin(void)
+{
+	return hh_fmt("http://127.0.0.1:%d", srv.port);
+}
 
 static const char *etag(void)
 {
@@ -280,7 +290,7 @@ static void escaping(void)
 		   ctext(e, "content", 0));
 		ok(strlen(ctext(e, "title", 0)) > 0, "entry %zu has a title", i);
 		is_str(text(child(e, "link", 0), "href"),
-		       hh_fmt("/v2/queues/esc/messages/%s", ids[i]),
+		       hh_fmt("%s/v2/queues/esc/messages/%s", origin(), ids[i]),
 		       "entry %zu links to its message", i);
 		json_decref(want);
 		json_decref(got);
@@ -314,8 +324,9 @@ static void feed_fields(void)
 	       "the feed has a title");
 	is_str(text(child(root(), "link", 0), "rel"), "self",
 	       "the feed has a self link");
-	is_str(text(child(root(), "link", 0), "href"), "/v2/queues/f/feed.atom",
-	       "to the feed");
+	is_str(text(child(root(), "link", 0), "href"),
+	       hh_fmt("%s/v2/queues/f/feed.atom", origin()),
+	       "to the feed, absolute from the Host header");
 	ok(strncmp(etag(), "\"", 1) == 0 && strlen(etag()) == 18,
 	   "a feed with entries has a strong ETag: %s", etag());
 
@@ -387,7 +398,8 @@ static void limits(void)
 	is(entries(), 3, "limit=3: three entries");
 	is_str(entry_msg_id(2), ids[42], "the three newest");
 	is_str(text(child(root(), "link", 0), "href"),
-	       "/v2/queues/lim/feed.atom?limit=3", "the self link keeps the limit");
+	       hh_fmt("%s/v2/queues/lim/feed.atom?limit=3", origin()),
+	       "the self link keeps the limit");
 	get_feed(&a, "/v2/queues/lim/feed.atom?limit=100", "limit=100");
 	is(entries(), 45, "limit=100 (the maximum): all 45");
 
@@ -576,6 +588,321 @@ static void feed_reader(void)
 	hh_client_close(&reader);
 }
 
+/* ------------------------------------------------ alerts, URLs, paging */
+
+#define ALERT                                                                  \
+	"{\"title\": \"Disk full on db1\", \"link\": "                         \
+	"\"https://example.org/a/1\", \"summary\": \"sda1 at 99% & rising\", " \
+	"\"author\": \"ops\", \"updated\": \"2026-11-20T10:00:00+01:00\", "    \
+	"\"tags\": [\"disk\", \"db\"], \"severity\": 2}"
+
+/* An alert-shaped body becomes the entry's fields. */
+static void alert_entries(void)
+{
+	xmlNode *e;
+
+	post1("al", ALERT);
+	post1("al", "{\"title\": \"t2\", \"url\": \"ftp://x/y\", "
+		    "\"description\": \"d2\", \"content\": \"c2\", "
+		    "\"category\": \"one\", \"guid\": \"tag:example.org,2026:7\", "
+		    "\"published\": \"not a date\"}");
+	get_feed(&a, "/v2/queues/al/feed.atom", "alert bodies");
+	e = child(root(), "entry", 1);
+	is_str(ctext(e, "title", 0), "Disk full on db1", "title <- title");
+	is_str(text(child(e, "link", 0), "href"), "https://example.org/a/1",
+	       "the alternate link <- link");
+	is_str(text(child(e, "link", 1), "rel"), "related",
+	       "and the message is a related link");
+	is_str(ctext(e, "summary", 0), "sda1 at 99% & rising",
+	       "summary <- summary");
+	is(count(e, "content"), 0, "no content: the summary stands in");
+	is_str(ctext(child(e, "author", 0), "name", 0), "ops", "author <- author");
+	is_str(ctext(e, "updated", 0), "2026-11-20T09:00:00.000Z",
+	       "updated <- updated, its offset applied");
+	is(count(e, "category"), 2, "tags become categories");
+	is_str(text(child(e, "category", 1), "term"), "db", "in their order");
+	ok(strncmp(ctext(e, "id", 0), "urn:herald:atomp:al:", 20) == 0,
+	   "no id in the body: the message's urn");
+	e = child(root(), "entry", 0);
+	is_str(ctext(e, "summary", 0), "d2", "summary <- description");
+	is_str(ctext(e, "content", 0), "c2", "content <- content");
+	is_str(text(child(e, "content", 0), "type"), "text", "as text");
+	ok(strstr(text(child(e, "link", 0), "href"), "/v2/queues/al/messages/"),
+	   "a link that is not http(s) is not used: the message's URL");
+	is_str(ctext(e, "id", 0), "tag:example.org,2026:7",
+	       "id <- guid when it is an IRI");
+	is_str(text(child(e, "category", 0), "term"), "one",
+	       "category (a string) is one category");
+	is_str(ctext(e, "updated", 0), ctext(e, "published", 0),
+	       "a date that does not parse: the creation time");
+}
+
+/* _feed_fields maps other body keys, and is checked. */
+static void feed_fields_meta(void)
+{
+	xmlNode *e;
+
+	hh_call(&b, &r, "PUT", "/v2/queues/ff",
+		"{\"_feed_fields\": {\"title\": \"subject\", \"link\": \"href\"}}");
+	is(r.status, 201, "a queue with _feed_fields");
+	post1("ff", "{\"subject\": \"Mapped\", \"title\": \"not this\", "
+		    "\"href\": \"https://example.org/m\"}");
+	get_feed(&a, "/v2/queues/ff/feed.atom", "mapped fields");
+	e = child(root(), "entry", 0);
+	is_str(ctext(e, "title", 0), "Mapped", "title <- subject, as mapped");
+	is_str(text(child(e, "link", 0), "href"), "https://example.org/m",
+	       "link <- href, as mapped");
+
+	hh_call(&b, &r, "PUT", "/v2/queues/ff2", "{\"_feed_fields\": \"title\"}");
+	expect_error(&r, 400, "Invalid API request",
+		     "_feed_fields must be an object mapping entry fields "
+		     "(title, link, summary, content, author, updated, id, "
+		     "categories) to body keys.", "_feed_fields not an object");
+	hh_call(&b, &r, "PUT", "/v2/queues/ff2",
+		"{\"_feed_fields\": {\"colour\": \"c\"}}");
+	expect_error(&r, 400, "Invalid API request",
+		     "_feed_fields: \"colour\" is not an entry field; the "
+		     "fields are title, link, summary, content, author, "
+		     "updated, id, categories.", "an unknown entry field");
+	hh_call(&b, &r, "PUT", "/v2/queues/ff2",
+		"{\"_feed_fields\": {\"title\": 3}}");
+	expect_error(&r, 400, "Invalid API request",
+		     "_feed_fields: the body key of \"title\" must be a "
+		     "non-empty string.", "a body key that is no string");
+	hh_callh(&b, &r, "PATCH", "/v2/queues/ff",
+		 "Content-Type: application/openstack-messaging-v2.0-json-patch\r\n",
+		 "[{\"op\": \"add\", \"path\": \"/metadata/_feed_fields\", "
+		 "\"value\": []}]");
+	is(r.status, 400, "a PATCH is checked too");
+}
+
+/* Links from the Host header; forwarded headers not trusted by default. */
+static void untrusted_forwarded(void)
+{
+	hh_callh(&a, &r, "GET", "/v2/queues/al/feed.atom",
+		 "X-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.example\r\n"
+		 "Forwarded: proto=https;host=evil.example\r\n", NULL);
+	parse(&r);
+	is_str(text(child(root(), "link", 0), "href"),
+	       hh_fmt("%s/v2/queues/al/feed.atom", origin()),
+	       "forwarded headers are ignored unless trust-forwarded is on");
+	hh_callh(&a, &r, "GET", "/v2/queues/al/feed.atom",
+		 "Host: \"><x\r\n", NULL);
+	ok(parse(&r) && strstr(r.body, "<x") == NULL,
+	   "a Host that is no host is not used");
+}
+
+/* The path and query of an absolute URL (static copy). */
+static const char *path_of(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? strchr(p + 3, '/') : url;
+	return hh_fmt("%s", p ? p : "");
+}
+
+static const char *next_link(void)
+{
+	for (int i = 0; child(root(), "link", i); i++)
+		if (!strcmp(text(child(root(), "link", i), "rel"), "next"))
+			return text(child(root(), "link", i), "href");
+	return NULL;
+}
+
+/* Walking next links shows each message once, newest first. */
+static void paging(void)
+{
+	char ids[25][64];
+	const char *next, *path = "/v2/queues/pg/feed.atom?limit=7";
+	int seen = 0, pages = 0;
+	bool in_order = true;
+
+	for (int i = 0; i < 25; i++)
+		hh_copy(ids[i], sizeof(ids[i]),
+			post1("pg", hh_fmt("{\"title\": \"n%d\"}", i)));
+	hh_call(&b, &r, "DELETE", hh_fmt("/v2/queues/pg/messages?ids=%s,%s",
+					  ids[20], ids[3]), NULL);
+	while (path && pages < 10) {
+		get_feed(&a, path, hh_fmt("page %d", pages));
+		for (int i = 0; i < entries(); i++, seen++) {
+			int want = 24 - seen - (seen >= 4) - (seen >= 20);
+
+			in_order &= want >= 0 && !strcmp(entry_msg_id(i), ids[want]);
+		}
+		next = next_link();
+		if (next && pages == 0)
+			ok(strstr(next, "limit=7") && strstr(next, "before="),
+			   "the next link keeps the limit: %s", next);
+		path = next ? path_of(next) : NULL;
+		pages++;
+	}
+	is(seen, 23, "the pages show all 23 messages");
+	ok(in_order, "each once, newest first, no gap");
+	is(pages, 4, "in four pages of 7, the last with no next link");
+
+	hh_call(&a, &r, "GET", "/v2/queues/pg/feed.atom?before=zzz", NULL);
+	expect_error(&r, 400, "Invalid API request",
+		     "before must be a message id, as a feed's next link "
+		     "gives it.", "a malformed before");
+	hh_call(&a, &r, "GET", "/v2/queues/pg/feed.json?limit=7", NULL);
+	ok(hh_gets(r.json, "next_url") &&
+		   strstr(hh_gets(r.json, "next_url"), "before="),
+	   "JSON Feed: next_url");
+	hh_call(&a, &r, "GET", "/v2/queues/pg/feed.rss?limit=7", NULL);
+	ok(strstr(r.body, "<atom:link rel=\"next\"") != NULL,
+	   "RSS: an atom:link rel=next");
+}
+
+/* Last-Modified and If-Modified-Since; Cache-Control. */
+static void modified_since(void)
+{
+	char lm[64];
+
+	post1("ims", "\"x\"");
+	hh_call(&a, &r, "GET", "/v2/queues/ims/feed.atom", NULL);
+	is_str(hh_header(&r, "cache-control"), "max-age=30",
+	       "Cache-Control: max-age=30");
+	hh_copy(lm, sizeof(lm), hh_header(&r, "last-modified"));
+	ok(strlen(lm) == 29 && strstr(lm, " GMT"), "Last-Modified: %s", lm);
+	hh_clock_advance(&srv, 5000);
+	hh_callh(&a, &r, "GET", "/v2/queues/ims/feed.atom",
+		 hh_fmt("If-Modified-Since: %s\r\n", lm), NULL);
+	is(r.status, 304, "If-Modified-Since: Last-Modified gives 304");
+	is_str(hh_header(&r, "cache-control"), "max-age=30", "with Cache-Control");
+	hh_callh(&a, &r, "GET", "/v2/queues/ims/feed.atom",
+		 "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n", NULL);
+	is(r.status, 200, "an older date: 200");
+	hh_callh(&a, &r, "GET", "/v2/queues/ims/feed.atom",
+		 hh_fmt("If-Modified-Since: %s\r\nIf-None-Match: \"0\"\r\n", lm),
+		 NULL);
+	is(r.status, 200, "If-None-Match wins over If-Modified-Since");
+	post1("ims", "\"y\"");
+	hh_callh(&a, &r, "GET", "/v2/queues/ims/feed.atom",
+		 hh_fmt("If-Modified-Since: %s\r\n", lm), NULL);
+	is(r.status, 200, "after a post: 200");
+}
+
+static bool is_rss(const xmlNode *n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE && !n->ns &&
+	       strcmp((const char *)n->name, name) == 0;
+}
+
+static xmlNode *rss_child(const xmlNode *parent, const char *name, int i)
+{
+	for (xmlNode *n = parent ? parent->children : NULL; n; n = n->next)
+		if (is_rss(n, name) && i-- == 0)
+			return n;
+	return NULL;
+}
+
+/* RSS 2.0 and JSON Feed of the same entries. */
+static void other_formats(void)
+{
+	xmlNode *ch, *it;
+
+	hh_call(&a, &r, "GET", "/v2/queues/al/feed.rss", NULL);
+	is(r.status, 200, "feed.rss is 200");
+	is_str(hh_header(&r, "content-type"), "application/rss+xml",
+	       "as application/rss+xml");
+	ok(parse(&r) && is_rss(xmlDocGetRootElement(doc), "rss"),
+	   "well-formed XML with an <rss> root");
+	ch = rss_child(xmlDocGetRootElement(doc), "channel", 0);
+	ok(rss_child(ch, "title", 0) && rss_child(ch, "link", 0) &&
+		   rss_child(ch, "description", 0),
+	   "the channel has a title, link and description");
+	it = rss_child(ch, "item", 1);
+	is_str(text(rss_child(it, "title", 0), NULL), "Disk full on db1",
+	       "an item's title");
+	is_str(text(rss_child(it, "link", 0), NULL), "https://example.org/a/1",
+	       "its link");
+	is_str(text(rss_child(it, "guid", 0), "isPermaLink"), "false",
+	       "a urn guid is no permalink");
+	is_str(text(rss_child(it, "pubDate", 0), NULL),
+	       "Fri, 20 Nov 2026 09:00:00 GMT", "pubDate in RFC 822");
+	is_str(text(rss_child(it, "category", 1), NULL), "db", "categories");
+	hh_call(&a, &r, "GET", "/v2/queues/esc/feed.rss", NULL);
+	ok(parse(&r) != NULL, "tricky bodies: RSS is well-formed");
+
+	hh_call(&a, &r, "GET", "/v2/queues/al/feed.json", NULL);
+	is_str(hh_header(&r, "content-type"), "application/feed+json",
+	       "feed.json is application/feed+json");
+	is_str(hh_gets(r.json, "version"), "https://jsonfeed.org/version/1.1",
+	       "JSON Feed 1.1");
+	is_str(hh_gets(r.json, "items.1.url"), "https://example.org/a/1",
+	       "an item's url");
+	is_str(hh_gets(r.json, "items.1.tags.0"), "disk", "its tags");
+	is_str(hh_gets(r.json, "feed_url"),
+	       hh_fmt("%s/v2/queues/al/feed.json", origin()), "feed_url");
+	hh_callh(&a, &r, "GET", "/v2/queues/al/feed.json",
+		 "Accept: application/feed+json\r\n", NULL);
+	is(r.status, 200, "Accept: application/feed+json is served");
+	hh_callh(&a, &r, "GET", "/v2/queues/al/feed.rss",
+		 "Accept: application/rss+xml\r\n", NULL);
+	is(r.status, 200, "Accept: application/rss+xml is served");
+	hh_callh(&a, &r, "GET", "/v2/queues/al/feed.rss",
+		 "Accept: image/png\r\n", NULL);
+	is(r.status, 406, "another type is 406");
+}
+
+/* Stops a second server (hh_finish() is the program's end, once). */
+static void stop_other(struct hh_server *s)
+{
+	is(hh_stop(s), 0, "the other server exits 0");
+	for (int i = 0; i < s->n_extra; i++)
+		free(s->extra[i]); /* hh_start's copies, as hh_finish() does */
+	s->n_extra = 0;
+	if (system(hh_fmt("rm -rf '%s'", s->dir)) != 0)
+		diag("cannot remove %s", s->dir);
+}
+
+/* A server with public-url, another trusting forwarded headers. */
+static void configured_origins(void)
+{
+	static const char *const pub[] = {"--public-url",
+					  "https://hub.example.org/", NULL};
+	static const char *const trust[] = {"--trust-forwarded", "true", NULL};
+	/* static: hh_start() keeps a pointer to it for its exit handler */
+	static struct hh_server s2;
+	struct hh_client c;
+
+	hh_start(&s2, pub);
+	hh_client_init(&c, &s2, HH_CLIENT_A, "p");
+	hh_callh(&c, &r, "GET", "/v2/queues/q/feed.atom",
+		 "X-Forwarded-Host: other.example\r\n", NULL);
+	parse(&r);
+	is_str(text(child(root(), "link", 0), "href"),
+	       "https://hub.example.org/v2/queues/q/feed.atom",
+	       "public-url makes the links, whatever the request says");
+	hh_client_close(&c);
+	stop_other(&s2);
+
+	hh_start(&s2, trust);
+	hh_client_init(&c, &s2, HH_CLIENT_A, "p");
+	hh_callh(&c, &r, "GET", "/v2/queues/q/feed.atom",
+		 "X-Forwarded-Proto: https\r\nX-Forwarded-Host: px.example\r\n",
+		 NULL);
+	parse(&r);
+	is_str(text(child(root(), "link", 0), "href"),
+	       "https://px.example/v2/queues/q/feed.atom",
+	       "trusted: X-Forwarded-Proto and X-Forwarded-Host");
+	hh_callh(&c, &r, "GET", "/v2/queues/q/feed.atom",
+		 "Forwarded: for=1.2.3.4;proto=https;host=\"fw.example:8443\", "
+		 "proto=http\r\nX-Forwarded-Host: px.example\r\n", NULL);
+	parse(&r);
+	is_str(text(child(root(), "link", 0), "href"),
+	       "https://fw.example:8443/v2/queues/q/feed.atom",
+	       "trusted: RFC 7239 Forwarded, its first element, wins");
+	hh_callh(&c, &r, "GET", "/v2/queues/q/feed.atom",
+		 "X-Forwarded-Proto: gopher\r\n", NULL);
+	parse(&r);
+	is_str(text(child(root(), "link", 0), "href"),
+	       hh_fmt("http://127.0.0.1:%d/v2/queues/q/feed.atom", s2.port),
+	       "a proto other than http(s) is ignored");
+	hh_client_close(&c);
+	stop_other(&s2);
+}
+
 int main(void)
 {
 	hh_watchdog(120);
@@ -592,9 +919,17 @@ int main(void)
 	list_etags();
 	long_poll();
 	feed_reader();
+	alert_entries();
+	feed_fields_meta();
+	untrusted_forwarded();
+	paging();
+	modified_since();
+	other_formats();
 
 	hh_call(&a, &r, "GET", "/v1.1/queues/f/feed.atom", NULL);
 	is(r.status, 404, "the feed is a v2 route");
+
+	configured_origins();
 
 	xmlFreeDoc(doc);
 	xmlCleanupParser();

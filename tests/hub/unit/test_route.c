@@ -227,6 +227,21 @@ static void media_ids_auth(void)
 		   hub_route_accepts(m.attrs, "text/xml"),
 	   "and answers Atom and XML");
 	ok(!hub_route_accepts(m.attrs, "text/event-stream"), "not SSE");
+	hub_route_lookup(HUB_GET, "/v2/queues/q/feed.rss", &m);
+	ok(m.route && m.attrs->ids_in_query,
+	   "the RSS feed is a route that takes ids in the query");
+	ok(hub_route_accepts(m.attrs, "application/rss+xml") &&
+		   hub_route_accepts(m.attrs, "application/xml"),
+	   "and answers RSS and XML");
+	ok(!hub_route_accepts(m.attrs, "application/atom+xml"), "not Atom");
+	hub_route_lookup(HUB_GET, "/v2/queues/q/feed.json", &m);
+	ok(m.route && m.attrs->ids_in_query,
+	   "the JSON Feed is a route that takes ids in the query");
+	ok(hub_route_accepts(m.attrs, "application/feed+json"),
+	   "and answers application/feed+json");
+	ok(!hub_route_accepts(m.attrs, "application/rss+xml"), "not RSS");
+	hub_route_lookup(HUB_GET, "/v1.1/queues/q/feed.rss", &m);
+	ok(!m.route, "the feeds are v2 routes");
 
 	hub_route_lookup(HUB_GET, "/v2/queues/q/messages", &m);
 	ok(!m.attrs->ids_in_query, "a listing takes ids from headers only");
