@@ -40,7 +40,8 @@
 #define HH_WATCHDOG_S 240
 #define HH_MAX_HEAD (1 << 20)
 
-/* The running server, for the watchdog and the atexit handler. */
+/* The servers started and not yet finished, newest first (through
+ * ->prev), for the watchdog and the atexit handler. */
 static struct hh_server *current;
 static bool atexit_done;
 
@@ -72,13 +73,25 @@ static char *xstrndup(const char *s, size_t n)
 	return d;
 }
 
-static void kill_current(void)
+static void kill_server(struct hh_server *s)
 {
-	if (current != NULL && current->pid > 0) {
-		kill(current->pid, SIGKILL);
-		waitpid(current->pid, NULL, 0);
-		current->pid = 0;
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
 	}
+}
+
+/* Takes s off the list of tracked servers. */
+static void untrack(struct hh_server *s)
+{
+	for (struct hh_server **p = &current; *p; p = &(*p)->prev) {
+		if (*p == s) {
+			*p = s->prev;
+			break;
+		}
+	}
+	s->prev = NULL;
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag,
@@ -103,9 +116,9 @@ static void at_exit(void)
 	if (atexit_done)
 		return;
 	atexit_done = true;
-	if (current != NULL) {
-		kill_current();
-		remove_dir(current);
+	for (struct hh_server *s = current; s; s = s->prev) {
+		kill_server(s);
+		remove_dir(s);
 	}
 }
 
@@ -115,8 +128,9 @@ static void on_alarm(int sig)
 	ssize_t w;
 
 	(void)sig;
-	if (current != NULL && current->pid > 0)
-		kill(current->pid, SIGKILL);
+	for (struct hh_server *s = current; s; s = s->prev)
+		if (s->pid > 0)
+			kill(s->pid, SIGKILL);
 	w = write(STDOUT_FILENO, msg, sizeof(msg) - 1);
 	(void)w;
 	_exit(255);
@@ -214,7 +228,6 @@ static void spawn(struct hh_server *s)
 	close(logfd);
 	s->pid = pid;
 	s->out_fd = out[0];
-	current = s;
 }
 
 /* Reads the "listening on 127.0.0.1:PORT" line; false on timeout/exit. */
@@ -260,7 +273,7 @@ static void launch(struct hh_server *s)
 {
 	spawn(s);
 	if (!read_port(s)) {
-		kill_current();
+		kill_server(s);
 		hh_show_log(s);
 		bail_out("the server did not start");
 	}
@@ -289,6 +302,8 @@ void hh_start(struct hh_server *s, const char *const *extra)
 		s->extra[s->n_extra++] = xstrndup(extra[i], strlen(extra[i]));
 	hh_clock_set(s, HH_EPOCH_MS);
 	diag("server directory %s", s->dir);
+	s->prev = current;
+	current = s;
 	launch(s);
 }
 
@@ -312,7 +327,7 @@ int hh_stop(struct hh_server *s)
 		if (mono_ms() >= deadline) {
 			diag("the server did not exit within %d ms of SIGTERM",
 			     HH_STOP_TIMEOUT_MS);
-			kill_current();
+			kill_server(s);
 			return -1;
 		}
 		poll(NULL, 0, 10);
@@ -336,6 +351,18 @@ void hh_restart(struct hh_server *s)
 	if (s->pid > 0)
 		hh_stop(s);
 	launch(s);
+}
+
+int hh_discard(struct hh_server *s)
+{
+	int rc = hh_stop(s);
+
+	for (int i = 0; i < s->n_extra; i++)
+		free(s->extra[i]);
+	s->n_extra = 0;
+	remove_dir(s);
+	untrack(s);
+	return rc;
 }
 
 int hh_finish(struct hh_server *s)
@@ -362,7 +389,7 @@ int hh_finish(struct hh_server *s)
 		free(s->extra[i]);
 	s->n_extra = 0;
 	remove_dir(s);
-	current = NULL;
+	untrack(s);
 	alarm(0);
 	return rc;
 }

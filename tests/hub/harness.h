@@ -65,6 +65,7 @@ struct hh_server {
 	uint64_t now_ms;         /* what the clock file says */
 	char *extra[16];         /* extra arguments, kept for restarts */
 	int n_extra;
+	struct hh_server *prev;  /* started before it, still tracked */
 };
 
 /*
@@ -91,6 +92,12 @@ void hh_show_log(const struct hh_server *s);
  * returns exit_status().
  */
 int hh_finish(struct hh_server *s);
+/*
+ * The end of a second server that ran beside the program's main one:
+ * stops it (hh_stop's status), removes its directory and forgets it, so
+ * the exit handler and the watchdog go on guarding the others.
+ */
+int hh_discard(struct hh_server *s);
 /* Re-arms the watchdog: the program bails out after `seconds`. */
 void hh_watchdog(unsigned seconds);
 

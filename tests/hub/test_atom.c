@@ -848,12 +848,7 @@ static void other_formats(void)
 /* Stops a second server (hh_finish() is the program's end, once). */
 static void stop_other(struct hh_server *s)
 {
-	is(hh_stop(s), 0, "the other server exits 0");
-	for (int i = 0; i < s->n_extra; i++)
-		free(s->extra[i]); /* hh_start's copies, as hh_finish() does */
-	s->n_extra = 0;
-	if (system(hh_fmt("rm -rf '%s'", s->dir)) != 0)
-		diag("cannot remove %s", s->dir);
+	is(hh_discard(s), 0, "the other server exits 0");
 }
 
 /* A server with public-url, another trusting forwarded headers. */
