@@ -445,9 +445,14 @@ static enum framing body_framing(struct http_req *h)
 }
 
 /* The headers a feed's URLs and If-Modified-Since come from; one too long
- * for its buffer is as if absent (the URLs fall back to paths). */
+ * for its buffer is as if absent (the URLs fall back to paths). Only the
+ * feed routes read them, so other requests (the publishers' hot path)
+ * skip the copies. */
 static void copy_feed_headers(struct http_req *h)
 {
+	if (!(h->match.attrs->media &
+	      (HUB_MEDIA_ATOM | HUB_MEDIA_RSS | HUB_MEDIA_JSONFEED)))
+		return;
 	hub_http__copy_hdr(h->wsi, WSI_TOKEN_HOST, h->feedh.host,
 			   sizeof(h->feedh.host));
 	hub_http__copy_hdr(h->wsi, WSI_TOKEN_HTTP_IF_MODIFIED_SINCE,

@@ -262,10 +262,9 @@ static int on_writeable(struct hub_ws_conn *c)
 		more = true; /* subscriptions or the next response */
 	} else {
 		/* One frame for the first subscription that has one. */
-		struct hub_buf frame;
+		struct hub_buf frame = {0};
 		int rc;
 
-		hub_buf_init(&frame, LWS_PRE); /* lws writes in place */
 		rc = hub_ws_sub_serve(c, &frame);
 		if (rc > 0 && send_text(c, frame.data, frame.len - LWS_PRE))
 			rc = -1;

@@ -48,8 +48,9 @@ struct hub_ws_conn {
 
 /*
  * Renders one frame for the next subscription with something pending,
- * round-robin, into `frame` (LWS_PRE bytes of headroom, given by the
- * caller, which writes it: ws.c owns the socket). Returns 1 when a frame
+ * round-robin, into `frame` (empty: the renderer allocates it, with
+ * LWS_PRE bytes of headroom, only when there is a frame; the caller writes
+ * it: ws.c owns the socket). Returns 1 when a frame
  * was rendered, 0 when none was, -1 to drop the connection.
  */
 int hub_ws_sub_serve(struct hub_ws_conn *c, struct hub_buf *frame);

@@ -245,6 +245,8 @@ static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 		s->pending = false; /* tried again at the next wake */
 		return 0;
 	}
+	if (b.kind != HUB_BATCH_NONE)
+		hub_buf_init(out, LWS_PRE); /* lws writes the frame in place */
 	switch (b.kind) {
 	case HUB_BATCH_NONE:
 		s->pending = false;
