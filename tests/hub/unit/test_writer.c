@@ -173,11 +173,19 @@ static void gate_close(void)
 	pthread_mutex_unlock(&sync_.lock);
 }
 
-static void gate_wait_entered_then_open(void)
+/* Waits until the writer is inside the gate job. */
+static void gate_wait_entered(void)
 {
 	pthread_mutex_lock(&sync_.lock);
 	while (!sync_.gate_entered)
 		pthread_cond_wait(&sync_.cond, &sync_.lock);
+	pthread_mutex_unlock(&sync_.lock);
+}
+
+static void gate_wait_entered_then_open(void)
+{
+	gate_wait_entered();
+	pthread_mutex_lock(&sync_.lock);
 	sync_.gate_open = true;
 	pthread_cond_broadcast(&sync_.cond);
 	pthread_mutex_unlock(&sync_.lock);
@@ -198,10 +206,7 @@ static void test_group_commit(feed_t *feed)
 	n_done = 0;
 	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
 	/* The gate job is running: these ten pile up behind it. */
-	pthread_mutex_lock(&sync_.lock);
-	while (!sync_.gate_entered)
-		pthread_cond_wait(&sync_.cond, &sync_.lock);
-	pthread_mutex_unlock(&sync_.lock);
+	gate_wait_entered();
 	for (int i = 1; i <= 10; i++)
 		hub_writer_submit(w, job_new(i, NULL, "q", i == 5 ? &req.pub
 								  : NULL));
@@ -236,10 +241,7 @@ static void test_runs_break_groups(feed_t *feed)
 	gate_close();
 	n_done = 0;
 	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
-	pthread_mutex_lock(&sync_.lock);
-	while (!sync_.gate_entered)
-		pthread_cond_wait(&sync_.cond, &sync_.lock);
-	pthread_mutex_unlock(&sync_.lock);
+	gate_wait_entered();
 	hub_writer_submit(w, job_new(1, NULL, "a", NULL));
 	hub_writer_submit(w, job_new(2, NULL, "a", NULL));
 	hub_writer_submit(w, job_new(3, failing_run, NULL, NULL));
@@ -263,10 +265,7 @@ static void test_bad_append_alone(feed_t *feed)
 	gate_close();
 	n_done = 0;
 	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
-	pthread_mutex_lock(&sync_.lock);
-	while (!sync_.gate_entered)
-		pthread_cond_wait(&sync_.cond, &sync_.lock);
-	pthread_mutex_unlock(&sync_.lock);
+	gate_wait_entered();
 	hub_writer_submit(w, job_new(1, NULL, "ok1", NULL));
 	bad = job_new(2, NULL, "missing", NULL);
 	bad->areq->flags = FEED_APPEND_NO_CREATE;
