@@ -187,6 +187,7 @@ static int reclaim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			feed__be64(k, q->qid);
 			key.mv_size = 8;
 			key.mv_data = k;
+			feed__touch();
 			rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 			if (rc || c->left == 0 ||
 			    feed__get_be64(key.mv_data) != q->qid)
@@ -229,6 +230,7 @@ static int compact_fn(feed_t *feed, MDB_txn *txn, void *arg)
 		rc = feed__err(mdb_cursor_open(txn, feed->due, &cur));
 		if (rc)
 			return rc;
+		feed__touch();
 		rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
 		mdb_cursor_close(cur);
 		if (rc == MDB_NOTFOUND)

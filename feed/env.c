@@ -50,6 +50,13 @@ const char *feed_version(void)
 	return MDB_VERSION_STRING;
 }
 
+_Thread_local uint64_t feed__touched;
+
+uint64_t feed_debug_touched(void)
+{
+	return feed__touched;
+}
+
 /* Translates an LMDB code; feed's own codes pass through unchanged. */
 int feed__err(int rc)
 {

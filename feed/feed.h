@@ -526,6 +526,16 @@ typedef struct feed_compact_result {
 int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
 		 feed_compact_result_t *out);
 
+/* ------------------------------------------------------------ diagnostics */
+
+/*
+ * How many stored records (messages, claims, queue records and index
+ * entries) the feed calls of the calling thread have read or written so
+ * far. For tests that hold feed to the costs this header promises: take
+ * the difference around a call. Counting is per thread and costs nothing.
+ */
+uint64_t feed_debug_touched(void);
+
 /* ------------------------------------------------------------------- ids */
 
 /* Parses a message id / marker into its generation and seq. Accepts

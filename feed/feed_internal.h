@@ -74,6 +74,21 @@ struct feed {
 /* Internal error: the map is full; the write runner grows it and retries. */
 #define FEED__EMAPFULL (-30999)
 
+/* --------------------------------------------------------- cost counter */
+
+/*
+ * Records this thread's feed calls touched: every record or index entry
+ * read (a seek, a step, a get) or written (a put, a delete) counts one.
+ * feed_debug_touched() hands it to cost tests; the count is per thread,
+ * so counting costs an increment and no lock.
+ */
+extern _Thread_local uint64_t feed__touched;
+
+static inline void feed__touch(void)
+{
+	feed__touched++;
+}
+
 /* ------------------------------------------------------------- records */
 
 enum {

@@ -60,6 +60,7 @@ static int msg_put(MDB_cursor *cur, MDB_val *key, MDB_val *val, bool *append)
 {
 	int rc;
 
+	feed__touch();
 	if (*append) {
 		rc = mdb_cursor_put(cur, key, val, MDB_RESERVE | MDB_APPEND);
 		if (rc != MDB_KEYEXIST)

@@ -51,6 +51,7 @@ static int name_get(feed_t *feed, MDB_txn *txn, const char *project,
 	*qid = 0;
 	key->mv_size = name_key(k, project, name);
 	key->mv_data = k;
+	feed__touch();
 	rc = mdb_get(txn, feed->names, key, val);
 	if (rc)
 		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
@@ -68,6 +69,7 @@ int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 	int rc;
 
 	feed__be64(k, qid);
+	feed__touch();
 	rc = mdb_get(txn, feed->queues, &key, &val);
 	if (rc)
 		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
@@ -95,6 +97,7 @@ int feed__queue_save(feed_t *feed, MDB_txn *txn, struct feed__queue *q)
 	memcpy(buf + sizeof(q->rec), q->key, q->key_len);
 	val.mv_size = sizeof(q->rec) + q->key_len;
 	val.mv_data = buf;
+	feed__touch();
 	return feed__err(mdb_put(txn, feed->queues, &key, &val, 0));
 }
 

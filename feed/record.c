@@ -49,6 +49,7 @@ int feed__seek_key(MDB_cursor *cur, uint64_t qid, const uint8_t *k,
 
 	key->mv_size = len;
 	key->mv_data = (void *)k;
+	feed__touch();
 	rc = mdb_cursor_get(cur, key, val, MDB_SET_RANGE);
 	if (rc)
 		return feed__err(rc);
@@ -68,8 +69,10 @@ int feed__seek(MDB_cursor *cur, uint64_t qid, uint64_t from, MDB_val *key,
 
 int feed__step(MDB_cursor *cur, uint64_t qid, MDB_val *key, MDB_val *val)
 {
-	int rc = mdb_cursor_get(cur, key, val, MDB_NEXT);
+	int rc;
 
+	feed__touch();
+	rc = mdb_cursor_get(cur, key, val, MDB_NEXT);
 	if (rc)
 		return feed__err(rc);
 	if (key->mv_size < 16 || feed__get_be64(key->mv_data) != qid)
@@ -98,6 +101,7 @@ int feed__index_set(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t len,
 	MDB_val key = {len, (void *)k}, val = {0, NULL};
 	int rc;
 
+	feed__touch();
 	if (on)
 		return feed__err(mdb_put(txn, dbi, &key, &val, 0));
 	rc = mdb_del(txn, dbi, &key, NULL);
@@ -199,6 +203,7 @@ int feed__msg_load(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
 	int rc;
 
 	feed__msg_key(k, qid, seq);
+	feed__touch();
 	rc = mdb_get(txn, feed->msgs, &key, &val);
 	if (rc)
 		return feed__err(rc);
@@ -215,6 +220,7 @@ int feed__msg_store(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
 
 	feed__msg_key(k, qid, seq);
 	val.mv_size = sizeof(*m) + body->mv_size;
+	feed__touch();
 	rc = mdb_put(txn, feed->msgs, &key, &val, MDB_RESERVE);
 	if (rc)
 		return feed__err(rc);
@@ -271,6 +277,7 @@ int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	int rc;
 
 	feed__msg_key(k, q->qid, seq);
+	feed__touch();
 	rc = feed__err(mdb_del(txn, feed->msgs, &key, NULL));
 	if (rc == 0 && (m->flags & FEED__M_INDEXED))
 		rc = feed__expiry_set(feed, txn, q->qid, m->expires_ms, seq,
@@ -310,6 +317,7 @@ int feed__claim_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 	claim_key(k, qid, id);
 	memcpy(c->id, id, 16);
 	c->seqs = NULL;
+	feed__touch();
 	rc = mdb_get(txn, feed->claims, &key, &val);
 	if (rc)
 		return rc == MDB_NOTFOUND ? FEED_ENOCLAIM : feed__err(rc);
@@ -335,6 +343,7 @@ int feed__claim_store(feed_t *feed, MDB_txn *txn, uint64_t qid,
 
 	claim_key(k, qid, c->id);
 	val.mv_size = sizeof(c->rec) + c->rec.n * sizeof(uint64_t);
+	feed__touch();
 	rc = mdb_put(txn, feed->claims, &key, &val, MDB_RESERVE);
 	if (rc)
 		return feed__err(rc);
@@ -395,6 +404,7 @@ int feed__claim_drop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	if (rc)
 		return rc;
 	claim_key(k, q->qid, c->id);
+	feed__touch();
 	rc = mdb_del(txn, feed->claims, &key, NULL);
 	if (rc && rc != MDB_NOTFOUND)
 		return feed__err(rc);

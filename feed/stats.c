@@ -76,6 +76,7 @@ static int stats_tail(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	op = rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV;
 	while ((rc = mdb_cursor_get(cur, &key, &val, op)) == 0) {
+		feed__touch();
 		op = MDB_PREV;
 		if (feed__get_be64(key.mv_data) != q->qid)
 			break;
