@@ -213,7 +213,8 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return rc ? rc : feed__queue_save(feed, txn, &q);
 }
 
-int feed_claim_create(feed_t *feed, const char *project, const char *queue,
+static int claim_create_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *queue,
 		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
 		      uint64_t now_ms, feed_claim_t *out)
 {
@@ -242,7 +243,7 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 	cc.c.rec.expires_ms = now_ms + (uint64_t)ttl_s * 1000;
 	cc.c.rec.ttl_s = ttl_s;
 	cc.c.rec.grace_s = grace_s;
-	rc = feed__write(feed, create_fn, &cc, 0);
+	rc = feed__run(feed, t, create_fn, &cc, 0);
 	free(cc.c.seqs);
 	if (rc) {
 		feed_msgs_free(&out->msgs);
@@ -258,6 +259,21 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		out->grace_s = grace_s;
 	}
 	return 0;
+}
+
+int feed_claim_create(feed_t *feed, const char *project, const char *queue,
+		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
+		      uint64_t now_ms, feed_claim_t *out)
+{
+	return claim_create_op(feed, NULL, project, queue, ttl_s, grace_s, limit, now_ms, out);
+}
+
+int feed_claim_create_tx(feed_txn_t *txn, const char *project, const char *queue,
+		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
+		      uint64_t now_ms, feed_claim_t *out)
+{
+	return claim_create_op(feed__txn_feed(txn), txn,
+		project, queue, ttl_s, grace_s, limit, now_ms, out);
 }
 
 /* ----------------------------------------------------------------- get */
@@ -386,7 +402,8 @@ out:
 	return rc;
 }
 
-int feed_claim_renew(feed_t *feed, const char *project, const char *queue,
+static int claim_renew_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *queue,
 		     const char *claim_id, uint32_t ttl_s, uint32_t grace_s,
 		     uint64_t now_ms)
 {
@@ -399,7 +416,22 @@ int feed_claim_renew(feed_t *feed, const char *project, const char *queue,
 		return FEED_EINVAL;
 	if (feed_claim_id_parse(claim_id, cc.id))
 		return FEED_ENOCLAIM;
-	return feed__write(feed, renew_fn, &cc, 0);
+	return feed__run(feed, t, renew_fn, &cc, 0);
+}
+
+int feed_claim_renew(feed_t *feed, const char *project, const char *queue,
+		     const char *claim_id, uint32_t ttl_s, uint32_t grace_s,
+		     uint64_t now_ms)
+{
+	return claim_renew_op(feed, NULL, project, queue, claim_id, ttl_s, grace_s, now_ms);
+}
+
+int feed_claim_renew_tx(feed_txn_t *txn, const char *project, const char *queue,
+		     const char *claim_id, uint32_t ttl_s, uint32_t grace_s,
+		     uint64_t now_ms)
+{
+	return claim_renew_op(feed__txn_feed(txn), txn,
+		project, queue, claim_id, ttl_s, grace_s, now_ms);
 }
 
 static int release_fn(feed_t *feed, MDB_txn *txn, void *arg)
@@ -420,7 +452,8 @@ static int release_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return rc == FEED_ENOCLAIM ? 0 : rc;
 }
 
-int feed_claim_release(feed_t *feed, const char *project, const char *queue,
+static int claim_release_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *queue,
 		       const char *claim_id, uint64_t now_ms)
 {
 	struct claim_ctx cc = {project, queue, {0}, 0, 0, now_ms};
@@ -430,7 +463,20 @@ int feed_claim_release(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	if (feed_claim_id_parse(claim_id, cc.id))
 		return 0; /* no such claim: nothing to release */
-	return feed__write(feed, release_fn, &cc, FEED__W_FREES);
+	return feed__run(feed, t, release_fn, &cc, FEED__W_FREES);
+}
+
+int feed_claim_release(feed_t *feed, const char *project, const char *queue,
+		       const char *claim_id, uint64_t now_ms)
+{
+	return claim_release_op(feed, NULL, project, queue, claim_id, now_ms);
+}
+
+int feed_claim_release_tx(feed_txn_t *txn, const char *project, const char *queue,
+		       const char *claim_id, uint64_t now_ms)
+{
+	return claim_release_op(feed__txn_feed(txn), txn,
+		project, queue, claim_id, now_ms);
 }
 
 /* ----------------------------------------------------------------- pop */
@@ -468,7 +514,8 @@ static int pop_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return rc ? rc : feed__queue_save(feed, txn, &q);
 }
 
-int feed_pop(feed_t *feed, const char *project, const char *queue,
+static int pop_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *queue,
 	     size_t limit, uint64_t now_ms, feed_msgs_t *out)
 {
 	struct pop_ctx pc = {project, queue, limit, now_ms, {0}};
@@ -479,13 +526,26 @@ int feed_pop(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	if (limit == 0)
 		return FEED_EINVAL;
-	rc = feed__write(feed, pop_fn, &pc, FEED__W_FREES);
+	rc = feed__run(feed, t, pop_fn, &pc, FEED__W_FREES);
 	if (rc) {
 		feed_msgs_free(out);
 		return rc;
 	}
 	feed__msgbuf_finish(&pc.b);
 	return 0;
+}
+
+int feed_pop(feed_t *feed, const char *project, const char *queue,
+	     size_t limit, uint64_t now_ms, feed_msgs_t *out)
+{
+	return pop_op(feed, NULL, project, queue, limit, now_ms, out);
+}
+
+int feed_pop_tx(feed_txn_t *txn, const char *project, const char *queue,
+	     size_t limit, uint64_t now_ms, feed_msgs_t *out)
+{
+	return pop_op(feed__txn_feed(txn), txn,
+		project, queue, limit, now_ms, out);
 }
 
 /* --------------------------------------------------------------- purge */
@@ -522,7 +582,8 @@ static int purge_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return rc ? rc : feed__queue_save(feed, txn, &q);
 }
 
-int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
+static int queue_purge_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *queue,
 		     size_t budget, uint64_t now_ms, size_t *purged,
 		     bool *more)
 {
@@ -537,7 +598,7 @@ int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	if (budget == 0)
 		return FEED_EINVAL;
-	rc = feed__write(feed, purge_fn, &pc, FEED__W_FREES);
+	rc = feed__run(feed, t, purge_fn, &pc, FEED__W_FREES);
 	if (rc)
 		return rc;
 	if (purged)
@@ -545,4 +606,19 @@ int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
 	if (more)
 		*more = pc.purged == budget;
 	return 0;
+}
+
+int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
+		     size_t budget, uint64_t now_ms, size_t *purged,
+		     bool *more)
+{
+	return queue_purge_op(feed, NULL, project, queue, budget, now_ms, purged, more);
+}
+
+int feed_queue_purge_tx(feed_txn_t *txn, const char *project, const char *queue,
+		     size_t budget, uint64_t now_ms, size_t *purged,
+		     bool *more)
+{
+	return queue_purge_op(feed__txn_feed(txn), txn,
+		project, queue, budget, now_ms, purged, more);
 }

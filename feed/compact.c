@@ -269,37 +269,54 @@ static int compact_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return 0;
 }
 
-/* Whether some queue is still due by now_ms. */
-static int still_due(feed_t *feed, uint64_t now_ms, bool *more)
+/* Whether some queue is still due by now_ms, as txn sees it. */
+static int still_due(feed_t *feed, MDB_txn *txn, uint64_t now_ms, bool *more)
 {
-	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val key, val;
-	int rc = feed__read_begin(feed, &txn);
+	int rc = mdb_cursor_open(txn, feed->due, &cur);
 
 	*more = false;
-	if (rc)
-		return rc;
-	rc = mdb_cursor_open(txn, feed->due, &cur);
 	if (rc == 0) {
+		feed__touch();
 		rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
 		if (rc == 0 && key.mv_size == 16)
 			*more = feed__get_be64(key.mv_data) <= now_ms;
 		mdb_cursor_close(cur);
 	}
-	feed__read_end(feed, txn);
 	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
 }
 
-int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
-		 feed_compact_result_t *out)
+/* One step, and whether work is left after it, in one transaction. */
+static int step_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct compact_ctx *c = arg;
+	int rc = compact_fn(feed, txn, c);
+
+	return rc ? rc : still_due(feed, txn, c->now_ms, &c->out->more);
+}
+
+static int compact_op(feed_t *feed, feed_txn_t *t, uint64_t now_ms,
+		      size_t budget, feed_compact_result_t *out)
 {
 	struct compact_ctx c = {now_ms, budget ? budget : 1, 0, out};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = feed__write(feed, compact_fn, &c, FEED__W_FREES);
-	if (rc == 0)
-		rc = still_due(feed, now_ms, &out->more);
+	rc = feed__run(feed, t, step_fn, &c, FEED__W_FREES);
+	if (rc)
+		memset(out, 0, sizeof(*out));
 	return rc;
+}
+
+int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
+		 feed_compact_result_t *out)
+{
+	return compact_op(feed, NULL, now_ms, budget, out);
+}
+
+int feed_compact_tx(feed_txn_t *txn, uint64_t now_ms, size_t budget,
+		    feed_compact_result_t *out)
+{
+	return compact_op(feed__txn_feed(txn), txn, now_ms, budget, out);
 }

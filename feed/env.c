@@ -3,8 +3,9 @@
  * runners every other file goes through.
  *
  * Map growth. LMDB's map is a fixed reservation of address space; a write
- * that needs more fails with MDB_MAP_FULL. feed__write() then aborts,
- * doubles the map (up to max_map_size) and runs the write again. Resizing
+ * that needs more fails with MDB_MAP_FULL. The group runner then commits
+ * the jobs before it, doubles the map (up to max_map_size) and runs the
+ * job again in a new transaction. Resizing
  * is only allowed while no transaction of this process is active, so every
  * transaction holds `maplock` shared and the resize takes it exclusively.
  *
@@ -87,13 +88,33 @@ int feed__err(int rc)
 	}
 }
 
-/* ------------------------------------------------------- transactions */
+/* ------------------------------------------------------------- reads */
 
+/*
+ * Read transactions are reused: a finished one is reset (it lets go of
+ * its snapshot, so it does not hold pages back from reuse) and kept for
+ * the next read, which renews it. That saves the allocation and the
+ * reader-table locking of a fresh begin (lmdb.h, mdb_txn_reset). A reset
+ * transaction is not active, so the map may still be resized.
+ */
 int feed__read_begin(feed_t *feed, MDB_txn **txn)
 {
+	MDB_txn *t = NULL;
 	int rc;
 
 	pthread_rwlock_rdlock(&feed->maplock);
+	pthread_mutex_lock(&feed->rlock);
+	if (feed->n_idle)
+		t = feed->idle[--feed->n_idle];
+	pthread_mutex_unlock(&feed->rlock);
+	if (t) {
+		rc = mdb_txn_renew(t);
+		if (rc == 0) {
+			*txn = t;
+			return 0;
+		}
+		mdb_txn_abort(t);
+	}
 	rc = mdb_txn_begin(feed->env, NULL, MDB_RDONLY, txn);
 	if (rc) {
 		pthread_rwlock_unlock(&feed->maplock);
@@ -104,9 +125,21 @@ int feed__read_begin(feed_t *feed, MDB_txn **txn)
 
 void feed__read_end(feed_t *feed, MDB_txn *txn)
 {
-	mdb_txn_abort(txn);
+	bool kept = false;
+
+	mdb_txn_reset(txn);
+	pthread_mutex_lock(&feed->rlock);
+	if (feed->n_idle < FEED__IDLE_READERS) {
+		feed->idle[feed->n_idle++] = txn;
+		kept = true;
+	}
+	pthread_mutex_unlock(&feed->rlock);
+	if (!kept)
+		mdb_txn_abort(txn);
 	pthread_rwlock_unlock(&feed->maplock);
 }
+
+/* ---------------------------------------------------------- map size */
 
 /* Sets the map size; the caller holds wlock and no transaction is open. */
 static int map_resize(feed_t *feed, uint64_t size)
@@ -125,53 +158,130 @@ static int map_resize(feed_t *feed, uint64_t size)
 	return feed__err(rc);
 }
 
-/* The next map size for a write that hit MAP_FULL, or 0 when none. */
-static uint64_t map_next(const feed_t *feed, unsigned flags)
+/* The next map size for a write that hit MAP_FULL (one that frees space
+ * may go into the reserve), or 0 when none. */
+static uint64_t map_next(const feed_t *feed, bool frees)
 {
 	if (feed->map_size < feed->max_map_size) {
 		uint64_t size = feed->map_size * 2;
 
 		return size < feed->max_map_size ? size : feed->max_map_size;
 	}
-	if ((flags & FEED__W_FREES) &&
-	    feed->map_size < feed->max_map_size + feed->reserve)
+	if (frees && feed->map_size < feed->max_map_size + feed->reserve)
 		return feed->max_map_size + feed->reserve;
 	return 0;
 }
 
-/* Runs fn in write transactions until it commits or fails for a reason
- * other than a map that can still grow. The caller holds wlock. */
-static int write_locked(feed_t *feed, feed__write_fn fn, void *ctx,
-			unsigned flags)
+/* ------------------------------------------------------- group commit */
+
+/*
+ * A group is run in segments: one write transaction runs jobs in order,
+ * each in a transaction nested in it (so a failing job is undone alone),
+ * until every job ran or one needs a bigger map. The segment commits what
+ * ran; the map grows; the next segment starts with the job that needed
+ * room. So a job that committed never runs again, and one commit (one
+ * fsync) serves the whole group unless the map has to grow.
+ */
+struct feed_txn {
+	feed_t *feed;
+	MDB_txn *txn;  /* the job's own, nested in the segment's */
+	bool reserve;  /* the map is in its reserve: only writes that free */
+	bool frees;    /* every write of the job so far frees space */
+	bool mapfull;  /* a write of the job needed a bigger map */
+};
+
+int feed__run(feed_t *feed, feed_txn_t *t, feed__write_fn fn, void *ctx,
+	      unsigned flags)
 {
-	MDB_txn *txn;
 	int rc;
 
-	for (;;) {
-		uint64_t size;
-
-		pthread_rwlock_rdlock(&feed->maplock);
-		rc = feed__err(mdb_txn_begin(feed->env, NULL, 0, &txn));
-		if (rc == 0) {
-			rc = fn(feed, txn, ctx);
-			if (rc == 0)
-				rc = feed__err(mdb_txn_commit(txn));
-			else
-				mdb_txn_abort(txn);
-		}
-		pthread_rwlock_unlock(&feed->maplock);
-		if (rc != FEED__EMAPFULL)
-			return rc;
-		size = map_next(feed, flags);
-		if (size == 0)
+	if (!t)
+		return feed__write(feed, fn, ctx, flags);
+	if (!(flags & FEED__W_FREES)) {
+		if (t->reserve)
 			return FEED_EFULL;
-		rc = map_resize(feed, size);
-		if (rc)
-			return rc;
+		t->frees = false;
 	}
+	rc = fn(t->feed, t->txn, ctx);
+	if (rc == FEED__EMAPFULL)
+		t->mapfull = true;
+	return rc;
 }
 
-/* A write that changes (almost) nothing: see feed__write. */
+feed_t *feed__txn_feed(feed_txn_t *t)
+{
+	return t->feed;
+}
+
+/* Runs one job in a transaction nested in `parent`. */
+static int job_run(feed_t *feed, MDB_txn *parent, feed_job_t *job,
+		   bool reserve, bool *frees)
+{
+	struct feed_txn t = {feed, NULL, reserve, true, false};
+	int rc = feed__err(mdb_txn_begin(feed->env, parent, 0, &t.txn));
+
+	*frees = true;
+	if (rc)
+		return rc;
+	rc = job->fn(&t, job->ctx);
+	/* A job that went on after a full map has a spoiled transaction. */
+	if (t.mapfull)
+		rc = FEED__EMAPFULL;
+	if (rc == 0)
+		rc = feed__err(mdb_txn_commit(t.txn)); /* aborts on failure */
+	else
+		mdb_txn_abort(t.txn);
+	*frees = t.frees;
+	return rc;
+}
+
+/*
+ * One segment: runs jobs[*i..n) in one write transaction and commits the
+ * ones that ran. Returns 0 when all ran, FEED__EMAPFULL with *i at a job
+ * that needs a bigger map (*frees: whether it only frees space), or an
+ * error of the transaction itself (*i at the first job not committed).
+ */
+static int segment(feed_t *feed, feed_job_t *jobs, size_t n, size_t *i,
+		   bool *frees)
+{
+	size_t first = *i;
+	bool reserve = feed->map_size > feed->max_map_size;
+	MDB_txn *txn;
+	int rc, crc;
+
+	pthread_rwlock_rdlock(&feed->maplock);
+	rc = feed__err(mdb_txn_begin(feed->env, NULL, 0, &txn));
+	if (rc) {
+		pthread_rwlock_unlock(&feed->maplock);
+		return rc;
+	}
+	for (; *i < n; (*i)++) {
+		rc = job_run(feed, txn, &jobs[*i], reserve, frees);
+		if (rc == FEED__EMAPFULL)
+			break;
+		jobs[*i].status = rc;
+		rc = 0;
+	}
+	if (*i == first) {
+		/* The first job needs room: nothing to commit. */
+		mdb_txn_abort(txn);
+		pthread_rwlock_unlock(&feed->maplock);
+		return rc;
+	}
+	crc = feed__err(mdb_txn_commit(txn));
+	pthread_rwlock_unlock(&feed->maplock);
+	if (crc) {
+		/* Nothing of the segment is committed: run it again after
+		 * growing (the map), or fail it. */
+		*i = first;
+		if (crc == FEED__EMAPFULL)
+			*frees = false;
+		return crc;
+	}
+	return rc;
+}
+
+/* A write that changes (almost) nothing: see feed_write_group. */
 static int touch_fn(feed_t *feed, MDB_txn *txn, void *ctx)
 {
 	MDB_val key = {4, "tick"}, val = {sizeof(size_t), NULL};
@@ -182,26 +292,105 @@ static int touch_fn(feed_t *feed, MDB_txn *txn, void *ctx)
 	return feed__err(mdb_put(txn, feed->info, &key, &val, 0));
 }
 
-int feed__write(feed_t *feed, feed__write_fn fn, void *ctx, unsigned flags)
+static int touch_job(feed_txn_t *t, void *ctx)
 {
-	int rc;
+	return feed__run(t->feed, t, touch_fn, ctx, FEED__W_FREES);
+}
 
-	pthread_mutex_lock(&feed->wlock);
-	rc = write_locked(feed, fn, ctx, flags);
-	if (rc == FEED_EFULL && !(flags & FEED__W_FREES)) {
-		/* LMDB reuses the pages a transaction freed only from the
-		 * second transaction after it. When full, spend one small
-		 * transaction so space freed just before becomes usable, and
-		 * try once more. */
-		if (write_locked(feed, touch_fn, NULL, FEED__W_FREES) == 0)
-			rc = write_locked(feed, fn, ctx, flags);
+/* Runs the group; the caller holds wlock. */
+static int group_locked(feed_t *feed, feed_job_t *jobs, size_t n)
+{
+	bool touched = false;
+	size_t i = 0;
+	int rc = 0;
+
+	while (i < n) {
+		bool frees = false;
+		uint64_t size;
+
+		rc = segment(feed, jobs, n, &i, &frees);
+		if (rc == 0)
+			break;
+		if (rc != FEED__EMAPFULL) {
+			/* The transaction itself failed: nothing from job i
+			 * on is committed. */
+			for (; i < n; i++)
+				jobs[i].status = rc;
+			break;
+		}
+		size = map_next(feed, frees);
+		if (size) {
+			rc = map_resize(feed, size);
+			if (rc == 0)
+				continue;
+		} else if (!touched) {
+			/*
+			 * LMDB reuses the pages a transaction freed only from
+			 * the second transaction after it. When full, spend
+			 * one small transaction so space freed just before
+			 * becomes usable, and try once more.
+			 */
+			feed_job_t touch = {touch_job, NULL, 0};
+			size_t one = 0;
+
+			touched = true;
+			if (segment(feed, &touch, 1, &one, &frees) == 0)
+				continue;
+			rc = FEED_EFULL;
+		} else {
+			rc = FEED_EFULL;
+		}
+		/* No more room for job i: it fails alone. */
+		jobs[i++].status = rc;
+		touched = false;
+		rc = 0;
 	}
 	/* Give the reserve back: appends must not use it. LMDB keeps the
 	 * map at least as large as the data in it. */
 	if (feed->map_size > feed->max_map_size)
 		map_resize(feed, feed->max_map_size);
+	return rc;
+}
+
+int feed_write_group(feed_t *feed, feed_job_t *jobs, size_t n)
+{
+	int rc;
+
+	if (n && !jobs)
+		return FEED_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		jobs[i].status = feed ? FEED_EIO : FEED_EINVAL;
+	if (!feed)
+		return FEED_EINVAL;
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&feed->wlock);
+	rc = group_locked(feed, jobs, n);
 	pthread_mutex_unlock(&feed->wlock);
 	return rc;
+}
+
+/* A group of one job that runs fn: what every write without a txn uses. */
+struct one_ctx {
+	feed__write_fn fn;
+	void *ctx;
+	unsigned flags;
+};
+
+static int one_job(feed_txn_t *t, void *arg)
+{
+	struct one_ctx *o = arg;
+
+	return feed__run(t->feed, t, o->fn, o->ctx, o->flags);
+}
+
+int feed__write(feed_t *feed, feed__write_fn fn, void *ctx, unsigned flags)
+{
+	struct one_ctx o = {fn, ctx, flags};
+	feed_job_t job = {one_job, &o, 0};
+	int rc = feed_write_group(feed, &job, 1);
+
+	return rc ? rc : job.status;
 }
 
 /* ------------------------------------------------------------ opening */
@@ -281,6 +470,7 @@ static void locks_init(feed_t *feed)
 	pthread_rwlockattr_t attr;
 
 	pthread_mutex_init(&feed->wlock, NULL);
+	pthread_mutex_init(&feed->rlock, NULL);
 	pthread_rwlockattr_init(&attr);
 	/* A writer waiting to resize must not starve behind readers. */
 	pthread_rwlockattr_setkind_np(
@@ -353,6 +543,7 @@ fail:
 		mdb_env_close(feed->env);
 	pthread_rwlock_destroy(&feed->maplock);
 	pthread_mutex_destroy(&feed->wlock);
+	pthread_mutex_destroy(&feed->rlock);
 	free(feed);
 	return rc == FEED__EMAPFULL ? FEED_EFULL : rc;
 }
@@ -361,6 +552,9 @@ void feed_close(feed_t *feed)
 {
 	if (!feed)
 		return;
+	while (feed->n_idle)
+		mdb_txn_abort(feed->idle[--feed->n_idle]);
+	pthread_mutex_destroy(&feed->rlock);
 	mdb_env_close(feed->env);
 	pthread_rwlock_destroy(&feed->maplock);
 	pthread_mutex_destroy(&feed->wlock);

@@ -280,15 +280,14 @@ typedef struct feed_append_req {
 } feed_append_req_t;
 
 /*
- * Group commit: appends every request's batch in ONE write transaction (one
- * fsync), creating queues as needed. Returns 0 when the group was processed;
- * then each request's `status` says whether its batch was committed (0) or
- * why not (e.g. FEED_EINVAL for a bad request, FEED_EFULL). A failing
- * request never takes the others down: if the shared transaction cannot
- * commit, feed retries the requests one by one. Returns a negative code only
- * when every request failed and the shared transaction did too (each
- * `status` is then set, and the first is returned); requests refused for
- * reasons of their own are reported in `status` only.
+ * Group commit of appends: appends every request's batch in ONE write
+ * transaction (one fsync), creating queues as needed - feed_write_group()
+ * with one feed_append_tx() job per request. On return EVERY request's
+ * `status` is set, on every path: 0 when its batch is committed, else why
+ * not (e.g. FEED_EINVAL for a bad request, FEED_EFULL, FEED_ENOMEM). A
+ * failing request never takes the others down. Returns 0, or a negative
+ * code when the shared transaction itself failed (or the arguments are
+ * unusable); the statuses say which requests are committed either way.
  * Messages within a queue are numbered in the order of `reqs`.
  */
 int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
@@ -525,6 +524,80 @@ typedef struct feed_compact_result {
  */
 int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
 		 feed_compact_result_t *out);
+
+/* ---------------------------------------------------------- group commit */
+
+/*
+ * Every write above commits on its own: one transaction, one flush in
+ * FEED_SYNC mode. A program with many small writes waiting (a server with
+ * many clients) can instead hand them to feed_write_group() as jobs, which
+ * all share ONE transaction and one commit, and each stays all or nothing:
+ * a job runs in a transaction of its own nested in the group's, so when
+ * it fails only its writes are undone and the others are committed.
+ *
+ * A job is a function given a feed_txn_t, in which it calls the _tx forms
+ * of the writes below (the same writes as above, with the same rules and
+ * results, but committed with the group). One job may make several writes:
+ * they commit together or not at all. Jobs run in order on the calling
+ * thread, each seeing the writes of the jobs before it. The feed_txn_t is
+ * valid only during the job's call.
+ *
+ * fn returns 0 or a FEED_E* code; its status is that code, or the
+ * commit's error. A job may run more than once - when its writes need a
+ * bigger map, the group commits the jobs before it, grows the map and
+ * runs it again in a fresh transaction - so fn must start from its inputs
+ * each time. The _tx calls help: each one that fails leaves its outputs
+ * empty (as their plain forms do). A job that committed never runs again.
+ */
+typedef struct feed_txn feed_txn_t;
+typedef int (*feed_job_fn)(feed_txn_t *txn, void *ctx);
+
+typedef struct feed_job {
+	feed_job_fn fn;
+	void *ctx;
+	int status; /* set by feed_write_group: 0 = committed */
+} feed_job_t;
+
+/*
+ * Runs jobs[0..n) and commits them, normally in one transaction. On return
+ * every job's status is set, and 0 means its writes are committed in the
+ * configured durability mode; nothing of a job with another status is.
+ * Returns 0, or a negative code when the shared transaction itself failed
+ * (the jobs it held then have that status).
+ */
+int feed_write_group(feed_t *feed, feed_job_t *jobs, size_t n);
+
+/* The writes, in a job of a group commit. */
+int feed_append_tx(feed_txn_t *txn, feed_append_req_t *req, uint64_t now_ms);
+int feed_queue_create_tx(feed_txn_t *txn, const char *project,
+			 const char *name, const void *metadata,
+			 size_t meta_len, uint64_t now_ms, bool *created);
+int feed_queue_delete_tx(feed_txn_t *txn, const char *project,
+			 const char *name);
+int feed_queue_meta_set_tx(feed_txn_t *txn, const char *project,
+			   const char *name, const void *meta, size_t len);
+int feed_delete_tx(feed_txn_t *txn, const char *project, const char *queue,
+		   const char *id, const char *claim_id, uint64_t now_ms,
+		   bool *deleted);
+int feed_delete_many_tx(feed_txn_t *txn, const char *project,
+			const char *queue, const char *const *ids, size_t n,
+			uint64_t now_ms, size_t *deleted);
+int feed_pop_tx(feed_txn_t *txn, const char *project, const char *queue,
+		size_t limit, uint64_t now_ms, feed_msgs_t *out);
+int feed_queue_purge_tx(feed_txn_t *txn, const char *project,
+			const char *queue, size_t budget, uint64_t now_ms,
+			size_t *purged, bool *more);
+int feed_claim_create_tx(feed_txn_t *txn, const char *project,
+			 const char *queue, uint32_t ttl_s, uint32_t grace_s,
+			 size_t limit, uint64_t now_ms, feed_claim_t *out);
+int feed_claim_renew_tx(feed_txn_t *txn, const char *project,
+			const char *queue, const char *claim_id,
+			uint32_t ttl_s, uint32_t grace_s, uint64_t now_ms);
+int feed_claim_release_tx(feed_txn_t *txn, const char *project,
+			  const char *queue, const char *claim_id,
+			  uint64_t now_ms);
+int feed_compact_tx(feed_txn_t *txn, uint64_t now_ms, size_t budget,
+		    feed_compact_result_t *out);
 
 /* ------------------------------------------------------------ diagnostics */
 

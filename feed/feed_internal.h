@@ -59,6 +59,9 @@
 
 #include "feed.h"
 
+/* Read transactions kept for reuse; a reader slot each. */
+#define FEED__IDLE_READERS 32
+
 struct feed {
 	MDB_env *env;
 	MDB_dbi info, names, queues, msgs, expiry, avail, claims, cexpiry, due;
@@ -69,6 +72,10 @@ struct feed {
 	pthread_rwlock_t maplock;
 	uint64_t map_size, max_map_size, reserve;
 	size_t max_metadata;
+	/* Read transactions kept reset for reuse (env.c), under rlock. */
+	pthread_mutex_t rlock;
+	MDB_txn *idle[FEED__IDLE_READERS];
+	unsigned n_idle;
 };
 
 /* Internal error: the map is full; the write runner grows it and retries. */
@@ -196,12 +203,25 @@ enum {
 typedef int (*feed__write_fn)(feed_t *feed, MDB_txn *txn, void *ctx);
 
 /*
- * Runs fn in a write transaction and commits it. When the map is full,
- * aborts, grows the map and runs fn again (fn must therefore only report
- * results through ctx once it is about to succeed, or reset them at its
- * start). Returns fn's error, a commit error, or FEED_EFULL.
+ * Runs fn in a write transaction of its own (a group commit of one job)
+ * and commits it. When the map is full, aborts, grows the map and runs fn
+ * again (fn must therefore only report results through ctx once it is
+ * about to succeed, or reset them at its start). Returns fn's error, a
+ * commit error, or FEED_EFULL.
  */
 int feed__write(feed_t *feed, feed__write_fn fn, void *ctx, unsigned flags);
+
+/*
+ * Every write goes through this: with t NULL, feed__write(); otherwise fn
+ * runs in the job transaction t of a group commit (feed_write_group), once
+ * (a job that needs a bigger map is run again whole by the group).
+ * FEED_EFULL without running fn when t's map is in its reserve and fn does
+ * not free space (flags).
+ */
+int feed__run(feed_t *feed, feed_txn_t *t, feed__write_fn fn, void *ctx,
+	      unsigned flags);
+/* The environment of a job transaction. */
+feed_t *feed__txn_feed(feed_txn_t *t);
 
 /* A short read transaction: begin, use, end. */
 int feed__read_begin(feed_t *feed, MDB_txn **txn);

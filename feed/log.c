@@ -160,65 +160,76 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 	return 0;
 }
 
-struct group_ctx {
-	feed_append_req_t *reqs;
-	const int *checked; /* append_check() of each request */
-	size_t n;
+struct append_ctx {
+	feed_append_req_t *req;
 	uint64_t now_ms;
 };
 
-static int group_fn(feed_t *feed, MDB_txn *txn, void *arg)
+static int append_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
-	struct group_ctx *c = arg;
+	struct append_ctx *c = arg;
+	int rc = append_one(feed, txn, c->req, c->now_ms);
 
-	for (size_t i = 0; i < c->n; i++) {
-		feed_append_req_t *r = &c->reqs[i];
-		int rc;
+	/* A refusal of the request's own fails its job (nothing written). */
+	return rc ? rc : c->req->status;
+}
 
-		r->status = c->checked[i];
-		if (r->status)
-			continue;
-		rc = append_one(feed, txn, r, c->now_ms);
-		if (rc)
-			return rc;
-	}
-	return 0;
+int feed_append_tx(feed_txn_t *txn, feed_append_req_t *r, uint64_t now_ms)
+{
+	struct append_ctx c = {r, now_ms};
+	int rc;
+
+	r->last_seq = 0;
+	rc = r->status = append_check(r);
+	if (rc == 0)
+		rc = feed__run(feed__txn_feed(txn), txn, append_fn, &c, 0);
+	r->status = rc;
+	return rc;
+}
+
+struct group_ctx {
+	feed_append_req_t *req;
+	uint64_t now_ms;
+};
+
+static int group_job(feed_txn_t *txn, void *arg)
+{
+	struct group_ctx *g = arg;
+
+	return feed_append_tx(txn, g->req, g->now_ms);
 }
 
 int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
 		      uint64_t now_ms)
 {
-	struct group_ctx c = {reqs, NULL, n, now_ms};
-	int *checked, rc;
-	size_t failed = 0;
+	feed_job_t *jobs;
+	struct group_ctx *ctx;
+	int rc;
 
-	if (!feed || (!reqs && n))
+	if (!reqs)
+		return n ? FEED_EINVAL : 0;
+	for (size_t i = 0; i < n; i++)
+		reqs[i].status = FEED_EINVAL;
+	if (!feed)
 		return FEED_EINVAL;
 	if (n == 0)
 		return 0;
-	checked = malloc(n * sizeof(*checked));
-	if (!checked)
+	jobs = malloc(n * (sizeof(*jobs) + sizeof(*ctx)));
+	if (!jobs) {
+		for (size_t i = 0; i < n; i++)
+			reqs[i].status = FEED_ENOMEM;
 		return FEED_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		checked[i] = append_check(&reqs[i]);
-	c.checked = checked;
-	rc = feed__write(feed, group_fn, &c, 0);
-	if (rc && n > 1) {
-		/* Find out which requests can go on their own. */
-		for (size_t i = 0; i < n; i++) {
-			struct group_ctx one = {&reqs[i], &checked[i], 1,
-						now_ms};
-			int rc1 = feed__write(feed, group_fn, &one, 0);
-
-			if (rc1)
-				reqs[i].status = rc1;
-			failed += reqs[i].status != 0;
-		}
-		rc = failed == n ? reqs[0].status : 0;
-	} else if (rc) {
-		reqs[0].status = rc;
 	}
-	free(checked);
+	ctx = (struct group_ctx *)(jobs + n);
+	for (size_t i = 0; i < n; i++) {
+		ctx[i] = (struct group_ctx){&reqs[i], now_ms};
+		jobs[i] = (feed_job_t){group_job, &ctx[i], 0};
+	}
+	rc = feed_write_group(feed, jobs, n);
+	/* Every path sets every status: the job's is the final word. */
+	for (size_t i = 0; i < n; i++)
+		reqs[i].status = jobs[i].status;
+	free(jobs);
 	return rc;
 }
 
@@ -617,7 +628,8 @@ static int delete_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return c->deleted ? feed__queue_save(feed, txn, &q) : 0;
 }
 
-int feed_delete(feed_t *feed, const char *project, const char *queue,
+static int delete_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *queue,
 		const char *id, const char *claim_id, uint64_t now_ms,
 		bool *deleted)
 {
@@ -637,13 +649,29 @@ int feed_delete(feed_t *feed, const char *project, const char *queue,
 			return FEED_ENOCLAIM;
 		c.claim = claim;
 	}
-	rc = feed__write(feed, delete_fn, &c, FEED__W_FREES);
+	rc = feed__run(feed, t, delete_fn, &c, FEED__W_FREES);
 	if (rc == 0 && deleted)
 		*deleted = c.deleted > 0;
 	return rc;
 }
 
-int feed_delete_many(feed_t *feed, const char *project, const char *queue,
+int feed_delete(feed_t *feed, const char *project, const char *queue,
+		const char *id, const char *claim_id, uint64_t now_ms,
+		bool *deleted)
+{
+	return delete_op(feed, NULL, project, queue, id, claim_id, now_ms, deleted);
+}
+
+int feed_delete_tx(feed_txn_t *txn, const char *project, const char *queue,
+		const char *id, const char *claim_id, uint64_t now_ms,
+		bool *deleted)
+{
+	return delete_op(feed__txn_feed(txn), txn,
+		project, queue, id, claim_id, now_ms, deleted);
+}
+
+static int delete_many_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *queue,
 		     const char *const *ids, size_t n, uint64_t now_ms,
 		     size_t *deleted)
 {
@@ -656,8 +684,23 @@ int feed_delete_many(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	if (!ids)
 		return FEED_EINVAL;
-	rc = feed__write(feed, delete_fn, &c, FEED__W_FREES);
+	rc = feed__run(feed, t, delete_fn, &c, FEED__W_FREES);
 	if (rc == 0 && deleted)
 		*deleted = c.deleted;
 	return rc;
+}
+
+int feed_delete_many(feed_t *feed, const char *project, const char *queue,
+		     const char *const *ids, size_t n, uint64_t now_ms,
+		     size_t *deleted)
+{
+	return delete_many_op(feed, NULL, project, queue, ids, n, now_ms, deleted);
+}
+
+int feed_delete_many_tx(feed_txn_t *txn, const char *project, const char *queue,
+		     const char *const *ids, size_t n, uint64_t now_ms,
+		     size_t *deleted)
+{
+	return delete_many_op(feed__txn_feed(txn), txn,
+		project, queue, ids, n, now_ms, deleted);
 }

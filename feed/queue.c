@@ -192,7 +192,8 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 				c->meta_len, c->now_ms, &q, &c->created);
 }
 
-int feed_queue_create(feed_t *feed, const char *project, const char *name,
+static int queue_create_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *name,
 		      const void *metadata, size_t meta_len, uint64_t now_ms,
 		      bool *created)
 {
@@ -202,10 +203,25 @@ int feed_queue_create(feed_t *feed, const char *project, const char *name,
 	if (rc == 0 && meta_len > feed->max_metadata)
 		rc = FEED_ETOOBIG;
 	if (rc == 0)
-		rc = feed__write(feed, create_fn, &c, 0);
+		rc = feed__run(feed, t, create_fn, &c, 0);
 	if (created)
 		*created = rc == 0 && c.created;
 	return rc;
+}
+
+int feed_queue_create(feed_t *feed, const char *project, const char *name,
+		      const void *metadata, size_t meta_len, uint64_t now_ms,
+		      bool *created)
+{
+	return queue_create_op(feed, NULL, project, name, metadata, meta_len, now_ms, created);
+}
+
+int feed_queue_create_tx(feed_txn_t *txn, const char *project, const char *name,
+		      const void *metadata, size_t meta_len, uint64_t now_ms,
+		      bool *created)
+{
+	return queue_create_op(feed__txn_feed(txn), txn,
+		project, name, metadata, meta_len, now_ms, created);
 }
 
 /* -------------------------------------------------------------- delete */
@@ -235,12 +251,24 @@ static int delete_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return rc ? rc : feed__queue_save(feed, txn, &q);
 }
 
-int feed_queue_delete(feed_t *feed, const char *project, const char *name)
+static int queue_delete_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *name)
 {
 	struct name_ctx c = {project, name, NULL, 0};
 	int rc = feed__name_check(project, name);
 
-	return rc ? rc : feed__write(feed, delete_fn, &c, FEED__W_FREES);
+	return rc ? rc : feed__run(feed, t, delete_fn, &c, FEED__W_FREES);
+}
+
+int feed_queue_delete(feed_t *feed, const char *project, const char *name)
+{
+	return queue_delete_op(feed, NULL, project, name);
+}
+
+int feed_queue_delete_tx(feed_txn_t *txn, const char *project, const char *name)
+{
+	return queue_delete_op(feed__txn_feed(txn), txn,
+		project, name);
 }
 
 /* ------------------------------------------------------ exists, metadata */
@@ -347,7 +375,8 @@ static int meta_set_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	return 0;
 }
 
-int feed_queue_meta_set(feed_t *feed, const char *project, const char *name,
+static int queue_meta_set_op(feed_t *feed, feed_txn_t *t,
+	const char *project, const char *name,
 			const void *meta, size_t len)
 {
 	struct name_ctx c = {project, name, meta, len};
@@ -359,7 +388,20 @@ int feed_queue_meta_set(feed_t *feed, const char *project, const char *name,
 		return FEED_ETOOBIG;
 	if (len && !meta)
 		return FEED_EINVAL;
-	return feed__write(feed, meta_set_fn, &c, 0);
+	return feed__run(feed, t, meta_set_fn, &c, 0);
+}
+
+int feed_queue_meta_set(feed_t *feed, const char *project, const char *name,
+			const void *meta, size_t len)
+{
+	return queue_meta_set_op(feed, NULL, project, name, meta, len);
+}
+
+int feed_queue_meta_set_tx(feed_txn_t *txn, const char *project, const char *name,
+			const void *meta, size_t len)
+{
+	return queue_meta_set_op(feed__txn_feed(txn), txn,
+		project, name, meta, len);
 }
 
 /* --------------------------------------------------------------- listing */
