@@ -56,14 +56,12 @@ struct compact_job {
 
 static void compact_schedule(struct hub_server *srv, uint32_t delay_ms);
 
-static int compact_run(feed_t *feed, void *ctx, uint64_t now_ms)
+/* A bounded step, committed with whatever else the writer has waiting. */
+static int compact_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct compact_job *job = ctx;
-	int rc = feed_compact(feed, now_ms, job->budget, &job->res);
 
-	if (rc == 0)
-		rc = feed_check_readers(feed, NULL);
-	return rc;
+	return feed_compact_tx(txn, now_ms, job->budget, &job->res);
 }
 
 static void compact_done(struct hub_req *r, void *ctx, int rc)
@@ -73,6 +71,8 @@ static void compact_done(struct hub_req *r, void *ctx, int rc)
 
 	(void)r;
 	srv->compacting = false;
+	if (rc == 0)
+		rc = feed_check_readers(srv->feed, NULL);
 	if (rc)
 		hub_log(HUB_LOG_ERROR, "compaction: %s", feed_strerror(rc));
 	else if (job->res.messages || job->res.claims || job->res.dropped)

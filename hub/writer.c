@@ -5,17 +5,20 @@
  *   loop thread                      writer thread
  *   -----------                      -------------
  *   hub_defer*() -> submit --------> pending list
- *                                    take the whole list; run it in order,
- *                                    consecutive appends as ONE
- *                                    feed_append_group() (one commit),
- *                                    each job or group handed back as
+ *                                    take the whole list; run it in order
+ *                                    as ONE feed_write_group() (one
+ *                                    commit) - appends, claims, deletes,
+ *                                    compaction steps alike - solo jobs
+ *                                    apart; each group handed back as
  *   EVENT_WAIT_CANCELLED  <--------- soon as it committed, through the
  *   hub_writer_collect(): done()     finished list + lws_cancel_service()
  *
  * Group commit falls out of this: while one commit is running, new
  * requests pile up in the pending list and go out together in the next.
- * Requests are never acknowledged before their commit: `done` runs only
- * after feed returned.
+ * Each job is all or nothing inside the group (feed nests a transaction
+ * per job), so a failing request never takes the others down. Requests
+ * are never acknowledged before their commit: `done` runs only after
+ * feed returned, with the job's own status.
  *
  * Locking: one mutex guards both lists and the busy count; the writer
  * sleeps on a condition variable. The writer knows neither lws nor the
@@ -32,6 +35,11 @@
 #include "req.h"
 #include "writer.h"
 
+/* Most jobs, and most message bytes, one group commit takes: a bound on
+ * the size of a write transaction (lmdb.md: keep them bounded). */
+#define GROUP_JOBS 1024
+#define GROUP_BYTES (16u << 20)
+
 struct hub_writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -43,49 +51,56 @@ struct hub_writer {
 	feed_t *feed;
 	struct hub_writer_hooks hooks;
 	/* Scratch for group commits, writer thread only. */
-	feed_append_req_t *group;
-	size_t group_cap;
-	/* What group commit achieved: append requests per commit. */
-	unsigned long long appends, commits;
+	feed_job_t group[GROUP_JOBS];
+	struct hub_job *batch[GROUP_JOBS];
+	struct hub_writer_counts counts;
 };
 
-/* Runs the appends jobs[0..n) as one group commit. */
-static void run_appends(struct hub_writer *w, struct hub_job **jobs, size_t n)
+/* One job of a group commit: the job's own writes in txn. */
+static int group_job(feed_txn_t *txn, void *arg)
 {
-	int rc = 0;
+	struct hub_job *job = arg;
 
-	if (n > w->group_cap) {
-		feed_append_req_t *g = realloc(w->group, n * sizeof(*g));
+	if (job->areq)
+		return feed_append_tx(txn, job->areq, job->now_ms);
+	return job->run(txn, job->ctx, job->now_ms);
+}
 
-		if (!g) {
-			rc = FEED_ENOMEM;
-		} else {
-			w->group = g;
-			w->group_cap = n;
-		}
-	}
-	if (rc == 0) {
-		for (size_t i = 0; i < n; i++)
-			w->group[i] = *jobs[i]->areq;
-		/* One clock for the group: the latest request's. */
-		uint64_t now = 0;
+static size_t job_bytes(const struct hub_job *job)
+{
+	size_t n = 0;
 
-		for (size_t i = 0; i < n; i++)
-			if (jobs[i]->now_ms > now)
-				now = jobs[i]->now_ms;
-		feed_append_group(w->feed, w->group, n, now);
-		pthread_mutex_lock(&w->lock);
-		w->appends += n;
-		w->commits++;
-		pthread_mutex_unlock(&w->lock);
-	}
+	if (job->areq)
+		for (size_t i = 0; i < job->areq->n_msgs; i++)
+			n += job->areq->msgs[i].body_len;
+	return n;
+}
+
+/* Runs jobs[0..n) as one group commit; each gets its own status. */
+static void run_group(struct hub_writer *w, struct hub_job **jobs, size_t n)
+{
+	unsigned long long appends = 0;
+	uint64_t now = 0;
+
+	/* One clock for the group: the latest request's, so that the
+	 * messages of one commit share their creation time. */
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i]->now_ms > now)
+			now = jobs[i]->now_ms;
 	for (size_t i = 0; i < n; i++) {
-		if (rc == 0) {
-			jobs[i]->areq->status = w->group[i].status;
-			jobs[i]->areq->last_seq = w->group[i].last_seq;
-		}
-		jobs[i]->rc = rc ? rc : jobs[i]->areq->status;
+		jobs[i]->now_ms = now;
+		w->group[i] = (feed_job_t){group_job, jobs[i], 0};
+		appends += jobs[i]->areq != NULL;
 	}
+	feed_write_group(w->feed, w->group, n);
+	/* Every job's status is set on every path: it is the answer. */
+	for (size_t i = 0; i < n; i++)
+		jobs[i]->rc = w->group[i].status;
+	pthread_mutex_lock(&w->lock);
+	w->counts.jobs += n;
+	w->counts.appends += appends;
+	w->counts.commits++;
+	pthread_mutex_unlock(&w->lock);
 }
 
 /* Hands jobs[0..n) back to the loop thread, which calls their done. */
@@ -102,29 +117,31 @@ static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
 }
 
 /*
- * Runs a list of jobs in order, consecutive appends as one group commit,
- * handing each back as soon as it committed: a claim queued behind other
- * writes waits for their commits, not for their answers.
+ * Runs a list of jobs in order: every run of jobs up to the next solo one
+ * (within the group bounds) as one group commit, a solo job alone,
+ * handing each back as soon as it committed.
  */
 static void run_list(struct hub_writer *w, struct hub_job *list)
 {
-	struct hub_job *batch[256];
-
 	while (list) {
-		size_t n = 0;
+		struct hub_job **batch = w->batch;
+		size_t n = 0, bytes = 0;
 
-		while (list && !list->run && n < sizeof(batch) / sizeof(*batch)) {
+		if (list->solo) {
+			batch[n++] = list;
+			list = list->next;
+			batch[0]->rc = batch[0]->solo(w->feed, batch[0]->ctx,
+						      batch[0]->now_ms);
+			hand_back(w, batch, n);
+			continue;
+		}
+		while (list && !list->solo && n < GROUP_JOBS &&
+		       (n == 0 || bytes + job_bytes(list) <= GROUP_BYTES)) {
+			bytes += job_bytes(list);
 			batch[n++] = list;
 			list = list->next;
 		}
-		if (n) {
-			run_appends(w, batch, n);
-		} else {
-			batch[n++] = list;
-			list = list->next;
-			batch[0]->rc = batch[0]->run(w->feed, batch[0]->ctx,
-						     batch[0]->now_ms);
-		}
+		run_group(w, batch, n);
 		hand_back(w, batch, n);
 	}
 }
@@ -183,15 +200,15 @@ void hub_writer_stop(struct hub_writer *w)
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
-	if (w->commits)
-		hub_log(HUB_LOG_INFO, "writer: %llu append requests in %llu "
-			"group commits (%.1f per commit)", w->appends,
-			w->commits, (double)w->appends / (double)w->commits);
+	if (w->counts.commits)
+		hub_log(HUB_LOG_INFO, "writer: %llu jobs (%llu appends) in %llu "
+			"group commits (%.1f per commit)", w->counts.jobs,
+			w->counts.appends, w->counts.commits,
+			(double)w->counts.jobs / (double)w->counts.commits);
 	/* Everything ran; hand the contexts back for freeing. */
 	hub_writer_collect(w);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
-	free(w->group);
 	free(w);
 }
 
@@ -222,7 +239,7 @@ void hub_writer_collect(struct hub_writer *w)
 		list = list->next;
 		/* A committed append changed its queue: tell its subscribers
 		 * (before answering the publisher: they are independent). */
-		if (!job->run && job->areq && job->areq->status == 0 &&
+		if (job->areq && job->rc == 0 &&
 		    w->hooks.committed)
 			w->hooks.committed(w->hooks.arg, job->areq);
 		if (r)
@@ -237,19 +254,17 @@ void hub_writer_collect(struct hub_writer *w)
 	}
 }
 
-void hub_writer_counts(struct hub_writer *w, unsigned long long *appends,
-		       unsigned long long *commits)
+void hub_writer_counts(struct hub_writer *w, struct hub_writer_counts *out)
 {
 	pthread_mutex_lock(&w->lock);
-	*appends = w->appends;
-	*commits = w->commits;
+	*out = w->counts;
 	pthread_mutex_unlock(&w->lock);
 }
 
 /* ------------------------------------------------------ deferred writes */
 
-static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
-		   hub_done_fn done, void *ctx)
+static void submit(struct hub_req *r, hub_run_fn run, hub_solo_fn solo,
+		   feed_append_req_t *areq, hub_done_fn done, void *ctx)
 {
 	struct hub_job *job = calloc(1, sizeof(*job));
 
@@ -262,6 +277,7 @@ static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
 	}
 	job->req = r;
 	job->run = run;
+	job->solo = solo;
 	job->areq = areq;
 	job->done = done;
 	job->ctx = ctx;
@@ -272,13 +288,19 @@ static void submit(struct hub_req *r, hub_run_fn run, feed_append_req_t *areq,
 
 void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done, void *ctx)
 {
-	submit(r, run, NULL, done, ctx);
+	submit(r, run, NULL, NULL, done, ctx);
+}
+
+void hub_defer_solo(struct hub_req *r, hub_solo_fn solo, hub_done_fn done,
+		    void *ctx)
+{
+	submit(r, NULL, solo, NULL, done, ctx);
 }
 
 void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
 		      hub_done_fn done, void *ctx)
 {
-	submit(r, NULL, areq, done, ctx);
+	submit(r, NULL, NULL, areq, done, ctx);
 }
 
 unsigned hub_writer_busy(struct hub_writer *w)

@@ -12,21 +12,30 @@
 
 /* ------------------------------------------------------ deferred writes */
 
-/* Runs on the writer thread: touch only feed and ctx. Returns a feed
- * code, handed to done. */
-typedef int (*hub_run_fn)(feed_t *feed, void *ctx, uint64_t now_ms);
+/* Runs on the writer thread, as a job of a group commit: make the writes
+ * with the feed_*_tx calls on txn, touch only ctx otherwise. Returns a
+ * feed code, handed to done. It may run more than once (feed.h, group
+ * commit): start from the inputs in ctx each time. */
+typedef int (*hub_run_fn)(feed_txn_t *txn, void *ctx, uint64_t now_ms);
+/* Runs on the writer thread alone, outside any group: for work that must
+ * see each of its own writes committed before the next (the health
+ * cycle) or read before it writes (a metadata patch). */
+typedef int (*hub_solo_fn)(feed_t *feed, void *ctx, uint64_t now_ms);
 /* Runs on the loop thread after the write committed (or failed: rc).
  * r is NULL when the client went away meanwhile: only free ctx then. */
 typedef void (*hub_done_fn)(struct hub_req *r, void *ctx, int rc);
 
-/* Defers a write: run(feed, ctx, r->now_ms) on the writer thread, then
- * done(r, ctx, rc) on the loop thread. The handler returns after this. */
+/* Defers a write: run(txn, ctx, now) on the writer thread, committed with
+ * whatever else is waiting, then done(r, ctx, rc) on the loop thread. The
+ * handler returns after this. */
 void hub_defer(struct hub_req *r, hub_run_fn run, hub_done_fn done,
 	       void *ctx);
+/* Defers a solo job: solo(feed, ctx, now) alone, then done. */
+void hub_defer_solo(struct hub_req *r, hub_solo_fn solo, hub_done_fn done,
+		    void *ctx);
 /*
- * Defers an append that the writer may group-commit with others: areq
- * (owned by ctx, valid until done) is passed to feed_append_group(); rc
- * is areq->status.
+ * Defers an append: areq (owned by ctx, valid until done) is run with
+ * feed_append_tx() in the next group commit; rc is areq->status.
  */
 void hub_defer_append(struct hub_req *r, feed_append_req_t *areq,
 		      hub_done_fn done, void *ctx);
@@ -35,15 +44,17 @@ struct hub_writer;
 
 /*
  * A deferred write. The loop thread fills it and submits it; the writer
- * thread runs it (grouping consecutive appends into one feed_append_group
- * call, so they share one commit) and hands it back; the loop thread then
- * calls done. `req` belongs to the loop thread only: it is cleared when the
- * client goes away while the job is out.
+ * thread runs it - every job waiting, solo ones apart, as ONE group commit
+ * (feed_write_group), so they share one commit - and hands it back; the
+ * loop thread then calls done. `req` belongs to the loop thread only: it
+ * is cleared when the client goes away while the job is out. Exactly one
+ * of run, solo and areq is set.
  */
 struct hub_job {
 	struct hub_job *next;
 	struct hub_req *req;
-	hub_run_fn run;        /* NULL for an append */
+	hub_run_fn run;
+	hub_solo_fn solo;
 	feed_append_req_t *areq;
 	hub_done_fn done;
 	void *ctx;
@@ -78,8 +89,11 @@ void hub_writer_submit(struct hub_writer *w, struct hub_job *job);
 void hub_writer_collect(struct hub_writer *w);
 /* Jobs submitted and not yet collected. */
 unsigned hub_writer_busy(struct hub_writer *w);
-/* Append requests run, and the group commits they shared, so far. */
-void hub_writer_counts(struct hub_writer *w, unsigned long long *appends,
-		       unsigned long long *commits);
+/* What group commit achieved so far: jobs run in groups, of which
+ * appends, and the commits they shared. */
+struct hub_writer_counts {
+	unsigned long long jobs, appends, commits;
+};
+void hub_writer_counts(struct hub_writer *w, struct hub_writer_counts *out);
 
 #endif /* HERALD_HUB_WRITER_H */

@@ -112,11 +112,11 @@ static struct claim_ctx *claim_ctx_new(struct hub_req *r)
 
 /* ---------------------------------------------------------------- create */
 
-static int create_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int create_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct claim_ctx *c = ctx;
 
-	return feed_claim_create(feed, c->project, c->queue, c->ttl_s,
+	return feed_claim_create_tx(txn, c->project, c->queue, c->ttl_s,
 				 c->grace_s, c->limit, now_ms, &c->claim);
 }
 
@@ -230,11 +230,11 @@ void hub_claim_get(struct hub_req *r)
 
 /* ----------------------------------------------------------------- patch */
 
-static int renew_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int renew_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct claim_ctx *c = ctx;
 
-	return feed_claim_renew(feed, c->project, c->queue, c->id, c->ttl_s,
+	return feed_claim_renew_tx(txn, c->project, c->queue, c->id, c->ttl_s,
 				c->grace_s, now_ms);
 }
 
@@ -272,11 +272,11 @@ void hub_claim_patch(struct hub_req *r)
 
 /* ---------------------------------------------------------------- delete */
 
-static int release_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int release_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct claim_ctx *c = ctx;
 
-	return feed_claim_release(feed, c->project, c->queue, c->id, now_ms);
+	return feed_claim_release_tx(txn, c->project, c->queue, c->id, now_ms);
 }
 
 static void release_done(struct hub_req *r, void *ctx, int rc)

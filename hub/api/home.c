@@ -460,5 +460,5 @@ void hub_health(struct hub_req *r)
 				"Health status could not be read.");
 		return;
 	}
-	hub_defer(r, health_run, health_done, h);
+	hub_defer_solo(r, health_run, health_done, h);
 }

@@ -96,11 +96,11 @@ static struct write_ctx *write_ctx_new(struct hub_req *r)
 
 /* ---------------------------------------------------- bulk delete, pop */
 
-static int delete_many_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int delete_many_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct write_ctx *c = ctx;
 
-	return feed_delete_many(feed, c->project, c->queue,
+	return feed_delete_many_tx(txn, c->project, c->queue,
 				(const char *const *)c->ids, c->n_ids, now_ms,
 				NULL);
 }
@@ -136,11 +136,11 @@ static void messages_delete_ids(struct hub_req *r, const char **ids,
 	hub_defer(r, delete_many_run, no_content_done, c);
 }
 
-static int pop_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int pop_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct write_ctx *c = ctx;
 
-	return feed_pop(feed, c->project, c->queue, c->limit, now_ms,
+	return feed_pop_tx(txn, c->project, c->queue, c->limit, now_ms,
 			&c->msgs);
 }
 
@@ -289,11 +289,11 @@ void hub_message_get(struct hub_req *r)
 
 /* Writer thread: feed_delete checks in Zaqar's order (a message not
  * currently claimed first, then the claim). */
-static int delete_one_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int delete_one_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct write_ctx *c = ctx;
 
-	return feed_delete(feed, c->project, c->queue, c->id, c->claim_id,
+	return feed_delete_tx(txn, c->project, c->queue, c->id, c->claim_id,
 			   now_ms, NULL);
 }
 

@@ -371,11 +371,11 @@ out:
 
 /* ------------------------------------------------------- create, delete */
 
-static int put_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int put_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct qjob *j = ctx;
 
-	return feed_queue_create(feed, j->project, j->queue, j->meta,
+	return feed_queue_create_tx(txn, j->project, j->queue, j->meta,
 				 j->meta_len, now_ms, &j->created);
 }
 
@@ -417,12 +417,12 @@ fail:
 		qjob_free(j);
 }
 
-static int delete_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int delete_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct qjob *j = ctx;
 
 	(void)now_ms;
-	return feed_queue_delete(feed, j->project, j->queue);
+	return feed_queue_delete_tx(txn, j->project, j->queue);
 }
 
 /* The done of writes that answer 204 (delete, purge). */
@@ -602,7 +602,7 @@ void hub_queue_patch(struct hub_req *r)
 		return;
 	}
 	j->ops = ops;
-	hub_defer(r, patch_run, patch_done, j);
+	hub_defer_solo(r, patch_run, patch_done, j);
 }
 
 /* -------------------------------------------------------------- purge */
@@ -612,11 +612,11 @@ void hub_queue_patch(struct hub_req *r)
  * Zaqar), PURGE_STEP messages at most: a large queue is purged in steps,
  * each its own job, so the writer serves other requests between them.
  */
-static int purge_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int purge_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct qjob *j = ctx;
 
-	return feed_queue_purge(feed, j->project, j->queue, PURGE_STEP, now_ms,
+	return feed_queue_purge_tx(txn, j->project, j->queue, PURGE_STEP, now_ms,
 				NULL, &j->more);
 }
 
@@ -707,12 +707,12 @@ void hub_queue_meta_get(struct hub_req *r)
 	free(data);
 }
 
-static int meta_put_run(feed_t *feed, void *ctx, uint64_t now_ms)
+static int meta_put_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct qjob *j = ctx;
 
 	(void)now_ms;
-	return feed_queue_meta_set(feed, j->project, j->queue, j->meta,
+	return feed_queue_meta_set_tx(txn, j->project, j->queue, j->meta,
 				   j->meta_len);
 }
 

@@ -1,10 +1,11 @@
 /*
  * test_writer.c - the writer thread (hub/writer.c) alone, on a feed in a
- * temporary directory: group commit of consecutive appends, order, the
- * hand-back through the hooks, jobs whose client went away, and stop.
+ * temporary directory: group commit of every kind of write (appends,
+ * claims, deletes, failing jobs), order, the hand-back through the hooks,
+ * jobs whose client went away, solo jobs, and stop.
  *
  * The writer takes the whole pending list each time it wakes. To make
- * grouping deterministic a test first submits a `run` job that blocks
+ * grouping deterministic a test first submits a solo job that blocks
  * until the test releases it; everything submitted meanwhile is pending
  * together when the writer comes back for more.
  */
@@ -100,7 +101,7 @@ static void done_fn(struct hub_req *r, void *arg, int rc)
 	free(c);
 }
 
-/* A run job that blocks the writer until the gate opens. */
+/* A solo job that blocks the writer until the gate opens. */
 static int gate_run(feed_t *feed, void *arg, uint64_t now_ms)
 {
 	(void)feed;
@@ -115,16 +116,36 @@ static int gate_run(feed_t *feed, void *arg, uint64_t now_ms)
 	return 0;
 }
 
-static int failing_run(feed_t *feed, void *arg, uint64_t now_ms)
+/* A grouped job that writes, then fails: its write must not stay. */
+static int failing_run(feed_txn_t *txn, void *arg, uint64_t now_ms)
 {
-	(void)feed;
+	static const feed_msg_in_t msg = {"{}", 2, 60, 0};
+	feed_append_req_t areq = {.project = "p", .queue = "undone",
+				  .msgs = &msg, .n_msgs = 1};
+	int rc = feed_append_tx(txn, &areq, now_ms);
+
 	(void)arg;
-	(void)now_ms;
-	return FEED_EINVAL;
+	return rc ? rc : FEED_EINVAL;
 }
 
-static struct hub_job *job_new(int tag, hub_run_fn run, const char *queue,
-			       struct hub_req *r)
+/* A grouped claim of up to 5 messages of queue "work", then a delete of
+ * the first one it got, with the claim id: one job, two writes. */
+static int claim_delete_run(feed_txn_t *txn, void *arg, uint64_t now_ms)
+{
+	feed_claim_t claim;
+	int rc = feed_claim_create_tx(txn, "p", "work", 60, 60, 5, now_ms,
+				      &claim);
+
+	(void)arg;
+	if (rc == 0 && claim.msgs.n)
+		rc = feed_delete_tx(txn, "p", "work", claim.msgs.v[0].id,
+				    claim.id, now_ms, NULL);
+	feed_claim_free(&claim);
+	return rc;
+}
+
+static struct hub_job *job_make(int tag, hub_run_fn run, hub_solo_fn solo,
+				const char *queue, struct hub_req *r)
 {
 	struct hub_job *job = calloc(1, sizeof(*job));
 	struct ctx *c = calloc(1, sizeof(*c));
@@ -134,10 +155,11 @@ static struct hub_job *job_new(int tag, hub_run_fn run, const char *queue,
 	c->tag = tag;
 	job->req = r;
 	job->run = run;
+	job->solo = solo;
 	job->done = done_fn;
 	job->ctx = c;
 	job->now_ms = 1000000;
-	if (!run) {
+	if (!run && !solo) {
 		c->msg.body = "{}";
 		c->msg.body_len = 2;
 		c->msg.ttl_s = 60;
@@ -150,6 +172,18 @@ static struct hub_job *job_new(int tag, hub_run_fn run, const char *queue,
 	if (r)
 		r->transport->job_out(r, job);
 	return job;
+}
+
+/* An append job of one message to queue (run NULL), or a grouped job. */
+static struct hub_job *job_new(int tag, hub_run_fn run, const char *queue,
+			       struct hub_req *r)
+{
+	return job_make(tag, run, NULL, queue, r);
+}
+
+static struct hub_job *gate_job(int tag)
+{
+	return job_make(tag, NULL, gate_run, NULL, NULL);
 }
 
 /* Waits until `n` jobs are finished, collecting as the loop thread. */
@@ -197,14 +231,14 @@ static void test_group_commit(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, on_committed, NULL};
 	struct hub_writer *w = hub_writer_start(feed, &hooks);
-	unsigned long long appends, commits;
+	struct hub_writer_counts counts;
 	struct test_req req = {.pub.transport = &test_transport};
 	bool in_order = true;
 
 	ok(w != NULL, "the writer starts on a feed");
 	gate_close();
 	n_done = 0;
-	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
+	hub_writer_submit(w, gate_job(0));
 	/* The gate job is running: these ten pile up behind it. */
 	gate_wait_entered();
 	for (int i = 1; i <= 10; i++)
@@ -213,9 +247,10 @@ static void test_group_commit(feed_t *feed)
 	is(hub_writer_busy(w), 11, "eleven jobs are out at the writer");
 	gate_wait_entered_then_open();
 	collect_until(w, 11);
-	hub_writer_counts(w, &appends, &commits);
-	is((long long)appends, 10, "ten append requests ran");
-	is((long long)commits, 1, "consecutive appends share ONE commit");
+	hub_writer_counts(w, &counts);
+	is((long long)counts.appends, 10, "ten append requests ran");
+	is((long long)counts.commits, 1,
+	   "consecutive appends share ONE commit");
 	for (size_t i = 0; i < 11; i++)
 		if (done_order[i] != (int)i)
 			in_order = false;
@@ -232,27 +267,71 @@ static void test_group_commit(feed_t *feed)
 	hub_writer_stop(w);
 }
 
-static void test_runs_break_groups(feed_t *feed)
+static uint64_t queue_total(feed_t *feed, const char *queue)
+{
+	feed_queue_stats_t st;
+
+	return feed_queue_stats(feed, "p", queue, 1000000, &st) ? 0 : st.total;
+}
+
+static void test_mixed_group(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
 	struct hub_writer *w = hub_writer_start(feed, &hooks);
-	unsigned long long appends, commits;
+	struct hub_writer_counts counts;
 
 	gate_close();
 	n_done = 0;
-	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
+	hub_writer_submit(w, gate_job(0));
+	gate_wait_entered();
+	hub_writer_submit(w, job_new(1, NULL, "work", NULL));
+	hub_writer_submit(w, job_new(2, NULL, "work", NULL));
+	hub_writer_submit(w, job_new(3, failing_run, NULL, NULL));
+	hub_writer_submit(w, job_new(4, claim_delete_run, NULL, NULL));
+	hub_writer_submit(w, job_new(5, NULL, "b", NULL));
+	gate_wait_entered_then_open();
+	collect_until(w, 6);
+	hub_writer_counts(w, &counts);
+	is((long long)counts.commits, 1,
+	   "appends, a claim+delete and a failing job share ONE commit");
+	is((long long)counts.jobs, 5, "five jobs ran in that group");
+	is(done_rc[3], FEED_EINVAL, "a failing job's code reaches its done()");
+	is((long long)queue_total(feed, "undone"), 0,
+	   "and its own write was undone");
+	is(done_rc[4], 0, "the claim+delete after it committed");
+	is((long long)queue_total(feed, "work"), 1,
+	   "it saw the appends before it in the same group and deleted one");
+	is(done_rc[5], 0, "the append after the failing job committed");
+	is(done_order[5], 5, "in order");
+	hub_writer_stop(w);
+}
+
+static void test_solo_breaks_groups(feed_t *feed)
+{
+	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
+	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_writer_counts counts;
+
+	gate_close();
+	n_done = 0;
+	hub_writer_submit(w, gate_job(0));
 	gate_wait_entered();
 	hub_writer_submit(w, job_new(1, NULL, "a", NULL));
-	hub_writer_submit(w, job_new(2, NULL, "a", NULL));
-	hub_writer_submit(w, job_new(3, failing_run, NULL, NULL));
-	hub_writer_submit(w, job_new(4, NULL, "b", NULL));
-	gate_wait_entered_then_open();
-	collect_until(w, 5);
-	hub_writer_counts(w, &appends, &commits);
-	is((long long)commits, 2,
-	       "a run job between appends splits them into two commits");
-	is(done_rc[3], FEED_EINVAL, "a run job's code reaches its done()");
-	is(done_order[4], 4, "the append after it still runs, in order");
+	/* Already open: it passes at once, but alone. */
+	pthread_mutex_lock(&sync_.lock);
+	sync_.gate_open = true;
+	pthread_mutex_unlock(&sync_.lock);
+	hub_writer_submit(w, gate_job(2));
+	hub_writer_submit(w, job_new(3, NULL, "a", NULL));
+	pthread_mutex_lock(&sync_.lock);
+	pthread_cond_broadcast(&sync_.cond);
+	pthread_mutex_unlock(&sync_.lock);
+	collect_until(w, 4);
+	hub_writer_counts(w, &counts);
+	is((long long)counts.commits, 2,
+	   "a solo job between appends splits them into two commits");
+	is((long long)counts.jobs, 2, "and is not counted as a group job");
+	is(done_order[3], 3, "the append after it still runs, in order");
 	hub_writer_stop(w);
 }
 
@@ -264,7 +343,7 @@ static void test_bad_append_alone(feed_t *feed)
 
 	gate_close();
 	n_done = 0;
-	hub_writer_submit(w, job_new(0, gate_run, NULL, NULL));
+	hub_writer_submit(w, gate_job(0));
 	gate_wait_entered();
 	hub_writer_submit(w, job_new(1, NULL, "ok1", NULL));
 	bad = job_new(2, NULL, "missing", NULL);
@@ -303,7 +382,8 @@ int main(void)
 	feed_t *feed = fixture_open(&dir, NULL);
 
 	test_group_commit(feed);
-	test_runs_break_groups(feed);
+	test_mixed_group(feed);
+	test_solo_breaks_groups(feed);
 	test_bad_append_alone(feed);
 	test_stop_finishes(feed);
 	feed_close(feed);
