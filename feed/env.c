@@ -58,6 +58,20 @@ uint64_t feed_debug_touched(void)
 	return feed__touched;
 }
 
+static _Thread_local unsigned fail_in;
+
+void feed_debug_fail_alloc(unsigned n)
+{
+	fail_in = n;
+}
+
+void *feed__malloc(size_t size)
+{
+	if (fail_in && --fail_in == 0)
+		return NULL;
+	return malloc(size);
+}
+
 /* Translates an LMDB code; feed's own codes pass through unchanged. */
 int feed__err(int rc)
 {

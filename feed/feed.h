@@ -609,6 +609,13 @@ int feed_compact_tx(feed_txn_t *txn, uint64_t now_ms, size_t budget,
  */
 uint64_t feed_debug_touched(void);
 
+/*
+ * Fault injection for tests: the n-th allocation from now that feed's
+ * write paths make on the calling thread fails as if memory ran out
+ * (n = 0: none). Lets a test see that every failure path still answers.
+ */
+void feed_debug_fail_alloc(unsigned n);
+
 /* ------------------------------------------------------------------- ids */
 
 /* Parses a message id / marker into its generation and seq. Accepts

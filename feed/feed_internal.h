@@ -96,6 +96,9 @@ static inline void feed__touch(void)
 	feed__touched++;
 }
 
+/* malloc, but failing when a test asked for it (feed_debug_fail_alloc). */
+void *feed__malloc(size_t size);
+
 /* ------------------------------------------------------------- records */
 
 enum {

@@ -214,7 +214,7 @@ int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
 		return FEED_EINVAL;
 	if (n == 0)
 		return 0;
-	jobs = malloc(n * (sizeof(*jobs) + sizeof(*ctx)));
+	jobs = feed__malloc(n * (sizeof(*jobs) + sizeof(*ctx)));
 	if (!jobs) {
 		for (size_t i = 0; i < n; i++)
 			reqs[i].status = FEED_ENOMEM;
