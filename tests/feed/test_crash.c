@@ -27,6 +27,13 @@
  * bodies the child wrote; then either nothing or the whole batch that was
  * in flight when the child died (committed, not yet acknowledged).
  *
+ * Odd rounds commit each batch as a group of two jobs (feed_write_group):
+ * the batch for the log, and a worker's job on a second queue "work" -
+ * post 3, claim 3, delete 2 of them - so every group leaves exactly one
+ * claimed message there. The group is one transaction: after the crash,
+ * "work" must hold one message per committed group of the round, the
+ * in-flight one counted exactly when its log batch is there.
+ *
  * The seed of the kill timings and batch sizes is printed; HERALD_SEED
  * replays it (the kill moment itself still depends on the scheduler).
  * HERALD_CRASH_ROUNDS overrides the number of rounds.
@@ -49,7 +56,7 @@
 #include "tap.h"
 
 #define ROUNDS_DEFAULT 20
-#define POINTS_PER_ROUND 6
+#define POINTS_PER_ROUND 7
 #define BATCH_MAX 50
 #define KILL_MIN_MS 1
 #define KILL_MAX_MS 30
@@ -60,13 +67,20 @@
 #define PROJECT "crash"
 #define QUEUE "log"
 #define BODY_MAX 64
+#define WORK "work"
 
-enum rec_type { REC_INTENT = 'I', REC_ACK = 'A', REC_ERROR = 'E' };
+enum rec_type {
+	REC_INTENT = 'I',
+	REC_ACK = 'A',
+	REC_GROUP = 'G', /* a group's worker job committed too */
+	REC_ERROR = 'E'
+};
 
 /* What the child tells the parent; fixed size so the parser stays simple. */
 struct rec {
 	char type;
 	int32_t n;                /* INTENT: batch size; ERROR: feed code */
+	int32_t group;            /* INTENT: 1 when sent as a group */
 	char id[FEED_ID_LEN + 1]; /* ACK */
 };
 
@@ -79,6 +93,8 @@ struct ids {
 struct round_log {
 	struct ids acked;
 	size_t inflight; /* size of the last announced batch not acknowledged */
+	bool inflight_group; /* and it went as a group with a worker job */
+	size_t groups;   /* groups acknowledged (odd rounds) */
 	bool started;    /* the child opened the feed and announced a batch */
 	int child_error; /* a feed error the child reported, or 0 */
 };
@@ -154,13 +170,76 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
+struct batch {
+	const feed_msg_in_t *msgs;
+	size_t n;
+	const uint8_t *client;
+	uint64_t now_ms;
+	char (*ids)[FEED_ID_LEN + 1];
+};
+
+static int batch_job(feed_txn_t *txn, void *arg)
+{
+	struct batch *b = arg;
+	feed_append_req_t r = {.project = PROJECT, .queue = QUEUE,
+			       .msgs = b->msgs, .n_msgs = b->n,
+			       .ids = b->ids};
+
+	memcpy(r.client_id, b->client, 16);
+	return feed_append_tx(txn, &r, b->now_ms);
+}
+
+/* A worker's job: post 3 to "work", claim 3, delete 2 of them. */
+static int worker_job(feed_txn_t *txn, void *arg)
+{
+	static const feed_msg_in_t msgs[3] = {
+		{"1", 1, TTL_S, 0}, {"2", 1, TTL_S, 0}, {"3", 1, TTL_S, 0}};
+	struct batch *b = arg;
+	feed_append_req_t r = {.project = PROJECT, .queue = WORK,
+			       .msgs = msgs, .n_msgs = 3};
+	feed_claim_t claim;
+	const char *ids[2];
+	size_t deleted = 0;
+	int rc = feed_append_tx(txn, &r, b->now_ms);
+
+	if (rc)
+		return rc;
+	rc = feed_claim_create_tx(txn, PROJECT, WORK, 30, 30, 3, b->now_ms,
+				  &claim);
+	if (rc == 0 && claim.msgs.n != 3)
+		rc = FEED_ECORRUPT; /* the 3 just posted are claimable */
+	if (rc == 0) {
+		ids[0] = claim.msgs.v[0].id;
+		ids[1] = claim.msgs.v[1].id;
+		rc = feed_delete_many_tx(txn, PROJECT, WORK, ids, 2, b->now_ms,
+					 &deleted);
+	}
+	if (rc == 0 && deleted != 2)
+		rc = FEED_ECORRUPT;
+	feed_claim_free(&claim);
+	return rc;
+}
+
+/* The batch, alone or as a group with a worker's job: one commit. */
+static int append_batch(feed_t *feed, struct batch *b, bool group)
+{
+	feed_job_t jobs[2] = {{batch_job, b, 0}, {worker_job, b, 0}};
+	int rc = feed_write_group(feed, jobs, group ? 2 : 1);
+
+	if (rc == 0)
+		rc = jobs[0].status;
+	if (rc == 0 && group)
+		rc = jobs[1].status;
+	return rc;
+}
+
 /* The child: append until killed. Never returns. */
 static void child_run(const char *dir, unsigned round, uint64_t seed, int fd)
 {
 	feed_msg_in_t msgs[BATCH_MAX];
 	char bodies[BATCH_MAX][BODY_MAX];
 	char ids[BATCH_MAX][FEED_ID_LEN + 1];
-	struct rec recs[BATCH_MAX], err = {.type = REC_ERROR};
+	struct rec recs[BATCH_MAX + 1], err = {.type = REC_ERROR};
 	feed_options_t opts = {.durability = FEED_SYNC};
 	uint8_t client[16];
 	feed_t *feed = NULL;
@@ -171,7 +250,9 @@ static void child_run(const char *dir, unsigned round, uint64_t seed, int fd)
 	rc = feed_open(&feed, dir, &opts);
 	for (uint64_t s = seed; rc == 0;) {
 		unsigned n = rng_range(&s, 1, BATCH_MAX);
-		struct rec intent = {.type = REC_INTENT, .n = (int32_t)n};
+		struct rec intent = {.type = REC_INTENT, .n = (int32_t)n,
+				     .group = (int32_t)(round % 2)};
+		struct batch b = {msgs, n, client, NOW_MS + round, ids};
 
 		for (unsigned i = 0; i < n; i++) {
 			msgs[i] = (feed_msg_in_t){
@@ -181,8 +262,7 @@ static void child_run(const char *dir, unsigned round, uint64_t seed, int fd)
 			};
 		}
 		write_all(fd, &intent, sizeof(intent));
-		rc = feed_append(feed, PROJECT, QUEUE, msgs, n, client,
-				 NOW_MS + round, ids);
+		rc = append_batch(feed, &b, round % 2);
 		if (rc)
 			break;
 		memset(recs, 0, sizeof(recs));
@@ -190,7 +270,8 @@ static void child_run(const char *dir, unsigned round, uint64_t seed, int fd)
 			recs[i].type = REC_ACK;
 			memcpy(recs[i].id, ids[i], sizeof(recs[i].id));
 		}
-		write_all(fd, recs, n * sizeof(recs[0]));
+		recs[n].type = REC_GROUP; /* ignored for a batch alone */
+		write_all(fd, recs, (n + (round % 2)) * sizeof(recs[0]));
 		k += n;
 	}
 	err.n = rc;
@@ -210,7 +291,12 @@ static void parse_records(char *buf, size_t *len, struct round_log *log)
 		switch (r.type) {
 		case REC_INTENT:
 			log->inflight = (size_t)r.n;
+			log->inflight_group = r.group != 0;
 			log->started = true;
+			break;
+		case REC_GROUP:
+			log->groups++;
+			log->inflight_group = false;
 			break;
 		case REC_ACK:
 			ids_push(&log->acked, r.id);
@@ -355,6 +441,7 @@ struct checker {
 	struct ids log;     /* ids of the whole log after the last round */
 	uint64_t generation;
 	bool have_generation;
+	uint64_t groups; /* groups committed in earlier rounds */
 };
 
 /* Flattens pages into ids, checking seqs and generations. */
@@ -499,6 +586,27 @@ out:
 
 #define MAX_PAGES 4096
 
+/*
+ * The worker queue holds one claimed message per group committed: those
+ * acknowledged, and the one in flight when its log batch is in the log
+ * (the two jobs were one transaction).
+ */
+static void check_work(struct checker *c, feed_t *feed, unsigned round,
+		       const struct round_log *log, bool inflight_committed)
+{
+	feed_queue_stats_t st;
+	uint64_t want = c->groups + log->groups + (inflight_committed ? 1 : 0);
+	int rc = feed_queue_stats(feed, PROJECT, WORK, NOW_MS + round, &st);
+
+	ok(rc == 0 && st.total == want && st.claimed == want,
+	   "round %u: the worker queue holds one claimed message per "
+	   "committed group (%" PRIu64 ")", round, want);
+	if (rc == 0 && (st.total != want || st.claimed != want))
+		diag("work: total %" PRIu64 ", claimed %" PRIu64, st.total,
+		     st.claimed);
+	c->groups = want;
+}
+
 /* Reopens the feed after round `round` and checks it; POINTS_PER_ROUND - 1
  * points (the caller made the first). */
 static void verify_round(struct checker *c, const char *dir, unsigned round,
@@ -533,6 +641,9 @@ static void verify_round(struct checker *c, const char *dir, unsigned round,
 	   log->acked.n : 0, log->inflight);
 	ok(check_get_many(feed, &log->acked, now_ms),
 	   "round %u: feed_get_many finds every acknowledged id", round);
+	check_work(c, feed, round, log,
+		   good && now.n - c->log.n - log->acked.n > 0 &&
+			   log->inflight_group);
 	for (size_t p = 0; p < n_pages; p++)
 		feed_msgs_free(&pages[p]);
 	feed_close(feed);
