@@ -592,6 +592,9 @@ static int do_work(struct config *cfg)
 			drained = t->drained_at;
 		lat_merge(&rt, &t->rt);
 		lat_merge(&batch, &t->batch);
+		free(t->rt.v);
+		free(t->batch.v);
+		close(t->ep);
 	}
 	qsort(rt.v, rt.n, sizeof(float), cmp_float);
 	qsort(batch.v, batch.n, sizeof(float), cmp_float);
@@ -606,6 +609,14 @@ static int do_work(struct config *cfg)
 	       pct(&rt, 90), pct(&rt, 99), rt.n ? rt.v[rt.n - 1] : 0.0,
 	       pct(&batch, 50), pct(&batch, 90), pct(&batch, 99),
 	       batch.n ? batch.v[batch.n - 1] : 0.0, empty, drained);
+	for (int i = 0; i < cfg->clients; i++) {
+		close(conns[i].fd);
+		free(conns[i].in);
+	}
+	free(rt.v);
+	free(batch.v);
+	free(conns);
+	free(ts);
 	return 0;
 }
 
