@@ -35,6 +35,36 @@
  *                    10, 100 = 10 x 10, 1000 = 100 x 10. These figures
  *                    grow the queue: B is where they start.
  *
+ * Costs per call (issue #9: what a call costs must not grow with what the
+ * queue holds). Each is timed per call and counted in records touched
+ * (feed_debug_touched() around the call), the count that shows the cost
+ * whatever the noise of the machine:
+ *   mixed ttls       queue "mixed": one message with ttl 14 days, then B
+ *                    messages with ttl 1 h (the default) in generations of
+ *                    D = 500 created `step` apart (step = 1 h x D / B),
+ *                    then the first message deleted: every live message
+ *                    expires before a message ahead of it did ("out of
+ *                    order"). Each step moves the data clock by `step`, so
+ *                    that the oldest generation (D messages) is due, and
+ *                    appends a new one (untimed), so B stay live; then it
+ *                    times feed_queue_stats() (its total must be B) and
+ *                    feed_compact() with a budget of 1,000: one call does
+ *                    the D due messages, unless it says `more`; the calls
+ *                    after it are timed as well, and every call counts.
+ *                    Steps are capped (--quick 20, else 200): the clock of
+ *                    the small side moves 30 min per step.
+ *   delayed          queue "delayed": P messages delayed 900 s, then 1,000
+ *                    ready ones; P = 0 in the small environment and
+ *                    --delayed (default 100,000) in the big one. Times
+ *                    feed_claim_create() of 10 (ttl 60 s, grace 60 s) ALONE:
+ *                    the feed_delete_many() of what it claimed and the
+ *                    refill at the tail are untimed. One untimed claim
+ *                    first, so that the first claim's walk past the delayed
+ *                    messages is not in the figure. The clock stands still.
+ *                    Here the two sides differ by the delayed messages
+ *                    (and by the backlogs the environments hold, as for
+ *                    every figure).
+ *
  * The storage is shared and noisy, so every timed figure alternates
  * between the two environments in REPS slices (small, big, small, big,
  * ...) and sums them: a slow spell of the disk hits both sides of a ratio
@@ -85,6 +115,14 @@
 #define REFILL_AT 100
 #define MAP_SIZE (UINT64_C(4) << 30)
 #define N_BACKLOGS 2
+#define MIXED_QUEUE "mixed"
+#define DELAYED_QUEUE "delayed"
+#define LONG_TTL_S (14u * 86400u)
+#define DEFAULT_TTL_S 3600u
+#define MIXED_DUE 500 /* messages due at each step of the mixed figure */
+#define DELAY_S 900u
+#define READY 1000 /* ready messages of the delayed figure's queue */
+#define CLAIM_N 10
 
 typedef char msg_id[FEED_ID_LEN + 1];
 
@@ -96,6 +134,8 @@ struct config {
 	int reps;            /* slices it is cut into, alternating backlogs */
 	uint64_t append_cap; /* most messages in one append slice */
 	uint64_t compact_n;  /* expired messages for the compaction figure */
+	uint64_t delayed;    /* delayed messages ahead, big side */
+	uint64_t mixed_steps; /* most steps of the mixed figure */
 	uint64_t seed;
 };
 
@@ -108,6 +148,7 @@ struct span {
 /* One environment with its backlog. */
 struct bench {
 	const struct config *cfg;
+	const char *name; /* "small" or "big" */
 	feed_t *feed;
 	char path[PATH_MAX];
 	uint64_t now_ms;
@@ -119,6 +160,8 @@ struct bench {
 	feed_msg_in_t msgs[FILL_REQ_MSGS];
 	feed_append_req_t reqs[MAX_REQS];
 	msg_id *out_ids; /* FILL_GROUP results */
+	/* the mixed ttls figure */
+	uint64_t mixed_live, mixed_due, mixed_step_ms, mixed_steps;
 };
 
 enum fig_id {
@@ -151,6 +194,28 @@ static struct figure figs[N_FIGS] = {
 	[FIG_APPEND_100] = {"append, groups of 100 (10 req x 10)", "commits"},
 	[FIG_APPEND_1000] = {"append, groups of 1000 (100 req x 10)",
 			     "commits"},
+};
+
+/* A cost per call: calls timed, records touched, items they handled. */
+struct cost {
+	const char *name;
+	const char *short_name; /* for the goals */
+	const char *size_name; /* what size[] counts */
+	const char *item_name; /* what items[] counts */
+	uint64_t size[N_BACKLOGS];
+	uint64_t calls[N_BACKLOGS], touched[N_BACKLOGS], items[N_BACKLOGS];
+	struct span span[N_BACKLOGS];
+};
+
+enum cost_id { COST_COMPACT, COST_STATS, COST_CLAIM, N_COSTS };
+
+static struct cost costs[N_COSTS] = {
+	[COST_COMPACT] = {"compact step, mixed ttls, 500 due",
+			  "compact step, mixed ttls", "live", "removed"},
+	[COST_STATS] = {"queue stats, mixed ttls", "queue stats, mixed ttls",
+			"live", "total"},
+	[COST_CLAIM] = {"claim 10, delayed ahead (claim alone)",
+			"claim 10, delayed ahead", "delayed", "claimed"},
 };
 
 static struct {
@@ -249,6 +314,7 @@ static void bench_init(struct bench *b, const struct config *cfg,
 {
 	*b = (struct bench){
 		.cfg = cfg,
+		.name = name,
 		.now_ms = START_MS,
 		.backlog = backlog,
 		.rng = rng,
@@ -282,14 +348,16 @@ static void bench_fini(struct bench *b)
  * one may be shorter). Their ids land in b->out_ids, in order.
  */
 static void append_group(struct bench *b, const char *queue, size_t n,
-			 size_t req_msgs, uint32_t ttl_s)
+			 size_t req_msgs, uint32_t ttl_s, uint32_t delay_s)
 {
 	size_t n_reqs = (n + req_msgs - 1) / req_msgs;
 	int rc;
 
 	for (size_t i = 0; i < req_msgs; i++)
-		b->msgs[i] = (feed_msg_in_t){
-			.body = body, .body_len = BODY_LEN, .ttl_s = ttl_s};
+		b->msgs[i] = (feed_msg_in_t){.body = body,
+					     .body_len = BODY_LEN,
+					     .ttl_s = ttl_s,
+					     .delay_s = delay_s};
 	for (size_t r = 0; r < n_reqs; r++) {
 		size_t left = n - r * req_msgs;
 
@@ -312,12 +380,12 @@ static void append_group(struct bench *b, const char *queue, size_t n,
 
 /* Appends n messages to `queue` in large groups (setup, untimed). */
 static void append_bulk(struct bench *b, const char *queue, uint64_t n,
-			uint32_t ttl_s, bool keep_ids)
+			uint32_t ttl_s, uint32_t delay_s, bool keep_ids)
 {
 	while (n > 0) {
 		size_t group = n < FILL_GROUP ? (size_t)n : FILL_GROUP;
 
-		append_group(b, queue, group, FILL_REQ_MSGS, ttl_s);
+		append_group(b, queue, group, FILL_REQ_MSGS, ttl_s, delay_s);
 		if (keep_ids) {
 			memcpy(b->ids + b->n_ids, b->out_ids,
 			       group * sizeof(msg_id));
@@ -334,7 +402,7 @@ static void fill_backlog(struct bench *b)
 
 	bench_open(b, FEED_NOSYNC);
 	b->ids = xcalloc((size_t)b->backlog, sizeof(msg_id));
-	append_bulk(b, BACKLOG, b->backlog, BACKLOG_TTL_S, true);
+	append_bulk(b, BACKLOG, b->backlog, BACKLOG_TTL_S, 0, true);
 	rc = feed_sync(b->feed);
 	if (rc)
 		die("feed_sync", rc);
@@ -383,7 +451,7 @@ static void run_compact(struct bench *b, struct figure *f, int k)
 	feed_compact_result_t res;
 	struct span *s = &f->span[k];
 
-	append_bulk(b, TTL_QUEUE, b->cfg->compact_n, SHORT_TTL_S, false);
+	append_bulk(b, TTL_QUEUE, b->cfg->compact_n, SHORT_TTL_S, 0, false);
 	b->now_ms += (SHORT_TTL_S + 1) * 1000;
 	do {
 		int rc;
@@ -405,7 +473,8 @@ static void run_compact(struct bench *b, struct figure *f, int k)
 }
 
 /* Deletes what the claim holds, in one call or one by one. */
-static void delete_claimed(struct bench *b, feed_claim_t *claim, bool each)
+static void delete_claimed(struct bench *b, const char *queue,
+			   feed_claim_t *claim, bool each)
 {
 	const char *ids[CLAIM_MAX];
 	size_t deleted = 0;
@@ -414,7 +483,7 @@ static void delete_claimed(struct bench *b, feed_claim_t *claim, bool each)
 	for (size_t i = 0; i < claim->msgs.n; i++)
 		ids[i] = claim->msgs.v[i].id;
 	if (!each) {
-		rc = feed_delete_many(b->feed, PROJECT, BACKLOG, ids,
+		rc = feed_delete_many(b->feed, PROJECT, queue, ids,
 				      claim->msgs.n, b->now_ms, &deleted);
 		if (rc)
 			die("feed_delete_many", rc);
@@ -422,7 +491,7 @@ static void delete_claimed(struct bench *b, feed_claim_t *claim, bool each)
 	for (size_t i = 0; each && i < claim->msgs.n; i++) {
 		bool gone = false;
 
-		rc = feed_delete(b->feed, PROJECT, BACKLOG, ids[i], claim->id,
+		rc = feed_delete(b->feed, PROJECT, queue, ids[i], claim->id,
 				 b->now_ms, &gone);
 		if (rc)
 			die("feed_delete", rc);
@@ -458,19 +527,19 @@ static void slice_claim(struct bench *b, struct figure *f, int k,
 				claim.msgs.n, limit);
 			exit(1);
 		}
-		delete_claimed(b, &claim, each);
+		delete_claimed(b, BACKLOG, &claim, each);
 		span_stop(s);
 		f->msgs[k] += claim.msgs.n;
 		f->ops[k]++;
 		consumed += claim.msgs.n;
 		feed_claim_free(&claim);
 		if (consumed >= REFILL_AT) {
-			append_bulk(b, BACKLOG, consumed, BACKLOG_TTL_S, false);
+			append_bulk(b, BACKLOG, consumed, BACKLOG_TTL_S, 0, false);
 			consumed = 0;
 		}
 	} while (s->wall < end);
 	if (consumed)
-		append_bulk(b, BACKLOG, consumed, BACKLOG_TTL_S, false);
+		append_bulk(b, BACKLOG, consumed, BACKLOG_TTL_S, 0, false);
 }
 
 /* One slice of appends in groups of `group`. */
@@ -485,7 +554,7 @@ static void slice_append(struct bench *b, struct figure *f, int k,
 		span_start(s);
 		append_group(b, BACKLOG, group,
 			     group < REQ_MSGS ? group : REQ_MSGS,
-			     BACKLOG_TTL_S);
+			     BACKLOG_TTL_S, 0);
 		span_stop(s);
 		f->msgs[k] += group;
 		f->ops[k]++;
@@ -533,6 +602,265 @@ static void run_figure(struct bench *b, enum fig_id id)
 		       s->wall > 0 ? 100 * s->cpu / s->wall : 0);
 	}
 	fflush(stdout);
+}
+
+/* ------------------------------------------------------ costs per call */
+
+/* Closes and reopens the environment in `durability`, flushed. */
+static void bench_reopen(struct bench *b, enum feed_durability durability)
+{
+	int rc = feed_sync(b->feed);
+
+	if (rc)
+		die("feed_sync", rc);
+	feed_close(b->feed);
+	bench_open(b, durability);
+}
+
+/* Compacts until no work is left (untimed). */
+static void compact_drain(struct bench *b)
+{
+	feed_compact_result_t res;
+
+	do {
+		int rc = feed_compact(b->feed, b->now_ms, COMPACT_BUDGET, &res);
+
+		if (rc)
+			die("feed_compact", rc);
+	} while (res.more);
+}
+
+/* Starts a timed call: *touched0 = the records touched so far. */
+static void cost_start(struct cost *c, int k, uint64_t *touched0)
+{
+	*touched0 = feed_debug_touched();
+	span_start(&c->span[k]);
+}
+
+static void cost_stop(struct cost *c, int k, uint64_t touched0)
+{
+	span_stop(&c->span[k]);
+	c->touched[k] += feed_debug_touched() - touched0;
+	c->calls[k]++;
+}
+
+/*
+ * Queue "mixed" with `live` live messages, all out of order (see the
+ * design comment), in FEED_NOSYNC mode; reopened in sync mode.
+ */
+static void mixed_fill(struct bench *b, uint64_t live)
+{
+	char first[FEED_ID_LEN + 1];
+	uint64_t due = live < MIXED_DUE ? live : MIXED_DUE;
+	uint64_t gens = live / due;
+	uint64_t ttl_ms = (uint64_t)DEFAULT_TTL_S * 1000;
+	double t0 = clock_s(CLOCK_MONOTONIC);
+	bool deleted = false;
+	int rc;
+
+	/* Whatever the figures before left to expire (their claims) goes
+	 * first, so that the timed steps compact the mixed queue only. */
+	b->now_ms += ttl_ms;
+	compact_drain(b);
+	bench_reopen(b, FEED_NOSYNC);
+	b->mixed_due = due;
+	b->mixed_live = gens * due;
+	b->mixed_step_ms = (ttl_ms + gens - 1) / gens;
+	append_group(b, MIXED_QUEUE, 1, 1, LONG_TTL_S, 0);
+	memcpy(first, b->out_ids[0], sizeof(first));
+	for (uint64_t g = 0; g < gens; g++) {
+		if (g)
+			b->now_ms += b->mixed_step_ms;
+		append_group(b, MIXED_QUEUE, (size_t)due, (size_t)due,
+			     DEFAULT_TTL_S, 0);
+	}
+	rc = feed_delete(b->feed, PROJECT, MIXED_QUEUE, first, NULL,
+			 b->now_ms, &deleted);
+	if (rc)
+		die("feed_delete", rc);
+	if (!deleted) {
+		fprintf(stderr, "feed_bench: the 14-day message was not "
+			"deleted\n");
+		exit(1);
+	}
+	bench_reopen(b, FEED_SYNC);
+	printf("  mixed ttls, %-5s %8" PRIu64 " live, filled in %.2f s "
+	       "(nosync), a generation of %" PRIu64 " every %" PRIu64 " ms\n",
+	       b->name, b->mixed_live, clock_s(CLOCK_MONOTONIC) - t0, due,
+	       b->mixed_step_ms);
+}
+
+/*
+ * One step of the mixed figure: the oldest generation becomes due and a
+ * new one arrives (untimed); then stats and one compaction step, timed.
+ */
+static void mixed_step(struct bench *b, int k)
+{
+	struct cost *cs = &costs[COST_STATS], *cc = &costs[COST_COMPACT];
+	feed_queue_stats_t st;
+	feed_compact_result_t res;
+	uint64_t touched0;
+	int rc;
+
+	b->now_ms += b->mixed_step_ms;
+	append_group(b, MIXED_QUEUE, (size_t)b->mixed_due,
+		     (size_t)b->mixed_due, DEFAULT_TTL_S, 0);
+
+	cost_start(cs, k, &touched0);
+	rc = feed_queue_stats(b->feed, PROJECT, MIXED_QUEUE, b->now_ms, &st);
+	cost_stop(cs, k, touched0);
+	if (rc)
+		die("feed_queue_stats", rc);
+	if (st.total != b->mixed_live) {
+		fprintf(stderr, "feed_bench: stats of %s say %" PRIu64
+			" live, %" PRIu64 " expected\n", MIXED_QUEUE, st.total,
+			b->mixed_live);
+		exit(1);
+	}
+	cs->items[k] += st.total;
+
+	/* Every call is timed, the ones after a first that said `more` too:
+	 * work left to an untimed call would leave the figure. */
+	do {
+		cost_start(cc, k, &touched0);
+		rc = feed_compact(b->feed, b->now_ms, COMPACT_BUDGET, &res);
+		cost_stop(cc, k, touched0);
+		if (rc)
+			die("feed_compact", rc);
+		cc->items[k] += res.messages;
+	} while (res.more);
+	b->mixed_steps++;
+}
+
+static void slice_mixed(struct bench *b, int k, double secs)
+{
+	struct span *s0 = &costs[COST_STATS].span[k];
+	struct span *s1 = &costs[COST_COMPACT].span[k];
+	double end = s0->wall + s1->wall + secs;
+	uint64_t cap = b->mixed_steps + b->cfg->mixed_steps / b->cfg->reps;
+
+	do
+		mixed_step(b, k);
+	while (s0->wall + s1->wall < end && b->mixed_steps < cap);
+}
+
+/* Queue "delayed": `delayed` messages not due for DELAY_S, then READY
+ * ready ones, in FEED_NOSYNC mode; reopened in sync mode. */
+static void delayed_fill(struct bench *b, uint64_t delayed)
+{
+	double t0 = clock_s(CLOCK_MONOTONIC);
+
+	bench_reopen(b, FEED_NOSYNC);
+	append_bulk(b, DELAYED_QUEUE, delayed, DEFAULT_TTL_S, DELAY_S, false);
+	append_bulk(b, DELAYED_QUEUE, READY, DEFAULT_TTL_S, 0, false);
+	bench_reopen(b, FEED_SYNC);
+	printf("  delayed, %-5s %8" PRIu64 " delayed + %d ready, filled in "
+	       "%.2f s (nosync)\n", b->name, delayed, READY,
+	       clock_s(CLOCK_MONOTONIC) - t0);
+}
+
+/* One claim of CLAIM_N from the delayed queue, timed or not, then its
+ * delete_many (untimed). Returns how many it claimed. */
+static size_t delayed_claim(struct bench *b, int k, bool timed)
+{
+	struct cost *c = &costs[COST_CLAIM];
+	feed_claim_t claim = {0};
+	uint64_t touched0 = 0;
+	size_t n;
+	int rc;
+
+	if (timed)
+		cost_start(c, k, &touched0);
+	rc = feed_claim_create(b->feed, PROJECT, DELAYED_QUEUE, 60, 60,
+			       CLAIM_N, b->now_ms, &claim);
+	if (timed)
+		cost_stop(c, k, touched0);
+	if (rc)
+		die("feed_claim_create", rc);
+	if (claim.msgs.n != CLAIM_N) {
+		fprintf(stderr, "feed_bench: claimed %zu of %d from %s\n",
+			claim.msgs.n, CLAIM_N, DELAYED_QUEUE);
+		exit(1);
+	}
+	delete_claimed(b, DELAYED_QUEUE, &claim, false);
+	n = claim.msgs.n;
+	feed_claim_free(&claim);
+	return n;
+}
+
+static void slice_delayed(struct bench *b, int k, double secs)
+{
+	struct cost *c = &costs[COST_CLAIM];
+	double end = c->span[k].wall + secs;
+	uint64_t consumed = 0;
+
+	do {
+		size_t n = delayed_claim(b, k, true);
+
+		c->items[k] += n;
+		consumed += n;
+		if (consumed >= REFILL_AT) {
+			append_bulk(b, DELAYED_QUEUE, consumed, DEFAULT_TTL_S,
+				    0, false);
+			consumed = 0;
+		}
+	} while (c->span[k].wall < end);
+	if (consumed)
+		append_bulk(b, DELAYED_QUEUE, consumed, DEFAULT_TTL_S, 0,
+			    false);
+}
+
+static void print_cost(enum cost_id id)
+{
+	const struct cost *c = &costs[id];
+
+	for (int k = 0; k < N_BACKLOGS; k++) {
+		const struct span *s = &c->span[k];
+		double calls = c->calls[k] ? (double)c->calls[k] : 1;
+
+		printf("  %-38s %8" PRIu64 " %7s %7" PRIu64 " calls %7.3f s "
+		       "%10.1f us/call %10.1f touched/call %8.1f %s/call  "
+		       "cpu %3.0f%%\n",
+		       k ? "" : c->name, c->size[k], c->size_name, c->calls[k],
+		       s->wall, 1e6 * s->wall / calls,
+		       (double)c->touched[k] / calls,
+		       (double)c->items[k] / calls, c->item_name,
+		       s->wall > 0 ? 100 * s->cpu / s->wall : 0);
+	}
+	fflush(stdout);
+}
+
+/* The costs per call, in alternating slices like every figure. */
+static void run_costs(struct bench *b)
+{
+	const struct config *cfg = b[0].cfg;
+	double secs = cfg->slice_s / cfg->reps;
+
+	printf("\n  %-38s %16s %13s %9s %15s %20s\n", "costs per call",
+	       "size", "calls", "seconds", "time", "records touched");
+	for (int k = 0; k < N_BACKLOGS; k++)
+		mixed_fill(&b[k], b[k].backlog);
+	for (int k = 0; k < N_BACKLOGS; k++) {
+		costs[COST_STATS].size[k] = b[k].mixed_live;
+		costs[COST_COMPACT].size[k] = b[k].mixed_live;
+	}
+	for (int rep = 0; rep < cfg->reps; rep++)
+		for (int k = 0; k < N_BACKLOGS; k++)
+			slice_mixed(&b[k], k, secs);
+	print_cost(COST_COMPACT);
+	print_cost(COST_STATS);
+
+	for (int k = 0; k < N_BACKLOGS; k++) {
+		costs[COST_CLAIM].size[k] = k ? cfg->delayed : 0;
+		delayed_fill(&b[k], costs[COST_CLAIM].size[k]);
+		delayed_claim(&b[k], k, false);
+		append_bulk(&b[k], DELAYED_QUEUE, CLAIM_N, DEFAULT_TTL_S, 0,
+			    false);
+	}
+	for (int rep = 0; rep < cfg->reps; rep++)
+		for (int k = 0; k < N_BACKLOGS; k++)
+			slice_delayed(&b[k], k, secs);
+	print_cost(COST_CLAIM);
 }
 
 /* -------------------------------------------------------- references */
@@ -589,7 +917,7 @@ static void probe_nosync(const struct config *cfg)
 	bench_open(&b, FEED_NOSYNC);
 	do {
 		span_start(&s);
-		append_group(&b, BACKLOG, 1000, REQ_MSGS, BACKLOG_TTL_S);
+		append_group(&b, BACKLOG, 1000, REQ_MSGS, BACKLOG_TTL_S, 0);
 		span_stop(&s);
 		msgs += 1000;
 	} while (s.wall < cfg->slice_s && msgs < cfg->append_cap);
@@ -618,6 +946,24 @@ static double fig_ratio(enum fig_id f)
 	return big > 0 ? fig_rate(f, 0) / big : 0;
 }
 
+/* Seconds (or records touched) per call of cost `i` on side `k`. */
+static double cost_per_call(enum cost_id i, int k, bool touched)
+{
+	const struct cost *c = &costs[i];
+
+	if (!c->calls[k])
+		return 0;
+	return (touched ? (double)c->touched[k] : c->span[k].wall) /
+	       (double)c->calls[k];
+}
+
+static double cost_ratio(enum cost_id i, bool touched)
+{
+	double small = cost_per_call(i, 0, touched);
+
+	return small > 0 ? cost_per_call(i, 1, touched) / small : 0;
+}
+
 static void summary(const struct config *cfg)
 {
 	double a0 = fig_rate(FIG_APPEND_1000, 0);
@@ -632,6 +978,16 @@ static void summary(const struct config *cfg)
 	for (int f = 0; f < N_FIGS; f++)
 		printf("  %-38s %12.0f %12.0f %7.2f\n", figs[f].name,
 		       fig_rate(f, 0), fig_rate(f, 1), fig_ratio(f));
+	printf("\ncosts per call (ratio = big / small; above 1 is a "
+	       "slowdown)\n");
+	printf("  %-38s %9s %9s %7s %10s %10s %7s\n", "figure", "us small",
+	       "us big", "ratio", "rec small", "rec big", "ratio");
+	for (int i = 0; i < N_COSTS; i++)
+		printf("  %-38s %9.1f %9.1f %7.2f %10.1f %10.1f %7.2f\n",
+		       costs[i].name, 1e6 * cost_per_call(i, 0, false),
+		       1e6 * cost_per_call(i, 1, false), cost_ratio(i, false),
+		       cost_per_call(i, 0, true), cost_per_call(i, 1, true),
+		       cost_ratio(i, true));
 	printf("  %-38s %12.0f /s\n", "storage sync floor", ref.sync_per_s);
 	printf("  %-38s %12.0f msgs/s\n", "append, groups of 1000, NOSYNC",
 	       ref.nosync_rate);
@@ -644,6 +1000,16 @@ static void summary(const struct config *cfg)
 	printf("  %-50s %12.2f  %s\n",
 	       "claim + delete_many, backlog ratio <= 1.5", claim_ratio,
 	       claim_ratio <= 1.5 ? "met" : "MISSED");
+	for (int i = 0; i < N_COSTS; i++) {
+		double r = cost_ratio(i, false);
+		char goal[80];
+
+		snprintf(goal, sizeof(goal), "%s, ratio <= 1.5",
+			 costs[i].short_name);
+		printf("  %-50s %12.2f  %s (records touched: ratio %.2f)\n",
+		       goal, r, r <= 1.5 ? "met" : "MISSED",
+		       cost_ratio(i, true));
+	}
 	if (cfg->quick)
 		printf("  (--quick: small counts and slices, figures not to be "
 		       "quoted)\n");
@@ -655,12 +1021,15 @@ static void usage(FILE *to)
 {
 	fprintf(to,
 		"usage: feed_bench [--quick] [--dir DIR] [--big N] [--slice S] "
-		"[--keep]\n"
+		"[--delayed N] [--keep]\n"
 		"  --quick    small counts and short slices (CI smoke run)\n"
 		"  --dir DIR  make the environments under DIR (it must exist)\n"
 		"             default: a new directory under $TMPDIR, removed\n"
 		"  --big N    the large backlog, messages (default 1000000)\n"
 		"  --slice S  seconds per figure and backlog (default 3)\n"
+		"  --delayed N  delayed messages ahead of the ready ones, big\n"
+		"             side of the delayed claim figure (default 100000,\n"
+		"             --quick 20000)\n"
 		"  --keep     leave the environments in place\n"
 		"  HERALD_SEED=N replays the random choices\n");
 }
@@ -694,6 +1063,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		} else if (!strcmp(arg, "--big") && has_value) {
 			cfg->big = parse_num(argv[++i]);
 			big_set = true;
+		} else if (!strcmp(arg, "--delayed") && has_value) {
+			cfg->delayed = parse_num(argv[++i]);
 		} else if (!strcmp(arg, "--slice") && has_value) {
 			cfg->slice_s = strtod(argv[++i], NULL);
 			slice_set = cfg->slice_s > 0;
@@ -712,6 +1083,9 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	cfg->reps = cfg->quick ? 1 : 3;
 	cfg->append_cap = cfg->quick ? 20000 : 3000000;
 	cfg->compact_n = cfg->quick ? 5000 : 100000;
+	if (!cfg->delayed)
+		cfg->delayed = cfg->quick ? 20000 : 100000;
+	cfg->mixed_steps = cfg->quick ? 20 : 200;
 }
 
 static uint64_t seed_get(void)
@@ -767,6 +1141,7 @@ int main(int argc, char **argv)
 	       "backlog", "messages", "seconds", "msgs/s", "ops/s");
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		run_figure(b, order[i]);
+	run_costs(b);
 
 	printf("\nenvironments\n");
 	for (int k = 0; k < N_BACKLOGS; k++)
