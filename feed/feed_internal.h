@@ -386,6 +386,11 @@ struct feed__lost {
  */
 int feed__lost_add(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		   uint64_t first, uint64_t last, uint64_t count);
+/* The range of qid with the greatest first <= seq (*found), copied out:
+ * *first and *l. Two cursor moves at most. */
+int feed__lost_at_or_before(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			    uint64_t seq, uint64_t *first, struct feed__lost *l,
+			    bool *found);
 /* The one put of a `lost` record (no merging: upgrade.c). */
 int feed__lost_put(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t first,
 		   const struct feed__lost *l);

@@ -324,28 +324,20 @@ static int hole_lost(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 	if (!w->lost) {
 		uint64_t first = 0;
 		struct feed__lost r;
+		bool found;
 
+		/* A range may reach over the marker into the first hole. */
+		rc = feed__lost_at_or_before(feed, txn, q->qid, a, &first, &r,
+					     &found);
+		if (rc)
+			return rc;
+		if (found && first < a)
+			lost_part(first, &r, a, b, n, exact);
 		rc = feed__err(mdb_cursor_open(txn, feed->lost, &w->lost));
 		if (rc) {
 			w->lost = NULL;
 			return rc;
 		}
-		/* A range may reach over the marker into the first hole. */
-		rc = feed__seek(w->lost, q->qid, a, &key, &val);
-		if (rc == 0 || rc == FEED_ENOTFOUND) {
-			feed__touch();
-			rc = feed__err(mdb_cursor_get(w->lost, &key, &val,
-						      rc ? MDB_LAST : MDB_PREV));
-		}
-		if (rc == 0 && key.mv_size == 16 && val.mv_size == 16 &&
-		    feed__get_be64(key.mv_data) == q->qid) {
-			first = feed__get_be64((uint8_t *)key.mv_data + 8);
-			memcpy(&r, val.mv_data, sizeof(r));
-			if (first < a)
-				lost_part(first, &r, a, b, n, exact);
-		}
-		if (rc && rc != FEED_ENOTFOUND)
-			return rc;
 		rc = feed__seek(w->lost, q->qid, a, &key, &val);
 		lost_load(w, rc, &key, &val);
 	}

@@ -397,8 +397,7 @@ static int none_present(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t a,
 	return rc == FEED_ENOTFOUND ? 0 : rc;
 }
 
-/* The range of qid with the greatest first <= seq (*found), copied out. */
-static int lost_at_or_before(feed_t *feed, MDB_txn *txn, uint64_t qid,
+int feed__lost_at_or_before(feed_t *feed, MDB_txn *txn, uint64_t qid,
 			     uint64_t seq, uint64_t *first,
 			     struct feed__lost *l, bool *found)
 {
@@ -448,7 +447,7 @@ int feed__lost_add(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	bool found, none = false;
 	int rc;
 
-	rc = lost_at_or_before(feed, txn, q->qid, first, &pfirst, &prev,
+	rc = feed__lost_at_or_before(feed, txn, q->qid, first, &pfirst, &prev,
 			       &found);
 	if (rc == 0 && found)
 		rc = none_present(feed, txn, q->qid, prev.last + 1,

@@ -839,6 +839,20 @@ static void test_gap_exact(feed_t *feed)
 	   (long long)page.missed);
 	feed_msgs_free(&page);
 
+	/* A lost range reaching back over the marker (the reader saw its
+	 * first message), with another queue's ranges after it. */
+	append_msg(feed, "reach", "m0", 10, 0, 1, T0, ids[0]);
+	append_msg(feed, "reach", "m1", 10, 0, 1, T0, ids[1]);
+	append_msg(feed, "reach", "m2", 1000, 0, 1, T0, ids[2]);
+	append_msg(feed, "reach2", "m0", 10, 0, 1, T0, NULL);
+	append_msg(feed, "reach2", "m1", 1000, 0, 1, T0, NULL);
+	compact_all(feed, T0 + 11 * SEC);
+	read_q(feed, "reach", ids[0], 10, 0, 99, T0 + 11 * SEC, &page);
+	ok(page.gap && page.missed == 1 && page_is(&page, "m2"),
+	   "a lost range reaching over the marker counts its part after it "
+	   "(missed %lld)", (long long)page.missed);
+	feed_msgs_free(&page);
+
 	/* Purged after the marker: lost to this reader. */
 	append_range(feed, "purgegap", 0, 4, T0, ids);
 	feed_delete(feed, P, "purgegap", ids[1], NULL, T0, NULL);
