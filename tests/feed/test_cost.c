@@ -279,10 +279,54 @@ static void test_mixed(void)
 	fixture_rmdir(dir);
 }
 
+/* Index entries an append costs: one per run of one expiry. */
+static void test_append_entries(void)
+{
+	const char *dir;
+	feed_t *feed = fixture_open(&dir, NULL);
+	feed_msg_in_t same[10], mixed[10], later[10];
+	feed_append_req_t reqs[3];
+	uint64_t before, fresh, cont, alt, group;
+
+	for (int i = 0; i < 10; i++) {
+		same[i] = (feed_msg_in_t){"x", 1, 60, 0};
+		mixed[i] = (feed_msg_in_t){"x", 1, i % 2 ? 90 : 60, 0};
+	}
+	for (int i = 0; i < 10; i++)
+		later[i] = (feed_msg_in_t){"x", 1, 90, 0};
+	/* The first append also makes the queue due: not counted. */
+	feed_append(feed, P, "entries", same, 10, NULL, T0, NULL);
+	before = feed_debug_touched();
+	feed_append(feed, P, "entries", same, 10, NULL, T0, NULL);
+	cont = feed_debug_touched() - before;
+	before = feed_debug_touched();
+	feed_append(feed, P, "entries", later, 10, NULL, T0, NULL);
+	fresh = feed_debug_touched() - before;
+	before = feed_debug_touched();
+	feed_append(feed, P, "entries", mixed, 10, NULL, T0, NULL);
+	alt = feed_debug_touched() - before;
+	is(fresh - cont, 1, "a request of 10 with a new ttl puts one entry; "
+	   "one that continues the tail's expiry none");
+	is(alt - cont, 10, "alternating ttls put one entry per message");
+	for (int i = 0; i < 3; i++)
+		reqs[i] = (feed_append_req_t){.project = P,
+					      .queue = "entries",
+					      .msgs = same,
+					      .n_msgs = 10};
+	before = feed_debug_touched();
+	feed_append_group(feed, reqs, 3, T0 + 1);
+	group = feed_debug_touched() - before;
+	is(group, 3 * cont + 1, "a group of three such requests at a new "
+	   "time shares one entry");
+	feed_close(feed);
+	fixture_rmdir(dir);
+}
+
 int main(void)
 {
 	test_long_head();
 	test_mixed();
+	test_append_entries();
 	done_testing();
 	return exit_status();
 }
