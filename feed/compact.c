@@ -21,7 +21,8 @@
  *
  * The budget counts records touched (feed__touch: seeks, steps, gets,
  * puts, deletes), checked after every step, so a call touches at most
- * `budget` plus one step's worth (a removal: about ten). Each call is one
+ * `budget` plus one step's worth (a removal: about ten; the release of a
+ * claim, which goes whole: a few per message it holds). Each call is one
  * write transaction; `more` tells the caller to call again. The cost is
  * that of what expired, never of what is still alive: live messages are
  * never visited (a run holds only messages of its expiry).

@@ -541,7 +541,9 @@ typedef struct feed_compact_result {
  * queues in ONE write transaction that touches at most about `budget`
  * records (0 = 1): the budget counts every record and index entry read or
  * written (as feed_debug_touched() does), checked after each step, so a
- * call goes past it by at most one step (about ten records). Writers are
+ * call goes past it by at most one step: about ten records for removing
+ * messages, a few per message it holds for releasing one expired claim
+ * (a claim is released whole). Writers are
  * never held long. Finds its work through an index of due times and, per
  * queue, an index of runs of messages of one expiry: O(expired), never
  * O(total) - live messages are not visited, whatever the mix of ttls and
