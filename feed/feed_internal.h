@@ -57,7 +57,10 @@
  * not known (holes a format-1 store left). Ranges never overlap; a range
  * is merged with its neighbours whenever nothing is present between them,
  * so their number is bounded by the live messages (and later deletions)
- * between them, not by history. A read checks a hole after its marker
+ * between them, not by history. A range's first and last seqs are always
+ * lost ones (it grows only by losses), so a range reaching past a marker
+ * holds a loss after it: a gap found through `lost` is never spurious,
+ * only its count may be unknown. A read checks a hole after its marker
  * against them (log.c) instead of calling every hole lost.
  *
  * Claiming without scanning claimed messages: the queue's claim cursor
