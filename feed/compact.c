@@ -7,110 +7,131 @@
  * expiry. One call handles the queues due by now, oldest due first:
  *
  *   1. expired claims of the queue (from `cexpiry`) are released;
- *   2. expired out-of-order messages (from `expiry`) are removed;
- *   3. the head of the log is walked and its expired in-order messages
- *      removed, up to the first live one (out-of-order messages met on the
- *      way are stepped over; step 2 owns them);
- *   4. the queue's due time becomes the earliest of: that first live
- *      in-order message's expiry, its first `expiry` entry, its first
- *      `cexpiry` entry - or the entry goes when there is none.
+ *   2. the queue's first `expiry` entries due by now are taken, earliest
+ *      first: each is the start of a run of messages of that expiry
+ *      (feed_internal.h), all expired. The run is walked and its messages
+ *      removed, the span they leave recorded in `lost` at once; when the
+ *      run ends the entry goes, and when the budget runs out inside it the
+ *      entry moves to where the walk stopped, so the next call goes on
+ *      from there;
+ *   3. the queue's due time becomes the earliest of its first `expiry`
+ *      and first `cexpiry` entries - or its entry goes when there is none.
  *
  * A dropped queue's due time is 1: its records are deleted range by range.
  *
- * Each call is one write transaction touching about `budget` records, so
- * the writer is never held long; `more` tells the caller to call again.
- * The cost is that of what expired, never of what is still alive.
+ * The budget counts records touched (feed__touch: seeks, steps, gets,
+ * puts, deletes), checked after every step, so a call touches at most
+ * `budget` plus one step's worth (a removal: about ten; the release of a
+ * claim, which goes whole: a few per message it holds). Each call is one
+ * write transaction; `more` tells the caller to call again. The cost is
+ * that of what expired, never of what is still alive: live messages are
+ * never visited (a run holds only messages of its expiry).
+ *
+ * A queue whose records contradict each other is skipped, not fatal: its
+ * work runs in a nested transaction that is thrown away, its due time is
+ * pushed SKIP_MS later (so later calls do not spin on it), and the result
+ * counts it. Compaction of every other queue goes on.
  */
 #include "feed_internal.h"
 
+/* How long compaction leaves a corrupt queue alone. */
+#define SKIP_MS (60 * UINT64_C(1000))
+
 struct compact_ctx {
 	uint64_t now_ms;
-	size_t budget, left;
+	size_t budget;
+	uint64_t start; /* feed__touched when the call began */
 	feed_compact_result_t *out;
 };
 
-/* Step 2: expired messages listed in `expiry`. Returns 0 or an error;
- * c->left says whether the budget ran out. */
-static int compact_indexed(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-			   struct compact_ctx *c)
+/* Budget left: records the call may still touch. */
+static size_t left(const struct compact_ctx *c)
 {
-	while (c->left > 0) {
+	uint64_t spent = feed__touched - c->start;
+
+	return spent >= c->budget ? 0 : (size_t)(c->budget - spent);
+}
+
+/*
+ * Step 2 for the run of entry qid | t | s: removes its messages while the
+ * budget lasts. *done = the run is finished (its entry deleted).
+ */
+static int compact_run(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       struct compact_ctx *c, uint64_t t, uint64_t s,
+		       bool *done)
+{
+	uint64_t bound, pos = s, first = 0, last = 0, n = 0;
+	int rc = feed__run_bound(feed, txn, q->qid, t, s, &bound);
+
+	*done = false;
+	while (rc == 0 && left(c) > 0) {
 		MDB_val key, val;
 		struct feed__mrec m;
-		uint64_t seq;
-		int rc = feed__first(txn, feed->expiry, q->qid, 0, &key, &val);
+		uint64_t seq = 0;
 
-		if (rc == FEED_ENOTFOUND)
-			return 0;
-		if (rc)
-			return rc;
-		if (key.mv_size != 24 ||
-		    feed__get_be64((uint8_t *)key.mv_data + 8) > c->now_ms)
-			return 0;
-		seq = feed__get_be64((uint8_t *)key.mv_data + 16);
-		rc = feed__msg_load(feed, txn, q->qid, seq, &m, NULL);
-		if (rc == FEED_ENOTFOUND) {
-			/* An entry without its message: drop it. */
-			rc = feed__expiry_set(feed, txn, q->qid,
-					      feed__get_be64((uint8_t *)
-							     key.mv_data + 8),
-					      seq, false);
-			if (rc)
-				return rc;
-			continue;
+		rc = feed__first(txn, feed->msgs, q->qid, pos, &key, &val);
+		if (rc == 0) {
+			seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+			rc = feed__mrec_decode(&val, &m, NULL);
+		}
+		if (rc == FEED_ENOTFOUND || (rc == 0 && (seq >= bound ||
+							 m.expires_ms != t))) {
+			*done = true;
+			rc = 0;
+			break;
 		}
 		if (rc == 0)
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
-					      FEED__EXPIRED);
+					      FEED__EXPIRED_NOTED);
 		if (rc)
-			return rc;
+			break;
+		first = first ? first : seq;
+		last = seq;
+		n++;
+		pos = seq + 1;
 		c->out->messages++;
-		c->left--;
 	}
-	return 0;
+	/* Everything in [first, last] is gone: the walk saw each present
+	 * message in it, and removed it. */
+	if (rc == 0 && n)
+		rc = feed__lost_add(feed, txn, q, first, last, n);
+	if (rc == 0 && (*done || pos != s))
+		rc = feed__expiry_set(feed, txn, q->qid, t, s, false);
+	if (rc == 0 && !*done && pos != s)
+		rc = feed__expiry_set(feed, txn, q->qid, t, pos, true);
+	/* An open tail run may have just lost its entry: close it, so the
+	 * next append of that expiry starts one. */
+	if (rc == 0 && *done && t == q->rec.tail_expires_ms)
+		q->rec.tail_expires_ms = 0;
+	return rc;
 }
 
-/* Step 3: the expired head of the log. *head_due = expiry of the first
- * live in-order message, 0 if none. */
-static int compact_head(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
-			struct compact_ctx *c, uint64_t *head_due)
+/* Step 2: the runs due by now, while the budget lasts. */
+static int compact_runs(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			struct compact_ctx *c)
 {
-	uint64_t next = 0;
+	int rc = 0;
 
-	*head_due = 0;
-	while (c->left > 0) {
+	while (rc == 0 && left(c) > 0) {
 		MDB_val key, val;
-		MDB_cursor *cur;
-		struct feed__mrec m;
-		uint64_t seq;
-		int rc = feed__err(mdb_cursor_open(txn, feed->msgs, &cur));
+		uint64_t t;
+		bool done;
 
-		if (rc)
-			return rc;
-		rc = feed__seek(cur, q->qid, next, &key, &val);
-		/* Step over out-of-order messages without a new seek. */
-		while (rc == 0) {
-			rc = feed__mrec_decode(&val, &m, NULL);
-			if (rc || !(m.flags & FEED__M_INDEXED))
-				break;
-			rc = feed__step(cur, q->qid, &key, &val);
-		}
-		mdb_cursor_close(cur);
-		if (rc)
-			return rc == FEED_ENOTFOUND ? 0 : rc;
-		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
-		if (m.expires_ms > c->now_ms) {
-			*head_due = m.expires_ms;
+		rc = feed__first(txn, feed->expiry, q->qid, 0, &key, &val);
+		if (rc == FEED_ENOTFOUND)
 			return 0;
-		}
-		rc = feed__msg_remove(feed, txn, q, seq, &m, FEED__EXPIRED);
+		if (rc == 0 && key.mv_size != 24)
+			rc = FEED_ECORRUPT;
 		if (rc)
-			return rc;
-		next = seq + 1;
-		c->out->messages++;
-		c->left--;
+			break;
+		t = feed__get_be64((uint8_t *)key.mv_data + 8);
+		if (t > c->now_ms)
+			return 0;
+		rc = compact_run(feed, txn, q, c, t,
+				 feed__get_be64((uint8_t *)key.mv_data + 16),
+				 &done);
 	}
-	return 0;
+	return rc;
 }
 
 /* The earliest time in a qid | time | ... index, 0 if none. */
@@ -135,29 +156,25 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			 struct compact_ctx *c)
 {
-	uint64_t head_due, t1, t2;
+	uint64_t t1, t2;
 	size_t released;
 	int rc;
 
-	rc = feed__claims_release_expired(feed, txn, q, c->now_ms, c->left,
+	rc = feed__claims_release_expired(feed, txn, q, c->now_ms, left(c),
 					  &released);
 	if (rc)
 		return rc;
 	c->out->claims += released;
-	c->left -= released < c->left ? released : c->left;
-	rc = compact_indexed(feed, txn, q, c);
-	if (rc == 0)
-		rc = compact_head(feed, txn, q, c, &head_due);
+	rc = compact_runs(feed, txn, q, c);
 	if (rc)
 		return rc;
-	if (c->left > 0) {
+	if (left(c) > 0) {
 		/* Done with this queue: it is next due at its earliest. */
 		rc = first_time(txn, feed->expiry, q->qid, &t1);
 		if (rc == 0)
 			rc = first_time(txn, feed->cexpiry, q->qid, &t2);
 		if (rc == 0)
-			rc = feed__due_set(feed, txn, q,
-					   earliest(head_due, earliest(t1, t2)));
+			rc = feed__due_set(feed, txn, q, earliest(t1, t2));
 	}
 	return rc ? rc : feed__queue_save(feed, txn, q);
 }
@@ -166,8 +183,8 @@ static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int reclaim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		   struct compact_ctx *c)
 {
-	const MDB_dbi dbs[] = {feed->msgs, feed->expiry, feed->avail,
-			       feed->claims, feed->cexpiry};
+	const MDB_dbi dbs[] = {feed->msgs,   feed->expiry,  feed->avail,
+			       feed->claims, feed->cexpiry, feed->lost};
 	uint8_t k[8];
 	MDB_val key = {8, k};
 	int rc;
@@ -189,19 +206,18 @@ static int reclaim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			key.mv_data = k;
 			feed__touch();
 			rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-			if (rc || c->left == 0 ||
+			if (rc || left(c) == 0 ||
 			    feed__get_be64(key.mv_data) != q->qid)
 				break;
 			rc = mdb_cursor_del(cur, 0);
 			if (rc)
 				break;
 			c->out->dropped++;
-			c->left--;
 		}
 		mdb_cursor_close(cur);
 		if (rc && rc != MDB_NOTFOUND)
 			return feed__err(rc);
-		if (c->left == 0)
+		if (left(c) == 0)
 			return 0;
 	}
 	/* All gone: the record and its due entry go last. */
@@ -214,17 +230,68 @@ static int reclaim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	return rc;
 }
 
+/* One due queue's work, in a nested transaction: FEED_ECORRUPT leaves
+ * nothing of it behind. */
+static int compact_one(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		       uint64_t due_ms, struct compact_ctx *c)
+{
+	struct feed__queue q;
+	MDB_txn *sub;
+	int rc = feed__err(mdb_txn_begin(feed->env, txn, 0, &sub));
+
+	if (rc)
+		return rc;
+	rc = feed__queue_load(feed, sub, qid, &q);
+	if (rc == 0 && q.rec.due_ms != due_ms)
+		rc = FEED_ECORRUPT;
+	if (rc == 0 && (q.rec.flags & FEED__Q_DROPPED))
+		rc = reclaim(feed, sub, &q, c);
+	else if (rc == 0)
+		rc = compact_queue(feed, sub, &q, c);
+	/* A queue still due with budget left would loop forever. */
+	if (rc == 0 && left(c) > 0 && q.rec.due_ms &&
+	    q.rec.due_ms <= c->now_ms && !(q.rec.flags & FEED__Q_DROPPED))
+		rc = FEED_ECORRUPT;
+	if (rc == 0)
+		return feed__err(mdb_txn_commit(sub));
+	mdb_txn_abort(sub);
+	return rc;
+}
+
+/* Puts a corrupt queue's due entry (due_ms | qid) SKIP_MS after now, in
+ * its record too when that can be read, and counts it. */
+static int skip_corrupt(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			uint64_t due_ms, struct compact_ctx *c)
+{
+	struct feed__queue q;
+	uint8_t k[16];
+	uint64_t later = c->now_ms + SKIP_MS;
+	int rc;
+
+	c->out->corrupt++;
+	c->out->corrupt_qid = qid;
+	if (feed__queue_load(feed, txn, qid, &q) == 0 &&
+	    q.rec.due_ms == due_ms) {
+		rc = feed__due_set(feed, txn, &q, later);
+		return rc ? rc : feed__queue_save(feed, txn, &q);
+	}
+	feed__be64(k, due_ms);
+	feed__be64(k + 8, qid);
+	rc = feed__index_set(txn, feed->due, k, sizeof(k), false);
+	feed__be64(k, later);
+	return rc ? rc : feed__index_set(txn, feed->due, k, sizeof(k), true);
+}
+
 static int compact_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct compact_ctx *c = arg;
 	int rc = 0;
 
 	memset(c->out, 0, sizeof(*c->out));
-	c->left = c->budget;
-	while (c->left > 0) {
+	c->start = feed__touched;
+	while (left(c) > 0) {
 		MDB_cursor *cur;
 		MDB_val key, val;
-		struct feed__queue q;
 		uint64_t due_ms, qid;
 
 		rc = feed__err(mdb_cursor_open(txn, feed->due, &cur));
@@ -232,39 +299,38 @@ static int compact_fn(feed_t *feed, MDB_txn *txn, void *arg)
 			return rc;
 		feed__touch();
 		rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+		if (rc == 0 && key.mv_size == 16) {
+			due_ms = feed__get_be64(key.mv_data);
+			qid = feed__get_be64((uint8_t *)key.mv_data + 8);
+		} else if (rc == 0) {
+			/* Not a due entry at all: drop it. */
+			rc = mdb_cursor_del(cur, 0);
+			mdb_cursor_close(cur);
+			if (rc)
+				return feed__err(rc);
+			continue;
+		}
 		mdb_cursor_close(cur);
 		if (rc == MDB_NOTFOUND)
 			return 0;
 		if (rc)
 			return feed__err(rc);
-		if (key.mv_size != 16)
-			return FEED_ECORRUPT;
-		due_ms = feed__get_be64(key.mv_data);
-		qid = feed__get_be64((uint8_t *)key.mv_data + 8);
 		if (due_ms > c->now_ms)
 			return 0;
-		rc = feed__queue_load(feed, txn, qid, &q);
+		rc = compact_one(feed, txn, qid, due_ms, c);
 		if (rc == FEED_ENOQUEUE) {
 			/* A due entry without its queue: drop it. */
-			rc = feed__err(mdb_del(txn, feed->due, &key, NULL));
-			if (rc)
-				return rc;
-			continue;
+			uint8_t k[16];
+
+			feed__be64(k, due_ms);
+			feed__be64(k + 8, qid);
+			rc = feed__index_set(txn, feed->due, k, sizeof(k),
+					     false);
 		}
+		if (rc == FEED_ECORRUPT)
+			rc = skip_corrupt(feed, txn, qid, due_ms, c);
 		if (rc)
 			return rc;
-		if (q.rec.due_ms != due_ms)
-			return FEED_ECORRUPT;
-		if (q.rec.flags & FEED__Q_DROPPED)
-			rc = reclaim(feed, txn, &q, c);
-		else
-			rc = compact_queue(feed, txn, &q, c);
-		if (rc)
-			return rc;
-		/* A queue still due with budget left would loop forever. */
-		if (c->left > 0 && q.rec.due_ms && q.rec.due_ms <= c->now_ms &&
-		    !(q.rec.flags & FEED__Q_DROPPED))
-			return FEED_ECORRUPT;
 	}
 	return 0;
 }

@@ -26,7 +26,6 @@
 #include "feed_internal.h"
 
 #define MiB (UINT64_C(1) << 20)
-#define FEED__FORMAT 1u
 
 static const struct {
 	int code;
@@ -409,7 +408,9 @@ int feed__write(feed_t *feed, feed__write_fn fn, void *ctx, unsigned flags)
 
 /* ------------------------------------------------------------ opening */
 
-static int open_dbs(feed_t *feed, MDB_txn *txn)
+/* Opens the databases; *found = the store's format (FEED__FORMAT for a
+ * new one, which gets it written). */
+static int open_dbs(feed_t *feed, MDB_txn *txn, uint32_t *found)
 {
 	static const struct {
 		const char *name;
@@ -424,6 +425,7 @@ static int open_dbs(feed_t *feed, MDB_txn *txn)
 		{"claims", offsetof(feed_t, claims)},
 		{"cexpiry", offsetof(feed_t, cexpiry)},
 		{"due", offsetof(feed_t, due)},
+		{"lost", offsetof(feed_t, lost)},
 	};
 	MDB_val k = {6, "format"}, v;
 	uint32_t format = FEED__FORMAT;
@@ -436,6 +438,7 @@ static int open_dbs(feed_t *feed, MDB_txn *txn)
 		if (rc)
 			return feed__err(rc);
 	}
+	*found = format;
 	rc = mdb_get(txn, feed->info, &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		v.mv_size = sizeof(format);
@@ -446,14 +449,13 @@ static int open_dbs(feed_t *feed, MDB_txn *txn)
 		return feed__err(rc);
 	if (v.mv_size != sizeof(format))
 		return FEED_EVERSION;
-	memcpy(&format, v.mv_data, sizeof(format));
-	return format == FEED__FORMAT ? 0 : FEED_EVERSION;
+	memcpy(found, v.mv_data, sizeof(*found));
+	return *found == FEED__FORMAT || *found == 1 ? 0 : FEED_EVERSION;
 }
 
 static int open_dbs_fn(feed_t *feed, MDB_txn *txn, void *ctx)
 {
-	(void)ctx;
-	return open_dbs(feed, txn);
+	return open_dbs(feed, txn, ctx);
 }
 
 static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
@@ -524,6 +526,7 @@ int feed_open(feed_t **out, const char *dir, const feed_options_t *opts)
 {
 	static const feed_options_t defaults;
 	unsigned env_flags = MDB_NOTLS;
+	uint32_t format = 0;
 	feed_t *feed;
 	int rc;
 
@@ -546,7 +549,9 @@ int feed_open(feed_t **out, const char *dir, const feed_options_t *opts)
 		rc = feed__err(rc);
 		goto fail;
 	}
-	rc = feed__write(feed, open_dbs_fn, NULL, 0);
+	rc = feed__write(feed, open_dbs_fn, &format, 0);
+	if (rc == 0 && format != FEED__FORMAT)
+		rc = feed__upgrade(feed, format);
 	if (rc)
 		goto fail;
 	*out = feed;

@@ -196,10 +196,15 @@ typedef struct feed_queue_list {
 	size_t n;
 } feed_queue_list_t;
 
+/* The most entries one feed_queue_list call returns. */
+#define FEED_QUEUE_LIST_MAX 1024
+
 /*
  * Lists the project's queues in name order (bytewise), those whose name sorts
- * after `marker` (NULL or "" = from the first), at most `limit`. Metadata
- * are copied only when `with_metadata`. Free with feed_queue_list_free().
+ * after `marker` (NULL or "" = from the first), at most `limit`, and never
+ * more than FEED_QUEUE_LIST_MAX (a larger limit is capped silently; page on
+ * from the last name). Metadata are copied only when `with_metadata`. Free
+ * with feed_queue_list_free().
  */
 int feed_queue_list(feed_t *feed, const char *project, const char *marker,
 		    size_t limit, bool with_metadata, feed_queue_list_t *out);
@@ -226,8 +231,11 @@ typedef struct feed_queue_stats {
 
 /*
  * Exact counts at `now_ms`. Costs O(log n) plus the expired messages and
- * claims that compaction has not yet removed; never a scan of the queue.
- * A queue that does not exist has all counts 0 (not an error).
+ * claims that compaction has not yet removed (and the queue's expiry runs
+ * due by now): never a scan of the queue, whatever the mix of ttls. For a
+ * queue compaction has caught up with, a handful of records, also at
+ * millions of messages. A queue that does not exist has all counts 0 (not
+ * an error).
  */
 int feed_queue_stats(feed_t *feed, const char *project, const char *name,
 		     uint64_t now_ms, feed_queue_stats_t *out);
@@ -322,10 +330,15 @@ typedef struct feed_msgs {
 	 * nothing to resume from: an empty queue read from its start). */
 	char next_marker[FEED_ID_LEN + 1];
 	/*
-	 * Reads only: true when messages after the marker were removed by
-	 * expiry (or the marker belongs to a deleted generation of the queue)
-	 * before this reader saw them. The read then resumes from the oldest
-	 * message still there. `missed` is how many, or -1 when unknown.
+	 * Reads only: true when messages after the marker are gone that this
+	 * reader never saw and can no longer see: expired (whether removed
+	 * by compaction yet or not) or purged - or the marker belongs to a
+	 * deleted generation of the queue. Deleted and popped messages were
+	 * consumed, and are never a gap. The read then resumes from the
+	 * oldest message still there. `missed` is how many, exact whenever
+	 * feed can know it; -1 when unknown (a stale generation; a range of
+	 * removed messages that reaches back over the marker and mixes lost
+	 * and deleted ones; holes a format-1 store left).
 	 */
 	bool gap;
 	int64_t missed;
@@ -380,13 +393,15 @@ typedef struct feed_read_opts {
  *
  * out->next_marker is the marker for the next read; it advances over the
  * skipped messages too. See feed_msgs_t for gaps: a read never jumps over
- * messages removed by expiry silently; it stops before such a hole and the
- * next read reports it.
+ * lost messages silently; it stops before such a hole and the next read
+ * reports it.
  *
  * A queue that does not exist reads as empty. A malformed marker is
  * FEED_EBADID. Messages still stored but expired after the marker count
  * as lost like removed ones. Cost: O(log n + limit + skipped), where runs
- * of claimed messages are jumped over rather than walked.
+ * of claimed messages are jumped over rather than walked; a hole in the
+ * log costs nothing when nothing was lost after the marker, else O(1)
+ * amortised (one forward walk over the queue's lost ranges per read).
  */
 int feed_read(feed_t *feed, const char *project, const char *queue,
 	      const char *marker, const feed_read_opts_t *opts,
@@ -512,15 +527,32 @@ typedef struct feed_compact_result {
 	size_t messages; /* expired messages removed */
 	size_t claims;   /* expired claims released */
 	size_t dropped;  /* records of deleted queues reclaimed */
+	/* Queues skipped because their records contradict each other
+	 * (FEED_ECORRUPT inside them), and the generation (as in its message
+	 * ids) of the last one; 0 and 0 normally. */
+	size_t corrupt;
+	uint64_t corrupt_qid;
 	bool more;       /* work remained when the budget ran out */
 } feed_compact_result_t;
 
 /*
  * Removes expired messages, releases expired claims and reclaims deleted
- * queues in ONE write transaction touching about `budget` records (0 = 1),
- * so writers are never held long. Finds its work through an index of due
- * times: O(expired), never O(total). Call it on a timer; call again at
- * once while out->more is true.
+ * queues in ONE write transaction that touches at most about `budget`
+ * records (0 = 1): the budget counts every record and index entry read or
+ * written (as feed_debug_touched() does), checked after each step, so a
+ * call goes past it by at most one step: about ten records for removing
+ * messages, a few per message it holds for releasing one expired claim
+ * (a claim is released whole). Writers are
+ * never held long. Finds its work through an index of due times and, per
+ * queue, an index of runs of messages of one expiry: O(expired), never
+ * O(total) - live messages are not visited, whatever the mix of ttls and
+ * claims. Call it on a timer; call again at once while out->more is true.
+ *
+ * A queue whose records are inconsistent does not stop compaction: its
+ * work in this call is undone, it is counted in out->corrupt, and its due
+ * time is pushed 60 s past now_ms, so later calls go on with the other
+ * queues and retry it a minute later (its expired messages stay until
+ * then; reads and stats still hide them). The call still returns 0.
  */
 int feed_compact(feed_t *feed, uint64_t now_ms, size_t budget,
 		 feed_compact_result_t *out);

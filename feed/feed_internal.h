@@ -13,22 +13,55 @@
  *   names     project \0 name                       qid u64 | metadata bytes
  *   queues    qid                                   struct feed__qrec | name key
  *   msgs      qid | seq                             struct feed__mrec | body
- *   expiry    qid | expires_ms | seq                (empty)
+ *   expiry    qid | expires_ms | first_seq          (empty)
  *   avail     qid | seq                             (empty)
  *   claims    qid | claim id (16)                   struct feed__crec | seq u64[n]
  *   cexpiry   qid | expires_ms | claim id (16)      (empty)
  *   due       due_ms | qid                          (empty)
+ *   lost      qid | first_seq                       u64 last_seq | u64 count
  *
  * The qid is a queue's generation: every creation takes the next one, so
  * records of a deleted queue can never be confused with those of its
  * successor, and ids (qid, seq) from the old one are recognised as stale.
  *
- * Expiry without an entry per message: messages appended in expiry order
- * ("in order": expires >= every earlier in-order message of the queue)
- * expire as a prefix of the log, so compaction walks the log from its
- * head. Only the others - a shorter ttl after a longer one, or a message
- * whose expiry a claim raised - get an entry in `expiry` (flag
- * FEED__M_INDEXED); the head walk steps over those.
+ * Expiry by runs: every stored message is covered by an `expiry` entry,
+ * but an entry is the start of a run, not one per message. The entry
+ * qid | E | s covers the present messages from s on, in seq order, whose
+ * expiry is E, up to the first present message with another expiry, the
+ * next entry qid | E | s' of the same expiry (s' > s), or the end of the
+ * queue's keys. Removed messages are simply absent (a seek skips them)
+ * and end no run; an entry whose run has no message left is stale and
+ * compaction drops it when its time comes. Runs of one expiry never
+ * overlap (the next entry of that expiry bounds them), and a message is
+ * in at most one run (its expiry picks the run's E), so walking the runs
+ * due by now visits each expired message once.
+ *   - Appending: qrec.tail_expires_ms is the expiry of the run still open
+ *     at the tail (0 = closed). A message with that expiry continues it
+ *     for free; any other puts qid | E | seq and opens a run at E. So a
+ *     request of n messages with one ttl, and the requests of one group
+ *     commit for one queue, cost one entry.
+ *   - Raising a message's expiry (claims) moves it out of its run: it
+ *     joins the run of its previous present message if that has the new
+ *     expiry, else starts qid | new | seq; its old start entry (if any)
+ *     goes, and qid | old | next is put when the next present message
+ *     has the old expiry, so the rest of the old run stays covered.
+ *   - Compaction takes the first entries of a queue whose E is due and
+ *     removes their runs; stats count the messages of those runs.
+ * (FEED__M_INDEXED of format 1 is retired; format 2's upgrade, upgrade.c,
+ * adds the run starts old data lacks.)
+ *
+ * Lost ranges: `lost` holds qid | first -> {last, count}: every seq in
+ * [first, last] is gone, and `count` of them were lost to the readers that
+ * had not passed them (expired and removed, or purged); the others were
+ * deleted or popped, i.e. consumed. count = FEED__LOST_UNKNOWN when it is
+ * not known (holes a format-1 store left). Ranges never overlap; a range
+ * is merged with its neighbours whenever nothing is present between them,
+ * so their number is bounded by the live messages (and later deletions)
+ * between them, not by history. A range's first and last seqs are always
+ * lost ones (it grows only by losses), so a range reaching past a marker
+ * holds a loss after it: a gap found through `lost` is never spurious,
+ * only its count may be unknown. A read checks a hole after its marker
+ * against them (log.c) instead of calling every hole lost.
  *
  * Claiming without scanning claimed messages: the queue's claim cursor
  * divides its log. Messages at or after the cursor were never claimed.
@@ -46,9 +79,12 @@
  *     counted in qrec.claimed and crec.live (until the claim is released,
  *     even after it expired);
  *   - seq < claim_cursor and claim_id == 0  <=>  an `avail` entry;
- *   - FEED__M_INDEXED  <=>  an `expiry` entry (qid, expires_ms, seq);
+ *   - every stored message is covered by exactly one run (above);
+ *   - every seq in a `lost` range is absent from `msgs`, and
+ *     qrec.expired_max_seq >= the last seq of every range;
  *   - qrec.due_ms != 0  <=>  a `due` entry (due_ms, qid), and due_ms is no
- *     later than the earliest expiry of any message or claim of the queue.
+ *     later than the earliest expiry of any message or claim of the queue
+ *     (its first `expiry` and `cexpiry` entries).
  */
 #ifndef HERALD_FEED_INTERNAL_H
 #define HERALD_FEED_INTERNAL_H
@@ -64,7 +100,8 @@
 
 struct feed {
 	MDB_env *env;
-	MDB_dbi info, names, queues, msgs, expiry, avail, claims, cexpiry, due;
+	MDB_dbi info, names, queues, msgs, expiry, avail, claims, cexpiry, due,
+		lost;
 	/* One writer at a time; it alone may resize the map. */
 	pthread_mutex_t wlock;
 	/* Held shared by every transaction, exclusively to resize the map
@@ -111,16 +148,18 @@ struct feed__qrec {
 	uint64_t count;           /* stored messages, expired ones included */
 	uint64_t claimed;         /* messages held by unreleased claims */
 	uint64_t claim_cursor;    /* see "Claiming" above */
-	uint64_t tail_expires_ms; /* latest expiry of in-order messages */
-	uint64_t expired_max_seq; /* highest seq removed or skipped as expired */
-	uint64_t deleted_max_seq; /* highest seq removed by delete or pop */
+	uint64_t tail_expires_ms; /* expiry of the open tail run, 0 = closed */
+	uint64_t expired_max_seq; /* highest seq of a `lost` range */
+	uint64_t deleted_max_seq; /* format 1 only; unused since */
 	uint64_t due_ms;          /* its `due` entry, 0 when none */
 	uint32_t flags;           /* FEED__Q_* */
 	uint32_t name_len;        /* name key (project \0 name) follows */
 };
 
 enum {
-	FEED__M_INDEXED = 1u << 0, /* has an `expiry` entry */
+	/* Bit 0 was format 1's FEED__M_INDEXED (an `expiry` entry of its
+	 * own); old records may still carry it. Reserved, ignored. */
+	FEED__M_RESERVED0 = 1u << 0,
 };
 
 struct feed__mrec {
@@ -230,6 +269,19 @@ feed_t *feed__txn_feed(feed_txn_t *t);
 int feed__read_begin(feed_t *feed, MDB_txn **txn);
 void feed__read_end(feed_t *feed, MDB_txn *txn);
 
+/* The format of the store, in `info` "format". 2: every message covered
+ * by an `expiry` run, and `lost`; 1 had `expiry` entries for out-of-order
+ * messages only (upgrade.c brings it to 2). */
+#define FEED__FORMAT 2u
+
+/*
+ * Brings a store of an older format (`format`, read from `info`) to the
+ * current one in bounded write transactions, writing the new format last,
+ * so a crash part-way leaves the old format and the next open redoes it
+ * (every step is idempotent). upgrade.c; called by feed_open.
+ */
+int feed__upgrade(feed_t *feed, uint32_t format);
+
 /* ---------------------------------------------------------------- queues */
 
 /* Checks a project / queue name pair (lengths, no NUL). */
@@ -287,8 +339,15 @@ int feed__due_set(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 int feed__due_lower(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		    uint64_t due_ms);
 
-/* Why a message goes. */
-enum feed__why { FEED__EXPIRED, FEED__DELETED };
+/* Why a message goes. EXPIRED and PURGED are losses: feed__msg_remove
+ * records them in `lost`; EXPIRED_NOTED is an expiry whose caller records
+ * the loss itself (compaction, a run at a time, with feed__lost_add). */
+enum feed__why {
+	FEED__EXPIRED,
+	FEED__DELETED,
+	FEED__PURGED,
+	FEED__EXPIRED_NOTED,
+};
 
 /* A message value: header copied to *m, body (may be NULL) borrowed from
  * the map; FEED_ECORRUPT when too short. */
@@ -312,18 +371,55 @@ int feed__msg_rewrite(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		      uint64_t seq, struct feed__mrec *m,
 		      const MDB_val *map_body, uint64_t keep_ms);
 /* Sets a message's expiry (in *m, which the caller stores), keeping
- * `expiry` and `due` in step. */
+ * `expiry` runs and `due` in step: moves the message out of its run (see
+ * "Expiry by runs"). Cost: three seeks and at most three index writes. */
 int feed__msg_set_expiry(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			 uint64_t seq, struct feed__mrec *m,
 			 uint64_t expires_ms);
 /*
  * Removes message seq (its record `m`) with everything that points at it:
- * its expiry entry, its avail entry or its place in its claim, the
- * queue's counters. The caller saves q afterwards.
+ * its avail entry or its place in its claim, the queue's counters, and a
+ * `lost` record for a loss (enum feed__why). Its run's entry stays (a
+ * removed message ends no run). The caller saves q afterwards.
  */
 int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		     uint64_t seq, const struct feed__mrec *m,
 		     enum feed__why why);
+
+/* The open tail run: a message appended with expiry E at seq continues
+ * it, or starts qid | E | seq. */
+int feed__run_append(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     uint64_t seq, uint64_t expires_ms);
+/* *bound = seq of the next `expiry` entry of queue qid with expiry t after
+ * seq `after` (where the run from `after` ends at the latest), UINT64_MAX
+ * when none. One seek. */
+int feed__run_bound(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t t,
+		    uint64_t after, uint64_t *bound);
+
+/* A `lost` count that is not known. */
+#define FEED__LOST_UNKNOWN UINT64_MAX
+
+struct feed__lost {
+	uint64_t last, count;
+};
+
+/*
+ * Records that every seq in [first, last] of q is gone (the caller removed
+ * them, or they were absent), `count` of them lost. Merges the range with
+ * the previous and next ones when nothing is present between them, and
+ * raises q->rec.expired_max_seq (the caller saves q). Cost: at most four
+ * seeks and three writes.
+ */
+int feed__lost_add(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		   uint64_t first, uint64_t last, uint64_t count);
+/* The range of qid with the greatest first <= seq (*found), copied out:
+ * *first and *l. Two cursor moves at most. */
+int feed__lost_at_or_before(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			    uint64_t seq, uint64_t *first, struct feed__lost *l,
+			    bool *found);
+/* The one put of a `lost` record (no merging: upgrade.c). */
+int feed__lost_put(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t first,
+		   const struct feed__lost *l);
 
 static inline bool feed__claimed(const struct feed__mrec *m, uint64_t now_ms)
 {

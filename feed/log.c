@@ -6,8 +6,9 @@
  * a queue's log is one contiguous, ordered key range); its format and the
  * index entries that go with it belong to record.c.
  *
- * Appending is one put per message plus, rarely, an `expiry` entry (see
- * feed_internal.h). A group commit runs many publishers' batches in one
+ * Appending is one put per message plus an `expiry` entry per run of one
+ * expiry (see feed_internal.h): one for a request with one ttl, shared by
+ * the requests of a group commit to one queue. A group commit runs many publishers' batches in one
  * write transaction; a request that cannot be appended for a reason of its
  * own (a bad name, a missing queue with FEED_APPEND_NO_CREATE) is refused
  * before anything of it is written, so it cannot spoil the others. If the
@@ -19,6 +20,16 @@
  * step over such messages instead), and before messages
  * lost to expiry once it has something to return, so that the next read
  * starts at the hole and reports it as a gap.
+ *
+ * Gaps. A hole in the log after the marker (seqs no longer stored) is
+ * lost only where `lost` says so (feed_internal.h): deleted and popped
+ * messages were consumed by someone, and are no gap. The queue's
+ * expired_max_seq (the end of its last lost range) filters: a hole after
+ * it needs no lookup. Otherwise one cursor on `lost`, moving forward only
+ * during a read, finds the ranges inside each hole: amortised O(1) per
+ * hole. Ranges wholly inside a hole give an exact count; a range reaching
+ * over the marker counts exactly only when all of it was lost. Expired
+ * messages still stored (not compacted yet) count one each.
  */
 #include <stdlib.h>
 
@@ -135,16 +146,9 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 		};
 
 		memcpy(m.client_id, r->client_id, 16);
-		if (m.expires_ms < q->rec.tail_expires_ms) {
-			m.flags |= FEED__M_INDEXED;
-			rc = feed__expiry_set(feed, txn, q->qid, m.expires_ms,
-					      seq, true);
-			if (rc)
-				return rc;
-		} else {
-			q->rec.tail_expires_ms = m.expires_ms;
-		}
-		rc = feed__due_lower(feed, txn, q, m.expires_ms);
+		rc = feed__run_append(feed, txn, q, seq, m.expires_ms);
+		if (rc == 0)
+			rc = feed__due_lower(feed, txn, q, m.expires_ms);
 		if (rc)
 			return rc;
 		feed__msg_key(k, q->qid, seq);
@@ -264,6 +268,10 @@ struct walk {
 	uint64_t wake;      /* see feed_msgs_t.wake_ms */
 	bool jumped;        /* skipped claimed messages without visiting them */
 	size_t claimed_run; /* claimed messages skipped in a row */
+	MDB_cursor *lost;   /* on `lost`, opened by the first hole checked */
+	int lost_rc;        /* its position: 0 = on lost_first/lost_rec */
+	uint64_t lost_first;
+	struct feed__lost lost_rec;
 };
 
 /* A run of `n` messages after w->prev is lost to expiry. Returns true if
@@ -280,6 +288,98 @@ static bool lost(struct walk *w, uint64_t n, bool exact)
 	else
 		w->out->missed += (int64_t)n;
 	return false;
+}
+
+/* Loads the range under w->lost into w->lost_first/lost_rec; w->lost_rc
+ * is 0, FEED_ENOTFOUND past the queue's ranges, or an error. */
+static void lost_load(struct walk *w, int rc, MDB_val *key, MDB_val *val)
+{
+	if (rc == 0 && (key->mv_size != 16 || val->mv_size != 16))
+		rc = FEED_ECORRUPT;
+	if (rc == 0) {
+		w->lost_first = feed__get_be64((uint8_t *)key->mv_data + 8);
+		memcpy(&w->lost_rec, val->mv_data, sizeof(w->lost_rec));
+	}
+	w->lost_rc = rc;
+}
+
+/* What range r = [first, r->last] tells about the hole [a, b]. */
+static void lost_part(uint64_t first, const struct feed__lost *r, uint64_t a,
+		      uint64_t b, uint64_t *n, bool *exact)
+{
+	uint64_t lo = first > a ? first : a, hi = r->last < b ? r->last : b;
+
+	if (r->count == 0 || lo > hi)
+		return; /* all of it deleted, or outside */
+	if (r->count == FEED__LOST_UNKNOWN)
+		*exact = false;
+	else if (first >= a && r->last <= b)
+		*n += r->count;
+	else if (r->count == r->last - first + 1)
+		*n += hi - lo + 1;
+	else
+		*exact = false;
+}
+
+/* The messages of the hole [a, b] (all of it gone) that were lost: *n of
+ * them, exactly when *exact. Holes are asked for in log order. */
+static int hole_lost(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
+		     struct walk *w, uint64_t a, uint64_t b, uint64_t *n,
+		     bool *exact)
+{
+	MDB_val key, val;
+	int rc;
+
+	*n = 0;
+	*exact = true;
+	if (!w->lost) {
+		uint64_t first = 0;
+		struct feed__lost r;
+		bool found;
+
+		/* A range may reach over the marker into the first hole. */
+		rc = feed__lost_at_or_before(feed, txn, q->qid, a, &first, &r,
+					     &found);
+		if (rc)
+			return rc;
+		if (found && first < a)
+			lost_part(first, &r, a, b, n, exact);
+		rc = feed__err(mdb_cursor_open(txn, feed->lost, &w->lost));
+		if (rc) {
+			w->lost = NULL;
+			return rc;
+		}
+		rc = feed__seek(w->lost, q->qid, a, &key, &val);
+		lost_load(w, rc, &key, &val);
+	}
+	/* Ranges starting before a were seen with an earlier hole. */
+	while (w->lost_rc == 0 && w->lost_first <= b) {
+		if (w->lost_first >= a)
+			lost_part(w->lost_first, &w->lost_rec, a, b, n, exact);
+		rc = feed__step(w->lost, q->qid, &key, &val);
+		lost_load(w, rc, &key, &val);
+	}
+	return w->lost_rc == FEED_ENOTFOUND ? 0 : w->lost_rc;
+}
+
+/* The hole [a, b] after w->prev: *gone when some of it was lost, *stop
+ * when the walk must stop before it (lost, and the read has messages to
+ * hand back). */
+static int hole(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
+		struct walk *w, uint64_t a, uint64_t b, bool *gone, bool *stop)
+{
+	uint64_t n;
+	bool exact;
+	int rc;
+
+	*gone = *stop = false;
+	if (!w->track || a > b || q->rec.expired_max_seq < a)
+		return 0;
+	rc = hole_lost(feed, txn, q, w, a, b, &n, &exact);
+	*gone = rc == 0 && (n > 0 || !exact);
+	if (*gone)
+		*stop = lost(w, n, exact);
+	return rc;
 }
 
 struct unclaimed {
@@ -335,7 +435,7 @@ static int read_claimed(feed_t *feed, MDB_txn *txn,
 	int rc;
 
 	feed__wake_min(&w->wake, claim_expires_ms);
-	/* Not when expiry may have left holes in the run to report. */
+	/* Not when losses may have left holes in the run to report. */
 	if (++w->claimed_run < CLAIMED_RUN || q->rec.expired_max_seq > seq)
 		return 0;
 	w->claimed_run = 0;
@@ -354,17 +454,16 @@ static int read_one(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 		    struct walk *w, struct feed__msgbuf *b, uint64_t seq,
 		    const MDB_val *val, uint64_t *jump)
 {
-	const struct feed__qrec *qr = &q->rec;
 	unsigned flags = w->opts->flags;
 	struct feed__mrec m;
 	MDB_val body;
+	bool gone, stop;
 	int rc;
 
-	/* A hole: removed messages. Deleted ones are consumed, not lost;
-	 * only expiry can have taken one this reader missed. */
-	if (seq > w->prev + 1 && qr->expired_max_seq > w->prev &&
-	    lost(w, seq - w->prev - 1, qr->deleted_max_seq <= w->prev))
-		return FEED__STOP;
+	/* A hole: removed messages; `lost` tells the consumed from the lost. */
+	rc = hole(feed, txn, q, w, w->prev + 1, seq - 1, &gone, &stop);
+	if (rc || stop)
+		return rc ? rc : FEED__STOP;
 	rc = feed__mrec_decode(val, &m, &body);
 	if (rc)
 		return rc;
@@ -416,6 +515,20 @@ static int read_walk(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 		jump = 0;
 	}
 	mdb_cursor_close(cur);
+	if (rc == FEED_ENOTFOUND && w->track) {
+		/* Messages lost at the very end of the log: report them when
+		 * there is nothing else to hand back, and move past them. */
+		uint64_t last = qr->next_seq - 1;
+		bool gone, stop;
+
+		rc = hole(feed, txn, q, w, w->prev + 1, last, &gone, &stop);
+		if (rc == 0 && gone && !stop)
+			w->prev = last;
+		if (rc == 0)
+			rc = FEED_ENOTFOUND;
+	}
+	if (w->lost)
+		mdb_cursor_close(w->lost);
 	if (rc && rc != FEED__STOP && rc != FEED_ENOTFOUND)
 		return rc;
 	if (w->jumped) {
@@ -425,15 +538,6 @@ static int read_walk(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 		if (rc2)
 			return rc2;
 		feed__wake_min(&w->wake, t);
-	}
-	/* Messages lost at the very end of the log: report them when there
-	 * is nothing else to hand back, and move past them. */
-	if (rc == FEED_ENOTFOUND && w->track) {
-		uint64_t last = qr->next_seq - 1;
-
-		if (last > w->prev && qr->expired_max_seq > w->prev &&
-		    !lost(w, last - w->prev, qr->deleted_max_seq <= w->prev))
-			w->prev = last;
 	}
 	return 0;
 }

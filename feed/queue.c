@@ -504,7 +504,9 @@ static int list_one(const MDB_val *key, const MDB_val *val, void *arg)
 int feed_queue_list(feed_t *feed, const char *project, const char *marker,
 		    size_t limit, bool with_metadata, feed_queue_list_t *out)
 {
-	struct list_ctx c = {out, 0, limit < 1024 ? limit : 1024,
+	struct list_ctx c = {out, 0,
+			     limit < FEED_QUEUE_LIST_MAX ? limit
+							 : FEED_QUEUE_LIST_MAX,
 			     with_metadata};
 	int rc;
 

@@ -19,15 +19,17 @@
  *
  * Index entries have empty values; their keys say everything:
  *
- *     expiry   qid | expires_ms | seq        out-of-order message expiry
+ *     expiry   qid | expires_ms | seq        start of a run of one expiry
  *     avail    qid | seq                     unclaimed, below the cursor
  *     cexpiry  qid | expires_ms | claim id   every claim, by its expiry
  *     due      due_ms | qid              a queue's next compaction work
  *
+ * Lost ranges (`lost`, key qid | first): u64 last | u64 count.
+ *
  * What moves together (the invariants of feed_internal.h): removing a
- * message removes its `expiry` entry and its `avail` entry or its place in
- * its claim (crec.live, qrec.claimed); raising its expiry moves its
- * `expiry` entry and may lower the queue's `due` entry; dropping a claim
+ * message removes its `avail` entry or its place in its claim (crec.live,
+ * qrec.claimed) and records a loss in `lost`; raising its expiry moves it
+ * out of its `expiry` run and may lower the queue's `due` entry; dropping a claim
  * clears its messages, lists them in `avail` and removes its `cexpiry`
  * entry. Callers (log.c, claim.c, compact.c, stats.c) go through these
  * functions instead of writing records themselves.
@@ -228,22 +230,95 @@ int feed__msg_store(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
 	return 0;
 }
 
+/* The expiries of the present messages around seq: before (*pe, 0 when
+ * none) and after (*ns, *ne; *ns 0 when none). */
+static int neighbours(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		      uint64_t *pe, uint64_t *ns, uint64_t *ne)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val;
+	MDB_cursor *cur;
+	struct feed__mrec m;
+	int rc = feed__err(mdb_cursor_open(txn, feed->msgs, &cur));
+
+	*pe = *ns = *ne = 0;
+	if (rc)
+		return rc;
+	rc = feed__seek(cur, qid, seq + 1, &key, &val);
+	if (rc == 0)
+		rc = feed__mrec_decode(&val, &m, NULL);
+	if (rc == 0) {
+		*ns = feed__get_be64((uint8_t *)key.mv_data + 8);
+		*ne = m.expires_ms;
+	}
+	if (rc == 0 || rc == FEED_ENOTFOUND)
+		rc = feed__seek(cur, qid, seq, &key, &val);
+	if (rc == 0) {
+		feed__touch();
+		rc = feed__err(mdb_cursor_get(cur, &key, &val, MDB_PREV));
+	}
+	if (rc == 0 && feed__get_be64(key.mv_data) == qid &&
+	    feed__mrec_decode(&val, &m, NULL) == 0)
+		*pe = m.expires_ms;
+	mdb_cursor_close(cur);
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
 int feed__msg_set_expiry(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			 uint64_t seq, struct feed__mrec *m,
 			 uint64_t expires_ms)
 {
-	int rc = 0;
+	uint64_t old = m->expires_ms, pe, ns, ne;
+	int rc;
 
-	if (m->flags & FEED__M_INDEXED)
-		rc = feed__expiry_set(feed, txn, q->qid, m->expires_ms, seq,
-				      false);
+	if (old == expires_ms)
+		return 0;
+	rc = neighbours(feed, txn, q->qid, seq, &pe, &ns, &ne);
+	/* Out of its old run: a start entry goes, and the rest of the run
+	 * (from the next present message on) keeps one of its own. */
 	if (rc == 0)
+		rc = feed__expiry_set(feed, txn, q->qid, old, seq, false);
+	if (rc == 0 && ns && ne == old)
+		rc = feed__expiry_set(feed, txn, q->qid, old, ns, true);
+	/* Into the run of its predecessor, or a run of its own. */
+	if (rc == 0 && pe != expires_ms)
 		rc = feed__expiry_set(feed, txn, q->qid, expires_ms, seq, true);
 	if (rc)
 		return rc;
-	m->flags |= FEED__M_INDEXED;
+	if (ns == 0)
+		q->rec.tail_expires_ms = expires_ms; /* its run is the tail's */
 	m->expires_ms = expires_ms;
 	return feed__due_lower(feed, txn, q, expires_ms);
+}
+
+int feed__run_append(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     uint64_t seq, uint64_t expires_ms)
+{
+	if (expires_ms == q->rec.tail_expires_ms)
+		return 0;
+	q->rec.tail_expires_ms = expires_ms;
+	return feed__expiry_set(feed, txn, q->qid, expires_ms, seq, true);
+}
+
+int feed__run_bound(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t t,
+		    uint64_t after, uint64_t *bound)
+{
+	uint8_t k[24];
+	MDB_val key, val;
+	MDB_cursor *cur;
+	int rc = feed__err(mdb_cursor_open(txn, feed->expiry, &cur));
+
+	*bound = UINT64_MAX;
+	if (rc)
+		return rc;
+	feed__msg_key(k, qid, t);
+	feed__be64(k + 16, after + 1);
+	rc = feed__seek_key(cur, qid, k, sizeof(k), &key, &val);
+	if (rc == 0 && key.mv_size == 24 &&
+	    feed__get_be64((uint8_t *)key.mv_data + 8) == t)
+		*bound = feed__get_be64((uint8_t *)key.mv_data + 16);
+	mdb_cursor_close(cur);
+	return rc == FEED_ENOTFOUND ? 0 : rc;
 }
 
 int feed__msg_rewrite(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -279,9 +354,6 @@ int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	feed__msg_key(k, q->qid, seq);
 	feed__touch();
 	rc = feed__err(mdb_del(txn, feed->msgs, &key, NULL));
-	if (rc == 0 && (m->flags & FEED__M_INDEXED))
-		rc = feed__expiry_set(feed, txn, q->qid, m->expires_ms, seq,
-				      false);
 	if (rc)
 		return rc;
 	if (!feed__zero16(m->claim_id))
@@ -291,11 +363,136 @@ int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	if (rc)
 		return rc;
 	q->rec.count--;
-	if (why == FEED__EXPIRED && seq > q->rec.expired_max_seq)
-		q->rec.expired_max_seq = seq;
-	if (why == FEED__DELETED && seq > q->rec.deleted_max_seq)
-		q->rec.deleted_max_seq = seq;
-	return 0;
+	if (why == FEED__EXPIRED || why == FEED__PURGED)
+		rc = feed__lost_add(feed, txn, q, seq, seq, 1);
+	return rc;
+}
+
+/* ---------------------------------------------------------- lost ranges */
+
+int feed__lost_put(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t first,
+		   const struct feed__lost *l)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val = {sizeof(*l), (void *)l};
+
+	feed__msg_key(k, qid, first);
+	feed__touch();
+	return feed__err(mdb_put(txn, feed->lost, &key, &val, 0));
+}
+
+/* Whether no message of qid is present in [a, b] (a > b: true). */
+static int none_present(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t a,
+			uint64_t b, bool *none)
+{
+	MDB_val key, val;
+	int rc;
+
+	*none = true;
+	if (a > b)
+		return 0;
+	rc = feed__first(txn, feed->msgs, qid, a, &key, &val);
+	if (rc == 0)
+		*none = feed__get_be64((uint8_t *)key.mv_data + 8) > b;
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+int feed__lost_at_or_before(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			     uint64_t seq, uint64_t *first,
+			     struct feed__lost *l, bool *found)
+{
+	uint8_t k[16];
+	MDB_val key = {16, k}, val;
+	MDB_cursor *cur;
+	int rc = feed__err(mdb_cursor_open(txn, feed->lost, &cur));
+
+	*found = false;
+	if (rc)
+		return rc;
+	feed__msg_key(k, qid, seq);
+	feed__touch();
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	if (rc == 0 && memcmp(key.mv_data, k, 16) == 0) {
+		*found = true;
+	} else if (rc == 0 || rc == MDB_NOTFOUND) {
+		feed__touch();
+		rc = mdb_cursor_get(cur, &key, &val,
+				    rc ? MDB_LAST : MDB_PREV);
+		*found = rc == 0 && key.mv_size == 16 &&
+			 feed__get_be64(key.mv_data) == qid;
+	}
+	if (*found && val.mv_size != sizeof(*l))
+		rc = FEED_ECORRUPT;
+	else if (*found) {
+		*first = feed__get_be64((uint8_t *)key.mv_data + 8);
+		memcpy(l, val.mv_data, sizeof(*l));
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
+static uint64_t count_add(uint64_t a, uint64_t b)
+{
+	return a == FEED__LOST_UNKNOWN || b == FEED__LOST_UNKNOWN ||
+			       a + b < a
+		       ? FEED__LOST_UNKNOWN
+		       : a + b;
+}
+
+int feed__lost_add(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		   uint64_t first, uint64_t last, uint64_t count)
+{
+	struct feed__lost l = {last, count}, prev, next;
+	uint64_t pfirst = 0, nfirst = 0;
+	bool found, none = false;
+	int rc;
+
+	rc = feed__lost_at_or_before(feed, txn, q->qid, first, &pfirst, &prev,
+			       &found);
+	if (rc == 0 && found)
+		rc = none_present(feed, txn, q->qid, prev.last + 1,
+				  first - 1, &none);
+	if (rc)
+		return rc;
+	if (found && none) {
+		/* Extend the previous range over this one. */
+		first = pfirst;
+		l.last = prev.last > last ? prev.last : last;
+		l.count = count_add(prev.count, count);
+	}
+	/* The next range, if nothing is present up to it, joins too. */
+	found = false;
+	if (rc == 0) {
+		MDB_val key, val;
+
+		rc = feed__first(txn, feed->lost, q->qid, l.last + 1, &key,
+				 &val);
+		if (rc == 0 && val.mv_size != sizeof(next))
+			rc = FEED_ECORRUPT;
+		if (rc == 0) {
+			nfirst = feed__get_be64((uint8_t *)key.mv_data + 8);
+			memcpy(&next, val.mv_data, sizeof(next));
+			found = true;
+		}
+		if (rc == FEED_ENOTFOUND)
+			rc = 0;
+	}
+	if (rc == 0 && found)
+		rc = none_present(feed, txn, q->qid, l.last + 1, nfirst - 1,
+				  &none);
+	if (rc == 0 && found && none) {
+		uint8_t k[16];
+
+		l.last = next.last;
+		l.count = count_add(l.count, next.count);
+		feed__msg_key(k, q->qid, nfirst);
+		rc = feed__index_set(txn, feed->lost, k, sizeof(k), false);
+	}
+	if (rc == 0)
+		rc = feed__lost_put(feed, txn, q->qid, first, &l);
+	if (rc == 0 && l.last > q->rec.expired_max_seq)
+		q->rec.expired_max_seq = l.last;
+	return rc;
 }
 
 /* --------------------------------------------------------------- claims */

@@ -9,27 +9,26 @@
  *   claimed = claimed - (live messages of expired claims not yet released)
  *   free    = total - claimed
  *
- * Expired messages not yet removed are the expired in-order prefix of the
- * log (walked from its head, stepping over out-of-order ones) plus the
- * `expiry` entries due by now; expired claims are the `cexpiry` entries due
- * by now (record.c's one walk over them). So a stats call costs O(log n +
- * the backlog compaction has not reached), never O(messages).
+ * Expired messages not yet removed are exactly the messages of the
+ * queue's `expiry` runs due by now (feed_internal.h: every message is in
+ * one run, and a run holds messages of its expiry only), so counting them
+ * walks those runs and nothing else; expired claims are the `cexpiry`
+ * entries due by now (record.c's one walk over them). A stats call costs
+ * O(log n + due runs + the backlog compaction has not reached), never
+ * O(messages), whatever the mix of ttls.
  *
- * The oldest and newest live messages come from the two ends of the log:
- * the head walk above, and a walk back from the tail over expired ones.
+ * The oldest and newest live messages come from the two ends of the log,
+ * each walked over expired messages only (backlog again).
  */
 #include "feed_internal.h"
 
-/* Walks the head of the log: counts the expired in-order messages not yet
- * removed and finds the oldest live message. */
+/* Finds the oldest live message, walking from the head over expired ones. */
 static int stats_head(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
-		      uint64_t now_ms, uint64_t *expired,
-		      feed_queue_stats_t *out)
+		      uint64_t now_ms, feed_queue_stats_t *out)
 {
 	MDB_val key, val;
 	MDB_cursor *cur;
 	struct feed__mrec m;
-	bool have_oldest = false;
 	int rc = feed__err(mdb_cursor_open(txn, feed->msgs, &cur));
 
 	if (rc)
@@ -39,19 +38,12 @@ static int stats_head(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 		rc = feed__mrec_decode(&val, &m, NULL);
 		if (rc)
 			break;
-		if (m.expires_ms <= now_ms) {
-			if (!(m.flags & FEED__M_INDEXED))
-				(*expired)++;
-			continue;
-		}
-		if (!have_oldest) {
+		if (m.expires_ms > now_ms) {
 			feed__id_format(out->oldest.id, q->qid,
 					feed__get_be64((uint8_t *)key.mv_data + 8));
 			out->oldest.created_ms = m.created_ms;
-			have_oldest = true;
-		}
-		if (!(m.flags & FEED__M_INDEXED))
 			break;
+		}
 	}
 	mdb_cursor_close(cur);
 	return rc == FEED_ENOTFOUND ? 0 : rc;
@@ -94,22 +86,67 @@ static int stats_tail(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 	return rc == MDB_NOTFOUND ? 0 : feed__err(rc);
 }
 
-/* Counts the `expiry` entries of queue qid due by now_ms. */
-static int count_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
-			uint64_t now_ms, uint64_t *n)
+/* Counts the messages of the run qid | t | s that ends before `bound`. */
+static int count_run(MDB_cursor *msgs, uint64_t qid, uint64_t t, uint64_t s,
+		     uint64_t bound, uint64_t *n)
 {
 	MDB_val key, val;
-	MDB_cursor *cur;
+	struct feed__mrec m;
+	int rc;
+
+	for (rc = feed__seek(msgs, qid, s, &key, &val); rc == 0;
+	     rc = feed__step(msgs, qid, &key, &val)) {
+		rc = feed__mrec_decode(&val, &m, NULL);
+		if (rc || feed__get_be64((uint8_t *)key.mv_data + 8) >= bound ||
+		    m.expires_ms != t)
+			break;
+		(*n)++;
+	}
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+/* Counts the messages of queue qid's runs due by now_ms: the expired ones
+ * compaction has not removed yet. The next entry of the walk, when of the
+ * same expiry, is where a run ends. */
+static int count_expired(feed_t *feed, MDB_txn *txn, uint64_t qid,
+			 uint64_t now_ms, uint64_t *n)
+{
+	MDB_val key, val;
+	MDB_cursor *cur, *msgs;
+	uint64_t t = 0, s = 0;
+	bool have = false;
 	int rc = feed__err(mdb_cursor_open(txn, feed->expiry, &cur));
 
 	if (rc)
 		return rc;
+	rc = feed__err(mdb_cursor_open(txn, feed->msgs, &msgs));
+	if (rc) {
+		mdb_cursor_close(cur);
+		return rc;
+	}
 	for (rc = feed__seek(cur, qid, 0, &key, &val); rc == 0;
 	     rc = feed__step(cur, qid, &key, &val)) {
-		if (feed__get_be64((uint8_t *)key.mv_data + 8) > now_ms)
+		uint64_t t2, s2;
+
+		if (key.mv_size != 24) {
+			rc = FEED_ECORRUPT;
 			break;
-		(*n)++;
+		}
+		t2 = feed__get_be64((uint8_t *)key.mv_data + 8);
+		s2 = feed__get_be64((uint8_t *)key.mv_data + 16);
+		if (have)
+			rc = count_run(msgs, qid, t, s, t2 == t ? s2 : UINT64_MAX,
+				       n);
+		have = false;
+		if (rc || t2 > now_ms)
+			break;
+		t = t2;
+		s = s2;
+		have = true;
 	}
+	if (rc == FEED_ENOTFOUND && have)
+		rc = count_run(msgs, qid, t, s, UINT64_MAX, n);
+	mdb_cursor_close(msgs);
 	mdb_cursor_close(cur);
 	return rc == FEED_ENOTFOUND ? 0 : rc;
 }
@@ -139,9 +176,9 @@ int feed_queue_stats(feed_t *feed, const char *project, const char *name,
 		return rc;
 	rc = feed__queue_find(feed, txn, project, name, &q);
 	if (rc == 0)
-		rc = stats_head(feed, txn, &q, now_ms, &expired, out);
+		rc = stats_head(feed, txn, &q, now_ms, out);
 	if (rc == 0)
-		rc = count_expiry(feed, txn, q.qid, now_ms, &expired);
+		rc = count_expired(feed, txn, q.qid, now_ms, &expired);
 	if (rc == 0)
 		rc = feed__claims_expired(feed, txn, q.qid, now_ms, false,
 					  add_live, &released);

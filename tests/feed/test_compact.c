@@ -5,6 +5,7 @@
  * Each test works in its own environment so the counts compaction reports
  * belong to that test alone.
  */
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ static int compact_all(feed_t *feed, uint64_t now_ms, size_t budget,
 		sum->messages += cr.messages;
 		sum->claims += cr.claims;
 		sum->dropped += cr.dropped;
+		sum->corrupt += cr.corrupt;
 	} while (rc == 0 && cr.more && *calls < 100000);
 	sum->more = cr.more;
 	return rc;
@@ -423,6 +425,75 @@ static void test_released_then_expired(void)
 	fixture_rmdir(dir);
 }
 
+/*
+ * Gives message `id` a claim id no claim has, through LMDB directly (the
+ * feed closed): its queue's records then contradict each other. 48 is
+ * the offset of the claim id in a message record (feed_internal.h).
+ */
+static void corrupt_claim(const char *dir, const char *id)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi msgs;
+	uint8_t k[16], rec[512];
+	MDB_val key = {16, k}, val;
+	uint64_t qid, seq;
+
+	feed_id_parse(id, &qid, &seq);
+	for (int i = 0; i < 8; i++) {
+		k[i] = (uint8_t)(qid >> (56 - 8 * i));
+		k[8 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	}
+	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+	    mdb_env_set_mapsize(env, 64 << 20) ||
+	    mdb_env_open(env, dir, 0, 0644) ||
+	    mdb_txn_begin(env, NULL, 0, &txn) ||
+	    mdb_dbi_open(txn, "msgs", 0, &msgs) ||
+	    mdb_get(txn, msgs, &key, &val) || val.mv_size > sizeof(rec))
+		bail_out("cannot reach message %s", id);
+	memcpy(rec, val.mv_data, val.mv_size);
+	memset(rec + 48, 0xab, 16);
+	val.mv_data = rec;
+	if (mdb_put(txn, msgs, &key, &val, 0) || mdb_txn_commit(txn))
+		bail_out("cannot write message %s", id);
+	mdb_env_close(env);
+}
+
+static void test_corrupt_queue(void)
+{
+	const char *dir;
+	feed_t *feed = fixture_open(&dir, NULL);
+	feed_compact_result_t cr, sum;
+	char bad[FEED_ID_LEN + 1];
+	uint64_t bad_qid;
+	int calls;
+
+	append_msg(feed, "bad", "b0", 10, T0, bad);
+	append_many(feed, P, "good", 0, 20, 10, T0);
+	feed_close(feed);
+	corrupt_claim(dir, bad);
+	feed_id_parse(bad, &bad_qid, NULL);
+	if (feed_open(&feed, dir, NULL))
+		bail_out("reopen");
+
+	memset(&cr, 0, sizeof(cr));
+	is(feed_compact(feed, T0 + 11 * SEC, 1000, &cr), 0,
+	   "compaction with a corrupt queue succeeds");
+	ok(cr.corrupt == 1 && cr.corrupt_qid == bad_qid,
+	   "and reports the corrupt queue (%zu)", cr.corrupt);
+	is(cr.messages, 20, "the other queue is compacted all the same");
+	ok(!cr.more, "the skipped queue is not due again at once");
+	is(compact_all(feed, T0 + 11 * SEC, 1000, &sum, &calls), 0,
+	   "compact again");
+	ok(sum.corrupt == 0 && sum.messages == 0 && calls == 1,
+	   "later calls do not spin on it");
+	memset(&cr, 0, sizeof(cr));
+	feed_compact(feed, T0 + 72 * SEC, 1000, &cr);
+	ok(cr.corrupt == 1 && !cr.more, "it is retried a minute later");
+	feed_close(feed);
+	fixture_rmdir(dir);
+}
+
 int main(void)
 {
 	test_nothing_to_do();
@@ -432,6 +503,7 @@ int main(void)
 	test_claim_extended();
 	test_dropped_queues();
 	test_released_then_expired();
+	test_corrupt_queue();
 	done_testing();
 	return exit_status();
 }

@@ -1,7 +1,9 @@
 /*
  * test_env.c - the environment: reopen, info, map growth, storage full,
- * sync, reader slots and concurrent use from several threads.
+ * sync, reader slots, concurrent use from several threads, and the
+ * upgrade of a format-1 store.
  */
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -541,6 +543,273 @@ static void test_threads(void)
 	fixture_rmdir(dir);
 }
 
+/* ----------------------------------------------------------- upgrade */
+
+/*
+ * Format 1 by hand: the test writes data with today's code and turns it
+ * into what format 1 would have stored, through LMDB directly - `expiry`
+ * entries only for out-of-order messages (flag bit 0 set in their
+ * records), no `lost` database, tail_expires_ms the latest in-order
+ * expiry, format 1 in `info`. The record layouts are those of
+ * feed_internal.h (the test must not include it): offsets below.
+ */
+enum {
+	Q_TAIL = 40,   /* qrec.tail_expires_ms */
+	M_EXPIRES = 8, /* mrec.expires_ms */
+	M_FLAGS = 68,  /* mrec.flags */
+};
+
+static void be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void check_mdb(int rc, const char *what)
+{
+	if (rc)
+		bail_out("%s: %s", what, mdb_strerror(rc));
+}
+
+/* Makes queue qid of the store in dir look like format 1. */
+static void make_format1(const char *dir, uint64_t qid)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi msgs, expiry, lost, queues, info;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	uint8_t k[24];
+	uint64_t tail = 0;
+	uint32_t format = 1;
+	int rc;
+
+	check_mdb(mdb_env_create(&env), "env");
+	mdb_env_set_maxdbs(env, 16);
+	mdb_env_set_mapsize(env, 64 * MiB);
+	check_mdb(mdb_env_open(env, dir, 0, 0644), "env open");
+	check_mdb(mdb_txn_begin(env, NULL, 0, &txn), "txn");
+	check_mdb(mdb_dbi_open(txn, "msgs", 0, &msgs), "msgs");
+	check_mdb(mdb_dbi_open(txn, "expiry", 0, &expiry), "expiry");
+	check_mdb(mdb_dbi_open(txn, "lost", 0, &lost), "lost");
+	check_mdb(mdb_dbi_open(txn, "queues", 0, &queues), "queues");
+	check_mdb(mdb_dbi_open(txn, "info", 0, &info), "info");
+	/* No run starts at all, and no `lost`. */
+	check_mdb(mdb_drop(txn, expiry, 0), "drop expiry");
+	check_mdb(mdb_drop(txn, lost, 1), "drop lost");
+	/* Format 1's entries: out-of-order messages, flagged. */
+	check_mdb(mdb_cursor_open(txn, msgs, &cur), "cursor");
+	be64(k, qid);
+	be64(k + 8, 0);
+	key = (MDB_val){16, k};
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	     rc == 0 && get_be64(key.mv_data) == qid;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		uint8_t rec[4096], ek[24];
+		uint64_t exp;
+		uint32_t flags;
+		MDB_val v2 = {val.mv_size, rec}, k2, e = {0, NULL};
+
+		if (val.mv_size > sizeof(rec))
+			bail_out("record too large");
+		memcpy(rec, val.mv_data, val.mv_size);
+		memcpy(&exp, rec + M_EXPIRES, 8);
+		memcpy(&flags, rec + M_FLAGS, 4);
+		flags &= ~1u;
+		if (exp < tail) {
+			flags |= 1u;
+			be64(ek, qid);
+			be64(ek + 8, exp);
+			memcpy(ek + 16, (uint8_t *)key.mv_data + 8, 8);
+			k2 = (MDB_val){24, ek};
+			check_mdb(mdb_put(txn, expiry, &k2, &e, 0), "entry");
+		} else {
+			tail = exp;
+		}
+		memcpy(rec + M_FLAGS, &flags, 4);
+		check_mdb(mdb_cursor_put(cur, &key, &v2, MDB_CURRENT), "msg");
+	}
+	mdb_cursor_close(cur);
+	be64(k, qid);
+	key = (MDB_val){8, k};
+	check_mdb(mdb_get(txn, queues, &key, &val), "queue");
+	{
+		uint8_t rec[1024];
+		MDB_val v2 = {val.mv_size, rec};
+
+		memcpy(rec, val.mv_data, val.mv_size);
+		memcpy(rec + Q_TAIL, &tail, 8);
+		check_mdb(mdb_put(txn, queues, &key, &v2, 0), "queue put");
+	}
+	key = (MDB_val){6, "format"};
+	val = (MDB_val){4, &format};
+	check_mdb(mdb_put(txn, info, &key, &val, 0), "format");
+	check_mdb(mdb_txn_commit(txn), "commit");
+	mdb_env_close(env);
+}
+
+/* Sets format 1 only (a crash after some of the upgrade was written). */
+static void set_format1(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi info;
+	uint32_t format = 1;
+	MDB_val key = {6, "format"}, val = {4, &format};
+
+	check_mdb(mdb_env_create(&env), "env");
+	mdb_env_set_maxdbs(env, 16);
+	mdb_env_set_mapsize(env, 64 * MiB);
+	check_mdb(mdb_env_open(env, dir, 0, 0644), "env open");
+	check_mdb(mdb_txn_begin(env, NULL, 0, &txn), "txn");
+	check_mdb(mdb_dbi_open(txn, "info", 0, &info), "info");
+	check_mdb(mdb_put(txn, info, &key, &val, 0), "format");
+	check_mdb(mdb_txn_commit(txn), "commit");
+	mdb_env_close(env);
+}
+
+enum { UPN = 41 };
+
+struct up_model {
+	uint64_t exp[UPN];
+	bool gone[UPN];
+};
+
+static uint64_t up_live(const struct up_model *m, uint64_t now)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < UPN; i++)
+		n += !m->gone[i] && m->exp[i] > now;
+	return n;
+}
+
+static void up_append(feed_t *feed, struct up_model *m, feed_id_t *ids,
+		      int first, int n, uint32_t ttl, uint64_t now)
+{
+	for (int i = first; i < first + n; i++) {
+		char body[8];
+		feed_msg_in_t in = {body, 0, ttl, 0};
+
+		in.body_len = (size_t)snprintf(body, sizeof(body), "m%d", i);
+		if (feed_append(feed, P, "up", &in, 1, NULL, now, &ids[i]))
+			bail_out("append");
+		m->exp[i] = now + ttl * SEC;
+		m->gone[i] = false;
+	}
+}
+
+/* Checks the upgraded queue against the model at the given times. */
+static void up_check(feed_t *feed, struct up_model *m, const char *marker,
+		     const char *what)
+{
+	static const uint64_t at[] = {0, 12, 15, 61, 150, 250};
+	feed_read_opts_t ro = {.limit = 100,
+			       .flags = FEED_READ_INCLUDE_CLAIMED | FEED_READ_ECHO};
+	feed_msgs_t page = {0};
+	bool exact = true;
+	size_t removed = 0, want_removed = 0;
+
+	is(feed_read(feed, P, "up", marker, &ro, T0 + 12 * SEC, &page), 0,
+	   "%s: read from before a format-1 expiry hole", what);
+	ok(page.gap && page.missed == -1,
+	   "%s: it is a gap of unknown size (missed %lld)", what,
+	   (long long)page.missed);
+	feed_msgs_free(&page);
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		uint64_t now = T0 + at[k] * SEC, want = up_live(m, now);
+		feed_queue_stats_t st;
+		feed_compact_result_t cr;
+
+		feed_queue_stats(feed, P, "up", now, &st);
+		exact &= st.total == want;
+		if (st.total != want)
+			diag("+%llu s: total %llu, want %llu",
+			     (unsigned long long)at[k],
+			     (unsigned long long)st.total,
+			     (unsigned long long)want);
+		do {
+			if (feed_compact(feed, now, 100, &cr))
+				bail_out("compact");
+			removed += cr.messages;
+		} while (cr.more);
+		for (int i = 0; i < UPN; i++)
+			if (!m->gone[i] && m->exp[i] <= now) {
+				m->gone[i] = true;
+				want_removed++;
+			}
+		feed_queue_stats(feed, P, "up", now, &st);
+		exact &= st.total == want;
+	}
+	ok(exact, "%s: stats are exact before and after compaction", what);
+	is(removed, want_removed,
+	   "%s: compaction removed every expired message once", what);
+	is(up_live(m, UINT64_MAX - 1), 0, "%s: and every message expired",
+	   what);
+}
+
+static void test_upgrade(void)
+{
+	const char *dir;
+	feed_t *feed = fixture_open(&dir, NULL);
+	struct up_model m;
+	feed_id_t ids[UPN];
+	feed_claim_t c = {0};
+	feed_compact_result_t cr;
+	feed_read_opts_t ro = {.limit = 100,
+			       .flags = FEED_READ_INCLUDE_CLAIMED | FEED_READ_ECHO};
+	feed_msgs_t page = {0};
+	uint64_t qid;
+	char marker[FEED_ID_LEN + 1];
+
+	up_append(feed, &m, ids, 0, 1, 100, T0);
+	up_append(feed, &m, ids, 1, 20, 10, T0);
+	up_append(feed, &m, ids, 21, 10, 200, T0);
+	up_append(feed, &m, ids, 31, 10, 10, T0 + SEC);
+	feed_claim_create(feed, P, "up", 30, 30, 3, T0, &c);
+	is(c.msgs.n, 3, "claimed m0..m2");
+	feed_claim_free(&c);
+	m.exp[1] = m.exp[2] = T0 + 60 * SEC;
+	feed_delete(feed, P, "up", ids[5], NULL, T0, NULL);
+	feed_delete(feed, P, "up", ids[25], NULL, T0, NULL);
+	m.gone[5] = m.gone[25] = true;
+	do
+		feed_compact(feed, T0 + 10 * SEC, 100, &cr);
+	while (cr.more);
+	for (int i = 0; i < UPN; i++)
+		m.gone[i] |= m.exp[i] <= T0 + 10 * SEC;
+	feed_close(feed);
+	feed_marker_before(ids[3], marker);
+	feed_id_parse(ids[0], &qid, NULL);
+
+	make_format1(dir, qid);
+	feed = NULL;
+	is(feed_open(&feed, dir, NULL), 0, "a format-1 store opens (upgraded)");
+	if (!feed)
+		return;
+	is(feed_read(feed, P, "up", NULL, &ro, T0 + 10 * SEC, &page), 0,
+	   "read it whole");
+	is(page.n, up_live(&m, T0 + 10 * SEC), "every live message reads");
+	feed_msgs_free(&page);
+	feed_close(feed);
+
+	/* A crash before the format was written: the upgrade runs again. */
+	set_format1(dir);
+	is(feed_open(&feed, dir, NULL), 0, "a half-upgraded store opens");
+	up_check(feed, &m, marker, "after the upgrade, twice");
+	feed_close(feed);
+	fixture_rmdir(dir);
+}
+
 int main(void)
 {
 	test_reopen();
@@ -549,6 +818,7 @@ int main(void)
 	test_full();
 	test_readers();
 	test_threads();
+	test_upgrade();
 	done_testing();
 	return exit_status();
 }
