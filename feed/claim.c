@@ -8,22 +8,47 @@
  * future, so an expired claim stops protecting its messages at once,
  * before anything releases it.
  *
- * Finding claimable messages (see feed_internal.h): first the queue's
- * `avail` list (unclaimed messages below the claim cursor), then the log
- * from the cursor on. Expired claims of the queue are released first, so
- * their messages are in `avail` again. Expired messages met on the way are
- * removed; messages not yet due are left in (or parked into) `avail`.
+ * Finding claimable messages (see "Claiming" in feed_internal.h), in this
+ * order: expired claims of the queue are released (their messages go to
+ * `avail`); then the queue's `avail` list (ready messages below the claim
+ * cursor, oldest first); then `delayed` entries that are due by now,
+ * earliest due first (the first one not due is the wake time); then the
+ * log from the cursor on, stepping over delayed messages (they have their
+ * entries) and messages a claim already took from `delayed` ahead of the
+ * cursor. Expired messages met on the way are removed.
+ *
+ * Cost: every call is bounded, whatever the queue holds. Releasing stops
+ * after RELEASE_MSGS messages (compaction releases the rest); the walks
+ * stop once the call has touched WALK_BUDGET records (feed__touched, the
+ * cost meter), and the cursor keeps the progress for the next call. A
+ * call that stopped so says it (walk_ctx.stopped): a claim's wake_ms is
+ * then now + 1, a purge says `more`.
+ *
+ * Map pointers: a key or value read from LMDB is valid only until the
+ * next write of the transaction (LMDB may spill or move dirty pages).
+ * Each walk step seeks afresh after its writes, copies what it needs out
+ * of the key (seq, due time) at once, and hands the message body to the
+ * take function before anything is written; each take function copies
+ * the body before its first write. The comments at each step say how.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <uuid/uuid.h>
 
 #include "feed_internal.h"
 
+/* Messages of expired claims one call may release; at least a whole claim
+ * of the caller's own size fits. */
+#define RELEASE_MSGS(limit) (16 + (limit))
+/* Records one call may touch walking for messages (takes included). */
+#define WALK_BUDGET(limit) (256 + 16 * (uint64_t)(limit))
+
 /* ------------------------------------------------------ claimable walk */
 
 /*
  * What to do with a claimable message: the body is borrowed from the map
- * and valid only until the next write.
+ * and valid only until the next write, so a take copies it (into the
+ * result) before it writes anything.
  */
 typedef int (*take_fn)(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		       uint64_t seq, struct feed__mrec *m, MDB_val *body,
@@ -34,8 +59,22 @@ struct walk_ctx {
 	size_t limit, taken;
 	take_fn take;
 	void *ctx;
-	uint64_t wake; /* earliest due time of a delayed message passed */
+	/* The take keeps the message (a claim): the walk takes it off the
+	 * list it came from. Pops and purges remove it, entries and all. */
+	bool keeps;
+	uint64_t wake;    /* earliest due time of a delayed message seen */
+	uint64_t end;     /* feed__touched at which the walk stops */
+	bool stopped;     /* stopped by a budget: more may be claimable */
 };
+
+/* Whether the walk's budget is spent (then it stops, and says so). */
+static bool walk_spent(struct walk_ctx *w)
+{
+	if (feed__touched < w->end)
+		return false;
+	w->stopped = true;
+	return true;
+}
 
 /* Visits the claimable messages of `avail`, oldest first. */
 static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -44,12 +83,13 @@ static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	uint64_t next = 0;
 	int rc = 0;
 
-	while (rc == 0 && w->taken < w->limit) {
+	while (rc == 0 && w->taken < w->limit && !walk_spent(w)) {
 		MDB_val key, val, body;
 		struct feed__mrec m;
 		uint64_t seq;
 
-		/* A fresh seek each step: taking writes to `avail`. */
+		/* A fresh seek each step: taking writes to `avail`; the seq
+		 * is copied out of the key before anything is written. */
 		rc = feed__first(txn, feed->avail, q->qid, next, &key, &val);
 		if (rc)
 			return rc == FEED_ENOTFOUND ? 0 : rc;
@@ -62,15 +102,66 @@ static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
 		} else if (m.due_ms > w->now_ms) {
-			feed__wake_min(&w->wake, m.due_ms); /* stays in avail */
+			/* Only with a clock that went back: released messages
+			 * were due when claimed. It stays listed. */
+			feed__wake_min(&w->wake, m.due_ms);
 		} else {
-			/* Take first: the body is valid until a write. */
+			/* Take first: body is valid until the first write. */
 			rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
-			if (rc == 0)
+			if (rc == 0 && w->keeps)
 				rc = feed__avail_set(feed, txn, q->qid, seq,
 						     false);
 			w->taken += rc == 0;
 		}
+	}
+	return rc;
+}
+
+/* Visits the `delayed` entries due by now, earliest first; the first one
+ * not due yet is the wake time. */
+static int walk_delayed(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			struct walk_ctx *w)
+{
+	int rc = 0;
+
+	while (rc == 0 && w->taken < w->limit && !walk_spent(w)) {
+		MDB_val key, val, body;
+		struct feed__mrec m;
+		uint64_t due, seq;
+
+		/* The first entry of the queue, sought afresh after the
+		 * writes of the last step; due and seq copied out at once. */
+		rc = feed__first(txn, feed->delayed, q->qid, 0, &key, &val);
+		if (rc)
+			return rc == FEED_ENOTFOUND ? 0 : rc;
+		if (key.mv_size != 24)
+			return FEED_ECORRUPT;
+		due = feed__get_be64((uint8_t *)key.mv_data + 8);
+		seq = feed__get_be64((uint8_t *)key.mv_data + 16);
+		if (due == FEED__BY_SEQ)
+			return 0; /* only the by-seq half: none by due time */
+		if (due > w->now_ms) {
+			feed__wake_min(&w->wake, due);
+			return 0;
+		}
+		rc = feed__msg_load(feed, txn, q->qid, seq, &m, &body);
+		if (rc)
+			return rc == FEED_ENOTFOUND ? FEED_ECORRUPT : rc;
+		if (!feed__msg_delayed(&m) || !feed__zero16(m.claim_id))
+			return FEED_ECORRUPT;
+		if (m.expires_ms <= w->now_ms) {
+			rc = feed__msg_remove(feed, txn, q, seq, &m,
+					      FEED__EXPIRED);
+			continue;
+		}
+		/* Take first: body is valid until the first write. A taken
+		 * message is no longer delayed (claim_count > 0); the entries
+		 * go by the due time copied out above. */
+		rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
+		if (rc == 0 && w->keeps)
+			rc = feed__delayed_set(feed, txn, q->qid, due, seq,
+					       false);
+		w->taken += rc == 0;
 	}
 	return rc;
 }
@@ -81,11 +172,14 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 {
 	int rc = 0;
 
-	while (rc == 0 && w->taken < w->limit) {
+	while (rc == 0 && w->taken < w->limit && !walk_spent(w)) {
 		MDB_val key, val, body;
 		struct feed__mrec m;
 		uint64_t seq;
 
+		/* Sought afresh from the cursor after the last step's
+		 * writes; seq and header copied out, body handed to the take
+		 * before any write. */
 		rc = feed__first(txn, feed->msgs, q->qid, q->rec.claim_cursor,
 				 &key, &val);
 		if (rc)
@@ -95,11 +189,19 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		if (rc)
 			return rc;
 		/* Handle it as a message at or past the cursor, then move
-		 * the cursor past it. */
+		 * the cursor past it. A delayed one keeps its `delayed`
+		 * entries; one a claim took from `delayed` ahead of the
+		 * cursor is held by its claim or listed in `avail`: both
+		 * are where the invariants want them once the cursor has
+		 * passed. */
 		if (m.expires_ms <= w->now_ms) {
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
+		} else if (m.claim_count > 0 || feed__msg_delayed(&m)) {
+			/* listed already, or held */
 		} else if (m.due_ms > w->now_ms) {
+			/* Not delayed, yet not due: only with a clock that
+			 * went back. Listed as ready, for later. */
 			feed__wake_min(&w->wake, m.due_ms);
 			rc = feed__avail_set(feed, txn, q->qid, seq, true);
 		} else {
@@ -111,15 +213,41 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	return rc;
 }
 
+struct release_ctx {
+	struct feed__queue *q;
+	size_t left;
+	bool more;
+};
+
+/* Releases claim c if its messages fit in what is left to release. */
+static int release_some(feed_t *feed, MDB_txn *txn, struct feed__claim *c,
+			void *arg)
+{
+	struct release_ctx *r = arg;
+	size_t cost = c->rec.n ? c->rec.n : 1;
+
+	if (cost > r->left) {
+		r->more = true;
+		return FEED__STOP;
+	}
+	r->left -= cost;
+	return feed__claim_drop(feed, txn, r->q, c);
+}
+
 static int claimable_walk(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			  struct walk_ctx *w)
 {
-	size_t released;
-	int rc = feed__claims_release_expired(feed, txn, q, w->now_ms,
-					      SIZE_MAX, &released);
+	struct release_ctx r = {q, RELEASE_MSGS(w->limit), false};
+	int rc;
 
+	w->end = feed__touched + WALK_BUDGET(w->limit);
+	rc = feed__claims_expired(feed, txn, q->qid, w->now_ms, true,
+				  release_some, &r);
+	w->stopped = r.more;
 	if (rc == 0)
 		rc = walk_avail(feed, txn, q, w);
+	if (rc == 0)
+		rc = walk_delayed(feed, txn, q, w);
 	if (rc == 0)
 		rc = walk_fresh(feed, txn, q, w);
 	return rc;
@@ -179,7 +307,8 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct create_ctx *cc = arg;
-	struct walk_ctx w = {cc->now_ms, cc->limit, 0, take_claim, cc, 0};
+	struct walk_ctx w = {.now_ms = cc->now_ms, .limit = cc->limit,
+			     .take = take_claim, .ctx = cc, .keeps = true};
 	struct feed__queue q;
 	uint64_t t;
 	int rc;
@@ -194,9 +323,13 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
 	rc = claimable_walk(feed, txn, &q, &w);
-	/* Short: the walk saw every delayed message; the other claims are
-	 * the rest of what time alone can free (before this one is added). */
-	if (rc == 0 && w.taken < cc->limit) {
+	/* Short, not stopped: nothing is claimable now; what time alone can
+	 * free is the first delayed entry not due (w.wake) and the other
+	 * claims (before this one is added). Stopped by the budget: more
+	 * may be claimable now, by another call. */
+	if (rc == 0 && w.taken < cc->limit && w.stopped) {
+		cc->wake = cc->now_ms + 1;
+	} else if (rc == 0 && w.taken < cc->limit) {
 		rc = feed__claims_next_expiry(feed, txn, q.qid, cc->now_ms, &t);
 		feed__wake_min(&w.wake, t);
 		cc->wake = w.wake;
@@ -455,7 +588,8 @@ static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int pop_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct pop_ctx *pc = arg;
-	struct walk_ctx w = {pc->now_ms, pc->limit, 0, take_pop, pc, 0};
+	struct walk_ctx w = {.now_ms = pc->now_ms, .limit = pc->limit,
+			     .take = take_pop, .ctx = pc};
 	struct feed__queue q;
 	int rc;
 
@@ -495,6 +629,7 @@ struct purge_ctx {
 	size_t budget;
 	uint64_t now_ms;
 	size_t purged;
+	bool stopped; /* the walk's own budget ran out first */
 };
 
 static int take_purge(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -509,16 +644,19 @@ static int take_purge(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int purge_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct purge_ctx *pc = arg;
-	struct walk_ctx w = {pc->now_ms, pc->budget, 0, take_purge, pc, 0};
+	struct walk_ctx w = {.now_ms = pc->now_ms, .limit = pc->budget,
+			     .take = take_purge, .ctx = pc};
 	struct feed__queue q;
 	int rc;
 
 	pc->purged = 0;
+	pc->stopped = false;
 	rc = feed__queue_find(feed, txn, pc->project, pc->queue, &q);
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
 	rc = claimable_walk(feed, txn, &q, &w);
 	pc->purged = w.taken;
+	pc->stopped = w.stopped;
 	return rc ? rc : feed__queue_save(feed, txn, &q);
 }
 
@@ -526,7 +664,7 @@ int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
 		     size_t budget, uint64_t now_ms, size_t *purged,
 		     bool *more)
 {
-	struct purge_ctx pc = {project, queue, budget, now_ms, 0};
+	struct purge_ctx pc = {project, queue, budget, now_ms, 0, false};
 	int rc = feed__name_check(project, queue);
 
 	if (purged)
@@ -543,6 +681,6 @@ int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
 	if (purged)
 		*purged = pc.purged;
 	if (more)
-		*more = pc.purged == budget;
+		*more = pc.purged == budget || pc.stopped;
 	return 0;
 }

@@ -221,6 +221,7 @@ static int open_dbs(feed_t *feed, MDB_txn *txn)
 		{"claims", offsetof(feed_t, claims)},
 		{"cexpiry", offsetof(feed_t, cexpiry)},
 		{"due", offsetof(feed_t, due)},
+		{"delayed", offsetof(feed_t, delayed)},
 	};
 	MDB_val k = {6, "format"}, v;
 	uint32_t format = FEED__FORMAT;
