@@ -290,7 +290,9 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		rc = feed__msg_set_expiry(feed, txn, q, seq, m, keep);
 	if (rc)
 		return rc;
-	/* The result's copy of the body is the source for the rewrite. */
+	/* The result's copy of the body is the source for the rewrite
+	 * (body->mv_size is the caller's copy; only mv_data is the map's,
+	 * and it is not read past the first write). */
 	copy.mv_size = body->mv_size;
 	copy.mv_data = copy.mv_size ? out->arena_ +
 					      (uintptr_t)out->v[out->n - 1].body
@@ -468,7 +470,11 @@ struct renew_msg {
 	uint64_t expires_ms, keep_ms;
 };
 
-/* A message of a renewed claim: the new claim expiry, the lifetime. */
+/* A message of a renewed claim: the new claim expiry, the lifetime. The
+ * body is the map's (feed__claim_each loads each message afresh, after
+ * the writes for the one before): feed__msg_rewrite copies it before its
+ * first write. The claim's seqs are a malloc'd copy, so renew_fn's writes
+ * to the claim's records cannot move them. */
 static int renew_one(feed_t *feed, MDB_txn *txn, uint64_t seq,
 		     struct feed__mrec *m, MDB_val *body, void *arg)
 {
@@ -580,6 +586,7 @@ static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		    void *arg)
 {
 	struct pop_ctx *pc = arg;
+	/* The body is copied into the result before the removal writes. */
 	int rc = feed__msgbuf_add(&pc->b, q->qid, seq, m, body, pc->now_ms);
 
 	return rc ? rc : feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
@@ -683,4 +690,250 @@ int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
 	if (more)
 		*more = pc.purged == budget || pc.stopped;
 	return 0;
+}
+
+/* ------------------------------------------------------------- upgrade */
+
+/* Lists message seq (record m) in `delayed` if it was appended with a
+ * delay and is not claimed; *moved says whether it is. */
+static int upgrade_one(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		       const struct feed__mrec *m, bool *moved)
+{
+	*moved = feed__zero16(m->claim_id) && feed__msg_delayed(m);
+	return *moved ? feed__delayed_set(feed, txn, qid, m->due_ms, seq, true)
+		      : 0;
+}
+
+int feed__claims_upgrade(feed_t *feed, MDB_txn *txn, struct feed__queue *q)
+{
+	uint64_t next = 0;
+	bool moved = false;
+	int rc;
+
+	/* Below the cursor, format 1 parked delayed messages in `avail`.
+	 * Keys are copied out (seq) before each write; each step seeks
+	 * afresh. */
+	for (;;) {
+		MDB_val key, val;
+		struct feed__mrec m;
+		uint64_t seq;
+
+		rc = feed__first(txn, feed->avail, q->qid, next, &key, &val);
+		if (rc)
+			break;
+		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+		next = seq + 1;
+		moved = false;
+		rc = feed__msg_load(feed, txn, q->qid, seq, &m, NULL);
+		if (rc == FEED_ENOTFOUND) /* an entry without its message */
+			rc = feed__avail_set(feed, txn, q->qid, seq, false);
+		else if (rc == 0)
+			rc = upgrade_one(feed, txn, q->qid, seq, &m, &moved);
+		if (rc == 0 && moved)
+			rc = feed__avail_set(feed, txn, q->qid, seq, false);
+		if (rc)
+			return rc;
+	}
+	if (rc != FEED_ENOTFOUND)
+		return rc;
+	/* At and after it, format 1 listed nothing. */
+	next = q->rec.claim_cursor;
+	for (;;) {
+		MDB_val key, val;
+		struct feed__mrec m;
+		uint64_t seq;
+
+		rc = feed__first(txn, feed->msgs, q->qid, next, &key, &val);
+		if (rc)
+			break;
+		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+		next = seq + 1;
+		rc = feed__mrec_decode(&val, &m, NULL);
+		if (rc == 0)
+			rc = upgrade_one(feed, txn, q->qid, seq, &m, &moved);
+		if (rc)
+			return rc;
+	}
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+/* --------------------------------------------------------------- check */
+
+struct check {
+	feed_t *feed;
+	MDB_txn *txn;
+	char *why;
+	size_t why_len;
+};
+
+static int check_fail(struct check *ck, uint64_t qid, uint64_t seq,
+		      const char *what)
+{
+	if (ck->why && ck->why_len)
+		snprintf(ck->why, ck->why_len, "queue %llu, seq %llu: %s",
+			 (unsigned long long)qid, (unsigned long long)seq,
+			 what);
+	return FEED_ECORRUPT;
+}
+
+/* Whether key k is in dbi: 1, 0, or an error. */
+static int check_has(struct check *ck, MDB_dbi dbi, uint8_t *k, size_t len)
+{
+	MDB_val key = {len, k}, val;
+	int rc = mdb_get(ck->txn, dbi, &key, &val);
+
+	feed__touch();
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
+/* Counts the entries of queue qid in dbi. */
+static int check_count(struct check *ck, MDB_dbi dbi, uint64_t qid,
+		       uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = feed__err(mdb_cursor_open(ck->txn, dbi, &cur));
+
+	*n = 0;
+	if (rc)
+		return rc;
+	for (rc = feed__seek(cur, qid, 0, &key, &val); rc == 0;
+	     rc = feed__step(cur, qid, &key, &val))
+		++*n;
+	mdb_cursor_close(cur);
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+/* What the invariants want of message seq; counts what it should have. */
+static int check_msg(struct check *ck, const struct feed__queue *q,
+		     uint64_t seq, const struct feed__mrec *m, uint64_t want[3])
+{
+	feed_t *feed = ck->feed;
+	uint8_t k[24];
+	bool claimed = !feed__zero16(m->claim_id);
+	bool delayed = !claimed && feed__msg_delayed(m);
+	bool avail = !claimed && !delayed &&
+		     (seq < q->rec.claim_cursor || m->claim_count > 0);
+	int has;
+
+	feed__msg_key(k, q->qid, seq);
+	has = check_has(ck, feed->avail, k, 16);
+	if (has < 0)
+		return has;
+	if (has != avail)
+		return check_fail(ck, q->qid, seq,
+				  avail ? "no avail entry" : "avail entry");
+	feed__msg_key(k, q->qid, m->due_ms);
+	feed__be64(k + 16, seq);
+	has = check_has(ck, feed->delayed, k, 24);
+	if (has >= 0 && has == delayed) {
+		feed__be64(k + 8, FEED__BY_SEQ);
+		has = check_has(ck, feed->delayed, k, 24);
+	}
+	if (has < 0)
+		return has;
+	if (has != delayed)
+		return check_fail(ck, q->qid, seq,
+				  delayed ? "no delayed entry" : "delayed entry");
+	feed__msg_key(k, q->qid, m->expires_ms);
+	feed__be64(k + 16, seq);
+	has = check_has(ck, feed->expiry, k, 24);
+	if (has < 0)
+		return has;
+	if (has != !!(m->flags & FEED__M_INDEXED))
+		return check_fail(ck, q->qid, seq, "expiry entry and flag differ");
+	if (claimed) {
+		struct feed__claim c;
+		int rc = feed__claim_load(feed, ck->txn, q->qid, m->claim_id,
+					  &c);
+		bool in = false;
+
+		for (uint32_t i = 0; rc == 0 && i < c.rec.n; i++)
+			in = in || c.seqs[i] == seq;
+		free(c.seqs);
+		if (rc && rc != FEED_ENOCLAIM)
+			return rc;
+		if (!in)
+			return check_fail(ck, q->qid, seq, "not in its claim");
+	}
+	want[0] += avail;
+	want[1] += 2 * delayed;
+	want[2] += !!(m->flags & FEED__M_INDEXED);
+	return 0;
+}
+
+static int check_queue(struct check *ck, const struct feed__queue *q)
+{
+	feed_t *feed = ck->feed;
+	const MDB_dbi dbs[3] = {feed->avail, feed->delayed, feed->expiry};
+	uint64_t want[3] = {0}, count = 0, claimed = 0, n;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = feed__err(mdb_cursor_open(ck->txn, feed->msgs, &cur));
+
+	if (rc)
+		return rc;
+	for (rc = feed__seek(cur, q->qid, 0, &key, &val); rc == 0;
+	     rc = feed__step(cur, q->qid, &key, &val)) {
+		struct feed__mrec m;
+		uint64_t seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+
+		rc = feed__mrec_decode(&val, &m, NULL);
+		if (rc == 0 && seq >= q->rec.next_seq)
+			rc = check_fail(ck, q->qid, seq, "past next_seq");
+		if (rc == 0)
+			rc = check_msg(ck, q, seq, &m, want);
+		if (rc)
+			break;
+		count++;
+		claimed += !feed__zero16(m.claim_id);
+	}
+	mdb_cursor_close(cur);
+	if (rc != FEED_ENOTFOUND)
+		return rc;
+	if (count != q->rec.count || claimed != q->rec.claimed)
+		return check_fail(ck, q->qid, 0, "counts differ from the log");
+	for (size_t i = 0; i < 3; i++) {
+		rc = check_count(ck, dbs[i], q->qid, &n);
+		if (rc)
+			return rc;
+		if (n != want[i])
+			return check_fail(ck, q->qid, 0,
+					  "index entries without a message");
+	}
+	return 0;
+}
+
+int feed_debug_check(feed_t *feed, char *why, size_t why_len)
+{
+	struct check ck = {feed, NULL, why, why_len};
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	int rc;
+
+	if (why && why_len)
+		why[0] = '\0';
+	rc = feed__read_begin(feed, &ck.txn);
+	if (rc)
+		return rc;
+	rc = feed__err(mdb_cursor_open(ck.txn, feed->queues, &cur));
+	for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+		struct feed__queue q;
+
+		rc = mdb_cursor_get(cur, &key, &val, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+			break;
+		}
+		if (key.mv_size != 8)
+			continue;
+		rc = feed__queue_load(feed, ck.txn,
+				      feed__get_be64(key.mv_data), &q);
+		if (rc == 0 && !(q.rec.flags & FEED__Q_DROPPED))
+			rc = check_queue(&ck, &q);
+	}
+	if (cur)
+		mdb_cursor_close(cur);
+	feed__read_end(feed, ck.txn);
+	return rc;
 }

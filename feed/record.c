@@ -429,6 +429,7 @@ int feed__claim_each(feed_t *feed, MDB_txn *txn, uint64_t qid,
 		struct feed__mrec m;
 		MDB_val body;
 
+		/* Loaded afresh each time: fn may have written since. */
 		rc = feed__msg_load(feed, txn, qid, c->seqs[i], &m, &body);
 		if (rc == FEED_ENOTFOUND)
 			rc = 0; /* deleted since */
@@ -444,6 +445,8 @@ static int let_go(feed_t *feed, MDB_txn *txn, uint64_t seq,
 	struct feed__queue *q = arg;
 	int rc;
 
+	/* m is a copy; body is the map's and feed__msg_rewrite copies it
+	 * before it writes. */
 	memset(m->claim_id, 0, 16);
 	m->claim_expires_ms = 0;
 	rc = feed__msg_rewrite(feed, txn, q, seq, m, body, 0);
