@@ -215,11 +215,16 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 
 struct release_ctx {
 	struct feed__queue *q;
-	size_t left;
+	size_t budget, left;
 	bool more;
 };
 
-/* Releases claim c if its messages fit in what is left to release. */
+/*
+ * Releases claim c if its messages fit in what is left to release. When
+ * not, the next call may release it (more) - unless it is larger than a
+ * call's whole budget: then only compaction will (and its commit wakes
+ * the waiting claimers), so saying "more" would only make them spin.
+ */
 static int release_some(feed_t *feed, MDB_txn *txn, struct feed__claim *c,
 			void *arg)
 {
@@ -227,7 +232,7 @@ static int release_some(feed_t *feed, MDB_txn *txn, struct feed__claim *c,
 	size_t cost = c->rec.n ? c->rec.n : 1;
 
 	if (cost > r->left) {
-		r->more = true;
+		r->more = cost <= r->budget;
 		return FEED__STOP;
 	}
 	r->left -= cost;
@@ -237,7 +242,8 @@ static int release_some(feed_t *feed, MDB_txn *txn, struct feed__claim *c,
 static int claimable_walk(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			  struct walk_ctx *w)
 {
-	struct release_ctx r = {q, RELEASE_MSGS(w->limit), false};
+	struct release_ctx r = {q, RELEASE_MSGS(w->limit),
+				RELEASE_MSGS(w->limit), false};
 	int rc;
 
 	w->end = feed__touched + WALK_BUDGET(w->limit);

@@ -942,6 +942,24 @@ static void test_cost_expired_claims(feed_t *feed)
 	claim_counted(feed, "cost-xc", T0 + 61 * SEC, &c, &t);
 	is(c.msgs.n, LIMIT, "claims go on with the released ones");
 	feed_claim_free(&c);
+
+	/* An expired claim larger than a call may release: compaction's. */
+	append_bulk(feed, "cost-big", "r", 0, 100, 3600, 0, T0);
+	claim(feed, "cost-big", 60, 0, 100, T0, &c);
+	feed_claim_free(&c);
+	claim_counted(feed, "cost-big", T0 + 61 * SEC, &c, &t);
+	ok(c.msgs.n == 0 && c.wake_ms == 0 && t < 30,
+	   "a claim leaves an expired claim of 100 to compaction, cheaply, "
+	   "without asking to be called again (%llu records)",
+	   (unsigned long long)t);
+	feed_claim_free(&c);
+	do {
+		feed_compact(feed, T0 + 61 * SEC, 500, &cr);
+	} while (cr.more && ++rounds < 200);
+	claim_counted(feed, "cost-big", T0 + 61 * SEC, &c, &t);
+	ok(c.msgs.n == LIMIT && bodies_run(&c.msgs, "r", 0),
+	   "once compaction released it, claims take its messages in order");
+	feed_claim_free(&c);
 }
 
 /* ------------------------------------------------------------ upgrade */
