@@ -500,15 +500,17 @@ void feed_claim_free(feed_claim_t *claim);
  *
  * Cost: O(log n + limit) records, whatever the queue holds - claimed,
  * delayed or expired messages, expired claims: never a scan over any of
- * them. To keep that bound a call releases the expired claims of at most
- * 16 + limit messages (compaction releases the others) and touches at most
- * about 256 + 16 * limit records. Where the log holds a long run of
- * messages that cannot be taken (delayed messages appended behind a
- * backlog, expired ones), a call may stop at that bound and return fewer
- * than `limit` messages (even none) although more are claimable further
- * on; its progress is kept, the next call goes on from there, and
- * out->wake_ms says to call again at once. Expired messages met on the
- * way are removed.
+ * them. To keep that bound a call releases expired claims, earliest
+ * first, while they hold at most 16 + limit messages in all (it stops at
+ * the first that does not fit: later calls or compaction release it, and
+ * only compaction one larger than 16 + limit; until then claims do not
+ * find their messages), and it touches at most about 256 + 16 * limit
+ * records. Where the log holds a long run of messages that cannot be
+ * taken (delayed messages appended behind a backlog, expired ones), a
+ * call may stop at that bound and return fewer than `limit` messages
+ * (even none) although more are claimable further on; its progress is
+ * kept, the next call goes on from there, and out->wake_ms says to call
+ * again at once. Expired messages met on the way are removed.
  */
 int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		      uint32_t ttl_s, uint32_t grace_s, size_t limit,

@@ -56,8 +56,8 @@
  * record alone, the same at any clock.
  *
  * record.c owns the formats of `msgs`, `claims` and the index entries
- * (`expiry`, `avail`, `cexpiry`, `due`) and keeps them in step with each
- * other; queue.c owns `names` and `queues`.
+ * (`expiry`, `avail`, `cexpiry`, `due`, `delayed`) and keeps them in step
+ * with each other; queue.c owns `names` and `queues`.
  *
  * Invariants, per queue:
  *   - mrec.claim_id != 0  <=>  the message is in that claim's record and
@@ -76,7 +76,7 @@
  *   - FEED__M_INDEXED  <=>  an `expiry` entry (qid, expires_ms, seq);
  *   - qrec.due_ms != 0  <=>  a `due` entry (due_ms, qid), and due_ms is no
  *     later than the earliest expiry of any message or claim of the queue.
- * feed_debug_check() verifies all of these but the last.
+ * feed_debug_check() verifies these but crec.live and the last one.
  */
 #ifndef HERALD_FEED_INTERNAL_H
 #define HERALD_FEED_INTERNAL_H
