@@ -62,9 +62,9 @@ struct walk_ctx {
 	/* The take keeps the message (a claim): the walk takes it off the
 	 * list it came from. Pops and purges remove it, entries and all. */
 	bool keeps;
-	uint64_t wake;    /* earliest due time of a delayed message seen */
-	uint64_t end;     /* feed__touched at which the walk stops */
-	bool stopped;     /* stopped by a budget: more may be claimable */
+	uint64_t wake; /* earliest due time of a delayed message seen */
+	uint64_t end;  /* feed__touched at which the walk stops */
+	bool stopped;  /* stopped by a budget: more may be claimable */
 };
 
 /* Whether the walk's budget is spent (then it stops, and says so). */

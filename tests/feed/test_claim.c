@@ -658,6 +658,35 @@ static void test_due_order(feed_t *feed)
 	check_ok(feed, "after claims of delayed messages");
 }
 
+/* A delayed message that falls due ahead of the claim cursor is claimed
+ * from `delayed`; released, it is listed in `avail` though the cursor has
+ * not reached it, and the fresh walk steps over it. */
+static void test_due_ahead(feed_t *feed)
+{
+	feed_claim_t a, b, c;
+
+	append_range(feed, "ahead", 20, T0, NULL);
+	append_msg(feed, "ahead", "late", 600, 10, T0, NULL);
+	append_range_from(feed, "ahead", 20, 5, T0);
+	claim(feed, "ahead", 300, 0, 5, T0, &a);
+	ok(bodies_are(&a.msgs, "m0,m1,m2,m3,m4"), "a claim before it is due");
+	claim(feed, "ahead", 300, 0, 3, T0 + 10 * SEC, &b);
+	ok(bodies_are(&b.msgs, "late,m5,m6"),
+	   "once due it comes first, though the cursor has not reached it");
+	check_ok(feed, "with a claimed message ahead of the cursor");
+	is(feed_claim_release(feed, P, "ahead", b.id, T0 + 10 * SEC), 0,
+	   "release it");
+	check_ok(feed, "with a released message ahead of the cursor");
+	claim(feed, "ahead", 300, 0, 100, T0 + 10 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m5,m6,late,m7,m8,m9,m10,m11,m12,m13,m14,m15,"
+			       "m16,m17,m18,m19,m20,m21,m22,m23,m24"),
+	   "released ones in log order, then the rest, each once");
+	check_ok(feed, "after the fresh walk passed it");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+}
+
 /* A reader jumping over a run of claimed messages must not pass a delayed
  * message below the claim cursor (it is listed in `delayed`, not in
  * `avail`). */
@@ -1055,6 +1084,7 @@ int main(void)
 	test_purge(feed);
 	test_backlog(feed);
 	test_due_order(feed);
+	test_due_ahead(feed);
 	test_read_jump(feed);
 	test_pop_delayed(feed);
 	test_delayed_removed(feed);
