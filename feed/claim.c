@@ -8,22 +8,47 @@
  * future, so an expired claim stops protecting its messages at once,
  * before anything releases it.
  *
- * Finding claimable messages (see feed_internal.h): first the queue's
- * `avail` list (unclaimed messages below the claim cursor), then the log
- * from the cursor on. Expired claims of the queue are released first, so
- * their messages are in `avail` again. Expired messages met on the way are
- * removed; messages not yet due are left in (or parked into) `avail`.
+ * Finding claimable messages (see "Claiming" in feed_internal.h), in this
+ * order: expired claims of the queue are released (their messages go to
+ * `avail`); then the queue's `avail` list (ready messages below the claim
+ * cursor, oldest first); then `delayed` entries that are due by now,
+ * earliest due first (the first one not due is the wake time); then the
+ * log from the cursor on, stepping over delayed messages (they have their
+ * entries) and messages a claim already took from `delayed` ahead of the
+ * cursor. Expired messages met on the way are removed.
+ *
+ * Cost: every call is bounded, whatever the queue holds. Releasing stops
+ * after RELEASE_MSGS messages (compaction releases the rest); the walks
+ * stop once the call has touched WALK_BUDGET records (feed__touched, the
+ * cost meter), and the cursor keeps the progress for the next call. A
+ * call that stopped so says it (walk_ctx.stopped): a claim's wake_ms is
+ * then now + 1, a purge says `more`.
+ *
+ * Map pointers: a key or value read from LMDB is valid only until the
+ * next write of the transaction (LMDB may spill or move dirty pages).
+ * Each walk step seeks afresh after its writes, copies what it needs out
+ * of the key (seq, due time) at once, and hands the message body to the
+ * take function before anything is written; each take function copies
+ * the body before its first write. The comments at each step say how.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <uuid/uuid.h>
 
 #include "feed_internal.h"
 
+/* Messages of expired claims one call may release; at least a whole claim
+ * of the caller's own size fits. */
+#define RELEASE_MSGS(limit) (16 + (limit))
+/* Records one call may touch walking for messages (takes included). */
+#define WALK_BUDGET(limit) (256 + 16 * (uint64_t)(limit))
+
 /* ------------------------------------------------------ claimable walk */
 
 /*
  * What to do with a claimable message: the body is borrowed from the map
- * and valid only until the next write.
+ * and valid only until the next write, so a take copies it (into the
+ * result) before it writes anything.
  */
 typedef int (*take_fn)(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		       uint64_t seq, struct feed__mrec *m, MDB_val *body,
@@ -34,8 +59,22 @@ struct walk_ctx {
 	size_t limit, taken;
 	take_fn take;
 	void *ctx;
-	uint64_t wake; /* earliest due time of a delayed message passed */
+	/* The take keeps the message (a claim): the walk takes it off the
+	 * list it came from. Pops and purges remove it, entries and all. */
+	bool keeps;
+	uint64_t wake; /* earliest due time of a delayed message seen */
+	uint64_t end;  /* feed__touched at which the walk stops */
+	bool stopped;  /* stopped by a budget: more may be claimable */
 };
+
+/* Whether the walk's budget is spent (then it stops, and says so). */
+static bool walk_spent(struct walk_ctx *w)
+{
+	if (feed__touched < w->end)
+		return false;
+	w->stopped = true;
+	return true;
+}
 
 /* Visits the claimable messages of `avail`, oldest first. */
 static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -44,12 +83,13 @@ static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	uint64_t next = 0;
 	int rc = 0;
 
-	while (rc == 0 && w->taken < w->limit) {
+	while (rc == 0 && w->taken < w->limit && !walk_spent(w)) {
 		MDB_val key, val, body;
 		struct feed__mrec m;
 		uint64_t seq;
 
-		/* A fresh seek each step: taking writes to `avail`. */
+		/* A fresh seek each step: taking writes to `avail`; the seq
+		 * is copied out of the key before anything is written. */
 		rc = feed__first(txn, feed->avail, q->qid, next, &key, &val);
 		if (rc)
 			return rc == FEED_ENOTFOUND ? 0 : rc;
@@ -62,15 +102,66 @@ static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
 		} else if (m.due_ms > w->now_ms) {
-			feed__wake_min(&w->wake, m.due_ms); /* stays in avail */
+			/* Only with a clock that went back: released messages
+			 * were due when claimed. It stays listed. */
+			feed__wake_min(&w->wake, m.due_ms);
 		} else {
-			/* Take first: the body is valid until a write. */
+			/* Take first: body is valid until the first write. */
 			rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
-			if (rc == 0)
+			if (rc == 0 && w->keeps)
 				rc = feed__avail_set(feed, txn, q->qid, seq,
 						     false);
 			w->taken += rc == 0;
 		}
+	}
+	return rc;
+}
+
+/* Visits the `delayed` entries due by now, earliest first; the first one
+ * not due yet is the wake time. */
+static int walk_delayed(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			struct walk_ctx *w)
+{
+	int rc = 0;
+
+	while (rc == 0 && w->taken < w->limit && !walk_spent(w)) {
+		MDB_val key, val, body;
+		struct feed__mrec m;
+		uint64_t due, seq;
+
+		/* The first entry of the queue, sought afresh after the
+		 * writes of the last step; due and seq copied out at once. */
+		rc = feed__first(txn, feed->delayed, q->qid, 0, &key, &val);
+		if (rc)
+			return rc == FEED_ENOTFOUND ? 0 : rc;
+		if (key.mv_size != 24)
+			return FEED_ECORRUPT;
+		due = feed__get_be64((uint8_t *)key.mv_data + 8);
+		seq = feed__get_be64((uint8_t *)key.mv_data + 16);
+		if (due == FEED__BY_SEQ)
+			return 0; /* only the by-seq half: none by due time */
+		if (due > w->now_ms) {
+			feed__wake_min(&w->wake, due);
+			return 0;
+		}
+		rc = feed__msg_load(feed, txn, q->qid, seq, &m, &body);
+		if (rc)
+			return rc == FEED_ENOTFOUND ? FEED_ECORRUPT : rc;
+		if (!feed__msg_delayed(&m) || !feed__zero16(m.claim_id))
+			return FEED_ECORRUPT;
+		if (m.expires_ms <= w->now_ms) {
+			rc = feed__msg_remove(feed, txn, q, seq, &m,
+					      FEED__EXPIRED);
+			continue;
+		}
+		/* Take first: body is valid until the first write. A taken
+		 * message is no longer delayed (claim_count > 0); the entries
+		 * go by the due time copied out above. */
+		rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
+		if (rc == 0 && w->keeps)
+			rc = feed__delayed_set(feed, txn, q->qid, due, seq,
+					       false);
+		w->taken += rc == 0;
 	}
 	return rc;
 }
@@ -81,11 +172,14 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 {
 	int rc = 0;
 
-	while (rc == 0 && w->taken < w->limit) {
+	while (rc == 0 && w->taken < w->limit && !walk_spent(w)) {
 		MDB_val key, val, body;
 		struct feed__mrec m;
 		uint64_t seq;
 
+		/* Sought afresh from the cursor after the last step's
+		 * writes; seq and header copied out, body handed to the take
+		 * before any write. */
 		rc = feed__first(txn, feed->msgs, q->qid, q->rec.claim_cursor,
 				 &key, &val);
 		if (rc)
@@ -95,11 +189,19 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		if (rc)
 			return rc;
 		/* Handle it as a message at or past the cursor, then move
-		 * the cursor past it. */
+		 * the cursor past it. A delayed one keeps its `delayed`
+		 * entries; one a claim took from `delayed` ahead of the
+		 * cursor is held by its claim or listed in `avail`: both
+		 * are where the invariants want them once the cursor has
+		 * passed. */
 		if (m.expires_ms <= w->now_ms) {
 			rc = feed__msg_remove(feed, txn, q, seq, &m,
 					      FEED__EXPIRED);
+		} else if (m.claim_count > 0 || feed__msg_delayed(&m)) {
+			/* listed already, or held */
 		} else if (m.due_ms > w->now_ms) {
+			/* Not delayed, yet not due: only with a clock that
+			 * went back. Listed as ready, for later. */
 			feed__wake_min(&w->wake, m.due_ms);
 			rc = feed__avail_set(feed, txn, q->qid, seq, true);
 		} else {
@@ -111,15 +213,47 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	return rc;
 }
 
+struct release_ctx {
+	struct feed__queue *q;
+	size_t budget, left;
+	bool more;
+};
+
+/*
+ * Releases claim c if its messages fit in what is left to release. When
+ * not, the next call may release it (more) - unless it is larger than a
+ * call's whole budget: then only compaction will (and its commit wakes
+ * the waiting claimers), so saying "more" would only make them spin.
+ */
+static int release_some(feed_t *feed, MDB_txn *txn, struct feed__claim *c,
+			void *arg)
+{
+	struct release_ctx *r = arg;
+	size_t cost = c->rec.n ? c->rec.n : 1;
+
+	if (cost > r->left) {
+		r->more = cost <= r->budget;
+		return FEED__STOP;
+	}
+	r->left -= cost;
+	return feed__claim_drop(feed, txn, r->q, c);
+}
+
 static int claimable_walk(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			  struct walk_ctx *w)
 {
-	size_t released;
-	int rc = feed__claims_release_expired(feed, txn, q, w->now_ms,
-					      SIZE_MAX, &released);
+	struct release_ctx r = {q, RELEASE_MSGS(w->limit),
+				RELEASE_MSGS(w->limit), false};
+	int rc;
 
+	w->end = feed__touched + WALK_BUDGET(w->limit);
+	rc = feed__claims_expired(feed, txn, q->qid, w->now_ms, true,
+				  release_some, &r);
+	w->stopped = r.more;
 	if (rc == 0)
 		rc = walk_avail(feed, txn, q, w);
+	if (rc == 0)
+		rc = walk_delayed(feed, txn, q, w);
 	if (rc == 0)
 		rc = walk_fresh(feed, txn, q, w);
 	return rc;
@@ -162,7 +296,9 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		rc = feed__msg_set_expiry(feed, txn, q, seq, m, keep);
 	if (rc)
 		return rc;
-	/* The result's copy of the body is the source for the rewrite. */
+	/* The result's copy of the body is the source for the rewrite
+	 * (body->mv_size is the caller's copy; only mv_data is the map's,
+	 * and it is not read past the first write). */
 	copy.mv_size = body->mv_size;
 	copy.mv_data = copy.mv_size ? out->arena_ +
 					      (uintptr_t)out->v[out->n - 1].body
@@ -179,7 +315,8 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct create_ctx *cc = arg;
-	struct walk_ctx w = {cc->now_ms, cc->limit, 0, take_claim, cc, 0};
+	struct walk_ctx w = {.now_ms = cc->now_ms, .limit = cc->limit,
+			     .take = take_claim, .ctx = cc, .keeps = true};
 	struct feed__queue q;
 	uint64_t t;
 	int rc;
@@ -194,9 +331,13 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
 	rc = claimable_walk(feed, txn, &q, &w);
-	/* Short: the walk saw every delayed message; the other claims are
-	 * the rest of what time alone can free (before this one is added). */
-	if (rc == 0 && w.taken < cc->limit) {
+	/* Short, not stopped: nothing is claimable now; what time alone can
+	 * free is the first delayed entry not due (w.wake) and the other
+	 * claims (before this one is added). Stopped by the budget: more
+	 * may be claimable now, by another call. */
+	if (rc == 0 && w.taken < cc->limit && w.stopped) {
+		cc->wake = cc->now_ms + 1;
+	} else if (rc == 0 && w.taken < cc->limit) {
 		rc = feed__claims_next_expiry(feed, txn, q.qid, cc->now_ms, &t);
 		feed__wake_min(&w.wake, t);
 		cc->wake = w.wake;
@@ -351,7 +492,11 @@ struct renew_msg {
 	uint64_t expires_ms, keep_ms;
 };
 
-/* A message of a renewed claim: the new claim expiry, the lifetime. */
+/* A message of a renewed claim: the new claim expiry, the lifetime. The
+ * body is the map's (feed__claim_each loads each message afresh, after
+ * the writes for the one before): feed__msg_rewrite copies it before its
+ * first write. The claim's seqs are a malloc'd copy, so renew_fn's writes
+ * to the claim's records cannot move them. */
 static int renew_one(feed_t *feed, MDB_txn *txn, uint64_t seq,
 		     struct feed__mrec *m, MDB_val *body, void *arg)
 {
@@ -493,6 +638,7 @@ static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		    void *arg)
 {
 	struct pop_ctx *pc = arg;
+	/* The body is copied into the result before the removal writes. */
 	int rc = feed__msgbuf_add(&pc->b, q->qid, seq, m, body, pc->now_ms);
 
 	return rc ? rc : feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
@@ -501,7 +647,8 @@ static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 static int pop_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct pop_ctx *pc = arg;
-	struct walk_ctx w = {pc->now_ms, pc->limit, 0, take_pop, pc, 0};
+	struct walk_ctx w = {.now_ms = pc->now_ms, .limit = pc->limit,
+			     .take = take_pop, .ctx = pc};
 	struct feed__queue q;
 	int rc;
 
@@ -555,6 +702,7 @@ struct purge_ctx {
 	size_t budget;
 	uint64_t now_ms;
 	size_t purged;
+	bool stopped; /* the walk's own budget ran out first */
 };
 
 static int take_purge(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -563,22 +711,25 @@ static int take_purge(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 {
 	(void)body;
 	(void)arg;
-	return feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
+	return feed__msg_remove(feed, txn, q, seq, m, FEED__PURGED);
 }
 
 static int purge_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct purge_ctx *pc = arg;
-	struct walk_ctx w = {pc->now_ms, pc->budget, 0, take_purge, pc, 0};
+	struct walk_ctx w = {.now_ms = pc->now_ms, .limit = pc->budget,
+			     .take = take_purge, .ctx = pc};
 	struct feed__queue q;
 	int rc;
 
 	pc->purged = 0;
+	pc->stopped = false;
 	rc = feed__queue_find(feed, txn, pc->project, pc->queue, &q);
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
 	rc = claimable_walk(feed, txn, &q, &w);
 	pc->purged = w.taken;
+	pc->stopped = w.stopped;
 	return rc ? rc : feed__queue_save(feed, txn, &q);
 }
 
@@ -587,7 +738,7 @@ static int queue_purge_op(feed_t *feed, feed_txn_t *t,
 		     size_t budget, uint64_t now_ms, size_t *purged,
 		     bool *more)
 {
-	struct purge_ctx pc = {project, queue, budget, now_ms, 0};
+	struct purge_ctx pc = {project, queue, budget, now_ms, 0, false};
 	int rc = feed__name_check(project, queue);
 
 	if (purged)
@@ -604,7 +755,7 @@ static int queue_purge_op(feed_t *feed, feed_txn_t *t,
 	if (purged)
 		*purged = pc.purged;
 	if (more)
-		*more = pc.purged == budget;
+		*more = pc.purged == budget || pc.stopped;
 	return 0;
 }
 
@@ -621,4 +772,299 @@ int feed_queue_purge_tx(feed_txn_t *txn, const char *project, const char *queue,
 {
 	return queue_purge_op(feed__txn_feed(txn), txn,
 		project, queue, budget, now_ms, purged, more);
+}
+
+/* ------------------------------------------------------------- upgrade */
+
+/* Lists message seq (record m) in `delayed` if it was appended with a
+ * delay and is not claimed; *moved says whether it is. */
+static int upgrade_one(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
+		       const struct feed__mrec *m, bool *moved)
+{
+	*moved = feed__zero16(m->claim_id) && feed__msg_delayed(m);
+	return *moved ? feed__delayed_set(feed, txn, qid, m->due_ms, seq, true)
+		      : 0;
+}
+
+int feed__claims_upgrade(feed_t *feed, MDB_txn *txn, struct feed__queue *q)
+{
+	uint64_t next = 0;
+	bool moved = false;
+	int rc;
+
+	/* Below the cursor, format 1 parked delayed messages in `avail`.
+	 * Keys are copied out (seq) before each write; each step seeks
+	 * afresh. */
+	for (;;) {
+		MDB_val key, val;
+		struct feed__mrec m;
+		uint64_t seq;
+
+		rc = feed__first(txn, feed->avail, q->qid, next, &key, &val);
+		if (rc)
+			break;
+		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+		next = seq + 1;
+		moved = false;
+		rc = feed__msg_load(feed, txn, q->qid, seq, &m, NULL);
+		if (rc == FEED_ENOTFOUND) /* an entry without its message */
+			rc = feed__avail_set(feed, txn, q->qid, seq, false);
+		else if (rc == 0)
+			rc = upgrade_one(feed, txn, q->qid, seq, &m, &moved);
+		if (rc == 0 && moved)
+			rc = feed__avail_set(feed, txn, q->qid, seq, false);
+		if (rc)
+			return rc;
+	}
+	if (rc != FEED_ENOTFOUND)
+		return rc;
+	/* At and after it, format 1 listed nothing. */
+	next = q->rec.claim_cursor;
+	for (;;) {
+		MDB_val key, val;
+		struct feed__mrec m;
+		uint64_t seq;
+
+		rc = feed__first(txn, feed->msgs, q->qid, next, &key, &val);
+		if (rc)
+			break;
+		seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+		next = seq + 1;
+		rc = feed__mrec_decode(&val, &m, NULL);
+		if (rc == 0)
+			rc = upgrade_one(feed, txn, q->qid, seq, &m, &moved);
+		if (rc)
+			return rc;
+	}
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+/* --------------------------------------------------------------- check */
+
+struct check {
+	feed_t *feed;
+	MDB_txn *txn;
+	char *why;
+	size_t why_len;
+};
+
+static int check_fail(struct check *ck, uint64_t qid, uint64_t seq,
+		      const char *what)
+{
+	if (ck->why && ck->why_len)
+		snprintf(ck->why, ck->why_len, "queue %llu, seq %llu: %s",
+			 (unsigned long long)qid, (unsigned long long)seq,
+			 what);
+	return FEED_ECORRUPT;
+}
+
+/* Whether key k is in dbi: 1, 0, or an error. */
+static int check_has(struct check *ck, MDB_dbi dbi, uint8_t *k, size_t len)
+{
+	MDB_val key = {len, k}, val;
+	int rc = mdb_get(ck->txn, dbi, &key, &val);
+
+	feed__touch();
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
+/* Counts the entries of queue qid in dbi. */
+static int check_count(struct check *ck, MDB_dbi dbi, uint64_t qid,
+		       uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = feed__err(mdb_cursor_open(ck->txn, dbi, &cur));
+
+	*n = 0;
+	if (rc)
+		return rc;
+	for (rc = feed__seek(cur, qid, 0, &key, &val); rc == 0;
+	     rc = feed__step(cur, qid, &key, &val))
+		++*n;
+	mdb_cursor_close(cur);
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+/* The previous present message of a queue walk: its seq (0: none) and
+ * expiry. */
+struct check_prev {
+	uint64_t seq, expires_ms;
+};
+
+/* Whether an `expiry` entry qid | e | s with prev < s < seq exists: the
+ * start of a run whose messages before seq are all gone. */
+static int check_run_start(struct check *ck, uint64_t qid, uint64_t e,
+			   uint64_t prev, uint64_t seq)
+{
+	uint8_t k[24];
+	MDB_cursor *cur;
+	MDB_val key = {24, k}, val;
+	int rc = feed__err(mdb_cursor_open(ck->txn, ck->feed->expiry, &cur));
+
+	if (rc)
+		return rc;
+	feed__msg_key(k, qid, e);
+	feed__be64(k + 16, seq);
+	feed__touch();
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	rc = mdb_cursor_get(cur, &key, &val, rc == 0 ? MDB_PREV : MDB_LAST);
+	if (rc == 0)
+		rc = key.mv_size == 24 &&
+		     feed__get_be64(key.mv_data) == qid &&
+		     feed__get_be64((uint8_t *)key.mv_data + 8) == e &&
+		     feed__get_be64((uint8_t *)key.mv_data + 16) > prev;
+	else
+		rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* What the invariants want of message seq; counts what it should have.
+ * *prev: the previous present message; set to this one. */
+static int check_msg(struct check *ck, const struct feed__queue *q,
+		     uint64_t seq, const struct feed__mrec *m, uint64_t want[2],
+		     struct check_prev *prev)
+{
+	feed_t *feed = ck->feed;
+	uint8_t k[24];
+	bool claimed = !feed__zero16(m->claim_id);
+	bool delayed = !claimed && feed__msg_delayed(m);
+	bool avail = !claimed && !delayed &&
+		     (seq < q->rec.claim_cursor || m->claim_count > 0);
+	int has;
+
+	feed__msg_key(k, q->qid, seq);
+	has = check_has(ck, feed->avail, k, 16);
+	if (has < 0)
+		return has;
+	if (has != avail)
+		return check_fail(ck, q->qid, seq,
+				  avail ? "no avail entry" : "avail entry");
+	feed__msg_key(k, q->qid, m->due_ms);
+	feed__be64(k + 16, seq);
+	has = check_has(ck, feed->delayed, k, 24);
+	if (has >= 0 && has == delayed) {
+		feed__be64(k + 8, FEED__BY_SEQ);
+		has = check_has(ck, feed->delayed, k, 24);
+	}
+	if (has < 0)
+		return has;
+	if (has != delayed)
+		return check_fail(ck, q->qid, seq,
+				  delayed ? "no delayed entry" : "delayed entry");
+	feed__msg_key(k, q->qid, m->expires_ms);
+	feed__be64(k + 16, seq);
+	has = check_has(ck, feed->expiry, k, 24);
+	if (has < 0)
+		return has;
+	/* Covered: it starts a run, continues its predecessor's, or a run
+	 * starts after its predecessor (whose expiry differs). */
+	if (!has && prev->seq && prev->expires_ms == m->expires_ms)
+		has = 1;
+	if (!has)
+		has = check_run_start(ck, q->qid, m->expires_ms, prev->seq,
+				      seq);
+	if (has < 0)
+		return has;
+	if (!has)
+		return check_fail(ck, q->qid, seq, "not in an expiry run");
+	prev->seq = seq;
+	prev->expires_ms = m->expires_ms;
+	if (claimed) {
+		struct feed__claim c;
+		int rc = feed__claim_load(feed, ck->txn, q->qid, m->claim_id,
+					  &c);
+		bool in = false;
+
+		for (uint32_t i = 0; rc == 0 && i < c.rec.n; i++)
+			in = in || c.seqs[i] == seq;
+		free(c.seqs);
+		if (rc && rc != FEED_ENOCLAIM)
+			return rc;
+		if (!in)
+			return check_fail(ck, q->qid, seq, "not in its claim");
+	}
+	want[0] += avail;
+	want[1] += 2 * delayed;
+	return 0;
+}
+
+static int check_queue(struct check *ck, const struct feed__queue *q)
+{
+	feed_t *feed = ck->feed;
+	/* `expiry` is not counted: a run start whose messages are all gone
+	 * stays until compaction reaches its time (feed_internal.h). */
+	const MDB_dbi dbs[2] = {feed->avail, feed->delayed};
+	uint64_t want[2] = {0}, count = 0, claimed = 0, n;
+	struct check_prev prev = {0, 0};
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = feed__err(mdb_cursor_open(ck->txn, feed->msgs, &cur));
+
+	if (rc)
+		return rc;
+	for (rc = feed__seek(cur, q->qid, 0, &key, &val); rc == 0;
+	     rc = feed__step(cur, q->qid, &key, &val)) {
+		struct feed__mrec m;
+		uint64_t seq = feed__get_be64((uint8_t *)key.mv_data + 8);
+
+		rc = feed__mrec_decode(&val, &m, NULL);
+		if (rc == 0 && seq >= q->rec.next_seq)
+			rc = check_fail(ck, q->qid, seq, "past next_seq");
+		if (rc == 0)
+			rc = check_msg(ck, q, seq, &m, want, &prev);
+		if (rc)
+			break;
+		count++;
+		claimed += !feed__zero16(m.claim_id);
+	}
+	mdb_cursor_close(cur);
+	if (rc != FEED_ENOTFOUND)
+		return rc;
+	if (count != q->rec.count || claimed != q->rec.claimed)
+		return check_fail(ck, q->qid, 0, "counts differ from the log");
+	for (size_t i = 0; i < 2; i++) {
+		rc = check_count(ck, dbs[i], q->qid, &n);
+		if (rc)
+			return rc;
+		if (n != want[i])
+			return check_fail(ck, q->qid, 0,
+					  "index entries without a message");
+	}
+	return 0;
+}
+
+int feed_debug_check(feed_t *feed, char *why, size_t why_len)
+{
+	struct check ck = {feed, NULL, why, why_len};
+	MDB_cursor *cur = NULL;
+	MDB_val key, val;
+	int rc;
+
+	if (why && why_len)
+		why[0] = '\0';
+	rc = feed__read_begin(feed, &ck.txn);
+	if (rc)
+		return rc;
+	rc = feed__err(mdb_cursor_open(ck.txn, feed->queues, &cur));
+	for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+		struct feed__queue q;
+
+		rc = mdb_cursor_get(cur, &key, &val, op);
+		if (rc) {
+			rc = rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+			break;
+		}
+		if (key.mv_size != 8)
+			continue;
+		rc = feed__queue_load(feed, ck.txn,
+				      feed__get_be64(key.mv_data), &q);
+		if (rc == 0 && !(q.rec.flags & FEED__Q_DROPPED))
+			rc = check_queue(&ck, &q);
+	}
+	if (cur)
+		mdb_cursor_close(cur);
+	feed__read_end(feed, ck.txn);
+	return rc;
 }

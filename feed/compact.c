@@ -184,7 +184,8 @@ static int reclaim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		   struct compact_ctx *c)
 {
 	const MDB_dbi dbs[] = {feed->msgs,   feed->expiry,  feed->avail,
-			       feed->claims, feed->cexpiry, feed->lost};
+			       feed->claims, feed->cexpiry, feed->lost,
+			       feed->delayed};
 	uint8_t k[8];
 	MDB_val key = {8, k};
 	int rc;

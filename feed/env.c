@@ -426,6 +426,7 @@ static int open_dbs(feed_t *feed, MDB_txn *txn, uint32_t *found)
 		{"cexpiry", offsetof(feed_t, cexpiry)},
 		{"due", offsetof(feed_t, due)},
 		{"lost", offsetof(feed_t, lost)},
+		{"delayed", offsetof(feed_t, delayed)},
 	};
 	MDB_val k = {6, "format"}, v;
 	uint32_t format = FEED__FORMAT;

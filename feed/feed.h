@@ -446,7 +446,12 @@ int feed_delete_many(feed_t *feed, const char *project, const char *queue,
 
 /*
  * Removes and returns up to `limit` of the oldest messages that could be
- * claimed now (not claimed, not expired, due), in one transaction.
+ * claimed now (not claimed, not expired, due), in one transaction, found
+ * as feed_claim_create finds them: same order, same cost, O(log n +
+ * limit) records whatever else the queue holds, and the same bound: a pop
+ * may stop at it and return fewer than `limit` messages (even none)
+ * although more could be popped further on; the next pop goes on from
+ * there.
  */
 int feed_pop(feed_t *feed, const char *project, const char *queue,
 	     size_t limit, uint64_t now_ms, feed_msgs_t *out);
@@ -459,8 +464,11 @@ int feed_pop(feed_t *feed, const char *project, const char *queue,
  * (Zaqar's purge is a loop of pops); expired messages and claims met on
  * the way are removed as a pop removes them. *purged (may be NULL) = how
  * many were removed; *more (may be NULL) = whether the budget ran out, so
- * that another step may find more: call again while it is true. A queue
- * that does not exist purges as empty.
+ * that another step may find more: call again while it is true. A step
+ * is found as feed_claim_create finds messages and bounded the same way,
+ * O(log n + budget) whatever else the queue holds: *more is also true when
+ * the step stopped at that bound with fewer than `budget` removed (even
+ * none). A queue that does not exist purges as empty.
  */
 int feed_queue_purge(feed_t *feed, const char *project, const char *queue,
 		     size_t budget, uint64_t now_ms, size_t *purged,
@@ -479,8 +487,10 @@ typedef struct feed_claim {
 	 * (none included): 0, or the earliest time after now_ms at which more
 	 * could become claimable without a write - the earliest expiry of a
 	 * live claim of the queue, or the earliest due time of a delayed
-	 * message it passed. 0 when it took `limit`. For a waiting claimer's
-	 * timer (a long-poll claim).
+	 * message of the queue not due yet. When the call stopped at its
+	 * cost bound (see feed_claim_create), more may be claimable already:
+	 * then it is now_ms + 1, "call again". 0 when it took `limit`. For a
+	 * waiting claimer's timer (a long-poll claim).
 	 */
 	uint64_t wake_ms;
 } feed_claim_t;
@@ -494,8 +504,27 @@ void feed_claim_free(feed_claim_t *claim);
  * would come before the claim's expiry + `grace_s` is kept alive until then.
  * Each claimed message's claim_count goes up by one.
  * When nothing is claimable: returns 0 with out->msgs.n == 0 and no claim
- * is created (out->id is ""). Cost: O(log n + limit), never a scan over
- * claimed messages.
+ * is created (out->id is "").
+ *
+ * Order: messages let go by other claims first (released ones, and those
+ * of expired claims as they are released, earliest-expiring claim
+ * first), oldest first; then delayed messages that are due, earliest due
+ * first; then the rest in log order. So it is FIFO among messages that
+ * were never delayed or claimed, and among delayed ones by due time.
+ *
+ * Cost: O(log n + limit) records, whatever the queue holds - claimed,
+ * delayed or expired messages, expired claims: never a scan over any of
+ * them. To keep that bound a call releases expired claims, earliest
+ * first, while they hold at most 16 + limit messages in all (it stops at
+ * the first that does not fit: later calls or compaction release it, and
+ * only compaction one larger than 16 + limit; until then claims do not
+ * find their messages), and it touches at most about 256 + 16 * limit
+ * records. Where the log holds a long run of messages that cannot be
+ * taken (delayed messages appended behind a backlog, expired ones), a
+ * call may stop at that bound and return fewer than `limit` messages
+ * (even none) although more are claimable further on; its progress is
+ * kept, the next call goes on from there, and out->wake_ms says to call
+ * again at once. Expired messages met on the way are removed.
  */
 int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
@@ -647,6 +676,16 @@ uint64_t feed_debug_touched(void);
  * (n = 0: none). Lets a test see that every failure path still answers.
  */
 void feed_debug_fail_alloc(unsigned n);
+
+/*
+ * Checks the index invariants of every queue (feed_internal.h): that each
+ * message has exactly the index entries its state wants (in `avail`,
+ * `delayed`, `expiry`, its claim) and no entry lacks its message, and the
+ * queue's counts. Returns 0, or FEED_ECORRUPT with a description of the
+ * first violation in `why` (may be NULL; truncated to why_len). Reads
+ * every record of every queue: for tests, never for a running hub.
+ */
+int feed_debug_check(feed_t *feed, char *why, size_t why_len);
 
 /* ------------------------------------------------------------------- ids */
 

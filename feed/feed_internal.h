@@ -19,6 +19,8 @@
  *   cexpiry   qid | expires_ms | claim id (16)      (empty)
  *   due       due_ms | qid                          (empty)
  *   lost      qid | first_seq                       u64 last_seq | u64 count
+ *   delayed   qid | due_ms | seq                    (empty)
+ *             qid | FEED__BY_SEQ | seq              (empty)
  *
  * The qid is a queue's generation: every creation takes the next one, so
  * records of a deleted queue can never be confused with those of its
@@ -63,28 +65,54 @@
  * only its count may be unknown. A read checks a hole after its marker
  * against them (log.c) instead of calling every hole lost.
  *
- * Claiming without scanning claimed messages: the queue's claim cursor
- * divides its log. Messages at or after the cursor were never claimed.
- * Below it, the unclaimed ones (released, or passed over because they
- * were delayed) are listed in `avail`. A claim takes from `avail` first,
- * then from the cursor on, so it only visits messages it can take (or
- * expired/delayed ones on its way).
+ * Claiming without scanning claimed or delayed messages: the queue's
+ * claim cursor divides its log. Messages at or after the cursor are
+ * "fresh": a claim meets them in log order, once, and moves the cursor
+ * past them. Below it, the unclaimed messages that are ready (released,
+ * or passed over for another reason) are listed in `avail`. A message
+ * appended with a delay gets its two `delayed` entries at append, one by
+ * due time (what claims walk) and one by seq (what a reader jumping over
+ * claimed runs must not pass), and keeps them until it is taken or
+ * removed, wherever it is. A claim takes from `avail` first, then from
+ * `delayed` what is due (earliest due first; the first entry not yet due
+ * is also its wake time), then fresh messages from the cursor on,
+ * stepping over delayed ones. So a claim never visits a message it
+ * cannot take, except expired ones (removed on the way) and, in the fresh
+ * region only, delayed messages appended behind a backlog - and those
+ * steps are bounded per call (claim.c), the cursor keeping the progress.
+ * A delayed message appended while the cursor is at the tail moves the
+ * cursor over it at once, so when consumers keep up the fresh region
+ * holds no delayed messages at all.
+ *
+ * A message is "appended with a delay" (feed__msg_delayed) when it was
+ * never claimed and its due time is after its creation: a rule on the
+ * record alone, the same at any clock.
  *
  * record.c owns the formats of `msgs`, `claims` and the index entries
- * (`expiry`, `avail`, `cexpiry`, `due`) and keeps them in step with each
- * other; queue.c owns `names` and `queues`.
+ * (`expiry`, `avail`, `cexpiry`, `due`, `delayed`) and keeps them in step
+ * with each other; queue.c owns `names` and `queues`.
  *
  * Invariants, per queue:
  *   - mrec.claim_id != 0  <=>  the message is in that claim's record and
  *     counted in qrec.claimed and crec.live (until the claim is released,
- *     even after it expired);
- *   - seq < claim_cursor and claim_id == 0  <=>  an `avail` entry;
+ *     even after it expired); it has neither an `avail` nor a `delayed`
+ *     entry;
+ *   - claim_id == 0 and feed__msg_delayed  <=>  both `delayed` entries
+ *     (qid, due_ms, seq) and (qid, FEED__BY_SEQ, seq), at any seq; then no
+ *     `avail` entry;
+ *   - claim_id == 0, not feed__msg_delayed, and (seq < claim_cursor or
+ *     claim_count > 0)  <=>  an `avail` entry. So for seq < claim_cursor
+ *     an unclaimed message has exactly one of an `avail` or a `delayed`
+ *     entry; at or after the cursor it has a `delayed` entry iff it was
+ *     appended with a delay and not taken yet, and an `avail` entry only
+ *     if a claim took it from `delayed` ahead of the cursor and let it go;
  *   - every stored message is covered by exactly one run (above);
  *   - every seq in a `lost` range is absent from `msgs`, and
  *     qrec.expired_max_seq >= the last seq of every range;
  *   - qrec.due_ms != 0  <=>  a `due` entry (due_ms, qid), and due_ms is no
  *     later than the earliest expiry of any message or claim of the queue
  *     (its first `expiry` and `cexpiry` entries).
+ * feed_debug_check() verifies these but crec.live and the last one.
  */
 #ifndef HERALD_FEED_INTERNAL_H
 #define HERALD_FEED_INTERNAL_H
@@ -101,7 +129,7 @@
 struct feed {
 	MDB_env *env;
 	MDB_dbi info, names, queues, msgs, expiry, avail, claims, cexpiry, due,
-		lost;
+		lost, delayed;
 	/* One writer at a time; it alone may resize the map. */
 	pthread_mutex_t wlock;
 	/* Held shared by every transaction, exclusively to resize the map
@@ -124,7 +152,8 @@ struct feed {
  * Records this thread's feed calls touched: every record or index entry
  * read (a seek, a step, a get) or written (a put, a delete) counts one.
  * feed_debug_touched() hands it to cost tests; the count is per thread,
- * so counting costs an increment and no lock.
+ * so counting costs an increment and no lock. It is also the meter of
+ * the claim walk's budget (claim.c), so it counts in every build.
  */
 extern _Thread_local uint64_t feed__touched;
 
@@ -332,6 +361,23 @@ int feed__expiry_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t t,
 int feed__avail_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
 		    bool on);
 
+/* The seq-ordered half of `delayed`: its keys carry this instead of a
+ * due time (no due time reaches it), so they sort after every due one. */
+#define FEED__BY_SEQ UINT64_MAX
+/* Both `delayed` entries of message seq, due at due_ms. */
+int feed__delayed_set(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		      uint64_t due_ms, uint64_t seq, bool on);
+/* Append's one call for each new message m: when it is appended with a
+ * delay, lists it in `delayed` and, if the claim cursor is at it, moves
+ * the cursor past it (so that claims never step over it). The caller
+ * saves q. */
+int feed__delayed_appended(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			   uint64_t seq, const struct feed__mrec *m);
+/* Lowers *next to the first seq after `after` with a `delayed` entry, if
+ * there is one below *next. One seek. */
+int feed__delayed_next(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		       uint64_t after, uint64_t *next);
+
 /* Replaces the queue's `due` entry by due_ms (0 = remove it), and moves it
  * to min(current, due_ms) (0 = no change). */
 int feed__due_set(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -426,6 +472,13 @@ static inline bool feed__claimed(const struct feed__mrec *m, uint64_t now_ms)
 	return !feed__zero16(m->claim_id) && m->claim_expires_ms > now_ms;
 }
 
+/* Appended with a delay and never claimed since: it has `delayed` entries
+ * (see the invariants above). Time-independent on purpose. */
+static inline bool feed__msg_delayed(const struct feed__mrec *m)
+{
+	return m->claim_count == 0 && m->due_ms > m->created_ms;
+}
+
 /* A claim record, copied out of the map (seqs malloc'd: free(c->seqs),
  * also after a failed load). */
 struct feed__claim {
@@ -478,6 +531,17 @@ int feed__claims_release_expired(feed_t *feed, MDB_txn *txn,
  * there is none. One seek in `cexpiry`. */
 int feed__claims_next_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
 			     uint64_t now_ms, uint64_t *t);
+
+/*
+ * claim.c: the per-queue step of the format 1 -> 2 upgrade. Format 1 had
+ * no `delayed`: a delayed message was parked in `avail` once a claim had
+ * passed it, or had no entry at all ahead of the cursor. This gives every
+ * unclaimed message appended with a delay (feed__msg_delayed) its
+ * `delayed` entries and takes it out of `avail`. Idempotent; visits each
+ * `avail` entry and each message at or after the claim cursor once (no
+ * clock involved). q is not changed.
+ */
+int feed__claims_upgrade(feed_t *feed, MDB_txn *txn, struct feed__queue *q);
 
 /* ------------------------------------------------ result sets (key.c) */
 

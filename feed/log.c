@@ -157,6 +157,9 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 		if (rc)
 			return rc;
 		feed__mrec_encode(&val, &m, in->body, in->body_len);
+		rc = feed__delayed_appended(feed, txn, q, seq, &m);
+		if (rc)
+			return rc;
 		if (r->ids)
 			feed__id_format(r->ids[i], q->qid, seq);
 		q->rec.count++;
@@ -402,8 +405,10 @@ static int expired_claim_seqs(feed_t *feed, MDB_txn *txn,
 /*
  * The first seq after `after` that may be visible to a reader skipping
  * claimed messages: all of (after, *next) is in live claims or gone.
- * Candidates are the next `avail` entry, the claim cursor, and messages of
- * expired claims not yet released (still marked, no longer protected).
+ * Candidates are the next `avail` entry, the next `delayed` one (delayed
+ * messages are unclaimed too, also below the cursor), the claim cursor,
+ * and messages of expired claims not yet released (still marked, no
+ * longer protected).
  */
 static int next_unclaimed(feed_t *feed, MDB_txn *txn,
 			  const struct feed__queue *q, uint64_t after,
@@ -416,6 +421,8 @@ static int next_unclaimed(feed_t *feed, MDB_txn *txn,
 	if (rc == 0 && feed__get_be64((uint8_t *)key.mv_data + 8) < u.next)
 		u.next = feed__get_be64((uint8_t *)key.mv_data + 8);
 	if (rc == 0 || rc == FEED_ENOTFOUND)
+		rc = feed__delayed_next(feed, txn, q->qid, after, &u.next);
+	if (rc == 0)
 		rc = feed__claims_expired(feed, txn, q->qid, now_ms, false,
 					  expired_claim_seqs, &u);
 	*next = u.next;

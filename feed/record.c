@@ -23,15 +23,22 @@
  *     avail    qid | seq                     unclaimed, below the cursor
  *     cexpiry  qid | expires_ms | claim id   every claim, by its expiry
  *     due      due_ms | qid              a queue's next compaction work
+ *     delayed  qid | due_ms | seq        appended with a delay, not taken:
+ *              qid | FEED__BY_SEQ | seq  the same message, in log order
  *
  * Lost ranges (`lost`, key qid | first): u64 last | u64 count.
  *
- * What moves together (the invariants of feed_internal.h): removing a
- * message removes its `avail` entry or its place in its claim (crec.live,
- * qrec.claimed) and records a loss in `lost`; raising its expiry moves it
- * out of its `expiry` run and may lower the queue's `due` entry; dropping a claim
- * clears its messages, lists them in `avail` and removes its `cexpiry`
- * entry. Callers (log.c, claim.c, compact.c, stats.c) go through these
+ * What moves together (the invariants of feed_internal.h): appending a
+ * message with a delay puts both its `delayed` entries (and moves the
+ * claim cursor over it when the cursor is at it); a claim taking it
+ * deletes them (claim.c: the message's claim_count becomes nonzero, so it
+ * is no longer feed__msg_delayed); removing a message removes, by what it
+ * is, its place in its claim (crec.live, qrec.claimed), its `delayed`
+ * entries (keyed by its due_ms) or its `avail` entry, and records a loss
+ * in `lost` when it expired or was purged; raising its expiry moves it out
+ * of its `expiry` run and may lower the queue's `due` entry; dropping a
+ * claim clears its messages, lists them in `avail` and removes its
+ * `cexpiry` entry. Callers (log.c, claim.c, compact.c, stats.c) go through these
  * functions instead of writing records themselves.
  *
  * Map pointers: values read here point into the map and are valid only
@@ -127,6 +134,57 @@ int feed__avail_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t seq,
 
 	feed__msg_key(k, qid, seq);
 	return feed__index_set(txn, feed->avail, k, sizeof(k), on);
+}
+
+/* Keyed by due time for claims, by seq for readers; FEED__BY_SEQ itself
+ * is never a due time (now_ms plus a 32-bit delay in seconds stays far
+ * below it; a due time that would reach it is keyed one below). */
+int feed__delayed_set(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		      uint64_t due_ms, uint64_t seq, bool on)
+{
+	uint8_t k[24];
+	int rc;
+
+	feed__msg_key(k, qid, due_ms < FEED__BY_SEQ ? due_ms : FEED__BY_SEQ - 1);
+	feed__be64(k + 16, seq);
+	rc = feed__index_set(txn, feed->delayed, k, sizeof(k), on);
+	if (rc)
+		return rc;
+	feed__be64(k + 8, FEED__BY_SEQ);
+	return feed__index_set(txn, feed->delayed, k, sizeof(k), on);
+}
+
+int feed__delayed_appended(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			   uint64_t seq, const struct feed__mrec *m)
+{
+	if (!feed__msg_delayed(m))
+		return 0;
+	/* The cursor at the new message: every earlier one was met already,
+	 * so stepping over this one now is what the next claim would do. */
+	if (q->rec.claim_cursor == seq)
+		q->rec.claim_cursor = seq + 1;
+	return feed__delayed_set(feed, txn, q->qid, m->due_ms, seq, true);
+}
+
+int feed__delayed_next(feed_t *feed, MDB_txn *txn, uint64_t qid,
+		       uint64_t after, uint64_t *next)
+{
+	uint8_t k[24];
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = feed__err(mdb_cursor_open(txn, feed->delayed, &cur));
+
+	if (rc)
+		return rc;
+	feed__msg_key(k, qid, FEED__BY_SEQ);
+	feed__be64(k + 16, after + 1);
+	rc = feed__seek_key(cur, qid, k, sizeof(k), &key, &val);
+	if (rc == 0 && key.mv_size == 24 &&
+	    feed__get_be64((uint8_t *)key.mv_data + 8) == FEED__BY_SEQ &&
+	    feed__get_be64((uint8_t *)key.mv_data + 16) < *next)
+		*next = feed__get_be64((uint8_t *)key.mv_data + 16);
+	mdb_cursor_close(cur);
+	return rc == FEED_ENOTFOUND ? 0 : rc;
 }
 
 static int cexpiry_set(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t t,
@@ -358,7 +416,10 @@ int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		return rc;
 	if (!feed__zero16(m->claim_id))
 		rc = feed__claim_forget(feed, txn, q, m);
-	else if (seq < q->rec.claim_cursor)
+	else if (feed__msg_delayed(m))
+		rc = feed__delayed_set(feed, txn, q->qid, m->due_ms, seq,
+				       false);
+	else if (seq < q->rec.claim_cursor || m->claim_count > 0)
 		rc = feed__avail_set(feed, txn, q->qid, seq, false);
 	if (rc)
 		return rc;
@@ -566,6 +627,7 @@ int feed__claim_each(feed_t *feed, MDB_txn *txn, uint64_t qid,
 		struct feed__mrec m;
 		MDB_val body;
 
+		/* Loaded afresh each time: fn may have written since. */
 		rc = feed__msg_load(feed, txn, qid, c->seqs[i], &m, &body);
 		if (rc == FEED_ENOTFOUND)
 			rc = 0; /* deleted since */
@@ -581,6 +643,8 @@ static int let_go(feed_t *feed, MDB_txn *txn, uint64_t seq,
 	struct feed__queue *q = arg;
 	int rc;
 
+	/* m is a copy; body is the map's and feed__msg_rewrite copies it
+	 * before it writes. */
 	memset(m->claim_id, 0, 16);
 	m->claim_expires_ms = 0;
 	rc = feed__msg_rewrite(feed, txn, q, seq, m, body, 0);

@@ -169,6 +169,15 @@ static int next_queue(feed_t *feed, uint64_t qid, uint64_t *next)
 	return rc == FEED_ENOTFOUND ? 0 : rc;
 }
 
+/* The `delayed` index for one queue (claim.c knows what belongs in it). */
+static int delayed_step(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct feed__queue q;
+	int rc = feed__queue_load(feed, txn, *(uint64_t *)arg, &q);
+
+	return rc ? rc : feed__claims_upgrade(feed, txn, &q);
+}
+
 static int format_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	MDB_val k = {6, "format"}, v = {sizeof(uint32_t), arg};
@@ -189,7 +198,9 @@ static int upgrade_1(feed_t *feed)
 		if (rc || qid == 0)
 			return rc;
 		/* Per-queue steps: each takes its queue to the end in bounded
-		 * write transactions; one more step fits here. */
+		 * write transactions (the `delayed` index in one per queue:
+		 * it visits only `avail` and the messages from the claim
+		 * cursor on). */
 		u.qid = qid;
 		u.from.next = 1;
 		while (rc == 0 && !u.from.done) {
@@ -197,6 +208,8 @@ static int upgrade_1(feed_t *feed)
 			if (rc == 0)
 				u.from = u.to;
 		}
+		if (rc == 0)
+			rc = feed__write(feed, delayed_step, &qid, 0);
 		if (rc)
 			return rc;
 	}

@@ -1,15 +1,22 @@
 /*
  * test_claim.c - claims: exclusivity, counts, grace, renew, release, expiry,
- * the claim rules of delete, delayed messages and a large backlog.
+ * the claim rules of delete, delayed messages, a large backlog, the cost
+ * of a claim (records touched, whatever the queue holds) and the format 1
+ * upgrade of delayed messages.
  *
  * Bodies are "m<N>" in publication order; a claim is compared with the
- * bodies it should hold.
+ * bodies it should hold. feed_debug_check() verifies the index invariants
+ * after the tests that move messages between indexes.
+ *
+ * The upgrade test builds the format 1 layout by hand, so this file (and
+ * only it) reaches into feed_internal.h and LMDB.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "feed.h"
+#include "feed_internal.h"
 #include "fixture.h"
 #include "tap.h"
 
@@ -597,10 +604,475 @@ static void test_backlog(feed_t *feed)
 	   "stats: all %d claimed", N);
 }
 
+
+/* ------------------------------------------------------ delayed messages */
+
+/* feed_debug_check() passes; says why not. */
+static void check_ok(feed_t *feed, const char *what)
+{
+	char why[256];
+	int rc = feed_debug_check(feed, why, sizeof(why));
+
+	if (rc)
+		diag("%s", why);
+	is(rc, 0, "index invariants hold %s", what);
+}
+
+static void test_due_order(feed_t *feed)
+{
+	feed_claim_t c;
+
+	append_msg(feed, "due", "m0", 600, 30, T0, NULL);
+	append_msg(feed, "due", "m1", 600, 10, T0, NULL);
+	append_msg(feed, "due", "m2", 600, 0, T0, NULL);
+	append_msg(feed, "due", "m3", 600, 20, T0, NULL);
+	append_msg(feed, "due", "m4", 600, 10, T0, NULL);
+	claim(feed, "due", 300, 0, 10, T0, &c);
+	ok(bodies_are(&c.msgs, "m2"), "only the ready message is claimed");
+	is(c.wake_ms, T0 + 10 * SEC, "wake_ms is the earliest due time");
+	feed_claim_free(&c);
+	claim(feed, "due", 300, 0, 10, T0 + 10 * SEC - 1, &c);
+	ok(c.msgs.n == 0 && c.wake_ms == T0 + 10 * SEC,
+	   "a millisecond before, nothing is claimable; wake_ms unchanged");
+	feed_claim_free(&c);
+	claim(feed, "due", 300, 0, 1, T0 + 10 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m1"),
+	   "exactly when due it is claimable; equal due times in log order");
+	feed_claim_free(&c);
+	claim(feed, "due", 300, 0, 10, T0 + 10 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m4"), "then the other one due then");
+	is(c.wake_ms, T0 + 20 * SEC, "and wake_ms moves to the next due time");
+	feed_claim_free(&c);
+	claim(feed, "due", 300, 0, 10, T0 + 40 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m3,m0"),
+	   "delayed messages due together come in due order, not log order");
+	feed_claim_free(&c);
+	append_msg(feed, "due", "m5", 600, 5, T0 + 40 * SEC, NULL);
+	claim(feed, "due", 300, 0, 10, T0 + 40 * SEC, &c);
+	ok(c.msgs.n == 0 && c.wake_ms == T0 + 45 * SEC,
+	   "a delayed message appended at the tail wakes the claimer when due");
+	feed_claim_free(&c);
+	claim(feed, "due", 300, 0, 10, T0 + 45 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m5"), "and is claimed then");
+	feed_claim_free(&c);
+	check_ok(feed, "after claims of delayed messages");
+}
+
+/* A delayed message that falls due ahead of the claim cursor is claimed
+ * from `delayed`; released, it is listed in `avail` though the cursor has
+ * not reached it, and the fresh walk steps over it. */
+static void test_due_ahead(feed_t *feed)
+{
+	feed_claim_t a, b, c;
+
+	append_range(feed, "ahead", 20, T0, NULL);
+	append_msg(feed, "ahead", "late", 600, 10, T0, NULL);
+	append_range_from(feed, "ahead", 20, 5, T0);
+	claim(feed, "ahead", 300, 0, 5, T0, &a);
+	ok(bodies_are(&a.msgs, "m0,m1,m2,m3,m4"), "a claim before it is due");
+	claim(feed, "ahead", 300, 0, 3, T0 + 10 * SEC, &b);
+	ok(bodies_are(&b.msgs, "late,m5,m6"),
+	   "once due it comes first, though the cursor has not reached it");
+	check_ok(feed, "with a claimed message ahead of the cursor");
+	is(feed_claim_release(feed, P, "ahead", b.id, T0 + 10 * SEC), 0,
+	   "release it");
+	check_ok(feed, "with a released message ahead of the cursor");
+	claim(feed, "ahead", 300, 0, 100, T0 + 10 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m5,m6,late,m7,m8,m9,m10,m11,m12,m13,m14,m15,"
+			       "m16,m17,m18,m19,m20,m21,m22,m23,m24"),
+	   "released ones in log order, then the rest, each once");
+	check_ok(feed, "after the fresh walk passed it");
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+	feed_claim_free(&c);
+}
+
+/* A reader jumping over a run of claimed messages must not pass a delayed
+ * message below the claim cursor (it is listed in `delayed`, not in
+ * `avail`). */
+static void test_read_jump(feed_t *feed)
+{
+	feed_claim_t a, b;
+	feed_msgs_t page = {0};
+	feed_read_opts_t ro = {.limit = 5};
+	char want[64];
+
+	append_range(feed, "rj", 10, T0, NULL);
+	append_msg(feed, "rj", "late", 600, 60, T0, NULL);
+	append_range_from(feed, "rj", 10, 20, T0);
+	claim(feed, "rj", 300, 0, 10, T0, &a);
+	claim(feed, "rj", 300, 0, 10, T0, &b);
+	ok(bodies_are(&b.msgs, "m10,m11,m12,m13,m14,m15,m16,m17,m18,m19"),
+	   "the second claim steps over the delayed message");
+	fixture_client(ro.client_id, 99);
+	is(feed_read(feed, P, "rj", NULL, &ro, T0 + 30 * SEC, &page), 0,
+	   "read before the delayed message is due");
+	ok(page.n == 0 && page.wake_ms == T0 + 60 * SEC,
+	   "stops at it, past the claimed run, and wakes when it is due");
+	feed_msgs_free(&page);
+	is(feed_read(feed, P, "rj", NULL, &ro, T0 + 60 * SEC, &page), 0,
+	   "read once it is due");
+	snprintf(want, sizeof(want), "late,m20,m21,m22,m23");
+	ok(bodies_are(&page, want),
+	   "the jump over the claimed run lands on the delayed message");
+	feed_msgs_free(&page);
+	feed_claim_free(&a);
+	feed_claim_free(&b);
+}
+
+static void test_pop_delayed(feed_t *feed)
+{
+	feed_msgs_t got = {0};
+	size_t purged = 0;
+	bool more = true;
+
+	append_msg(feed, "pd", "m0", 600, 20, T0, NULL);
+	append_msg(feed, "pd", "m1", 600, 0, T0, NULL);
+	append_msg(feed, "pd", "m2", 600, 10, T0, NULL);
+	append_msg(feed, "pd", "m3", 600, 0, T0, NULL);
+	is(feed_pop(feed, P, "pd", 10, T0, &got), 0, "pop");
+	ok(bodies_are(&got, "m1,m3"), "pops only what is due");
+	feed_msgs_free(&got);
+	is(feed_pop(feed, P, "pd", 10, T0 + 20 * SEC, &got), 0, "pop later");
+	ok(bodies_are(&got, "m2,m0"), "pops delayed ones in due order");
+	feed_msgs_free(&got);
+
+	append_msg(feed, "pgd", "m0", 600, 20, T0, NULL);
+	append_msg(feed, "pgd", "m1", 600, 0, T0, NULL);
+	append_msg(feed, "pgd", "m2", 600, 10, T0, NULL);
+	feed_queue_purge(feed, P, "pgd", 10, T0, &purged, &more);
+	ok(purged == 1 && !more, "purge leaves delayed messages");
+	feed_queue_purge(feed, P, "pgd", 10, T0 + 10 * SEC, &purged, &more);
+	ok(purged == 1 && !more, "and removes them once due");
+	feed_queue_purge(feed, P, "pgd", 10, T0 + 20 * SEC, &purged, &more);
+	ok(purged == 1 && !more, "each of them");
+	check_ok(feed, "after pops and purges of delayed messages");
+}
+
+static void test_delayed_removed(feed_t *feed)
+{
+	feed_id_t ids[4];
+	feed_compact_result_t cr;
+	feed_claim_t c;
+	bool deleted = false;
+
+	append_msg(feed, "dx", "m0", 600, 60, T0, ids[0]);
+	append_msg(feed, "dx", "m1", 5, 60, T0, ids[1]);
+	append_msg(feed, "dx", "m2", 100, 30, T0, ids[2]);
+	append_msg(feed, "dx", "m3", 600, 30, T0, ids[3]);
+	is(feed_delete(feed, P, "dx", ids[0], NULL, T0, &deleted), 0,
+	   "delete a delayed message");
+	ok(deleted, "it is removed");
+	check_ok(feed, "after deleting a delayed message");
+	do {
+		feed_compact(feed, T0 + 6 * SEC, 100, &cr);
+	} while (cr.more);
+	is(cr.messages, 1, "compaction removes the one that expired undue");
+	check_ok(feed, "after a delayed message expired");
+	claim(feed, "dx", 300, 0, 10, T0 + 101 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m3"),
+	   "a claim removes a due one that expired and takes the other");
+	feed_claim_free(&c);
+	check_ok(feed, "after a claim removed an expired delayed message");
+}
+
+/* -------------------------------------------------------------- costs */
+
+#define DELAYED_N 100000
+#define LIMIT 10
+/* What a claim of LIMIT may touch: the walk's budget of 256 + 16 * limit
+ * records, the few before and after it (queue, claim record), and the
+ * one step that crosses the budget. */
+#define WALK_MAX (256 + 16 * LIMIT + 40)
+
+/* Appends n messages "<prefix><first + i>" in one group commit of
+ * requests of up to 10000 messages. */
+static void append_bulk(feed_t *feed, const char *queue, const char *prefix,
+			int first, int n, uint32_t ttl_s, uint32_t delay_s,
+			uint64_t now_ms)
+{
+	enum { BATCH = 10000 };
+	size_t nreq = (size_t)(n + BATCH - 1) / BATCH;
+	feed_append_req_t *reqs = calloc(nreq, sizeof(*reqs));
+	feed_msg_in_t *in = calloc((size_t)n, sizeof(*in));
+	char (*bodies)[16] = calloc((size_t)n, sizeof(*bodies));
+
+	if (!reqs || !in || !bodies)
+		bail_out("out of memory");
+	for (int i = 0; i < n; i++) {
+		snprintf(bodies[i], sizeof(bodies[i]), "%s%d", prefix,
+			 first + i);
+		in[i] = (feed_msg_in_t){.body = bodies[i],
+					.body_len = strlen(bodies[i]),
+					.ttl_s = ttl_s,
+					.delay_s = delay_s};
+	}
+	for (size_t r = 0; r < nreq; r++) {
+		reqs[r].project = P;
+		reqs[r].queue = queue;
+		reqs[r].msgs = in + r * BATCH;
+		reqs[r].n_msgs = r + 1 < nreq ? BATCH : (size_t)n - r * BATCH;
+		fixture_client(reqs[r].client_id, 1);
+	}
+	if (feed_append_group(feed, reqs, nreq, now_ms))
+		bail_out("bulk append to %s failed", queue);
+	for (size_t r = 0; r < nreq; r++)
+		if (reqs[r].status)
+			bail_out("bulk append to %s: %s", queue,
+				 feed_strerror(reqs[r].status));
+	free(reqs);
+	free(in);
+	free(bodies);
+}
+
+/* Claims LIMIT at now_ms; *touched = the records the call touched. */
+static int claim_counted(feed_t *feed, const char *queue, uint64_t now_ms,
+			 feed_claim_t *out, uint64_t *touched)
+{
+	uint64_t before = feed_debug_touched();
+	int rc = claim(feed, queue, 3600, 60, LIMIT, now_ms, out);
+
+	*touched = feed_debug_touched() - before;
+	return rc;
+}
+
+/* True when the messages are "<prefix><first>", "<prefix><first+1>", ... */
+static bool bodies_run(const feed_msgs_t *msgs, const char *prefix,
+		       int first)
+{
+	for (size_t i = 0; i < msgs->n; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%s%d", prefix, first + (int)i);
+		if (msgs->v[i].body_len != strlen(want) ||
+		    memcmp(msgs->v[i].body, want, strlen(want)))
+			return false;
+	}
+	return true;
+}
+
+/* Consumers keep up: the delayed messages were posted with the claim
+ * cursor at the tail, ready ones after them. */
+static void test_cost_at_tail(feed_t *feed)
+{
+	uint64_t now = T0 + SEC, t, most = 0;
+	feed_claim_t c;
+	bool full = true, fifo = true;
+
+	append_bulk(feed, "cost-tail", "r", 0, 50, 3600, 0, T0);
+	for (int i = 0; i < 5; i++) {
+		claim(feed, "cost-tail", 3600, 60, LIMIT, now, &c);
+		feed_claim_free(&c);
+	}
+	append_bulk(feed, "cost-tail", "d", 0, DELAYED_N, 3600, 900, T0);
+	append_bulk(feed, "cost-tail", "r", 50, 200, 3600, 0, T0);
+	for (int i = 0; i < 20; i++) {
+		claim_counted(feed, "cost-tail", now, &c, &t);
+		full = full && c.msgs.n == LIMIT;
+		fifo = fifo && bodies_run(&c.msgs, "r", 50 + i * LIMIT);
+		if (t > most)
+			most = t;
+		feed_claim_free(&c);
+	}
+	ok(full && fifo, "behind %d delayed messages, claims take the ready "
+	   "ones in order", DELAYED_N);
+	ok(most < 100, "each claim of %d touches < 100 records (most: %llu)",
+	   LIMIT, (unsigned long long)most);
+	claim_counted(feed, "cost-tail", now, &c, &t);
+	ok(c.msgs.n == 0 && c.wake_ms == T0 + 900 * SEC,
+	   "with only delayed ones left nothing is claimed; wake at their due");
+	ok(t < 30, "and that costs < 30 records (%llu)", (unsigned long long)t);
+	feed_claim_free(&c);
+	most = 0;
+	full = fifo = true;
+	for (int i = 0; i < 5; i++) {
+		claim_counted(feed, "cost-tail", T0 + 900 * SEC, &c, &t);
+		full = full && c.msgs.n == LIMIT;
+		fifo = fifo && bodies_run(&c.msgs, "d", i * LIMIT);
+		if (t > most)
+			most = t;
+		feed_claim_free(&c);
+	}
+	ok(full && fifo, "once due, claims take the delayed ones in order");
+	/* Their claim outlives them: each one's expiry is raised, which
+	 * moves it out of its expiry run (a few seeks and writes each). */
+	ok(most < 15 * LIMIT, "each touching < %d records, 15 per message "
+	   "with its expiry raised (most: %llu)", 15 * LIMIT,
+	   (unsigned long long)most);
+}
+
+/* The delayed messages sit in the fresh region, behind a ready backlog
+ * and in front of more ready messages. */
+static void test_cost_behind_backlog(feed_t *feed)
+{
+	enum { READY = 500 };
+	uint64_t now = T0 + SEC, t, most = 0;
+	feed_claim_t c;
+	int got = 0, calls = 0;
+	bool order = true, again = true;
+
+	append_bulk(feed, "cost-back", "r", 0, READY, 3600, 0, T0);
+	append_bulk(feed, "cost-back", "d", 0, DELAYED_N, 3600, 900, T0);
+	append_bulk(feed, "cost-back", "r", READY, READY, 3600, 0, T0);
+	while (got < 2 * READY && calls < 2000) {
+		if (claim_counted(feed, "cost-back", now, &c, &t))
+			break;
+		calls++;
+		order = order && bodies_run(&c.msgs, "r", got);
+		/* short of its limit: only because the budget ran out */
+		if (c.msgs.n < LIMIT && got + (int)c.msgs.n < 2 * READY)
+			again = again && c.wake_ms == now + 1;
+		got += (int)c.msgs.n;
+		if (t > most)
+			most = t;
+		feed_claim_free(&c);
+	}
+	is(got, 2 * READY, "claims get every ready message, past %d delayed "
+	   "ones in the log", DELAYED_N);
+	ok(order, "in log order");
+	ok(most <= WALK_MAX, "each call stays within the walk budget (most "
+	   "%llu records, bound %d)", (unsigned long long)most, WALK_MAX);
+	ok(again, "a call stopped by the budget says to call again at once");
+	ok(calls < 2 * READY / LIMIT + DELAYED_N / 200,
+	   "successive claims make progress through them (%d calls)", calls);
+	claim_counted(feed, "cost-back", now, &c, &t);
+	ok(c.msgs.n == 0 && c.wake_ms == T0 + 900 * SEC,
+	   "then nothing is left but delayed ones; wake at their due time");
+	feed_claim_free(&c);
+	claim_counted(feed, "cost-back", T0 + 900 * SEC, &c, &t);
+	ok(c.msgs.n == LIMIT && bodies_run(&c.msgs, "d", 0) && t < 15 * LIMIT,
+	   "once due they are claimed in order, < %d records (%llu)",
+	   15 * LIMIT, (unsigned long long)t);
+	feed_claim_free(&c);
+}
+
+static void test_cost_expired_claims(feed_t *feed)
+{
+	enum { N = 2000 };
+	uint64_t t;
+	feed_claim_t c;
+	feed_compact_result_t cr;
+	int rounds = 0;
+
+	append_bulk(feed, "cost-xc", "r", 0, N, 3600, 0, T0);
+	for (int i = 0; i < N; i++) {
+		claim(feed, "cost-xc", 60, 0, 1, T0, &c);
+		feed_claim_free(&c);
+	}
+	claim_counted(feed, "cost-xc", T0 + 61 * SEC, &c, &t);
+	/* which ones: those of the first claims released (equal expiries
+	 * are in claim id order) */
+	is(c.msgs.n, LIMIT, "after %d claims expired, a claim takes %d of "
+	   "their messages", N, LIMIT);
+	ok(t <= WALK_MAX, "touching no more than the walk budget (%llu)",
+	   (unsigned long long)t);
+	feed_claim_free(&c);
+	do {
+		feed_compact(feed, T0 + 61 * SEC, 500, &cr);
+	} while (cr.more && ++rounds < 100);
+	check_ok(feed, "after compaction released the rest");
+	claim_counted(feed, "cost-xc", T0 + 61 * SEC, &c, &t);
+	is(c.msgs.n, LIMIT, "claims go on with the released ones");
+	feed_claim_free(&c);
+
+	/* An expired claim larger than a call may release: compaction's. */
+	append_bulk(feed, "cost-big", "r", 0, 100, 3600, 0, T0);
+	claim(feed, "cost-big", 60, 0, 100, T0, &c);
+	feed_claim_free(&c);
+	claim_counted(feed, "cost-big", T0 + 61 * SEC, &c, &t);
+	ok(c.msgs.n == 0 && c.wake_ms == 0 && t < 30,
+	   "a claim leaves an expired claim of 100 to compaction, cheaply, "
+	   "without asking to be called again (%llu records)",
+	   (unsigned long long)t);
+	feed_claim_free(&c);
+	do {
+		feed_compact(feed, T0 + 61 * SEC, 500, &cr);
+	} while (cr.more && ++rounds < 200);
+	claim_counted(feed, "cost-big", T0 + 61 * SEC, &c, &t);
+	ok(c.msgs.n == LIMIT && bodies_run(&c.msgs, "r", 0),
+	   "once compaction released it, claims take its messages in order");
+	feed_claim_free(&c);
+}
+
+/* ------------------------------------------------------------ upgrade */
+
+struct fmt1 {
+	const char *queue;
+	bool upgrade; /* run the upgrade; else take the queue back to format 1 */
+};
+
+/* Format 1 had no `delayed`: delayed messages a claim had passed were
+ * parked in `avail`, those ahead of the cursor had no entry. */
+static int fmt1_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct fmt1 *f = arg;
+	struct feed__queue q;
+	uint8_t k[16];
+	MDB_val key = {16, k}, val;
+	MDB_cursor *cur;
+	int rc = feed__queue_find(feed, txn, P, f->queue, &q);
+
+	if (rc || f->upgrade)
+		return rc ? rc : feed__claims_upgrade(feed, txn, &q);
+	rc = mdb_cursor_open(txn, feed->delayed, &cur);
+	feed__msg_key(k, q.qid, 0);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	while (rc == 0 && feed__get_be64(key.mv_data) == q.qid) {
+		uint64_t due = feed__get_be64((uint8_t *)key.mv_data + 8);
+		uint64_t seq = feed__get_be64((uint8_t *)key.mv_data + 16);
+
+		rc = mdb_cursor_del(cur, 0);
+		if (rc == 0 && due != FEED__BY_SEQ && seq < q.rec.claim_cursor)
+			rc = feed__avail_set(feed, txn, q.qid, seq, true);
+		if (rc == 0)
+			rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void test_upgrade(feed_t *feed)
+{
+	struct fmt1 down = {"up", false}, up = {"up", true};
+	feed_claim_t c;
+	char why[256];
+
+	append_msg(feed, "up", "m0", 600, 0, T0, NULL);
+	append_msg(feed, "up", "m1", 600, 60, T0, NULL);
+	append_msg(feed, "up", "m2", 600, 0, T0, NULL);
+	append_msg(feed, "up", "m3", 600, 30, T0, NULL);
+	append_msg(feed, "up", "m4", 600, 0, T0, NULL);
+	append_msg(feed, "up", "m5", 600, 0, T0, NULL);
+	claim(feed, "up", 300, 0, 2, T0, &c); /* m0, m2: the cursor is at m3 */
+	ok(bodies_are(&c.msgs, "m0,m2"), "claim before the downgrade");
+	feed_claim_free(&c);
+	append_msg(feed, "up", "m6", 600, 20, T0, NULL);
+	is(feed__write(feed, fmt1_fn, &down, 0), 0, "back to format 1");
+	is(feed_debug_check(feed, why, sizeof(why)), FEED_ECORRUPT,
+	   "the check sees the format 1 layout as wrong: %s", why);
+	is(feed__write(feed, fmt1_fn, &up, 0), 0, "upgrade");
+	check_ok(feed, "after the upgrade");
+	is(feed__write(feed, fmt1_fn, &up, 0), 0, "upgrade again");
+	check_ok(feed, "after upgrading twice");
+	claim(feed, "up", 300, 0, 10, T0, &c);
+	ok(bodies_are(&c.msgs, "m4,m5"), "upgraded: only ready ones claimed");
+	is(c.wake_ms, T0 + 20 * SEC, "and wake_ms is the earliest due time");
+	feed_claim_free(&c);
+	claim(feed, "up", 300, 0, 10, T0 + 30 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m6,m3"), "delayed ones come when due");
+	feed_claim_free(&c);
+	claim(feed, "up", 300, 0, 10, T0 + 60 * SEC, &c);
+	ok(bodies_are(&c.msgs, "m1"), "each of them");
+	feed_claim_free(&c);
+	check_ok(feed, "after claiming the upgraded queue");
+}
+
 int main(void)
 {
 	const char *dir;
-	feed_t *feed = fixture_open(&dir, NULL);
+	feed_options_t opts = {.durability = FEED_NOSYNC};
+	feed_t *feed = fixture_open(&dir, &opts);
 
 	test_exclusive(feed);
 	test_interleaved(feed);
@@ -614,6 +1086,15 @@ int main(void)
 	test_wake(feed);
 	test_purge(feed);
 	test_backlog(feed);
+	test_due_order(feed);
+	test_due_ahead(feed);
+	test_read_jump(feed);
+	test_pop_delayed(feed);
+	test_delayed_removed(feed);
+	test_cost_at_tail(feed);
+	test_cost_behind_backlog(feed);
+	test_cost_expired_claims(feed);
+	test_upgrade(feed);
 
 	feed_close(feed);
 	fixture_rmdir(dir);
