@@ -255,6 +255,7 @@ static void serve(struct hub_server *srv)
 	uint64_t deadline = 0;
 
 	while (!deadline || hub_mono_ms() < deadline) {
+		srv->passes++;
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
 		if (got_signal && !srv->stopping) {

@@ -26,6 +26,9 @@ struct hub_server {
 	bool compacting;     /* a compaction job is queued or running */
 	bool stopping;       /* SIGTERM/SIGINT seen: drain, then exit */
 	unsigned inflight;   /* requests accepted, not yet fully answered */
+	/* lws_service() calls so far: the loop pass, for the HTTP transport
+	 * to tell what lws parsed out of its buffer (http.c) */
+	uintptr_t passes;
 };
 
 /*

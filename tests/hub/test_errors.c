@@ -392,7 +392,15 @@ static void raw(void)
 	hh_call(&c, &r, "GET", "/v2/queues/raw/stats", NULL);
 	is(hh_geti(r.json, "messages.total"), 0, "neither stored a message");
 
-	/* pipelined: a GET and a POST in one write */
+	/*
+	 * Pipelining (issue #9: every committed write answered, none
+	 * answered uncommitted). lws 4.1 cannot read a request with a body
+	 * out of the bytes it buffered behind another (http.c's design
+	 * comment): what follows a body is not started, and the request
+	 * before is answered with Connection: close; a request with a body
+	 * behind one without is refused unread (503). Bodiless requests are
+	 * served in order.
+	 */
 	hh_client_init(&x, &srv, NULL, NULL);
 	{
 		const char *body = "{\"messages\": [{\"body\": \"piped\"}]}";
@@ -405,23 +413,31 @@ static void raw(void)
 
 		hh_send(&x, req, strlen(req));
 		s1 = hh_recv(&x, &r, false);
-		ok(s1 == 200 || (s1 == -1 && !r.timed_out),
-		   "pipelined GET is answered 200 or the connection closed (got %d)", s1);
+		is(s1, 200, "pipelined GET, then a POST: the GET is answered");
 		s2 = x.fd >= 0 ? hh_recv(&x, &r, false) : -1;
-		if (!ok(s2 == 201 || (s2 == -1 && !r.timed_out),
-			"pipelined POST is answered 201 or the connection closed (got %d)", s2))
-			diag("body: %s", r.body ? r.body : "");
-		ok(s1 == 200 || s2 == -1, "a POST is not answered when its GET was not");
+		expect_4xx(&r, 503, "the POST behind it");
+		ok(r.closed, "the connection closes after the refusal");
 		hh_call(&c, &r, "GET", "/v2/queues/raw/stats", NULL);
-		if (s2 == 201)
-			is(hh_geti(r.json, "messages.total"), 1, "the pipelined POST stored one message");
-		else
-			ok(hh_geti(r.json, "messages.total") <= 1, "at most one message stored");
-		diag("pipelining: GET %d, POST %d", s1, s2);
+		is(hh_geti(r.json, "messages.total"), 0,
+		   "the refused POST stored nothing (got %d for it)", s2);
 	}
 	hh_client_close(&x);
 
-	/* two POSTs with bodies in one write */
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		const char *one = hh_fmt("GET /v2/queues/raw/stats HTTP/1.1\r\n%s\r\n", hdr);
+		char three[4096];
+
+		snprintf(three, sizeof(three), "%s%s%s", one, one, one);
+		hh_send(&x, three, strlen(three));
+		is(hh_recv(&x, &r, false), 200, "three pipelined GETs: the first is answered");
+		is(x.fd >= 0 ? hh_recv(&x, &r, false) : -1, 200, "the second too");
+		is(x.fd >= 0 ? hh_recv(&x, &r, false) : -1, 200, "the third too");
+		ok(!r.closed, "and the connection stays open");
+	}
+	hh_client_close(&x);
+
+	/* two POSTs with bodies in one write (one send()) */
 	hh_client_init(&x, &srv, NULL, NULL);
 	{
 		const char *body = "{\"messages\": [{\"body\": \"p2\"}]}";
@@ -434,28 +450,24 @@ static void raw(void)
 		snprintf(both, sizeof(both), "%s%s", one, one);
 		hh_send(&x, both, strlen(both));
 		s1 = hh_recv(&x, &r, false);
-		ok(s1 == 201 || (s1 == -1 && !r.timed_out),
-		   "first of two pipelined POSTs: 201 or a close (got %d)", s1);
+		is(s1, 201, "first of two pipelined POSTs is answered");
+		ok(hh_header_has(&r, "connection", "close"),
+		   "with Connection: close (the second is not processed)");
 		s2 = x.fd >= 0 ? hh_recv(&x, &r, false) : -1;
-		ok(s2 == 201 || (s2 == -1 && !r.timed_out),
-		   "second of two pipelined POSTs: 201 or a close (got %d)", s2);
+		is(s2, -1, "the second gets no answer: the connection closed");
+		ok(!r.timed_out, "(closed, not left hanging)");
 		hh_call(&c, &r, "GET", "/v2/queues/raw2/stats", NULL);
 		stored = hh_geti(r.json, "messages.total");
 		answered = (s1 == 201) + (s2 == 201);
-		ok(stored >= answered, "every answered post was stored "
+		is(stored, answered, "no unanswered post was stored "
 		   "(%lld stored, %d answered)", stored, answered);
-		/* Known defect, issue #9 ("every write answered"): when lws
-		 * re-fires the body completion the connection is dropped, and
-		 * a POST already at the writer commits unanswered. It shows
-		 * under load only: when it does, it is reported as a TODO
-		 * failure (meson counts a passing TODO as a failure, so the
-		 * point is a TODO only when it fails). */
-		if (stored != answered)
-			todo_start("issue #9: a pipelined POST can commit "
-				   "unanswered");
-		is(stored, answered, "no unanswered post was stored");
-		if (stored != answered)
-			todo_end();
+		/* The client sends what was not answered again. */
+		hh_client_init(&x, &srv, NULL, NULL);
+		hh_send(&x, one, strlen(one));
+		is(hh_recv(&x, &r, false), 201, "the retried second POST is answered");
+		hh_call(&c, &r, "GET", "/v2/queues/raw2/stats", NULL);
+		is(hh_geti(r.json, "messages.total"), 2,
+		   "two posts, two messages: the retry duplicated nothing");
 	}
 	hh_client_close(&x);
 	alive("pipelined requests");
