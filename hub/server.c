@@ -210,6 +210,15 @@ static int start_lws(struct hub_server *srv,
 	 * 4 KiB default starves a publisher's large POST while thousands of
 	 * subscribers are written to in the same passes. */
 	info.pt_serv_buf_size = 65536;
+	/* Both are the context's, read by lws_create_context() only (set on
+	 * the vhost's info they did nothing: requests were held to 4096
+	 * bytes of headers). A request whose request line and headers pass
+	 * HUB_MAX_HEADER_DATA is closed by lws unanswered ("Ran out of
+	 * header data space" in the log): lws never hands it to us. */
+	info.max_http_header_data = HUB_MAX_HEADER_DATA;
+	/* lws's wait for a request's headers and for each piece of its body
+	 * (and other handshakes): a client that stalls 5 s is dropped. */
+	info.timeout_secs = 5;
 	srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		hub_log(HUB_LOG_ERROR, "cannot create the lws context");
@@ -222,11 +231,7 @@ static int start_lws(struct hub_server *srv,
 	info.pvo = &pvo;
 	info.retry_and_idle_policy = &idle;
 	info.alpn = "http/1.1";
-	info.max_http_header_data = 16384;
 	info.keepalive_timeout = 60;
-	/* lws's wait for a request's headers (and other handshakes): a
-	 * client that cannot send them in 5 s is dropped. */
-	info.timeout_secs = 5;
 	srv->vhost = lws_create_vhost(srv->ctx, &info);
 	if (!srv->vhost) {
 		hub_log(HUB_LOG_ERROR, "cannot listen on %s:%d",

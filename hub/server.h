@@ -11,6 +11,10 @@
 #include "config.h"
 #include "feed.h"
 
+/* The most bytes a request's line and headers may take (lws's header
+ * table; its default is 4096). */
+#define HUB_MAX_HEADER_DATA 16384
+
 struct hub_writer;
 struct hub_subs;
 

@@ -502,6 +502,61 @@ static void raw(void)
 	}
 	alive("garbage requests");
 
+	/*
+	 * Header sizes. The request line and headers may take 16384 bytes
+	 * (HUB_MAX_HEADER_DATA; it used to be set where lws ignores it, and
+	 * 4,100 bytes got a closed connection). Past it lws closes the
+	 * connection without an answer ("Ran out of header data space" in
+	 * the log): it never hands the request on, so no 431 can be sent.
+	 */
+	{
+		static const size_t sizes[] = {4100, 10000};
+
+		for (size_t i = 0; i < 2; i++) {
+			char *req = malloc(sizes[i] + 512);
+			int len = sprintf(req, "GET /v2/queues/raw/stats HTTP/1.1\r\n"
+					  "%sX-Filler: ", hdr);
+
+			memset(req + len, 'a', sizes[i]);
+			strcpy(req + len + sizes[i], "\r\n\r\n");
+			hh_client_init(&x, &srv, NULL, NULL);
+			hh_send(&x, req, strlen(req));
+			is(hh_recv(&x, &r, false), 200, "a %zu-byte header is served",
+			   sizes[i]);
+			hh_client_close(&x);
+			free(req);
+		}
+	}
+	{
+		char *req = malloc(9000 + 512);
+		int len = sprintf(req, "GET /v2/queues/raw/messages?pad=");
+
+		memset(req + len, 'b', 9000);
+		sprintf(req + len + 9000, "&limit=abc HTTP/1.1\r\n%s\r\n", hdr);
+		hh_client_init(&x, &srv, NULL, NULL);
+		hh_send(&x, req, strlen(req));
+		hh_recv(&x, &r, false);
+		expect_4xx(&r, 400, "a 9000-byte query value, then limit=abc: "
+			   "the parameter after it is read");
+		hh_client_close(&x);
+		free(req);
+	}
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		size_t n = 17000;
+		char *req = malloc(n + 256);
+		int len = sprintf(req, "GET /v2/queues HTTP/1.1\r\n%sX-Big: ", hdr);
+
+		memset(req + len, 'a', n);
+		strcpy(req + len + n, "\r\n\r\n");
+		hh_send(&x, req, strlen(req));
+		is(hh_recv(&x, &r, false), -1,
+		   "a 17000-byte header gets no answer (lws closes)");
+		ok(!r.timed_out, "the connection is closed, not left open");
+		free(req);
+	}
+	hh_client_close(&x);
+
 	/* a header far too large */
 	hh_client_init(&x, &srv, NULL, NULL);
 	{
