@@ -28,6 +28,9 @@ struct hub_server {
 	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
 	bool compacting;     /* a compaction job is queued or running */
+	lws_sorted_usec_list_t sync_sul; /* interval durability's flushes */
+	bool syncing;        /* a flush job is queued or running */
+	unsigned long long syncs; /* flushes done while running */
 	bool stopping;       /* SIGTERM/SIGINT seen: drain, then exit */
 	unsigned inflight;   /* requests accepted, not yet fully answered */
 	/* lws_service() calls so far: the loop pass, for the HTTP transport
