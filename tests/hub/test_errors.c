@@ -462,6 +462,7 @@ static void raw(void)
 		is(stored, answered, "no unanswered post was stored "
 		   "(%lld stored, %d answered)", stored, answered);
 		/* The client sends what was not answered again. */
+		hh_client_close(&x);
 		hh_client_init(&x, &srv, NULL, NULL);
 		hh_send(&x, one, strlen(one));
 		is(hh_recv(&x, &r, false), 201, "the retried second POST is answered");
