@@ -664,9 +664,9 @@ static int on_body_done(struct http_req *h)
 {
 	/* lws 4.1 fires the completion again, once a loop pass, while bytes
 	 * of a next request wait behind this body (the header comment): the
-	 * repeats are ignored, the answer goes out, and then the next
-	 * request is read. Dropping the connection here would leave a write
-	 * that is already at the writer committed and unanswered. */
+	 * first repeat marks the request close_after, the rest are ignored,
+	 * and the answer goes out. (Dropping the connection here, as before,
+	 * left a write already at the writer committed and unanswered.) */
 	if (++h->completions > 1) {
 		if (h->state != DONE && !h->close_after)
 			refuse_pipelined(h);
