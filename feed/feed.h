@@ -98,9 +98,15 @@ enum feed_durability {
 	/* Default. A committed write survives a process crash and a power
 	 * loss: every commit is flushed to disk before it returns. */
 	FEED_SYNC = 0,
-	/* Commits are not flushed. A process crash loses nothing committed;
-	 * a system crash or power loss may lose the last commits (the file
-	 * stays consistent). feed_sync() flushes on demand. */
+	/* Commits are not flushed (LMDB's MDB_NOSYNC, without MDB_WRITEMAP):
+	 * each is written to the OS, which writes it back when it will. A
+	 * process crash loses nothing committed. A system crash or power
+	 * loss may lose the commits since the last flush, and - lmdb.h: "a
+	 * system crash can corrupt the database ... However, if the
+	 * filesystem preserves write order and the MDB_WRITEMAP flag is not
+	 * used ... database integrity is maintained" - may corrupt the file
+	 * unless the file system writes in the order it was given. Commits
+	 * up to a feed_sync() that returned 0 are on disk. */
 	FEED_NOSYNC = 1,
 };
 

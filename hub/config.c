@@ -41,8 +41,13 @@ static const struct setting settings[] = {
 	{"data", K_PATH, F(data_dir), 0, 0,
 	 "data directory (created if missing)"},
 	{"durability", K_DURABILITY, F(durability), 0, 0,
-	 "sync: every acknowledged write is on disk; nosync: survives a "
-	 "process crash, may lose the last writes on power loss"},
+	 "sync: every acknowledged write is on disk; interval: commits are "
+	 "flushed every sync-interval ms; nosync: the OS writes them back. "
+	 "interval and nosync survive a process crash; a system crash may "
+	 "lose the last writes (and, on a file system that reorders writes, "
+	 "corrupt the file): see docs/storage.md"},
+	{"sync-interval", K_U32, F(sync_interval_ms), 1, 3600000,
+	 "milliseconds between flushes with --durability interval"},
 	{"map-size", K_SIZE, F(map_size), 1 << 20, UINT64_MAX,
 	 "initial LMDB map size (K, M, G, T suffixes); grows by doubling"},
 	{"max-map-size", K_SIZE, F(max_map_size), 1 << 20, UINT64_MAX,
@@ -105,13 +110,24 @@ static const struct setting settings[] = {
 
 #define N_SETTINGS (sizeof(settings) / sizeof(*settings))
 
+const char *hub_durability_name(enum hub_durability d)
+{
+	switch (d) {
+	case HUB_DURABILITY_SYNC: return "sync";
+	case HUB_DURABILITY_INTERVAL: return "interval";
+	case HUB_DURABILITY_NOSYNC: return "nosync";
+	}
+	return "?";
+}
+
 void hub_config_defaults(struct hub_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->listen_host, sizeof(cfg->listen_host), "127.0.0.1");
 	cfg->listen_port = 8888;
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./herald-data");
-	cfg->durability = FEED_SYNC;
+	cfg->durability = HUB_DURABILITY_SYNC;
+	cfg->sync_interval_ms = 1000;
 	cfg->map_size = UINT64_C(64) << 20;
 	cfg->max_map_size = UINT64_C(1) << 40;
 	cfg->log_level = HUB_LOG_INFO;
@@ -229,9 +245,11 @@ static int apply(struct hub_config *cfg, const struct setting *s,
 		}
 		break;
 	case K_DURABILITY:
-		if (strcmp(v, "sync") == 0 || strcmp(v, "nosync") == 0) {
-			cfg->durability = v[0] == 's' ? FEED_SYNC : FEED_NOSYNC;
-			return 0;
+		for (int d = HUB_DURABILITY_SYNC; d <= HUB_DURABILITY_NOSYNC; d++) {
+			if (strcmp(v, hub_durability_name((enum hub_durability)d)) == 0) {
+				cfg->durability = (enum hub_durability)d;
+				return 0;
+			}
 		}
 		break;
 	case K_BOOL:
@@ -369,7 +387,8 @@ void hub_config_usage(FILE *out)
 				 (unsigned long long)(*(const uint64_t *)(const void *)field >> 20));
 			break;
 		case K_DURABILITY:
-			snprintf(def, sizeof(def), "sync");
+			snprintf(def, sizeof(def), "%s",
+				 hub_durability_name(d.durability));
 			break;
 		case K_LEVEL:
 			snprintf(def, sizeof(def), "info");

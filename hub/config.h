@@ -40,11 +40,28 @@ struct hub_limits {
 #define HUB_MIN_CLAIM_TTL 60
 #define HUB_MIN_CLAIM_GRACE 60
 
+/* When commits reach the disk (docs/storage.md#durability). */
+enum hub_durability {
+	/* Every commit is flushed before its write is answered (LMDB's
+	 * default; feed's FEED_SYNC). */
+	HUB_DURABILITY_SYNC = 0,
+	/* Commits are not flushed (FEED_NOSYNC); the server flushes them all
+	 * (feed_sync) every sync_interval_ms, and when it stops. */
+	HUB_DURABILITY_INTERVAL,
+	/* Commits are not flushed (FEED_NOSYNC); the OS writes them back
+	 * when it will. The server flushes only when it stops. */
+	HUB_DURABILITY_NOSYNC,
+};
+
+/* "sync", "interval" or "nosync". */
+const char *hub_durability_name(enum hub_durability d);
+
 struct hub_config {
 	char listen_host[256];           /* 127.0.0.1 */
 	int listen_port;                 /* 8888; 0 = any free port */
 	char data_dir[PATH_MAX];         /* ./herald-data */
-	enum feed_durability durability; /* sync */
+	enum hub_durability durability;  /* sync */
+	uint32_t sync_interval_ms;       /* interval mode's flushes, 1000 */
 	uint64_t map_size;               /* feed's initial map, bytes */
 	uint64_t max_map_size;           /* feed's maximum, bytes */
 	char signing_key[256];           /* pre-signed URLs; "" = off */

@@ -17,6 +17,14 @@
  * Compaction: every compact_interval_ms a job on the writer thread runs
  * one bounded feed_compact() step; while it reports more work the next
  * step is queued at once, interleaved with the publishers' commits.
+ *
+ * Durability (config.h, docs/storage.md#durability): in sync mode feed
+ * flushes every commit before its write is answered. In interval mode
+ * feed does not (FEED_NOSYNC), and every sync_interval_ms a timer on the
+ * loop queues a feed_sync() job on the writer - behind the commits
+ * already queued, so it flushes them too; a next one is queued only when
+ * the last came back. In interval and nosync modes the server flushes
+ * once more when it stops, after the writer finished.
  */
 #include <errno.h>
 #include <signal.h>
@@ -119,6 +127,80 @@ static void compact_schedule(struct hub_server *srv, uint32_t delay_ms)
 			 (lws_usec_t)delay_ms * LWS_US_PER_MS);
 }
 
+/* ------------------------------------------------------------- flushing */
+
+static void sync_schedule(struct hub_server *srv);
+
+static int sync_run(feed_t *feed, void *ctx, uint64_t now_ms)
+{
+	(void)ctx;
+	(void)now_ms;
+	return feed_sync(feed);
+}
+
+static void sync_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct hub_server *srv = ctx;
+
+	(void)r;
+	srv->syncing = false;
+	if (rc) {
+		hub_log(HUB_LOG_ERROR, "durability: flushing failed: %s",
+			feed_strerror(rc));
+	} else {
+		srv->syncs++;
+		hub_log(HUB_LOG_DEBUG, "durability: flushed (%llu so far)",
+			srv->syncs);
+	}
+	if (!srv->stopping)
+		sync_schedule(srv);
+}
+
+static void sync_tick(lws_sorted_usec_list_t *sul)
+{
+	struct hub_server *srv =
+		lws_container_of(sul, struct hub_server, sync_sul);
+	struct hub_job *j;
+
+	if (srv->syncing || srv->stopping)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		sync_schedule(srv);
+		return;
+	}
+	j->solo = sync_run; /* alone, after the writes queued before it */
+	j->done = sync_done;
+	j->ctx = srv;
+	j->now_ms = hub_now_ms();
+	srv->syncing = true;
+	hub_writer_submit(srv->writer, j);
+}
+
+static void sync_schedule(struct hub_server *srv)
+{
+	if (srv->cfg.durability != HUB_DURABILITY_INTERVAL)
+		return;
+	lws_sul_schedule(srv->ctx, 0, &srv->sync_sul, sync_tick,
+			 (lws_usec_t)srv->cfg.sync_interval_ms * LWS_US_PER_MS);
+}
+
+/* The last flush, once the writer stopped: interval and nosync modes. */
+static void sync_at_stop(struct hub_server *srv)
+{
+	int rc;
+
+	if (!srv->feed || srv->cfg.durability == HUB_DURABILITY_SYNC)
+		return;
+	rc = feed_sync(srv->feed);
+	if (rc)
+		hub_log(HUB_LOG_ERROR, "durability: the last flush failed: %s",
+			feed_strerror(rc));
+	else
+		hub_log(HUB_LOG_INFO, "durability: flushed at stop (%llu "
+			"flushes while running)", srv->syncs);
+}
+
 /* --------------------------------------------------------------- serving */
 
 static void lws_emit(int level, const char *line)
@@ -136,7 +218,8 @@ static int open_storage(struct hub_server *srv)
 	feed_options_t opts = {
 		.map_size = srv->cfg.map_size,
 		.max_map_size = srv->cfg.max_map_size,
-		.durability = srv->cfg.durability,
+		.durability = srv->cfg.durability == HUB_DURABILITY_SYNC
+				      ? FEED_SYNC : FEED_NOSYNC,
 		.max_metadata = srv->cfg.limits.max_queue_metadata,
 	};
 	int rc;
@@ -210,6 +293,15 @@ static int start_lws(struct hub_server *srv,
 	 * 4 KiB default starves a publisher's large POST while thousands of
 	 * subscribers are written to in the same passes. */
 	info.pt_serv_buf_size = 65536;
+	/* Both are the context's, read by lws_create_context() only (set on
+	 * the vhost's info they did nothing: requests were held to 4096
+	 * bytes of headers). A request whose request line and headers pass
+	 * HUB_MAX_HEADER_DATA is closed by lws unanswered ("Ran out of
+	 * header data space" in the log): lws never hands it to us. */
+	info.max_http_header_data = HUB_MAX_HEADER_DATA;
+	/* lws's wait for a request's headers and for each piece of its body
+	 * (and other handshakes): a client that stalls 5 s is dropped. */
+	info.timeout_secs = 5;
 	srv->ctx = lws_create_context(&info);
 	if (!srv->ctx) {
 		hub_log(HUB_LOG_ERROR, "cannot create the lws context");
@@ -222,11 +314,7 @@ static int start_lws(struct hub_server *srv,
 	info.pvo = &pvo;
 	info.retry_and_idle_policy = &idle;
 	info.alpn = "http/1.1";
-	info.max_http_header_data = 16384;
 	info.keepalive_timeout = 60;
-	/* lws's wait for a request's headers (and other handshakes): a
-	 * client that cannot send them in 5 s is dropped. */
-	info.timeout_secs = 5;
 	srv->vhost = lws_create_vhost(srv->ctx, &info);
 	if (!srv->vhost) {
 		hub_log(HUB_LOG_ERROR, "cannot listen on %s:%d",
@@ -255,6 +343,7 @@ static void serve(struct hub_server *srv)
 	uint64_t deadline = 0;
 
 	while (!deadline || hub_mono_ms() < deadline) {
+		srv->passes++;
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
 		if (got_signal && !srv->stopping) {
@@ -296,6 +385,7 @@ int hub_server_run(const struct hub_config *cfg,
 		.arg = srv,
 	};
 	int rc = 1, port;
+	char mode[64];
 
 	if (!srv)
 		return 1;
@@ -314,19 +404,29 @@ int hub_server_run(const struct hub_config *cfg,
 	}
 	install_signals(srv);
 	compact_schedule(srv, srv->cfg.compact_interval_ms);
+	sync_schedule(srv);
 	port = lws_get_vhost_listen_port(srv->vhost);
+	if (srv->cfg.durability == HUB_DURABILITY_INTERVAL)
+		snprintf(mode, sizeof(mode), "durability interval, flushed "
+			 "every %u ms", srv->cfg.sync_interval_ms);
+	else
+		snprintf(mode, sizeof(mode), "durability %s",
+			 hub_durability_name(srv->cfg.durability));
 	hub_log(HUB_LOG_INFO, "herald %s serving %s on %s:%d (%s)",
 		HUB_VERSION_STRING, srv->cfg.data_dir, srv->cfg.listen_host,
-		port, srv->cfg.durability == FEED_SYNC ? "sync" : "nosync");
+		port, mode);
 	printf("listening on %s:%d\n", srv->cfg.listen_host, port);
 	fflush(stdout);
 
 	serve(srv);
 	rc = 0;
 out:
+	srv->stopping = true; /* the jobs' done() queue no more */
 	lws_sul_cancel(&srv->compact_sul);
+	lws_sul_cancel(&srv->sync_sul);
 	hub_writer_stop(srv->writer);
 	srv->writer = NULL;
+	sync_at_stop(srv);
 	signal_ctx = NULL;
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);

@@ -11,6 +11,10 @@
 #include "config.h"
 #include "feed.h"
 
+/* The most bytes a request's line and headers may take (lws's header
+ * table; its default is 4096). */
+#define HUB_MAX_HEADER_DATA 16384
+
 struct hub_writer;
 struct hub_subs;
 
@@ -24,8 +28,14 @@ struct hub_server {
 	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
 	bool compacting;     /* a compaction job is queued or running */
+	lws_sorted_usec_list_t sync_sul; /* interval durability's flushes */
+	bool syncing;        /* a flush job is queued or running */
+	unsigned long long syncs; /* flushes done while running */
 	bool stopping;       /* SIGTERM/SIGINT seen: drain, then exit */
 	unsigned inflight;   /* requests accepted, not yet fully answered */
+	/* lws_service() calls so far: the loop pass, for the HTTP transport
+	 * to tell what lws parsed out of its buffer (http.c) */
+	uintptr_t passes;
 };
 
 /*

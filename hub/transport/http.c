@@ -24,16 +24,52 @@
  * lws 4.1 traps handled here (see notes/libwebsockets-4.1.md): PUT/PATCH
  * with Content-Length 0 get no body callbacks; a POST/PUT/PATCH without a
  * Content-Length would hang (served bodiless, then closed), and chunked
- * bodies are not decoded (411); a body followed by pipelined bytes makes
- * lws re-fire BODY_COMPLETION (the connection is dropped); held and
- * streamed responses spin when their client leaves unless reading is off,
- * yet WRITEABLE never comes while it is off; custom headers need the
- * lower-case name with its colon; one lws_write per WRITEABLE, with
- * LWS_PRE headroom; every non-streamed response has a length.
+ * bodies are not decoded (411); held and streamed responses spin when
+ * their client leaves unless reading is off, yet WRITEABLE never comes
+ * while it is off; custom headers need the lower-case name with its
+ * colon; one lws_write per WRITEABLE, with LWS_PRE headroom; every
+ * non-streamed response has a length.
+ *
+ * Pipelining (bytes of a next request read together with this one). The
+ * rule: a write the hub committed is answered; a request it cannot answer
+ * is never started. lws 4.1.6 keeps the bytes left over in the
+ * connection's buflist and serves them from lws_service_do_ripe_rxflow()
+ * at the end of every loop pass (while reading is on); what it does with
+ * them (read in its sources, and seen with its debug log):
+ *
+ *   behind a body    the wsi stays in LRS_BODY with nothing left to read:
+ *                    lws_read_h1 jumps to postbody_completion and fires
+ *                    BODY_COMPLETION again, each pass, consuming nothing
+ *                    (roles/h1/ops-h1.c). The repeats are ignored; the
+ *                    first marks the request close_after.
+ *   behind no body   the wsi is in LRS_DOING_TRANSACTION, which reads
+ *                    nothing: the bytes wait (the loop polls without
+ *                    sleeping meanwhile) until lws_http_transaction_
+ *                    completed() keeps the header table "as pipeline"
+ *                    and, one pass later (LRS_DEFERRING_ACTION, then
+ *                    POLLOUT), parses them. A next request WITHOUT a body
+ *                    is then served well. One WITH a body is not:
+ *                    lws_http_action() hands the buffered bytes - its own
+ *                    headers included - to lws_read_h1 as the body, then
+ *                    loops for ever on the completion, or reads the freed
+ *                    buffer (roles/http/server/server.c, "consuming").
+ *
+ * So the connection is ended where lws would go wrong, before the next
+ * request starts: a request with bytes behind its body is answered with
+ * "Connection: close", and the connection closes after it (the client
+ * knows that nothing after it was processed, RFC 9112 §9.6, and sends the
+ * rest again); a request with a body that lws parsed out of its buffer
+ * (its headers come in the loop pass right after the previous
+ * transaction ended - a fresh read comes at least one pass later, see
+ * finish()) is refused before lws reads its body: 503, "Connection:
+ * close", nothing done.
+ *
+ * A request that ends without an answer is logged with why (on_closed).
  */
 #include <ctype.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,6 +98,7 @@ enum state {
 	STREAMING,    /* ... and goes on until it ends or the client leaves */
 	WRITING_HEAD,
 	WRITING_BODY,
+	FLUSHING,     /* all written; lws still holds some of it */
 	DONE
 };
 
@@ -84,6 +121,8 @@ struct http_req {
 	struct hub_buf body;
 	size_t body_limit;
 	bool too_big;          /* body unread or over its limit: close after */
+	bool close_after;      /* lws dropped pipelined bytes: close after */
+	bool job_back;         /* a write came back from the writer */
 	int completions;
 	size_t sent;
 	uint64_t started_ns;
@@ -116,6 +155,14 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static const char *method_name(enum hub_method m)
+{
+	static const char *const names[] = {"GET", "HEAD", "POST", "PUT",
+					    "PATCH", "DELETE", "OPTIONS", "?"};
+
+	return names[m < HUB_METHOD_COUNT ? m : HUB_METHOD_COUNT];
+}
+
 /* --------------------------------------------------------- the transport */
 
 static void http_job_out(struct hub_req *r, struct hub_job *job)
@@ -127,6 +174,7 @@ static void http_job_out(struct hub_req *r, struct hub_job *job)
 static void http_job_back(struct hub_req *r)
 {
 	priv(r)->job = NULL;
+	priv(r)->job_back = true;
 	priv(r)->state = HANDLING;
 }
 
@@ -318,6 +366,9 @@ static const struct hub_transport http_transport = {
 
 /* ----------------------------------------------------- reading a request */
 
+static int write_head(struct http_req *h);
+static void log_request(struct http_req *h);
+
 static enum hub_method method_of(int m)
 {
 	switch (m) {
@@ -468,6 +519,65 @@ static void copy_feed_headers(struct http_req *h)
 			      sizeof(h->feedh.x_forwarded_host));
 }
 
+/*
+ * Whether lws will read a body for this request that it parsed out of its
+ * own buffer of pipelined bytes (the header comment; finish() notes the
+ * pass in which the previous transaction ended). lws reads a body when
+ * Content-Length is above 0, and for a POST, PUT or PATCH without one.
+ */
+static bool from_lws_buffer(struct http_req *h)
+{
+	uintptr_t ended = (uintptr_t)lws_get_opaque_user_data(h->wsi);
+	int cl = lws_hdr_total_length(h->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+	char v[32] = "";
+
+	if (!ended || ended + 1 != h->srv->passes)
+		return false;
+	if (cl > 0)
+		hub_http__copy_hdr(h->wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, v,
+				   sizeof(v));
+	/* lws's own reading of it: atoll, and 100 MB when absent. */
+	return cl > 0 ? atoll(v) > 0
+		      : h->method == HUB_POST || h->method == HUB_PUT ||
+				h->method == HUB_PATCH;
+}
+
+/*
+ * Refuses a request from_lws_buffer() found: answered at once, from this
+ * callback (lws must not get to read its body), and the connection closes
+ * (returning -1 from LWS_CALLBACK_HTTP: lws_http_action() returns before
+ * it touches the body, and lws flushes the answer before it closes).
+ */
+static int refuse_from_buffer(struct http_req *h)
+{
+	struct hub_reply *rp = &h->pub.reply;
+	unsigned char *buf;
+
+	hub_log(HUB_LOG_WARN, "%s %s came pipelined behind a request without "
+		"a body: refused unread (lws 4.1 cannot read its body)",
+		method_name(h->method), h->path);
+	h->close_after = true;
+	hub_header(&h->pub, "Retry-After", "0");
+	hub_reply_error(&h->pub, 503, "Service temporarily unavailable",
+			"This request came pipelined behind one without a "
+			"body, which this server cannot read: it was not "
+			"processed. Send it again.");
+	hub_reply_http(rp);
+	buf = malloc(LWS_PRE + rp->text_len);
+	if (buf && write_head(h) == 0) {
+		memcpy(buf + LWS_PRE, rp->text, rp->text_len);
+		if (lws_write(h->wsi, buf + LWS_PRE, rp->text_len,
+			      LWS_WRITE_HTTP_FINAL) == (int)rp->text_len)
+			h->state = DONE;
+	}
+	free(buf);
+	if (h->state == DONE) {
+		log_request(h);
+		h->srv->inflight--;
+	}
+	return -1;
+}
+
 /* Builds the request from the parsed headers. Returns -1 to drop the
  * connection. */
 static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
@@ -496,6 +606,8 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 			   h->heads.if_none_match,
 			   sizeof(h->heads.if_none_match));
 	copy_feed_headers(h);
+	if (from_lws_buffer(h))
+		return refuse_from_buffer(h);
 	switch (body_framing(h)) {
 	case FRAMING_REFUSED:
 		goto reply;
@@ -530,15 +642,36 @@ static int on_body(struct http_req *h, const void *in, size_t len)
 	return h->body.failed ? -1 : 0;
 }
 
+/*
+ * Bytes of a next request came behind this one's body (lws fires the
+ * body completion again): lws 4.1.6 cannot serve a request with a body
+ * out of its buffer (lws_http_action() hands the buffered bytes, its
+ * headers included, to the body parser and then loops for ever:
+ * roles/http/server/server.c, "consuming"), so that request is never
+ * started. This one is answered with "Connection: close" and the
+ * connection closes after it: the client knows the rest was not
+ * processed (RFC 9112 §9.6) and sends it again.
+ */
+static void refuse_pipelined(struct http_req *h)
+{
+	hub_log(HUB_LOG_WARN, "%s %s: a pipelined request follows its body; "
+		"it is not read: this one is answered with Connection: close",
+		method_name(h->method), h->path ? h->path : "");
+	h->close_after = true;
+}
+
 static int on_body_done(struct http_req *h)
 {
-	/* lws 4.1 re-fires the completion, in a tight loop, when bytes of a
-	 * next request follow a body in the same read; it then never calls
-	 * WRITEABLE for this one. Drop the connection at the first repeat:
-	 * no spin, no hang. A write already handed to the writer may still
-	 * commit, but is never acknowledged; the client retries. */
-	if (++h->completions > 1)
-		return -1;
+	/* lws 4.1 fires the completion again, once a loop pass, while bytes
+	 * of a next request wait behind this body (the header comment): the
+	 * first repeat marks the request close_after, the rest are ignored,
+	 * and the answer goes out. (Dropping the connection here, as before,
+	 * left a write already at the writer committed and unanswered.) */
+	if (++h->completions > 1) {
+		if (h->state != DONE && !h->close_after)
+			refuse_pipelined(h);
+		return 0;
+	}
 	if (h->state != READING)
 		return 0;
 	h->pub.body = h->body.data ? h->body.data : "";
@@ -601,7 +734,7 @@ static int write_head(struct http_req *h)
 			goto out;
 		line = eol + 2;
 	}
-	if (h->too_big &&
+	if ((h->too_big || h->close_after) &&
 	    lws_add_http_header_by_name(h->wsi, (unsigned char *)"connection:",
 					(const unsigned char *)"close", 5, &p,
 					end))
@@ -614,26 +747,43 @@ out:
 
 static void log_request(struct http_req *h)
 {
-	static const char *const names[] = {"GET", "HEAD", "POST", "PUT",
-					    "PATCH", "DELETE", "OPTIONS", "?"};
-
-	hub_log(HUB_LOG_INFO, "%s %s %d %zu %lluus", names[h->method],
+	hub_log(HUB_LOG_INFO, "%s %s %d %zu %lluus", method_name(h->method),
 		h->path ? h->path : "", h->pub.reply.status,
 		h->stream ? h->sent : h->pub.reply.text_len,
 		(unsigned long long)((mono_ns() - h->started_ns) / 1000));
 }
 
-/* Ends the transaction: returns -1 to close the connection. */
+/*
+ * Ends the transaction: returns -1 to close the connection.
+ *
+ * Only once the answer is all in the kernel and the socket is writable:
+ * then lws moves the connection on at the very next pass (LRS_DEFERRING_
+ * ACTION -> POLLOUT -> LRS_ESTABLISHED), and parses the bytes it kept, if
+ * any, at the end of that pass - while a request read afresh comes a pass
+ * later at the earliest. The pass is noted on the wsi (its opaque user
+ * data: the session data does not outlive the transaction) for
+ * from_lws_buffer(). (Ending with bytes still buffered for sending would
+ * also make lws defer the end, and meanwhile buffer what the client
+ * sends.)
+ */
 static int finish(struct http_req *h)
 {
-	bool close_it = h->too_big || h->srv->stopping;
+	bool close_it = h->too_big || h->close_after || h->srv->stopping;
 	struct lws *wsi = h->wsi;
 
+	if (lws_partial_buffered(wsi) || lws_send_pipe_choked(wsi)) {
+		/* lws calls WRITEABLE when what it holds left and the socket
+		 * takes more: try then. */
+		h->state = FLUSHING;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	h->state = DONE;
 	log_request(h);
 	h->srv->inflight--;
 	if (close_it)
 		return -1;
+	lws_set_opaque_user_data(wsi, (void *)(uintptr_t)h->srv->passes);
 	/* The completion may drop the protocol or start the next pipelined
 	 * request at once, both of which free h: touch nothing after. */
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -717,6 +867,8 @@ static int on_writeable(struct http_req *h)
 		lws_callback_on_writable(h->wsi);
 		return 0;
 	}
+	if (h->state == FLUSHING)
+		return finish(h);
 	if (h->state != WRITING_BODY)
 		return 0; /* spurious */
 	n = rp->text_len - h->sent;
@@ -735,6 +887,62 @@ static int on_writeable(struct http_req *h)
 	return 0;
 }
 
+/* Who ended a connection, as far as the socket still tells. */
+static const char *close_cause(struct lws *wsi)
+{
+	char c;
+	ssize_t n = recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n == 0)
+		return "the client closed the connection";
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+		return "the connection failed (reset by the client)";
+	return "the server closed the connection (an lws timeout, or a "
+	       "write error) with the client still there";
+}
+
+/*
+ * A request whose connection ends before its answer was written: logged
+ * with what it was doing then, and who closed (issue #9: no request ends
+ * unanswered without a trace).
+ */
+static void log_unanswered(struct http_req *h)
+{
+	const char *what, *cause = close_cause(h->wsi);
+	char detail[96] = "";
+
+	switch (h->state) {
+	case READING:
+		what = "while its body was read";
+		snprintf(detail, sizeof(detail), " (%zu bytes of it came)",
+			 h->body.len);
+		break;
+	case DEFERRED:
+		what = "while its write was at the writer (the write goes on "
+		       "and may commit unanswered)";
+		break;
+	case HELD:
+		what = "while it waited (long-poll)";
+		break;
+	case WRITING_HEAD:
+	case WRITING_BODY:
+	case FLUSHING:
+		what = h->job_back ? "after its write came back, before its "
+				     "answer was written"
+				   : "before its answer was written";
+		snprintf(detail, sizeof(detail), " (status %d, %zu of %zu body "
+			 "bytes sent)", h->pub.reply.status, h->sent,
+			 h->pub.reply.text_len);
+		break;
+	default:
+		what = "before it was answered";
+		break;
+	}
+	hub_log(HUB_LOG_WARN, "%s %s ended without an answer %s: %s%s",
+		method_name(h->method), h->path ? h->path : "", what, cause,
+		detail);
+}
+
 static void on_closed(struct pss *pss, struct hub_server *srv)
 {
 	struct http_req *h;
@@ -748,6 +956,7 @@ static void on_closed(struct pss *pss, struct hub_server *srv)
 		log_request(h); /* a stream's line: its bytes and duration */
 		h->stream->free(h->stream_state);
 	} else if (h->state != DONE) {
+		log_unanswered(h);
 		srv->inflight--;
 	}
 	held_end(h);

@@ -55,34 +55,50 @@ int hub_http__copy_custom(struct lws *wsi, const char *name, char *buf,
 	return 1;
 }
 
+/* One query fragment, "key=value" (decoded), added to r->query. */
+static int query_add(struct hub_req *r, char *frag)
+{
+	char *eq = strchr(frag, '=');
+	struct hub_kv *kv;
+
+	if (!eq || eq[1] == '\0')
+		return 0; /* blank values are as if absent */
+	*eq = '\0';
+	kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
+	if (!kv)
+		return -1;
+	r->query = kv;
+	kv[r->n_query].key = strdup(frag);
+	kv[r->n_query].value = strdup(eq + 1);
+	kv[r->n_query].len = strlen(eq + 1);
+	r->n_query++;
+	if (!kv[r->n_query - 1].key || !kv[r->n_query - 1].value)
+		return -1;
+	return 0;
+}
+
 int hub_http__query_load(struct lws *wsi, struct hub_req *r)
 {
-	char frag[4096];
-	int n;
+	/* Each fragment at its own length: a query may take most of the
+	 * header table (HUB_MAX_HEADER_DATA), and a fixed buffer would end
+	 * the walk at the first longer one. Past the last fragment the copy
+	 * fails; an empty one (a=1&&b=2) is skipped. */
+	for (int i = 0;; i++) {
+		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		char *frag = malloc((size_t)len + 1);
+		int n, rc;
 
-	for (int i = 0; (n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
-						   WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0;
-	     i++) {
-		char *eq = strchr(frag, '=');
-		struct hub_kv *kv;
-
-		if (n == 0)
-			continue;
-		if (!eq || eq[1] == '\0')
-			continue; /* blank values are as if absent */
-		*eq = '\0';
-		kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
-		if (!kv)
+		if (!frag)
 			return -1;
-		r->query = kv;
-		kv[r->n_query].key = strdup(frag);
-		kv[r->n_query].value = strdup(eq + 1);
-		kv[r->n_query].len = strlen(eq + 1);
-		r->n_query++;
-		if (!kv[r->n_query - 1].key || !kv[r->n_query - 1].value)
+		n = lws_hdr_copy_fragment(wsi, frag, len + 1,
+					  WSI_TOKEN_HTTP_URI_ARGS, i);
+		rc = n > 0 ? query_add(r, frag) : 0;
+		free(frag);
+		if (n < 0)
+			return 0;
+		if (rc)
 			return -1;
 	}
-	return 0;
 }
 
 /* ------------------------------------------------------------- checks */

@@ -392,7 +392,15 @@ static void raw(void)
 	hh_call(&c, &r, "GET", "/v2/queues/raw/stats", NULL);
 	is(hh_geti(r.json, "messages.total"), 0, "neither stored a message");
 
-	/* pipelined: a GET and a POST in one write */
+	/*
+	 * Pipelining (issue #9: every committed write answered, none
+	 * answered uncommitted). lws 4.1 cannot read a request with a body
+	 * out of the bytes it buffered behind another (http.c's design
+	 * comment): what follows a body is not started, and the request
+	 * before is answered with Connection: close; a request with a body
+	 * behind one without is refused unread (503). Bodiless requests are
+	 * served in order.
+	 */
 	hh_client_init(&x, &srv, NULL, NULL);
 	{
 		const char *body = "{\"messages\": [{\"body\": \"piped\"}]}";
@@ -405,23 +413,31 @@ static void raw(void)
 
 		hh_send(&x, req, strlen(req));
 		s1 = hh_recv(&x, &r, false);
-		ok(s1 == 200 || (s1 == -1 && !r.timed_out),
-		   "pipelined GET is answered 200 or the connection closed (got %d)", s1);
+		is(s1, 200, "pipelined GET, then a POST: the GET is answered");
 		s2 = x.fd >= 0 ? hh_recv(&x, &r, false) : -1;
-		if (!ok(s2 == 201 || (s2 == -1 && !r.timed_out),
-			"pipelined POST is answered 201 or the connection closed (got %d)", s2))
-			diag("body: %s", r.body ? r.body : "");
-		ok(s1 == 200 || s2 == -1, "a POST is not answered when its GET was not");
+		expect_4xx(&r, 503, "the POST behind it");
+		ok(r.closed, "the connection closes after the refusal");
 		hh_call(&c, &r, "GET", "/v2/queues/raw/stats", NULL);
-		if (s2 == 201)
-			is(hh_geti(r.json, "messages.total"), 1, "the pipelined POST stored one message");
-		else
-			ok(hh_geti(r.json, "messages.total") <= 1, "at most one message stored");
-		diag("pipelining: GET %d, POST %d", s1, s2);
+		is(hh_geti(r.json, "messages.total"), 0,
+		   "the refused POST stored nothing (got %d for it)", s2);
 	}
 	hh_client_close(&x);
 
-	/* two POSTs with bodies in one write */
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		const char *one = hh_fmt("GET /v2/queues/raw/stats HTTP/1.1\r\n%s\r\n", hdr);
+		char three[4096];
+
+		snprintf(three, sizeof(three), "%s%s%s", one, one, one);
+		hh_send(&x, three, strlen(three));
+		is(hh_recv(&x, &r, false), 200, "three pipelined GETs: the first is answered");
+		is(x.fd >= 0 ? hh_recv(&x, &r, false) : -1, 200, "the second too");
+		is(x.fd >= 0 ? hh_recv(&x, &r, false) : -1, 200, "the third too");
+		ok(!r.closed, "and the connection stays open");
+	}
+	hh_client_close(&x);
+
+	/* two POSTs with bodies in one write (one send()) */
 	hh_client_init(&x, &srv, NULL, NULL);
 	{
 		const char *body = "{\"messages\": [{\"body\": \"p2\"}]}";
@@ -434,28 +450,25 @@ static void raw(void)
 		snprintf(both, sizeof(both), "%s%s", one, one);
 		hh_send(&x, both, strlen(both));
 		s1 = hh_recv(&x, &r, false);
-		ok(s1 == 201 || (s1 == -1 && !r.timed_out),
-		   "first of two pipelined POSTs: 201 or a close (got %d)", s1);
+		is(s1, 201, "first of two pipelined POSTs is answered");
+		ok(hh_header_has(&r, "connection", "close"),
+		   "with Connection: close (the second is not processed)");
 		s2 = x.fd >= 0 ? hh_recv(&x, &r, false) : -1;
-		ok(s2 == 201 || (s2 == -1 && !r.timed_out),
-		   "second of two pipelined POSTs: 201 or a close (got %d)", s2);
+		is(s2, -1, "the second gets no answer: the connection closed");
+		ok(!r.timed_out, "(closed, not left hanging)");
 		hh_call(&c, &r, "GET", "/v2/queues/raw2/stats", NULL);
 		stored = hh_geti(r.json, "messages.total");
 		answered = (s1 == 201) + (s2 == 201);
-		ok(stored >= answered, "every answered post was stored "
+		is(stored, answered, "no unanswered post was stored "
 		   "(%lld stored, %d answered)", stored, answered);
-		/* Known defect, issue #9 ("every write answered"): when lws
-		 * re-fires the body completion the connection is dropped, and
-		 * a POST already at the writer commits unanswered. It shows
-		 * under load only: when it does, it is reported as a TODO
-		 * failure (meson counts a passing TODO as a failure, so the
-		 * point is a TODO only when it fails). */
-		if (stored != answered)
-			todo_start("issue #9: a pipelined POST can commit "
-				   "unanswered");
-		is(stored, answered, "no unanswered post was stored");
-		if (stored != answered)
-			todo_end();
+		/* The client sends what was not answered again. */
+		hh_client_close(&x);
+		hh_client_init(&x, &srv, NULL, NULL);
+		hh_send(&x, one, strlen(one));
+		is(hh_recv(&x, &r, false), 201, "the retried second POST is answered");
+		hh_call(&c, &r, "GET", "/v2/queues/raw2/stats", NULL);
+		is(hh_geti(r.json, "messages.total"), 2,
+		   "two posts, two messages: the retry duplicated nothing");
 	}
 	hh_client_close(&x);
 	alive("pipelined requests");
@@ -489,6 +502,61 @@ static void raw(void)
 		}
 	}
 	alive("garbage requests");
+
+	/*
+	 * Header sizes. The request line and headers may take 16384 bytes
+	 * (HUB_MAX_HEADER_DATA; it used to be set where lws ignores it, and
+	 * 4,100 bytes got a closed connection). Past it lws closes the
+	 * connection without an answer ("Ran out of header data space" in
+	 * the log): it never hands the request on, so no 431 can be sent.
+	 */
+	{
+		static const size_t sizes[] = {4100, 10000};
+
+		for (size_t i = 0; i < 2; i++) {
+			char *req = malloc(sizes[i] + 512);
+			int len = sprintf(req, "GET /v2/queues/raw/stats HTTP/1.1\r\n"
+					  "%sX-Filler: ", hdr);
+
+			memset(req + len, 'a', sizes[i]);
+			strcpy(req + len + sizes[i], "\r\n\r\n");
+			hh_client_init(&x, &srv, NULL, NULL);
+			hh_send(&x, req, strlen(req));
+			is(hh_recv(&x, &r, false), 200, "a %zu-byte header is served",
+			   sizes[i]);
+			hh_client_close(&x);
+			free(req);
+		}
+	}
+	{
+		char *req = malloc(9000 + 512);
+		int len = sprintf(req, "GET /v2/queues/raw/messages?pad=");
+
+		memset(req + len, 'b', 9000);
+		sprintf(req + len + 9000, "&limit=abc HTTP/1.1\r\n%s\r\n", hdr);
+		hh_client_init(&x, &srv, NULL, NULL);
+		hh_send(&x, req, strlen(req));
+		hh_recv(&x, &r, false);
+		expect_4xx(&r, 400, "a 9000-byte query value, then limit=abc: "
+			   "the parameter after it is read");
+		hh_client_close(&x);
+		free(req);
+	}
+	hh_client_init(&x, &srv, NULL, NULL);
+	{
+		size_t n = 17000;
+		char *req = malloc(n + 256);
+		int len = sprintf(req, "GET /v2/queues HTTP/1.1\r\n%sX-Big: ", hdr);
+
+		memset(req + len, 'a', n);
+		strcpy(req + len + n, "\r\n\r\n");
+		hh_send(&x, req, strlen(req));
+		is(hh_recv(&x, &r, false), -1,
+		   "a 17000-byte header gets no answer (lws closes)");
+		ok(!r.timed_out, "the connection is closed, not left open");
+		free(req);
+	}
+	hh_client_close(&x);
 
 	/* a header far too large */
 	hh_client_init(&x, &srv, NULL, NULL);
@@ -581,6 +649,36 @@ static void keepalive(void)
 	hh_call(&k, &r, "GET", "/v2/queues/ka/stats", NULL);
 	is(hh_geti(r.json, "messages.total"), 75, "...and the next request works");
 	is(k.connects, 1, "still one connection");
+	{
+		/*
+		 * Issue #9: ws_bench reported a committed post "failed" under
+		 * fan-out load. The server had answered it; the bench's
+		 * client gave up on an answer head over 8 KiB and closed
+		 * (the server's log: "ended without an answer ... the client
+		 * closed the connection (status 201, 0 of 27123 body bytes
+		 * sent)"). A post of many messages has such a head - its
+		 * Location lists every id - and must arrive whole.
+		 */
+		char *big = malloc(500 * 16 + 64);
+		size_t len = (size_t)sprintf(big, "{\"messages\": [");
+
+		for (int i = 0; i < 500; i++)
+			len += (size_t)sprintf(big + len, "%s{\"body\": %d}",
+					       i ? ", " : "", i);
+		sprintf(big + len, "]}");
+		hh_call(&k, &r, "POST", "/v2/queues/ka/messages", big);
+		is(r.status, 201, "a post of 500 messages is answered");
+		ok(hh_header(&r, "location") &&
+			   strlen(hh_header(&r, "location")) > 8192,
+		   "its head is over 8 KiB (Location: %zu bytes)",
+		   hh_header(&r, "location") ? strlen(hh_header(&r, "location")) : 0);
+		is(hh_len(r.json, "resources"), 500, "with all 500 ids in its body");
+		hh_call(&k, &r, "GET", "/v2/queues/ka/stats", NULL);
+		is(hh_geti(r.json, "messages.total"), 575, "the next request on the "
+		   "connection works");
+		is(k.connects, 1, "one connection still");
+		free(big);
+	}
 	hh_callh(&k, &r, "GET", "/v2/ping", "Connection: close\r\n", NULL);
 	is(r.status, 204, "a request with Connection: close is answered");
 	ok(r.closed || hh_wait_closed(&k), "and the server closes the connection");
