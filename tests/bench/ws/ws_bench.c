@@ -319,7 +319,9 @@ static int http_connect(int port)
 static int http_post(int fd, const char *body, size_t len, char *resp,
 		     size_t resp_len)
 {
-	char head[512], buf[8192];
+	/* The head lists every id in Location: 25 bytes each, so a post of
+	 * PUB_MAX messages answers with a head of ~25 KiB. */
+	char head[512], buf[65536];
 	size_t got = 0, need = 0;
 	int hl, status = -1;
 	char *end = NULL;
@@ -365,7 +367,7 @@ static int http_post(int fd, const char *body, size_t len, char *resp,
 			sscanf(buf, "HTTP/1.1 %d", &status);
 		}
 		if (!end && got == sizeof(buf) - 1)
-			return -1; /* a head over 8 KiB */
+			return -1; /* a head over 64 KiB */
 	}
 	if (resp && resp_len)
 		snprintf(resp, resp_len, "%s", end + 4);
