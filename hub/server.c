@@ -83,7 +83,17 @@ static void compact_done(struct hub_req *r, void *ctx, int rc)
 		rc = feed_check_readers(srv->feed, NULL);
 	if (rc)
 		hub_log(HUB_LOG_ERROR, "compaction: %s", feed_strerror(rc));
-	else if (job->res.messages || job->res.claims || job->res.dropped)
+	else if (job->res.corrupt)
+		/* feed skipped it (and tries again in a minute); the others
+		 * are compacted as usual. */
+		hub_log(HUB_LOG_ERROR, "compaction: %zu queue(s) hold records "
+			"that contradict each other and were skipped, the last "
+			"of generation %010llx (message ids starting so); "
+			"back up the data directory and report it",
+			job->res.corrupt,
+			(unsigned long long)job->res.corrupt_qid);
+	if (rc == 0 &&
+	    (job->res.messages || job->res.claims || job->res.dropped))
 		hub_log(HUB_LOG_DEBUG, "compaction: %zu messages, %zu claims, "
 			"%zu records of deleted queues", job->res.messages,
 			job->res.claims, job->res.dropped);
