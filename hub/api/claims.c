@@ -112,12 +112,27 @@ static struct claim_ctx *claim_ctx_new(struct hub_req *r)
 
 /* ---------------------------------------------------------------- create */
 
+/* Claim calls one request may make when feed's walk budget stops a call
+ * before it found anything (feed.h: wake_ms = now + 1, "call again"). */
+#define CLAIM_CALLS 8
+
 static int create_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct claim_ctx *c = ctx;
+	int rc = 0;
 
-	return feed_claim_create_tx(txn, c->project, c->queue, c->ttl_s,
-				 c->grace_s, c->limit, now_ms, &c->claim);
+	/* Each call is bounded and keeps its progress; an empty one that
+	 * stopped for its budget is no claim: go on, a few budgets' worth,
+	 * before answering that nothing is claimable. */
+	for (int i = 0; i < CLAIM_CALLS; i++) {
+		rc = feed_claim_create_tx(txn, c->project, c->queue, c->ttl_s,
+					  c->grace_s, c->limit, now_ms,
+					  &c->claim);
+		if (rc || c->claim.msgs.n || c->claim.wake_ms != now_ms + 1)
+			break;
+		feed_claim_free(&c->claim);
+	}
+	return rc;
 }
 
 static void create_reply(struct hub_req *r, const feed_claim_t *claim)
