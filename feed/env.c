@@ -189,7 +189,9 @@ static uint64_t map_next(const feed_t *feed, bool frees)
 
 /*
  * A group is run in segments: one write transaction runs jobs in order,
- * each in a transaction nested in it (so a failing job is undone alone),
+ * each in a transaction nested in it (so a failing job is undone alone;
+ * a direct job runs in it straight, and nested only after it failed for
+ * a reason of the storage, the segment's earlier jobs running again),
  * until every job ran or one needs a bigger map. The segment commits what
  * ran; the map grows; the next segment starts with the job that needed
  * room. So a job that committed never runs again, and one commit (one
@@ -226,14 +228,39 @@ feed_t *feed__txn_feed(feed_txn_t *t)
 	return t->feed;
 }
 
-/* Runs one job in a transaction nested in `parent`. */
+/* A direct job that failed for a reason of the storage runs again nested
+ * (set on the job by the runner, cleared when the group returns). */
+#define JOB_NESTED (1u << 31)
+
+static bool direct(const feed_job_t *job)
+{
+	return (job->flags & (FEED_JOB_DIRECT | JOB_NESTED)) ==
+	       FEED_JOB_DIRECT;
+}
+
+/* Whether a direct job's error may have left writes of it behind: only a
+ * storage failure can strike after its first write. */
+static bool spoils(int rc)
+{
+	return rc == FEED__EMAPFULL || rc == FEED_ENOMEM || rc == FEED_EIO ||
+	       rc == FEED_ECORRUPT || rc == FEED_EVERSION;
+}
+
+/* Runs one job in a transaction nested in `parent`, or straight in it
+ * when the job is direct. */
 static int job_run(feed_t *feed, MDB_txn *parent, feed_job_t *job,
 		   bool reserve, bool *frees)
 {
-	struct feed_txn t = {feed, NULL, reserve, true, false};
-	int rc = feed__err(mdb_txn_begin(feed->env, parent, 0, &t.txn));
+	struct feed_txn t = {feed, parent, reserve, true, false};
+	int rc;
 
 	*frees = true;
+	if (direct(job)) {
+		rc = job->fn(&t, job->ctx);
+		*frees = t.frees;
+		return t.mapfull ? FEED__EMAPFULL : rc;
+	}
+	rc = feed__err(mdb_txn_begin(feed->env, parent, 0, &t.txn));
 	if (rc)
 		return rc;
 	rc = job->fn(&t, job->ctx);
@@ -269,7 +296,18 @@ static int segment(feed_t *feed, feed_job_t *jobs, size_t n, size_t *i,
 		return rc;
 	}
 	for (; *i < n; (*i)++) {
+		bool was_direct = direct(&jobs[*i]);
+
 		rc = job_run(feed, txn, &jobs[*i], reserve, frees);
+		if (was_direct && spoils(rc)) {
+			/* Its writes may be half there: drop the segment and
+			 * run it again, this job nested. */
+			jobs[*i].flags |= JOB_NESTED;
+			mdb_txn_abort(txn);
+			pthread_rwlock_unlock(&feed->maplock);
+			*i = first;
+			return FEED__ERETRY;
+		}
 		if (rc == FEED__EMAPFULL)
 			break;
 		jobs[*i].status = rc;
@@ -324,6 +362,8 @@ static int group_locked(feed_t *feed, feed_job_t *jobs, size_t n)
 		rc = segment(feed, jobs, n, &i, &frees);
 		if (rc == 0)
 			break;
+		if (rc == FEED__ERETRY)
+			continue;
 		if (rc != FEED__EMAPFULL) {
 			/* The transaction itself failed: nothing from job i
 			 * on is committed. */
@@ -343,7 +383,7 @@ static int group_locked(feed_t *feed, feed_job_t *jobs, size_t n)
 			 * one small transaction so space freed just before
 			 * becomes usable, and try once more.
 			 */
-			feed_job_t touch = {touch_job, NULL, 0};
+			feed_job_t touch = {touch_job, NULL, 0, 0};
 			size_t one = 0;
 
 			touched = true;
@@ -380,6 +420,8 @@ int feed_write_group(feed_t *feed, feed_job_t *jobs, size_t n)
 	pthread_mutex_lock(&feed->wlock);
 	rc = group_locked(feed, jobs, n);
 	pthread_mutex_unlock(&feed->wlock);
+	for (size_t i = 0; i < n; i++)
+		jobs[i].flags &= ~JOB_NESTED;
 	return rc;
 }
 
@@ -400,7 +442,7 @@ static int one_job(feed_txn_t *t, void *arg)
 int feed__write(feed_t *feed, feed__write_fn fn, void *ctx, unsigned flags)
 {
 	struct one_ctx o = {fn, ctx, flags};
-	feed_job_t job = {one_job, &o, 0};
+	feed_job_t job = {one_job, &o, 0, 0};
 	int rc = feed_write_group(feed, &job, 1);
 
 	return rc ? rc : job.status;

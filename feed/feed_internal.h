@@ -145,6 +145,8 @@ struct feed {
 
 /* Internal error: the map is full; the write runner grows it and retries. */
 #define FEED__EMAPFULL (-30999)
+/* Internal: a group's segment must run again (env.c). */
+#define FEED__ERETRY (-30998)
 
 /* --------------------------------------------------------- cost counter */
 

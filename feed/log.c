@@ -230,7 +230,7 @@ int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
 	ctx = (struct group_ctx *)(jobs + n);
 	for (size_t i = 0; i < n; i++) {
 		ctx[i] = (struct group_ctx){&reqs[i], now_ms};
-		jobs[i] = (feed_job_t){group_job, &ctx[i], 0};
+		jobs[i] = (feed_job_t){group_job, &ctx[i], 0, FEED_JOB_DIRECT};
 	}
 	rc = feed_write_group(feed, jobs, n);
 	/* Every path sets every status: the job's is the final word. */

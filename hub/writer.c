@@ -89,7 +89,10 @@ static void run_group(struct hub_writer *w, struct hub_job **jobs, size_t n)
 			now = jobs[i]->now_ms;
 	for (size_t i = 0; i < n; i++) {
 		jobs[i]->now_ms = now;
-		w->group[i] = (feed_job_t){group_job, jobs[i], 0};
+		/* An append refuses only before it writes: no nested
+		 * transaction needed (feed.h, FEED_JOB_DIRECT). */
+		w->group[i] = (feed_job_t){group_job, jobs[i], 0,
+					   jobs[i]->areq ? FEED_JOB_DIRECT : 0};
 		appends += jobs[i]->areq != NULL;
 	}
 	feed_write_group(w->feed, w->group, n);

@@ -121,6 +121,7 @@ static int create_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 	struct claim_ctx *c = ctx;
 	int rc = 0;
 
+	feed_claim_free(&c->claim); /* a run before this one may have filled it */
 	/* Each call is bounded and keeps its progress; an empty one that
 	 * stopped for its budget is no claim: go on, a few budgets' worth,
 	 * before answering that nothing is claimable. */

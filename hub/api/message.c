@@ -140,6 +140,7 @@ static int pop_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct write_ctx *c = ctx;
 
+	feed_msgs_free(&c->msgs); /* a run before this one may have filled it */
 	return feed_pop_tx(txn, c->project, c->queue, c->limit, now_ms,
 			&c->msgs);
 }

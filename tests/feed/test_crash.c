@@ -223,7 +223,8 @@ static int worker_job(feed_txn_t *txn, void *arg)
 /* The batch, alone or as a group with a worker's job: one commit. */
 static int append_batch(feed_t *feed, struct batch *b, bool group)
 {
-	feed_job_t jobs[2] = {{batch_job, b, 0}, {worker_job, b, 0}};
+	feed_job_t jobs[2] = {{batch_job, b, 0, FEED_JOB_DIRECT},
+			      {worker_job, b, 0, 0}};
 	int rc = feed_write_group(feed, jobs, group ? 2 : 1);
 
 	if (rc == 0)

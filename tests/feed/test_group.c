@@ -103,11 +103,11 @@ static void test_mixed(void)
 	post_init(&bad, "a", 1, "{}", 2);
 	bad.msgs[0].ttl_s = 0; /* refused before anything is written */
 	post_init(&spoil, "b", 3, "{}", 2);
-	jobs[0] = (feed_job_t){post_job, &a1, -1};
-	jobs[1] = (feed_job_t){post_job, &bad, -1};
-	jobs[2] = (feed_job_t){spoiled_job, &spoil, -1};
-	jobs[3] = (feed_job_t){claim_delete_job, &cj, -1};
-	jobs[4] = (feed_job_t){post_job, &a2, -1};
+	jobs[0] = (feed_job_t){post_job, &a1, -1, FEED_JOB_DIRECT};
+	jobs[1] = (feed_job_t){post_job, &bad, -1, FEED_JOB_DIRECT};
+	jobs[2] = (feed_job_t){spoiled_job, &spoil, -1, 0};
+	jobs[3] = (feed_job_t){claim_delete_job, &cj, -1, 0};
+	jobs[4] = (feed_job_t){post_job, &a2, -1, 0};
 	rc = feed_write_group(feed, jobs, 5);
 	is(rc, 0, "a group of mixed jobs commits");
 	is(jobs[0].status, 0, "the first post committed");
@@ -123,6 +123,62 @@ static void test_mixed(void)
 	ok(a1.runs == 1 && a2.runs == 1 && cj.runs == 1,
 	   "no job ran twice");
 	feed_claim_free(&cj.claim);
+	feed_close(feed);
+	fixture_rmdir(dir);
+}
+
+/* A direct job that writes and then fails for a reason of the storage:
+ * the first time only. */
+struct flaky {
+	struct post p;
+	int runs;
+};
+
+static int flaky_job(feed_txn_t *txn, void *arg)
+{
+	struct flaky *f = arg;
+	int rc = feed_append_tx(txn, &f->p.req, NOW);
+
+	return rc ? rc : ++f->runs == 1 ? FEED_ENOMEM : 0;
+}
+
+static int enomem_job(feed_txn_t *txn, void *arg)
+{
+	struct post *p = arg;
+	int rc = feed_append_tx(txn, &p->req, NOW);
+
+	return rc ? rc : FEED_ENOMEM;
+}
+
+static void test_direct_spoiled(void)
+{
+	const char *dir;
+	feed_t *feed = fixture_open(&dir, NULL);
+	struct post before, after, doomed;
+	struct flaky flaky;
+	feed_job_t jobs[4];
+
+	post_init(&before, "d", 2, "{}", 2);
+	post_init(&flaky.p, "d", 3, "{}", 2);
+	flaky.runs = 0;
+	post_init(&doomed, "d", 4, "{}", 2);
+	post_init(&after, "d", 5, "{}", 2);
+	jobs[0] = (feed_job_t){post_job, &before, -1, FEED_JOB_DIRECT};
+	jobs[1] = (feed_job_t){flaky_job, &flaky, -1, FEED_JOB_DIRECT};
+	jobs[2] = (feed_job_t){enomem_job, &doomed, -1, FEED_JOB_DIRECT};
+	jobs[3] = (feed_job_t){post_job, &after, -1, FEED_JOB_DIRECT};
+	is(feed_write_group(feed, jobs, 4), 0, "a group with spoiled direct "
+	   "jobs commits");
+	ok(jobs[0].status == 0 && jobs[1].status == 0 && jobs[3].status == 0,
+	   "the direct jobs around them committed, the flaky one on its "
+	   "second, nested run");
+	is(jobs[2].status, FEED_ENOMEM,
+	   "a direct job that fails for the storage every time fails alone");
+	is((long long)total(feed, "d"), 2 + 3 + 5,
+	   "its half-done writes are gone, nothing is stored twice");
+	is(before.runs, 3, "the jobs before a spoiled one ran again with it");
+	ok(jobs[1].flags == FEED_JOB_DIRECT,
+	   "the flags are as the caller set them afterwards");
 	feed_close(feed);
 	fixture_rmdir(dir);
 }
@@ -145,7 +201,9 @@ static void test_map_grows(void)
 	body[sizeof(body) - 1] = '"';
 	for (size_t i = 0; i < N; i++) {
 		post_init(&posts[i], "big", 10, body, sizeof(body));
-		jobs[i] = (feed_job_t){post_job, &posts[i], -1};
+		/* Half direct, half nested: both paths meet a full map. */
+		jobs[i] = (feed_job_t){post_job, &posts[i], -1,
+				       i % 2 ? FEED_JOB_DIRECT : 0};
 	}
 	is(feed_write_group(feed, jobs, N), 0,
 	   "a group twelve times the map commits");
@@ -185,7 +243,8 @@ static void test_full(void)
 	body[sizeof(body) - 1] = '"';
 	for (size_t i = 0; i < N; i++) {
 		post_init(&posts[i], "full", 10, body, sizeof(body));
-		jobs[i] = (feed_job_t){post_job, &posts[i], -1};
+		jobs[i] = (feed_job_t){post_job, &posts[i], -1,
+				       i % 3 ? FEED_JOB_DIRECT : 0};
 	}
 	rc = feed_write_group(feed, jobs, N);
 	is(rc, 0, "a group that overflows the storage still returns 0");
@@ -247,6 +306,7 @@ static void test_alloc_failure(void)
 int main(void)
 {
 	test_mixed();
+	test_direct_spoiled();
 	test_map_grows();
 	test_full();
 	test_alloc_failure();
