@@ -14,8 +14,11 @@
  *      run ends the entry goes, and when the budget runs out inside it the
  *      entry moves to where the walk stopped, so the next call goes on
  *      from there;
- *   3. the queue's due time becomes the earliest of its first `expiry`
- *      and first `cexpiry` entries - or its entry goes when there is none.
+ *   3. idempotency keys whose window passed are removed: the queue's
+ *      first `iexpiry` entries due by now, each with its `idem` entry;
+ *   4. the queue's due time becomes the earliest of its first `expiry`,
+ *      `cexpiry` and `iexpiry` entries - or its entry goes when there is
+ *      none.
  *
  * A dropped queue's due time is 1: its records are deleted range by range.
  *
@@ -134,6 +137,50 @@ static int compact_runs(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	return rc;
 }
 
+/*
+ * Step 3: idempotency keys whose window passed by now, earliest first,
+ * while the budget lasts: the queue's first `iexpiry` entries, each with
+ * its `idem` entry (three records a key).
+ */
+static int compact_keys(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			struct compact_ctx *c)
+{
+	int rc = 0;
+
+	while (rc == 0 && left(c) > 0) {
+		MDB_val key, val;
+		struct feed__irec rec;
+		const uint8_t *k;
+		uint8_t kb[FEED_IDEM_KEY_MAX];
+		size_t len;
+
+		rc = feed__first(txn, feed->iexpiry, q->qid, 0, &key, &val);
+		if (rc == FEED_ENOTFOUND)
+			return 0;
+		if (rc == 0 && (key.mv_size <= 16 ||
+				key.mv_size > 16 + FEED_IDEM_KEY_MAX))
+			rc = FEED_ECORRUPT;
+		if (rc)
+			break;
+		k = key.mv_data;
+		rec.expires_ms = feed__get_be64(k + 8);
+		if (rec.expires_ms > c->now_ms)
+			return 0;
+		/* The key is in the map: copy it before the first write. */
+		len = key.mv_size - 16;
+		memcpy(kb, k + 16, len);
+		rc = feed__idem_get(feed, txn, q->qid, kb, len, &rec);
+		if (rc == 0 && rec.expires_ms != feed__get_be64(k + 8))
+			rc = FEED_ECORRUPT;
+		if (rc == 0)
+			rc = feed__idem_set(feed, txn, q->qid, kb, len, &rec,
+					    false);
+		if (rc == 0)
+			c->out->keys++;
+	}
+	return rc;
+}
+
 /* The earliest time in a qid | time | ... index, 0 if none. */
 static int first_time(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t *t)
 {
@@ -156,7 +203,7 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			 struct compact_ctx *c)
 {
-	uint64_t t1, t2;
+	uint64_t t1, t2, t3;
 	size_t released;
 	int rc;
 
@@ -166,6 +213,8 @@ static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		return rc;
 	c->out->claims += released;
 	rc = compact_runs(feed, txn, q, c);
+	if (rc == 0)
+		rc = compact_keys(feed, txn, q, c);
 	if (rc)
 		return rc;
 	if (left(c) > 0) {
@@ -174,7 +223,10 @@ static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		if (rc == 0)
 			rc = first_time(txn, feed->cexpiry, q->qid, &t2);
 		if (rc == 0)
-			rc = feed__due_set(feed, txn, q, earliest(t1, t2));
+			rc = first_time(txn, feed->iexpiry, q->qid, &t3);
+		if (rc == 0)
+			rc = feed__due_set(feed, txn, q,
+					   earliest(earliest(t1, t2), t3));
 	}
 	return rc ? rc : feed__queue_save(feed, txn, q);
 }
@@ -185,7 +237,7 @@ static int reclaim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 {
 	const MDB_dbi dbs[] = {feed->msgs,   feed->expiry,  feed->avail,
 			       feed->claims, feed->cexpiry, feed->lost,
-			       feed->delayed};
+			       feed->delayed, feed->idem,   feed->iexpiry};
 	uint8_t k[8];
 	MDB_val key = {8, k};
 	int rc;

@@ -469,6 +469,8 @@ static int open_dbs(feed_t *feed, MDB_txn *txn, uint32_t *found)
 		{"due", offsetof(feed_t, due)},
 		{"lost", offsetof(feed_t, lost)},
 		{"delayed", offsetof(feed_t, delayed)},
+		{"idem", offsetof(feed_t, idem)},
+		{"iexpiry", offsetof(feed_t, iexpiry)},
 	};
 	MDB_val k = {6, "format"}, v;
 	uint32_t format = FEED__FORMAT;

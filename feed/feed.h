@@ -268,6 +268,44 @@ typedef struct feed_msg_in {
 	uint32_t delay_s; /* hidden from reads and claims until due */
 } feed_msg_in_t;
 
+/*
+ * A message's idempotency key: opaque bytes (copied), 1..FEED_IDEM_KEY_MAX
+ * of them; len 0 = none. Given per request in a parallel array
+ * (feed_append_req_t.keys) rather than in feed_msg_in_t, so that the
+ * callers that fill feed_msg_in_t by position stay as they are.
+ */
+typedef struct feed_key {
+	const void *key;
+	size_t len;
+} feed_key_t;
+
+/* Longest idempotency key, bytes. */
+#define FEED_IDEM_KEY_MAX 320
+/* The window of a key when a request names none, seconds. */
+#define FEED_IDEM_WINDOW_S 300
+
+/*
+ * Idempotent appends
+ * ------------------
+ * A message may carry a key. Within the key's window - from the append
+ * that stored a message with it, for the request's idem_window_s (0 =
+ * FEED_IDEM_WINDOW_S) - a message with the same key in the same queue is
+ * a repeat: it is not stored, its id in `ids` is the ORIGINAL message's
+ * and dups[i] says so. A repeat stays a repeat for the whole window even
+ * when the original has been deleted, claimed or has expired since (as
+ * SQS's deduplication ids): the window belongs to the key, not to the
+ * message. After the window the key is free and the next message with
+ * it is stored (and starts a new window). Two messages of one request
+ * with one key: the second is a repeat of the first. Keys are per queue
+ * generation (the same key in two queues, or in a queue deleted and
+ * created again, is independent), durable like the messages (a reopen
+ * keeps them), and removed by feed_compact() once their window passed,
+ * in O(expired) like messages; a deleted queue's keys are reclaimed with
+ * it. Cost: a keyed message costs one more lookup and, when stored, two
+ * index writes (O(log n)); a repeat costs the lookup only. Messages
+ * without a key cost nothing more.
+ */
+
 /* Flags of feed_append_req_t. */
 enum {
 	/* Fail with FEED_ENOQUEUE instead of creating a missing queue. */
@@ -288,9 +326,22 @@ typedef struct feed_append_req {
 	unsigned flags;         /* FEED_APPEND_* */
 	/* results */
 	int status;             /* 0, or why this batch failed */
-	uint64_t last_seq;      /* seq of its last message, when status 0 */
-	/* Caller's array of n_msgs, filled; may be NULL. */
+	/* seq of its last message stored, when status 0 (0 when every
+	 * message was a repeat) */
+	uint64_t last_seq;
+	/* Caller's array of n_msgs, filled; may be NULL. A repeat's is the
+	 * original message's id. */
 	char (*ids)[FEED_ID_LEN + 1];
+	/* Idempotency keys: n_msgs entries, keys[i] for msgs[i]; NULL =
+	 * none (see "Idempotent appends"). */
+	const feed_key_t *keys;
+	/* Window of the keys this request stores, seconds; 0 =
+	 * FEED_IDEM_WINDOW_S. Set by the caller (e.g. a queue's setting). */
+	uint32_t idem_window_s;
+	/* Caller's array of n_msgs, filled: dups[i] = message i was a
+	 * repeat, not stored (see "Idempotent appends"); may be NULL. */
+	bool *dups;
+	size_t n_dups; /* result: how many were repeats, when status 0 */
 } feed_append_req_t;
 
 /*
@@ -562,6 +613,7 @@ typedef struct feed_compact_result {
 	size_t messages; /* expired messages removed */
 	size_t claims;   /* expired claims released */
 	size_t dropped;  /* records of deleted queues reclaimed */
+	size_t keys;     /* idempotency keys past their window removed */
 	/* Queues skipped because their records contradict each other
 	 * (FEED_ECORRUPT inside them), and the generation (as in its message
 	 * ids) of the last one; 0 and 0 normally. */
@@ -571,8 +623,9 @@ typedef struct feed_compact_result {
 } feed_compact_result_t;
 
 /*
- * Removes expired messages, releases expired claims and reclaims deleted
- * queues in ONE write transaction that touches at most about `budget`
+ * Removes expired messages, releases expired claims, removes idempotency
+ * keys past their window and reclaims deleted queues in ONE write
+ * transaction that touches at most about `budget`
  * records (0 = 1): the budget counts every record and index entry read or
  * written (as feed_debug_touched() does), checked after each step, so a
  * call goes past it by at most one step: about ten records for removing

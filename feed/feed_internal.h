@@ -21,6 +21,8 @@
  *   lost      qid | first_seq                       u64 last_seq | u64 count
  *   delayed   qid | due_ms | seq                    (empty)
  *             qid | FEED__BY_SEQ | seq              (empty)
+ *   idem      qid | key bytes (1..FEED_IDEM_KEY_MAX)  struct feed__irec
+ *   iexpiry   qid | expires_ms | key bytes          (empty)
  *
  * The qid is a queue's generation: every creation takes the next one, so
  * records of a deleted queue can never be confused with those of its
@@ -113,6 +115,16 @@
  *     later than the earliest expiry of any message or claim of the queue
  *     (its first `expiry` and `cexpiry` entries).
  * feed_debug_check() verifies these but crec.live and the last one.
+ *
+ * Idempotency keys: `idem` maps a key a publisher sent with a message
+ * to the seq it was stored under and the end of its window; `iexpiry`
+ * lists the same entries by that end, so compaction finds the ones whose
+ * window passed in O(expired) (first keys of qid in `iexpiry`). Per
+ * queue: idem qid | key  <=>  iexpiry qid | irec.expires_ms | key. An
+ * entry past its window is dead whether compaction removed it yet or not
+ * (the append checks the time), and qrec.due_ms is also no later than
+ * the queue's first `iexpiry` entry. Keys name a generation: a queue
+ * deleted and created again starts without any.
  */
 #ifndef HERALD_FEED_INTERNAL_H
 #define HERALD_FEED_INTERNAL_H
@@ -129,7 +141,7 @@
 struct feed {
 	MDB_env *env;
 	MDB_dbi info, names, queues, msgs, expiry, avail, claims, cexpiry, due,
-		lost, delayed;
+		lost, delayed, idem, iexpiry;
 	/* One writer at a time; it alone may resize the map. */
 	pthread_mutex_t wlock;
 	/* Held shared by every transaction, exclusively to resize the map
@@ -544,6 +556,25 @@ int feed__claims_next_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
  * clock involved). q is not changed.
  */
 int feed__claims_upgrade(feed_t *feed, MDB_txn *txn, struct feed__queue *q);
+
+/* ------------------------------------------- idempotency keys (record.c) */
+
+/* The value of an `idem` entry. */
+struct feed__irec {
+	uint64_t seq;        /* the message stored with the key */
+	uint64_t expires_ms; /* end of the key's window */
+};
+
+/* Looks key up in queue qid: 0 with *rec filled, FEED_ENOTFOUND when
+ * missing (dead entries, past their window, are found too: the caller
+ * compares). One get. */
+int feed__idem_get(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
+		   size_t len, struct feed__irec *rec);
+/* Puts (on) or deletes both entries of key, `idem` and its `iexpiry`
+ * entry at rec->expires_ms. Two writes; deleting a missing pair is not
+ * an error. The caller keeps `due` in step (feed__due_lower). */
+int feed__idem_set(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
+		   size_t len, const struct feed__irec *rec, bool on);
 
 /* ------------------------------------------------ result sets (key.c) */
 

@@ -8,7 +8,11 @@
  *
  * Appending is one put per message plus an `expiry` entry per run of one
  * expiry (see feed_internal.h): one for a request with one ttl, shared by
- * the requests of a group commit to one queue. A group commit runs many publishers' batches in one
+ * the requests of a group commit to one queue. A message with an
+ * idempotency key costs one `idem` lookup more, and when stored two index
+ * writes (its `idem` and `iexpiry` entries); a repeat is answered with
+ * the original's id and nothing of it is written (feed.h, "Idempotent
+ * appends"). A group commit runs many publishers' batches in one
  * write transaction; a request that cannot be appended for a reason of its
  * own (a bad name, a missing queue with FEED_APPEND_NO_CREATE) is refused
  * before anything of it is written, so it cannot spoil the others. If the
@@ -56,6 +60,12 @@ static int append_check(const feed_append_req_t *r)
 			return FEED_EINVAL;
 		if (r->msgs[i].body_len > BODY_MAX)
 			return FEED_ETOOBIG;
+		if (!r->keys)
+			continue;
+		if (r->keys[i].len > FEED_IDEM_KEY_MAX)
+			return FEED_ETOOBIG;
+		if (r->keys[i].len && !r->keys[i].key)
+			return FEED_EINVAL;
 	}
 	return 0;
 }
@@ -122,9 +132,48 @@ static int append_one(feed_t *feed, MDB_txn *txn, feed_append_req_t *r,
 	mdb_cursor_close(cur);
 	if (rc)
 		return rc;
-	r->last_seq = q.rec.next_seq - 1;
+	r->last_seq = r->n_dups < r->n_msgs ? q.rec.next_seq - 1 : 0;
 	r->status = 0;
 	return feed__queue_save(feed, txn, &q);
+}
+
+/*
+ * A keyed message's lookup (feed.h, "Idempotent appends"): *orig = the
+ * seq of the original when the key is in its window (a repeat), else 0.
+ * An entry past its window that compaction has not removed yet goes
+ * now, so that the new one replaces it whole.
+ */
+static int idem_lookup(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
+		       const feed_key_t *in, uint64_t now_ms, uint64_t *orig)
+{
+	struct feed__irec rec;
+	int rc = feed__idem_get(feed, txn, q->qid, in->key, in->len, &rec);
+
+	*orig = 0;
+	if (rc == FEED_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	if (rec.expires_ms > now_ms) {
+		*orig = rec.seq;
+		return 0;
+	}
+	return feed__idem_set(feed, txn, q->qid, in->key, in->len, &rec,
+			      false);
+}
+
+/* Puts the key of message seq, just stored, for the request's window. */
+static int idem_store(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      const feed_append_req_t *r, const feed_key_t *in,
+		      uint64_t seq, uint64_t now_ms)
+{
+	uint32_t window_s = r->idem_window_s ? r->idem_window_s
+					     : FEED_IDEM_WINDOW_S;
+	struct feed__irec rec = {seq, now_ms + (uint64_t)window_s * 1000};
+	int rc = feed__idem_set(feed, txn, q->qid, in->key, in->len, &rec,
+				true);
+
+	return rc ? rc : feed__due_lower(feed, txn, q, rec.expires_ms);
 }
 
 /* Writes the messages of one request into queue q. */
@@ -136,9 +185,29 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 	MDB_val key = {16, k}, val;
 	int rc;
 
+	r->n_dups = 0;
 	for (size_t i = 0; i < r->n_msgs; i++) {
 		const feed_msg_in_t *in = &r->msgs[i];
-		uint64_t seq = q->rec.next_seq++;
+		const feed_key_t *ik = r->keys && r->keys[i].len ? &r->keys[i]
+								 : NULL;
+		uint64_t seq, orig = 0;
+
+		if (r->dups)
+			r->dups[i] = false;
+		if (ik) {
+			rc = idem_lookup(feed, txn, q, ik, now_ms, &orig);
+			if (rc)
+				return rc;
+		}
+		if (orig) {
+			if (r->ids)
+				feed__id_format(r->ids[i], q->qid, orig);
+			if (r->dups)
+				r->dups[i] = true;
+			r->n_dups++;
+			continue;
+		}
+		seq = q->rec.next_seq++;
 		struct feed__mrec m = {
 			.created_ms = now_ms,
 			.expires_ms = now_ms + (uint64_t)in->ttl_s * 1000,
@@ -160,6 +229,11 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 		rc = feed__delayed_appended(feed, txn, q, seq, &m);
 		if (rc)
 			return rc;
+		if (ik) {
+			rc = idem_store(feed, txn, q, r, ik, seq, now_ms);
+			if (rc)
+				return rc;
+		}
 		if (r->ids)
 			feed__id_format(r->ids[i], q->qid, seq);
 		q->rec.count++;
@@ -187,6 +261,7 @@ int feed_append_tx(feed_txn_t *txn, feed_append_req_t *r, uint64_t now_ms)
 	int rc;
 
 	r->last_seq = 0;
+	r->n_dups = 0;
 	rc = r->status = append_check(r);
 	if (rc == 0)
 		rc = feed__run(feed__txn_feed(txn), txn, append_fn, &c, 0);

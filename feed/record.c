@@ -28,6 +28,10 @@
  *
  * Lost ranges (`lost`, key qid | first): u64 last | u64 count.
  *
+ * Idempotency keys (`idem`, key qid | key bytes): u64 seq | u64
+ * expires_ms, the message stored with the key and the end of its window;
+ * `iexpiry` qid | expires_ms | key bytes (empty) lists them by that end.
+ *
  * What moves together (the invariants of feed_internal.h): appending a
  * message with a delay puts both its `delayed` entries (and moves the
  * claim cursor over it when the cursor is at it); a claim taking it
@@ -775,4 +779,53 @@ int feed__claims_next_expiry(feed_t *feed, MDB_txn *txn, uint64_t qid,
 
 	*t = rc == 0 ? feed__get_be64((uint8_t *)key.mv_data + 8) : 0;
 	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+/* ---------------------------------------------------- idempotency keys */
+
+/* qid | key into k (room for 8 + FEED_IDEM_KEY_MAX); the length. */
+static size_t idem_key(uint8_t *k, uint64_t qid, const void *key, size_t len)
+{
+	feed__be64(k, qid);
+	memcpy(k + 8, key, len);
+	return 8 + len;
+}
+
+int feed__idem_get(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
+		   size_t len, struct feed__irec *rec)
+{
+	uint8_t k[8 + FEED_IDEM_KEY_MAX];
+	MDB_val kv = {idem_key(k, qid, key, len), k}, val;
+	int rc;
+
+	feed__touch();
+	rc = mdb_get(txn, feed->idem, &kv, &val);
+	if (rc == MDB_NOTFOUND)
+		return FEED_ENOTFOUND;
+	if (rc)
+		return feed__err(rc);
+	if (val.mv_size != sizeof(*rec))
+		return FEED_ECORRUPT;
+	memcpy(rec, val.mv_data, sizeof(*rec));
+	return 0;
+}
+
+int feed__idem_set(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
+		   size_t len, const struct feed__irec *rec, bool on)
+{
+	uint8_t k[16 + FEED_IDEM_KEY_MAX];
+	MDB_val kv = {idem_key(k, qid, key, len), k};
+	MDB_val val = {sizeof(*rec), (void *)rec};
+	int rc;
+
+	feed__touch();
+	if (on)
+		rc = mdb_put(txn, feed->idem, &kv, &val, 0);
+	else
+		rc = mdb_del(txn, feed->idem, &kv, NULL);
+	if (rc && rc != MDB_NOTFOUND)
+		return feed__err(rc);
+	feed__be64(k + 8, rec->expires_ms);
+	memcpy(k + 16, key, len);
+	return feed__index_set(txn, feed->iexpiry, k, 16 + len, on);
 }
