@@ -241,8 +241,10 @@ void hub_writer_collect(struct hub_writer *w)
 
 		list = list->next;
 		/* A committed append changed its queue: tell its subscribers
-		 * (before answering the publisher: they are independent). */
+		 * (before answering the publisher: they are independent). One
+		 * of repeats only (idempotency keys) stored nothing. */
 		if (job->areq && job->rc == 0 &&
+		    job->areq->n_dups < job->areq->n_msgs &&
 		    w->hooks.committed)
 			w->hooks.committed(w->hooks.arg, job->areq);
 		if (r)

@@ -25,6 +25,15 @@
  *
  * v1 hrefs carry ?claim_id= only in claim responses, as in Zaqar.
  *
+ * Idempotency keys (a Herald extension, docs/api.md): a message object
+ * may carry "idempotency_key", and a v1.1/v2 document one for the whole
+ * request, which stands for "<key>\0<index>" for each message without
+ * its own (a NUL no message's key holds, so the two never collide). Keys
+ * are 1..IDEM_KEY_MAX bytes. feed answers a repeat within the queue's
+ * `_idempotency_window` with the original's id; the 201 is the same as
+ * for a fresh post, with "duplicates": [indexes of the repeats] added
+ * whenever keys were in play.
+ *
  * Next links follow what Zaqar really does (transcript_v2_messages1.txt):
  * the recognised parameters in Zaqar's fixed order marker, limit, echo,
  * include_claimed, include_delayed with their parsed values; a marker that
@@ -51,6 +60,7 @@
 #include "etag.h"
 #include "buf.h"
 #include "msgs.h"
+#include "meta.h"
 
 #define LIST_DEFAULT_LIMIT 10
 
@@ -68,11 +78,18 @@ static bool v1_client_id_ok(struct hub_req *r)
 
 /* ---------------------------------------------------------------- post */
 
+/* Longest idempotency key a client may send, bytes (feed takes more:
+ * room for a request key's index suffix). */
+#define IDEM_KEY_MAX 256
+
 struct post_ctx {
 	feed_append_req_t areq;
 	feed_msg_in_t *msgs;
 	char **bodies;
 	char (*ids)[FEED_ID_LEN + 1];
+	feed_key_t *keys;  /* NULL when the post carries none (or keys off) */
+	char **key_bufs;
+	bool *dups;
 	size_t n;
 	char *project, *queue;
 };
@@ -83,6 +100,11 @@ static void post_ctx_free(struct post_ctx *c)
 		return;
 	for (size_t i = 0; c->bodies && i < c->n; i++)
 		free(c->bodies[i]);
+	for (size_t i = 0; c->key_bufs && i < c->n; i++)
+		free(c->key_bufs[i]);
+	free(c->key_bufs);
+	free(c->keys);
+	free(c->dups);
 	free(c->bodies);
 	free(c->msgs);
 	free(c->ids);
@@ -98,6 +120,7 @@ struct post_rules {
 	bool ttl_required;        /* v1 */
 	bool delay;               /* v2 queue with _default_message_delay */
 	long long default_delay;
+	long long idem_window;    /* v2 _idempotency_window; 0 = keys off */
 };
 
 static void post_rules_get(struct hub_req *r, struct post_rules *pr)
@@ -107,6 +130,7 @@ static void post_rules_get(struct hub_req *r, struct post_rules *pr)
 	memset(pr, 0, sizeof(*pr));
 	pr->default_ttl = lim->default_message_ttl;
 	pr->ttl_required = r->version == HUB_V1;
+	pr->idem_window = HUB_IDEM_WINDOW_DEFAULT;
 	if (r->version == HUB_V2) {
 		json_t *meta = hub_queue_meta(r, r->queue);
 		long long ttl = hub_meta_int(meta, "_default_message_ttl", 0);
@@ -118,6 +142,8 @@ static void post_rules_get(struct hub_req *r, struct post_rules *pr)
 		pr->default_delay =
 			hub_meta_int(meta, "_default_message_delay", 0);
 		pr->delay = pr->default_delay != 0;
+		pr->idem_window = hub_meta_int(meta, "_idempotency_window",
+					       HUB_IDEM_WINDOW_DEFAULT);
 		json_decref(meta);
 	}
 }
@@ -180,6 +206,22 @@ static json_t *post_entries(struct hub_req *r, json_t *doc)
 	return arr;
 }
 
+/* An idempotency key as sent (v may be NULL: none); false after
+ * replying 400. */
+static bool idem_key_ok(struct hub_req *r, json_t *v, const char *where)
+{
+	size_t len = json_string_length(v);
+
+	if (!v || (json_is_string(v) && len >= 1 && len <= IDEM_KEY_MAX &&
+		   strlen(json_string_value(v)) == len))
+		return true;
+	hub_reply_error(r, 400, "Invalid request body",
+			"The idempotency_key of %s must be a string of 1 to %d "
+			"bytes without NUL characters.",
+			where, IDEM_KEY_MAX);
+	return false;
+}
+
 /* Field types of every entry (Zaqar's sanitize), into ttl[] and delay[]. */
 static bool post_fields(struct hub_req *r, json_t *arr,
 			const struct post_rules *pr, long long *ttl,
@@ -205,6 +247,9 @@ static bool post_fields(struct hub_req *r, json_t *arr,
 		delay[i] = 0;
 		if (pr->delay && !hub_body_int(r, m, "delay", false,
 					    pr->default_delay, &delay[i]))
+			return false;
+		if (!idem_key_ok(r, json_object_get(m, "idempotency_key"),
+				 "a message"))
 			return false;
 	}
 	return true;
@@ -244,8 +289,69 @@ static bool post_ranges(struct hub_req *r, size_t n, const long long *ttl,
 	return true;
 }
 
+/* The request's key (v1.1, v2: the document's "idempotency_key"),
+ * borrowed; NULL when none. */
+static json_t *post_request_key(json_t *doc)
+{
+	return json_is_object(doc) ? json_object_get(doc, "idempotency_key")
+				   : NULL;
+}
+
+/*
+ * Message i's key into c (a copy): its own, else the request's with the
+ * index, else none. false on ENOMEM.
+ */
+static bool post_key(struct post_ctx *c, size_t i, json_t *own, json_t *req)
+{
+	const char *k = json_string_value(own ? own : req);
+	size_t len = json_string_length(own ? own : req);
+	char *buf;
+
+	if (!k)
+		return true;
+	buf = malloc(len + 24);
+	if (!buf)
+		return false;
+	memcpy(buf, k, len);
+	if (!own)
+		len += (size_t)sprintf(buf + len, "%c%zu", 0, i);
+	c->key_bufs[i] = buf;
+	c->keys[i] = (feed_key_t){buf, len};
+	return true;
+}
+
+/* The keys of the batch, when any and the queue's window is on. */
+static bool post_ctx_keys(struct post_ctx *c, json_t *doc, json_t *arr,
+			  const struct post_rules *pr)
+{
+	json_t *req = post_request_key(doc);
+	bool any = req != NULL;
+
+	for (size_t i = 0; !any && i < c->n; i++)
+		any = json_object_get(json_array_get(arr, i),
+				      "idempotency_key") != NULL;
+	if (!any || pr->idem_window <= 0)
+		return true;
+	c->keys = calloc(c->n, sizeof(*c->keys));
+	c->key_bufs = calloc(c->n, sizeof(*c->key_bufs));
+	c->dups = calloc(c->n, sizeof(*c->dups));
+	if (!c->keys || !c->key_bufs || !c->dups)
+		return false;
+	for (size_t i = 0; i < c->n; i++)
+		if (!post_key(c, i,
+			      json_object_get(json_array_get(arr, i),
+					      "idempotency_key"),
+			      req))
+			return false;
+	c->areq.keys = c->keys;
+	c->areq.dups = c->dups;
+	c->areq.idem_window_s = (uint32_t)pr->idem_window;
+	return true;
+}
+
 /* The validated batch as an append request (new context; NULL on ENOMEM). */
-static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *arr,
+static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *doc,
+				     json_t *arr, const struct post_rules *pr,
 				     const long long *ttl,
 				     const long long *delay)
 {
@@ -282,6 +388,8 @@ static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *arr,
 	/* v1 (mongodb, as its tests expect) refuses a missing queue. */
 	c->areq.flags = r->version == HUB_V1 ? FEED_APPEND_NO_CREATE : 0;
 	c->areq.ids = c->ids;
+	if (!post_ctx_keys(c, doc, arr, pr))
+		goto fail;
 	return c;
 fail:
 	post_ctx_free(c);
@@ -323,6 +431,15 @@ static void post_reply(struct hub_req *r, struct post_ctx *c)
 	doc = json_pack("{s:o}", "resources", res);
 	if (r->version == HUB_V1)
 		json_object_set_new(doc, "partial", json_false());
+	if (c->dups) {
+		json_t *d = json_array();
+
+		for (size_t i = 0; i < c->n; i++)
+			if (c->dups[i])
+				json_array_append_new(d, json_integer(
+								 (json_int_t)i));
+		json_object_set_new(doc, "duplicates", d);
+	}
 	hub_reply(r, 201, doc);
 	free(text);
 	free(base);
@@ -366,9 +483,10 @@ void hub_messages_post(struct hub_req *r)
 		goto out;
 	}
 	if (!post_fields(r, arr, &pr, ttl, delay) ||
+	    !idem_key_ok(r, post_request_key(doc), "the request") ||
 	    !post_ranges(r, n, ttl, delay))
 		goto out;
-	c = post_ctx_new(r, arr, ttl, delay);
+	c = post_ctx_new(r, doc, arr, &pr, ttl, delay);
 	if (!c) {
 		hub_msgs_reply_nomem(r);
 		goto out;

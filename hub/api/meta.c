@@ -233,6 +233,23 @@ static const char *feed_fields_check(json_t *meta, char *buf, size_t size)
 	return NULL;
 }
 
+/* Herald's `_idempotency_window` (messages.c): seconds a message's
+ * idempotency key is remembered, 0 = keys are ignored; null or absent is
+ * the default (HUB_IDEM_WINDOW_DEFAULT). */
+static const char *idem_window_check(json_t *meta, char *buf, size_t size)
+{
+	json_t *v = json_object_get(meta, "_idempotency_window");
+
+	if (!v || json_is_null(v))
+		return NULL;
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= HUB_IDEM_WINDOW_MAX)
+		return NULL;
+	snprintf(buf, size, "_idempotency_window must be an integer number "
+		 "of seconds from 0 (off) to %d.", HUB_IDEM_WINDOW_MAX);
+	return buf;
+}
+
 /* Zaqar's queue_metadata_putting: NULL when meta is valid, else why. */
 const char *hub_meta_check(const struct hub_limits *l, json_t *meta,
 			   char *buf, size_t size)
@@ -261,6 +278,8 @@ const char *hub_meta_check(const struct hub_limits *l, json_t *meta,
 	if (!py_falsy(v) && !json_is_boolean(v))
 		return "_enable_encrypt_messages must be boolean.";
 	why = feed_fields_check(meta, buf, size);
+	if (!why)
+		why = idem_window_check(meta, buf, size);
 	if (why)
 		return why;
 	return retry_check(meta, buf, size);

@@ -19,6 +19,11 @@
 
 #include "req.h"
 
+/* `_idempotency_window` (a Herald extension, docs/api.md): how long a
+ * message's idempotency key is remembered, seconds; 0 turns keys off. */
+#define HUB_IDEM_WINDOW_DEFAULT 300
+#define HUB_IDEM_WINDOW_MAX 86400
+
 /*
  * Checks the reserved keys of `meta` (a JSON object, borrowed) against
  * r's limits, in Zaqar's order and with its texts. On a violation replies

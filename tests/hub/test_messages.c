@@ -2,7 +2,8 @@
  * test_messages.c - messages of API v2 and v1.1 (zaqar-api.md §6.5, §7.1,
  * §7.2, §7.4, §8): post, list with marker/limit/echo/include_claimed and
  * next links, get one, get by ids, delete one, bulk delete, pop, the
- * validation of posts (sizes, ttls, shapes) and delayed messages.
+ * validation of posts (sizes, ttls, shapes), delayed messages and
+ * idempotency keys (a Herald extension).
  */
 #include "harness.h"
 
@@ -477,6 +478,124 @@ static void v1_1(void)
 	hh_client_close(&d);
 }
 
+/* Herald's idempotency keys (docs/api.md, an extension): a repeat within
+ * the queue's window is answered with the original's id, stored once. */
+static const char *res_id(int i)
+{
+	static char buf[4][128];
+
+	hh_copy(buf[i & 3], sizeof(buf[0]),
+		hh_href_id(hh_gets(r.json, hh_fmt("resources.%d", i))));
+	return buf[i & 3];
+}
+
+static void idempotency(void)
+{
+	char k1[128], k2[128], ra[128], rb[128];
+	const char *two = "{\"messages\": [{\"body\": 1, \"idempotency_key\": \"k1\"},"
+			  " {\"body\": 2, \"idempotency_key\": \"k2\"}]}";
+	char big[300];
+
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages", two);
+	is(r.status, 201, "post 2 messages with keys");
+	hh_copy(k1, sizeof(k1), res_id(0));
+	hh_copy(k2, sizeof(k2), res_id(1));
+	ok(hh_json_eq(&r, hh_fmt("{\"resources\": [\"/v2/queues/iq/messages/%s\", "
+				 "\"/v2/queues/iq/messages/%s\"], \"duplicates\": []}",
+				 k1, k2)),
+	   "a keyed post answers {resources, duplicates: []}: %s", r.body);
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages", two);
+	is(r.status, 201, "the same post again is still 201");
+	ok(strcmp(res_id(0), k1) == 0 && strcmp(res_id(1), k2) == 0,
+	   "with the original ids");
+	ok(hh_json_eq(&r, hh_fmt("{\"resources\": [\"/v2/queues/iq/messages/%s\", "
+				 "\"/v2/queues/iq/messages/%s\"], \"duplicates\": [0, 1]}",
+				 k1, k2)),
+	   "and both listed as duplicates: %s", r.body);
+	hh_call(&a, &r, "GET", "/v2/queues/iq/messages?echo=true", NULL);
+	is(hh_len(r.json, "messages"), 2, "the listing shows one copy of each");
+
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		"{\"messages\": [{\"body\": 3, \"idempotency_key\": \"k1\"}, {\"body\": 4}]}");
+	ok(r.status == 201 && strcmp(res_id(0), k1) == 0 &&
+		   strcmp(res_id(1), k1) && strcmp(res_id(1), k2) &&
+		   hh_len(r.json, "duplicates") == 1 &&
+		   hh_geti(r.json, "duplicates.0") == 0,
+	   "a repeat and a new message in one post: %s", r.body);
+	hh_call(&a, &r, "GET", "/v2/queues/iq/messages?echo=true", NULL);
+	is(hh_len(r.json, "messages"), 3, "only the new one was added");
+
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		"{\"idempotency_key\": \"req-1\", \"messages\": [{\"body\": \"a\"}, {\"body\": \"b\"}]}");
+	is(r.status, 201, "a post with a request key");
+	hh_copy(ra, sizeof(ra), res_id(0));
+	hh_copy(rb, sizeof(rb), res_id(1));
+	ok(strcmp(ra, rb) != 0 && hh_len(r.json, "duplicates") == 0,
+	   "its messages are distinct (the key stands for key+index)");
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		"{\"idempotency_key\": \"req-1\", \"messages\": [{\"body\": \"a\"}, {\"body\": \"b\"}]}");
+	ok(r.status == 201 && strcmp(res_id(0), ra) == 0 &&
+		   strcmp(res_id(1), rb) == 0 && hh_len(r.json, "duplicates") == 2,
+	   "the retried request answers the original ids: %s", r.body);
+	hh_call(&a, &r, "GET", "/v2/queues/iq/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 5, "5 messages stored in all");
+	hh_call(&b, &r, "POST", "/v2/queues/iq2/messages", two);
+	ok(r.status == 201 && strcmp(res_id(0), k1) != 0 &&
+		   hh_len(r.json, "duplicates") == 0,
+	   "the same keys in another queue are new there");
+
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		"{\"messages\": [{\"body\": 1, \"idempotency_key\": 5}]}");
+	ok(r.status == 400 && hh_gets(r.json, "description") &&
+		   strstr(hh_gets(r.json, "description"), "idempotency_key"),
+	   "a key that is no string: 400 with a JSON error: %s", r.body);
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		"{\"messages\": [{\"body\": 1, \"idempotency_key\": \"\"}]}");
+	is(r.status, 400, "an empty key: 400");
+	memset(big, 'x', 257);
+	big[257] = '\0';
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		hh_fmt("{\"messages\": [{\"body\": 1, \"idempotency_key\": \"%s\"}]}", big));
+	is(r.status, 400, "a key of 257 bytes: 400");
+	big[256] = '\0';
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		hh_fmt("{\"messages\": [{\"body\": 1, \"idempotency_key\": \"%s\"}]}", big));
+	is(r.status, 201, "a key of 256 bytes is fine");
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		"{\"messages\": [{\"body\": 1, \"idempotency_key\": \"a\\u0000b\"}]}");
+	is(r.status, 400, "a key with a NUL: 400");
+	hh_call(&a, &r, "POST", "/v2/queues/iq/messages",
+		"{\"idempotency_key\": [], \"messages\": [{\"body\": 1}]}");
+	is(r.status, 400, "a request key that is no string: 400");
+
+	hh_call(&a, &r, "PUT", "/v2/queues/wq", "{\"_idempotency_window\": -1}");
+	is(r.status, 400, "_idempotency_window -1: 400");
+	hh_call(&a, &r, "PUT", "/v2/queues/wq", "{\"_idempotency_window\": \"10\"}");
+	is(r.status, 400, "_idempotency_window a string: 400");
+	hh_call(&a, &r, "PUT", "/v2/queues/wq", "{\"_idempotency_window\": 86401}");
+	is(r.status, 400, "_idempotency_window past a day: 400");
+	hh_call(&a, &r, "PUT", "/v2/queues/wq", "{\"_idempotency_window\": 10}");
+	is(r.status, 201, "a queue with a 10 s window");
+	hh_call(&a, &r, "PUT", "/v2/queues/offq", "{\"_idempotency_window\": 0}");
+	is(r.status, 201, "a queue with keys off");
+	hh_call(&a, &r, "POST", "/v2/queues/wq/messages", two);
+	hh_copy(k1, sizeof(k1), res_id(0));
+	hh_call(&a, &r, "POST", "/v2/queues/offq/messages", two);
+	hh_call(&a, &r, "POST", "/v2/queues/offq/messages", two);
+	ok(r.status == 201 && !hh_get(r.json, "duplicates"),
+	   "with the window 0 keys are ignored: no duplicates field");
+	hh_call(&a, &r, "GET", "/v2/queues/offq/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 4, "and every post is stored");
+	hh_clock_advance(&srv, 9000);
+	hh_call(&a, &r, "POST", "/v2/queues/wq/messages", two);
+	ok(strcmp(res_id(0), k1) == 0, "9 s later, a repeat in the 10 s window");
+	hh_clock_advance(&srv, 1000);
+	hh_call(&a, &r, "POST", "/v2/queues/wq/messages", two);
+	ok(r.status == 201 && strcmp(res_id(0), k1) != 0 &&
+		   hh_len(r.json, "duplicates") == 0,
+	   "10 s later the window passed: stored again");
+}
+
 int main(void)
 {
 	hh_start(&srv, NULL);
@@ -490,6 +609,7 @@ int main(void)
 	validation();
 	delayed();
 	v1_1();
+	idempotency();
 
 	hh_resp_free(&r);
 	hh_client_close(&a);

@@ -1,8 +1,8 @@
 /*
  * test_restart.c - durability across a restart: post, stop the server with
  * SIGTERM (exit 0), start it again on the same data directory; messages,
- * metadata, claims and markers are still there, and a marker from before
- * the restart continues the listing.
+ * metadata, claims, markers and idempotency keys are still there, and a
+ * marker from before the restart continues the listing.
  */
 #include "harness.h"
 
@@ -15,7 +15,8 @@ static struct hh_resp r = HH_RESP_INIT;
 
 int main(void)
 {
-	char ids[5][128], next[1024], cid[128], v1id[128];
+	char ids[5][128], next[1024], cid[128], v1id[128], kid[128];
+	const char *keyed = "{\"messages\": [{\"body\": \"once\", \"idempotency_key\": \"order-7\"}]}";
 
 	hh_start(&srv, NULL);
 	hh_client_init(&a, &srv, HH_CLIENT_A, "projR");
@@ -38,6 +39,10 @@ int main(void)
 	hh_call(&a, &r, "PUT", "/v1/queues/legacy", "");
 	hh_call(&a, &r, "POST", "/v1/queues/legacy/messages", "[{\"ttl\": 600, \"body\": \"v1\"}]");
 	hh_copy(v1id, sizeof(v1id), hh_href_id(hh_gets(r.json, "resources.0")));
+
+	hh_call(&a, &r, "POST", "/v2/queues/idq/messages", keyed);
+	is(r.status, 201, "a post with an idempotency key");
+	hh_copy(kid, sizeof(kid), hh_href_id(hh_gets(r.json, "resources.0")));
 
 	is(hh_stop(&srv), 0, "the server exits 0 on SIGTERM");
 	hh_clock_advance(&srv, 10000);
@@ -79,6 +84,13 @@ int main(void)
 	hh_call(&a, &r, "GET", "/v2/queues/rq/messages?echo=true&limit=20", NULL);
 	is(hh_len(r.json, "messages"), 5, "the listing holds 4 old + 1 new, in order");
 	is(hh_geti(r.json, "messages.4.body"), 5, "the new one last");
+
+	hh_call(&a, &r, "POST", "/v2/queues/idq/messages", keyed);
+	ok(r.status == 201 && hh_len(r.json, "duplicates") == 1 &&
+		   strcmp(hh_href_id(hh_gets(r.json, "resources.0")) ? hh_href_id(hh_gets(r.json, "resources.0")) : "", kid) == 0,
+	   "after the restart the key's repeat is still recognised: %s", r.body);
+	hh_call(&a, &r, "GET", "/v2/queues/idq/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 1, "and stored nothing");
 
 	hh_call(&a, &r, "GET", hh_fmt("/v1/queues/legacy/messages/%s", v1id), NULL);
 	is(r.status, 200, "a v1 message survived");
