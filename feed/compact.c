@@ -140,7 +140,7 @@ static int compact_runs(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 /*
  * Step 3: idempotency keys whose window passed by now, earliest first,
  * while the budget lasts: the queue's first `iexpiry` entries, each with
- * its `idem` entry (three records a key).
+ * its `idem` entry (four records touched a key).
  */
 static int compact_keys(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			struct compact_ctx *c)
