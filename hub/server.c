@@ -92,11 +92,12 @@ static void compact_done(struct hub_req *r, void *ctx, int rc)
 			"back up the data directory and report it",
 			job->res.corrupt,
 			(unsigned long long)job->res.corrupt_qid);
-	if (rc == 0 &&
-	    (job->res.messages || job->res.claims || job->res.dropped))
+	if (rc == 0 && (job->res.messages || job->res.claims ||
+			job->res.dropped || job->res.keys))
 		hub_log(HUB_LOG_DEBUG, "compaction: %zu messages, %zu claims, "
-			"%zu records of deleted queues", job->res.messages,
-			job->res.claims, job->res.dropped);
+			"%zu idempotency keys, %zu records of deleted queues",
+			job->res.messages, job->res.claims, job->res.keys,
+			job->res.dropped);
 	if (!srv->stopping)
 		compact_schedule(srv, rc == 0 && job->res.more
 					      ? 0

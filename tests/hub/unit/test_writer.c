@@ -359,6 +359,32 @@ static void test_bad_append_alone(feed_t *feed)
 	hub_writer_stop(w);
 }
 
+/* Keyed appends: a post of repeats only stored nothing, so it wakes no
+ * subscriber (the committed hook), though it is answered as committed. */
+static void test_repeats_wake_nobody(feed_t *feed)
+{
+	static const feed_key_t key = {"k-1", 3};
+	struct hub_writer_hooks hooks = {on_wake, on_committed, NULL};
+	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	bool dup[2][1] = {{false}, {false}};
+
+	n_done = 0;
+	committed_calls = 0;
+	for (int i = 0; i < 2; i++) {
+		struct hub_job *job = job_new(i, NULL, "keyed", NULL);
+
+		job->areq->keys = &key;
+		job->areq->dups = dup[i];
+		hub_writer_submit(w, job);
+		collect_until(w, (size_t)i + 1);
+	}
+	is(done_rc[0], 0, "a keyed append commits");
+	is(done_rc[1], 0, "its repeat is answered as committed");
+	ok(!dup[0][0] && dup[1][0], "the second was the repeat");
+	is(committed_calls, 1, "only the first woke the queue's subscribers");
+	hub_writer_stop(w);
+}
+
 static void test_stop_finishes(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
@@ -385,6 +411,7 @@ int main(void)
 	test_mixed_group(feed);
 	test_solo_breaks_groups(feed);
 	test_bad_append_alone(feed);
+	test_repeats_wake_nobody(feed);
 	test_stop_finishes(feed);
 	feed_close(feed);
 	fixture_rmdir(dir);
