@@ -24,6 +24,14 @@
  * call that stopped so says it (walk_ctx.stopped): a claim's wake_ms is
  * then now + 1, a purge says `more`.
  *
+ * Dead letters (feed.h, feed_claim_opts_t): a claim's take checks each
+ * message first; one whose claim_count reached the queue's maximum is
+ * moved (move_msg: removed as consumed, appended to the dead-letter
+ * queue's tail) instead of taken, and counts towards no limit, but its
+ * records count against the walk's budget as any take's. Redrive is the
+ * purge walk with that move as its take. Retry backoff is stored in the
+ * claim (record.c) and applied wherever the claim's messages are let go.
+ *
  * Map pointers: a key or value read from LMDB is valid only until the
  * next write of the transaction (LMDB may spill or move dirty pages).
  * Each walk step seeks afresh after its writes, copies what it needs out

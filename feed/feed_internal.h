@@ -16,6 +16,7 @@
  *   expiry    qid | expires_ms | first_seq          (empty)
  *   avail     qid | seq                             (empty)
  *   claims    qid | claim id (16)                   struct feed__crec | seq u64[n]
+ *                                                   [| struct feed__cretry]
  *   cexpiry   qid | expires_ms | claim id (16)      (empty)
  *   due       due_ms | qid                          (empty)
  *   lost      qid | first_seq                       u64 last_seq | u64 count

@@ -16,6 +16,10 @@
  *     +------------+------------+-------+---------+------+---+-----------+
  *     | updated_ms | expires_ms | ttl_s | grace_s | live | n | seq[n] ... |
  *     +------------+------------+-------+---------+------+---+-----------+
+ *     then, only for a claim with a retry backoff:
+ *     +---------+-------------+
+ *     | delay_s | delay_max_s |   (struct feed__cretry; its absence = none)
+ *     +---------+-------------+
  *
  * Index entries have empty values; their keys say everything:
  *
@@ -23,7 +27,8 @@
  *     avail    qid | seq                     unclaimed, below the cursor
  *     cexpiry  qid | expires_ms | claim id   every claim, by its expiry
  *     due      due_ms | qid              a queue's next compaction work
- *     delayed  qid | due_ms | seq        appended with a delay, not taken:
+ *     delayed  qid | due_ms | seq        appended or let go with a delay,
+ *                                        not taken since:
  *              qid | FEED__BY_SEQ | seq  the same message, in log order
  *
  * Lost ranges (`lost`, key qid | first): u64 last | u64 count.
@@ -37,8 +42,11 @@
  * entries (keyed by its due_ms) or its `avail` entry, and records a loss
  * in `lost` when it expired or was purged; raising its expiry moves it out
  * of its `expiry` run and may lower the queue's `due` entry; dropping a
- * claim clears its messages, lists them in `avail` and removes its
- * `cexpiry` entry. Callers (log.c, claim.c, compact.c, stats.c) go through these
+ * claim clears its messages, lists them in `avail` - or, let go with a
+ * delay (a backoff, a release with a delay), in `delayed` at their new
+ * due time with FEED__M_RETRY - and removes its `cexpiry` entry.
+ * Moving a message to another queue (claim.c) is a removal here and an
+ * append there (feed__msg_append). Callers (log.c, claim.c, compact.c, stats.c) go through these
  * functions instead of writing records themselves.
  *
  * Map pointers: values read here point into the map and are valid only

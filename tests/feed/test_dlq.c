@@ -275,6 +275,26 @@ static void test_backoff(feed_t *feed)
 	check_ok(feed, "after backoff claims");
 }
 
+/* Compaction releasing an expired claim applies the claim's backoff. */
+static void test_backoff_compact(feed_t *feed)
+{
+	feed_claim_opts_t o = {.retry_delay_s = 50};
+	feed_compact_result_t res;
+	uint64_t t = T0 + 61 * SEC;
+	char id[37];
+
+	append_n(feed, "retryc", "k", 1, 3600, T0);
+	ok(claims_body(feed, "retryc", &o, T0, "k0", id), "claimed");
+	do {
+		feed_compact(feed, t, 1000, &res);
+	} while (res.more);
+	check_ok(feed, "after compaction released a claim with backoff");
+	ok(!claims_body(feed, "retryc", NULL, T0 + 110 * SEC - 1, "k0", NULL),
+	   "compaction's release delays it by the claim's backoff");
+	ok(claims_body(feed, "retryc", NULL, T0 + 110 * SEC, "k0", NULL),
+	   "claimable at the claim's expiry + 50 s");
+}
+
 static void test_release_delay(feed_t *feed)
 {
 	feed_claim_opts_t o = {.retry_delay_s = 100};
@@ -423,6 +443,7 @@ int main(void)
 	test_move_cost(feed);
 	test_from_meta(feed);
 	test_backoff(feed);
+	test_backoff_compact(feed);
 	test_release_delay(feed);
 	test_redrive(feed);
 	test_renew_cheap(feed);
