@@ -24,6 +24,14 @@
  * call that stopped so says it (walk_ctx.stopped): a claim's wake_ms is
  * then now + 1, a purge says `more`.
  *
+ * Dead letters (feed.h, feed_claim_opts_t): a claim's take checks each
+ * message first; one whose claim_count reached the queue's maximum is
+ * moved (move_msg: removed as consumed, appended to the dead-letter
+ * queue's tail) instead of taken, and counts towards no limit, but its
+ * records count against the walk's budget as any take's. Redrive is the
+ * purge walk with that move as its take. Retry backoff is stored in the
+ * claim (record.c) and applied wherever the claim's messages are let go.
+ *
  * Map pointers: a key or value read from LMDB is valid only until the
  * next write of the transaction (LMDB may spill or move dirty pages).
  * Each walk step seeks afresh after its writes, copies what it needs out
@@ -76,6 +84,19 @@ static bool walk_spent(struct walk_ctx *w)
 	return true;
 }
 
+/* A take's answer that it moved the message away (a dead letter): the
+ * message and its entries are gone, and it counts towards no limit. */
+#define TAKE_MOVED 2
+
+/* Counts what a take took; 0 or the take's error. */
+static int took(struct walk_ctx *w, int rc)
+{
+	if (rc == TAKE_MOVED)
+		return 0;
+	w->taken += rc == 0;
+	return rc;
+}
+
 /* Visits the claimable messages of `avail`, oldest first. */
 static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		      struct walk_ctx *w)
@@ -111,7 +132,7 @@ static int walk_avail(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			if (rc == 0 && w->keeps)
 				rc = feed__avail_set(feed, txn, q->qid, seq,
 						     false);
-			w->taken += rc == 0;
+			rc = took(w, rc);
 		}
 	}
 	return rc;
@@ -161,7 +182,7 @@ static int walk_delayed(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		if (rc == 0 && w->keeps)
 			rc = feed__delayed_set(feed, txn, q->qid, due, seq,
 					       false);
-		w->taken += rc == 0;
+		rc = took(w, rc);
 	}
 	return rc;
 }
@@ -206,7 +227,7 @@ static int walk_fresh(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			rc = feed__avail_set(feed, txn, q->qid, seq, true);
 		} else {
 			rc = w->take(feed, txn, q, seq, &m, &body, w->ctx);
-			w->taken += rc == 0;
+			rc = took(w, rc);
 		}
 		q->rec.claim_cursor = seq + 1;
 	}
@@ -259,6 +280,66 @@ static int claimable_walk(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	return rc;
 }
 
+/* ---------------------------------------------------------------- moves */
+
+/*
+ * Moving messages to another queue of the project (dead letters,
+ * redrive): the destination is opened (created if missing) at the first
+ * move of a call and saved once at its end.
+ */
+struct mover {
+	const char *project, *name;
+	uint32_t ttl_s; /* 0: the lifetime the message has left */
+	uint64_t now_ms;
+	bool open;
+	struct feed__queue q;
+	size_t moved;
+};
+
+/*
+ * Moves message seq of q (record m, body borrowed from the map) to the
+ * tail of mv's queue as a new message: removed from q as consumed
+ * (FEED__DELETED: no gap for q's readers, who never lose a message they
+ * could still read - it was delivered, and lives on elsewhere), appended
+ * with the same body and publisher. O(1) records.
+ */
+static int move_msg(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		    uint64_t seq, const struct feed__mrec *m,
+		    const MDB_val *body, struct mover *mv)
+{
+	struct feed__mrec n = {
+		.created_ms = mv->now_ms,
+		.due_ms = mv->now_ms,
+		.expires_ms = mv->ttl_s ? mv->now_ms + (uint64_t)mv->ttl_s * 1000
+					: m->expires_ms,
+	};
+	MDB_val copy = {body->mv_size, NULL};
+	uint64_t to;
+	int rc = 0;
+
+	memcpy(n.client_id, m->client_id, 16);
+	/* Copy first: every write below may move what body points at. */
+	if (copy.mv_size) {
+		copy.mv_data = feed__malloc(copy.mv_size);
+		if (!copy.mv_data)
+			return FEED_ENOMEM;
+		memcpy(copy.mv_data, body->mv_data, copy.mv_size);
+	}
+	if (!mv->open)
+		rc = feed__queue_open(feed, txn, mv->project, mv->name, NULL, 0,
+				      mv->now_ms, &mv->q, NULL);
+	mv->open = rc == 0;
+	if (rc == 0 && mv->q.qid == q->qid)
+		rc = FEED_EINVAL; /* callers rule this out */
+	if (rc == 0)
+		rc = feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
+	if (rc == 0)
+		rc = feed__msg_append(feed, txn, &mv->q, &n, &copy, &to);
+	free(copy.mv_data);
+	mv->moved += rc == 0;
+	return rc;
+}
+
 /* -------------------------------------------------------------- create */
 
 struct create_ctx {
@@ -270,7 +351,19 @@ struct create_ctx {
 	struct feed__msgbuf b;
 	feed_claim_t *out;
 	uint64_t wake;
+	/* The caller's options as given, and as this run uses them. */
+	const feed_claim_opts_t *given;
+	feed_claim_opts_t o;
+	struct mover dlq;
 };
+
+/* Whether message m is a dead letter to move rather than claim. */
+static bool dead_letter(const struct create_ctx *cc,
+			const struct feed__mrec *m)
+{
+	return cc->o.max_claims && cc->o.dlq[0] &&
+	       m->claim_count >= cc->o.max_claims;
+}
 
 static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		      uint64_t seq, struct feed__mrec *m, MDB_val *body,
@@ -283,9 +376,14 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	MDB_val copy;
 	int rc;
 
+	if (dead_letter(cc, m)) {
+		rc = move_msg(feed, txn, q, seq, m, body, &cc->dlq);
+		return rc ? rc : TAKE_MOVED;
+	}
 	memcpy(m->claim_id, cc->c.id, 16);
 	m->claim_expires_ms = cc->c.rec.expires_ms;
 	m->claim_count++;
+	m->flags &= ~(uint32_t)FEED__M_RETRY; /* taken: no longer delayed */
 	/* Into the result before any write (body points into the map), as
 	 * it will be once its lifetime is raised. */
 	shown = *m;
@@ -312,6 +410,42 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	return 0;
 }
 
+/* The options of this run: the caller's, filled from the queue's
+ * metadata when asked (read in this transaction, before any write). */
+static int create_opts(feed_t *feed, MDB_txn *txn, struct create_ctx *cc,
+		       const struct feed__queue *q)
+{
+	MDB_val key = {q->key_len, (void *)q->key}, val;
+	int rc;
+
+	if (cc->given)
+		cc->o = *cc->given;
+	else
+		memset(&cc->o, 0, sizeof(cc->o));
+	if (cc->o.from_meta) {
+		feed__touch();
+		rc = mdb_get(txn, feed->names, &key, &val);
+		if (rc)
+			return rc == MDB_NOTFOUND ? FEED_ECORRUPT : feed__err(rc);
+		if (val.mv_size < 8)
+			return FEED_ECORRUPT;
+		cc->o.from_meta(val.mv_size > 8 ? (uint8_t *)val.mv_data + 8
+						: NULL,
+				val.mv_size - 8, &cc->o, cc->o.arg);
+	}
+	cc->o.dlq[FEED_NAME_MAX] = '\0';
+	/* A dead-letter queue that is the queue itself would loop. */
+	if (strcmp(cc->o.dlq, cc->queue) == 0 ||
+	    feed__name_check(cc->project, cc->o.dlq) != 0)
+		cc->o.dlq[0] = '\0';
+	cc->c.retry.delay_s = cc->o.retry_delay_s;
+	cc->c.retry.delay_max_s = cc->o.retry_delay_max_s;
+	cc->dlq = (struct mover){.project = cc->project, .name = cc->o.dlq,
+				 .ttl_s = cc->o.dlq_ttl_s,
+				 .now_ms = cc->now_ms};
+	return 0;
+}
+
 static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
 	struct create_ctx *cc = arg;
@@ -327,10 +461,13 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	cc->c.rec.n = 0;
 	cc->c.rec.live = 0;
 	cc->wake = 0;
+	cc->dlq.moved = 0;
 	rc = feed__queue_find(feed, txn, cc->project, cc->queue, &q);
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
-	rc = claimable_walk(feed, txn, &q, &w);
+	rc = create_opts(feed, txn, cc, &q);
+	if (rc == 0)
+		rc = claimable_walk(feed, txn, &q, &w);
 	/* Short, not stopped: nothing is claimable now; what time alone can
 	 * free is the first delayed entry not due (w.wake) and the other
 	 * claims (before this one is added). Stopped by the budget: more
@@ -351,13 +488,15 @@ static int create_fn(feed_t *feed, MDB_txn *txn, void *arg)
 			rc = feed__due_lower(feed, txn, &q,
 					     cc->c.rec.expires_ms);
 	}
+	if (rc == 0 && cc->dlq.open)
+		rc = feed__queue_save(feed, txn, &cc->dlq.q);
 	return rc ? rc : feed__queue_save(feed, txn, &q);
 }
 
-static int claim_create_op(feed_t *feed, feed_txn_t *t,
-	const char *project, const char *queue,
-		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
-		      uint64_t now_ms, feed_claim_t *out)
+static int claim_create_op(feed_t *feed, feed_txn_t *t, const char *project,
+			   const char *queue, uint32_t ttl_s, uint32_t grace_s,
+			   size_t limit, feed_claim_opts_t *opts,
+			   uint64_t now_ms, feed_claim_t *out)
 {
 	struct create_ctx cc = {
 		.project = project,
@@ -367,6 +506,7 @@ static int claim_create_op(feed_t *feed, feed_txn_t *t,
 		.limit = limit,
 		.now_ms = now_ms,
 		.out = out,
+		.given = opts,
 	};
 	int rc = feed__name_check(project, queue);
 
@@ -391,7 +531,10 @@ static int claim_create_op(feed_t *feed, feed_txn_t *t,
 		return rc;
 	}
 	feed__msgbuf_finish(&cc.b);
+	if (opts && opts->from_meta)
+		*opts = cc.o;
 	out->wake_ms = cc.wake;
+	out->dead_lettered = cc.dlq.moved;
 	if (out->msgs.n) {
 		feed__claim_id_format(out->id, cc.c.id);
 		out->updated_ms = cc.c.rec.updated_ms;
@@ -406,15 +549,34 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
 		      uint64_t now_ms, feed_claim_t *out)
 {
-	return claim_create_op(feed, NULL, project, queue, ttl_s, grace_s, limit, now_ms, out);
+	return claim_create_op(feed, NULL, project, queue, ttl_s, grace_s,
+			       limit, NULL, now_ms, out);
 }
 
-int feed_claim_create_tx(feed_txn_t *txn, const char *project, const char *queue,
-		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
-		      uint64_t now_ms, feed_claim_t *out)
+int feed_claim_create_tx(feed_txn_t *txn, const char *project,
+			 const char *queue, uint32_t ttl_s, uint32_t grace_s,
+			 size_t limit, uint64_t now_ms, feed_claim_t *out)
 {
-	return claim_create_op(feed__txn_feed(txn), txn,
-		project, queue, ttl_s, grace_s, limit, now_ms, out);
+	return claim_create_op(feed__txn_feed(txn), txn, project, queue, ttl_s,
+			       grace_s, limit, NULL, now_ms, out);
+}
+
+int feed_claim_create2(feed_t *feed, const char *project, const char *queue,
+		       uint32_t ttl_s, uint32_t grace_s, size_t limit,
+		       feed_claim_opts_t *opts, uint64_t now_ms,
+		       feed_claim_t *out)
+{
+	return claim_create_op(feed, NULL, project, queue, ttl_s, grace_s,
+			       limit, opts, now_ms, out);
+}
+
+int feed_claim_create2_tx(feed_txn_t *txn, const char *project,
+			  const char *queue, uint32_t ttl_s, uint32_t grace_s,
+			  size_t limit, feed_claim_opts_t *opts,
+			  uint64_t now_ms, feed_claim_t *out)
+{
+	return claim_create_op(feed__txn_feed(txn), txn, project, queue, ttl_s,
+			       grace_s, limit, opts, now_ms, out);
 }
 
 /* ----------------------------------------------------------------- get */
@@ -485,6 +647,7 @@ struct claim_ctx {
 	uint8_t id[16];
 	uint32_t ttl_s, grace_s;
 	uint64_t now_ms;
+	uint64_t delay_ms; /* release: FEED__BACKOFF or a delay */
 };
 
 struct renew_msg {
@@ -552,7 +715,7 @@ static int claim_renew_op(feed_t *feed, feed_txn_t *t,
 		     const char *claim_id, uint32_t ttl_s, uint32_t grace_s,
 		     uint64_t now_ms)
 {
-	struct claim_ctx cc = {project, queue, {0}, ttl_s, grace_s, now_ms};
+	struct claim_ctx cc = {project, queue, {0}, ttl_s, grace_s, now_ms, 0};
 	int rc = feed__name_check(project, queue);
 
 	if (rc)
@@ -589,19 +752,27 @@ static int release_fn(feed_t *feed, MDB_txn *txn, void *arg)
 	if (rc)
 		return rc == FEED_ENOQUEUE ? 0 : rc;
 	rc = feed__claim_load(feed, txn, q.qid, cc->id, &c);
+	/* Let go now - or when it expired, if that was earlier. */
 	if (rc == 0)
-		rc = feed__claim_drop(feed, txn, &q, &c);
+		rc = feed__claim_let_go(feed, txn, &q, &c,
+					c.rec.expires_ms < cc->now_ms
+						? c.rec.expires_ms
+						: cc->now_ms,
+					cc->delay_ms);
 	if (rc == 0)
 		rc = feed__queue_save(feed, txn, &q);
 	free(c.seqs);
 	return rc == FEED_ENOCLAIM ? 0 : rc;
 }
 
-static int claim_release_op(feed_t *feed, feed_txn_t *t,
-	const char *project, const char *queue,
-		       const char *claim_id, uint64_t now_ms)
+static int claim_release_op(feed_t *feed, feed_txn_t *t, const char *project,
+			    const char *queue, const char *claim_id,
+			    uint32_t delay_s, uint64_t now_ms)
 {
-	struct claim_ctx cc = {project, queue, {0}, 0, 0, now_ms};
+	struct claim_ctx cc = {project, queue, {0}, 0, 0, now_ms,
+			       delay_s == FEED_RELEASE_BACKOFF
+				       ? FEED__BACKOFF
+				       : (uint64_t)delay_s * 1000};
 	int rc = feed__name_check(project, queue);
 
 	if (rc)
@@ -614,14 +785,31 @@ static int claim_release_op(feed_t *feed, feed_txn_t *t,
 int feed_claim_release(feed_t *feed, const char *project, const char *queue,
 		       const char *claim_id, uint64_t now_ms)
 {
-	return claim_release_op(feed, NULL, project, queue, claim_id, now_ms);
+	return claim_release_op(feed, NULL, project, queue, claim_id,
+				FEED_RELEASE_BACKOFF, now_ms);
+}
+
+int feed_claim_release2(feed_t *feed, const char *project, const char *queue,
+			const char *claim_id, uint32_t delay_s,
+			uint64_t now_ms)
+{
+	return claim_release_op(feed, NULL, project, queue, claim_id, delay_s,
+				now_ms);
+}
+
+int feed_claim_release2_tx(feed_txn_t *txn, const char *project,
+			   const char *queue, const char *claim_id,
+			   uint32_t delay_s, uint64_t now_ms)
+{
+	return claim_release_op(feed__txn_feed(txn), txn, project, queue,
+				claim_id, delay_s, now_ms);
 }
 
 int feed_claim_release_tx(feed_txn_t *txn, const char *project, const char *queue,
 		       const char *claim_id, uint64_t now_ms)
 {
-	return claim_release_op(feed__txn_feed(txn), txn,
-		project, queue, claim_id, now_ms);
+	return claim_release_op(feed__txn_feed(txn), txn, project, queue,
+				claim_id, FEED_RELEASE_BACKOFF, now_ms);
 }
 
 /* ----------------------------------------------------------------- pop */
@@ -772,6 +960,93 @@ int feed_queue_purge_tx(feed_txn_t *txn, const char *project, const char *queue,
 {
 	return queue_purge_op(feed__txn_feed(txn), txn,
 		project, queue, budget, now_ms, purged, more);
+}
+
+/* ------------------------------------------------------------- redrive */
+
+struct redrive_ctx {
+	const char *project, *from;
+	size_t budget;
+	struct mover mv;
+	bool stopped;
+};
+
+static int take_redrive(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+			uint64_t seq, struct feed__mrec *m, MDB_val *body,
+			void *arg)
+{
+	struct redrive_ctx *rc = arg;
+
+	return move_msg(feed, txn, q, seq, m, body, &rc->mv);
+}
+
+static int redrive_fn(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct redrive_ctx *rd = arg;
+	struct walk_ctx w = {.now_ms = rd->mv.now_ms, .limit = rd->budget,
+			     .take = take_redrive, .ctx = rd};
+	struct feed__queue q;
+	int rc;
+
+	rd->mv.open = false;
+	rd->mv.moved = 0;
+	rd->stopped = false;
+	rc = feed__queue_find(feed, txn, rd->project, rd->from, &q);
+	if (rc)
+		return rc == FEED_ENOQUEUE ? 0 : rc;
+	rc = claimable_walk(feed, txn, &q, &w);
+	rd->stopped = w.stopped;
+	if (rc == 0 && rd->mv.open)
+		rc = feed__queue_save(feed, txn, &rd->mv.q);
+	return rc ? rc : feed__queue_save(feed, txn, &q);
+}
+
+static int redrive_op(feed_t *feed, feed_txn_t *t, const char *project,
+		      const char *from, const char *to, size_t budget,
+		      uint64_t now_ms, size_t *moved, bool *more)
+{
+	struct redrive_ctx rd = {.project = project, .from = from,
+				 .budget = budget,
+				 .mv = {.project = project, .name = to,
+					.now_ms = now_ms}};
+	int rc = feed__name_check(project, from);
+
+	if (moved)
+		*moved = 0;
+	if (more)
+		*more = false;
+	if (rc == 0)
+		rc = feed__name_check(project, to);
+	if (rc)
+		return rc;
+	if (budget == 0)
+		return FEED_EINVAL;
+	if (strcmp(from, to) == 0)
+		return 0;
+	rc = feed__run(feed, t, redrive_fn, &rd, 0);
+	if (rc)
+		return rc;
+	if (moved)
+		*moved = rd.mv.moved;
+	if (more)
+		*more = rd.mv.moved == budget || rd.stopped;
+	return 0;
+}
+
+int feed_queue_redrive(feed_t *feed, const char *project, const char *from,
+		       const char *to, size_t budget, uint64_t now_ms,
+		       size_t *moved, bool *more)
+{
+	return redrive_op(feed, NULL, project, from, to, budget, now_ms, moved,
+			  more);
+}
+
+int feed_queue_redrive_tx(feed_txn_t *txn, const char *project,
+			  const char *from, const char *to, size_t budget,
+			  uint64_t now_ms, size_t *moved, bool *more)
+{
+	return redrive_op(feed__txn_feed(txn), txn, project, from, to, budget,
+			  now_ms, moved, more);
 }
 
 /* ------------------------------------------------------------- upgrade */
@@ -933,6 +1208,10 @@ static int check_msg(struct check *ck, const struct feed__queue *q,
 	bool avail = !claimed && !delayed &&
 		     (seq < q->rec.claim_cursor || m->claim_count > 0);
 	int has;
+
+	/* Let go with a delay: only by a claim, and only while unclaimed. */
+	if ((m->flags & FEED__M_RETRY) && (claimed || m->claim_count == 0))
+		return check_fail(ck, q->qid, seq, "retry flag out of place");
 
 	feed__msg_key(k, q->qid, seq);
 	has = check_has(ck, feed->avail, k, 16);

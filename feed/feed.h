@@ -550,6 +550,9 @@ typedef struct feed_claim {
 	 * waiting claimer's timer (a long-poll claim).
 	 */
 	uint64_t wake_ms;
+	/* feed_claim_create2 only: messages it moved to the dead-letter
+	 * queue instead of claiming them (feed_claim_opts_t). */
+	size_t dead_lettered;
 } feed_claim_t;
 
 /* Frees claim->msgs. */
@@ -587,6 +590,67 @@ int feed_claim_create(feed_t *feed, const char *project, const char *queue,
 		      uint32_t ttl_s, uint32_t grace_s, size_t limit,
 		      uint64_t now_ms, feed_claim_t *out);
 
+/*
+ * What a queue's metadata asks of its claims; feed does not parse
+ * metadata, so the caller says it, either directly or through `from_meta`.
+ * All zero (or "") is feed_claim_create's behaviour.
+ *
+ * Dead letters (Zaqar v2's _max_claim_count and _dead_letter_queue): when
+ * both max_claims and dlq are set, a message the claim would take whose
+ * claim_count has reached max_claims is moved instead, in the claim's
+ * transaction, to the queue `dlq` of the same project (created if
+ * missing): appended at its tail as a new message of it (new id, age 0,
+ * claim_count 0) with the same body and publisher, living dlq_ttl_s
+ * seconds, or when 0 as long as it had left in the source. In the source
+ * the move is a removal that consumed the message (as a delete or pop:
+ * no gap for readers). So with max_claims N a message is claimed N
+ * times and moved at the (N+1)-th claim that reaches it - Zaqar's
+ * order. dlq naming the claimed queue itself means no dead-lettering.
+ * Cost per move: O(1) records (a removal plus an append, with their
+ * index entries).
+ *
+ * Retry backoff (a Herald extension): with retry_delay_s > 0, a message
+ * of this claim that is let go - its claim released, or expired - is
+ * claimable again only retry_delay_s * 2^(claim_count - 1) seconds
+ * later, at most retry_delay_max_s (when below retry_delay_s:
+ * retry_delay_s), counted from the release or from the claim's expiry.
+ * Until then it is delayed as a message appended with a delay is:
+ * hidden from claims (and from reads that skip delayed messages) and
+ * claimable at exactly that time. The policy is stored with the claim
+ * when it is created; later changes of the queue's don't change it.
+ */
+typedef struct feed_claim_opts {
+	uint32_t max_claims;        /* 0 = no dead-lettering */
+	char dlq[FEED_NAME_MAX + 1]; /* "" = none */
+	uint32_t dlq_ttl_s;         /* 0 = the lifetime it has left */
+	uint32_t retry_delay_s;     /* 0 = claimable again at once */
+	uint32_t retry_delay_max_s;
+	/*
+	 * May be NULL. Called once per call, in the claim's transaction and
+	 * before it writes, with the queue's metadata (borrowed, valid for
+	 * the call only; NULL and 0 when it has none) and the options to
+	 * fill: so the metadata cost no second transaction. Not called when
+	 * the queue does not exist.
+	 */
+	void (*from_meta)(const void *meta, size_t len,
+			  struct feed_claim_opts *opts, void *arg);
+	void *arg;
+} feed_claim_opts_t;
+
+/*
+ * feed_claim_create with options (`opts` may be NULL: none; when it has
+ * from_meta, *opts is filled by it and the caller may read what it
+ * chose, e.g. opts->dlq to notify that queue's waiters).
+ * out->dead_lettered counts the messages moved; they count towards no
+ * limit, and a call that moved some and claimed none is a claim of
+ * nothing (out->id ""). A move counts against the call's cost bound as
+ * a take does.
+ */
+int feed_claim_create2(feed_t *feed, const char *project, const char *queue,
+		       uint32_t ttl_s, uint32_t grace_s, size_t limit,
+		       feed_claim_opts_t *opts, uint64_t now_ms,
+		       feed_claim_t *out);
+
 /* The claim with its messages; FEED_ENOCLAIM if missing or expired (or
  * the claim id is malformed). */
 int feed_claim_get(feed_t *feed, const char *project, const char *queue,
@@ -602,10 +666,42 @@ int feed_claim_renew(feed_t *feed, const char *project, const char *queue,
 
 /*
  * Releases a claim: its messages are claimable again at once (keeping any
- * lifetime the claim gave them). Succeeds if the claim does not exist.
+ * lifetime the claim gave them), or, when the claim was created with a
+ * retry backoff (feed_claim_opts_t), once their backoff from now has
+ * passed. Succeeds if the claim does not exist.
  */
 int feed_claim_release(feed_t *feed, const char *project, const char *queue,
 		       const char *claim_id, uint64_t now_ms);
+
+/* The claim's own backoff, for feed_claim_release2's delay_s. */
+#define FEED_RELEASE_BACKOFF UINT32_MAX
+
+/*
+ * Release with a delay (a Herald extension, as a worker's "nack, retry
+ * in N s"): the claim's messages become claimable again at now + delay_s
+ * (0: at once, whatever the claim's backoff), as delayed messages until
+ * then; delay_s FEED_RELEASE_BACKOFF is feed_claim_release. Renewing is
+ * never needed for this: FEED_ENOCLAIM is not an error here either.
+ */
+int feed_claim_release2(feed_t *feed, const char *project, const char *queue,
+			const char *claim_id, uint32_t delay_s,
+			uint64_t now_ms);
+
+/*
+ * Redrive (a Herald extension, as SQS's DLQ redrive): moves up to
+ * `budget` (>= 1) of the messages of `from` that a claim could take now
+ * (the same ones, in the same order, found the same way and bounded as
+ * feed_queue_purge's step) to the tail of `to` in the same project
+ * (created if missing), in one transaction. Each keeps its body,
+ * publisher and the lifetime it has left, and starts over in `to` as a
+ * new message (new id, claim_count 0). In `from` it was consumed (no
+ * gap). *moved (may be NULL) = how many; *more (may be NULL): call again
+ * while true. `from` equal to `to`, or a queue that does not exist,
+ * moves nothing. O(log n + budget) records.
+ */
+int feed_queue_redrive(feed_t *feed, const char *project, const char *from,
+		       const char *to, size_t budget, uint64_t now_ms,
+		       size_t *moved, bool *more);
 
 /* ------------------------------------------------------------ compaction */
 
@@ -723,6 +819,16 @@ int feed_queue_purge_tx(feed_txn_t *txn, const char *project,
 int feed_claim_create_tx(feed_txn_t *txn, const char *project,
 			 const char *queue, uint32_t ttl_s, uint32_t grace_s,
 			 size_t limit, uint64_t now_ms, feed_claim_t *out);
+int feed_claim_create2_tx(feed_txn_t *txn, const char *project,
+			  const char *queue, uint32_t ttl_s, uint32_t grace_s,
+			  size_t limit, feed_claim_opts_t *opts,
+			  uint64_t now_ms, feed_claim_t *out);
+int feed_claim_release2_tx(feed_txn_t *txn, const char *project,
+			   const char *queue, const char *claim_id,
+			   uint32_t delay_s, uint64_t now_ms);
+int feed_queue_redrive_tx(feed_txn_t *txn, const char *project,
+			  const char *from, const char *to, size_t budget,
+			  uint64_t now_ms, size_t *moved, bool *more);
 int feed_claim_renew_tx(feed_txn_t *txn, const char *project,
 			const char *queue, const char *claim_id,
 			uint32_t ttl_s, uint32_t grace_s, uint64_t now_ms);

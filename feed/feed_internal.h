@@ -16,6 +16,7 @@
  *   expiry    qid | expires_ms | first_seq          (empty)
  *   avail     qid | seq                             (empty)
  *   claims    qid | claim id (16)                   struct feed__crec | seq u64[n]
+ *                                                   [| struct feed__cretry]
  *   cexpiry   qid | expires_ms | claim id (16)      (empty)
  *   due       due_ms | qid                          (empty)
  *   lost      qid | first_seq                       u64 last_seq | u64 count
@@ -86,9 +87,15 @@
  * cursor over it at once, so when consumers keep up the fresh region
  * holds no delayed messages at all.
  *
- * A message is "appended with a delay" (feed__msg_delayed) when it was
- * never claimed and its due time is after its creation: a rule on the
- * record alone, the same at any clock.
+ * A message is "delayed" (feed__msg_delayed) when it was appended with a
+ * delay and never claimed (claim_count 0, due time after its creation),
+ * or when a claim let it go with a delay - a retry backoff or a release
+ * with a delay - and no claim took it since (FEED__M_RETRY, set only on
+ * an unclaimed message with claim_count > 0 and cleared when a claim
+ * takes it): a rule on the record alone, the same at any clock. Both
+ * kinds have the same two `delayed` entries at their due time and are
+ * taken from there as due. Format 1 never set the bit, so its upgrade
+ * rule (claim.c) is unchanged.
  *
  * record.c owns the formats of `msgs`, `claims` and the index entries
  * (`expiry`, `avail`, `cexpiry`, `due`, `delayed`) and keeps them in step
@@ -203,6 +210,9 @@ enum {
 	/* Bit 0 was format 1's FEED__M_INDEXED (an `expiry` entry of its
 	 * own); old records may still carry it. Reserved, ignored. */
 	FEED__M_RESERVED0 = 1u << 0,
+	/* Let go by a claim with a delay, not taken since: delayed until
+	 * due_ms (see feed__msg_delayed). */
+	FEED__M_RETRY = 1u << 1,
 };
 
 struct feed__mrec {
@@ -446,6 +456,13 @@ int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		     uint64_t seq, const struct feed__mrec *m,
 		     enum feed__why why);
 
+/* Appends message m (body not in the map) at the tail of q, with its
+ * index entries, as an append does; *seq = its seq. For moves between
+ * queues (dead letters, redrive). The caller saves q. */
+int feed__msg_append(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     const struct feed__mrec *m, const MDB_val *body,
+		     uint64_t *seq);
+
 /* The open tail run: a message appended with expiry E at seq continues
  * it, or starts qid | E | seq. */
 int feed__run_append(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
@@ -490,16 +507,29 @@ static inline bool feed__claimed(const struct feed__mrec *m, uint64_t now_ms)
  * (see the invariants above). Time-independent on purpose. */
 static inline bool feed__msg_delayed(const struct feed__mrec *m)
 {
-	return m->claim_count == 0 && m->due_ms > m->created_ms;
+	return (m->claim_count == 0 && m->due_ms > m->created_ms) ||
+	       (m->flags & FEED__M_RETRY) != 0;
 }
 
 /* A claim record, copied out of the map (seqs malloc'd: free(c->seqs),
- * also after a failed load). */
+ * also after a failed load). A claim created with a retry backoff stores
+ * it after seqs[] (struct feed__cretry); a record without that tail has
+ * none, so older records read as before. */
+struct feed__cretry {
+	uint32_t delay_s, delay_max_s;
+};
+
 struct feed__claim {
 	uint8_t id[16];
 	struct feed__crec rec;
 	uint64_t *seqs;
+	struct feed__cretry retry; /* zero: none */
 };
+
+/* The backoff of a message let go after its claim_count-th claim, ms: 0
+ * without a policy. */
+uint64_t feed__retry_delay_ms(const struct feed__cretry *r,
+			      uint32_t claim_count);
 
 /* FEED_ENOCLAIM when missing. */
 int feed__claim_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
@@ -515,10 +545,17 @@ typedef int (*feed__held_fn)(feed_t *feed, MDB_txn *txn, uint64_t seq,
 			     struct feed__mrec *m, MDB_val *body, void *ctx);
 int feed__claim_each(feed_t *feed, MDB_txn *txn, uint64_t qid,
 		     const struct feed__claim *c, feed__held_fn fn, void *ctx);
-/* Lets go of every message of claim c (back into `avail`) and deletes the
- * claim with its `cexpiry` entry. The caller saves q. */
+/* Lets go of every message of claim c (back into `avail`, or with the
+ * claim's backoff from its expiry into `delayed`) and deletes the claim
+ * with its `cexpiry` entry. The caller saves q. */
 int feed__claim_drop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		     const struct feed__claim *c);
+/* The same, the messages claimable again from base_ms + delay_ms (0:
+ * at once), or with delay_ms FEED__BACKOFF, base_ms + their backoff. */
+#define FEED__BACKOFF UINT64_MAX
+int feed__claim_let_go(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       const struct feed__claim *c, uint64_t base_ms,
+		       uint64_t delay_ms);
 /* Removes a message from the claim holding it (the message is going). */
 int feed__claim_forget(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		       const struct feed__mrec *m);

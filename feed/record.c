@@ -16,6 +16,10 @@
  *     +------------+------------+-------+---------+------+---+-----------+
  *     | updated_ms | expires_ms | ttl_s | grace_s | live | n | seq[n] ... |
  *     +------------+------------+-------+---------+------+---+-----------+
+ *     then, only for a claim with a retry backoff:
+ *     +---------+-------------+
+ *     | delay_s | delay_max_s |   (struct feed__cretry; its absence = none)
+ *     +---------+-------------+
  *
  * Index entries have empty values; their keys say everything:
  *
@@ -23,7 +27,8 @@
  *     avail    qid | seq                     unclaimed, below the cursor
  *     cexpiry  qid | expires_ms | claim id   every claim, by its expiry
  *     due      due_ms | qid              a queue's next compaction work
- *     delayed  qid | due_ms | seq        appended with a delay, not taken:
+ *     delayed  qid | due_ms | seq        appended or let go with a delay,
+ *                                        not taken since:
  *              qid | FEED__BY_SEQ | seq  the same message, in log order
  *
  * Lost ranges (`lost`, key qid | first): u64 last | u64 count.
@@ -41,8 +46,11 @@
  * entries (keyed by its due_ms) or its `avail` entry, and records a loss
  * in `lost` when it expired or was purged; raising its expiry moves it out
  * of its `expiry` run and may lower the queue's `due` entry; dropping a
- * claim clears its messages, lists them in `avail` and removes its
- * `cexpiry` entry. Callers (log.c, claim.c, compact.c, stats.c) go through these
+ * claim clears its messages, lists them in `avail` - or, let go with a
+ * delay (a backoff, a release with a delay), in `delayed` at their new
+ * due time with FEED__M_RETRY - and removes its `cexpiry` entry.
+ * Moving a message to another queue (claim.c) is a removal here and an
+ * append there (feed__msg_append). Callers (log.c, claim.c, compact.c, stats.c) go through these
  * functions instead of writing records themselves.
  *
  * Map pointers: values read here point into the map and are valid only
@@ -433,6 +441,29 @@ int feed__msg_remove(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	return rc;
 }
 
+int feed__msg_append(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		     const struct feed__mrec *m, const MDB_val *body,
+		     uint64_t *seq)
+{
+	int rc;
+
+	if (q->rec.next_seq >= FEED__SEQ_MAX)
+		return FEED_EFULL;
+	if (q->rec.count == 0)
+		q->rec.tail_expires_ms = 0; /* nothing left to be in order with */
+	*seq = q->rec.next_seq++;
+	rc = feed__run_append(feed, txn, q, *seq, m->expires_ms);
+	if (rc == 0)
+		rc = feed__due_lower(feed, txn, q, m->expires_ms);
+	if (rc == 0)
+		rc = feed__msg_store(feed, txn, q->qid, *seq, m, body);
+	if (rc == 0)
+		rc = feed__delayed_appended(feed, txn, q, *seq, m);
+	if (rc == 0)
+		q->rec.count++;
+	return rc;
+}
+
 /* ---------------------------------------------------------- lost ranges */
 
 int feed__lost_put(feed_t *feed, MDB_txn *txn, uint64_t qid, uint64_t first,
@@ -586,7 +617,13 @@ int feed__claim_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 	if (val.mv_size < sizeof(c->rec))
 		return FEED_ECORRUPT;
 	memcpy(&c->rec, val.mv_data, sizeof(c->rec));
-	if (val.mv_size != sizeof(c->rec) + c->rec.n * sizeof(uint64_t))
+	memset(&c->retry, 0, sizeof(c->retry));
+	if (val.mv_size == sizeof(c->rec) + c->rec.n * sizeof(uint64_t) +
+				   sizeof(c->retry))
+		memcpy(&c->retry, (uint8_t *)val.mv_data + val.mv_size -
+					  sizeof(c->retry),
+		       sizeof(c->retry));
+	else if (val.mv_size != sizeof(c->rec) + c->rec.n * sizeof(uint64_t))
 		return FEED_ECORRUPT;
 	c->seqs = malloc(c->rec.n ? c->rec.n * sizeof(uint64_t) : 1);
 	if (!c->seqs)
@@ -603,8 +640,11 @@ int feed__claim_store(feed_t *feed, MDB_txn *txn, uint64_t qid,
 	MDB_val key = {24, k}, val;
 	int rc;
 
+	bool retry = c->retry.delay_s != 0;
+
 	claim_key(k, qid, c->id);
-	val.mv_size = sizeof(c->rec) + c->rec.n * sizeof(uint64_t);
+	val.mv_size = sizeof(c->rec) + c->rec.n * sizeof(uint64_t) +
+		      (retry ? sizeof(c->retry) : 0);
 	feed__touch();
 	rc = mdb_put(txn, feed->claims, &key, &val, MDB_RESERVE);
 	if (rc)
@@ -613,6 +653,10 @@ int feed__claim_store(feed_t *feed, MDB_txn *txn, uint64_t qid,
 	if (c->rec.n)
 		memcpy((uint8_t *)val.mv_data + sizeof(c->rec), c->seqs,
 		       c->rec.n * sizeof(uint64_t));
+	if (retry)
+		memcpy((uint8_t *)val.mv_data + sizeof(c->rec) +
+			       c->rec.n * sizeof(uint64_t),
+		       &c->retry, sizeof(c->retry));
 	return 0;
 }
 
@@ -641,18 +685,53 @@ int feed__claim_each(feed_t *feed, MDB_txn *txn, uint64_t qid,
 	return rc;
 }
 
+uint64_t feed__retry_delay_ms(const struct feed__cretry *r,
+			      uint32_t claim_count)
+{
+	uint64_t d = r->delay_s, cap = r->delay_max_s;
+	uint32_t n = claim_count > 1 ? claim_count - 1 : 0;
+
+	if (cap < d)
+		cap = d;
+	/* Doubling stops at the cap; 2^32 s would pass any cap anyway. */
+	while (n-- > 0 && d < cap)
+		d *= 2;
+	return (d < cap ? d : cap) * 1000;
+}
+
+struct let_go_ctx {
+	struct feed__queue *q;
+	const struct feed__cretry *retry;
+	uint64_t base_ms, delay_ms;
+};
+
+/*
+ * Message seq of a claim being dropped: back into `avail` when claimable
+ * at once, else into `delayed` at its due time (FEED__M_RETRY).
+ */
 static int let_go(feed_t *feed, MDB_txn *txn, uint64_t seq,
 		  struct feed__mrec *m, MDB_val *body, void *arg)
 {
-	struct feed__queue *q = arg;
+	struct let_go_ctx *g = arg;
+	struct feed__queue *q = g->q;
+	uint64_t d = g->delay_ms == FEED__BACKOFF
+			     ? feed__retry_delay_ms(g->retry, m->claim_count)
+			     : g->delay_ms;
 	int rc;
 
 	/* m is a copy; body is the map's and feed__msg_rewrite copies it
 	 * before it writes. */
 	memset(m->claim_id, 0, 16);
 	m->claim_expires_ms = 0;
+	if (d) {
+		m->due_ms = g->base_ms + d;
+		m->flags |= FEED__M_RETRY;
+	}
 	rc = feed__msg_rewrite(feed, txn, q, seq, m, body, 0);
-	if (rc == 0)
+	if (rc == 0 && d)
+		rc = feed__delayed_set(feed, txn, q->qid, m->due_ms, seq,
+				       true);
+	else if (rc == 0)
 		rc = feed__avail_set(feed, txn, q->qid, seq, true);
 	if (rc == 0 && q->rec.claimed)
 		q->rec.claimed--;
@@ -662,9 +741,20 @@ static int let_go(feed_t *feed, MDB_txn *txn, uint64_t seq,
 int feed__claim_drop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		     const struct feed__claim *c)
 {
+	/* Let go when it expired (or, released early, no later than now:
+	 * the caller of an early release uses feed__claim_let_go). */
+	return feed__claim_let_go(feed, txn, q, c, c->rec.expires_ms,
+				  FEED__BACKOFF);
+}
+
+int feed__claim_let_go(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		       const struct feed__claim *c, uint64_t base_ms,
+		       uint64_t delay_ms)
+{
+	struct let_go_ctx g = {q, &c->retry, base_ms, delay_ms};
 	uint8_t k[24];
 	MDB_val key = {24, k};
-	int rc = feed__claim_each(feed, txn, q->qid, c, let_go, q);
+	int rc = feed__claim_each(feed, txn, q->qid, c, let_go, &g);
 
 	if (rc)
 		return rc;

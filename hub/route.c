@@ -116,6 +116,9 @@ static const struct hub_route routes[] = {
 	 WRITE},
 	{ALL, HUB_DELETE, "/queues/{queue}/claims/{id}", hub_claim_delete,
 	 WRITE},
+
+	/* Dead letters (docs/api.md): redrive, a Herald extension. */
+	{V2, HUB_POST, "/queues/{queue}/redrive", hub_queue_redrive, WRITE},
 };
 
 /* An unknown path: JSON only (its 404 is JSON), the default body cap. */

@@ -63,6 +63,7 @@ void hub_claims_post(struct hub_req *r);   /* POST /queues/q/claims */
 void hub_claim_get(struct hub_req *r);     /* GET /queues/q/claims/id */
 void hub_claim_patch(struct hub_req *r);   /* PATCH /queues/q/claims/id */
 void hub_claim_delete(struct hub_req *r);  /* DELETE /queues/q/claims/id */
+void hub_queue_redrive(struct hub_req *r);  /* POST /v2/queues/q/redrive */
 
 /* atom.c, rss.c, jsonfeed.c: the feeds (their model: feeds.c) */
 void hub_queue_atom(struct hub_req *r);    /* GET /v2/queues/q/feed.atom */

@@ -22,9 +22,22 @@
  * messages' hrefs (?claim_id=), which python-zaqarclient parses; the
  * reply also carries it as a field (and the messages as data) for
  * WebSocket's frames.
+ *
+ * Dead letters, retry backoff (zaqar-api.md §6.2, §7.3; docs/api.md): a
+ * claim hands feed a callback (claim_opts_from_meta) that reads the
+ * queue's reserved keys from the metadata feed has at hand in the
+ * claim's own transaction, so they cost no second one. Values that are
+ * not usable (not integers, out of range, a bad queue name) are
+ * ignored there, as if absent: Zaqar's PUT checks only their types.
+ *
+ * Herald extensions: DELETE of a claim takes ?delay=N (release, claimable
+ * again in N s); POST /v2/queues/{q}/redrive moves a bounded step of a
+ * dead-letter queue's messages back to a destination queue.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include "route.h"
 
 #include "config.h"
 #include "req.h"
@@ -34,6 +47,15 @@
 #include "render.h"
 
 #define CLAIM_DEFAULT_LIMIT 10
+/* Retry backoff (extension): the cap when _retry_delay_max is absent, and
+ * the largest delay or cap taken, seconds. */
+#define RETRY_DEFAULT_MAX 3600
+#define RETRY_MAX 43200
+/* Release with a delay (extension): the largest delay, seconds. */
+#define RELEASE_DELAY_MAX 43200
+/* Redrive (extension): the default and largest step. */
+#define REDRIVE_DEFAULT_LIMIT 20
+#define REDRIVE_MAX_LIMIT 1000
 
 /* A failed claim read or write; an id that is not a UUID names a claim
  * that does not exist. */
@@ -78,6 +100,11 @@ struct claim_ctx {
 	uint32_t ttl_s, grace_s;
 	size_t limit;
 	feed_claim_t claim;
+	feed_claim_opts_t opts; /* create: what the metadata asked */
+	uint32_t delay_s;       /* release: FEED_RELEASE_BACKOFF or a delay */
+	char *dest;             /* redrive */
+	size_t moved;
+	bool more;
 };
 
 static void claim_ctx_free(struct claim_ctx *c)
@@ -88,6 +115,7 @@ static void claim_ctx_free(struct claim_ctx *c)
 	free(c->project);
 	free(c->queue);
 	free(c->id);
+	free(c->dest);
 	free(c);
 }
 
@@ -116,9 +144,49 @@ static struct claim_ctx *claim_ctx_new(struct hub_req *r)
  * before it found anything (feed.h: wake_ms = now + 1, "call again"). */
 #define CLAIM_CALLS 8
 
+/* A positive integer of the metadata no larger than max; 0 otherwise
+ * (absent, not an integer, out of range: not usable, so ignored). */
+static uint32_t meta_uint(json_t *meta, const char *key, long long max)
+{
+	json_t *v = json_object_get(meta, key);
+	long long n = json_is_integer(v) ? json_integer_value(v) : 0;
+
+	return n > 0 && n <= max ? (uint32_t)n : 0;
+}
+
+/*
+ * feed's from_meta for a claim: the queue's dead-letter and backoff
+ * settings, on the writer thread, in the claim's transaction. Zaqar
+ * dead-letters only with both _max_claim_count and _dead_letter_queue.
+ */
+static void claim_opts_from_meta(const void *data, size_t len,
+				 feed_claim_opts_t *o, void *arg)
+{
+	json_t *meta = data ? json_loadb(data, len, 0, NULL) : NULL;
+	const char *dlq;
+
+	(void)arg;
+	if (!json_is_object(meta)) {
+		json_decref(meta);
+		return;
+	}
+	dlq = json_string_value(json_object_get(meta, "_dead_letter_queue"));
+	o->max_claims = meta_uint(meta, "_max_claim_count", UINT32_MAX);
+	if (o->max_claims && dlq && hub_queue_name_ok(dlq, strlen(dlq)))
+		strcpy(o->dlq, dlq);
+	o->dlq_ttl_s = meta_uint(meta, "_dead_letter_queue_messages_ttl",
+				 UINT32_MAX);
+	o->retry_delay_s = meta_uint(meta, "_retry_delay", RETRY_MAX);
+	o->retry_delay_max_s = meta_uint(meta, "_retry_delay_max", RETRY_MAX);
+	if (o->retry_delay_s && !o->retry_delay_max_s)
+		o->retry_delay_max_s = RETRY_DEFAULT_MAX;
+	json_decref(meta);
+}
+
 static int create_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct claim_ctx *c = ctx;
+	size_t moved = 0;
 	int rc = 0;
 
 	feed_claim_free(&c->claim); /* a run before this one may have filled it */
@@ -126,13 +194,17 @@ static int create_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 	 * stopped for its budget is no claim: go on, a few budgets' worth,
 	 * before answering that nothing is claimable. */
 	for (int i = 0; i < CLAIM_CALLS; i++) {
-		rc = feed_claim_create_tx(txn, c->project, c->queue, c->ttl_s,
-					  c->grace_s, c->limit, now_ms,
-					  &c->claim);
+		memset(&c->opts, 0, sizeof(c->opts));
+		c->opts.from_meta = claim_opts_from_meta;
+		rc = feed_claim_create2_tx(txn, c->project, c->queue, c->ttl_s,
+					   c->grace_s, c->limit, &c->opts,
+					   now_ms, &c->claim);
+		moved += c->claim.dead_lettered;
 		if (rc || c->claim.msgs.n || c->claim.wake_ms != now_ms + 1)
 			break;
 		feed_claim_free(&c->claim);
 	}
+	c->moved = rc ? 0 : moved;
 	return rc;
 }
 
@@ -157,6 +229,10 @@ static void create_reply(struct hub_req *r, const feed_claim_t *claim)
 static void create_done(struct hub_req *r, void *ctx, int rc)
 {
 	struct claim_ctx *c = ctx;
+
+	/* Dead letters arrived: wake the dead-letter queue's waiters. */
+	if (rc == 0 && c->moved && c->opts.dlq[0])
+		hub_notify_queue(c->subs, c->project, c->opts.dlq);
 
 	if (r && rc)
 		hub_reply_feed_error(r, rc, NULL);
@@ -292,7 +368,8 @@ static int release_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct claim_ctx *c = ctx;
 
-	return feed_claim_release_tx(txn, c->project, c->queue, c->id, now_ms);
+	return feed_claim_release2_tx(txn, c->project, c->queue, c->id,
+				      c->delay_s, now_ms);
 }
 
 static void release_done(struct hub_req *r, void *ctx, int rc)
@@ -312,8 +389,91 @@ static void release_done(struct hub_req *r, void *ctx, int rc)
 
 void hub_claim_delete(struct hub_req *r)
 {
-	struct claim_ctx *c = claim_ctx_new(r);
+	struct claim_ctx *c;
+	long long delay = -1;
 
-	if (c)
-		hub_defer(r, release_run, release_done, c);
+	/* Herald's extension: ?delay=N, claimable again N s from now. */
+	if (!hub_query_int(r, "delay", -1, &delay))
+		return;
+	if (hub_query(r, "delay") &&
+	    (delay < 0 || delay > RELEASE_DELAY_MAX)) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"The delay of a release may not exceed %d "
+				"seconds, and must be at least 0 seconds.",
+				RELEASE_DELAY_MAX);
+		return;
+	}
+	c = claim_ctx_new(r);
+	if (!c)
+		return;
+	c->delay_s = delay < 0 ? FEED_RELEASE_BACKOFF : (uint32_t)delay;
+	hub_defer(r, release_run, release_done, c);
+}
+
+/* --------------------------------------------------------------- redrive */
+
+static int redrive_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
+{
+	struct claim_ctx *c = ctx;
+
+	return feed_queue_redrive_tx(txn, c->project, c->queue, c->dest,
+				     c->limit, now_ms, &c->moved, &c->more);
+}
+
+static void redrive_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct claim_ctx *c = ctx;
+
+	if (rc == 0 && c->moved)
+		hub_notify_queue(c->subs, c->project, c->dest);
+	if (r && rc)
+		hub_reply_feed_error(r, rc, NULL);
+	else if (r)
+		hub_reply(r, 200,
+			  json_pack("{s:I,s:b}", "moved", (json_int_t)c->moved,
+				    "more", c->more));
+	claim_ctx_free(c);
+}
+
+/*
+ * POST /v2/queues/{dlq}/redrive {"destination": "q", "limit": N}: one
+ * bounded step (N, default 20, at most 1000) of moving the messages a
+ * claim could take from this queue to the destination; 200 {"moved": n,
+ * "more": bool}, "more" meaning call again. A Herald extension.
+ */
+void hub_queue_redrive(struct hub_req *r)
+{
+	json_t *doc = hub_body_json(r, JSON_OBJECT);
+	long long limit = REDRIVE_DEFAULT_LIMIT;
+	const char *dest;
+	struct claim_ctx *c;
+
+	if (!doc)
+		return;
+	dest = json_string_value(json_object_get(doc, "destination"));
+	if (!hub_body_int(r, doc, "limit", false, limit, &limit)) {
+		json_decref(doc);
+		return;
+	}
+	if (!dest || !hub_queue_name_ok(dest, strlen(dest)) ||
+	    strcmp(dest, r->queue) == 0) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"Redrive needs a \"destination\": the name "
+				"of another queue.");
+	} else if (limit < 1 || limit > REDRIVE_MAX_LIMIT) {
+		hub_reply_error(r, 400, "Invalid API request",
+				"Limit must be at least 1 and may not be "
+				"greater than %d.",
+				REDRIVE_MAX_LIMIT);
+	} else if ((c = claim_ctx_new(r)) != NULL) {
+		c->dest = strdup(dest);
+		c->limit = (size_t)limit;
+		if (c->dest)
+			hub_defer(r, redrive_run, redrive_done, c);
+		else {
+			claim_ctx_free(c);
+			hub_reply_feed_error(r, FEED_ENOMEM, NULL);
+		}
+	}
+	json_decref(doc);
 }
