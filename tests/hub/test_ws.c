@@ -1,6 +1,7 @@
 /*
  * test_ws.c - the WebSocket endpoints over the real server: Zaqar's
- * actions on /v2/ws (the transcript's sequence and its errors), subscribe
+ * actions on /v2/ws (the transcript's sequence and its errors) and at /
+ * (where Zaqar's WebSocket transport serves them), subscribe
  * (backlog then live, resume after a reconnect, echo suppression, gaps
  * after expiry, unsubscribe), the stream URL, Zaqar-style notifications,
  * the frame size limit, one answer to a malformed marker on every live
@@ -27,6 +28,7 @@
 
 #define PROJECT "wsproj"
 #define HDRS "{\"Client-ID\": \"" HH_CLIENT_A "\", \"X-Project-ID\": \"" PROJECT "\"}"
+#define HDRS_ROOT "{\"Client-ID\": \"" HH_CLIENT_B "\", \"X-Project-ID\": \"wsroot\"}"
 #define HDRS_B "{\"Client-ID\": \"" HH_CLIENT_B "\", \"X-Project-ID\": \"" PROJECT "\"}"
 
 /* ------------------------------------------------------------- a client */
@@ -873,6 +875,67 @@ static void endpoints(struct hh_server *srv)
 	hh_resp_free(&r);
 }
 
+/*
+ * Zaqar's WebSocket transport serves its actions at / on its own port, and
+ * Zaqar's functional WebSocket tests connect there with no subprotocol:
+ * an upgrade of / is the same endpoint as /v2/ws, while a plain GET / is
+ * still the versions document (and the dashboard for a browser).
+ */
+static void root_endpoint(struct hh_server *srv)
+{
+	struct hh_client c;
+	struct hh_resp hr = HH_RESP_INIT;
+	struct wsc w;
+	json_t *r;
+	bool up;
+
+	up = wsc_open(&w, srv, "/", NULL);
+	ok(up, "an upgrade of / with no subprotocol: 101 (got %d)", w.status);
+	r = act(&w, "queue_list", HDRS_ROOT, "{}");
+	ok(status_of(r) == 200 && hh_len(r, "body.queues") == 0 &&
+		   strcmp(S(hh_gets(r, "request.api")), "v2") == 0,
+	   "queue_list over /: 200, Zaqar's frame");
+	json_decref(r);
+	r = act(&w, "queue_create", HDRS_ROOT, "{\"queue_name\": \"rootq\"}");
+	ok(status_of(r) == 201 &&
+		   strcmp(S(hh_gets(r, "body")), "Queue rootq created.") == 0,
+	   "queue_create over /: 201");
+	json_decref(r);
+	r = act(&w, "message_post", HDRS_ROOT,
+		"{\"queue_name\": \"rootq\", \"messages\": "
+		"[{\"body\": {\"n\": 1}, \"ttl\": 300}]}");
+	ok(status_of(r) == 201 && hh_len(r, "body.message_ids") == 1,
+	   "message_post over /: 201 with one id");
+	json_decref(r);
+	r = act(&w, "message_list", HDRS_ROOT,
+		"{\"queue_name\": \"rootq\", \"echo\": true}");
+	ok(status_of(r) == 200 && hh_len(r, "body.messages") == 1 &&
+		   hh_geti(r, "body.messages.0.body.n") == 1 &&
+		   hh_keys_are(hh_get(r, "body.messages.0"),
+			       "id,claim_id,ttl,age,body"),
+	   "message_list over /: the message, in Zaqar's WS shape");
+	json_decref(r);
+	wsc_close(&w);
+
+	hh_client_init(&c, srv, NULL, NULL);
+	hh_call(&c, &hr, "GET", "/", NULL);
+	ok(hr.status == 300 && hh_get(hr.json, "versions") != NULL,
+	   "a plain GET / is still the versions document (got %d)",
+	   hr.status);
+	hh_callh(&c, &hr, "GET", "/", "Accept: text/html\r\n", NULL);
+	ok(hr.status == 200 && hh_header(&hr, "Content-Type") &&
+		   strstr(hh_header(&hr, "Content-Type"), "text/html"),
+	   "and the dashboard for a browser");
+	hh_call(&c, &hr, "GET", "/v2", NULL);
+	is(hr.status, 200, "GET /v2 is still the home document");
+	hh_client_close(&c);
+	hh_resp_free(&hr);
+	send_upgrade(srv, "/v2", &hr);
+	ok(hr.status != 101, "an upgrade of /v2 is refused (got %d)",
+	   hr.status);
+	hh_resp_free(&hr);
+}
+
 static void limits(struct hh_server *srv)
 {
 	struct wsc w;
@@ -1070,6 +1133,7 @@ int main(void)
 	stream_url(&srv);
 	bad_marker_everywhere(&srv);
 	endpoints(&srv);
+	root_endpoint(&srv);
 	limits(&srv);
 	fanout(&srv);
 	injection(&srv);

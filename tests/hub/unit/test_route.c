@@ -216,6 +216,14 @@ static void media_ids_auth(void)
 		   strcmp(m.queue, "q") == 0,
 	   "the stream URL is a WebSocket endpoint with its queue");
 	ok(m.attrs->ids_in_query, "the stream URL takes ids in the query");
+	hub_route_lookup(HUB_GET, "/", &m);
+	ok(m.route && m.attrs->websocket == HUB_WS_ACTIONS &&
+		   (m.attrs->media & HUB_MEDIA_HTML),
+	   "/ upgrades to the actions endpoint, as Zaqar's WebSocket "
+	   "transport, and is the versions document or the dashboard over "
+	   "plain HTTP");
+	hub_route_lookup(HUB_GET, "/v2", &m);
+	is(m.attrs->websocket, HUB_WS_NONE, "/v2 (the home document) does not");
 	hub_route_lookup(HUB_GET, "/v1.1/ws", &m);
 	ok(!m.route, "no WebSocket endpoint outside v2");
 	hub_route_lookup(HUB_GET, "/v2/queues/q/events", &m);
