@@ -275,6 +275,8 @@ static void media_ids_auth(void)
 	is(m.attrs->auth, HUB_AUTH_WRITE, "a claim: a write");
 	hub_route_lookup(HUB_GET, "/v2/health", &m);
 	is(m.attrs->auth, HUB_AUTH_ADMIN, "v2 health: admin");
+	hub_route_lookup(HUB_GET, "/v1.1/health", &m);
+	is(m.attrs->auth, HUB_AUTH_NONE, "v1.1 health: open, as in Zaqar 15");
 	hub_route_lookup(HUB_GET, "/v1/health", &m);
 	is(m.attrs->auth, HUB_AUTH_NONE, "v1 health: a liveness probe, open");
 	hub_route_lookup(HUB_GET, "/v2/ping", &m);
