@@ -61,6 +61,9 @@ static const struct setting settings[] = {
 	 "true: take the feeds' scheme and host from Forwarded / "
 	 "X-Forwarded-Proto / X-Forwarded-Host (only behind a proxy that "
 	 "sets them)"},
+	{"enable-checksum", K_BOOL, F(enable_checksum), 0, 0,
+	 "true: v1.1 and v2 messages carry \"checksum\": \"MD5:<md5 of the "
+	 "body as JSON>\", as Zaqar's enable_checksum"},
 	{"web-dir", K_PATH, F(web_dir), 0, 0,
 	 "the dashboard's files (default: the installed copy, else the "
 	 "source tree's web/)"},

@@ -69,6 +69,7 @@ struct hub_config {
 	 * "" = from the request's Host. */
 	char public_url[512];
 	bool trust_forwarded;            /* honour Forwarded, X-Forwarded-* */
+	bool enable_checksum;            /* Zaqar's: messages' "checksum" */
 	char web_dir[PATH_MAX];          /* the dashboard's files; "" = found */
 	enum hub_log_level log_level;    /* info */
 	uint32_t compact_interval_ms;    /* 1000 */

@@ -14,6 +14,7 @@
 
 #include "req.h"
 #include "render.h"
+#include "checksum.h"
 
 void hub_uuid_new(char out[37])
 {
@@ -89,7 +90,7 @@ json_t *hub_msg_data(const struct hub_req *r, const feed_msg_t *m,
 json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
 		     json_t *data)
 {
-	char href[256];
+	char href[256], sum[HUB_CHECKSUM_LEN];
 	json_t *body, *o;
 
 	body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
@@ -112,6 +113,11 @@ json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
 			    json_integer(hub_secs(m->expires_ms - m->created_ms)));
 	json_object_set_new(o, "age", json_integer(msg_age_s(r, m)));
 	json_object_set_new(o, "body", body);
+	/* Zaqar renders its checksum in v1.1's and v2's message format
+	 * only (format_message_v1_1); not v1's, not the WebSocket's. */
+	if (r->cfg && r->cfg->enable_checksum && r->version != HUB_V1 &&
+	    hub_checksum(body, sum) == 0)
+		json_object_set_new(o, "checksum", json_string(sum));
 	return o;
 }
 

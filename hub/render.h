@@ -16,7 +16,8 @@
 char *hub_queue_href(const struct hub_req *r, const char *queue);
 /*
  * A message as Zaqar renders it over HTTP: {id, href, ttl, age, body} (v1:
- * no id); href carries ?claim_id= when the message is claimed. New
+ * no id), and "checksum" on v1.1 and v2 with enable-checksum
+ * (checksum.h); href carries ?claim_id= when the message is claimed. New
  * reference; NULL on a body that does not parse (never, for what Herald
  * stored). When `data` (an array, borrowed) is not NULL, the message is
  * also appended to it as hub_msg_data(), sharing the one parsed body.

@@ -56,10 +56,12 @@ struct hub_route {
 	ATTRS(HUB_BODY_DEFAULT, 0, ids, HUB_AUTH_READ, kind)
 
 static const struct hub_route routes[] = {
-	/* GET / is the versions document, or the dashboard for a browser. */
+	/* GET / is the versions document, or the dashboard for a browser;
+	 * upgraded, it is Zaqar's WebSocket endpoint (its transport serves
+	 * the actions at / on its port), the same as /v2/ws. */
 	{NONE, HUB_GET, "/", hub_get_versions,
 	 ATTRS(HUB_BODY_DEFAULT, HUB_MEDIA_HTML, false, HUB_AUTH_NONE,
-	       HUB_WS_NONE)},
+	       HUB_WS_ACTIONS)},
 	{NONE, HUB_GET, "/dashboard/{id}", hub_web_file,
 	 ATTRS(HUB_BODY_DEFAULT, HUB_MEDIA_ANY, false, HUB_AUTH_NONE,
 	       HUB_WS_NONE)},
@@ -69,7 +71,8 @@ static const struct hub_route routes[] = {
 	{V11 | V2, HUB_GET, "/ping", hub_ping, OPEN},
 	{V11 | V2, HUB_HEAD, "/ping", hub_ping, OPEN},
 	{V1, HUB_GET, "/health", hub_health, OPEN}, /* a liveness probe */
-	{V11 | V2, HUB_GET, "/health", hub_health, ADMIN},
+	{V11, HUB_GET, "/health", hub_health, OPEN},   /* no policy: Zaqar 15 */
+	{V2, HUB_GET, "/health", hub_health, ADMIN},
 	{V1, HUB_HEAD, "/health", hub_health, OPEN},
 
 	{ALL, HUB_GET, "/queues", hub_queues_list, READ},

@@ -65,10 +65,15 @@ enum hub_auth {
 };
 
 /* Whether a route is a WebSocket endpoint, and which kind: the WebSocket
- * transport upgrades only these; over plain HTTP they answer 426. */
+ * transport upgrades only these (an upgrade of any other path is
+ * refused). A plain HTTP request of the same path runs the row's handler:
+ * 426 for the endpoints that speak only WebSocket (/v2/ws, the stream
+ * URL); the versions document or the dashboard for / - which upgrades
+ * too, as Zaqar's WebSocket transport serves its actions at / on its own
+ * port. */
 enum hub_websocket {
 	HUB_WS_NONE,    /* plain HTTP */
-	HUB_WS_ACTIONS, /* /v2/ws: Zaqar's actions, plus subscribe */
+	HUB_WS_ACTIONS, /* /v2/ws and /: Zaqar's actions, plus subscribe */
 	HUB_WS_STREAM,  /* /v2/queues/{q}/stream: one subscription */
 };
 

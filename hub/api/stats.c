@@ -5,7 +5,15 @@
  * Both are one feed_queue_stats() read on the loop thread: O(log n) plus
  * the expired messages compaction has not yet removed, never a walk of the
  * queue. A missing queue reads as empty, except on v1, which alone tells a
- * missing queue (404) from an empty one.
+ * missing queue (404) from an empty one over HTTP - and Zaqar's WebSocket
+ * queue_get_stats, which answers it 404 with the zeros: the stats reply
+ * records FEED_ENOQUEUE in reply.feed_err for it to tell.
+ *
+ * Zaqar's mongodb driver gives the oldest and newest as {id, age,
+ * created}; its HTTP resource swaps the id for an href, its WebSocket
+ * transport passes them as they are. So the HTTP body has the hrefs and
+ * the ids go along as data (reply.msgs: [{"id": oldest}, {"id": newest}])
+ * for the WebSocket's frame.
  */
 #include <stdlib.h>
 
@@ -29,15 +37,13 @@ static json_t *stats_ref(const struct hub_req *r, const feed_msg_ref_t *m,
 
 void hub_queue_stats(struct hub_req *r)
 {
-	feed_queue_stats_t st;
+	feed_queue_stats_t st = {0};
 	bool exists = true;
 	json_t *msgs;
 	char *href;
-	int rc = 0;
+	int rc;
 
-	/* v1 alone tells a missing queue from an empty one. */
-	if (r->version == HUB_V1)
-		rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
+	rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
 	if (rc == 0 && exists)
 		rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
 				      &st);
@@ -45,7 +51,8 @@ void hub_queue_stats(struct hub_req *r)
 		hub_reply_feed_error(r, rc, "Queue");
 		return;
 	}
-	if (!exists) {
+	/* v1 alone tells a missing queue from an empty one over HTTP. */
+	if (!exists && r->version == HUB_V1) {
 		hub_reply_feed_error(r, FEED_ENOQUEUE, "Queue");
 		return;
 	}
@@ -63,6 +70,12 @@ void hub_queue_stats(struct hub_req *r)
 	if (r->version == HUB_V1)
 		hub_header(r, "Content-Location", "%s", r->path);
 	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
+	if (!exists)
+		r->reply.feed_err = FEED_ENOQUEUE; /* the zeros of no queue */
+	if (st.total && r->wants_msg_data)
+		hub_reply_set_msgs(r, json_pack("[{s:s}, {s:s}]", "id",
+						st.oldest.id, "id",
+						st.newest.id));
 }
 
 /*

@@ -1,5 +1,5 @@
 /*
- * ws.c - WebSocket connections: GET /v2/ws (Zaqar's actions, plus
+ * ws.c - WebSocket connections: GET /v2/ws and GET / (Zaqar's actions, plus
  * subscribe) and GET /v2/queues/{q}/stream (one subscription, no request
  * frame needed). Subprotocol "herald.v1", optional: the protocol is the
  * vhost's default, so a browser's `new WebSocket(url)` lands here too.
@@ -282,7 +282,7 @@ static int on_writeable(struct hub_ws_conn *c)
 /* ---------------------------------------------------------- connections */
 
 /*
- * Only the route table's WebSocket endpoints upgrade (/v2/ws and the
+ * Only the route table's WebSocket endpoints upgrade (/v2/ws, / and the
  * stream URL); the stream's parameters were checked at the upgrade
  * (hub_ws_confirm_upgrade answered a bad one with a 400), and are read
  * here. Returns nonzero to refuse.

@@ -344,7 +344,7 @@ static const struct plan plans[] = {
 	{V_QUEUE_CREATE, HUB_PUT, "", NULL, {NULL}, {NULL}}, /* + metadata */
 	{V_QUEUE_DELETE, HUB_DELETE, "", NULL, {NULL}, {NULL}},
 	{V_QUEUE_STATS, HUB_GET, "/stats", NULL, {NULL}, {NULL}},
-	{V_QUEUE_PURGE, HUB_POST, "/purge", NULL, {NULL}, {"resource_types"}},
+	{V_QUEUE_PURGE, HUB_POST, "/purge", NULL, {NULL}, {NULL}}, /* + types */
 	{V_MESSAGE_POST, HUB_POST, "/messages", NULL, {NULL}, {"messages"}},
 	{V_MESSAGE_LIST, HUB_GET, "/messages", NULL,
 	 {"marker", "limit", "echo", "include_claimed"}, {NULL}},
@@ -371,17 +371,46 @@ static const struct plan *plan_find(enum verb_id id)
 	return NULL;
 }
 
+/*
+ * Zaqar's WS queue_purge checks no resource types (HTTP's purge refuses
+ * unknown ones): it purges messages if "messages" is listed, the queue's
+ * subscriptions if "subscriptions" is, and ignores anything else; no list
+ * is both. Whether it has messages to purge.
+ */
+static bool purge_wants(json_t *body, const char *type)
+{
+	json_t *types = json_object_get(body, "resource_types"), *t;
+	size_t i;
+
+	if (!types)
+		return true;
+	json_array_foreach(types, i, t)
+		if (json_is_string(t) && strcmp(json_string_value(t), type) == 0)
+			return true;
+	return false;
+}
+
 /* The request body of an action whose plan copies no fields. */
 static int body_special(struct hub_ws_action *a)
 {
 	json_t *meta = json_object_get(a->body, "metadata");
+	json_t *doc;
+	int rc;
 
 	if (a->verb->id == V_QUEUE_CREATE && meta)
 		return body_take(a, json_dumps(meta, 0));
-	if (a->verb->id == V_QUEUE_PURGE) /* Zaqar's WS default: all */
-		return body_take(a, strdup("{\"resource_types\": [\"messages\", "
-					   "\"subscriptions\"]}"));
-	return 0;
+	if (a->verb->id != V_QUEUE_PURGE)
+		return 0;
+	/* The known types of those listed, for HTTP's purge. */
+	doc = json_pack("{s:[]}", "resource_types");
+	meta = json_object_get(doc, "resource_types");
+	if (purge_wants(a->body, "messages"))
+		json_array_append_new(meta, json_string("messages"));
+	if (purge_wants(a->body, "subscriptions"))
+		json_array_append_new(meta, json_string("subscriptions"));
+	rc = body_take(a, doc ? json_dumps(doc, 0) : NULL);
+	json_decref(doc);
+	return rc;
 }
 
 /* Method, path, query and body of a routed action, by its plan. */
@@ -415,8 +444,7 @@ static int build(struct hub_ws_action *a)
 		rc |= query_add(r, name,
 				json_object_get(b, eq ? eq + 1 : p->query[i]));
 	}
-	if (p->body[0] && (a->verb->id != V_QUEUE_PURGE ||
-			   json_object_get(b, "resource_types")))
+	if (p->body[0])
 		rc |= body_set(a, p->body);
 	else
 		rc |= body_special(a);
@@ -464,41 +492,125 @@ static json_t *queues_shape(struct hub_req *r, json_t *body, json_t *list)
 	return out;
 }
 
-/* An error reply, as Zaqar's WS transport words it: the description as
- * the exception; a delete refused for its claim names the message. */
-static json_t *error_shape(enum verb_id verb, json_t *body,
-			   const struct hub_reply *rp)
+/*
+ * The `error` Zaqar's WS handlers give a storage failure (5xx) of each
+ * action; "%s": the queue, or the claim of claim_*.
+ */
+static const char *failure_words(enum verb_id verb)
 {
-	const char *what = NULL;
-	char text[512];
-
-	if (verb == V_MESSAGE_DELETE && rp->feed_err == FEED_ECLAIMED)
-		what = "is claimed";
-	else if (verb == V_MESSAGE_DELETE && rp->feed_err == FEED_ENOTCLAIMED)
-		what = "is not claimed";
-	if (what) {
-		snprintf(text, sizeof(text), "Message %s %s",
-			 str(body, "message_id"), what);
-		return fail_body(text, rp->error_text);
+	switch (verb) {
+	case V_QUEUE_LIST:
+		return "Queues could not be listed.";
+	case V_QUEUE_CREATE:
+		return "Queue %s could not be created.";
+	case V_QUEUE_DELETE:
+		return "Queue %s could not be deleted.";
+	case V_QUEUE_STATS:
+		return "Queue stats could not be read.";
+	case V_QUEUE_PURGE:
+		return "Queue %s could not be purged.";
+	case V_MESSAGE_POST:
+		return "Messages could not be enqueued.";
+	case V_MESSAGE_LIST:
+		return "Messages could not be listed.";
+	case V_MESSAGE_GET:
+	case V_MESSAGE_GET_MANY:
+		return "Message could not be retrieved.";
+	case V_MESSAGE_DELETE:
+		return "Message could not be deleted.";
+	case V_MESSAGE_DELETE_MANY:
+		return "Messages could not be deleted.";
+	case V_CLAIM_CREATE:
+		return "Claim could not be created.";
+	case V_CLAIM_GET:
+		return "Claim %s could not be queried.";
+	case V_CLAIM_UPDATE:
+		return "Claim %s could not be updated.";
+	case V_CLAIM_DELETE:
+		return "Claim %s could not be deleted.";
+	default:
+		return "Unexpected error.";
 	}
-	return fail_body(rp->error_text    ? rp->error_text
-			 : rp->error_title ? rp->error_title
-					   : "Error",
-			 NULL);
 }
 
-/* Stats without the hrefs of the oldest and newest (a new copy). */
-static json_t *stats_shape(json_t *doc)
+/*
+ * An error reply, as Zaqar's WS transport words it: {"exception": the
+ * storage exception's text, "error": the handler's summary, or null
+ * where the handler gives none}. Its mongodb driver's exceptions name
+ * what is missing ("Claim C does not exist in queue Q, project P"); a
+ * delete refused for its claim names the message; storage failures get
+ * the action's summary (failure_words). Otherwise the exception is what
+ * HTTP calls the description, with a null error.
+ */
+static json_t *error_shape(struct hub_req *r, enum verb_id verb,
+			   json_t *body, const struct hub_reply *rp)
 {
-	json_t *out = json_deep_copy(doc);
+	const char *q = str(body, "queue_name"), *cid = str(body, "claim_id");
+	const char *mid = str(body, "message_id");
+	const char *desc = rp->error_text    ? rp->error_text
+			   : rp->error_title ? rp->error_title
+					     : "Error";
+	char text[512], error[256];
+
+	if (verb == V_MESSAGE_DELETE && rp->feed_err == FEED_ECLAIMED) {
+		/* MessageIsClaimed, or MessageNotClaimedBy with a claim id. */
+		if (cid)
+			snprintf(text, sizeof(text), "Message %s is not claimed "
+				 "by %s", mid, cid);
+		else
+			snprintf(text, sizeof(text), "Message %s is claimed",
+				 mid);
+		return fail_body(text, rp->error_text);
+	}
+	if (verb == V_MESSAGE_DELETE && rp->feed_err == FEED_ENOTCLAIMED) {
+		snprintf(text, sizeof(text), "Message %s is not claimed", mid);
+		return fail_body(text, rp->error_text);
+	}
+	if (rp->feed_err == FEED_ENOCLAIM && cid &&
+	    (verb == V_MESSAGE_DELETE || verb == V_CLAIM_GET ||
+	     verb == V_CLAIM_UPDATE)) {
+		snprintf(text, sizeof(text), "Claim %s does not exist in queue "
+			 "%s, project %s", cid, q, r->project);
+		if (verb == V_MESSAGE_DELETE)
+			return fail_body(text, "The specified claim does not "
+					 "exist or has expired.");
+		snprintf(error, sizeof(error), "Claim %s does not exist.", cid);
+		return fail_body(text, error);
+	}
+	if (verb == V_MESSAGE_GET && rp->status == 404 && mid) {
+		snprintf(text, sizeof(text), "Message %s does not exist in "
+			 "queue %s, project %s", mid, q, r->project);
+		return fail_body(text, NULL);
+	}
+	if (rp->status >= 500) {
+		snprintf(error, sizeof(error), failure_words(verb),
+			 verb >= V_CLAIM_GET && verb <= V_CLAIM_DELETE && cid
+				 ? cid
+				 : q);
+		return fail_body(desc, error);
+	}
+	return fail_body(desc, NULL);
+}
+
+/* Stats with the oldest and newest as Zaqar's mongodb driver gives them
+ * and its WebSocket transport passes them on: {id, age, created}, no href
+ * (the ids come as data, stats.c). A new copy. */
+static json_t *stats_shape(const struct hub_reply *rp)
+{
+	json_t *out = json_deep_copy(rp->json);
 	json_t *m = json_object_get(out, "messages");
 	const char *which[] = {"oldest", "newest"};
 
-	for (int i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 2; i++) {
 		json_t *ref = json_object_get(m, which[i]);
+		const char *id = str(json_array_get(rp->msgs, i), "id");
 
-		if (json_is_object(ref))
-			json_object_del(ref, "href");
+		if (!json_is_object(ref))
+			continue;
+		json_object_set_new(m, which[i], json_pack(
+			"{s:s?, s:O?, s:O?}", "id", id, "age",
+			json_object_get(ref, "age"), "created",
+			json_object_get(ref, "created")));
 	}
 	return out;
 }
@@ -546,7 +658,7 @@ static json_t *success_shape(struct hub_req *r, enum verb_id verb,
 	case V_CLAIM_DELETE:
 		return json_sprintf("Claim %s deleted.", str(body, "claim_id"));
 	case V_QUEUE_STATS:
-		return stats_shape(rp->json);
+		return stats_shape(rp);
 	default: /* purge, message_delete: {} */
 		return NULL;
 	}
@@ -561,13 +673,22 @@ json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
 	*status = rp->status;
 	if (!v)
 		return fail_body("Unknown action.", NULL);
-	if (rp->status < 400)
-		return success_shape(r, v->id, body);
-	/* Zaqar's WS stats of a queue that is not there: all zeros. */
-	if (v->id == V_QUEUE_STATS && rp->feed_err == FEED_ENOQUEUE)
+	/* Zaqar's WS stats of a queue that is not there: 404 with all
+	 * zeros (HTTP answers them 200 on v1.1 and v2). */
+	if (v->id == V_QUEUE_STATS && rp->feed_err == FEED_ENOQUEUE) {
+		*status = 404;
 		return json_pack("{s:{s:i, s:i, s:i}}", "messages", "claimed", 0,
 				 "free", 0, "total", 0);
-	return error_shape(v->id, body, rp);
+	}
+	/* Zaqar's WS message_get_many lists what it found, nothing too,
+	 * where HTTP answers no hits 404. */
+	if (v->id == V_MESSAGE_GET_MANY && rp->status == 404) {
+		*status = 200;
+		return json_pack("{s:[]}", "messages");
+	}
+	if (rp->status < 400)
+		return success_shape(r, v->id, body);
+	return error_shape(r, v->id, body, rp);
 }
 
 static void finish(struct hub_ws_action *a)
@@ -696,6 +817,11 @@ enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 	}
 	if (v->id == V_CONN)
 		return HUB_WS_ACTION_CONN;
+	if (v->id == V_QUEUE_PURGE && !purge_wants(a->body, "messages")) {
+		/* Nothing of this queue to purge over HTTP: Zaqar's 204. */
+		hub_ws_action_reply(a, 204, NULL);
+		goto out;
+	}
 	if (v->id == V_QUEUE_GET) {
 		/* Zaqar's WS queue_get: the stored metadata, {} when none
 		 * (even for a missing queue); no reserved defaults. */

@@ -426,6 +426,34 @@ static struct ws_sub *notify_find(struct hub_ws_conn *c, const char *project,
 	return NULL;
 }
 
+/*
+ * Zaqar's subscription ttl rule (validation.subscription_patching): a
+ * ttl given and not 0 is at least 60 seconds, and now + ttl must stay a
+ * date Python can hold; else 400, exception the rule, error null.
+ */
+static bool ttl_ok(struct hub_ws_action *a, json_t *ttl)
+{
+	/* 9999-12-31T23:59:59Z, Python's datetime.max, in seconds. */
+	const long long max_s = 253402300799LL;
+	long long v = json_integer_value(ttl);
+	long long now_s = (long long)(a->pub.now_ms / 1000);
+
+	if (!ttl || v == 0)
+		return true;
+	if (v < 60) {
+		hub_ws_action_fail(a, 400, "The TTL for a subscription must be "
+				   "at least 60 seconds long.", NULL);
+		return false;
+	}
+	if (v > max_s - now_s) {
+		hub_ws_action_fail(a, 400, "The TTL seconds for a subscription "
+				   "plus current time must be less than "
+				   "9999-12-31 23:59:59.999999.", NULL);
+		return false;
+	}
+	return true;
+}
+
 static void notify_create(struct hub_ws_action *a, const char *q)
 {
 	json_t *ttl = json_object_get(a->body, "ttl");
@@ -439,6 +467,8 @@ static void notify_create(struct hub_ws_action *a, const char *q)
 				   "URLs (webhooks) are not supported.", NULL);
 		return;
 	}
+	if (!ttl_ok(a, ttl))
+		return;
 	if (!conn_identity(a))
 		return;
 	if (notify_find(a->conn, a->pub.project, q, NULL)) {
@@ -498,9 +528,14 @@ static void act_subscription(struct hub_ws_action *a, const char *action)
 		if (s) {
 			hub_ws_action_reply(a, 200, notify_json(s, a->pub.now_ms));
 		} else {
+			char error[128];
+
+			/* Zaqar: the exception, and the handler's error. */
 			snprintf(text, sizeof(text),
 				 "Subscription %.64s does not exist", sid);
-			hub_ws_action_fail(a, 404, text, NULL);
+			snprintf(error, sizeof(error),
+				 "Subscription %.64s does not exist.", sid);
+			hub_ws_action_fail(a, 404, text, error);
 		}
 		return;
 	}

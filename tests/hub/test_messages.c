@@ -3,7 +3,7 @@
  * §7.2, §7.4, §8): post, list with marker/limit/echo/include_claimed and
  * next links, get one, get by ids, delete one, bulk delete, pop, the
  * validation of posts (sizes, ttls, shapes), delayed messages and
- * idempotency keys (a Herald extension).
+ * idempotency keys (a Herald extension) and checksums (enable-checksum).
  */
 #include "harness.h"
 
@@ -596,6 +596,58 @@ static void idempotency(void)
 	   "10 s later the window passed: stored again");
 }
 
+/*
+ * With --enable-checksum, as Zaqar's enable_checksum: every v1.1 and v2
+ * rendering of a message carries "checksum": "MD5:" + md5(json.dumps(
+ * body)) after its body (the value CPython gives for the posted body);
+ * v1's format has none.
+ */
+static void checksums(void)
+{
+	static const char *const on[] = {"--enable-checksum", "true", NULL};
+	/* static: hh_start() keeps a pointer to it for its exit handler */
+	static struct hh_server s2;
+	const char *sum = "MD5:e5f32c4cf1e31d57d2c459c2322583b9";
+	struct hh_client c;
+	char mid[128];
+
+	hh_start(&s2, on);
+	hh_client_init(&c, &s2, HH_CLIENT_A, "projA");
+	hh_call(&c, &r, "POST", "/v2/queues/cs/messages",
+		"{\"messages\": [{\"body\": {\"b\": [1, 2.5, \"\\u00e9\"], "
+		"\"a\": null, \"s\": \"x\\\"y\\\\/\\n\\u0001\\u007f\"}}, "
+		"{\"body\": null}]}");
+	is(r.status, 201, "checksums: post");
+	hh_copy(mid, sizeof(mid), hh_href_id(hh_gets(r.json, "resources.0")));
+
+	hh_call(&c, &r, "GET", "/v2/queues/cs/messages?echo=true", NULL);
+	ok(hh_keys_are(hh_get(r.json, "messages.0"),
+		       "id,href,ttl,age,body,checksum"),
+	   "a listed message: {id, href, ttl, age, body, checksum}");
+	is_str(hh_gets(r.json, "messages.0.checksum"), sum,
+	       "the checksum is Zaqar's: MD5 of the body as json.dumps writes it");
+	ok(hh_keys_are(hh_get(r.json, "messages.1"), "id,href,ttl,age,body"),
+	   "a null body has none, as Zaqar's get_checksum gives \"\"");
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/cs/messages/%s", mid), NULL);
+	is_str(hh_gets(r.json, "checksum"), sum, "a get carries it");
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/cs/messages?ids=%s", mid), NULL);
+	is_str(hh_gets(r.json, "messages.0.checksum"), sum,
+	       "a get by ids carries it");
+	hh_call(&c, &r, "GET", "/v1.1/queues/cs/messages?echo=true", NULL);
+	is_str(hh_gets(r.json, "messages.0.checksum"), sum, "v1.1 too");
+	hh_call(&c, &r, "GET", "/v1/queues/cs/messages?echo=true", NULL);
+	ok(hh_get(r.json, "messages.0.body") &&
+		   !hh_get(r.json, "messages.0.checksum"),
+	   "v1's message format has none");
+	hh_call(&c, &r, "POST", "/v2/queues/cs/claims?limit=1",
+		"{\"ttl\": 60, \"grace\": 60}");
+	is(r.status, 201, "a claim");
+	is_str(hh_gets(r.json, "messages.0.checksum"), sum,
+	       "a claim's messages carry it");
+	hh_client_close(&c);
+	is(hh_discard(&s2), 0, "the checksum server exits 0");
+}
+
 int main(void)
 {
 	hh_start(&srv, NULL);
@@ -610,6 +662,7 @@ int main(void)
 	delayed();
 	v1_1();
 	idempotency();
+	checksums();
 
 	hh_resp_free(&r);
 	hh_client_close(&a);

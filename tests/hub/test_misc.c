@@ -108,6 +108,11 @@ static void ping_health(void)
 		   "GET /v2/health with X-Roles admin: 200, storage reachable (got %d)",
 		   r.status);
 	}
+	/* Zaqar 15 checks the admin role on v2's health only. */
+	hh_call(&c, &r, "GET", "/v1.1/health", NULL);
+	ok(r.status == 200 && json_is_true(hh_get(r.json, "storage_reachable")),
+	   "GET /v1.1/health needs no admin role: 200, storage reachable "
+	   "(got %d)", r.status);
 }
 
 /* Headers of a pre-signed request built from a share response. */

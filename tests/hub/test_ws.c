@@ -1,6 +1,7 @@
 /*
  * test_ws.c - the WebSocket endpoints over the real server: Zaqar's
- * actions on /v2/ws (the transcript's sequence and its errors), subscribe
+ * actions on /v2/ws (the transcript's sequence and its errors) and at /
+ * (where Zaqar's WebSocket transport serves them), subscribe
  * (backlog then live, resume after a reconnect, echo suppression, gaps
  * after expiry, unsubscribe), the stream URL, Zaqar-style notifications,
  * the frame size limit, one answer to a malformed marker on every live
@@ -27,6 +28,7 @@
 
 #define PROJECT "wsproj"
 #define HDRS "{\"Client-ID\": \"" HH_CLIENT_A "\", \"X-Project-ID\": \"" PROJECT "\"}"
+#define HDRS_ROOT "{\"Client-ID\": \"" HH_CLIENT_B "\", \"X-Project-ID\": \"wsroot\"}"
 #define HDRS_B "{\"Client-ID\": \"" HH_CLIENT_B "\", \"X-Project-ID\": \"" PROJECT "\"}"
 
 /* ------------------------------------------------------------- a client */
@@ -873,6 +875,223 @@ static void endpoints(struct hh_server *srv)
 	hh_resp_free(&r);
 }
 
+/*
+ * Zaqar's WebSocket transport serves its actions at / on its own port, and
+ * Zaqar's functional WebSocket tests connect there with no subprotocol:
+ * an upgrade of / is the same endpoint as /v2/ws, while a plain GET / is
+ * still the versions document (and the dashboard for a browser).
+ */
+static void root_endpoint(struct hh_server *srv)
+{
+	struct hh_client c;
+	struct hh_resp hr = HH_RESP_INIT;
+	struct wsc w;
+	json_t *r;
+	bool up;
+
+	up = wsc_open(&w, srv, "/", NULL);
+	ok(up, "an upgrade of / with no subprotocol: 101 (got %d)", w.status);
+	r = act(&w, "queue_list", HDRS_ROOT, "{}");
+	ok(status_of(r) == 200 && hh_len(r, "body.queues") == 0 &&
+		   strcmp(S(hh_gets(r, "request.api")), "v2") == 0,
+	   "queue_list over /: 200, Zaqar's frame");
+	json_decref(r);
+	r = act(&w, "queue_create", HDRS_ROOT, "{\"queue_name\": \"rootq\"}");
+	ok(status_of(r) == 201 &&
+		   strcmp(S(hh_gets(r, "body")), "Queue rootq created.") == 0,
+	   "queue_create over /: 201");
+	json_decref(r);
+	r = act(&w, "message_post", HDRS_ROOT,
+		"{\"queue_name\": \"rootq\", \"messages\": "
+		"[{\"body\": {\"n\": 1}, \"ttl\": 300}]}");
+	ok(status_of(r) == 201 && hh_len(r, "body.message_ids") == 1,
+	   "message_post over /: 201 with one id");
+	json_decref(r);
+	r = act(&w, "message_list", HDRS_ROOT,
+		"{\"queue_name\": \"rootq\", \"echo\": true}");
+	ok(status_of(r) == 200 && hh_len(r, "body.messages") == 1 &&
+		   hh_geti(r, "body.messages.0.body.n") == 1 &&
+		   hh_keys_are(hh_get(r, "body.messages.0"),
+			       "id,claim_id,ttl,age,body"),
+	   "message_list over /: the message, in Zaqar's WS shape");
+	json_decref(r);
+	wsc_close(&w);
+
+	hh_client_init(&c, srv, NULL, NULL);
+	hh_call(&c, &hr, "GET", "/", NULL);
+	ok(hr.status == 300 && hh_get(hr.json, "versions") != NULL,
+	   "a plain GET / is still the versions document (got %d)",
+	   hr.status);
+	hh_callh(&c, &hr, "GET", "/", "Accept: text/html\r\n", NULL);
+	ok(hr.status == 200 && hh_header(&hr, "Content-Type") &&
+		   strstr(hh_header(&hr, "Content-Type"), "text/html"),
+	   "and the dashboard for a browser");
+	hh_call(&c, &hr, "GET", "/v2", NULL);
+	is(hr.status, 200, "GET /v2 is still the home document");
+	hh_client_close(&c);
+	hh_resp_free(&hr);
+	send_upgrade(srv, "/v2", &hr);
+	ok(hr.status != 101, "an upgrade of /v2 is refused (got %d)",
+	   hr.status);
+	hh_resp_free(&hr);
+}
+
+/* Whether a frame's body is Zaqar's error {exception: text, error: e}
+ * (e NULL: null). */
+static bool zaqar_error(json_t *f, const char *text, const char *error)
+{
+	json_t *e = hh_get(f, "body.error");
+
+	return hh_keys_are(hh_get(f, "body"), "exception,error") &&
+	       strcmp(S(hh_gets(f, "body.exception")), text) == 0 &&
+	       (error ? json_is_string(e) && strcmp(json_string_value(e), error) == 0
+		      : json_is_null(e));
+}
+
+/*
+ * The smaller differences from Zaqar (mongodb driver, v2 WebSocket
+ * handlers) found by comparing frames side by side: each as Zaqar
+ * answers it.
+ */
+static void zaqar_differences(struct hh_server *srv)
+{
+	struct wsc w;
+	json_t *r;
+	char mid[64], cid[64], other[64];
+	const char *nil = "4b1c0c4e-7d3b-4e5a-9a7e-000000000000";
+
+	wsc_open(&w, srv, "/", NULL);
+	r = act(&w, "queue_get_stats", HDRS, "{\"queue_name\": \"nowhere\"}");
+	ok(status_of(r) == 404 &&
+		   hh_keys_are(hh_get(r, "body.messages"), "claimed,free,total") &&
+		   hh_geti(r, "body.messages.total") == 0,
+	   "queue_get_stats of a missing queue: 404 with zero stats");
+	json_decref(r);
+
+	r = act(&w, "message_post", HDRS,
+		"{\"queue_name\": \"zd\", \"messages\": [{\"body\": 1}, "
+		"{\"body\": 2}]}");
+	hh_copy(mid, sizeof(mid), hh_gets(r, "body.message_ids.0"));
+	json_decref(r);
+	r = act(&w, "queue_get_stats", HDRS, "{\"queue_name\": \"zd\"}");
+	ok(status_of(r) == 200 &&
+		   hh_keys_are(hh_get(r, "body.messages.oldest"), "id,age,created") &&
+		   strcmp(S(hh_gets(r, "body.messages.oldest.id")), mid) == 0 &&
+		   hh_keys_are(hh_get(r, "body.messages.newest"), "id,age,created"),
+	   "queue_get_stats: oldest and newest are {id, age, created}, as "
+	   "the mongodb driver gives them");
+	json_decref(r);
+
+	r = act(&w, "message_get_many", HDRS,
+		"{\"queue_name\": \"zd\", \"message_ids\": "
+		"[\"ffffffffffffffffffffffff\"]}");
+	ok(status_of(r) == 200 && hh_len(r, "body.messages") == 0 &&
+		   json_is_array(hh_get(r, "body.messages")),
+	   "message_get_many with no existing ids: 200 {messages: []}");
+	json_decref(r);
+	r = act(&w, "message_get_many", HDRS,
+		"{\"queue_name\": \"nowhere\", \"message_ids\": [\"x\"]}");
+	ok(status_of(r) == 200 && hh_len(r, "body.messages") == 0,
+	   "and of a missing queue");
+	json_decref(r);
+	r = act(&w, "message_get", HDRS,
+		"{\"queue_name\": \"zd\", \"message_id\": \"ffffffffffffffffffffffff\"}");
+	ok(status_of(r) == 404 &&
+		   zaqar_error(r, "Message ffffffffffffffffffffffff does not "
+			       "exist in queue zd, project " PROJECT, NULL),
+	   "message_get of a missing message: 404, MessageDoesNotExist's text");
+	json_decref(r);
+
+	r = act(&w, "subscription_create", HDRS,
+		"{\"queue_name\": \"zd\", \"ttl\": -1}");
+	ok(status_of(r) == 400 &&
+		   zaqar_error(r, "The TTL for a subscription must be at least "
+			       "60 seconds long.", NULL),
+	   "subscription_create with ttl -1: 400");
+	json_decref(r);
+	r = act(&w, "subscription_get", HDRS,
+		hh_fmt("{\"queue_name\": \"zd\", \"subscription_id\": \"%s\"}", nil));
+	ok(status_of(r) == 404 &&
+		   zaqar_error(r, hh_fmt("Subscription %s does not exist", nil),
+			       hh_fmt("Subscription %s does not exist.", nil)),
+	   "subscription_get of a missing one: 404, error filled");
+	json_decref(r);
+
+	r = act(&w, "claim_get", HDRS,
+		hh_fmt("{\"queue_name\": \"zd\", \"claim_id\": \"%s\"}", nil));
+	ok(status_of(r) == 404 &&
+		   zaqar_error(r, hh_fmt("Claim %s does not exist in queue zd, "
+					 "project " PROJECT, nil),
+			       hh_fmt("Claim %s does not exist.", nil)),
+	   "claim_get of a missing claim: 404, error filled");
+	json_decref(r);
+	r = act(&w, "claim_update", HDRS,
+		hh_fmt("{\"queue_name\": \"zd\", \"claim_id\": \"%s\", "
+		       "\"ttl\": 100}", nil));
+	ok(status_of(r) == 404 &&
+		   zaqar_error(r, hh_fmt("Claim %s does not exist in queue zd, "
+					 "project " PROJECT, nil),
+			       hh_fmt("Claim %s does not exist.", nil)),
+	   "claim_update of a missing claim: 404, error filled");
+	json_decref(r);
+
+	r = act(&w, "claim_create", HDRS,
+		"{\"queue_name\": \"zd\", \"limit\": 1, \"ttl\": 60}");
+	hh_copy(cid, sizeof(cid), hh_gets(r, "body.claim_id"));
+	json_decref(r);
+	r = act(&w, "claim_create", HDRS,
+		"{\"queue_name\": \"zd\", \"limit\": 1, \"ttl\": 60}");
+	hh_copy(other, sizeof(other), hh_gets(r, "body.claim_id"));
+	json_decref(r);
+	r = act(&w, "message_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"zd\", \"message_id\": \"%s\", "
+		       "\"claim_id\": \"%s\"}", mid, nil));
+	ok(status_of(r) == 400 &&
+		   zaqar_error(r, hh_fmt("Claim %s does not exist in queue zd, "
+					 "project " PROJECT, nil),
+			       "The specified claim does not exist or has "
+			       "expired."),
+	   "message_delete with a claim id that does not exist: 400, the "
+	   "text in error, ClaimDoesNotExist's in exception");
+	json_decref(r);
+	r = act(&w, "message_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"zd\", \"message_id\": \"%s\", "
+		       "\"claim_id\": \"%s\"}", mid, other));
+	ok(status_of(r) == 403 &&
+		   zaqar_error(r, hh_fmt("Message %s is not claimed by %s", mid,
+					 other),
+			       "This message is claimed; it cannot be deleted "
+			       "without a valid claim ID."),
+	   "message_delete with another claim's id: 403, MessageNotClaimedBy");
+	json_decref(r);
+	r = act(&w, "claim_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"zd\", \"claim_id\": \"%s\"}", cid));
+	json_decref(r);
+	r = act(&w, "claim_delete", HDRS,
+		hh_fmt("{\"queue_name\": \"zd\", \"claim_id\": \"%s\"}", other));
+	json_decref(r);
+
+	r = act(&w, "queue_purge", HDRS,
+		"{\"queue_name\": \"zd\", \"resource_types\": [\"bogus\"]}");
+	ok(status_of(r) == 204 && hh_keys_are(hh_get(r, "body"), ""),
+	   "queue_purge with an unknown resource type: 204 {}");
+	json_decref(r);
+	r = act(&w, "queue_get_stats", HDRS, "{\"queue_name\": \"zd\"}");
+	is(hh_geti(r, "body.messages.total"), 2, "and nothing was purged");
+	json_decref(r);
+	r = act(&w, "queue_purge", HDRS,
+		"{\"queue_name\": \"zd\", \"resource_types\": [\"messages\", "
+		"\"bogus\"]}");
+	is(status_of(r), 204, "messages and an unknown type: 204");
+	json_decref(r);
+	r = act(&w, "queue_get_stats", HDRS, "{\"queue_name\": \"zd\"}");
+	is(hh_geti(r, "body.messages.total"), 0, "and the messages are purged");
+	json_decref(r);
+	r = act(&w, "queue_delete", HDRS, "{\"queue_name\": \"zd\"}");
+	json_decref(r);
+	wsc_close(&w);
+}
+
 static void limits(struct hh_server *srv)
 {
 	struct wsc w;
@@ -1070,6 +1289,8 @@ int main(void)
 	stream_url(&srv);
 	bad_marker_everywhere(&srv);
 	endpoints(&srv);
+	root_endpoint(&srv);
+	zaqar_differences(&srv);
 	limits(&srv);
 	fanout(&srv);
 	injection(&srv);

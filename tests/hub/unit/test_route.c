@@ -216,6 +216,14 @@ static void media_ids_auth(void)
 		   strcmp(m.queue, "q") == 0,
 	   "the stream URL is a WebSocket endpoint with its queue");
 	ok(m.attrs->ids_in_query, "the stream URL takes ids in the query");
+	hub_route_lookup(HUB_GET, "/", &m);
+	ok(m.route && m.attrs->websocket == HUB_WS_ACTIONS &&
+		   (m.attrs->media & HUB_MEDIA_HTML),
+	   "/ upgrades to the actions endpoint, as Zaqar's WebSocket "
+	   "transport, and is the versions document or the dashboard over "
+	   "plain HTTP");
+	hub_route_lookup(HUB_GET, "/v2", &m);
+	is(m.attrs->websocket, HUB_WS_NONE, "/v2 (the home document) does not");
 	hub_route_lookup(HUB_GET, "/v1.1/ws", &m);
 	ok(!m.route, "no WebSocket endpoint outside v2");
 	hub_route_lookup(HUB_GET, "/v2/queues/q/events", &m);
@@ -267,6 +275,8 @@ static void media_ids_auth(void)
 	is(m.attrs->auth, HUB_AUTH_WRITE, "a claim: a write");
 	hub_route_lookup(HUB_GET, "/v2/health", &m);
 	is(m.attrs->auth, HUB_AUTH_ADMIN, "v2 health: admin");
+	hub_route_lookup(HUB_GET, "/v1.1/health", &m);
+	is(m.attrs->auth, HUB_AUTH_NONE, "v1.1 health: open, as in Zaqar 15");
 	hub_route_lookup(HUB_GET, "/v1/health", &m);
 	is(m.attrs->auth, HUB_AUTH_NONE, "v1 health: a liveness probe, open");
 	hub_route_lookup(HUB_GET, "/v2/ping", &m);
