@@ -59,3 +59,13 @@ void fixture_client(uint8_t id[16], unsigned n)
 	id[0] = 0xc1;
 	memcpy(id + 12, &n, sizeof(n));
 }
+
+void fixture_check(feed_t *feed, const char *what)
+{
+	char why[256] = "";
+	int rc = feed_debug_check(feed, why, sizeof(why));
+
+	if (rc)
+		diag("%s", why);
+	is(rc, 0, "index invariants hold %s", what);
+}

@@ -18,6 +18,9 @@ void fixture_rmdir(const char *dir);
 /* Opens a feed in a fresh directory with `opts` (may be NULL); bails out on
  * failure. */
 feed_t *fixture_open(const char **dir_out, const feed_options_t *opts);
+/* One TAP point: feed_debug_check() finds every index invariant holding
+ * ("index invariants hold <what>"); the first violation as a diagnostic. */
+void fixture_check(feed_t *feed, const char *what);
 /* Fills `id` with a client id made from `n` (distinct n, distinct ids). */
 void fixture_client(uint8_t id[16], unsigned n);
 

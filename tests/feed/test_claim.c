@@ -607,17 +607,6 @@ static void test_backlog(feed_t *feed)
 
 /* ------------------------------------------------------ delayed messages */
 
-/* feed_debug_check() passes; says why not. */
-static void check_ok(feed_t *feed, const char *what)
-{
-	char why[256];
-	int rc = feed_debug_check(feed, why, sizeof(why));
-
-	if (rc)
-		diag("%s", why);
-	is(rc, 0, "index invariants hold %s", what);
-}
-
 static void test_due_order(feed_t *feed)
 {
 	feed_claim_t c;
@@ -655,7 +644,7 @@ static void test_due_order(feed_t *feed)
 	claim(feed, "due", 300, 0, 10, T0 + 45 * SEC, &c);
 	ok(bodies_are(&c.msgs, "m5"), "and is claimed then");
 	feed_claim_free(&c);
-	check_ok(feed, "after claims of delayed messages");
+	fixture_check(feed, "after claims of delayed messages");
 }
 
 /* A delayed message that falls due ahead of the claim cursor is claimed
@@ -673,15 +662,15 @@ static void test_due_ahead(feed_t *feed)
 	claim(feed, "ahead", 300, 0, 3, T0 + 10 * SEC, &b);
 	ok(bodies_are(&b.msgs, "late,m5,m6"),
 	   "once due it comes first, though the cursor has not reached it");
-	check_ok(feed, "with a claimed message ahead of the cursor");
+	fixture_check(feed, "with a claimed message ahead of the cursor");
 	is(feed_claim_release(feed, P, "ahead", b.id, T0 + 10 * SEC), 0,
 	   "release it");
-	check_ok(feed, "with a released message ahead of the cursor");
+	fixture_check(feed, "with a released message ahead of the cursor");
 	claim(feed, "ahead", 300, 0, 100, T0 + 10 * SEC, &c);
 	ok(bodies_are(&c.msgs, "m5,m6,late,m7,m8,m9,m10,m11,m12,m13,m14,m15,"
 			       "m16,m17,m18,m19,m20,m21,m22,m23,m24"),
 	   "released ones in log order, then the rest, each once");
-	check_ok(feed, "after the fresh walk passed it");
+	fixture_check(feed, "after the fresh walk passed it");
 	feed_claim_free(&a);
 	feed_claim_free(&b);
 	feed_claim_free(&c);
@@ -746,7 +735,7 @@ static void test_pop_delayed(feed_t *feed)
 	ok(purged == 1 && !more, "and removes them once due");
 	feed_queue_purge(feed, P, "pgd", 10, T0 + 20 * SEC, &purged, &more);
 	ok(purged == 1 && !more, "each of them");
-	check_ok(feed, "after pops and purges of delayed messages");
+	fixture_check(feed, "after pops and purges of delayed messages");
 }
 
 static void test_delayed_removed(feed_t *feed)
@@ -763,17 +752,17 @@ static void test_delayed_removed(feed_t *feed)
 	is(feed_delete(feed, P, "dx", ids[0], NULL, T0, &deleted), 0,
 	   "delete a delayed message");
 	ok(deleted, "it is removed");
-	check_ok(feed, "after deleting a delayed message");
+	fixture_check(feed, "after deleting a delayed message");
 	do {
 		feed_compact(feed, T0 + 6 * SEC, 100, &cr);
 	} while (cr.more);
 	is(cr.messages, 1, "compaction removes the one that expired undue");
-	check_ok(feed, "after a delayed message expired");
+	fixture_check(feed, "after a delayed message expired");
 	claim(feed, "dx", 300, 0, 10, T0 + 101 * SEC, &c);
 	ok(bodies_are(&c.msgs, "m3"),
 	   "a claim removes a due one that expired and takes the other");
 	feed_claim_free(&c);
-	check_ok(feed, "after a claim removed an expired delayed message");
+	fixture_check(feed, "after a claim removed an expired delayed message");
 }
 
 /* -------------------------------------------------------------- costs */
@@ -970,7 +959,7 @@ static void test_cost_expired_claims(feed_t *feed)
 	do {
 		feed_compact(feed, T0 + 61 * SEC, 500, &cr);
 	} while (cr.more && ++rounds < 100);
-	check_ok(feed, "after compaction released the rest");
+	fixture_check(feed, "after compaction released the rest");
 	claim_counted(feed, "cost-xc", T0 + 61 * SEC, &c, &t);
 	is(c.msgs.n, LIMIT, "claims go on with the released ones");
 	feed_claim_free(&c);
@@ -1052,9 +1041,9 @@ static void test_upgrade(feed_t *feed)
 	is(feed_debug_check(feed, why, sizeof(why)), FEED_ECORRUPT,
 	   "the check sees the format 1 layout as wrong: %s", why);
 	is(feed__write(feed, fmt1_fn, &up, 0), 0, "upgrade");
-	check_ok(feed, "after the upgrade");
+	fixture_check(feed, "after the upgrade");
 	is(feed__write(feed, fmt1_fn, &up, 0), 0, "upgrade again");
-	check_ok(feed, "after upgrading twice");
+	fixture_check(feed, "after upgrading twice");
 	claim(feed, "up", 300, 0, 10, T0, &c);
 	ok(bodies_are(&c.msgs, "m4,m5"), "upgraded: only ready ones claimed");
 	is(c.wake_ms, T0 + 20 * SEC, "and wake_ms is the earliest due time");
@@ -1065,7 +1054,7 @@ static void test_upgrade(feed_t *feed)
 	claim(feed, "up", 300, 0, 10, T0 + 60 * SEC, &c);
 	ok(bodies_are(&c.msgs, "m1"), "each of them");
 	feed_claim_free(&c);
-	check_ok(feed, "after claiming the upgraded queue");
+	fixture_check(feed, "after claiming the upgraded queue");
 }
 
 int main(void)

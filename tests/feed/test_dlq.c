@@ -39,16 +39,6 @@ static void append_n(feed_t *feed, const char *queue, const char *prefix,
 	}
 }
 
-static void check_ok(feed_t *feed, const char *what)
-{
-	char why[256];
-	int rc = feed_debug_check(feed, why, sizeof(why));
-
-	if (rc)
-		diag("%s", why);
-	is(rc, 0, "index invariants hold %s", what);
-}
-
 static int claim2(feed_t *feed, const char *queue, size_t limit,
 		  feed_claim_opts_t *o, uint64_t now_ms, feed_claim_t *out)
 {
@@ -102,7 +92,7 @@ static void test_move(feed_t *feed)
 		ok(claims_body(feed, "src", &o, now, "poison0", id),
 		   "claim %d of max 2 takes the message", i);
 		feed_claim_release(feed, P, "src", id, now);
-		check_ok(feed, "after a claim and release");
+		fixture_check(feed, "after a claim and release");
 	}
 	before = feed_debug_touched();
 	is(claim2(feed, "src", 1, &o, now, &c), 0, "third claim");
@@ -112,7 +102,7 @@ static void test_move(feed_t *feed)
 	is((long long)c.dead_lettered, 1, "it moved the message");
 	is_str(c.id, "", "no claim was created");
 	feed_claim_free(&c);
-	check_ok(feed, "after the move");
+	fixture_check(feed, "after the move");
 	is((long long)total(feed, "src", now), 0, "the source is empty");
 	feed_queue_exists(feed, P, "dead", &exists);
 	ok(exists, "the dead-letter queue was created");
@@ -152,7 +142,7 @@ static void test_move_keeps_lifetime(feed_t *feed)
 	ok(got.n == 1 && got.v[0].expires_ms == T0 + 900 * SEC,
 	   "without a dead-letter ttl it keeps the lifetime it had left");
 	feed_msgs_free(&got);
-	check_ok(feed, "after a move keeping the lifetime");
+	fixture_check(feed, "after a move keeping the lifetime");
 }
 
 /* Claims every message of queue once and releases it. */
@@ -198,7 +188,7 @@ static void test_move_cost(feed_t *feed)
 	     (double)(t20 - t1) / 19);
 	ok(t20 - t1 <= 19 * 12, "a move costs O(1) records (at most 12)");
 	is((long long)total(feed, "dead3", T0), 2021, "all 21 arrived");
-	check_ok(feed, "after moves");
+	fixture_check(feed, "after moves");
 }
 
 static void test_from_meta_cb(const void *meta, size_t len,
@@ -235,7 +225,7 @@ static void test_from_meta(feed_t *feed)
 	o.from_meta = NULL;
 	ok(claims_body(feed, "src5", &o, T0, "z0", id),
 	   "a dead-letter queue naming the queue itself is ignored");
-	check_ok(feed, "after options from metadata");
+	fixture_check(feed, "after options from metadata");
 }
 
 /* --------------------------------------------------------------- backoff */
@@ -251,7 +241,7 @@ static void test_backoff(feed_t *feed)
 	ok(claims_body(feed, "retry", &o, t, "r0", id), "first claim");
 	t += 1 * SEC;
 	feed_claim_release(feed, P, "retry", id, t);
-	check_ok(feed, "after a release with backoff");
+	fixture_check(feed, "after a release with backoff");
 	claim2(feed, "retry", 1, &o, t + 10 * SEC - 1, &c);
 	is((long long)c.msgs.n, 0, "not claimable a ms before 10 s");
 	is((long long)c.wake_ms, (long long)(t + 10 * SEC),
@@ -269,10 +259,10 @@ static void test_backoff(feed_t *feed)
 	t += 20 * SEC + 60 * SEC;
 	ok(!claims_body(feed, "retry", &o, t + 25 * SEC - 1, "r0", NULL),
 	   "an expired claim's message waits its backoff (capped at 25 s)");
-	check_ok(feed, "after an expired claim with backoff");
+	fixture_check(feed, "after an expired claim with backoff");
 	ok(claims_body(feed, "retry", &o, t + 25 * SEC, "r0", NULL),
 	   "claimable at expiry + 25 s");
-	check_ok(feed, "after backoff claims");
+	fixture_check(feed, "after backoff claims");
 }
 
 /* Compaction releasing an expired claim applies the claim's backoff. */
@@ -288,7 +278,7 @@ static void test_backoff_compact(feed_t *feed)
 	do {
 		feed_compact(feed, t, 1000, &res);
 	} while (res.more);
-	check_ok(feed, "after compaction released a claim with backoff");
+	fixture_check(feed, "after compaction released a claim with backoff");
 	ok(!claims_body(feed, "retryc", NULL, T0 + 110 * SEC - 1, "k0", NULL),
 	   "compaction's release delays it by the claim's backoff");
 	ok(claims_body(feed, "retryc", NULL, T0 + 110 * SEC, "k0", NULL),
@@ -306,7 +296,7 @@ static void test_release_delay(feed_t *feed)
 	ok(claims_body(feed, "nack", NULL, T0, "n0", id), "claimed");
 	is(feed_claim_release2(feed, P, "nack", id, 30, T0), 0,
 	   "released with a delay of 30 s");
-	check_ok(feed, "after a release with a delay");
+	fixture_check(feed, "after a release with a delay");
 	feed_read(feed, P, "nack", NULL, &ro, T0 + SEC, &got);
 	is((long long)got.n, 0, "hidden from a listing until due");
 	feed_msgs_free(&got);
@@ -322,7 +312,7 @@ static void test_release_delay(feed_t *feed)
 	is(feed_pop(feed, P, "nack", 1, T0 + 37 * SEC, &got), 0, "pop");
 	is((long long)got.n, 1, "a pop takes it when due");
 	feed_msgs_free(&got);
-	check_ok(feed, "after popping a retried message");
+	fixture_check(feed, "after popping a retried message");
 }
 
 /* Claim cost with 0 and 100k backoff-delayed messages in the queue. */
@@ -378,7 +368,7 @@ static void test_redrive(feed_t *feed)
 	diag("records touched by a redrive step of 2: %llu",
 	     (unsigned long long)(feed_debug_touched() - t));
 	ok(moved == 2 && more, "moved 2, more to do");
-	check_ok(feed, "after a redrive step");
+	fixture_check(feed, "after a redrive step");
 	feed_queue_redrive(feed, P, "rdlq", "rsrc", 2, T0, &moved, &more);
 	ok(moved == 2 && more, "moved 2 more");
 	feed_queue_redrive(feed, P, "rdlq", "rsrc", 2, T0, &moved, &more);
@@ -393,7 +383,7 @@ static void test_redrive(feed_t *feed)
 	is(feed_queue_redrive(feed, P, "rdlq", "rdlq", 2, T0, &moved, &more),
 	   0, "redrive onto itself");
 	is((long long)moved, 0, "moves nothing");
-	check_ok(feed, "after redrive");
+	fixture_check(feed, "after redrive");
 }
 
 /* ----------------------------------------------------------------- renew */
@@ -429,7 +419,7 @@ static void test_renew_cheap(feed_t *feed)
 			    T0 + 1061 * SEC),
 	   FEED_ENOCLAIM, "a renew of an expired claim is refused");
 	feed_claim_free(&c);
-	check_ok(feed, "after renewals");
+	fixture_check(feed, "after renewals");
 }
 
 int main(void)
