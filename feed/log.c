@@ -269,14 +269,9 @@ int feed_append_tx(feed_txn_t *txn, feed_append_req_t *r, uint64_t now_ms)
 	return rc;
 }
 
-struct group_ctx {
-	feed_append_req_t *req;
-	uint64_t now_ms;
-};
-
 static int group_job(feed_txn_t *txn, void *arg)
 {
-	struct group_ctx *g = arg;
+	struct append_ctx *g = arg;
 
 	return feed_append_tx(txn, g->req, g->now_ms);
 }
@@ -285,7 +280,7 @@ int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
 		      uint64_t now_ms)
 {
 	feed_job_t *jobs;
-	struct group_ctx *ctx;
+	struct append_ctx *ctx;
 	int rc;
 
 	if (!reqs)
@@ -302,9 +297,9 @@ int feed_append_group(feed_t *feed, feed_append_req_t *reqs, size_t n,
 			reqs[i].status = FEED_ENOMEM;
 		return FEED_ENOMEM;
 	}
-	ctx = (struct group_ctx *)(jobs + n);
+	ctx = (struct append_ctx *)(jobs + n);
 	for (size_t i = 0; i < n; i++) {
-		ctx[i] = (struct group_ctx){&reqs[i], now_ms};
+		ctx[i] = (struct append_ctx){&reqs[i], now_ms};
 		jobs[i] = (feed_job_t){group_job, &ctx[i], 0, FEED_JOB_DIRECT};
 	}
 	rc = feed_write_group(feed, jobs, n);

@@ -138,9 +138,12 @@ static void run_list(struct hub_writer *w, struct hub_job *list)
 			hand_back(w, batch, n);
 			continue;
 		}
-		while (list && !list->solo && n < GROUP_JOBS &&
-		       (n == 0 || bytes + job_bytes(list) <= GROUP_BYTES)) {
-			bytes += job_bytes(list);
+		while (list && !list->solo && n < GROUP_JOBS) {
+			size_t more = job_bytes(list);
+
+			if (n && bytes + more > GROUP_BYTES)
+				break;
+			bytes += more;
 			batch[n++] = list;
 			list = list->next;
 		}
