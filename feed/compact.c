@@ -16,9 +16,11 @@
  *      from there;
  *   3. idempotency keys whose window passed are removed: the queue's
  *      first `iexpiry` entries due by now, each with its `idem` entry;
- *   4. the queue's due time becomes the earliest of its first `expiry`,
- *      `cexpiry` and `iexpiry` entries - or its entry goes when there is
- *      none.
+ *   4. subscriptions whose ttl passed are removed (sub.c), the queue's
+ *      first `sexpiry` entries due by now;
+ *   5. the queue's due time becomes the earliest of its first `expiry`,
+ *      `cexpiry`, `iexpiry` and `sexpiry` entries - or its entry goes
+ *      when there is none.
  *
  * A dropped queue's due time is 1: its records are deleted range by range.
  *
@@ -203,7 +205,7 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 			 struct compact_ctx *c)
 {
-	uint64_t t1, t2, t3;
+	uint64_t t1, t2, t3, t4;
 	size_t released;
 	int rc;
 
@@ -215,6 +217,9 @@ static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	rc = compact_runs(feed, txn, q, c);
 	if (rc == 0)
 		rc = compact_keys(feed, txn, q, c);
+	if (rc == 0)
+		rc = feed__subs_expire(feed, txn, q, c->now_ms, left(c),
+				       &c->out->subs);
 	if (rc)
 		return rc;
 	if (left(c) > 0) {
@@ -225,8 +230,11 @@ static int compact_queue(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		if (rc == 0)
 			rc = first_time(txn, feed->iexpiry, q->qid, &t3);
 		if (rc == 0)
+			rc = first_time(txn, feed->sexpiry, q->qid, &t4);
+		if (rc == 0)
 			rc = feed__due_set(feed, txn, q,
-					   earliest(earliest(t1, t2), t3));
+					   earliest(earliest(t1, t2),
+						    earliest(t3, t4)));
 	}
 	return rc ? rc : feed__queue_save(feed, txn, q);
 }
@@ -237,7 +245,8 @@ static int reclaim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 {
 	const MDB_dbi dbs[] = {feed->msgs,   feed->expiry,  feed->avail,
 			       feed->claims, feed->cexpiry, feed->lost,
-			       feed->delayed, feed->idem,   feed->iexpiry};
+			       feed->delayed, feed->idem,   feed->iexpiry,
+			       feed->subs,    feed->sexpiry, feed->suri};
 	uint8_t k[8];
 	MDB_val key = {8, k};
 	int rc;

@@ -471,6 +471,9 @@ static int open_dbs(feed_t *feed, MDB_txn *txn, uint32_t *found)
 		{"delayed", offsetof(feed_t, delayed)},
 		{"idem", offsetof(feed_t, idem)},
 		{"iexpiry", offsetof(feed_t, iexpiry)},
+		{"subs", offsetof(feed_t, subs)},
+		{"sexpiry", offsetof(feed_t, sexpiry)},
+		{"suri", offsetof(feed_t, suri)},
 	};
 	MDB_val k = {6, "format"}, v;
 	uint32_t format = FEED__FORMAT;
@@ -550,7 +553,7 @@ static int env_open(feed_t *feed, const char *dir, unsigned flags,
 	rc = mdb_env_create(&feed->env);
 	if (rc)
 		return rc;
-	rc = mdb_env_set_maxdbs(feed->env, 16);
+	rc = mdb_env_set_maxdbs(feed->env, 24);
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(feed->env,
 					    max_readers ? max_readers : 510);

@@ -69,7 +69,8 @@ extern "C" {
 	X(FEED_ENOMEM, -30909, "out of memory")                                \
 	X(FEED_EIO, -30910, "storage error")                                   \
 	X(FEED_ECORRUPT, -30911, "storage holds an unexpected record")         \
-	X(FEED_EVERSION, -30912, "storage was written by another format")
+	X(FEED_EVERSION, -30912, "storage was written by another format")     \
+	X(FEED_EEXISTS, -30913, "it exists already")
 
 enum feed_error {
 	FEED_OK = 0,
@@ -710,6 +711,7 @@ typedef struct feed_compact_result {
 	size_t claims;   /* expired claims released */
 	size_t dropped;  /* records of deleted queues reclaimed */
 	size_t keys;     /* idempotency keys past their window removed */
+	size_t subs;     /* subscriptions past their ttl removed */
 	/* Queues skipped because their records contradict each other
 	 * (FEED_ECORRUPT inside them), and the generation (as in its message
 	 * ids) of the last one; 0 and 0 normally. */
@@ -837,6 +839,108 @@ int feed_claim_release_tx(feed_txn_t *txn, const char *project,
 			  uint64_t now_ms);
 int feed_compact_tx(feed_txn_t *txn, uint64_t now_ms, size_t budget,
 		    feed_compact_result_t *out);
+
+/* --------------------------------------------------------- subscriptions */
+
+/*
+ * A subscription of a queue (Zaqar's webhook subscriptions): a subscriber
+ * URI, options (a JSON object, opaque here), a ttl, whether it is
+ * confirmed - and a marker, the last message handed to the subscriber, so
+ * delivery is a cursor over the log like any reader's. Subscriptions
+ * belong to their queue's generation: deleting the queue deletes them
+ * (compaction reclaims them with its other records). They are unique by
+ * queue and subscriber URI. A subscription whose ttl passed is gone for
+ * every call at once; compaction removes its record later.
+ */
+#define FEED_SUB_ID_LEN 36    /* subscription ids: canonical UUID form */
+#define FEED_SUB_URI_MAX 4096 /* the longest subscriber URI */
+
+typedef struct feed_sub {
+	char id[FEED_SUB_ID_LEN + 1];
+	char project[FEED_PROJECT_MAX + 1];
+	char queue[FEED_NAME_MAX + 1];
+	const char *subscriber; /* NUL-terminated; owned by the list */
+	const char *options;    /* JSON text, NUL-terminated; "{}" when none */
+	uint64_t created_ms;    /* when the ttl started (created, or ttl set) */
+	uint64_t expires_ms;    /* created_ms + ttl */
+	uint32_t ttl_s;
+	bool confirmed;
+	/* The marker after the last message handed over: a read from it
+	 * (feed_read) gives the messages still to deliver. */
+	char marker[FEED_ID_LEN + 1];
+} feed_sub_t;
+
+typedef struct feed_subs {
+	feed_sub_t *v;
+	size_t n;
+	/* private */
+	char *arena_;
+} feed_subs_t;
+
+void feed_subs_free(feed_subs_t *subs);
+
+/* What a create or an update sets; NULL / 0 leave a field as it is (an
+ * update) or take the default (a create: options "{}"; ttl is required). */
+typedef struct feed_sub_in {
+	const char *subscriber;
+	const char *options;
+	uint32_t ttl_s;
+} feed_sub_in_t;
+
+/*
+ * Creates a subscription of (project, queue), creating the queue if need
+ * be; its marker starts at the queue's tail (it gets what is posted from
+ * now on). If the queue already has one for that subscriber URI: when that
+ * one is confirmed, FEED_EEXISTS (with its id in id); otherwise its id, and
+ * *existed = true, nothing changed (Zaqar: "confirmation re-sent").
+ * FEED_ETOOBIG for a URI over FEED_SUB_URI_MAX or options over the
+ * metadata limit. O(log n).
+ */
+int feed_sub_create_tx(feed_txn_t *txn, const char *project,
+		       const char *queue, const feed_sub_in_t *in,
+		       uint64_t now_ms, char id[FEED_SUB_ID_LEN + 1],
+		       bool *existed);
+/* Changes what in sets; a new ttl starts from now. FEED_ENOTFOUND when
+ * there is no such live subscription, FEED_EEXISTS when the new URI is
+ * another subscription's. */
+int feed_sub_update_tx(feed_txn_t *txn, const char *project,
+		       const char *queue, const char *id,
+		       const feed_sub_in_t *in, uint64_t now_ms);
+/* Deletes one; 0 also when there is none. */
+int feed_sub_delete_tx(feed_txn_t *txn, const char *project,
+		       const char *queue, const char *id);
+/* Deletes every subscription of the queue (a purge); *n how many. */
+int feed_sub_purge_tx(feed_txn_t *txn, const char *project,
+		      const char *queue, size_t *n);
+/* Sets `confirmed`; with restart, the marker moves to the queue's tail
+ * too (what was posted while unconfirmed is not delivered).
+ * FEED_ENOTFOUND when there is none. */
+int feed_sub_confirm_tx(feed_txn_t *txn, const char *project,
+			const char *queue, const char *id, bool confirmed,
+			bool restart, uint64_t now_ms);
+/* Moves the marker to `marker` (a marker of a read of this queue); never
+ * back. FEED_ENOTFOUND when the subscription is gone, FEED_EBADID for a
+ * marker of another generation. */
+int feed_sub_advance_tx(feed_txn_t *txn, const char *project,
+			const char *queue, const char *id, const char *marker,
+			uint64_t now_ms);
+
+/* One live subscription; FEED_ENOTFOUND when there is none. */
+int feed_sub_get(feed_t *feed, const char *project, const char *queue,
+		 const char *id, uint64_t now_ms, feed_subs_t *out);
+/* The queue's live subscriptions with ids after `marker` (NULL or "":
+ * from the first), by id, at most limit (0: all). O(log n + limit). */
+int feed_sub_list(feed_t *feed, const char *project, const char *queue,
+		  const char *marker, size_t limit, uint64_t now_ms,
+		  feed_subs_t *out);
+/* Every live subscription of every queue, for a deliverer starting up, a
+ * page at a time: zero `resume` before the first call; each call returns
+ * up to limit subscriptions after the last one it returned and updates
+ * resume; *more when there are others. */
+#define FEED_SUB_RESUME_LEN 24
+int feed_sub_scan(feed_t *feed, uint8_t resume[FEED_SUB_RESUME_LEN],
+		  size_t limit, uint64_t now_ms, feed_subs_t *out,
+		  bool *more);
 
 /* ------------------------------------------------------------ diagnostics */
 

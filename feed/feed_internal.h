@@ -24,6 +24,9 @@
  *             qid | FEED__BY_SEQ | seq              (empty)
  *   idem      qid | key bytes (1..FEED_IDEM_KEY_MAX)  struct feed__irec
  *   iexpiry   qid | expires_ms | key bytes          (empty)
+ *   subs      qid | subscription id (16)            struct feed__srec | uri | options
+ *   sexpiry   qid | expires_ms | subscription id    (empty)
+ *   suri      qid | hash64(uri) | subscription id   (empty)
  *
  * The qid is a queue's generation: every creation takes the next one, so
  * records of a deleted queue can never be confused with those of its
@@ -132,6 +135,11 @@
  * (the append checks the time), and qrec.due_ms is also no later than
  * the queue's first `iexpiry` entry. Keys name a generation: a queue
  * deleted and created again starts without any.
+ *
+ * Subscriptions (sub.c): `subs` holds each with its marker; `sexpiry` and
+ * `suri` index them by expiry and by a hash of the subscriber URI, one
+ * entry each, and qrec.due_ms is also no later than the queue's first
+ * `sexpiry` entry.
  */
 #ifndef HERALD_FEED_INTERNAL_H
 #define HERALD_FEED_INTERNAL_H
@@ -148,7 +156,7 @@
 struct feed {
 	MDB_env *env;
 	MDB_dbi info, names, queues, msgs, expiry, avail, claims, cexpiry, due,
-		lost, delayed, idem, iexpiry;
+		lost, delayed, idem, iexpiry, subs, sexpiry, suri;
 	/* One writer at a time; it alone may resize the map. */
 	pthread_mutex_t wlock;
 	/* Held shared by every transaction, exclusively to resize the map
@@ -612,6 +620,14 @@ int feed__idem_get(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
  * an error. The caller keeps `due` in step (feed__due_lower). */
 int feed__idem_set(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
 		   size_t len, const struct feed__irec *rec, bool on);
+
+/* ------------------------------------------------ subscriptions (sub.c) */
+
+/* Compaction's step for subscriptions: removes the queue's subscriptions
+ * whose ttl passed by now_ms, earliest first, while fewer than `budget`
+ * records were touched; adds how many to *removed. */
+int feed__subs_expire(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
+		      uint64_t now_ms, size_t budget, size_t *removed);
 
 /* ------------------------------------------------ result sets (key.c) */
 
