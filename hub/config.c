@@ -80,6 +80,18 @@ static const struct setting settings[] = {
 	{"max-subscribers", K_U32, F(max_subscribers), 1, 100000000,
 	 "live subscribers (WebSocket subscriptions, SSE streams, held "
 	 "long-polls) the server holds at once"},
+	{"webhook-allow", K_STR, F(webhook_allow), 0, 0,
+	 "webhook subscribers that may be reached (the SSRF guard): comma-"
+	 "separated host names, addresses, CIDR networks, \"public\" (any "
+	 "public address) or \"*\""},
+	{"webhook-connections", K_U32, F(webhook_connections), 1, 100000,
+	 "webhook POSTs out at once"},
+	{"webhook-timeout", K_U32, F(webhook_timeout_s), 1, 3600,
+	 "seconds a webhook POST may take before it counts as failed"},
+	{"require-confirmation", K_BOOL, F(require_confirmation), 0, 0,
+	 "true: notify only confirmed subscriptions, and send each new one "
+	 "a confirmation request (needs --signing-key), as Zaqar's "
+	 "[notification] require_confirmation"},
 	{"clock-file", K_PATH, F(clock_file), 0, 0,
 	 "TESTING ONLY: read the time (ms since the epoch) from this file"},
 	{"default-message-ttl", K_U32, L(default_message_ttl), 60, 1209600,
@@ -138,6 +150,9 @@ void hub_config_defaults(struct hub_config *cfg)
 	cfg->compact_budget = 10000;
 	cfg->max_subs_per_connection = 16;
 	cfg->max_subscribers = 100000;
+	snprintf(cfg->webhook_allow, sizeof(cfg->webhook_allow), "public");
+	cfg->webhook_connections = 64;
+	cfg->webhook_timeout_s = 10;
 	cfg->limits = (struct hub_limits){
 		.default_message_ttl = 3600,
 		.default_message_delay = 0,

@@ -77,6 +77,13 @@ struct hub_config {
 	uint32_t max_connections;        /* 0 = as the fd limit allows */
 	uint32_t max_subs_per_connection; /* WebSocket subscriptions, 16 */
 	uint32_t max_subscribers;        /* live subscribers in all, 100000 */
+	/* Webhooks (live/hooks.h): who may be reached ("public"), POSTs out
+	 * at once (64), the time one may take (10 s), and Zaqar's
+	 * require_confirmation (false). */
+	char webhook_allow[1024];
+	uint32_t webhook_connections;
+	uint32_t webhook_timeout_s;
+	bool require_confirmation;
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

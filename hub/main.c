@@ -11,6 +11,7 @@
 #include "config.h"
 #include "server.h"
 #include "transport/http.h"
+#include "transport/webhook.h"
 #include "transport/ws.h"
 
 static void usage(FILE *out)
@@ -61,7 +62,9 @@ int main(int argc, char **argv)
 		hub_log_set_level(cfg.log_level);
 		return hub_server_run(&cfg, &(struct hub_server_transports){
 					      .http = &hub_http_protocol,
-					      .ws = &hub_ws_protocol});
+					      .ws = &hub_ws_protocol,
+					      .webhook = &hub_webhook_protocol,
+					      .webhook_post = hub_webhook_post});
 	}
 	if (hub_cli_is_command(argv[1]))
 		return hub_cli_main(argc - 1, argv + 1);

@@ -59,6 +59,7 @@ enum hub_version {
 struct hub_server;
 struct hub_writer;
 struct hub_subs;
+struct hub_hooks;
 struct hub_req;
 struct hub_job;
 
@@ -114,6 +115,7 @@ struct hub_req {
 	const struct hub_config *cfg;
 	struct hub_writer *writer;      /* hub_defer*() */
 	struct hub_subs *subs;          /* waits, notifications */
+	struct hub_hooks *hooks;        /* webhook subscriptions' deliverer */
 	uint64_t now_ms;                /* the request's clock */
 
 	enum hub_method method;

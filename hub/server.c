@@ -39,6 +39,7 @@
 #include "clock.h"
 #include "server.h"
 #include "writer.h"
+#include "live/hooks.h"
 #include "live/sub.h"
 
 #define DRAIN_MS 10000
@@ -265,7 +266,7 @@ static int start_lws(struct hub_server *srv,
 		     const struct hub_server_transports *t)
 {
 	/* lws keeps pointing at these for the context's life. */
-	static struct lws_protocols protocols[4];
+	static struct lws_protocols protocols[5];
 	static struct lws_http_mount mount = {
 		.mountpoint = "/",
 		.mountpoint_len = 1,
@@ -289,13 +290,16 @@ static int start_lws(struct hub_server *srv,
 	/* The HTTP protocol first: lws gives it unmounted URLs too. */
 	protocols[0] = *t->http;
 	protocols[1] = *t->ws;
-	protocols[2] = (struct lws_protocols){.name = "herald-core",
+	protocols[2] = *t->webhook;
+	protocols[3] = (struct lws_protocols){.name = "herald-core",
 					      .callback = callback_core};
 	mount.protocol = t->http->name;
 	pvo.name = t->ws->name;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	memset(&info, 0, sizeof(info));
+	/* DO_SSL_GLOBAL_INIT: the webhook client may speak https. */
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(srv->cfg.listen_host, ':');
 	info.user = srv;
 	info.protocols = protocols;
@@ -413,6 +417,17 @@ int hub_server_run(const struct hub_config *cfg,
 		hub_log(HUB_LOG_ERROR, "cannot start the writer thread");
 		goto out;
 	}
+	srv->hooks = hub_hooks_new(srv->ctx, srv->feed, srv->writer,
+				   srv->subs, &srv->cfg,
+				   &(struct hub_hooks_transport){
+					   transports->webhook_post,
+					   srv->vhost});
+	if (!srv->hooks || (rc = hub_hooks_start(srv->hooks)) != 0) {
+		hub_log(HUB_LOG_ERROR, "cannot start webhook delivery: %s",
+			srv->hooks ? feed_strerror(rc) : "out of memory");
+		rc = 1;
+		goto out;
+	}
 	install_signals(srv);
 	compact_schedule(srv, srv->cfg.compact_interval_ms);
 	sync_schedule(srv);
@@ -433,6 +448,7 @@ int hub_server_run(const struct hub_config *cfg,
 	rc = 0;
 out:
 	srv->stopping = true; /* the jobs' done() queue no more */
+	hub_hooks_stop(srv->hooks);
 	lws_sul_cancel(&srv->compact_sul);
 	lws_sul_cancel(&srv->sync_sul);
 	hub_writer_stop(srv->writer);
@@ -443,6 +459,7 @@ out:
 		lws_context_destroy(srv->ctx);
 	feed_close(srv->feed);
 	hub_clock_close();
+	hub_hooks_free(srv->hooks); /* after the context: its posts end */
 	hub_subs_free(srv->subs); /* after the context: see sub.h */
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");

@@ -17,6 +17,8 @@
 
 struct hub_writer;
 struct hub_subs;
+struct hub_hooks;
+struct hub_hook_post;
 
 struct hub_server {
 	struct hub_config cfg;
@@ -25,6 +27,7 @@ struct hub_server {
 	struct lws_vhost *vhost;
 	struct hub_writer *writer;
 	struct hub_subs *subs;     /* sub.c */
+	struct hub_hooks *hooks;   /* live/hooks.c: webhook delivery */
 	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
 	bool compacting;     /* a compaction job is queued or running */
@@ -47,6 +50,10 @@ struct hub_server {
 struct hub_server_transports {
 	const struct lws_protocols *http;
 	const struct lws_protocols *ws;
+	/* The webhook client (live/hooks.h) and its post, whose arg is the
+	 * vhost. */
+	const struct lws_protocols *webhook;
+	int (*webhook_post)(void *vhost, const struct hub_hook_post *p);
 };
 
 /*

@@ -65,6 +65,13 @@ void hub_claim_patch(struct hub_req *r);   /* PATCH /queues/q/claims/id */
 void hub_claim_delete(struct hub_req *r);  /* DELETE /queues/q/claims/id */
 void hub_queue_redrive(struct hub_req *r);  /* POST /v2/queues/q/redrive */
 
+/* subscriptions.c: webhook subscriptions (Zaqar v2) */
+void hub_subscriptions_post(struct hub_req *r); /* POST .../subscriptions */
+void hub_subscriptions_get(struct hub_req *r);  /* GET .../subscriptions */
+void hub_subscription_get(struct hub_req *r);   /* GET .../subscriptions/id */
+void hub_subscription_patch(struct hub_req *r); /* PATCH .../subscriptions/id */
+void hub_subscription_delete(struct hub_req *r); /* DELETE ... */
+void hub_subscription_confirm(struct hub_req *r); /* PUT .../id/confirm */
 /* atom.c, rss.c, jsonfeed.c: the feeds (their model: feeds.c) */
 void hub_queue_atom(struct hub_req *r);    /* GET /v2/queues/q/feed.atom */
 void hub_queue_rss(struct hub_req *r);     /* GET /v2/queues/q/feed.rss */

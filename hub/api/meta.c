@@ -541,3 +541,8 @@ json_t *hub_meta_patch_ops(struct hub_req *r, json_t *doc)
 				"\"op\" and \"path\".");
 	return NULL;
 }
+
+const char *hub_meta_retry_check(json_t *obj, char *buf, size_t size)
+{
+	return retry_check(obj, buf, size);
+}

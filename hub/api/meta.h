@@ -78,4 +78,9 @@ json_t *hub_meta_with_defaults(const struct hub_req *r, json_t *stored);
  */
 json_t *hub_meta_patch_ops(struct hub_req *r, json_t *doc);
 
+/* Zaqar's check of an object's `_retry_policy` (queue metadata, or a
+ * subscription's options): NULL when it is good, else the 400's text
+ * (static, or written into buf). */
+const char *hub_meta_retry_check(json_t *obj, char *buf, size_t size);
+
 #endif /* HERALD_HUB_META_H */

@@ -21,7 +21,7 @@
  *
  * Dates are read as Zaqar reads them, with Python's iso8601.parse_date
  * (parse_iso8601), and signed as YYYY-MM-DDTHH:MM:SS in UTC, seconds
- * truncated (format_expires). Error texts are Zaqar's, Python reprs
+ * truncated (hub_sign_expires, sign.c). Error texts are Zaqar's, Python reprs
  * included (put_repr).
  *
  * Threads: everything here runs on the loop thread.
@@ -32,11 +32,10 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "req.h"
 #include "render.h"
+#include "sign.h"
 #include "api/api.h"
 
 static const char *const method_names[HUB_METHOD_COUNT] = {
@@ -48,67 +47,6 @@ static const char *const method_names[HUB_METHOD_COUNT] = {
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Appends strs[0..n) joined by ',' at *pos. */
-static void put_joined(char **pos, const char *const *strs, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(strs[i]);
-
-		if (i)
-			*(*pos)++ = ',';
-		memcpy(*pos, strs[i], len);
-		*pos += len;
-	}
-}
-
-/*
- * The signature of a share (see the top of the file) into out, 64
- * lowercase hex characters and a NUL. paths and methods must be sorted.
- * Returns false when out of memory.
- */
-static bool share_sign(const char *key, const char *const *paths,
-		       size_t n_paths, const char *const *methods,
-		       size_t n_methods, const char *project,
-		       const char *expires, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	size_t len = strlen(project) + strlen(expires) + 6 + n_paths +
-		     n_methods;
-	char *msg, *pos;
-
-	for (size_t i = 0; i < n_paths; i++)
-		len += strlen(paths[i]);
-	for (size_t i = 0; i < n_methods; i++)
-		len += strlen(methods[i]);
-	msg = malloc(len);
-	if (!msg)
-		return false;
-	pos = msg;
-	put_joined(&pos, paths, n_paths);
-	memcpy(pos, "\\n", 2);
-	pos += 2;
-	put_joined(&pos, methods, n_methods);
-	memcpy(pos, "\\n", 2);
-	pos += 2;
-	memcpy(pos, project, strlen(project));
-	pos += strlen(project);
-	memcpy(pos, "\\n", 2);
-	pos += 2;
-	memcpy(pos, expires, strlen(expires));
-	pos += strlen(expires);
-	if (!HMAC(EVP_sha256(), key, (int)strlen(key),
-		  (const unsigned char *)msg, (size_t)(pos - msg), md,
-		  &md_len) || md_len != 32) {
-		free(msg);
-		return false;
-	}
-	free(msg);
-	for (unsigned int i = 0; i < md_len; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return true;
 }
 
 static bool parse_digits(const char **s, int min, int max, int *out)
@@ -206,17 +144,6 @@ static bool parse_iso8601(const char *s, int64_t *out_us)
 
 	*out_us = secs * 1000000 + frac_us;
 	return true;
-}
-
-/* "YYYY-MM-DDTHH:MM:SS" (UTC) of us since the epoch, seconds truncated. */
-static void format_expires(char out[32], int64_t us)
-{
-	int64_t secs = us / 1000000 - (us % 1000000 < 0);
-	time_t t = (time_t)secs;
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
 }
 
 /*
@@ -512,7 +439,7 @@ void hub_share(struct hub_req *r)
 	if (!share_check_body(r, doc) ||
 	    !share_expires(r, json_object_get(doc, "expires"), &exp_us))
 		goto out;
-	format_expires(expires, exp_us);
+	hub_sign_expires(expires, exp_us);
 	prefix = hub_queue_href(r, r->queue);
 	if (prefix) {
 		size_t len = strlen(prefix) + 2;
@@ -528,7 +455,7 @@ void hub_share(struct hub_req *r)
 		}
 	}
 	if (!paths || !methods ||
-	    !share_sign(r->cfg->signing_key, (const char *const *)paths,
+	    !hub_sign(r->cfg->signing_key, (const char *const *)paths,
 			n_paths, (const char *const *)methods, n_methods,
 			r->project, expires, sig)) {
 		hub_reply_error(r, 500, "Internal server error",
@@ -620,8 +547,8 @@ bool hub_check_signature(struct hub_req *r, const char *signature,
 		goto out;
 	qsort(mlist, n_m, sizeof(*mlist), cmp_str);
 	qsort(plist, n_p, sizeof(*plist), cmp_str);
-	format_expires(exp_str, exp_us);
-	if (!share_sign(r->cfg->signing_key, (const char *const *)plist, n_p,
+	hub_sign_expires(exp_str, exp_us);
+	if (!hub_sign(r->cfg->signing_key, (const char *const *)plist, n_p,
 			(const char *const *)mlist, n_m, r->project, exp_str,
 			want))
 		goto out;

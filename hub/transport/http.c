@@ -427,6 +427,7 @@ static struct http_req *req_new(struct lws *wsi, struct pss *pss,
 	h->pub.srv = srv;
 	h->pub.writer = srv->writer;
 	h->pub.subs = srv->subs;
+	h->pub.hooks = srv->hooks;
 	h->pub.feed = srv->feed;
 	h->pub.cfg = &srv->cfg;
 	h->pub.project = "";

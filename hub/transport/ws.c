@@ -144,6 +144,7 @@ static void action_queue(struct hub_ws_conn *c, json_t *doc, const char *error,
 	a->pub.srv = c->srv;
 	a->pub.writer = c->srv->writer;
 	a->pub.subs = c->srv->subs;
+	a->pub.hooks = c->srv->hooks;
 	a->pub.feed = c->srv->feed;
 	a->pub.cfg = &c->srv->cfg;
 	a->pub.project = "";
