@@ -61,6 +61,7 @@ struct hook {
 	unsigned retries;
 	bool have_policy;
 	struct hub_retry_policy policy;
+	uint64_t sent_ms;     /* when the last attempt started (API clock) */
 	uint64_t retry_at_ms;
 	char *control; /* a confirmation waiting its turn */
 	lws_sorted_usec_list_t timer;
@@ -527,7 +528,10 @@ static void hook_send(struct hook *k)
 	if (!json_is_object(p.headers))
 		p.headers = NULL;
 	k->state = H_POSTING;
+	k->sent_ms = hub_now_ms();
 	h->in_flight++;
+	hub_log(HUB_LOG_DEBUG, "webhooks: subscription %s of %s: POST to %s "
+		"(attempt %u)", k->id, k->queue, k->url, k->retries + 1);
 	if (h->t.post(h->t.arg, &p) == 0)
 		return;
 	/* Not even started (a URL it cannot use, an address the allowlist
@@ -589,9 +593,13 @@ static void hook_failed(struct hook *k, int status)
 	h->counts.failed_attempts++;
 	hook_policy(k);
 	delay = hub_retry_delay(&k->policy, ++k->retries);
+	hub_log(HUB_LOG_DEBUG, "webhooks: subscription %s of %s: attempt %u "
+		"failed (%d); next in %ld s", k->id, k->queue, k->retries,
+		status, delay);
 	if (delay >= 0) {
+		/* Delays count from the start of the attempt that failed. */
 		k->state = H_WAITING;
-		k->retry_at_ms = hub_now_ms() + (uint64_t)delay * 1000;
+		k->retry_at_ms = k->sent_ms + (uint64_t)delay * 1000;
 		lws_sul_schedule(h->ctx, 0, &k->timer, hook_timer,
 				 (lws_usec_t)(delay ? LWS_US_PER_SEC : 0));
 		return;
