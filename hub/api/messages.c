@@ -15,6 +15,9 @@
  *                   without a delay
  *   GET ?ids=       404 when none found    same            bare array / 204
  *
+ * Topics (/v2/topics/{t}/messages, route.c) are served by the same code
+ * on the topics' storage, as v2; a post never creates a topic.
+ *
  * Reads (lists, gets) run here on the loop thread; a post goes to the
  * writer thread through hub_defer_append, with a context that owns copies
  * of everything the writer needs (r may be gone by then).
