@@ -219,7 +219,7 @@ static bool pattern_topic(const char *pattern)
 
 /*
  * Matches `path` against `pattern` segment by segment. On a match fills
- * m's queue and id (a queue segment failing the name rule sets
+ * m's queue and id (a queue or topic segment failing the name rule sets
  * m->bad_queue: the route matches, the request is refused).
  */
 static bool match(const char *pattern, const char *path,
@@ -235,8 +235,8 @@ static bool match(const char *pattern, const char *path,
 
 		if (*pattern != '/' || *path != '/')
 			return false;
-		if ((plen == 8 && strncmp(pattern, "/{queue}", 8) == 0) ||
-		    (plen == 8 && strncmp(pattern, "/{topic}", 8) == 0)) {
+		if (plen == 8 && (strncmp(pattern, "/{queue}", 8) == 0 ||
+				  strncmp(pattern, "/{topic}", 8) == 0)) {
 			if (slen < 2)
 				return false;
 			if (!hub_queue_name_ok(path + 1, slen - 1)) {
