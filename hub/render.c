@@ -59,13 +59,19 @@ int hub_uuid_parse(const char *text, uint8_t out[16])
 	return 0;
 }
 
+/* The collection r's {queue} is in, as its path names it. */
+static const char *collection(const struct hub_req *r)
+{
+	return r->topic ? "topics" : "queues";
+}
+
 char *hub_queue_href(const struct hub_req *r, const char *queue)
 {
-	size_t len = strlen(r->prefix) + strlen("/queues/") + strlen(queue) + 1;
+	size_t len = strlen(r->prefix) + strlen("/topics/") + strlen(queue) + 1;
 	char *s = malloc(len);
 
 	if (s)
-		snprintf(s, len, "%s/queues/%s", r->prefix, queue);
+		snprintf(s, len, "%s/%s/%s", r->prefix, collection(r), queue);
 	return s;
 }
 
@@ -98,11 +104,11 @@ json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
 		return NULL;
 	if (m->claim_id[0])
 		snprintf(href, sizeof(href),
-			 "%s/queues/%s/messages/%s?claim_id=%s", r->prefix,
-			 r->queue, m->id, m->claim_id);
+			 "%s/%s/%s/messages/%s?claim_id=%s", r->prefix,
+			 collection(r), r->queue, m->id, m->claim_id);
 	else
-		snprintf(href, sizeof(href), "%s/queues/%s/messages/%s",
-			 r->prefix, r->queue, m->id);
+		snprintf(href, sizeof(href), "%s/%s/%s/messages/%s",
+			 r->prefix, collection(r), r->queue, m->id);
 	if (data && r->wants_msg_data)
 		json_array_append_new(data, hub_msg_data(r, m, body));
 	o = json_object();

@@ -12,7 +12,8 @@
 
 /* ------------------------------------------------------------ rendering */
 
-/* The queue's path prefix: e.g. "/v2/queues/q1" (new malloc'd string). */
+/* The queue's path prefix: e.g. "/v2/queues/q1", or "/v2/topics/t1" on a
+ * topic route (new malloc'd string). Message hrefs follow it. */
 char *hub_queue_href(const struct hub_req *r, const char *queue);
 /*
  * A message as Zaqar renders it over HTTP: {id, href, ttl, age, body} (v1:

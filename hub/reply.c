@@ -90,7 +90,9 @@ void hub_reply_error(struct hub_req *r, int status, const char *title,
 
 const char *hub_project_text(const struct hub_req *r)
 {
-	return r->project && *r->project ? r->project : "None";
+	const char *p = r->topic ? r->project_sent : r->project;
+
+	return p && *p ? p : "None";
 }
 
 /* ------------------------------------------------- the feed error table */
@@ -98,7 +100,7 @@ const char *hub_project_text(const struct hub_req *r)
 /* What a row's description is formatted with. */
 enum feed_args {
 	A_NONE,
-	A_QUEUE,    /* queue, project */
+	A_QUEUE,    /* "Queue" or "Topic", queue, project */
 	A_WHAT,     /* what, queue, project */
 	A_CLAIM,    /* claim id, queue, project */
 	A_STRERROR, /* feed_strerror(err) */
@@ -114,7 +116,7 @@ struct feed_row {
 
 static const struct feed_row feed_rows[] = {
 	{FEED_ENOQUEUE, 404, "Not found",
-	 "Queue %s does not exist for project %s", A_QUEUE},
+	 "%s %s does not exist for project %s", A_QUEUE},
 	{FEED_ENOTFOUND, 404, "Not found",
 	 "%s does not exist in queue %s for project %s", A_WHAT},
 	{FEED_ENOCLAIM, 404, "Not found",
@@ -160,7 +162,8 @@ static void feed_text(const struct hub_req *r, const struct feed_row *row,
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	switch (row->args) {
 	case A_QUEUE:
-		snprintf(buf, len, row->fmt, queue, project);
+		snprintf(buf, len, row->fmt, r->topic ? "Topic" : "Queue",
+			 queue, project);
 		break;
 	case A_WHAT:
 		snprintf(buf, len, row->fmt, what ? what : "Resource", queue,

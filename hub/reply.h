@@ -114,8 +114,9 @@ void hub_reply_set_ids(struct hub_req *r, json_t *ids);
 /* Sets the msgs field (steals `msgs`, an array of hub_msg_data()). */
 void hub_reply_set_msgs(struct hub_req *r, json_t *msgs);
 
-/* The project as Zaqar prints it in its texts: "None" when there is none
- * (Python's None). Borrowed: r's, or a string constant. */
+/* The project as Zaqar prints it in its texts: as sent (on a topic route
+ * too: r->project_sent), "None" when there is none (Python's None).
+ * Borrowed: r's, or a string constant. */
 const char *hub_project_text(const struct hub_req *r);
 
 /* ------------------------------------------------------------- transports */

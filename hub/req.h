@@ -128,6 +128,17 @@ struct hub_req {
 	const char *id;                 /* {message_id} or {claim_id} */
 	char queue_buf[FEED_NAME_MAX + 1]; /* their storage */
 	char id_buf[128];
+	/*
+	 * A topic route (/v2/topics...; route.c, hub_topic_storage()):
+	 * r->queue is then the topic's name and r->project the storage
+	 * project of the caller's topics, so a handler calls feed exactly
+	 * as for a queue; what it shows comes from project_sent (the
+	 * X-Project-ID as sent: hub_project_text()) and says "topics" where
+	 * it says "queues" (hub_queue_href(), hub_msg_json()).
+	 */
+	bool topic;
+	const char *project_sent;       /* topic routes; else NULL */
+	char project_buf[FEED_PROJECT_MAX + 1];
 
 	/* Headers. */
 	const char *project;            /* X-Project-ID; "" when absent */

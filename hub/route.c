@@ -14,7 +14,17 @@
  *
  * Patterns: "{queue}" matches a queue name, validated here against the
  * API's rule (^[a-zA-Z0-9_.-]+$, at most 64 characters; a bad one is a 400
- * before any handler runs); "{id}" matches any one non-empty segment.
+ * before any handler runs); "{topic}" a topic name, by the same rule (as
+ * Zaqar's topic_identification); "{id}" matches any one non-empty
+ * segment.
+ *
+ * Topics (/v2/topics..., Zaqar >= 8) are queues without claims: their rows
+ * name the queue handlers, and dispatch maps the request onto the topics'
+ * storage before the handler runs (hub_topic_storage(), below). A handler
+ * serves a topic by using r->project and r->queue for feed as always; it
+ * only looks at r->topic where the API shows a topic differently from a
+ * queue (hrefs, "Topic" texts, the reserved metadata, stats). There are
+ * no claim rows under /topics: those paths are 404s, as in Zaqar.
  */
 #include <string.h>
 
@@ -135,6 +145,23 @@ static const struct hub_route routes[] = {
 
 	/* Dead letters (docs/api.md): redrive, a Herald extension. */
 	{V2, HUB_POST, "/queues/{queue}/redrive", hub_queue_redrive, WRITE},
+
+	/* Topics: the queue handlers, on the topics' storage (see the top). */
+	{V2, HUB_GET, "/topics", hub_queues_list, READ},
+	{V2, HUB_GET, "/topics/{topic}", hub_queue_get, READ},
+	{V2, HUB_PUT, "/topics/{topic}", hub_queue_put, WRITE_META},
+	{V2, HUB_PATCH, "/topics/{topic}", hub_queue_patch, WRITE_META},
+	{V2, HUB_DELETE, "/topics/{topic}", hub_queue_delete, WRITE},
+	{V2, HUB_GET, "/topics/{topic}/stats", hub_topic_stats, READ},
+	{V2, HUB_POST, "/topics/{topic}/purge", hub_queue_purge, WRITE},
+	{V2, HUB_POST, "/topics/{topic}/messages", hub_messages_post,
+	 WRITE_MSGS},
+	{V2, HUB_GET, "/topics/{topic}/messages", hub_messages_get, READ},
+	{V2, HUB_DELETE, "/topics/{topic}/messages", hub_messages_delete,
+	 WRITE},
+	{V2, HUB_GET, "/topics/{topic}/messages/{id}", hub_message_get, READ},
+	{V2, HUB_DELETE, "/topics/{topic}/messages/{id}", hub_message_delete,
+	 WRITE},
 };
 
 /* An unknown path: JSON only (its 404 is JSON), the default body cap. */
@@ -169,8 +196,43 @@ bool hub_project_ok(const char *s)
 }
 
 /*
+ * Where topics live. A topic is stored as a queue of the same name in a
+ * project of its own: TOPIC_NS followed by the caller's project. No caller
+ * can name that project - a project id may hold no control character
+ * (hub_project_ok(), checked by every transport) - so
+ *   - a topic is never reachable as a queue, and no queue as a topic:
+ *     /v2/queues lists and counts the project's queues only;
+ *   - a topic never collides with a queue of its name, and is private to
+ *     its project exactly as a queue is (the mapping is one-to-one);
+ *   - everything feed does for a queue - TTL, delays, compaction, stats,
+ *     idempotency keys, live waits - it does for a topic, unchanged.
+ * "\x01" starts the health check's project (api/home.c), hence "\x02".
+ * The byte it costs leaves topics to projects of up to FEED_PROJECT_MAX -
+ * 1 bytes (Zaqar takes FEED_PROJECT_MAX): a longer one is refused.
+ */
+#define TOPIC_NS '\x02'
+
+bool hub_topic_storage(const char *project, char out[FEED_PROJECT_MAX + 1])
+{
+	size_t len = strlen(project);
+
+	if (len >= FEED_PROJECT_MAX)
+		return false;
+	out[0] = TOPIC_NS;
+	memcpy(out + 1, project, len + 1);
+	return true;
+}
+
+/* Whether a row's pattern is under /topics. */
+static bool pattern_topic(const char *pattern)
+{
+	return strncmp(pattern, "/topics", 7) == 0 &&
+	       (pattern[7] == '/' || pattern[7] == '\0');
+}
+
+/*
  * Matches `path` against `pattern` segment by segment. On a match fills
- * m's queue and id (a queue segment failing the name rule sets
+ * m's queue and id (a queue or topic segment failing the name rule sets
  * m->bad_queue: the route matches, the request is refused).
  */
 static bool match(const char *pattern, const char *path,
@@ -186,7 +248,8 @@ static bool match(const char *pattern, const char *path,
 
 		if (*pattern != '/' || *path != '/')
 			return false;
-		if (plen == 8 && strncmp(pattern, "/{queue}", 8) == 0) {
+		if (plen == 8 && (strncmp(pattern, "/{queue}", 8) == 0 ||
+				  strncmp(pattern, "/{topic}", 8) == 0)) {
 			if (slen < 2)
 				return false;
 			if (!hub_queue_name_ok(path + 1, slen - 1)) {
@@ -251,6 +314,7 @@ void hub_route_lookup(enum hub_method method, const char *path,
 	m->attrs = &no_route_attrs;
 	m->queue[0] = m->id[0] = '\0';
 	m->bad_queue = false;
+	m->topic = false;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(*routes); i++) {
 		const struct hub_route *rt = &routes[i];
 
@@ -258,8 +322,10 @@ void hub_route_lookup(enum hub_method method, const char *path,
 			continue;
 		if (!match(rt->pattern, rest, &q))
 			continue;
-		if (!m->allowed)
+		if (!m->allowed) {
 			m->attrs = &rt->attrs; /* the path's first row */
+			m->topic = pattern_topic(rt->pattern);
+		}
 		m->allowed |= 1u << rt->method;
 		if (rt->method == method && !m->route) {
 			m->route = rt;
@@ -269,6 +335,36 @@ void hub_route_lookup(enum hub_method method, const char *path,
 			m->bad_queue = q.bad_queue;
 		}
 	}
+}
+
+void hub_route_refuse_name(struct hub_req *r, bool topic)
+{
+	if (topic)
+		hub_reply_error(r, 400, "Invalid topic identification",
+				"The format of the submitted topic name or "
+				"project id is not valid.");
+	else
+		hub_reply_error(r, 400, "Invalid queue identification",
+				"The format of the submitted queue name or "
+				"project id is not valid.");
+}
+
+/*
+ * Puts r on the topics' storage: r->project becomes the storage project,
+ * the project sent is kept in r->project_sent. A request run again (a
+ * held long-poll) is already mapped: mapped from what was sent, always.
+ * False when the project is too long for topics.
+ */
+static bool topic_map(struct hub_req *r)
+{
+	const char *sent = r->topic ? r->project_sent : r->project;
+
+	if (!hub_topic_storage(sent, r->project_buf))
+		return false;
+	r->topic = true;
+	r->project_sent = sent;
+	r->project = r->project_buf;
+	return true;
 }
 
 void hub_route_dispatch(struct hub_req *r, const struct hub_route_match *m)
@@ -298,10 +394,9 @@ void hub_route_dispatch(struct hub_req *r, const struct hub_route_match *m)
 		hub_reply_error(r, 405, "405 Method Not Allowed", NULL);
 		return;
 	}
-	if (m->bad_queue || strlen(r->project) > FEED_PROJECT_MAX) {
-		hub_reply_error(r, 400, "Invalid queue identification",
-				"The format of the submitted queue name or "
-				"project id is not valid.");
+	if (m->bad_queue || strlen(r->project) > FEED_PROJECT_MAX ||
+	    (m->topic && !topic_map(r))) {
+		hub_route_refuse_name(r, m->topic);
 		return;
 	}
 	memcpy(r->queue_buf, m->queue, sizeof(r->queue_buf));

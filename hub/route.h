@@ -13,7 +13,7 @@
  *       Accept with hub_route_accepts(), reads ids from the query where
  *       ids_in_query allows ...
  *   hub_route_dispatch(r, match)     404 / 405 / OPTIONS / a bad queue
- *                                    name, or the handler
+ *                                    or topic name, or the handler
  *
  * hub_route(r) does both at once (WebSocket actions, re-runs of a held
  * request).
@@ -107,11 +107,16 @@ struct hub_route_match {
 	const char *prefix;       /* "/v2", "/v1.1", "/v1" or "" */
 	/* Client-ID is required: a /v1.1/ or /v2/ path, known or not. */
 	bool client_id_required;
-	/* {queue} and {id} ("" when the route has none); bad_queue: the
-	 * {queue} segment breaks the name rule (a 400 at dispatch). */
+	/* {queue} (or {topic}) and {id} ("" when the route has none);
+	 * bad_queue: that segment breaks the name rule (a 400 at
+	 * dispatch). */
 	char queue[FEED_NAME_MAX + 1];
 	char id[128];
 	bool bad_queue;
+	/* A topic route (/v2/topics...): dispatch maps the project to the
+	 * topics' storage (hub_topic_storage()), and Zaqar's words for a
+	 * bad name or project say "topic". */
+	bool topic;
 };
 
 /* Looks `path` (decoded, no query) up for `method`; fills m. Pure: no
@@ -126,6 +131,10 @@ void hub_route_lookup(enum hub_method method, const char *path,
 void hub_route_dispatch(struct hub_req *r, const struct hub_route_match *m);
 /* hub_route_lookup(r->method, r->path) and hub_route_dispatch(). */
 void hub_route(struct hub_req *r);
+/* Replies Zaqar's 400 for a bad queue name or project id ("Invalid queue
+ * identification"), or for a bad topic name or project id on a topic
+ * route ("Invalid topic identification"). */
+void hub_route_refuse_name(struct hub_req *r, bool topic);
 
 /* The most body bytes a route takes under the limits l. */
 size_t hub_route_body_max(const struct hub_route_attrs *a,
@@ -143,5 +152,14 @@ bool hub_queue_name_ok(const char *s, size_t len);
 /* A project id: at most FEED_PROJECT_MAX bytes, no control characters
  * (which a query parameter or a WebSocket frame could carry). */
 bool hub_project_ok(const char *s);
+
+/*
+ * Where the topics of `project` (a project id as sent, "" for none) are
+ * stored: the feed project to use with the topic's name as the queue
+ * name, written to `out`. See route.c for why this mapping. False when
+ * `project` is too long for it (FEED_PROJECT_MAX bytes: one more than
+ * topics allow) - Zaqar's "Invalid topic identification" then.
+ */
+bool hub_topic_storage(const char *project, char out[FEED_PROJECT_MAX + 1]);
 
 #endif /* HERALD_HUB_ROUTE_H */

@@ -48,6 +48,8 @@ void hub_queue_counters(struct hub_req *r); /* GET /v2/queues/q/counters */
 void hub_queue_purge(struct hub_req *r);    /* POST /v2/queues/q/purge */
 void hub_queue_meta_get(struct hub_req *r); /* GET /v1/queues/q/metadata */
 void hub_queue_meta_put(struct hub_req *r); /* PUT /v1/queues/q/metadata */
+/* Topics (route.c) run the queue and message handlers above, but for: */
+void hub_topic_stats(struct hub_req *r);    /* GET /v2/topics/t/stats */
 
 /* messages.c */
 void hub_messages_post(struct hub_req *r);   /* POST /queues/q/messages */

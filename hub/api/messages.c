@@ -15,6 +15,9 @@
  *                   without a delay
  *   GET ?ids=       404 when none found    same            bare array / 204
  *
+ * Topics (/v2/topics/{t}/messages, route.c) are served by the same code
+ * on the topics' storage, as v2; a post never creates a topic.
+ *
  * Reads (lists, gets) run here on the loop thread; a post goes to the
  * writer thread through hub_defer_append, with a context that owns copies
  * of everything the writer needs (r may be gone by then).
@@ -385,8 +388,12 @@ static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *doc,
 	c->areq.n_msgs = n;
 	if (r->has_client_id)
 		memcpy(c->areq.client_id, r->client_id, 16);
-	/* v1 (mongodb, as its tests expect) refuses a missing queue. */
-	c->areq.flags = r->version == HUB_V1 ? FEED_APPEND_NO_CREATE : 0;
+	/* v1 (mongodb, as its tests expect) refuses a missing queue; a
+	 * topic is never made by a post (Zaqar's topic routes look the topic
+	 * up and fail without one): 404, "Topic t does not exist ...". */
+	c->areq.flags = r->version == HUB_V1 || r->topic
+				? FEED_APPEND_NO_CREATE
+				: 0;
 	c->areq.ids = c->ids;
 	if (!post_ctx_keys(c, doc, arr, pr))
 		goto fail;

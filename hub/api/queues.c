@@ -25,6 +25,12 @@
  * Content-Location; v1.1 shows metadata as stored; v2 fills in the
  * reserved defaults, filters listings and patches.
  *
+ * Topics (/v2/topics, route.c) run these handlers on the topics' storage:
+ * the same list, create, get, patch, delete and purge, with Zaqar's topic
+ * differences - the listing's key is "topics" and it has no with_count
+ * (a with_count parameter is a metadata filter there, as in Zaqar), and a
+ * topic reserves only three metadata keys (topics.c).
+ *
  * A Zaqar quirk kept on purpose, because clients see it: a missing
  * project is "None" in 404 texts (hub_project_text, in the one feed
  * error table).
@@ -39,6 +45,7 @@
 #include "writer.h"
 #include "render.h"
 #include "meta.h"
+#include "topics.h"
 
 #define QUEUES_DEFAULT_LIMIT 10
 #define LIST_BATCH 100  /* queues read per step when filtering */
@@ -57,6 +64,14 @@ static bool meta_too_large(struct hub_req *r, const char *title)
 	hub_reply_error(r, 400, title,
 			"Queue metadata is too large. Max size: %u", max);
 	return true;
+}
+
+/* v2's view of metadata (new reference): with the reserved defaults of
+ * a queue, or of a topic on a topic route. */
+static json_t *meta_shown(const struct hub_req *r, json_t *meta)
+{
+	return r->topic ? hub_topic_meta_with_defaults(r, meta)
+			: hub_meta_with_defaults(r, meta);
 }
 
 /* Stored metadata parsed; {} when empty or unreadable. New reference. */
@@ -117,6 +132,7 @@ struct qjob {
 	char *meta;               /* PUT: metadata to store (JSON) */
 	size_t meta_len;
 	bool created;             /* PUT: the queue was new */
+	bool topic;               /* PATCH: a topic's reserved keys */
 	json_t *ops;              /* PATCH: [{"op", "key"[, "value"]}] */
 	struct hub_limits limits; /* the server's: checks and error texts */
 	json_t *result;           /* PATCH: the metadata stored */
@@ -136,6 +152,7 @@ static struct qjob *qjob_new(struct hub_req *r)
 	snprintf(j->project, sizeof(j->project), "%s", r->project);
 	snprintf(j->queue, sizeof(j->queue), "%s", r->queue);
 	j->limits = r->cfg->limits;
+	j->topic = r->topic;
 	return j;
 }
 
@@ -183,6 +200,8 @@ static const char *const list_params_v2[] = {"marker", "limit", "detailed",
 					     "name", "with_count", NULL};
 static const char *const list_params_v1[] = {"marker", "limit", "detailed",
 					     NULL};
+static const char *const list_params_topics[] = {"marker", "limit",
+						 "detailed", "name", NULL};
 
 struct list_opts {
 	long long limit;
@@ -191,9 +210,18 @@ struct list_opts {
 	bool meta_filter;   /* v2: unknown parameters filter by metadata */
 };
 
-static bool list_param(const char *key)
+/* The parameters r's listing recognises, in Zaqar's order. */
+static const char *const *list_params(const struct hub_req *r)
 {
-	for (const char *const *p = list_params_v2; *p; p++)
+	if (r->topic)
+		return list_params_topics;
+	return r->version == HUB_V2 ? list_params_v2 : list_params_v1;
+}
+
+/* Whether a v2 parameter is a listing's own, not a metadata filter. */
+static bool list_param(const struct hub_req *r, const char *key)
+{
+	for (const char *const *p = list_params(r); *p; p++)
 		if (strcmp(key, *p) == 0)
 			return true;
 	return false;
@@ -220,7 +248,7 @@ static bool list_match(const struct hub_req *r, const struct list_opts *o,
 	for (size_t i = 0; o->meta_filter && i < r->n_query; i++) {
 		const struct hub_kv *kv = &r->query[i];
 
-		if (!list_param(kv->key) &&
+		if (!list_param(r, kv->key) &&
 		    !filter_match(json_object_get(meta, kv->key), kv->value))
 			return false;
 	}
@@ -242,7 +270,7 @@ static json_t *list_entry(const struct hub_req *r, const struct list_opts *o,
 	if (o->detailed)
 		json_object_set_new(q, "metadata",
 				    r->version == HUB_V2
-					    ? hub_meta_with_defaults(r, meta)
+					    ? meta_shown(r, meta)
 					    : json_incref(meta));
 	json_object_set_new(q, "href", json_string(href ? href : ""));
 	free(href);
@@ -303,11 +331,12 @@ static bool list_opts_read(struct hub_req *r, struct list_opts *o)
 	    !hub_query_bool(r, "detailed", false, &o->detailed))
 		return false;
 	if (r->version == HUB_V2) {
-		if (!hub_query_bool(r, "with_count", false, &o->with_count))
+		if (!r->topic &&
+		    !hub_query_bool(r, "with_count", false, &o->with_count))
 			return false;
 		o->name = hub_query(r, "name");
 		for (size_t i = 0; i < r->n_query; i++)
-			o->meta_filter |= !list_param(r->query[i].key);
+			o->meta_filter |= !list_param(r, r->query[i].key);
 	}
 	if (o->limit < 1 || o->limit > max) {
 		hub_reply_error(r, 400, "Invalid API request",
@@ -323,9 +352,7 @@ static void list_link(const struct hub_req *r, json_t *queues, json_t *links)
 {
 	json_t *last = json_array_get(queues, json_array_size(queues) - 1);
 	const char *marker = json_string_value(json_object_get(last, "name"));
-	char *href = hub_next_link(r, r->version == HUB_V2 ? list_params_v2
-							   : list_params_v1,
-				   marker, NULL);
+	char *href = hub_next_link(r, list_params(r), marker, NULL);
 
 	json_array_append_new(links, json_pack("{s:s, s:s}", "rel", "next",
 					       "href", href ? href : ""));
@@ -354,7 +381,8 @@ void hub_queues_list(struct hub_req *r)
 	}
 	if (json_array_size(queues))
 		list_link(r, queues, links);
-	body = json_pack("{s:O, s:O}", "queues", queues, "links", links);
+	body = json_pack("{s:O, s:O}", r->topic ? "topics" : "queues", queues,
+			 "links", links);
 	if (count)
 		json_object_set_new(body, "count", json_integer((json_int_t)count));
 	if (r->version == HUB_V1) {
@@ -453,7 +481,7 @@ void hub_queue_get(struct hub_req *r)
 
 	if (r->version == HUB_V2) {
 		meta = hub_queue_meta(r, r->queue);
-		hub_reply(r, 200, hub_meta_with_defaults(r, meta));
+		hub_reply(r, 200, meta_shown(r, meta));
 		json_decref(meta);
 		return;
 	}
@@ -481,6 +509,13 @@ static int patch_refuse(struct qjob *j, int status, const char *fmt,
 	return -1;
 }
 
+/* A reserved key with a default, for j's queue or topic. */
+static bool patch_reserved(const struct qjob *j, const char *key)
+{
+	return j->topic ? hub_topic_meta_is_reserved(key)
+			: hub_meta_is_reserved(key);
+}
+
 /* Applies the washed operations to meta, as Zaqar's _do_<op>. */
 static int patch_apply(struct qjob *j, json_t *meta)
 {
@@ -497,11 +532,11 @@ static int patch_apply(struct qjob *j, json_t *meta)
 		if (strcmp(op, "remove") == 0 && has)
 			json_object_del(meta, key);
 		else if (strcmp(op, "remove") == 0 &&
-			 !hub_meta_is_reserved(key))
+			 !patch_reserved(j, key))
 			return patch_refuse(j, 409, "Can't remove non-existent "
 					    "object %s.", key);
 		else if (strcmp(op, "remove") && strcmp(op, "add") && !has &&
-			 !hub_meta_is_reserved(key))
+			 !patch_reserved(j, key))
 			return patch_refuse(j, 409, "Can't replace non-existent "
 					    "object %s.", key);
 		else if (strcmp(op, "remove"))
@@ -567,7 +602,7 @@ static void patch_done(struct hub_req *r, void *ctx, int rc)
 				? "Resource conflict" : "Invalid request body",
 				"%s", j->msg);
 	else if (r)
-		hub_reply(r, 200, hub_meta_with_defaults(r, j->result));
+		hub_reply(r, 200, meta_shown(r, j->result));
 	qjob_free(j);
 }
 

@@ -1,6 +1,7 @@
 /*
  * stats.c - what a queue holds now: Zaqar's stats (GET .../stats, every
- * version) and Herald's counters for rates (GET /v2/queues/{q}/counters).
+ * version; a topic's, GET /v2/topics/{t}/stats) and Herald's counters for
+ * rates (GET /v2/queues/{q}/counters).
  *
  * Both are one feed_queue_stats() read on the loop thread: O(log n) plus
  * the expired messages compaction has not yet removed, never a walk of the
@@ -76,6 +77,46 @@ void hub_queue_stats(struct hub_req *r)
 		hub_reply_set_msgs(r, json_pack("[{s:s}, {s:s}]", "id",
 						st.oldest.id, "id",
 						st.newest.id));
+}
+
+/*
+ * A topic's stats, as Zaqar's mongodb driver gives them (its
+ * MessageTopicHandler): {"total"} and, when there are messages, the oldest
+ * and newest - no claimed or free, as a topic has no claims. A missing
+ * topic reads as Zaqar's zeros, claimed and free included.
+ */
+void hub_topic_stats(struct hub_req *r)
+{
+	feed_queue_stats_t st = {0};
+	bool exists = true;
+	json_t *msgs;
+	char *href;
+	int rc;
+
+	rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
+	if (rc == 0 && exists)
+		rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
+				      &st);
+	if (rc) {
+		hub_reply_feed_error(r, rc, "Topic");
+		return;
+	}
+	if (!exists) {
+		hub_reply(r, 200, json_pack("{s:{s:i, s:i, s:i}}", "messages",
+					    "claimed", 0, "free", 0, "total",
+					    0));
+		return;
+	}
+	msgs = json_pack("{s:I}", "total", (json_int_t)st.total);
+	if (st.total) {
+		href = hub_queue_href(r, r->queue);
+		json_object_set_new(msgs, "oldest",
+				    stats_ref(r, &st.oldest, href ? href : ""));
+		json_object_set_new(msgs, "newest",
+				    stats_ref(r, &st.newest, href ? href : ""));
+		free(href);
+	}
+	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
 }
 
 /*

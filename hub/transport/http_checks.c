@@ -229,9 +229,7 @@ static bool check_project(const struct check *c, int n)
 		return false;
 	}
 	if (n < 0 || (n == 1 && !hub_project_ok(project))) {
-		hub_reply_error(c->r, 400, "Invalid queue identification",
-				"The format of the submitted queue name or "
-				"project id is not valid.");
+		hub_route_refuse_name(c->r, c->m->topic);
 		return false;
 	}
 	return true;
