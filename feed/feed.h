@@ -863,7 +863,7 @@ typedef struct feed_sub {
 	const char *options;    /* JSON text, NUL-terminated; "{}" when none */
 	uint64_t created_ms;    /* when the ttl started (created, or ttl set) */
 	uint64_t expires_ms;    /* created_ms + ttl */
-	uint32_t ttl_s;
+	uint64_t ttl_s;
 	bool confirmed;
 	/* The marker after the last message handed over: a read from it
 	 * (feed_read) gives the messages still to deliver. */
@@ -884,7 +884,7 @@ void feed_subs_free(feed_subs_t *subs);
 typedef struct feed_sub_in {
 	const char *subscriber;
 	const char *options;
-	uint32_t ttl_s;
+	uint64_t ttl_s;
 } feed_sub_in_t;
 
 /*

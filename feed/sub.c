@@ -32,10 +32,11 @@ struct feed__srec {
 	uint64_t expires_ms;
 	uint64_t marker_seq; /* the last seq handed to the subscriber */
 	uint64_t uri_hash;
-	uint32_t ttl_s;
+	uint64_t ttl_s;
 	uint32_t flags; /* FEED__S_* */
 	uint32_t uri_len;
 	uint32_t opt_len; /* uri then options follow, no NULs */
+	uint32_t unused;
 };
 
 /* A subscription read from `subs`: its record and where its bytes are
@@ -259,7 +260,9 @@ static void sub_apply(struct sub *s, const feed_sub_in_t *in, uint64_t now_ms)
 	if (in->ttl_s) {
 		s->rec.ttl_s = in->ttl_s;
 		s->rec.created_ms = now_ms;
-		s->rec.expires_ms = now_ms + (uint64_t)in->ttl_s * 1000;
+		s->rec.expires_ms = in->ttl_s > (UINT64_MAX - now_ms) / 1000
+					    ? UINT64_MAX - 1
+					    : now_ms + in->ttl_s * 1000;
 	}
 }
 
