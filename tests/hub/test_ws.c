@@ -1274,6 +1274,14 @@ static void workers(struct hh_server *srv)
 	   "an Idempotency-Key that is no string: 400");
 	json_decref(r);
 
+	r = act(&w, "queue_create", HDRS,
+		"{\"queue_name\": \"wk2\", \"metadata\": {\"_retry_delay\": -1}}");
+	ok(status_of(r) == 400 &&
+		   zaqar_error(r, "_retry_delay must be an integer number of "
+			       "seconds from 0 (off) to 43200.", NULL),
+	   "queue_create checks the worker settings as PUT: %s", hh_dump(r));
+	json_decref(r);
+
 	r = act(&w, "claim_create", HDRS,
 		"{\"queue_name\": \"wk\", \"limit\": 1, \"ttl\": 60}");
 	is(status_of(r), 201, "a claim of 60 s");
