@@ -131,7 +131,8 @@
  * entry past its window is dead whether compaction removed it yet or not
  * (the append checks the time), and qrec.due_ms is also no later than
  * the queue's first `iexpiry` entry. Keys name a generation: a queue
- * deleted and created again starts without any.
+ * deleted and created again starts without any. feed_debug_check()
+ * (check.c) verifies these for every live queue.
  */
 #ifndef HERALD_FEED_INTERNAL_H
 #define HERALD_FEED_INTERNAL_H
