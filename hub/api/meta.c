@@ -12,7 +12,11 @@
  * the integers (hub_meta_check), so the first violation reported is
  * Zaqar's, with its text. Values are judged as Python judges them, since
  * clients see the difference: isinstance(v, int) takes a bool, and a
- * falsy value of another type passes.
+ * falsy value of another type passes. After Zaqar's checks come Herald's:
+ * of Zaqar's worker keys that Zaqar leaves unchecked (a negative
+ * _max_claim_count, a _dead_letter_queue that is no usable queue name),
+ * then of its own keys (_retry_delay, _retry_delay_max,
+ * _idempotency_window, _feed_fields), each refused with its own text.
  *
  * PATCH washing
  * -------------
