@@ -962,8 +962,9 @@ void feed_debug_fail_alloc(unsigned n);
 /*
  * Checks the index invariants of every queue (feed_internal.h): that each
  * message has exactly the index entries its state wants (in `avail`,
- * `delayed`, `expiry`, its claim) and no entry lacks its message, and the
- * queue's counts. Returns 0, or FEED_ECORRUPT with a description of the
+ * `delayed`, `expiry`, its claim) and no entry lacks its message, the
+ * queue's counts, and that its idempotency keys' `idem` and `iexpiry`
+ * entries match one to one (check.c). Returns 0, or FEED_ECORRUPT with a description of the
  * first violation in `why` (may be NULL; truncated to why_len). Reads
  * every record of every queue: for tests, never for a running hub.
  */

@@ -134,7 +134,8 @@
  * entry past its window is dead whether compaction removed it yet or not
  * (the append checks the time), and qrec.due_ms is also no later than
  * the queue's first `iexpiry` entry. Keys name a generation: a queue
- * deleted and created again starts without any.
+ * deleted and created again starts without any. feed_debug_check()
+ * (check.c) verifies these for every live queue.
  *
  * Subscriptions (sub.c): `subs` holds each with its marker; `sexpiry` and
  * `suri` index them by expiry and by a hash of the subscriber URI, one

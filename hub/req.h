@@ -37,6 +37,10 @@
 
 /* ------------------------------------------------------------- requests */
 
+/* Longest idempotency key a client may send, bytes (feed takes more:
+ * room for a request key's index suffix). */
+#define HUB_IDEM_KEY_MAX 256
+
 enum hub_method {
 	HUB_GET,
 	HUB_HEAD,
@@ -160,6 +164,13 @@ struct hub_req {
 	const char *x_forwarded_proto;
 	const char *x_forwarded_host;
 	const char *if_modified_since;
+	/* Idempotency-Key (a Herald extension, docs/api.md; read on POST,
+	 * and from a WebSocket message_post's headers): the request's key
+	 * when the body gives none. NULL when absent. idempotency_key_len
+	 * is its length as sent; more than HUB_IDEM_KEY_MAX when it was
+	 * longer than that (then the key itself was not kept). */
+	const char *idempotency_key;
+	size_t idempotency_key_len;
 
 	/* Query parameters in the order sent; blank values dropped. */
 	struct hub_kv *query;

@@ -45,12 +45,12 @@
 #include "writer.h"
 #include "live/wait.h"
 #include "render.h"
+#include "meta.h"
 
 #define CLAIM_DEFAULT_LIMIT 10
-/* Retry backoff (extension): the cap when _retry_delay_max is absent, and
- * the largest delay or cap taken, seconds. */
+/* Retry backoff (extension): the cap when _retry_delay_max is absent,
+ * seconds (meta.h: the largest either may be). */
 #define RETRY_DEFAULT_MAX 3600
-#define RETRY_MAX 43200
 /* Release with a delay (extension): the largest delay, seconds. */
 #define RELEASE_DELAY_MAX 43200
 /* Redrive (extension): the default and largest step. */
@@ -176,8 +176,8 @@ static void claim_opts_from_meta(const void *data, size_t len,
 		strcpy(o->dlq, dlq);
 	o->dlq_ttl_s = meta_uint(meta, "_dead_letter_queue_messages_ttl",
 				 UINT32_MAX);
-	o->retry_delay_s = meta_uint(meta, "_retry_delay", RETRY_MAX);
-	o->retry_delay_max_s = meta_uint(meta, "_retry_delay_max", RETRY_MAX);
+	o->retry_delay_s = meta_uint(meta, "_retry_delay", HUB_RETRY_DELAY_MAX);
+	o->retry_delay_max_s = meta_uint(meta, "_retry_delay_max", HUB_RETRY_DELAY_MAX);
 	if (o->retry_delay_s && !o->retry_delay_max_s)
 		o->retry_delay_max_s = RETRY_DEFAULT_MAX;
 	json_decref(meta);

@@ -30,6 +30,7 @@
 #include "writer.h"
 #include "render.h"
 #include "msgs.h"
+#include "checksum.h"
 
 /* ------------------------------------------------------------- helpers */
 
@@ -161,6 +162,28 @@ static void random_uuid(char out[FEED_CLAIM_ID_LEN + 1])
 		 b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/*
+ * A popped message as Zaqar's mongodb driver renders it (_basic_message),
+ * with its "checksum" under enable-checksum as every other rendering of
+ * a message (Zaqar's pop does not project the stored one, so gives none).
+ */
+static json_t *popped_json(const struct hub_req *r, const feed_msg_t *m,
+			   const char *claim_id)
+{
+	char sum[HUB_CHECKSUM_LEN];
+	json_t *o = json_pack("{s:s,s:I,s:I,s:o,s:s,s:I}", "id", m->id, "age",
+			      (json_int_t)age_s(r, m->created_ms), "ttl",
+			      (json_int_t)hub_secs(m->expires_ms -
+						   m->created_ms),
+			      "body", body_json(m), "claim_id", claim_id,
+			      "claim_count", (json_int_t)m->claim_count);
+
+	if (o && r->cfg->enable_checksum &&
+	    hub_checksum(json_object_get(o, "body"), sum) == 0)
+		json_object_set_new(o, "checksum", json_string(sum));
+	return o;
+}
+
 static void pop_done(struct hub_req *r, void *ctx, int rc)
 {
 	struct write_ctx *c = ctx;
@@ -175,19 +198,9 @@ static void pop_done(struct hub_req *r, void *ctx, int rc)
 	}
 	random_uuid(claim_id);
 	arr = json_array();
-	for (size_t i = 0; i < c->msgs.n; i++) {
-		const feed_msg_t *m = &c->msgs.v[i];
-
-		json_array_append_new(
-			arr,
-			json_pack("{s:s,s:I,s:I,s:o,s:s,s:I}", "id", m->id,
-				  "age", (json_int_t)age_s(r, m->created_ms),
-				  "ttl",
-				  (json_int_t)hub_secs(m->expires_ms -
-						       m->created_ms),
-				  "body", body_json(m), "claim_id", claim_id,
-				  "claim_count", (json_int_t)m->claim_count));
-	}
+	for (size_t i = 0; i < c->msgs.n; i++)
+		json_array_append_new(arr, popped_json(r, &c->msgs.v[i],
+						       claim_id));
 	hub_reply(r, 200, json_pack("{s:o}", "messages", arr));
 out:
 	write_ctx_free(c);

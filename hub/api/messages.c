@@ -32,7 +32,7 @@
  * may carry "idempotency_key", and a v1.1/v2 document one for the whole
  * request, which stands for "<key>\0<index>" for each message without
  * its own (a NUL no message's key holds, so the two never collide). Keys
- * are 1..IDEM_KEY_MAX bytes. feed answers a repeat within the queue's
+ * are 1..HUB_IDEM_KEY_MAX bytes. feed answers a repeat within the queue's
  * `_idempotency_window` with the original's id; the 201 is the same as
  * for a fresh post, with "duplicates": [indexes of the repeats] added
  * whenever keys were in play.
@@ -80,10 +80,6 @@ static bool v1_client_id_ok(struct hub_req *r)
 }
 
 /* ---------------------------------------------------------------- post */
-
-/* Longest idempotency key a client may send, bytes (feed takes more:
- * room for a request key's index suffix). */
-#define IDEM_KEY_MAX 256
 
 struct post_ctx {
 	feed_append_req_t areq;
@@ -215,13 +211,13 @@ static bool idem_key_ok(struct hub_req *r, json_t *v, const char *where)
 {
 	size_t len = json_string_length(v);
 
-	if (!v || (json_is_string(v) && len >= 1 && len <= IDEM_KEY_MAX &&
+	if (!v || (json_is_string(v) && len >= 1 && len <= HUB_IDEM_KEY_MAX &&
 		   strlen(json_string_value(v)) == len))
 		return true;
 	hub_reply_error(r, 400, "Invalid request body",
 			"The idempotency_key of %s must be a string of 1 to %d "
 			"bytes without NUL characters.",
-			where, IDEM_KEY_MAX);
+			where, HUB_IDEM_KEY_MAX);
 	return false;
 }
 
@@ -292,12 +288,47 @@ static bool post_ranges(struct hub_req *r, size_t n, const long long *ttl,
 	return true;
 }
 
-/* The request's key (v1.1, v2: the document's "idempotency_key"),
- * borrowed; NULL when none. */
-static json_t *post_request_key(json_t *doc)
+/*
+ * The request's key into *out (a new reference; NULL when none): the
+ * document's "idempotency_key" (v1.1, v2), else the Idempotency-Key
+ * header (any version). Both may be sent only when they are the same.
+ * false after replying 400.
+ */
+static bool post_request_key(struct hub_req *r, json_t *doc, json_t **out)
 {
-	return json_is_object(doc) ? json_object_get(doc, "idempotency_key")
-				   : NULL;
+	json_t *body = json_is_object(doc) ? json_object_get(doc,
+							     "idempotency_key")
+					   : NULL, *head = NULL;
+	bool ok;
+
+	*out = NULL;
+	if (!idem_key_ok(r, body, "the request"))
+		return false;
+	if (r->idempotency_key) {
+		size_t len = r->idempotency_key_len;
+
+		if (len < 1 || len > HUB_IDEM_KEY_MAX ||
+		    strlen(r->idempotency_key) != len) {
+			hub_reply_error(r, 400, "Invalid request body",
+					"The Idempotency-Key header must be 1 "
+					"to %d bytes.", HUB_IDEM_KEY_MAX);
+			return false;
+		}
+		head = json_stringn(r->idempotency_key, len);
+		if (!head) {
+			hub_msgs_reply_nomem(r);
+			return false;
+		}
+	}
+	ok = !body || !head || json_equal(body, head);
+	if (!ok)
+		hub_reply_error(r, 400, "Invalid request body",
+				"The Idempotency-Key header and the body's "
+				"idempotency_key differ: send one of them, or "
+				"the same key in both.");
+	*out = ok ? json_incref(body ? body : head) : NULL;
+	json_decref(head);
+	return ok;
 }
 
 /*
@@ -324,10 +355,9 @@ static bool post_key(struct post_ctx *c, size_t i, json_t *own, json_t *req)
 }
 
 /* The keys of the batch, when any and the queue's window is on. */
-static bool post_ctx_keys(struct post_ctx *c, json_t *doc, json_t *arr,
+static bool post_ctx_keys(struct post_ctx *c, json_t *req, json_t *arr,
 			  const struct post_rules *pr)
 {
-	json_t *req = post_request_key(doc);
 	bool any = req != NULL;
 
 	for (size_t i = 0; !any && i < c->n; i++)
@@ -353,7 +383,7 @@ static bool post_ctx_keys(struct post_ctx *c, json_t *doc, json_t *arr,
 }
 
 /* The validated batch as an append request (new context; NULL on ENOMEM). */
-static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *doc,
+static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *req_key,
 				     json_t *arr, const struct post_rules *pr,
 				     const long long *ttl,
 				     const long long *delay)
@@ -395,7 +425,7 @@ static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *doc,
 				? FEED_APPEND_NO_CREATE
 				: 0;
 	c->areq.ids = c->ids;
-	if (!post_ctx_keys(c, doc, arr, pr))
+	if (!post_ctx_keys(c, req_key, arr, pr))
 		goto fail;
 	return c;
 fail:
@@ -468,7 +498,7 @@ void hub_messages_post(struct hub_req *r)
 	struct post_rules pr;
 	struct post_ctx *c = NULL;
 	long long *ttl = NULL, *delay = NULL;
-	json_t *doc, *arr;
+	json_t *doc, *arr, *req_key = NULL;
 	size_t n;
 
 	if (!v1_client_id_ok(r))
@@ -490,10 +520,10 @@ void hub_messages_post(struct hub_req *r)
 		goto out;
 	}
 	if (!post_fields(r, arr, &pr, ttl, delay) ||
-	    !idem_key_ok(r, post_request_key(doc), "the request") ||
+	    !post_request_key(r, doc, &req_key) ||
 	    !post_ranges(r, n, ttl, delay))
 		goto out;
-	c = post_ctx_new(r, doc, arr, &pr, ttl, delay);
+	c = post_ctx_new(r, req_key, arr, &pr, ttl, delay);
 	if (!c) {
 		hub_msgs_reply_nomem(r);
 		goto out;
@@ -502,6 +532,7 @@ void hub_messages_post(struct hub_req *r)
 out:
 	free(ttl);
 	free(delay);
+	json_decref(req_key);
 	json_decref(doc);
 }
 

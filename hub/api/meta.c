@@ -12,7 +12,11 @@
  * the integers (hub_meta_check), so the first violation reported is
  * Zaqar's, with its text. Values are judged as Python judges them, since
  * clients see the difference: isinstance(v, int) takes a bool, and a
- * falsy value of another type passes.
+ * falsy value of another type passes. After Zaqar's checks come Herald's:
+ * of Zaqar's worker keys that Zaqar leaves unchecked (a negative
+ * _max_claim_count, a _dead_letter_queue that is no usable queue name),
+ * then of its own keys (_retry_delay, _retry_delay_max,
+ * _idempotency_window, _feed_fields), each refused with its own text.
  *
  * PATCH washing
  * -------------
@@ -40,6 +44,7 @@
 
 #include "config.h"
 #include "req.h"
+#include "route.h"
 #include "api/api.h"
 #include "meta.h"
 #include "feeds.h"
@@ -113,7 +118,8 @@ static bool py_int(json_t *v, long long *n)
 	return true;
 }
 
-enum int_range { R_NONE, R_TTL, R_POST_SIZE, R_DELAY };
+enum int_range { R_NONE, R_TTL, R_POST_SIZE, R_DELAY, R_DLQ_TTL,
+		 R_CLAIM_COUNT };
 
 /* The integer keys, in the order Zaqar checks them. */
 static const struct {
@@ -122,8 +128,8 @@ static const struct {
 } int_keys[] = {
 	{"_default_message_ttl", R_TTL},
 	{"_max_messages_post_size", R_POST_SIZE},
-	{"_max_claim_count", R_NONE},
-	{"_dead_letter_queue_messages_ttl", R_NONE},
+	{"_max_claim_count", R_CLAIM_COUNT},
+	{"_dead_letter_queue_messages_ttl", R_DLQ_TTL},
 	{"_default_message_delay", R_DELAY},
 };
 
@@ -153,6 +159,21 @@ static const char *range_check(const struct hub_limits *l, enum int_range rg,
 		snprintf(buf, size, "The TTL can not exceed %u seconds, and "
 			 "must be at least 0 seconds long.",
 			 l->max_message_delay);
+		return buf;
+	case R_DLQ_TTL:
+		if (n >= HUB_MIN_MESSAGE_TTL && n <= l->max_message_ttl)
+			return NULL;
+		snprintf(buf, size, "The TTL for a message may not exceed %u "
+			 "seconds, and must be at least %d seconds long.",
+			 l->max_message_ttl, HUB_MIN_MESSAGE_TTL);
+		return buf;
+	case R_CLAIM_COUNT:
+		/* Zaqar takes any integer; Herald refuses what it cannot
+		 * count to (0 is falsy: none, as null). */
+		if (n >= 0 && n <= UINT32_MAX)
+			return NULL;
+		snprintf(buf, size, "%s must be a positive integer (at most "
+			 "%u), or 0 or null for none.", key, UINT32_MAX);
 		return buf;
 	default:
 		return NULL;
@@ -250,9 +271,53 @@ static const char *idem_window_check(json_t *meta, char *buf, size_t size)
 	return buf;
 }
 
-/* Zaqar's queue_metadata_putting: NULL when meta is valid, else why. */
-const char *hub_meta_check(const struct hub_limits *l, json_t *meta,
-			   char *buf, size_t size)
+/* `_dead_letter_queue`, which Zaqar does not check: null, "" or absent
+ * (none), else the name of another queue of the project. */
+static const char *dlq_check(const char *queue, json_t *meta, char *buf,
+			     size_t size)
+{
+	json_t *v = json_object_get(meta, "_dead_letter_queue");
+	const char *name = json_string_value(v);
+
+	if (!v || json_is_null(v) || (name && !*name))
+		return NULL;
+	if (!name || !hub_queue_name_ok(name, json_string_length(v)))
+		return "_dead_letter_queue must be a queue name: 1 to 64 "
+		       "ASCII letters, digits, underscores and hyphens.";
+	if (queue && strcmp(name, queue) == 0) {
+		snprintf(buf, size, "_dead_letter_queue must name another "
+			 "queue than %s itself.", queue);
+		return buf;
+	}
+	return NULL;
+}
+
+/* Herald's `_retry_delay` and `_retry_delay_max` (claims.c): seconds, 1
+ * to HUB_RETRY_DELAY_MAX; null or absent is none (0 too, for the delay:
+ * backoff off). */
+static const char *retry_delay_check(json_t *meta, char *buf, size_t size)
+{
+	static const char *const keys[] = {"_retry_delay", "_retry_delay_max"};
+
+	for (int i = 0; i < 2; i++) {
+		json_t *v = json_object_get(meta, keys[i]);
+		long long n = json_integer_value(v), lo = i ? 1 : 0;
+
+		if (!v || json_is_null(v) ||
+		    (json_is_integer(v) && n >= lo && n <= HUB_RETRY_DELAY_MAX))
+			continue;
+		snprintf(buf, size, "%s must be an integer number of seconds "
+			 "from %lld%s to %d.", keys[i], lo,
+			 i ? "" : " (off)", HUB_RETRY_DELAY_MAX);
+		return buf;
+	}
+	return NULL;
+}
+
+/* Zaqar's queue_metadata_putting (NULL when meta is valid, else why),
+ * then Herald's checks of what Zaqar leaves unchecked. */
+const char *hub_meta_check(const struct hub_limits *l, const char *queue,
+			   json_t *meta, char *buf, size_t size)
 {
 	const char *why;
 	json_t *v;
@@ -277,19 +342,23 @@ const char *hub_meta_check(const struct hub_limits *l, json_t *meta,
 	v = json_object_get(meta, "_enable_encrypt_messages");
 	if (!py_falsy(v) && !json_is_boolean(v))
 		return "_enable_encrypt_messages must be boolean.";
-	why = feed_fields_check(meta, buf, size);
+	why = retry_check(meta, buf, size);
+	if (!why)
+		why = dlq_check(queue, meta, buf, size);
+	if (!why)
+		why = retry_delay_check(meta, buf, size);
 	if (!why)
 		why = idem_window_check(meta, buf, size);
-	if (why)
-		return why;
-	return retry_check(meta, buf, size);
+	if (!why)
+		why = feed_fields_check(meta, buf, size);
+	return why;
 }
 
 bool hub_meta_validate(struct hub_req *r, json_t *meta, const char *title)
 {
 	char buf[512];
-	const char *why = hub_meta_check(&r->cfg->limits, meta, buf,
-					 sizeof(buf));
+	const char *why = hub_meta_check(&r->cfg->limits, r->queue, meta,
+					 buf, sizeof(buf));
 
 	if (!why)
 		return true;

@@ -23,24 +23,33 @@
  * message's idempotency key is remembered, seconds; 0 turns keys off. */
 #define HUB_IDEM_WINDOW_DEFAULT 300
 #define HUB_IDEM_WINDOW_MAX 86400
+/* `_retry_delay`, `_retry_delay_max` (Herald extensions: retry backoff):
+ * the largest either may be, seconds. */
+#define HUB_RETRY_DELAY_MAX 43200
 
 /*
  * Checks the reserved keys of `meta` (a JSON object, borrowed) against
- * r's limits, in Zaqar's order and with its texts. On a violation replies
- * 400 with `title` ("Invalid API request" for PUT, "Invalid request body"
- * for PATCH) and returns false.
+ * r's limits, in Zaqar's order and with its texts (then Herald's worker
+ * settings, with its own: see hub_meta_check()), for r's queue. On a
+ * violation replies 400 with `title` ("Invalid API request" for PUT,
+ * "Invalid request body" for PATCH) and returns false.
  */
 bool hub_meta_validate(struct hub_req *r, json_t *meta, const char *title);
 
 /*
  * The check of hub_meta_validate() without a request or a reply, for the
- * writer thread: `meta` (a JSON object, borrowed) against the limits `l`.
- * Returns NULL when meta is valid; otherwise why not, in Zaqar's words:
- * either `buf` (written, NUL-terminated, at most `size` bytes) or a string
- * constant. Touches nothing else.
+ * writer thread: `meta` (a JSON object, borrowed) of the queue named
+ * `queue` against the limits `l`. Zaqar's keys get Zaqar's checks; where
+ * Zaqar has none, Herald refuses what it could not act on: a negative
+ * `_max_claim_count`, a `_dead_letter_queue` that is no queue name or is
+ * the queue itself; and its own keys (`_retry_delay`, `_retry_delay_max`,
+ * `_idempotency_window`, `_feed_fields`) out of type or range. Returns
+ * NULL when meta is valid; otherwise why not: either `buf` (written,
+ * NUL-terminated, at most `size` bytes) or a string constant. Touches
+ * nothing else.
  */
-const char *hub_meta_check(const struct hub_limits *l, json_t *meta,
-			   char *buf, size_t size);
+const char *hub_meta_check(const struct hub_limits *l, const char *queue,
+			   json_t *meta, char *buf, size_t size);
 
 /*
  * Whether `key` is one of the reserved keys that have a default (those

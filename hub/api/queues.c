@@ -565,7 +565,8 @@ static int patch_run(feed_t *feed, void *ctx, uint64_t now_ms)
 	free(data);
 	if (patch_apply(j, meta))
 		goto out;
-	why = hub_meta_check(&j->limits, meta, j->msg, sizeof(j->msg));
+	why = hub_meta_check(&j->limits, j->queue, meta, j->msg,
+			     sizeof(j->msg));
 	if (why) {
 		j->status = 400;
 		if (why != j->msg)

@@ -252,6 +252,24 @@ static bool roles_admin(const char *roles)
 	return false;
 }
 
+/* Idempotency-Key of a POST (the messages post reads it): one too long
+ * to keep is refused there by its length. */
+static void idempotency_key(struct hub_req *r, struct lws *wsi,
+			    struct hub_http_heads *hd)
+{
+	int n;
+
+	if (r->method != HUB_POST)
+		return;
+	n = hub_http__copy_custom(wsi, "idempotency-key:", hd->idempotency_key,
+				  sizeof(hd->idempotency_key));
+	if (n == 0)
+		return;
+	r->idempotency_key = hd->idempotency_key;
+	r->idempotency_key_len = n == 1 ? strlen(hd->idempotency_key)
+				       : sizeof(hd->idempotency_key);
+}
+
 bool hub_http__checks(struct hub_req *r, struct lws *wsi,
 		      const struct hub_route_match *m,
 		      struct hub_http_heads *hd)
@@ -274,5 +292,6 @@ bool hub_http__checks(struct hub_req *r, struct lws *wsi,
 	    hub_http__copy_custom(wsi, "last-event-id:", hd->last_event_id,
 				  sizeof(hd->last_event_id)) < 0)
 		hd->last_event_id[0] = '\0'; /* too long: no id of ours */
+	idempotency_key(r, wsi, hd);
 	return true;
 }

@@ -20,6 +20,7 @@ struct hub_http_heads {
 	char if_none_match[1024];
 	char last_event_id[FEED_ID_LEN + 8];
 	char accept[512];
+	char idempotency_key[HUB_IDEM_KEY_MAX + 2];
 };
 
 /* Copies a known header: 1 set, 0 absent ("" in buf), -1 too long. */

@@ -711,6 +711,24 @@ static void finish(struct hub_ws_action *a)
 
 /* ----------------------------------------------------------- running */
 
+/* Idempotency-Key (a Herald extension), as HTTP's header: message_post
+ * hands it to the handler, which checks it; a string, as every header. */
+static bool idempotency_key_ok(struct hub_ws_action *a, json_t *h)
+{
+	json_t *v = json_object_get(h, "Idempotency-Key");
+
+	if (!v || a->verb->id != V_MESSAGE_POST)
+		return true;
+	if (!json_is_string(v)) {
+		hub_ws_action_fail(a, 400, "The Idempotency-Key header must be "
+				   "a string.", NULL);
+		return false;
+	}
+	a->pub.idempotency_key = json_string_value(v);
+	a->pub.idempotency_key_len = json_string_length(v);
+	return true;
+}
+
 /*
  * Client-ID, as the schema requires it, and X-Project-ID: as on HTTP
  * (issue #3), a missing project is the default project; an empty or
@@ -740,7 +758,7 @@ static bool headers_ok(struct hub_ws_action *a)
 	snprintf(a->project, sizeof(a->project), "%s",
 		 has_project ? project : "");
 	r->project = a->project;
-	return true;
+	return idempotency_key_ok(a, h);
 }
 
 /* An id that can stand as one path segment or one value of an ids= list

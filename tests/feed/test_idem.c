@@ -2,11 +2,15 @@
  * test_idem.c - idempotent appends (feed.h, "Idempotent appends"): a
  * repeat within its key's window is answered with the original's id and
  * stores nothing; windows end; keys are per queue, durable, compacted in
- * O(expired) and reclaimed with their queue.
+ * O(expired) and reclaimed with their queue; feed_debug_check() holds
+ * the `idem` and `iexpiry` entries to each other at every step, and finds
+ * a key that lost either.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <lmdb.h>
 
 #include "feed.h"
 #include "fixture.h"
@@ -96,14 +100,6 @@ static void compact_all(feed_t *feed, uint64_t now_ms,
 	} while (res.more);
 }
 
-static void check(feed_t *feed, const char *what)
-{
-	char why[256] = "";
-
-	ok(feed_debug_check(feed, why, sizeof(why)) == 0, "indexes hold %s%s%s",
-	   what, why[0] ? ": " : "", why);
-}
-
 static void test_repeat(feed_t *feed)
 {
 	feed_id_t a, b, c;
@@ -144,7 +140,7 @@ static void test_repeat(feed_t *feed)
 	   strcmp(a, b) == 0, "repeat just inside it");
 	ok(!post1(feed, "q", "w", "short", 10, T0 + 10 * SEC, b) &&
 	   strcmp(a, b) != 0, "stored again once it passed (not compacted)");
-	check(feed, "after a key replaced its dead entry");
+	fixture_check(feed, "after a key replaced its dead entry");
 }
 
 static void test_batch(feed_t *feed)
@@ -170,6 +166,7 @@ static void test_batch(feed_t *feed)
 	ok(strcmp(p2.ids[0], p.ids[0]) == 0 && strcmp(p2.ids[3], p.ids[3]) == 0,
 	   "with the original ids");
 	is(total(feed, "batch", T0 + SEC), 4, "one more stored");
+	fixture_check(feed, "after keyed batches with repeats");
 }
 
 static void test_group(feed_t *feed)
@@ -189,6 +186,7 @@ static void test_group(feed_t *feed)
 	   r[1].status == 0 && !dups[0] && dups[1] &&
 	   strcmp(ids[0], ids[1]) == 0,
 	   "in one group commit, a later request repeats an earlier one");
+	fixture_check(feed, "after a group commit with a repeat");
 }
 
 static void test_per_queue(feed_t *feed)
@@ -203,6 +201,7 @@ static void test_per_queue(feed_t *feed)
 	ok(feed_queue_delete(feed, P, "pb") == 0 &&
 	   !post1(feed, "pb", "1", "shared", 0, T0 + SEC, c),
 	   "a queue deleted and created again starts without keys");
+	fixture_check(feed, "after a keyed queue was deleted and created again");
 }
 
 static void test_bad_keys(feed_t *feed)
@@ -222,6 +221,7 @@ static void test_bad_keys(feed_t *feed)
 	k = (feed_key_t){big, FEED_IDEM_KEY_MAX};
 	feed_append_group(feed, &r, 1, T0);
 	is(r.status, 0, "a key of FEED_IDEM_KEY_MAX bytes is fine");
+	fixture_check(feed, "after refused keys and a longest one");
 }
 
 /* Keys survive a reopen; compaction removes expired keys only, in
@@ -240,6 +240,7 @@ static feed_t *test_durable_and_compact(feed_t *feed, const char *dir)
 	ok(feed_open(&feed, dir, NULL) == 0, "reopened");
 	ok(post1(feed, "d", "again", "durable", 0, now + SEC, b) &&
 	   strcmp(a, b) == 0, "after a reopen the key is still a repeat");
+	fixture_check(feed, "after a reopen");
 
 	for (int i = 0; i < 2000; i++) {
 		snprintf(key, sizeof(key), "live%d", i);
@@ -260,7 +261,7 @@ static feed_t *test_durable_and_compact(feed_t *feed, const char *dir)
 	ok(sum.keys == 0, "nothing more to do at the same time");
 	ok(post1(feed, "c", "l", "live1", 3600, now + 12 * SEC, b) &&
 	   strcmp(b, live[1]) == 0, "live keys stay");
-	check(feed, "after key compaction");
+	fixture_check(feed, "after key compaction");
 	return feed;
 }
 
@@ -290,7 +291,62 @@ static void test_reclaim(feed_t *feed)
 	plain = dropped_of(feed, "rp", false);
 	is((long long)(keyed - plain), 10,
 	       "a deleted queue's 5 keys (two entries each) are reclaimed");
-	check(feed, "after reclaiming");
+	fixture_check(feed, "after reclaiming");
+}
+
+/*
+ * Deletes the first entry of `db` ("idem" or "iexpiry") through LMDB
+ * directly (the feed closed), so the two no longer match.
+ */
+static void drop_first(const char *dir, const char *db)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val key, val;
+
+	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+	    mdb_env_set_mapsize(env, 64 << 20) ||
+	    mdb_env_open(env, dir, 0, 0644) ||
+	    mdb_txn_begin(env, NULL, 0, &txn) ||
+	    mdb_dbi_open(txn, db, 0, &dbi) ||
+	    mdb_cursor_open(txn, dbi, &cur) ||
+	    mdb_cursor_get(cur, &key, &val, MDB_FIRST) ||
+	    mdb_cursor_del(cur, 0))
+		bail_out("cannot drop the first entry of %s", db);
+	mdb_cursor_close(cur);
+	if (mdb_txn_commit(txn))
+		bail_out("cannot commit to %s", db);
+	mdb_env_close(env);
+}
+
+/* feed_debug_check() finds a key that lost either of its two entries. */
+static void test_check_fails(void)
+{
+	static const char *const dbs[] = {"iexpiry", "idem"};
+	static const char *const want[] = {
+		"idem entry without its iexpiry entry",
+		"iexpiry entries without their idem entry"};
+
+	for (int i = 0; i < 2; i++) {
+		const char *dir;
+		feed_t *feed = fixture_open(&dir, NULL);
+		char why[256] = "";
+		feed_id_t a;
+
+		post1(feed, "x", "1", "k", 0, T0, a);
+		post1(feed, "x", "2", "k2", 0, T0, a);
+		fixture_check(feed, "before the damage");
+		feed_close(feed);
+		drop_first(dir, dbs[i]);
+		ok(feed_open(&feed, dir, NULL) == 0, "reopened after dropping "
+		   "an %s entry", dbs[i]);
+		ok(feed_debug_check(feed, why, sizeof(why)) == FEED_ECORRUPT &&
+		   strstr(why, want[i]), "the check finds it: %s", why);
+		feed_close(feed);
+		fixture_rmdir(dir);
+	}
 }
 
 int main(void)
@@ -308,6 +364,7 @@ int main(void)
 
 	feed_close(feed);
 	fixture_rmdir(dir);
+	test_check_fails();
 	done_testing();
 	return exit_status();
 }

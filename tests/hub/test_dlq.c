@@ -3,7 +3,8 @@
  * transcript_v2_dlq.txt) through the real server, and Herald's
  * extensions around them (docs/api.md): redrive, retry backoff
  * (_retry_delay, _retry_delay_max), release with a delay (DELETE of a
- * claim with ?delay=N), and the refusal of a renew of an expired claim.
+ * claim with ?delay=N), the refusal of a renew of an expired claim, and
+ * the checks of the worker settings in a queue's metadata.
  *
  * Time moves with the test clock (hh_clock_advance), never by sleeping.
  */
@@ -148,6 +149,80 @@ static void renew_expired(void)
 		     "a renew of an expired claim is 404 with a JSON body");
 }
 
+#define PATCH_TYPE "Content-Type: application/openstack-messaging-v2.0-json-patch\r\n"
+
+/* One unusable worker setting: 400 on PUT (Zaqar's "Invalid API
+ * request"), and on a PATCH that adds it to a valid queue ("Invalid
+ * request body"), each with `desc`; the queue keeps its metadata. */
+static void refused(const char *key, const char *value, const char *desc)
+{
+	hh_call(&a, &r, "PUT", "/v2/queues/vq", hh_fmt("{\"%s\": %s}", key, value));
+	expect_error(&r, 400, "Invalid API request", desc,
+		     hh_fmt("PUT %s: %s", key, value));
+	hh_callh(&a, &r, "PATCH", "/v2/queues/vq", PATCH_TYPE,
+		 hh_fmt("[{\"op\": \"add\", \"path\": \"/metadata/%s\", "
+			"\"value\": %s}]", key, value));
+	expect_error(&r, 400, "Invalid request body", desc,
+		     hh_fmt("PATCH %s: %s", key, value));
+}
+
+static void settings(void)
+{
+	const char *ttl = "The TTL for a message may not exceed 1209600 seconds, "
+			  "and must be at least 60 seconds long.";
+	const char *count = "_max_claim_count must be a positive integer (at "
+			    "most 4294967295), or 0 or null for none.";
+	const char *dlq = "_dead_letter_queue must be a queue name: 1 to 64 "
+			  "ASCII letters, digits, underscores and hyphens.";
+	const char *delay = "_retry_delay must be an integer number of seconds "
+			    "from 0 (off) to 43200.";
+	const char *dmax = "_retry_delay_max must be an integer number of "
+			   "seconds from 1 to 43200.";
+	const char *window = "_idempotency_window must be an integer number of "
+			     "seconds from 0 (off) to 86400.";
+
+	hh_call(&a, &r, "PUT", "/v2/queues/vq", "{\"keep\": 1}");
+	is(r.status, 201, "settings: a valid queue vq");
+	/* Zaqar's own checks, its texts */
+	refused("_max_claim_count", "\"3\"", "_max_claim_count must be integer.");
+	refused("_dead_letter_queue_messages_ttl", "\"120\"",
+		"_dead_letter_queue_messages_ttl must be integer.");
+	refused("_dead_letter_queue_messages_ttl", "59", ttl);
+	refused("_dead_letter_queue_messages_ttl", "0", ttl);
+	refused("_dead_letter_queue_messages_ttl", "1209601", ttl);
+	/* Herald's, where Zaqar has none */
+	refused("_max_claim_count", "-1", count);
+	refused("_max_claim_count", "4294967296", count);
+	refused("_dead_letter_queue", "5", dlq);
+	refused("_dead_letter_queue", "\"no/such\"", dlq);
+	refused("_dead_letter_queue", "\"vq\"",
+		"_dead_letter_queue must name another queue than vq itself.");
+	refused("_retry_delay", "-1", delay);
+	refused("_retry_delay", "43201", delay);
+	refused("_retry_delay", "\"10\"", delay);
+	refused("_retry_delay", "1.5", delay);
+	refused("_retry_delay_max", "0", dmax);
+	refused("_retry_delay_max", "true", dmax);
+	refused("_retry_delay_max", "43201", dmax);
+	refused("_idempotency_window", "-1", window);
+	refused("_idempotency_window", "[]", window);
+	hh_call(&a, &r, "GET", "/v2/queues/vq", NULL);
+	ok(hh_geti(r.json, "keep") == 1 && !hh_get(r.json, "_retry_delay") &&
+		   json_is_null(hh_get(r.json, "_max_claim_count")),
+	   "the refused settings were not stored: %s", r.body);
+
+	hh_call(&a, &r, "PUT", "/v2/queues/vq",
+		"{\"_max_claim_count\": 3, \"_dead_letter_queue\": \"vq-dead\", "
+		"\"_dead_letter_queue_messages_ttl\": 60, \"_retry_delay\": 43200, "
+		"\"_retry_delay_max\": 1, \"_idempotency_window\": 0}");
+	is(r.status, 204, "the bounds themselves are fine");
+	hh_call(&a, &r, "PUT", "/v2/queues/vq",
+		"{\"_max_claim_count\": 0, \"_dead_letter_queue\": \"\", "
+		"\"_dead_letter_queue_messages_ttl\": null, \"_retry_delay\": 0, "
+		"\"_retry_delay_max\": null}");
+	is(r.status, 204, "and so are none: 0, \"\" and null");
+}
+
 int main(void)
 {
 	hh_start(&srv, NULL);
@@ -158,6 +233,7 @@ int main(void)
 	redrive();
 	backoff();
 	renew_expired();
+	settings();
 
 	hh_resp_free(&r);
 	hh_client_close(&a);

@@ -596,6 +596,76 @@ static void idempotency(void)
 	   "10 s later the window passed: stored again");
 }
 
+/* The Idempotency-Key header (an extension): the request's key when the
+ * body has none; the same key in both is fine, two different ones 400. */
+static void idempotency_header(void)
+{
+	const char *one = "{\"messages\": [{\"body\": \"h1\"}, {\"body\": \"h2\"}]}";
+	const char *hk = "Idempotency-Key: hdr-1\r\n";
+	char h1[128], h2[128], big[300];
+
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages", hk, one);
+	ok(r.status == 201 && hh_len(r.json, "duplicates") == 0,
+	   "a post with the header: 201, keys in play: %s", r.body);
+	hh_copy(h1, sizeof(h1), res_id(0));
+	hh_copy(h2, sizeof(h2), res_id(1));
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages", hk, one);
+	ok(r.status == 201 && strcmp(res_id(0), h1) == 0 &&
+		   strcmp(res_id(1), h2) == 0 && hh_len(r.json, "duplicates") == 2,
+	   "the same post with the same header: the original ids: %s", r.body);
+	hh_call(&a, &r, "POST", "/v2/queues/ih/messages",
+		"{\"idempotency_key\": \"hdr-1\", \"messages\": [{\"body\": \"h1\"}, "
+		"{\"body\": \"h2\"}]}");
+	ok(r.status == 201 && strcmp(res_id(0), h1) == 0 &&
+		   hh_len(r.json, "duplicates") == 2,
+	   "the header's key is the body's request key: %s", r.body);
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages", hk,
+		 "{\"idempotency_key\": \"hdr-1\", \"messages\": [{\"body\": \"h1\"}, "
+		 "{\"body\": \"h2\"}]}");
+	ok(r.status == 201 && hh_len(r.json, "duplicates") == 2,
+	   "the same key in the header and the body: fine");
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages", hk,
+		 "{\"idempotency_key\": \"other\", \"messages\": [{\"body\": 1}]}");
+	expect_error(&r, 400, "Invalid request body",
+		     "The Idempotency-Key header and the body's idempotency_key "
+		     "differ: send one of them, or the same key in both.",
+		     "a header and a body key that differ: 400");
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages", hk,
+		 "{\"messages\": [{\"body\": \"own\", \"idempotency_key\": \"m-1\"}, "
+		 "{\"body\": \"h2\"}]}");
+	ok(r.status == 201 && strcmp(res_id(0), h1) != 0 &&
+		   strcmp(res_id(1), h2) == 0 &&
+		   hh_len(r.json, "duplicates") == 1,
+	   "a message's own key wins over the header's: %s", r.body);
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages",
+		 "Idempotency-Key: \r\n", one);
+	expect_4xx(&r, 400, "an empty Idempotency-Key: 400");
+	memset(big, 'k', 257);
+	big[257] = '\0';
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages",
+		 hh_fmt("Idempotency-Key: %s\r\n", big), one);
+	expect_error(&r, 400, "Invalid request body",
+		     "The Idempotency-Key header must be 1 to 256 bytes.",
+		     "an Idempotency-Key of 257 bytes: 400");
+	big[256] = '\0';
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/messages",
+		 hh_fmt("Idempotency-Key: %s\r\n", big), one);
+	is(r.status, 201, "one of 256 bytes is fine");
+	hh_call(&a, &r, "GET", "/v2/queues/ih/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 5,
+	   "2 + 1 + 2 stored: no repeat was stored again");
+	hh_call(&a, &r, "PUT", "/v1/queues/ih1", "");
+	hh_callh(&a, &r, "POST", "/v1/queues/ih1/messages", hk,
+		 "[{\"ttl\": 60, \"body\": 1}]");
+	hh_copy(h1, sizeof(h1), res_id(0));
+	hh_callh(&a, &r, "POST", "/v1/queues/ih1/messages", hk,
+		 "[{\"ttl\": 60, \"body\": 1}]");
+	ok(r.status == 201 && strcmp(res_id(0), h1) == 0,
+	   "v1, whose post has no document key, takes the header: %s", r.body);
+	hh_callh(&a, &r, "POST", "/v2/queues/ih/claims", hk, "{\"ttl\": 60}");
+	is(r.status, 201, "other POSTs ignore the header");
+}
+
 /*
  * With --enable-checksum, as Zaqar's enable_checksum: every v1.1 and v2
  * rendering of a message carries "checksum": "MD5:" + md5(json.dumps(
@@ -644,6 +714,23 @@ static void checksums(void)
 	is(r.status, 201, "a claim");
 	is_str(hh_gets(r.json, "messages.0.checksum"), sum,
 	       "a claim's messages carry it");
+	hh_call(&c, &r, "POST", "/v2/queues/cpop/messages",
+		"{\"messages\": [{\"body\": {\"b\": [1, 2.5, \"\\u00e9\"], "
+		"\"a\": null, \"s\": \"x\\\"y\\\\/\\n\\u0001\\u007f\"}}, "
+		"{\"body\": null}]}");
+	hh_call(&c, &r, "DELETE", "/v2/queues/cpop/messages?pop=2", NULL);
+	ok(r.status == 200 && hh_len(r.json, "messages") == 2 &&
+		   hh_keys_are(hh_get(r.json, "messages.0"),
+			       "id,age,ttl,body,claim_id,claim_count,checksum"),
+	   "a popped message carries it too: %s", r.body);
+	is_str(hh_gets(r.json, "messages.0.checksum"), sum,
+	       "the same checksum in a pop");
+	ok(!hh_get(r.json, "messages.1.checksum"), "a popped null body has none");
+	hh_call(&c, &r, "POST", "/v1.1/queues/cpop/messages",
+		"{\"messages\": [{\"ttl\": 60, \"body\": {\"b\": [1, 2.5, \"\\u00e9\"], "
+		"\"a\": null, \"s\": \"x\\\"y\\\\/\\n\\u0001\\u007f\"}}]}");
+	hh_call(&c, &r, "DELETE", "/v1.1/queues/cpop/messages?pop=1", NULL);
+	is_str(hh_gets(r.json, "messages.0.checksum"), sum, "a v1.1 pop too");
 	hh_client_close(&c);
 	is(hh_discard(&s2), 0, "the checksum server exits 0");
 }
@@ -662,6 +749,7 @@ int main(void)
 	delayed();
 	v1_1();
 	idempotency();
+	idempotency_header();
 	checksums();
 
 	hh_resp_free(&r);

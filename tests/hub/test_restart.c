@@ -15,7 +15,7 @@ static struct hh_resp r = HH_RESP_INIT;
 
 int main(void)
 {
-	char ids[5][128], next[1024], cid[128], v1id[128], kid[128];
+	char ids[5][128], next[1024], cid[128], v1id[128], kid[128], hid[128];
 	const char *keyed = "{\"messages\": [{\"body\": \"once\", \"idempotency_key\": \"order-7\"}]}";
 
 	hh_start(&srv, NULL);
@@ -43,6 +43,11 @@ int main(void)
 	hh_call(&a, &r, "POST", "/v2/queues/idq/messages", keyed);
 	is(r.status, 201, "a post with an idempotency key");
 	hh_copy(kid, sizeof(kid), hh_href_id(hh_gets(r.json, "resources.0")));
+
+	hh_callh(&a, &r, "POST", "/v2/queues/idh/messages",
+		 "Idempotency-Key: req-h\r\n", "{\"messages\": [{\"body\": \"h\"}]}");
+	is(r.status, 201, "a post with an Idempotency-Key header");
+	hh_copy(hid, sizeof(hid), hh_href_id(hh_gets(r.json, "resources.0")));
 
 	is(hh_stop(&srv), 0, "the server exits 0 on SIGTERM");
 	hh_clock_advance(&srv, 10000);
@@ -91,6 +96,23 @@ int main(void)
 	   "after the restart the key's repeat is still recognised: %s", r.body);
 	hh_call(&a, &r, "GET", "/v2/queues/idq/stats", NULL);
 	is(hh_geti(r.json, "messages.total"), 1, "and stored nothing");
+	hh_callh(&a, &r, "POST", "/v2/queues/idh/messages",
+		 "Idempotency-Key: req-h\r\n", "{\"messages\": [{\"body\": \"h\"}]}");
+	ok(r.status == 201 && hh_len(r.json, "duplicates") == 1 &&
+		   strcmp(hh_href_id(hh_gets(r.json, "resources.0")) ? hh_href_id(hh_gets(r.json, "resources.0")) : "", hid) == 0,
+	   "the header's key too, 10 s later across the restart: %s", r.body);
+	hh_clock_advance(&srv, 289999);
+	hh_callh(&a, &r, "POST", "/v2/queues/idh/messages",
+		 "Idempotency-Key: req-h\r\n", "{\"messages\": [{\"body\": \"h\"}]}");
+	ok(hh_len(r.json, "duplicates") == 1, "still a repeat just inside the 300 s window");
+	hh_clock_advance(&srv, 1);
+	hh_callh(&a, &r, "POST", "/v2/queues/idh/messages",
+		 "Idempotency-Key: req-h\r\n", "{\"messages\": [{\"body\": \"h\"}]}");
+	ok(r.status == 201 && hh_len(r.json, "duplicates") == 0 &&
+		   strcmp(hh_href_id(hh_gets(r.json, "resources.0")) ? hh_href_id(hh_gets(r.json, "resources.0")) : "", hid) != 0,
+	   "300 s after the first post the window is over: stored again: %s", r.body);
+	hh_call(&a, &r, "GET", "/v2/queues/idh/stats", NULL);
+	is(hh_geti(r.json, "messages.total"), 2, "two copies in all");
 
 	hh_call(&a, &r, "GET", hh_fmt("/v1/queues/legacy/messages/%s", v1id), NULL);
 	is(r.status, 200, "a v1 message survived");

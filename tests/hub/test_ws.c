@@ -1240,6 +1240,72 @@ static void delayed(struct hh_server *srv)
 }
 
 /*
+ * Workers' extensions over WebSocket: a message_post's Idempotency-Key
+ * header (as HTTP's) keys the request, and a claim_update of a claim that
+ * expired is refused as Zaqar refuses a missing one.
+ */
+#define HDRS_IDEM "{\"Client-ID\": \"" HH_CLIENT_A "\", \"X-Project-ID\": \"" \
+	PROJECT "\", \"Idempotency-Key\": \"ws-1\"}"
+
+static void workers(struct hh_server *srv)
+{
+	const char *post = "{\"queue_name\": \"wk\", \"messages\": [{\"body\": 1}]}";
+	struct wsc w;
+	json_t *r;
+	char mid[64], cid[64];
+
+	ok(wsc_open(&w, srv, "/v2/ws", NULL), "workers: open");
+	r = act(&w, "message_post", HDRS_IDEM, post);
+	is(status_of(r), 201, "message_post with an Idempotency-Key header");
+	hh_copy(mid, sizeof(mid), hh_gets(r, "body.message_ids.0"));
+	json_decref(r);
+	r = act(&w, "message_post", HDRS_IDEM, post);
+	ok(status_of(r) == 201 && strcmp(S(hh_gets(r, "body.message_ids.0")), mid) == 0,
+	   "the repeat answers the original id");
+	json_decref(r);
+	r = act(&w, "message_post", HDRS, post);
+	ok(status_of(r) == 201 && strcmp(S(hh_gets(r, "body.message_ids.0")), mid) != 0,
+	   "without the header it is a new message");
+	json_decref(r);
+	r = act(&w, "message_post", "{\"Client-ID\": \"" HH_CLIENT_A "\", "
+		"\"X-Project-ID\": \"" PROJECT "\", \"Idempotency-Key\": 7}", post);
+	ok(status_of(r) == 400 &&
+		   zaqar_error(r, "The Idempotency-Key header must be a string.", NULL),
+	   "an Idempotency-Key that is no string: 400");
+	json_decref(r);
+
+	r = act(&w, "queue_create", HDRS,
+		"{\"queue_name\": \"wk2\", \"metadata\": {\"_retry_delay\": -1}}");
+	ok(status_of(r) == 400 &&
+		   zaqar_error(r, "_retry_delay must be an integer number of "
+			       "seconds from 0 (off) to 43200.", NULL),
+	   "queue_create checks the worker settings as PUT: %s", hh_dump(r));
+	json_decref(r);
+
+	r = act(&w, "claim_create", HDRS,
+		"{\"queue_name\": \"wk\", \"limit\": 1, \"ttl\": 60}");
+	is(status_of(r), 201, "a claim of 60 s");
+	hh_copy(cid, sizeof(cid), hh_gets(r, "body.claim_id"));
+	json_decref(r);
+	hh_clock_advance(srv, 30000);
+	r = act(&w, "claim_update", HDRS,
+		hh_fmt("{\"queue_name\": \"wk\", \"claim_id\": \"%s\", \"ttl\": 60}", cid));
+	is(status_of(r), 204, "renewed at 30 s");
+	json_decref(r);
+	hh_clock_advance(srv, 60001);
+	r = act(&w, "claim_update", HDRS,
+		hh_fmt("{\"queue_name\": \"wk\", \"claim_id\": \"%s\", \"ttl\": 60}", cid));
+	ok(status_of(r) == 404 &&
+		   zaqar_error(r, hh_fmt("Claim %s does not exist in queue wk, "
+					 "project " PROJECT, cid),
+			       hh_fmt("Claim %s does not exist.", cid)),
+	   "claim_update of an expired claim: 404 as a missing one: %s",
+	   hh_dump(r));
+	json_decref(r);
+	wsc_close(&w);
+}
+
+/*
  * Stream subscribers that never read cost the server their socket buffers
  * and one frame each, not the backlog: frames are made only when lws says
  * the connection can take one (the log is the buffer).
@@ -1295,6 +1361,7 @@ int main(void)
 	fanout(&srv);
 	injection(&srv);
 	delayed(&srv);
+	workers(&srv);
 	stalled_readers(&srv);
 	return hh_finish(&srv);
 }
