@@ -159,6 +159,18 @@ static const struct hub_route routes[] = {
 	{V2, HUB_GET, "/topics/{topic}/messages", hub_messages_get, READ},
 	{V2, HUB_DELETE, "/topics/{topic}/messages", hub_messages_delete,
 	 WRITE},
+	{V2, HUB_POST, "/topics/{topic}/subscriptions", hub_subscriptions_post,
+	 WRITE},
+	{V2, HUB_GET, "/topics/{topic}/subscriptions", hub_subscriptions_get,
+	 READ},
+	{V2, HUB_GET, "/topics/{topic}/subscriptions/{id}",
+	 hub_subscription_get, READ},
+	{V2, HUB_PATCH, "/topics/{topic}/subscriptions/{id}",
+	 hub_subscription_patch, WRITE},
+	{V2, HUB_DELETE, "/topics/{topic}/subscriptions/{id}",
+	 hub_subscription_delete, WRITE},
+	{V2, HUB_PUT, "/topics/{topic}/subscriptions/{id}/confirm",
+	 hub_subscription_confirm, WRITE},
 	{V2, HUB_GET, "/topics/{topic}/messages/{id}", hub_message_get, READ},
 	{V2, HUB_DELETE, "/topics/{topic}/messages/{id}", hub_message_delete,
 	 WRITE},
@@ -221,6 +233,11 @@ bool hub_topic_storage(const char *project, char out[FEED_PROJECT_MAX + 1])
 	out[0] = TOPIC_NS;
 	memcpy(out + 1, project, len + 1);
 	return true;
+}
+
+const char *hub_topic_project(const char *storage)
+{
+	return storage[0] == TOPIC_NS ? storage + 1 : NULL;
 }
 
 /* Whether a row's pattern is under /topics. */

@@ -161,5 +161,8 @@ bool hub_project_ok(const char *s);
  * topics allow) - Zaqar's "Invalid topic identification" then.
  */
 bool hub_topic_storage(const char *project, char out[FEED_PROJECT_MAX + 1]);
+/* The inverse: the project a topic's storage project `storage` was made
+ * from, or NULL when it is a queue's. */
+const char *hub_topic_project(const char *storage);
 
 #endif /* HERALD_HUB_ROUTE_H */

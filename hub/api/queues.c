@@ -46,6 +46,7 @@
 #include "render.h"
 #include "meta.h"
 #include "topics.h"
+#include "live/hooks.h"
 
 #define QUEUES_DEFAULT_LIMIT 10
 #define LIST_BATCH 100  /* queues read per step when filtering */
@@ -139,6 +140,11 @@ struct qjob {
 	int status;               /* PATCH: 0, or 400/409 with msg */
 	char msg[512];
 	bool more;                /* purge: messages may be left */
+	bool purge_messages;      /* purge: what resource_types asks */
+	bool purge_subs;
+	/* Told when the queue's subscriptions may have changed (delete,
+	 * purge): r may be gone by then. */
+	struct hub_hooks *hooks;
 };
 
 static struct qjob *qjob_new(struct hub_req *r)
@@ -153,6 +159,7 @@ static struct qjob *qjob_new(struct hub_req *r)
 	snprintf(j->queue, sizeof(j->queue), "%s", r->queue);
 	j->limits = r->cfg->limits;
 	j->topic = r->topic;
+	j->hooks = r->hooks;
 	return j;
 }
 
@@ -463,12 +470,22 @@ static void no_content_done(struct hub_req *r, void *ctx, int rc)
 	qjob_free(ctx);
 }
 
+/* A deleted queue's subscriptions went with it. */
+static void delete_done(struct hub_req *r, void *ctx, int rc)
+{
+	struct qjob *j = ctx;
+
+	if (rc == 0)
+		hub_hooks_reload(j->hooks, j->project, j->queue);
+	no_content_done(r, ctx, rc);
+}
+
 void hub_queue_delete(struct hub_req *r)
 {
 	struct qjob *j = qjob_new(r);
 
 	if (j)
-		hub_defer(r, delete_run, no_content_done, j);
+		hub_defer(r, delete_run, delete_done, j);
 }
 
 /* ---------------------------------------------------------------- get */
@@ -651,9 +668,15 @@ void hub_queue_patch(struct hub_req *r)
 static int purge_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 {
 	struct qjob *j = ctx;
+	int rc = 0;
 
-	return feed_queue_purge_tx(txn, j->project, j->queue, PURGE_STEP, now_ms,
-				NULL, &j->more);
+	j->more = false;
+	if (j->purge_subs)
+		rc = feed_sub_purge_tx(txn, j->project, j->queue, NULL);
+	if (rc == 0 && j->purge_messages)
+		rc = feed_queue_purge_tx(txn, j->project, j->queue, PURGE_STEP,
+					 now_ms, NULL, &j->more);
+	return rc;
 }
 
 /* The next step, or the answer. A purge whose client left stops at a
@@ -662,6 +685,11 @@ static void purge_done(struct hub_req *r, void *ctx, int rc)
 {
 	struct qjob *j = ctx;
 
+	if (rc == 0 && j->purge_subs) {
+		/* Done with the first step: the next ones purge messages. */
+		j->purge_subs = false;
+		hub_hooks_reload(j->hooks, j->project, j->queue);
+	}
 	if (r && rc == 0 && j->more) {
 		hub_defer(r, purge_run, purge_done, j);
 		return;
@@ -669,14 +697,15 @@ static void purge_done(struct hub_req *r, void *ctx, int rc)
 	no_content_done(r, ctx, rc);
 }
 
-/* Zaqar's queue_purging: *messages = whether to purge messages (there
- * are no subscriptions to purge yet). False after replying 400. */
-static bool purge_types(struct hub_req *r, json_t *doc, bool *messages)
+/* Zaqar's queue_purging: what to purge, messages and/or subscriptions.
+ * False after replying 400. */
+static bool purge_types(struct hub_req *r, json_t *doc, bool *messages,
+			bool *subs)
 {
 	json_t *types = json_object_get(doc, "resource_types"), *t;
 	size_t i;
 
-	*messages = false;
+	*messages = *subs = false;
 	if (!types) {
 		hub_reply_error(r, 400, "Invalid API request", "Post body must "
 				"contain key \"resource_types\".");
@@ -688,6 +717,7 @@ static bool purge_types(struct hub_req *r, json_t *doc, bool *messages)
 		if (!s || (strcmp(s, "messages") && strcmp(s, "subscriptions")))
 			break;
 		*messages |= strcmp(s, "messages") == 0;
+		*subs |= strcmp(s, "subscriptions") == 0;
 	}
 	if (json_is_array(types) && i == json_array_size(types))
 		return true;
@@ -698,7 +728,7 @@ static bool purge_types(struct hub_req *r, json_t *doc, bool *messages)
 
 void hub_queue_purge(struct hub_req *r)
 {
-	bool messages = true;
+	bool messages = true, subs = false;
 	struct qjob *j;
 	json_t *doc;
 
@@ -706,19 +736,22 @@ void hub_queue_purge(struct hub_req *r)
 		doc = hub_body_json(r, -1);
 		if (!doc)
 			return;
-		if (!purge_types(r, doc, &messages)) {
+		if (!purge_types(r, doc, &messages, &subs)) {
 			json_decref(doc);
 			return;
 		}
 		json_decref(doc);
 	}
-	if (!messages) {
+	if (!messages && !subs) {
 		hub_reply(r, 204, NULL);
 		return;
 	}
 	j = qjob_new(r);
-	if (j)
-		hub_defer(r, purge_run, purge_done, j);
+	if (!j)
+		return;
+	j->purge_messages = messages;
+	j->purge_subs = subs;
+	hub_defer(r, purge_run, purge_done, j);
 }
 
 /* -------------------------------------------------------- v1 metadata */

@@ -30,6 +30,7 @@
 #include "clock.h"
 #include "hooks.h"
 #include "log.h"
+#include "route.h"
 #include "sub.h"
 #include "writer.h"
 #include "sign.h"
@@ -675,8 +676,16 @@ void hub_hooks_confirmation(struct hub_hooks *h, const char *project,
 			"of subscription %s: no --signing-key", id);
 		return;
 	}
-	snprintf(path, sizeof(path), "/v2/queues/%s/subscriptions/%s/confirm",
-		 queue, id);
+	/* A topic's subscription is confirmed at its topic's path, by the
+	 * project as its client knows it. */
+	if (hub_topic_project(project)) {
+		project = hub_topic_project(project);
+		snprintf(path, sizeof(path),
+			 "/v2/topics/%s/subscriptions/%s/confirm", queue, id);
+	} else {
+		snprintf(path, sizeof(path),
+			 "/v2/queues/%s/subscriptions/%s/confirm", queue, id);
+	}
 	ttl_s = unsubscribed || k->expires_ms <= hub_now_ms()
 			? HUB_DEFAULT_SUBSCRIPTION_TTL
 			: (k->expires_ms - hub_now_ms()) / 1000;

@@ -835,8 +835,9 @@ enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 	}
 	if (v->id == V_CONN)
 		return HUB_WS_ACTION_CONN;
-	if (v->id == V_QUEUE_PURGE && !purge_wants(a->body, "messages")) {
-		/* Nothing of this queue to purge over HTTP: Zaqar's 204. */
+	if (v->id == V_QUEUE_PURGE && !purge_wants(a->body, "messages") &&
+	    !purge_wants(a->body, "subscriptions")) {
+		/* Nothing of this queue to purge: Zaqar's 204. */
 		hub_ws_action_reply(a, 204, NULL);
 		goto out;
 	}

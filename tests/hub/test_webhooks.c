@@ -407,6 +407,40 @@ static void test_lifecycle(struct rx *rx)
 	hh_resp_free(&r);
 }
 
+/* Topics are fed to subscriptions the same way, apart from queues. */
+static void test_topic(struct rx *rx)
+{
+	struct hh_resp r = HH_RESP_INIT;
+
+	hh_call(&c, &r, "PUT", "/v2/topics/tt", NULL);
+	hh_call(&c, &r, "POST", "/v2/topics/tt/subscriptions",
+		sub_body(rx, "/topic", NULL));
+	is(r.status, 201, "a topic's subscription is created");
+	is_str(hh_header(&r, "Location"), "/v2/topics/tt/subscriptions",
+	       "at the topic's path");
+	hh_call(&c, &r, "GET", "/v2/topics/tt/subscriptions", NULL);
+	is(hh_len(r.json, "subscriptions"), 1, "listed under the topic");
+	hh_call(&c, &r, "GET", "/v2/queues/tt/subscriptions", NULL);
+	is(hh_len(r.json, "subscriptions"), 0, "not under a queue of its name");
+	hh_call(&c, &r, "POST", "/v2/topics/tt/messages",
+		"{\"messages\": [{\"ttl\": 300, \"body\": \"to-topic\"}]}");
+	is(r.status, 201, "a post to the topic");
+	ok(got_n(rx, "to-topic", 200, 1), "reaches the topic's subscriber");
+	bool named = false;
+	for (size_t i = 0; i < rx_count(rx); i++)
+		named |= strstr(rx_get(rx, i)->body, "to-topic") &&
+			 strstr(rx_get(rx, i)->body, "\"queue_name\": \"tt\"");
+	ok(named, "named by the topic");
+	hh_call(&c, &r, "POST", "/v2/queues/tt/messages",
+		"{\"messages\": [{\"ttl\": 300, \"body\": \"to-queue\"}]}");
+	hh_call(&c, &r, "POST", "/v2/topics/tt/messages",
+		"{\"messages\": [{\"ttl\": 300, \"body\": \"topic-2\"}]}");
+	ok(got_n(rx, "topic-2", 200, 1) &&
+		   rx_count_body(rx, "to-queue", 200) == 0,
+	   "a queue of the same name feeds it nothing");
+	hh_resp_free(&r);
+}
+
 /* ----------------------------------------------------------- allowlist */
 
 static void test_allowlist_default(void)
@@ -562,6 +596,7 @@ int main(void)
 	test_retries(bad, rx);
 	test_lifecycle(rx);
 	test_restart(rx);
+	test_topic(rx);
 	test_allowlist_default();
 	test_allowlist_narrow(rx);
 	test_confirmation(rx);
