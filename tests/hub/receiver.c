@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -18,10 +19,14 @@
 #include "tap.h"
 
 #define RX_MAX 8192
+#define RX_THREADS 16
 
 struct rx {
 	int fd, port;
-	pthread_t thread;
+	unsigned n_threads;
+	bool count_only; /* keep no requests, count them */
+	size_t counted;
+	pthread_t thread[RX_THREADS];
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
@@ -80,6 +85,15 @@ static bool read_request(int fd, struct rx_request *req)
 	return false;
 }
 
+static void req_free(struct rx_request *r)
+{
+	free(r->method);
+	free(r->path);
+	free(r->headers);
+	free(r->body);
+	free(r);
+}
+
 static void *serve(void *arg)
 {
 	struct rx *rx = arg;
@@ -114,8 +128,14 @@ static void *serve(void *arg)
 			status = rx->next_status;
 		}
 		req->answered = status;
-		if (rx->n < RX_MAX)
+		if (rx->count_only) {
+			rx->counted++;
+			req_free(req);
+		} else if (rx->n < RX_MAX) {
 			rx->reqs[rx->n++] = req;
+		} else {
+			req_free(req);
+		}
 		pthread_cond_broadcast(&rx->cond);
 		pthread_mutex_unlock(&rx->lock);
 		snprintf(out, sizeof(out), "HTTP/1.1 %d Scripted\r\n"
@@ -128,6 +148,11 @@ static void *serve(void *arg)
 }
 
 struct rx *rx_start(void)
+{
+	return rx_start_n(1, false);
+}
+
+struct rx *rx_start_n(unsigned threads, bool count_only)
 {
 	struct rx *rx = calloc(1, sizeof(*rx));
 	struct sockaddr_in a = {.sin_family = AF_INET};
@@ -142,11 +167,17 @@ struct rx *rx_start(void)
 	    getsockname(rx->fd, (struct sockaddr *)&a, &alen))
 		bail_out("receiver: %s", strerror(errno));
 	rx->port = ntohs(a.sin_port);
+	/* Threads poll one socket: the losers of an accept must not block. */
+	fcntl(rx->fd, F_SETFL, O_NONBLOCK);
 	rx->status = 200;
 	pthread_mutex_init(&rx->lock, NULL);
 	pthread_cond_init(&rx->cond, NULL);
-	if (pthread_create(&rx->thread, NULL, serve, rx))
-		bail_out("receiver: cannot start its thread");
+	rx->count_only = count_only;
+	rx->n_threads = threads < 1 ? 1 : threads > RX_THREADS ? RX_THREADS
+							      : threads;
+	for (unsigned i = 0; i < rx->n_threads; i++)
+		if (pthread_create(&rx->thread[i], NULL, serve, rx))
+			bail_out("receiver: cannot start its threads");
 	return rx;
 }
 
@@ -155,15 +186,11 @@ void rx_stop(struct rx *rx)
 	pthread_mutex_lock(&rx->lock);
 	rx->stop = true;
 	pthread_mutex_unlock(&rx->lock);
-	pthread_join(rx->thread, NULL);
+	for (unsigned i = 0; i < rx->n_threads; i++)
+		pthread_join(rx->thread[i], NULL);
 	close(rx->fd);
-	for (size_t i = 0; i < rx->n; i++) {
-		free(rx->reqs[i]->method);
-		free(rx->reqs[i]->path);
-		free(rx->reqs[i]->headers);
-		free(rx->reqs[i]->body);
-		free(rx->reqs[i]);
-	}
+	for (size_t i = 0; i < rx->n; i++)
+		req_free(rx->reqs[i]);
 	free(rx);
 }
 
@@ -192,7 +219,7 @@ size_t rx_count(struct rx *rx)
 	size_t n;
 
 	pthread_mutex_lock(&rx->lock);
-	n = rx->n;
+	n = rx->n + rx->counted;
 	pthread_mutex_unlock(&rx->lock);
 	return n;
 }
@@ -210,10 +237,10 @@ bool rx_wait(struct rx *rx, size_t n, int timeout_ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&rx->lock);
-	while (rx->n < n &&
+	while (rx->n + rx->counted < n &&
 	       pthread_cond_timedwait(&rx->cond, &rx->lock, &until) == 0)
 		;
-	ok = rx->n >= n;
+	ok = rx->n + rx->counted >= n;
 	pthread_mutex_unlock(&rx->lock);
 	return ok;
 }

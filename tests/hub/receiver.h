@@ -21,6 +21,9 @@ struct rx;
 
 /* Starts a receiver; bails out when it cannot. */
 struct rx *rx_start(void);
+/* One served by `threads` threads (at most 16) at once; with count_only
+ * it keeps no request, only counts them (benchmarks). */
+struct rx *rx_start_n(unsigned threads, bool count_only);
 void rx_stop(struct rx *rx);
 int rx_port(const struct rx *rx);
 /* The status answered from now on (200 at first). */
