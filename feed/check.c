@@ -10,7 +10,7 @@
  * hold as many entries, so neither has one without the other (distinct
  * keys make distinct `iexpiry` keys); an irec names a seq the queue has
  * given out, and qrec.due_ms is set and no later than the first `iexpiry`
- * entry's time.
+ * entry's time; and the subscriptions (sub.c's feed__subs_check).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,6 +328,13 @@ int feed_debug_check(feed_t *feed, char *why, size_t why_len)
 			rc = check_queue(&ck, &q);
 		if (rc == 0 && !(q.rec.flags & FEED__Q_DROPPED))
 			rc = check_idem(&ck, &q);
+		if (rc == 0 && !(q.rec.flags & FEED__Q_DROPPED)) {
+			const char *what;
+
+			rc = feed__subs_check(feed, ck.txn, &q, &what);
+			if (rc == FEED_ECORRUPT && what)
+				check_fail(&ck, q.qid, 0, what);
+		}
 	}
 	if (cur)
 		mdb_cursor_close(cur);

@@ -629,6 +629,11 @@ int feed__idem_set(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
  * records were touched; adds how many to *removed. */
 int feed__subs_expire(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 		      uint64_t now_ms, size_t budget, size_t *removed);
+/* feed_debug_check()'s part (check.c): q's subscriptions against their
+ * `sexpiry` and `suri` entries, markers and due time. FEED_ECORRUPT with
+ * *what saying why. */
+int feed__subs_check(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
+		     const char **what);
 
 /* ------------------------------------------------ result sets (key.c) */
 

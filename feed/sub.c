@@ -754,3 +754,91 @@ int feed__subs_expire(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	}
 	return rc;
 }
+
+/* -------------------------------------------------------------- checks */
+
+/* The entries of queue qid in dbi. */
+static int count_entries(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = feed__err(mdb_cursor_open(txn, dbi, &cur));
+
+	*n = 0;
+	if (rc)
+		return rc;
+	for (rc = feed__seek(cur, qid, 0, &key, &val); rc == 0;
+	     rc = feed__step(cur, qid, &key, &val))
+		++*n;
+	mdb_cursor_close(cur);
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}
+
+static int has_index(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t t,
+		     const uint8_t sid[16])
+{
+	uint8_t k[32];
+	MDB_val key = {sizeof(k), k}, val;
+	int rc;
+
+	feed__be64(k, qid);
+	feed__be64(k + 8, t);
+	memcpy(k + 16, sid, 16);
+	feed__touch();
+	rc = mdb_get(txn, dbi, &key, &val);
+	return rc == 0 ? 1 : rc == MDB_NOTFOUND ? 0 : feed__err(rc);
+}
+
+int feed__subs_check(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
+		     const char **what)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	uint64_t n = 0, n_exp, n_uri, first = 0;
+	int rc = feed__err(mdb_cursor_open(txn, feed->subs, &cur));
+
+	*what = NULL;
+	if (rc)
+		return rc;
+	for (rc = feed__seek(cur, q->qid, 0, &key, &val); rc == 0;
+	     rc = feed__step(cur, q->qid, &key, &val)) {
+		struct sub s;
+
+		rc = decode(&key, &val, &s);
+		if (rc) {
+			*what = "a malformed subscription record";
+			break;
+		}
+		if (s.rec.uri_hash != uri_hash(s.uri, s.rec.uri_len))
+			*what = "a subscription whose URI hash is wrong";
+		else if (s.rec.marker_seq >= q->rec.next_seq)
+			*what = "a subscription marker past the queue's tail";
+		else if ((rc = has_index(txn, feed->sexpiry, q->qid,
+					 s.rec.expires_ms, s.sid)) != 1)
+			*what = "a subscription without its sexpiry entry";
+		else if ((rc = has_index(txn, feed->suri, q->qid,
+					 s.rec.uri_hash, s.sid)) != 1)
+			*what = "a subscription without its suri entry";
+		if (*what || rc < 0)
+			break;
+		rc = 0;
+		if (!first || s.rec.expires_ms < first)
+			first = s.rec.expires_ms;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (*what)
+		return FEED_ECORRUPT;
+	if (rc != FEED_ENOTFOUND)
+		return rc;
+	rc = count_entries(txn, feed->sexpiry, q->qid, &n_exp);
+	if (rc == 0)
+		rc = count_entries(txn, feed->suri, q->qid, &n_uri);
+	if (rc)
+		return rc;
+	if (n_exp != n || n_uri != n)
+		*what = "subscription index entries without their subscription";
+	else if (n && (q->rec.due_ms == 0 || q->rec.due_ms > first))
+		*what = "due later than a subscription's expiry";
+	return *what ? FEED_ECORRUPT : 0;
+}

@@ -5,6 +5,7 @@
 
 #include <ftw.h>
 #include <limits.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,4 +69,27 @@ void fixture_check(feed_t *feed, const char *what)
 	if (rc)
 		diag("%s", why);
 	is(rc, 0, "index invariants hold %s", what);
+}
+
+void fixture_drop_first(const char *dir, const char *db)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val key, val;
+
+	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 32) ||
+	    mdb_env_set_mapsize(env, 64 << 20) ||
+	    mdb_env_open(env, dir, 0, 0644) ||
+	    mdb_txn_begin(env, NULL, 0, &txn) ||
+	    mdb_dbi_open(txn, db, 0, &dbi) ||
+	    mdb_cursor_open(txn, dbi, &cur) ||
+	    mdb_cursor_get(cur, &key, &val, MDB_FIRST) ||
+	    mdb_cursor_del(cur, 0))
+		bail_out("cannot drop the first entry of %s", db);
+	mdb_cursor_close(cur);
+	if (mdb_txn_commit(txn))
+		bail_out("cannot commit to %s", db);
+	mdb_env_close(env);
 }

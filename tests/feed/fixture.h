@@ -21,6 +21,9 @@ feed_t *fixture_open(const char **dir_out, const feed_options_t *opts);
 /* One TAP point: feed_debug_check() finds every index invariant holding
  * ("index invariants hold <what>"); the first violation as a diagnostic. */
 void fixture_check(feed_t *feed, const char *what);
+/* Deletes the first entry of LMDB database `db` of the (closed) feed in
+ * dir, through LMDB directly: damage for feed_debug_check() to find. */
+void fixture_drop_first(const char *dir, const char *db);
 /* Fills `id` with a client id made from `n` (distinct n, distinct ids). */
 void fixture_client(uint8_t id[16], unsigned n);
 

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lmdb.h>
 
 #include "feed.h"
 #include "fixture.h"
@@ -294,33 +293,6 @@ static void test_reclaim(feed_t *feed)
 	fixture_check(feed, "after reclaiming");
 }
 
-/*
- * Deletes the first entry of `db` ("idem" or "iexpiry") through LMDB
- * directly (the feed closed), so the two no longer match.
- */
-static void drop_first(const char *dir, const char *db)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_cursor *cur;
-	MDB_val key, val;
-
-	if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
-	    mdb_env_set_mapsize(env, 64 << 20) ||
-	    mdb_env_open(env, dir, 0, 0644) ||
-	    mdb_txn_begin(env, NULL, 0, &txn) ||
-	    mdb_dbi_open(txn, db, 0, &dbi) ||
-	    mdb_cursor_open(txn, dbi, &cur) ||
-	    mdb_cursor_get(cur, &key, &val, MDB_FIRST) ||
-	    mdb_cursor_del(cur, 0))
-		bail_out("cannot drop the first entry of %s", db);
-	mdb_cursor_close(cur);
-	if (mdb_txn_commit(txn))
-		bail_out("cannot commit to %s", db);
-	mdb_env_close(env);
-}
-
 /* feed_debug_check() finds a key that lost either of its two entries. */
 static void test_check_fails(void)
 {
@@ -339,7 +311,7 @@ static void test_check_fails(void)
 		post1(feed, "x", "2", "k2", 0, T0, a);
 		fixture_check(feed, "before the damage");
 		feed_close(feed);
-		drop_first(dir, dbs[i]);
+		fixture_drop_first(dir, dbs[i]);
 		ok(feed_open(&feed, dir, NULL) == 0, "reopened after dropping "
 		   "an %s entry", dbs[i]);
 		ok(feed_debug_check(feed, why, sizeof(why)) == FEED_ECORRUPT &&

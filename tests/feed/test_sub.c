@@ -370,6 +370,32 @@ static feed_t *test_durable(feed_t *feed, const char *dir)
 	return feed;
 }
 
+/* feed_debug_check() finds a subscription that lost an index entry, and
+ * an index entry whose subscription is gone. */
+static void test_check_fails(void)
+{
+	static const char *const dbs[] = {"sexpiry", "suri", "subs"};
+
+	for (int i = 0; i < 3; i++) {
+		const char *dir;
+		feed_t *feed = fixture_open(&dir, NULL);
+		char id[FEED_SUB_ID_LEN + 1], why[256] = "";
+
+		create(feed, "cq", "http://h/c", 3600, T0, id, NULL);
+		fixture_check(feed, "before the damage");
+		feed_close(feed);
+		fixture_drop_first(dir, dbs[i]);
+		if (feed_open(&feed, dir, NULL))
+			bail_out("reopen failed");
+		ok(feed_debug_check(feed, why, sizeof(why)) == FEED_ECORRUPT &&
+			   strstr(why, "subscription"),
+		   "the check finds a lost %s entry", dbs[i]);
+		diag("%s", why);
+		feed_close(feed);
+		fixture_rmdir(dir);
+	}
+}
+
 int main(void)
 {
 	const char *dir;
@@ -383,6 +409,7 @@ int main(void)
 	test_queue_delete(feed);
 	test_bad_input(feed);
 	feed = test_durable(feed, dir);
+	test_check_fails();
 
 	feed_close(feed);
 	fixture_rmdir(dir);
