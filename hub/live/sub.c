@@ -80,7 +80,7 @@ struct hub_subq {
 	lws_sorted_usec_list_t due;
 	uint64_t due_ms;       /* 0: no timer */
 	size_t key_len;
-	char key[]; /* project \0 queue */
+	char key[]; /* project \0 queue \0 (key_len: without the last) */
 };
 
 struct hub_subs {
@@ -183,7 +183,8 @@ int hub_sub_attach(struct hub_subs *s, struct hub_sub *sub,
 	p = find(s, key, len);
 	q = *p;
 	if (!q) {
-		q = calloc(1, sizeof(*q) + len);
+		/* One more byte, zero: the queue name ends in a NUL too. */
+		q = calloc(1, sizeof(*q) + len + 1);
 		if (!q)
 			return -1;
 		q->owner = s;
@@ -348,6 +349,13 @@ struct hub_tail *hub_sub_tail(struct hub_sub *sub, feed_t *feed)
 }
 
 /* ----------------------------------------------------------- registry */
+
+void hub_subs_tail_limits(struct hub_subs *s, size_t queue_max,
+			  size_t total_max)
+{
+	s->pool.queue_max = queue_max;
+	s->pool.max_bytes = total_max;
+}
 
 size_t hub_sub_count(const struct hub_subs *s)
 {

@@ -67,6 +67,10 @@ void hub_sub_wake_at(struct hub_sub *sub, uint64_t wake_ms);
  * subscribers; its readers leave it before they detach.
  */
 struct hub_tail *hub_sub_tail(struct hub_sub *sub, feed_t *feed);
+/* Bytes the shared tails may hold: per queue and in total (defaults
+ * 8 MiB and 64 MiB; tests set small ones). */
+void hub_subs_tail_limits(struct hub_subs *subs, size_t queue_max,
+			  size_t total_max);
 /* Subscribers attached. */
 size_t hub_sub_count(const struct hub_subs *subs);
 

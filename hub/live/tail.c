@@ -23,7 +23,8 @@
  * head that no reader needs are freed at once.
  *
  * Where a reader may stand. A reader joins with its cursor's marker when
- * it lies in [lo, hi] of the tail's generation; otherwise it reads the
+ * it lies in [lo, hi] of the tail's generation (or is "", the oldest,
+ * while the tail holds the queue from its start); otherwise it reads the
  * log (cursor.c) until its marker does. Readers never leave a gap: the
  * tail is contiguous over (lo, hi], and a reader is taken out - and reads
  * the log from its marker, which has not moved past anything it was not
@@ -70,6 +71,7 @@ struct hub_tail {
 	char marker[FEED_ID_LEN + 1];    /* the next fill reads after it */
 	size_t count, bytes;
 	bool more;
+	bool from_start; /* lo is the queue's start: "" (the oldest) joins */
 };
 
 static size_t msg_bytes(const struct hub_tail_msg *m)
@@ -124,6 +126,7 @@ static void evict_head(struct hub_tail *t)
 
 	t->head = m->next;
 	t->lo = m->seq;
+	t->from_start = false;
 	t->count--;
 	if (m->refs) {
 		m->dead = true;
@@ -166,6 +169,7 @@ static int reset(struct hub_tail *t, const char *marker)
 	if (marker[0] && feed_id_parse(marker, &t->gen, &seq))
 		t->gen = 0;
 	t->lo = t->hi = seq;
+	t->from_start = !marker[0];
 	return 0;
 }
 
@@ -346,8 +350,14 @@ bool hub_tail_join(struct hub_tail *t, struct hub_tail_reader *r,
 		hub_tail_leave(t, r);
 	if (r->at)
 		return true;
-	if (!marker || !marker[0] || feed_id_parse(marker, &gen, &seq) ||
-	    !t->gen || gen != t->gen || seq < t->lo || seq > t->hi)
+	if (!marker || !marker[0]) {
+		if (!t->from_start)
+			return false;
+		place(r, t->head); /* the oldest: all the tail holds */
+		return true;
+	}
+	if (feed_id_parse(marker, &gen, &seq) || !t->gen || gen != t->gen ||
+	    seq < t->lo || seq > t->hi)
 		return false;
 	for (m = t->head; m->filled && m->seq <= seq; m = m->next)
 		;
