@@ -284,6 +284,11 @@ void hub_cursor_batch_free(struct hub_cursor_batch *b)
 	b->n = 0;
 }
 
+bool hub_cursor_may_have_more(const struct hub_cursor *c)
+{
+	return !c->tail.at || hub_tail_reader_more(&c->tail);
+}
+
 void hub_cursor_render_msg(struct hub_buf *out, const feed_msg_t *m,
 			   uint64_t now_ms)
 {

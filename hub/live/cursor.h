@@ -157,6 +157,12 @@ struct hub_cursor_batch {
 int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
 		    struct hub_cursor_batch *b);
 void hub_cursor_batch_free(struct hub_cursor_batch *b);
+/*
+ * Whether c may have more now, after a MSGS batch: false only when it
+ * reads through the shared tail and stands at its end (nothing after its
+ * place), so the transport need not ask again before the next wake.
+ */
+bool hub_cursor_may_have_more(const struct hub_cursor *c);
 
 /*
  * Appends a message as the JSON object every live transport sends:

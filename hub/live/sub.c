@@ -274,9 +274,9 @@ static void wake_all(struct hub_subs *s, struct hub_subq *q)
 	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&q->subs)) {
 		struct hub_sub *sub = lws_container_of(d, struct hub_sub, node);
 
-		if (!lws_dll2_is_detached(&sub->ready))
-			continue;
-		lws_dll2_add_tail(&sub->ready, &s->ready);
+		/* (No `continue` in lws's foreach: it would skip the step.) */
+		if (lws_dll2_is_detached(&sub->ready))
+			lws_dll2_add_tail(&sub->ready, &s->ready);
 	} lws_end_foreach_dll(d);
 	if (!s->pump_armed)
 		pump(s);

@@ -455,6 +455,11 @@ enum hub_tail_take_result hub_tail_take(struct hub_tail *t,
 	return HUB_TAIL_TOOK;
 }
 
+bool hub_tail_reader_more(const struct hub_tail_reader *r)
+{
+	return r->at && (r->at->filled || r->at->dead);
+}
+
 size_t hub_tail_count(const struct hub_tail *t)
 {
 	return t->count;

@@ -103,6 +103,10 @@ enum hub_tail_take_result hub_tail_take(struct hub_tail *t,
 					const struct hub_tail_msg **v, size_t *n,
 					char marker[FEED_ID_LEN + 1]);
 
+/* Whether r's place holds a message (it is not at the end, or its place
+ * was evicted: either way, a take would give it something). */
+bool hub_tail_reader_more(const struct hub_tail_reader *r);
+
 /* Messages and bytes held (tests, metrics). */
 size_t hub_tail_count(const struct hub_tail *t);
 size_t hub_tail_bytes(const struct hub_tail *t);

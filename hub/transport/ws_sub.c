@@ -249,7 +249,7 @@ static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 		return 0;
 	}
 	if (b.kind != HUB_BATCH_NONE)
-		hub_buf_init(out, LWS_PRE); /* lws writes the frame in place */
+		hub_buf_reset(out, LWS_PRE); /* lws writes it in place */
 	switch (b.kind) {
 	case HUB_BATCH_NONE:
 		s->pending = false;
@@ -265,6 +265,9 @@ static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 			      : frame_messages(out, s, &b))
 			     ? -1
 			     : 1;
+		/* At the shared tail's end: no need to look again before the
+		 * next wake (saves a writable callback per wake). */
+		s->pending = hub_cursor_may_have_more(&s->cur);
 		break;
 	}
 	hub_cursor_batch_free(&b);
