@@ -27,6 +27,14 @@
  * size, as feed reports it. "From now" is feed_queue_tail(): one lookup,
  * no walk.
  *
+ * Shared reads (opts.shared: WebSocket `subscribe`, the stream URL, SSE).
+ * While the marker lies in the queue's shared tail (tail.c, filled by the
+ * registry once per commit), hub_cursor_next() takes the batch from there
+ * - pointers to messages rendered once for every subscriber, its own
+ * client's stepped over when echo is off - and reads the log only when
+ * the marker is not (or no longer) in the tail. Log batches are rendered
+ * by the cursor alone, so every batch carries rendered items either way.
+ *
  * Invariant: the marker never passes a message the transport was not
  * given, so resuming from any marker the cursor showed (a batch's, a
  * gap's) yields no duplicate and no hole.

@@ -20,7 +20,8 @@
  * readers waiting there (the caught-up ones) find it without being
  * touched. A reader's place is the element after the last one it was
  * given, and each element counts its readers (refs): elements from the
- * head that no reader needs are freed at once.
+ * head that no reader needs are freed at the tail's next take or fill
+ * (not at once: the taker's batch still points at them).
  *
  * Where a reader may stand. A reader joins with its cursor's marker when
  * it lies in [lo, hi] of the tail's generation (or is "", the oldest,
