@@ -27,6 +27,14 @@
  * size, as feed reports it. "From now" is feed_queue_tail(): one lookup,
  * no walk.
  *
+ * Shared reads (opts.shared: WebSocket `subscribe`, the stream URL, SSE).
+ * While the marker lies in the queue's shared tail (tail.c, filled by the
+ * registry once per commit), hub_cursor_next() takes the batch from there
+ * - pointers to messages rendered once for every subscriber, its own
+ * client's stepped over when echo is off - and reads the log only when
+ * the marker is not (or no longer) in the tail. Log batches are rendered
+ * by the cursor alone, so every batch carries rendered items either way.
+ *
  * Invariant: the marker never passes a message the transport was not
  * given, so resuming from any marker the cursor showed (a batch's, a
  * gap's) yields no duplicate and no hole.
@@ -92,7 +100,10 @@ int hub_cursor_open(struct hub_cursor *c, struct hub_subs *subs,
 	c->wake = o->wake;
 	c->budget = o->budget;
 	c->read.limit = o->limit ? o->limit : 1;
+	if (c->read.limit > HUB_CURSOR_LIMIT_MAX)
+		c->read.limit = HUB_CURSOR_LIMIT_MAX;
 	c->read.flags = o->flags;
+	c->shared = o->shared && subs;
 	if (o->client_id)
 		memcpy(c->read.client_id, o->client_id, 16);
 	memcpy(c->project, o->project, strlen(o->project) + 1);
@@ -109,6 +120,10 @@ int hub_cursor_open(struct hub_cursor *c, struct hub_subs *subs,
 
 void hub_cursor_close(struct hub_cursor *c)
 {
+	struct hub_tail *t = c->tail.at ? hub_sub_tail(&c->sub, NULL) : NULL;
+
+	if (t)
+		hub_tail_leave(t, &c->tail);
 	if (c->subs)
 		hub_sub_detach(c->subs, &c->sub);
 	c->subs = NULL;
@@ -150,13 +165,96 @@ static void take_msgs(struct hub_cursor *c, struct hub_cursor_batch *b)
 	memcpy(c->marker, b->marker, sizeof(c->marker));
 }
 
+/* The log's messages of a MSGS batch, rendered by this reader alone. */
+static int render_own(struct hub_cursor_batch *b)
+{
+	size_t start = 0;
+
+	/* Offsets first: the text may move while it grows. */
+	for (size_t i = 0; i < b->n; i++) {
+		hub_cursor_render_msg(&b->text_, &b->v[i], b->now_ms);
+		b->items_[i].id = b->v[i].id;
+		b->items_[i].len = b->text_.len - start;
+		start = b->text_.len;
+	}
+	if (b->text_.failed)
+		return FEED_ENOMEM;
+	start = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		b->items_[i].json = b->text_.data + start;
+		start += b->items_[i].len;
+	}
+	b->items = b->items_;
+	return 0;
+}
+
+/* Messages from the shared tail: items point into it. */
+static void take_shared_items(struct hub_cursor_batch *b,
+			      const struct hub_tail_msg **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		b->items_[i].id = v[i]->id;
+		b->items_[i].json = v[i]->json;
+		b->items_[i].len = v[i]->len;
+	}
+	b->kind = HUB_BATCH_MSGS;
+	b->items = b->items_;
+	b->n = n;
+}
+
+/*
+ * The next batch from the queue's shared tail, when c's marker lies in
+ * it. Returns 1 when it answered (b set, or *rc an error), 0 when c must
+ * read the log.
+ */
+static int next_shared(struct hub_cursor *c, uint64_t now_ms,
+		       struct hub_cursor_batch *b, int *rc)
+{
+	struct hub_tail *t = hub_sub_tail(&c->sub, c->feed);
+	const uint8_t *skip = c->read.flags & FEED_READ_ECHO
+				      ? NULL : c->read.client_id;
+	const struct hub_tail_msg *v[HUB_CURSOR_LIMIT_MAX];
+	size_t n = 0;
+	bool filled = false;
+
+	if (!t || !hub_tail_join(t, &c->tail, c->marker))
+		return 0;
+	for (;;) {
+		enum hub_tail_take_result res = hub_tail_take(
+			t, &c->tail, now_ms, skip, c->read.limit, c->budget, v, &n,
+			c->marker);
+		uint64_t wake_ms = 0;
+
+		if (res == HUB_TAIL_OUT)
+			return 0;
+		if (res == HUB_TAIL_TOOK && n)
+			break;
+		if (res == HUB_TAIL_TOOK)
+			continue; /* only its own messages: on to the next */
+		/* Nothing after its place: the tail may be behind the log. */
+		if (filled || !hub_tail_more(t))
+			break;
+		filled = true;
+		*rc = hub_tail_fill(t, now_ms, &wake_ms);
+		if (*rc)
+			return 1;
+		hub_sub_wake_at(&c->sub, wake_ms);
+	}
+	memcpy(b->marker, c->marker, sizeof(b->marker));
+	if (n)
+		take_shared_items(b, v, n);
+	return 1;
+}
+
 int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
 		    struct hub_cursor_batch *b)
 {
-	int rc;
+	int rc = 0;
 
 	memset(b, 0, sizeof(*b));
 	b->now_ms = now_ms;
+	if (c->shared && next_shared(c, now_ms, b, &rc))
+		return rc;
 	rc = feed_read(c->feed, c->project, c->queue, c->marker, &c->read,
 		       now_ms, &b->msgs_);
 	if (rc)
@@ -164,7 +262,15 @@ int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
 	if (b->msgs_.gap) {
 		take_gap(c, b);
 	} else if (b->msgs_.n) {
+		char before[FEED_ID_LEN + 1];
+
+		memcpy(before, c->marker, sizeof(before));
 		take_msgs(c, b);
+		rc = render_own(b);
+		if (rc) { /* not given: the marker stays before them */
+			memcpy(c->marker, before, sizeof(c->marker));
+			hub_cursor_batch_free(b);
+		}
 	} else {
 		if (b->msgs_.next_marker[0])
 			memcpy(c->marker, b->msgs_.next_marker,
@@ -174,14 +280,21 @@ int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
 			hub_sub_wake_at(&c->sub, b->msgs_.wake_ms);
 		feed_msgs_free(&b->msgs_);
 	}
-	return 0;
+	return rc;
 }
 
 void hub_cursor_batch_free(struct hub_cursor_batch *b)
 {
 	feed_msgs_free(&b->msgs_);
+	hub_buf_free(&b->text_);
+	b->items = NULL;
 	b->v = NULL;
 	b->n = 0;
+}
+
+bool hub_cursor_may_have_more(const struct hub_cursor *c)
+{
+	return !c->tail.at || hub_tail_reader_more(&c->tail);
 }
 
 void hub_cursor_render_msg(struct hub_buf *out, const feed_msg_t *m,

@@ -26,6 +26,7 @@
 #include "feed.h"
 #include "req.h"
 #include "live/sub.h"
+#include "live/tail.h"
 
 /* ------------------------------------------------------ the marker rule */
 
@@ -65,6 +66,10 @@ struct hub_cursor_opts {
 	const uint8_t *client_id;  /* the reader, for echo; NULL: none */
 	size_t limit;              /* messages per batch at most, >= 1 */
 	size_t budget;             /* bytes of bodies per batch, about */
+	/* Read through the queue's shared rendered tail (tail.c) while the
+	 * marker lies in it: batches carry the rendered messages only (v is
+	 * NULL). Needs a registry. */
+	bool shared;
 	/* Called when a commit or a due timer may have given the cursor
 	 * something: read with hub_cursor_next() soon (not from inside). */
 	void (*wake)(struct hub_cursor *c);
@@ -78,6 +83,8 @@ struct hub_cursor {
 	void (*wake)(struct hub_cursor *c);
 	feed_read_opts_t read;
 	size_t budget;
+	bool shared;
+	struct hub_tail_reader tail;   /* its place in the shared tail */
 	char project[FEED_PROJECT_MAX + 1];
 	char queue[FEED_NAME_MAX + 1];
 	/* Where the next read starts: after the last message delivered, or
@@ -97,6 +104,17 @@ int hub_cursor_open(struct hub_cursor *c, struct hub_subs *subs,
 /* Off the registry; c's storage is the caller's. Safe to call twice. */
 void hub_cursor_close(struct hub_cursor *c);
 
+/* Messages per batch at most (hub_cursor_opts.limit is clamped). */
+#define HUB_CURSOR_LIMIT_MAX 256
+
+/* A message of a batch: its id and its JSON object as every live
+ * transport sends it (hub_cursor_render_msg), shared or the batch's own. */
+struct hub_cursor_item {
+	const char *id;
+	const char *json;
+	size_t len;
+};
+
 enum hub_batch_kind {
 	HUB_BATCH_NONE, /* nothing now; the cursor wakes when there may be */
 	HUB_BATCH_GAP,  /* messages after the marker were lost (expiry, or a
@@ -115,9 +133,14 @@ struct hub_cursor_batch {
 	 * resuming from it yields exactly what comes next); for MSGS the
 	 * marker after the last message of the batch. */
 	char marker[FEED_ID_LEN + 1];
-	const feed_msg_t *v;       /* MSGS: owned by the batch */
+	/* MSGS: the messages, n >= 1, rendered (items) and, read from the
+	 * log, as stored (v; NULL when they came from the shared tail). */
+	const struct hub_cursor_item *items;
+	const feed_msg_t *v;       /* owned by the batch */
 	size_t n;
 	feed_msgs_t msgs_;         /* private */
+	struct hub_buf text_;
+	struct hub_cursor_item items_[HUB_CURSOR_LIMIT_MAX];
 };
 
 /*
@@ -128,11 +151,18 @@ struct hub_cursor_batch {
  * falling due; a claim expiring when claimed messages are left out), the
  * cursor asks the registry for a wake at that time. Returns 0 or a FEED_E*
  * code (the marker is unchanged; try again at the next wake). Free the
- * batch with hub_cursor_batch_free().
+ * batch with hub_cursor_batch_free(), before anything else can commit
+ * (the shared items live in the tail until its next fill).
  */
 int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
 		    struct hub_cursor_batch *b);
 void hub_cursor_batch_free(struct hub_cursor_batch *b);
+/*
+ * Whether c may have more now, after a MSGS batch: false only when it
+ * reads through the shared tail and stands at its end (nothing after its
+ * place), so the transport need not ask again before the next wake.
+ */
+bool hub_cursor_may_have_more(const struct hub_cursor *c);
 
 /*
  * Appends a message as the JSON object every live transport sends:

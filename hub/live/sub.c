@@ -32,8 +32,27 @@
  * armed for at most DUE_STEP_MS of real time and then compares the API
  * clock with due_ms again, re-arming until it is due.
  *
+ * The shared tail. A queue entry may hold the queue's rendered tail
+ * (tail.c), made when a live cursor first asks for it. A notify (or a due
+ * timer) fills it - one read of the log, each new message rendered once -
+ * before it wakes anyone, so the woken cursors find the messages there
+ * and copy shared bytes instead of each reading and rendering them.
+ *
+ * Wakes are queued. A notify puts the queue's subscribers on the
+ * registry's wake queue (those already there stay in their place: they
+ * are woken once, and then take everything that came) and wakes at most
+ * WAKE_BUDGET of them now; the rest are woken on the next passes of the
+ * loop, WAKE_BUDGET per pass (a timer due at once). A woken WebSocket or
+ * SSE subscriber asks to be writable, and the loop writes in the same pass
+ * all the connections that asked: the budget bounds how many subscriber
+ * writes one pass makes, so a publisher's request is read and answered
+ * between them instead of behind 10,000 writes.
+ *
+ * Buckets grow: doubled when the queue entries pass twice their number.
+ *
  * Invariants: q->due_ms != 0 iff q->due is scheduled; an entry freed
- * cancels its timer first.
+ * cancels its timer first; a sub is in s->ready at most once, and only
+ * while attached.
  *
  * Loop (lws service) thread only.
  */
@@ -42,26 +61,37 @@
 
 #include "clock.h"
 #include "feed.h"
+#include "log.h"
 #include "live/sub.h"
+#include "live/tail.h"
 
-#define NBUCKETS 1024u   /* a power of two */
-#define DUE_STEP_MS 1000 /* real time between looks at the API clock */
+#define NBUCKETS_MIN 1024u /* a power of two */
+#define DUE_STEP_MS 1000   /* real time between looks at the API clock */
+#define WAKE_BUDGET 256    /* subscribers woken per loop pass */
+#define TAIL_QUEUE_MAX (8u << 20)  /* bytes of one queue's shared tail */
+#define TAIL_TOTAL_MAX (64u << 20) /* bytes of all shared tails */
 
 struct hub_subq {
 	struct hub_subq *next; /* in its bucket */
 	struct hub_subs *owner;
+	struct hub_tail *tail; /* NULL until a cursor asks */
+	uint32_t hash;
 	lws_dll2_owner_t subs;
-	unsigned busy;         /* a notify is running over it */
 	lws_sorted_usec_list_t due;
 	uint64_t due_ms;       /* 0: no timer */
 	size_t key_len;
-	char key[]; /* project \0 queue */
+	char key[]; /* project \0 queue \0 (key_len: without the last) */
 };
 
 struct hub_subs {
 	struct lws_context *ctx;
-	struct hub_subq *buckets[NBUCKETS];
-	size_t count; /* subscribers attached */
+	struct hub_subq **buckets;
+	size_t nbuckets, nq;     /* buckets (a power of two), queue entries */
+	size_t count;            /* subscribers attached */
+	struct hub_tail_pool pool;
+	lws_dll2_owner_t ready;  /* due a wake, oldest first */
+	lws_sorted_usec_list_t pump;
+	bool pump_armed, pumping;
 };
 
 static size_t make_key(char *key, const char *project, const char *queue)
@@ -73,18 +103,18 @@ static size_t make_key(char *key, const char *project, const char *queue)
 	return p + 1 + q;
 }
 
-static unsigned hash(const char *key, size_t len)
+static uint32_t hash(const char *key, size_t len)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ (uint8_t)key[i]) * 16777619u;
-	return h & (NBUCKETS - 1);
+	return h;
 }
 
 static struct hub_subq **find(struct hub_subs *s, const char *key, size_t len)
 {
-	struct hub_subq **p = &s->buckets[hash(key, len)];
+	struct hub_subq **p = &s->buckets[hash(key, len) & (s->nbuckets - 1)];
 
 	while (*p && ((*p)->key_len != len || memcmp((*p)->key, key, len)))
 		p = &(*p)->next;
@@ -102,12 +132,40 @@ static void subq_release(struct hub_subs *s, struct hub_subq *q)
 {
 	struct hub_subq **p;
 
-	if (q->subs.count || q->busy)
+	if (q->subs.count)
 		return;
 	lws_sul_cancel(&q->due);
+	hub_tail_free(q->tail);
 	p = find(s, q->key, q->key_len);
 	*p = q->next;
+	s->nq--;
 	free(q);
+}
+
+/* Doubles the buckets when the entries pass twice their number (kept as
+ * they are when memory is short: only slower). */
+static void grow(struct hub_subs *s)
+{
+	size_t n = s->nbuckets * 2;
+	struct hub_subq **b;
+
+	if (s->nq <= s->nbuckets * 2)
+		return;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		while (s->buckets[i]) {
+			struct hub_subq *q = s->buckets[i];
+
+			s->buckets[i] = q->next;
+			q->next = b[q->hash & (n - 1)];
+			b[q->hash & (n - 1)] = q;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = n;
 }
 
 int hub_sub_attach(struct hub_subs *s, struct hub_sub *sub,
@@ -125,13 +183,17 @@ int hub_sub_attach(struct hub_subs *s, struct hub_sub *sub,
 	p = find(s, key, len);
 	q = *p;
 	if (!q) {
-		q = calloc(1, sizeof(*q) + len);
+		/* One more byte, zero: the queue name ends in a NUL too. */
+		q = calloc(1, sizeof(*q) + len + 1);
 		if (!q)
 			return -1;
 		q->owner = s;
 		q->key_len = len;
+		q->hash = hash(key, len);
 		memcpy(q->key, key, len);
 		*p = q;
+		s->nq++;
+		grow(s);
 	}
 	lws_dll2_add_tail(&sub->node, &q->subs);
 	sub->q = q;
@@ -146,35 +208,78 @@ void hub_sub_detach(struct hub_subs *s, struct hub_sub *sub)
 	if (!q)
 		return;
 	lws_dll2_remove(&sub->node);
+	if (!lws_dll2_is_detached(&sub->ready))
+		lws_dll2_remove(&sub->ready);
 	sub->q = NULL;
 	s->count--;
 	subq_release(s, q);
 }
 
-/* Wakes those attached to q now, each once, oldest first. */
-static void wake_all(struct hub_subs *s, struct hub_subq *q)
+/* ------------------------------------------------------------- wakes */
+
+static void pump(struct hub_subs *s);
+
+static void pump_fire(lws_sorted_usec_list_t *sul)
 {
-	lws_dll2_owner_t pending;
+	struct hub_subs *s = lws_container_of(sul, struct hub_subs, pump);
+
+	s->pump_armed = false;
+	pump(s);
+}
+
+/*
+ * Wakes up to WAKE_BUDGET subscribers from the wake queue, oldest first;
+ * the rest on the next pass. A wake may detach itself or others (off the
+ * queue with them) or attach anew (not queued: one attached during a
+ * wake is not woken by it, so a long-poll request that finds nothing and
+ * waits again cannot loop).
+ */
+static void pump(struct hub_subs *s)
+{
 	struct lws_dll2 *d;
 
-	/* Move them aside, and put each back before its wake. A callback
-	 * may detach itself or others, or attach anew (at the tail of
-	 * q->subs, so not woken by this run); q stays while this runs. */
-	memset(&pending, 0, sizeof(pending));
-	while ((d = lws_dll2_get_head(&q->subs))) {
-		lws_dll2_remove(d);
-		lws_dll2_add_tail(d, &pending);
-	}
-	q->busy++;
-	while ((d = lws_dll2_get_head(&pending))) {
-		struct hub_sub *sub = lws_container_of(d, struct hub_sub, node);
+	if (s->pumping)
+		return; /* a wake notified: the running pump takes them */
+	s->pumping = true;
+	for (unsigned n = 0; n < WAKE_BUDGET &&
+			     (d = lws_dll2_get_head(&s->ready)); n++) {
+		struct hub_sub *sub = lws_container_of(d, struct hub_sub, ready);
 
 		lws_dll2_remove(d);
-		lws_dll2_add_tail(d, &q->subs);
 		sub->wake(sub);
 	}
-	q->busy--;
-	subq_release(s, q);
+	s->pumping = false;
+	if (lws_dll2_get_head(&s->ready) && !s->pump_armed && s->ctx) {
+		s->pump_armed = true;
+		lws_sul_schedule(s->ctx, 0, &s->pump, pump_fire, 1);
+	}
+}
+
+static void due_set(struct hub_subq *q, uint64_t wake_ms);
+
+/* Fills q's shared tail, then queues a wake for each of q's subscribers. */
+static void wake_all(struct hub_subs *s, struct hub_subq *q)
+{
+	uint64_t wake_ms = 0;
+
+	if (q->tail) {
+		int rc = hub_tail_fill(q->tail, hub_now_ms(), &wake_ms);
+
+		if (rc)
+			hub_log(HUB_LOG_ERROR, "live: filling the tail of %s: "
+				"%s", q->key + strlen(q->key) + 1,
+				feed_strerror(rc));
+		due_set(q, wake_ms);
+	}
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&q->subs)) {
+		struct hub_sub *sub = lws_container_of(d, struct hub_sub, node);
+
+		/* (No `continue` in lws's foreach: it would skip the step.) */
+		if (lws_dll2_is_detached(&sub->ready))
+			lws_dll2_add_tail(&sub->ready, &s->ready);
+	} lws_end_foreach_dll(d);
+	if (!s->pump_armed)
+		pump(s);
 }
 
 void hub_sub_notify(struct hub_subs *s, const char *project,
@@ -214,20 +319,43 @@ static void due_fire(lws_sorted_usec_list_t *sul)
 		return;
 	}
 	q->due_ms = 0;
-	wake_all(q->owner, q); /* may free q */
+	wake_all(q->owner, q);
 }
 
-void hub_sub_wake_at(struct hub_sub *sub, uint64_t wake_ms)
+static void due_set(struct hub_subq *q, uint64_t wake_ms)
 {
-	struct hub_subq *q = sub->q;
-
-	if (!q || !wake_ms || (q->due_ms && q->due_ms <= wake_ms))
+	if (!wake_ms || (q->due_ms && q->due_ms <= wake_ms) || !q->owner->ctx)
 		return;
 	q->due_ms = wake_ms;
 	due_arm(q, hub_now_ms());
 }
 
+void hub_sub_wake_at(struct hub_sub *sub, uint64_t wake_ms)
+{
+	if (sub->q)
+		due_set(sub->q, wake_ms);
+}
+
+struct hub_tail *hub_sub_tail(struct hub_sub *sub, feed_t *feed)
+{
+	struct hub_subq *q = sub->q;
+
+	if (!q)
+		return NULL;
+	if (!q->tail && feed)
+		q->tail = hub_tail_new(&q->owner->pool, feed, q->key,
+				       q->key + strlen(q->key) + 1);
+	return q->tail;
+}
+
 /* ----------------------------------------------------------- registry */
+
+void hub_subs_tail_limits(struct hub_subs *s, size_t queue_max,
+			  size_t total_max)
+{
+	s->pool.queue_max = queue_max;
+	s->pool.max_bytes = total_max;
+}
 
 size_t hub_sub_count(const struct hub_subs *s)
 {
@@ -238,8 +366,17 @@ struct hub_subs *hub_subs_new(struct lws_context *ctx)
 {
 	struct hub_subs *s = calloc(1, sizeof(*s));
 
-	if (s)
-		s->ctx = ctx;
+	if (!s)
+		return NULL;
+	s->ctx = ctx;
+	s->nbuckets = NBUCKETS_MIN;
+	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	s->pool.max_bytes = TAIL_TOTAL_MAX;
+	s->pool.queue_max = TAIL_QUEUE_MAX;
+	if (!s->buckets) {
+		free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -250,13 +387,15 @@ void hub_subs_free(struct hub_subs *s)
 	/* Subscribers are gone with their connections by now, and so is the
 	 * lws context with its timer list (so no lws_sul_cancel here);
 	 * entries left would be a leak of a bug, not of the design. */
-	for (unsigned i = 0; i < NBUCKETS; i++) {
+	for (size_t i = 0; i < s->nbuckets; i++) {
 		while (s->buckets[i]) {
 			struct hub_subq *q = s->buckets[i];
 
 			s->buckets[i] = q->next;
+			hub_tail_free(q->tail);
 			free(q);
 		}
 	}
+	free(s->buckets);
 	free(s);
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "feed.h"
+
 struct hub_subs;
 
 /*
@@ -21,6 +23,7 @@ struct hub_subs;
  */
 struct hub_sub {
 	lws_dll2_t node;
+	lws_dll2_t ready;   /* in the registry's wake queue while due a wake */
 	struct hub_subq *q; /* NULL while detached */
 	void (*wake)(struct hub_sub *sub);
 };
@@ -38,7 +41,13 @@ int hub_sub_attach(struct hub_subs *subs, struct hub_sub *sub,
 		   const char *project, const char *queue);
 /* Takes sub off its queue; no-op when detached. */
 void hub_sub_detach(struct hub_subs *subs, struct hub_sub *sub);
-/* Wakes every subscriber of (project, queue) once. NULL subs: no-op. */
+/*
+ * Wakes every subscriber of (project, queue) once, after filling the
+ * queue's shared tail (tail.h) if it has one. Wakes go through a queue:
+ * at most a pass's budget of them now, the rest on the next passes of the
+ * loop, so that a fan-out to thousands never holds up the loop's other
+ * work (sub.c). NULL subs: no-op.
+ */
 void hub_sub_notify(struct hub_subs *subs, const char *project,
 		    const char *queue);
 /*
@@ -51,6 +60,17 @@ void hub_sub_notify(struct hub_subs *subs, const char *project,
  * detached sub or wake_ms 0.
  */
 void hub_sub_wake_at(struct hub_sub *sub, uint64_t wake_ms);
+/*
+ * The shared rendered tail of sub's queue (tail.h), made on first use
+ * when `feed` is given (NULL: only an existing one). NULL when sub is
+ * detached, or none could be made. It lives while the queue has
+ * subscribers; its readers leave it before they detach.
+ */
+struct hub_tail *hub_sub_tail(struct hub_sub *sub, feed_t *feed);
+/* Bytes the shared tails may hold: per queue and in total (defaults
+ * 8 MiB and 64 MiB; tests set small ones). */
+void hub_subs_tail_limits(struct hub_subs *subs, size_t queue_max,
+			  size_t total_max);
 /* Subscribers attached. */
 size_t hub_sub_count(const struct hub_subs *subs);
 

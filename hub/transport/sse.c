@@ -69,14 +69,16 @@ static void render_gap(struct sse *s, const struct hub_cursor_batch *b)
 			       "\"resume_marker\": \"%s\"}\n\n", b->marker);
 }
 
-/* One event per message. The stored body is compact JSON: no newline, so
- * it fits one data: line as it is. */
+/* One event per message: the batch's rendered objects, the same bytes a
+ * WebSocket frame carries (shared: live/tail.c). The stored body is
+ * compact JSON: no newline, so it fits one data: line as it is. */
 static void render_msgs(struct sse *s, const struct hub_cursor_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		hub_buf_printf(&s->pend, "id: %s\nevent: message\ndata: ",
-			       b->v[i].id);
-		hub_cursor_render_msg(&s->pend, &b->v[i], b->now_ms);
+		hub_buf_add(&s->pend, "id: ", 4);
+		hub_buf_add(&s->pend, b->items[i].id, FEED_ID_LEN);
+		hub_buf_add(&s->pend, "\nevent: message\ndata: ", 22);
+		hub_buf_add(&s->pend, b->items[i].json, b->items[i].len);
 		hub_buf_add(&s->pend, "\n\n", 2);
 	}
 }
@@ -178,6 +180,7 @@ static bool sse_open(struct sse *s, struct hub_req *r, bool echo)
 		.client_id = r->has_client_id ? r->client_id : NULL,
 		.limit = PAGE,
 		.budget = BATCH_BYTES,
+		.shared = true,
 		.wake = sse_wake,
 	};
 	int rc = hub_cursor_open(&s->cur, r->subs, r->feed, &o);

@@ -34,6 +34,7 @@
 #define WS_RESUME_QUEUED 16     /* ... and read again at this many */
 #define WS_MAX_QUEUED_BYTES (1u << 20) /* answers waiting: stop reading */
 #define WS_FRAME_SLACK 65536    /* request frames: post size + this */
+#define WS_FRAME_KEEP (256u << 10) /* the frame buffer kept between writes */
 
 struct pss {
 	struct hub_ws_conn *c;
@@ -262,18 +263,21 @@ static int on_writeable(struct hub_ws_conn *c)
 		rx_budget(c);
 		more = true; /* subscriptions or the next response */
 	} else {
-		/* One frame for the first subscription that has one. */
-		struct hub_buf frame = {0};
+		/* One frame for the first subscription that has one, built
+		 * in the loop's one frame buffer: lws copies what the socket
+		 * does not take, so no subscriber holds a buffer. */
+		static struct hub_buf frame;
 		int rc;
 
+		hub_buf_reset(&frame, 0);
 		rc = hub_ws_sub_serve(c, &frame);
 		if (rc > 0 && send_text(c, frame.data, frame.len - LWS_PRE))
 			rc = -1;
-		/* Freed at once: an idle subscriber holds no buffer. */
-		hub_buf_free(&frame);
+		if (frame.cap > WS_FRAME_KEEP)
+			hub_buf_free(&frame); /* keep only a usual frame's room */
 		if (rc < 0)
 			return -1;
-		more = rc > 0; /* it may have more */
+		/* It may have more: hub_ws_sub_pending() says, below. */
 	}
 	if (more || hub_ws_sub_pending(c) || (c->head && c->head->ready))
 		lws_callback_on_writable(c->wsi);

@@ -128,6 +128,7 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 		.client_id = c->client_id,
 		.limit = kind == SUB_NOTIFY ? 1 : WS_BATCH,
 		.budget = WS_FRAME_SOFT,
+		.shared = kind == SUB_STREAM,
 		.wake = sub_wake,
 	};
 	struct ws_sub *s;
@@ -187,7 +188,9 @@ static int frame_json(struct hub_buf *out, json_t *frame)
 /*
  * One "messages" frame. This runs once per subscriber for every batch,
  * so it writes the frame as text: ids, queue names and subscription ids
- * need no escaping, and bodies go in as stored. No parse, no tree.
+ * need no escaping, and the messages are the batch's rendered objects
+ * (shared by all the queue's caught-up subscribers: live/tail.c), copied
+ * between this subscription's head and its marker. No parse, no tree.
  */
 static int frame_messages(struct hub_buf *t, const struct ws_sub *s,
 			  const struct hub_cursor_batch *b)
@@ -198,7 +201,7 @@ static int frame_messages(struct hub_buf *t, const struct ws_sub *s,
 	for (size_t i = 0; i < b->n; i++) {
 		if (i)
 			hub_buf_add(t, ", ", 2);
-		hub_cursor_render_msg(t, &b->v[i], b->now_ms);
+		hub_buf_add(t, b->items[i].json, b->items[i].len);
 	}
 	hub_buf_printf(t, "], \"marker\": \"%s\"}", b->marker);
 	return t->failed ? -1 : 0;
@@ -246,7 +249,7 @@ static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 		return 0;
 	}
 	if (b.kind != HUB_BATCH_NONE)
-		hub_buf_init(out, LWS_PRE); /* lws writes the frame in place */
+		hub_buf_reset(out, LWS_PRE); /* lws writes it in place */
 	switch (b.kind) {
 	case HUB_BATCH_NONE:
 		s->pending = false;
@@ -262,6 +265,9 @@ static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 			      : frame_messages(out, s, &b))
 			     ? -1
 			     : 1;
+		/* At the shared tail's end: no need to look again before the
+		 * next wake (saves a writable callback per wake). */
+		s->pending = hub_cursor_may_have_more(&s->cur);
 		break;
 	}
 	hub_cursor_batch_free(&b);

@@ -6,7 +6,9 @@
  * (EventSource cannot set headers); leaves the reader's own messages out
  * with echo=false; a gap's resume_marker, when the batch budget cuts its
  * page, resumes at exactly the next unseen message; a delayed message
- * falling due wakes the stream within a second or so.
+ * falling due wakes the stream within a second or so; an event's data is
+ * byte for byte the message object the stream URL's frames carry (both
+ * are the queue's shared rendering).
  *
  * An event stream has no length, so the test reads the socket raw until
  * the events it expects have arrived (every read has a timeout).
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "wsc.h"
 
 struct stream {
 	struct hh_client c;
@@ -338,6 +341,42 @@ static void stalled_readers(struct hh_server *srv, struct hh_client *pub)
 		close_stream(&s[i]);
 }
 
+/* SSE and the stream URL are sent the same rendered message objects. */
+static void same_bytes(const struct hh_server *srv, struct hh_client *pub)
+{
+	struct stream s;
+	struct wsc w;
+	char frames[8192] = "", *t;
+	const char *at;
+	int n = 0, found = 0;
+
+	open_stream(&s, srv, "same/events?" IDENT, NULL);
+	ok(read_until(&s, "HTTP/1.1 200", 5000), "an event stream");
+	ok(wsc_open(&w, srv, "/v2/queues/same/stream?" IDENT, NULL),
+	   "and a stream URL on the same queue");
+	post(pub, "same", "{\"k\": [1, 2]}");
+	post(pub, "same", "\"two\"");
+	post(pub, "same", "3");
+	ok(read_until(&s, "\"body\": 3}\n\n", 5000), "the events arrive");
+	while (!strstr(frames, "\"body\": 3}") && (t = wsc_recv_text(&w, 5000))) {
+		snprintf(frames + strlen(frames), sizeof(frames) - strlen(frames),
+			 "%s", t);
+		free(t);
+	}
+	for (at = s.buf; (at = strstr(at, "data: ")); at++) {
+		const char *end = strchr(at, '\n');
+		char obj[512];
+
+		snprintf(obj, sizeof(obj), "%.*s", (int)(end - at - 6), at + 6);
+		n++;
+		found += strstr(frames, obj) != NULL;
+	}
+	ok(n == 3 && found == 3, "each event's data is byte for byte a message "
+	   "object of the stream URL's frames (%d of %d)", found, n);
+	wsc_close(&w);
+	close_stream(&s);
+}
+
 int main(void)
 {
 	struct hh_server srv;
@@ -352,6 +391,7 @@ int main(void)
 	gap_cut_by_budget(&srv, &pub);
 	delayed_wakes(&srv, &pub);
 	stalled_readers(&srv, &pub);
+	same_bytes(&srv, &pub);
 	hh_client_close(&pub);
 	return hh_finish(&srv);
 }

@@ -78,6 +78,7 @@
 #define DRAIN_MAX_S 60
 #define HIST_FINE 100000u   /* 10 us steps: 0 .. 1 s */
 #define HIST_COARSE 600000u /* 1 ms steps: 1 s .. 600 s */
+#define POST_HIST_MS 10000u /* posts' answer times: 1 ms steps to 10 s */
 
 struct opts {
 	const char *herald, *durability, *perf;
@@ -111,9 +112,23 @@ struct bench {
 	atomic_uint_fast64_t published;
 	atomic_bool stop, pub_done;
 	uint64_t posts, late_posts, post_fail, post_max_us;
+	uint32_t post_ms[POST_HIST_MS + 1]; /* posts by answer time, 1 ms steps */
 	int port;
 	unsigned rate, batch, duration;
 };
+
+/* The q-quantile of the posts' answer times, ms (upper bound of its step). */
+static unsigned post_quantile(const struct bench *b, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)b->posts + 0.999999), seen = 0;
+
+	for (unsigned ms = 0; ms <= POST_HIST_MS; ms++) {
+		seen += b->post_ms[ms];
+		if (seen >= want && want)
+			return ms + 1;
+	}
+	return 0;
+}
 
 /* --------------------------------------------------------------- clocks */
 
@@ -445,6 +460,8 @@ static void *publisher(void *arg)
 		}
 		if (t1 - sent > b->post_max_us)
 			b->post_max_us = t1 - sent;
+		b->post_ms[(t1 - sent) / 1000 < POST_HIST_MS ? (t1 - sent) / 1000
+							      : POST_HIST_MS]++;
 		b->posts++;
 	}
 	free(body);
@@ -808,6 +825,8 @@ int main(int argc, char **argv)
 	       expected ? 100.0 * (double)b.delivered / (double)expected : 0,
 	       (unsigned long long)deliv_load, (double)deliv_load / t_load,
 	       t_end, (double)b.delivered / t_end);
+	printf("post answer time: p50 %u ms, p99 %u ms (1 ms steps)\n",
+	       post_quantile(&b, 0.50), post_quantile(&b, 0.99));
 	printf("latency from the post's sending: ");
 	print_quantile("p50", hist_quantile(b.hist, 0.50, expected));
 	print_quantile(", p99", hist_quantile(b.hist, 0.99, expected));
