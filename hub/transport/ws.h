@@ -93,6 +93,14 @@ void hub_ws_action_clear(struct hub_ws_action *a);
  * and calls a->ready_fn.
  */
 void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
+/* Whether subscription `id` of (project, queue) is one of c's own
+ * (subscription_create without a subscriber URL); and those as Zaqar's
+ * subscription objects (a new array). The others are stored webhooks,
+ * which ws_actions.c routes to the subscriptions resource. */
+bool hub_ws_conn_owns_sub(struct hub_ws_conn *c, const char *project,
+			  const char *queue, const char *id);
+json_t *hub_ws_conn_subs_json(struct hub_ws_conn *c, const char *project,
+			      const char *queue, uint64_t now_ms);
 /*
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (asked of the vhost's default
  * protocol, herald.v1, before any mount applies): a stream URL with bad parameters - a malformed marker, client id, queue

@@ -53,6 +53,11 @@ enum verb_id {
 	V_CLAIM_UPDATE,
 	V_CLAIM_DELETE,
 	V_CONN,         /* answered by ws.c: subscribe, subscription_* */
+	/* subscription_* of stored (webhook) subscriptions: routed */
+	V_SUB_CREATE,
+	V_SUB_LIST,
+	V_SUB_GET,
+	V_SUB_DELETE,
 	V_AUTHENTICATE,
 };
 
@@ -115,6 +120,20 @@ static const struct ws_verb verbs[] = {
 	{"subscription_get", V_CONN, {Q, {"subscription_id", F_STR, true}}},
 	{"subscription_delete", V_CONN, {Q, {"subscription_id", F_STR, true}}},
 	{"authenticate", V_AUTHENTICATE, {{NULL, F_ANY, false}}},
+};
+
+/*
+ * The subscription actions as they route to the subscriptions resource:
+ * subscription_create with a subscriber URL (a webhook, stored), the
+ * listing (stored ones, then the connection's own), and get/delete of an
+ * id that is not one of the connection's (sub_routed()). Not in verbs[]:
+ * what a client names is always the action above.
+ */
+static const struct ws_verb sub_verbs[] = {
+	{"subscription_create", V_SUB_CREATE, {Q}},
+	{"subscription_list", V_SUB_LIST, {Q}},
+	{"subscription_get", V_SUB_GET, {Q}},
+	{"subscription_delete", V_SUB_DELETE, {Q}},
 };
 
 static struct hub_ws_action *priv(struct hub_req *r)
@@ -361,6 +380,13 @@ static const struct plan plans[] = {
 	{V_CLAIM_UPDATE, HUB_PATCH, "/claims", "claim_id", {NULL},
 	 {"ttl", "grace"}},
 	{V_CLAIM_DELETE, HUB_DELETE, "/claims", "claim_id", {NULL}, {NULL}},
+	{V_SUB_CREATE, HUB_POST, "/subscriptions", NULL, {NULL},
+	 {"subscriber", "ttl", "options"}},
+	{V_SUB_LIST, HUB_GET, "/subscriptions", NULL, {NULL}, {NULL}},
+	{V_SUB_GET, HUB_GET, "/subscriptions", "subscription_id", {NULL},
+	 {NULL}},
+	{V_SUB_DELETE, HUB_DELETE, "/subscriptions", "subscription_id", {NULL},
+	 {NULL}},
 };
 
 static const struct plan *plan_find(enum verb_id id)
@@ -659,20 +685,64 @@ static json_t *success_shape(struct hub_req *r, enum verb_id verb,
 		return json_sprintf("Claim %s deleted.", str(body, "claim_id"));
 	case V_QUEUE_STATS:
 		return stats_shape(rp);
+	case V_SUB_CREATE:
+		return json_pack("{s:O?, s:o}", "subscription_id",
+				 json_object_get(rp->json, "subscription_id"),
+				 "message",
+				 json_sprintf("Subscription %s created.", q));
+	case V_SUB_LIST: {
+		json_t *list = json_deep_copy(
+			json_object_get(rp->json, "subscriptions"));
+		json_t *own = hub_ws_conn_subs_json(priv(r)->conn, r->project,
+						    q, r->now_ms);
+
+		json_array_extend(list, own);
+		json_decref(own);
+		return json_pack("{s:o}", "subscriptions",
+				 list ? list : json_array());
+	}
+	case V_SUB_GET:
+		return json_incref(rp->json);
+	case V_SUB_DELETE:
+		return json_sprintf("Subscription %s removed.",
+				    str(body, "subscription_id"));
 	default: /* purge, message_delete: {} */
 		return NULL;
 	}
 }
 
-json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
+/* The answers of routed subscription actions that differ from the
+ * resource's: Zaqar's WS texts for a duplicate and a missing one. */
+static json_t *sub_error_shape(json_t *body, const struct hub_reply *rp,
+			       enum verb_id verb)
+{
+	const char *sid = str(body, "subscription_id");
+	char text[160], error[160];
+
+	if (verb == V_SUB_CREATE && rp->status == 409)
+		return json_sprintf("Subscription %s not created.",
+				    str(body, "queue_name"));
+	if (verb == V_SUB_GET && rp->status == 404) {
+		snprintf(text, sizeof(text), "Subscription %.64s does not exist",
+			 sid);
+		snprintf(error, sizeof(error),
+			 "Subscription %.64s does not exist.", sid);
+		return fail_body(text, error);
+	}
+	return NULL;
+}
+
+static json_t *reply_body(struct hub_req *r, const struct ws_verb *v,
 			  json_t *body, int *status)
 {
-	const struct ws_verb *v = verb_find(action);
 	const struct hub_reply *rp = &r->reply;
+	json_t *sub_err;
 
 	*status = rp->status;
 	if (!v)
 		return fail_body("Unknown action.", NULL);
+	if (rp->status >= 400 && (sub_err = sub_error_shape(body, rp, v->id)))
+		return sub_err;
 	/* Zaqar's WS stats of a queue that is not there: 404 with all
 	 * zeros (HTTP answers them 200 on v1.1 and v2). */
 	if (v->id == V_QUEUE_STATS && rp->feed_err == FEED_ENOQUEUE) {
@@ -691,6 +761,12 @@ json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
 	return error_shape(r, v->id, body, rp);
 }
 
+json_t *hub_ws_reply_body(struct hub_req *r, const char *action,
+			  json_t *body, int *status)
+{
+	return reply_body(r, verb_find(action), body, status);
+}
+
 static void finish(struct hub_ws_action *a)
 {
 	json_t *body;
@@ -699,7 +775,7 @@ static void finish(struct hub_ws_action *a)
 	if (!a->pub.reply.replied)
 		hub_reply_error(&a->pub, 500, "Internal server error",
 				"The request was not answered.");
-	body = hub_ws_reply_body(&a->pub, a->verb->name, a->body, &status);
+	body = reply_body(&a->pub, a->verb, a->body, &status);
 	hub_ws_action_reply(a, status, body);
 	/* The frame holds all of it now: let go of the routed request's
 	 * copies while the frame waits for the client to read it. */
@@ -796,6 +872,33 @@ static bool names_ok(json_t *body)
 }
 
 
+/* Which subscription action goes to the subscriptions resource (see
+ * sub_verbs); NULL: the connection answers it. */
+static const struct ws_verb *sub_routed(struct hub_ws_action *a,
+					const char *name)
+{
+	const char *q = str(a->body, "queue_name");
+	const char *sid = str(a->body, "subscription_id");
+	enum verb_id id;
+
+	if (strcmp(name, "subscription_create") == 0)
+		id = json_object_get(a->body, "subscriber") ? V_SUB_CREATE
+							    : V_CONN;
+	else if (strcmp(name, "subscription_list") == 0)
+		id = V_SUB_LIST;
+	else if (strcmp(name, "subscription_get") == 0 ||
+		 strcmp(name, "subscription_delete") == 0)
+		id = hub_ws_conn_owns_sub(a->conn, a->pub.project, q, sid)
+			     ? V_CONN
+			     : name[13] == 'g' ? V_SUB_GET : V_SUB_DELETE;
+	else
+		id = V_CONN;
+	for (size_t i = 0; i < sizeof(sub_verbs) / sizeof(*sub_verbs); i++)
+		if (sub_verbs[i].id == id)
+			return &sub_verbs[i];
+	return NULL;
+}
+
 enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 {
 	const char *name = str(a->request, "action");
@@ -833,8 +936,11 @@ enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 				   "or project id is not valid.", NULL);
 		goto out;
 	}
-	if (v->id == V_CONN)
-		return HUB_WS_ACTION_CONN;
+	if (v->id == V_CONN) {
+		a->verb = v = sub_routed(a, name);
+		if (!v)
+			return HUB_WS_ACTION_CONN;
+	}
 	if (v->id == V_QUEUE_PURGE && !purge_wants(a->body, "messages") &&
 	    !purge_wants(a->body, "subscriptions")) {
 		/* Nothing of this queue to purge: Zaqar's 204. */

@@ -467,12 +467,6 @@ static void notify_create(struct hub_ws_action *a, const char *q)
 	struct ws_sub *s;
 	char text[256];
 
-	if (json_object_get(a->body, "subscriber")) {
-		hub_ws_action_fail(a, 400, "Herald pushes subscriptions to the "
-				   "WebSocket connection itself; subscriber "
-				   "URLs (webhooks) are not supported.", NULL);
-		return;
-	}
 	if (!ttl_ok(a, ttl))
 		return;
 	if (!conn_identity(a))
@@ -493,19 +487,28 @@ static void notify_create(struct hub_ws_action *a, const char *q)
 					      s->id, "message", text));
 }
 
-static void notify_list(struct hub_ws_action *a, const char *q)
+bool hub_ws_conn_owns_sub(struct hub_ws_conn *c, const char *project,
+			  const char *queue, const char *id)
 {
-	struct hub_ws_conn *c = a->conn;
+	return c && project && queue && id &&
+	       notify_find(c, project, queue, id) != NULL;
+}
+
+json_t *hub_ws_conn_subs_json(struct hub_ws_conn *c, const char *project,
+			      const char *queue, uint64_t now_ms)
+{
 	json_t *arr = json_array();
 
+	if (!c || !project || !queue)
+		return arr;
 	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&c->subs)) {
 		struct ws_sub *s = lws_container_of(d, struct ws_sub, node);
 
-		if (s->kind == SUB_NOTIFY && strcmp(s->cur.queue, q) == 0 &&
-		    strcmp(c->project, a->pub.project) == 0)
-			json_array_append_new(arr, notify_json(s, a->pub.now_ms));
+		if (s->kind == SUB_NOTIFY && strcmp(s->cur.queue, queue) == 0 &&
+		    strcmp(c->project, project) == 0)
+			json_array_append_new(arr, notify_json(s, now_ms));
 	} lws_end_foreach_dll(d);
-	hub_ws_action_reply(a, 200, json_pack("{s:o}", "subscriptions", arr));
+	return arr;
 }
 
 /* subscription_*: Zaqar's WebSocket push, to this connection only. */
@@ -523,10 +526,6 @@ static void act_subscription(struct hub_ws_action *a, const char *action)
 	}
 	if (strcmp(action, "subscription_create") == 0) {
 		notify_create(a, q);
-		return;
-	}
-	if (strcmp(action, "subscription_list") == 0) {
-		notify_list(a, q);
 		return;
 	}
 	s = notify_find(a->conn, a->pub.project, q, sid);

@@ -14,6 +14,7 @@
 
 #include "harness.h"
 #include "receiver.h"
+#include "wsc.h"
 
 #define SUBS "/v2/queues/sq/subscriptions"
 
@@ -441,6 +442,79 @@ static void test_topic(struct rx *rx)
 	hh_resp_free(&r);
 }
 
+/* Over WebSocket: a subscriber URL makes a stored webhook subscription,
+ * listed beside the connection's own. */
+static void test_websocket(struct rx *rx)
+{
+	const char *hdrs = "{\"Client-ID\": \"" HH_CLIENT_A "\", "
+			   "\"X-Project-ID\": \"projA\"}";
+	struct wsc w;
+	json_t *f;
+	char hook[64], own[64];
+
+	ok(wsc_open(&w, &srv, "/v2/ws", NULL), "a WebSocket connection");
+	f = act(&w, "subscription_create", hdrs,
+		hh_fmt("{\"queue_name\": \"wq\", \"subscriber\": "
+		       "\"http://127.0.0.1:%d/ws-hook\", \"ttl\": 600}",
+		       rx_port(rx)));
+	ok(hh_geti(f, "headers.status") == 201 &&
+		   hh_gets(f, "body.subscription_id") &&
+		   strcmp(hh_gets(f, "body.message"),
+			  "Subscription wq created.") == 0,
+	   "subscription_create with a subscriber: 201, stored");
+	hh_copy(hook, sizeof(hook), hh_gets(f, "body.subscription_id"));
+	json_decref(f);
+	f = act(&w, "subscription_create", hdrs,
+		hh_fmt("{\"queue_name\": \"wq\", \"subscriber\": "
+		       "\"http://127.0.0.1:%d/ws-hook\"}", rx_port(rx)));
+	is(hh_geti(f, "headers.status"), 201,
+	   "the same subscriber again, unconfirmed: 201");
+	json_decref(f);
+	f = act(&w, "subscription_create", hdrs,
+		"{\"queue_name\": \"wq\", \"subscriber\": \"ftp://x\"}");
+	is(hh_geti(f, "headers.status"), 400, "a bad scheme: 400");
+	json_decref(f);
+	f = act(&w, "subscription_create", hdrs, "{\"queue_name\": \"wq\"}");
+	hh_copy(own, sizeof(own), hh_gets(f, "body.subscription_id"));
+	json_decref(f);
+	f = act(&w, "subscription_list", hdrs, "{\"queue_name\": \"wq\"}");
+	ok(hh_len(f, "body.subscriptions") == 2 &&
+		   strcmp(hh_gets(f, "body.subscriptions.0.id"), hook) == 0 &&
+		   strcmp(hh_gets(f, "body.subscriptions.1.id"), own) == 0,
+	   "subscription_list: the stored one, then the connection's");
+	json_decref(f);
+	f = act(&w, "subscription_get", hdrs,
+		hh_fmt("{\"queue_name\": \"wq\", \"subscription_id\": "
+		       "\"%s\"}", hook));
+	ok(hh_geti(f, "headers.status") == 200 &&
+		   hh_geti(f, "body.ttl") == 600 &&
+		   strstr(hh_gets(f, "body.subscriber"), "/ws-hook"),
+	   "subscription_get of the stored one");
+	json_decref(f);
+	f = act(&w, "message_post", hdrs,
+		"{\"queue_name\": \"wq\", \"messages\": [{\"body\": "
+		"\"over-ws\", \"ttl\": 60}]}");
+	json_decref(f);
+	ok(got_n(rx, "over-ws", 200, 1), "the webhook is delivered to");
+	f = act(&w, "subscription_delete", hdrs,
+		hh_fmt("{\"queue_name\": \"wq\", \"subscription_id\": "
+		       "\"%s\"}", hook));
+	ok(hh_geti(f, "headers.status") == 204 &&
+		   strcmp(hh_gets(f, "body"),
+			  hh_fmt("Subscription %s removed.", hook)) == 0,
+	   "subscription_delete of the stored one");
+	json_decref(f);
+	f = act(&w, "subscription_get", hdrs,
+		hh_fmt("{\"queue_name\": \"wq\", \"subscription_id\": "
+		       "\"%s\"}", hook));
+	ok(hh_geti(f, "headers.status") == 404 &&
+		   strcmp(hh_gets(f, "body.error"),
+			  hh_fmt("Subscription %s does not exist.", hook)) == 0,
+	   "then it is gone: 404 with Zaqar's texts");
+	json_decref(f);
+	wsc_close(&w);
+}
+
 /* ----------------------------------------------------------- allowlist */
 
 static void test_allowlist_default(void)
@@ -597,6 +671,7 @@ int main(void)
 	test_lifecycle(rx);
 	test_restart(rx);
 	test_topic(rx);
+	test_websocket(rx);
 	test_allowlist_default();
 	test_allowlist_narrow(rx);
 	test_confirmation(rx);
