@@ -49,18 +49,7 @@ static int check_has(struct check *ck, MDB_dbi dbi, uint8_t *k, size_t len)
 static int check_count(struct check *ck, MDB_dbi dbi, uint64_t qid,
 		       uint64_t *n)
 {
-	MDB_cursor *cur;
-	MDB_val key, val;
-	int rc = feed__err(mdb_cursor_open(ck->txn, dbi, &cur));
-
-	*n = 0;
-	if (rc)
-		return rc;
-	for (rc = feed__seek(cur, qid, 0, &key, &val); rc == 0;
-	     rc = feed__step(cur, qid, &key, &val))
-		++*n;
-	mdb_cursor_close(cur);
-	return rc == FEED_ENOTFOUND ? 0 : rc;
+	return feed__count(ck->txn, dbi, qid, n);
 }
 
 /* The previous present message of a queue walk: its seq (0: none) and

@@ -384,6 +384,9 @@ int feed__step(MDB_cursor *cur, uint64_t qid, MDB_val *key, MDB_val *val);
 int feed__first(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t from,
 		MDB_val *key, MDB_val *val);
 
+/* How many keys of queue qid dbi holds (a walk: tests and checks). */
+int feed__count(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t *n);
+
 /* The one put-or-delete of an index entry (empty value): on = present.
  * Deleting an entry that is not there is not an error. */
 int feed__index_set(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t len,

@@ -919,3 +919,19 @@ int feed__idem_set(feed_t *feed, MDB_txn *txn, uint64_t qid, const void *key,
 	memcpy(k + 16, key, len);
 	return feed__index_set(txn, feed->iexpiry, k, 16 + len, on);
 }
+
+int feed__count(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t *n)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = feed__err(mdb_cursor_open(txn, dbi, &cur));
+
+	*n = 0;
+	if (rc)
+		return rc;
+	for (rc = feed__seek(cur, qid, 0, &key, &val); rc == 0;
+	     rc = feed__step(cur, qid, &key, &val))
+		++*n;
+	mdb_cursor_close(cur);
+	return rc == FEED_ENOTFOUND ? 0 : rc;
+}

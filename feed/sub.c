@@ -757,23 +757,6 @@ int feed__subs_expire(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 
 /* -------------------------------------------------------------- checks */
 
-/* The entries of queue qid in dbi. */
-static int count_entries(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t *n)
-{
-	MDB_cursor *cur;
-	MDB_val key, val;
-	int rc = feed__err(mdb_cursor_open(txn, dbi, &cur));
-
-	*n = 0;
-	if (rc)
-		return rc;
-	for (rc = feed__seek(cur, qid, 0, &key, &val); rc == 0;
-	     rc = feed__step(cur, qid, &key, &val))
-		++*n;
-	mdb_cursor_close(cur);
-	return rc == FEED_ENOTFOUND ? 0 : rc;
-}
-
 static int has_index(MDB_txn *txn, MDB_dbi dbi, uint64_t qid, uint64_t t,
 		     const uint8_t sid[16])
 {
@@ -831,9 +814,9 @@ int feed__subs_check(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 		return FEED_ECORRUPT;
 	if (rc != FEED_ENOTFOUND)
 		return rc;
-	rc = count_entries(txn, feed->sexpiry, q->qid, &n_exp);
+	rc = feed__count(txn, feed->sexpiry, q->qid, &n_exp);
 	if (rc == 0)
-		rc = count_entries(txn, feed->suri, q->qid, &n_uri);
+		rc = feed__count(txn, feed->suri, q->qid, &n_uri);
 	if (rc)
 		return rc;
 	if (n_exp != n || n_uri != n)

@@ -17,6 +17,7 @@
  * for the WebSocket's frame.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "req.h"
 #include "api/api.h"
@@ -36,22 +37,31 @@ static json_t *stats_ref(const struct hub_req *r, const feed_msg_ref_t *m,
 			 "href", queue_href, "/messages/", m->id);
 }
 
+/* The stats of r's queue (zeros when it does not exist: *exists false).
+ * False after replying the error, naming `what` ("Queue", "Topic"). */
+static bool stats_load(struct hub_req *r, const char *what,
+		       feed_queue_stats_t *st, bool *exists)
+{
+	int rc = feed_queue_exists(r->feed, r->project, r->queue, exists);
+
+	memset(st, 0, sizeof(*st));
+	if (rc == 0 && *exists)
+		rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
+				      st);
+	if (rc)
+		hub_reply_feed_error(r, rc, what);
+	return rc == 0;
+}
+
 void hub_queue_stats(struct hub_req *r)
 {
-	feed_queue_stats_t st = {0};
+	feed_queue_stats_t st;
 	bool exists = true;
 	json_t *msgs;
 	char *href;
-	int rc;
 
-	rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
-	if (rc == 0 && exists)
-		rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
-				      &st);
-	if (rc) {
-		hub_reply_feed_error(r, rc, "Queue");
+	if (!stats_load(r, "Queue", &st, &exists))
 		return;
-	}
 	/* v1 alone tells a missing queue from an empty one over HTTP. */
 	if (!exists && r->version == HUB_V1) {
 		hub_reply_feed_error(r, FEED_ENOQUEUE, "Queue");
@@ -87,20 +97,13 @@ void hub_queue_stats(struct hub_req *r)
  */
 void hub_topic_stats(struct hub_req *r)
 {
-	feed_queue_stats_t st = {0};
+	feed_queue_stats_t st;
 	bool exists = true;
 	json_t *msgs;
 	char *href;
-	int rc;
 
-	rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
-	if (rc == 0 && exists)
-		rc = feed_queue_stats(r->feed, r->project, r->queue, r->now_ms,
-				      &st);
-	if (rc) {
-		hub_reply_feed_error(r, rc, "Topic");
+	if (!stats_load(r, "Topic", &st, &exists))
 		return;
-	}
 	if (!exists) {
 		hub_reply(r, 200, json_pack("{s:{s:i, s:i, s:i}}", "messages",
 					    "claimed", 0, "free", 0, "total",
