@@ -267,6 +267,33 @@ static bool url_parse(struct post *p, const char *url)
 	return ok;
 }
 
+/*
+ * Whether a post_headers entry may be sent: a token for a name, no CR,
+ * LF or NUL in the value, and none of the headers that frame the request
+ * (those are Herald's to set: a subscription may not split or reshape its
+ * own request).
+ */
+static bool header_ok(const char *name, json_t *v)
+{
+	static const char *const framing[] = {"host", "content-length",
+					      "transfer-encoding", "connection",
+					      "upgrade", "te", "trailer"};
+	const char *val = json_string_value(v);
+
+	if (!val || !*name || strpbrk(val, "\r\n") ||
+	    strlen(val) != json_string_length(v))
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!strchr("!#$%&'*+-.^_`|~", *c) &&
+		    !(*c >= '0' && *c <= '9') && !(*c >= 'a' && *c <= 'z') &&
+		    !(*c >= 'A' && *c <= 'Z'))
+			return false;
+	for (size_t i = 0; i < sizeof(framing) / sizeof(*framing); i++)
+		if (strcasecmp(name, framing[i]) == 0)
+			return false;
+	return true;
+}
+
 /* The post_headers object as "name:\0value\0"... (lws's form). */
 static char *headers_pack(json_t *headers)
 {
@@ -276,14 +303,14 @@ static char *headers_pack(json_t *headers)
 	char *out, *o;
 
 	json_object_foreach(headers, key, v)
-		if (json_is_string(v))
+		if (header_ok(key, v))
 			len += strlen(key) + 2 + json_string_length(v) + 1;
 	out = malloc(len);
 	if (!out)
 		return NULL;
 	o = out;
 	json_object_foreach(headers, key, v) {
-		if (!json_is_string(v))
+		if (!header_ok(key, v))
 			continue;
 		for (const char *k = key; *k; k++)
 			*o++ = (char)((*k >= 'A' && *k <= 'Z') ? *k | 0x20 : *k);
@@ -404,11 +431,21 @@ static int add_headers(struct lws *wsi, struct post *p, unsigned char **pos,
 		       unsigned char *end)
 {
 	char cl[32];
+	bool own_type = false;
 
+	/* post_headers may replace the Content-Type (Zaqar updates its
+	 * headers with them). */
+	for (const char *h = p->headers; h && *h;) {
+		const char *v = h + strlen(h) + 1;
+
+		own_type |= strcmp(h, "content-type:") == 0;
+		h = v + strlen(v) + 1;
+	}
 	snprintf(cl, sizeof(cl), "%zu", p->body_len);
-	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-type:",
-					(const unsigned char *)"application/json",
-					16, pos, end) ||
+	if ((!own_type &&
+	     lws_add_http_header_by_name(wsi, (const unsigned char *)"content-type:",
+					 (const unsigned char *)"application/json",
+					 16, pos, end)) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-length:",
 					(const unsigned char *)cl, (int)strlen(cl),
 					pos, end) ||

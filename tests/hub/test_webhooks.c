@@ -226,7 +226,9 @@ static void test_delivery(struct rx *rx)
 
 	subscribe("dq", sub_body(rx, "/plain",
 				 "\"options\": {\"post_headers\": "
-				 "{\"X-Token\": \"t1\"}}"));
+				 "{\"X-Token\": \"t1\", \"Content-Length\": \"0\", "
+				 "\"X-Split\": \"a\\r\\nInjected: 1\", "
+				 "\"Bad Name\": \"x\"}}"));
 	subscribe("dq", sub_body(rx, "/wrapped",
 				 "\"options\": {\"post_data\": \"{\\\"w\\\": "
 				 "\\\"$zaqar_message$\\\"}\"}"));
@@ -242,7 +244,10 @@ static void test_delivery(struct rx *rx)
 			plain[np++] = q->body;
 			headers &= strcasestr(q->headers, "x-token: t1") != NULL &&
 				   strcasestr(q->headers,
-					      "content-type: application/json");
+					      "content-type: application/json") &&
+				   !strcasestr(q->headers, "injected") &&
+				   !strcasestr(q->headers, "bad name") &&
+				   !strcasestr(q->headers, "content-length: 0");
 		} else if (nw < 3) {
 			wrapped[nw++] = q->body;
 		}
@@ -261,7 +266,8 @@ static void test_delivery(struct rx *rx)
 	ok(plain[1] && strstr(plain[1], "\"body\": 2") && plain[2] &&
 		   strstr(plain[2], "\"three\""),
 	   "in the order posted");
-	ok(headers, "with Content-Type and the post_headers");
+	ok(headers, "with Content-Type and the post_headers, but none that "
+	   "would split or reframe the request");
 	j = wrapped[0] ? json_loads(wrapped[0], 0, NULL) : NULL;
 	ok(j && strcmp(hh_gets(j, "w.body.event"), "hello") == 0 &&
 		   strcmp(hh_gets(j, "w.queue_name"), "dq") == 0,
