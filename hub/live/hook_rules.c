@@ -105,7 +105,8 @@ static long backoff_delay(const struct hub_retry_policy *p, unsigned i,
 
 	if (linear)
 		return (long)p->min_delay + (long)(i - 1) * LINEAR_INTERVAL;
-	k = pow(hi / lo, 1.0 / (x_max - 1));
+	/* Zaqar's own expression, so the rounding below matches its. */
+	k = pow(10, log10(hi / lo) / (x_max - 1));
 	switch (p->backoff) {
 	case HUB_BACKOFF_GEOMETRIC:
 		return (long)(lo * pow(k, i - 1));
@@ -255,6 +256,8 @@ static bool entry_contains(const char *entry, const void *arg)
 	const struct addr_arg *a = arg;
 	uint32_t v4;
 
+	if (strcmp(entry, "*") == 0)
+		return true;
 	if (strcmp(entry, "public") == 0)
 		return a->af == AF_INET
 			       ? v4_public((uint32_t)a->b[0] << 24 |
