@@ -78,6 +78,8 @@ struct hub_hooks {
 	lws_dll2_owner_t all, ready;
 	size_t in_flight;
 	bool stopping;
+	/* Drops the hooks whose ttl passed while idle (nothing woke them). */
+	lws_sorted_usec_list_t sweep;
 	struct hub_hooks_counts counts;
 };
 
@@ -200,6 +202,26 @@ struct hub_hooks *hub_hooks_new(struct lws_context *ctx, feed_t *feed,
 	return h;
 }
 
+/* Every minute: a subscription whose ttl passed goes from memory too
+ * (the store forgot it at once; a busy hook notices at its next wake). */
+#define SWEEP_US (60 * LWS_US_PER_SEC)
+
+static void hooks_sweep(lws_sorted_usec_list_t *sul)
+{
+	struct hub_hooks *h = lws_container_of(sul, struct hub_hooks, sweep);
+	uint64_t now = hub_now_ms();
+
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1,
+				   lws_dll2_get_head(&h->all)) {
+		struct hook *k = lws_container_of(d, struct hook, node);
+
+		if (!k->dead && k->expires_ms <= now)
+			hook_drop(k);
+	} lws_end_foreach_dll_safe(d, d1);
+	if (!h->stopping)
+		lws_sul_schedule(h->ctx, 0, &h->sweep, hooks_sweep, SWEEP_US);
+}
+
 int hub_hooks_start(struct hub_hooks *h)
 {
 	uint8_t resume[FEED_SUB_RESUME_LEN] = {0};
@@ -224,6 +246,7 @@ int hub_hooks_start(struct hub_hooks *h)
 	if (h->counts.subscriptions)
 		hub_log(HUB_LOG_INFO, "webhooks: %zu subscriptions",
 			h->counts.subscriptions);
+	lws_sul_schedule(h->ctx, 0, &h->sweep, hooks_sweep, SWEEP_US);
 	return rc;
 }
 
@@ -648,6 +671,7 @@ void hub_hooks_stop(struct hub_hooks *h)
 	if (!h)
 		return;
 	h->stopping = true;
+	lws_sul_cancel(&h->sweep);
 	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&h->all)) {
 		struct hook *k = lws_container_of(d, struct hook, node);
 
