@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -262,6 +263,32 @@ static int callback_core(struct lws *wsi, enum lws_callback_reasons reason,
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/*
+ * Debian's lws 4.1.6 is built with _DEBUG: every connection it opens or
+ * closes scans its whole fd table (sanity_assert_no_sockfd_traces,
+ * delete_from_fd), whose size is the fd limit at context creation - one
+ * slot per possible descriptor, up to millions. So with max-connections
+ * set, the soft fd limit is lowered to it (plus room for the data file,
+ * logs and threads): the table, and each scan, is that size. Lookups
+ * stay direct. 0 leaves the limit as it is.
+ */
+#define FD_RESERVE 128
+
+static void fd_cap(uint32_t max_connections)
+{
+	struct rlimit rl;
+
+	if (!max_connections || getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur <= (rlim_t)max_connections + FD_RESERVE)
+		return;
+	rl.rlim_cur = (rlim_t)max_connections + FD_RESERVE;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		hub_log(HUB_LOG_WARN, "cannot lower the fd limit to %u: %s",
+			max_connections + FD_RESERVE, strerror(errno));
+}
+
 static int start_lws(struct hub_server *srv,
 		     const struct hub_server_transports *t)
 {
@@ -303,7 +330,10 @@ static int start_lws(struct hub_server *srv,
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(srv->cfg.listen_host, ':');
 	info.user = srv;
 	info.protocols = protocols;
-	info.fd_limit_per_thread = srv->cfg.max_connections;
+	/* The connection cap is the fd limit itself (fd_cap), not
+	 * fd_limit_per_thread: set below the fd limit, that makes lws find
+	 * every socket by scanning its table. */
+	fd_cap(srv->cfg.max_connections);
 	/* lws reads at most this much per connection per service pass; its
 	 * 4 KiB default starves a publisher's large POST while thousands of
 	 * subscribers are written to in the same passes. */

@@ -408,6 +408,40 @@ static void share_feed_url(void)
 	hh_client_close(&reader);
 }
 
+/* The soft open-file limit of process pid (/proc/PID/limits), or -1. */
+static long fd_soft_limit(pid_t pid)
+{
+	FILE *f = fopen(hh_fmt("/proc/%d/limits", (int)pid), "r");
+	char line[256];
+	long n = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "Max open files", 14) == 0)
+			n = strtol(line + 26, NULL, 10);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* max-connections lowers the server's own fd limit (lws's table). */
+static void connection_cap(void)
+{
+	const char *args[] = {"--max-connections", "50", NULL};
+	struct hh_server d;
+	struct hh_client dc;
+	struct hh_resp dr = HH_RESP_INIT;
+
+	hh_start(&d, args);
+	is((int)fd_soft_limit(d.pid), 178,
+	   "max-connections 50 lowers the soft fd limit to 50 + 128");
+	hh_client_init(&dc, &d, HH_CLIENT_A, "projM");
+	hh_call(&dc, &dr, "PUT", "/v2/queues/capped", NULL);
+	is(dr.status, 201, "and the server works");
+	hh_resp_free(&dr);
+	hh_client_close(&dc);
+	hh_discard(&d);
+}
+
 int main(void)
 {
 	static const char *const args[] = {"--signing-key", "test-secret-key", NULL};
@@ -423,6 +457,7 @@ int main(void)
 	dashboard();
 	counters();
 	edges();
+	connection_cap();
 
 	hh_resp_free(&r);
 	hh_client_close(&c);
