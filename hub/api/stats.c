@@ -53,12 +53,27 @@ static bool stats_load(struct hub_req *r, const char *what,
 	return rc == 0;
 }
 
+/* The oldest and newest messages into msgs, when there are any. */
+static void stats_ends(const struct hub_req *r, const feed_queue_stats_t *st,
+		       json_t *msgs)
+{
+	char *href;
+
+	if (!st->total)
+		return;
+	href = hub_queue_href(r, r->queue);
+	json_object_set_new(msgs, "oldest",
+			    stats_ref(r, &st->oldest, href ? href : ""));
+	json_object_set_new(msgs, "newest",
+			    stats_ref(r, &st->newest, href ? href : ""));
+	free(href);
+}
+
 void hub_queue_stats(struct hub_req *r)
 {
 	feed_queue_stats_t st;
 	bool exists = true;
 	json_t *msgs;
-	char *href;
 
 	if (!stats_load(r, "Queue", &st, &exists))
 		return;
@@ -70,14 +85,7 @@ void hub_queue_stats(struct hub_req *r)
 	msgs = json_pack("{s:I, s:I, s:I}", "claimed", (json_int_t)st.claimed,
 			 "free", (json_int_t)st.free, "total",
 			 (json_int_t)st.total);
-	if (st.total) {
-		href = hub_queue_href(r, r->queue);
-		json_object_set_new(msgs, "oldest",
-				    stats_ref(r, &st.oldest, href ? href : ""));
-		json_object_set_new(msgs, "newest",
-				    stats_ref(r, &st.newest, href ? href : ""));
-		free(href);
-	}
+	stats_ends(r, &st, msgs);
 	if (r->version == HUB_V1)
 		hub_header(r, "Content-Location", "%s", r->path);
 	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
@@ -100,7 +108,6 @@ void hub_topic_stats(struct hub_req *r)
 	feed_queue_stats_t st;
 	bool exists = true;
 	json_t *msgs;
-	char *href;
 
 	if (!stats_load(r, "Topic", &st, &exists))
 		return;
@@ -111,14 +118,7 @@ void hub_topic_stats(struct hub_req *r)
 		return;
 	}
 	msgs = json_pack("{s:I}", "total", (json_int_t)st.total);
-	if (st.total) {
-		href = hub_queue_href(r, r->queue);
-		json_object_set_new(msgs, "oldest",
-				    stats_ref(r, &st.oldest, href ? href : ""));
-		json_object_set_new(msgs, "newest",
-				    stats_ref(r, &st.newest, href ? href : ""));
-		free(href);
-	}
+	stats_ends(r, &st, msgs);
 	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
 }
 
