@@ -95,6 +95,7 @@
 #include <unistd.h>
 
 #include "feed.h"
+#include "span.h"
 
 #define PROJECT "bench"
 #define BACKLOG "backlog"
@@ -140,11 +141,6 @@ struct config {
 };
 
 /* Wall and CPU time spent in timed spans. */
-struct span {
-	double wall, cpu;
-	double wall0, cpu0;
-};
-
 /* One environment with its backlog. */
 struct bench {
 	const struct config *cfg;
@@ -227,26 +223,6 @@ static struct {
 static const char body[BODY_LEN] =
 	"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuv"
 	"wxyz0123456789abcdefghijklmnopq";
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void span_start(struct span *s)
-{
-	s->wall0 = clock_s(CLOCK_MONOTONIC);
-	s->cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-static void span_stop(struct span *s)
-{
-	s->wall += clock_s(CLOCK_MONOTONIC) - s->wall0;
-	s->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - s->cpu0;
-}
 
 static double rate_of(uint64_t n, double secs)
 {

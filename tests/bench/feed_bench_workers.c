@@ -51,6 +51,7 @@
 #include <time.h>
 
 #include "feed.h"
+#include "span.h"
 
 #define PROJECT "bench"
 #define SRC "src"
@@ -76,32 +77,7 @@ struct config {
 	bool quick;
 };
 
-struct span {
-	double wall, cpu;
-	double w0, c0;
-};
-
 static char dlq_body[DLQ_BODY_LEN], body[BODY_LEN];
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void span_start(struct span *s)
-{
-	s->w0 = clock_s(CLOCK_MONOTONIC);
-	s->c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-static void span_stop(struct span *s)
-{
-	s->wall += clock_s(CLOCK_MONOTONIC) - s->w0;
-	s->cpu += clock_s(CLOCK_PROCESS_CPUTIME_ID) - s->c0;
-}
 
 static void die(const char *what, int rc)
 {

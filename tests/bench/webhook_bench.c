@@ -26,6 +26,7 @@
 
 #include "harness.h"
 #include "receiver.h"
+#include "span.h"
 
 #define MSG "{\"ttl\": 3600, \"body\": {\"n\": 12345, \"text\": \"a bench message\"}}"
 
@@ -49,14 +50,6 @@ static double cpu_s(pid_t pid)
 			"%llu %llu", &ut, &st) == 2)
 		return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ----------------------------------------------------------- the peer */
@@ -104,7 +97,7 @@ static double peer_rate(struct rx *rx, unsigned conc, unsigned total)
 {
 	struct peer *p = calloc(conc, sizeof(*p));
 	size_t base = rx_count(rx);
-	double t0 = now_s();
+	double t0 = clock_s(CLOCK_MONOTONIC);
 
 	for (unsigned i = 0; i < conc; i++) {
 		p[i].port = rx_port(rx);
@@ -114,7 +107,7 @@ static double peer_rate(struct rx *rx, unsigned conc, unsigned total)
 	for (unsigned i = 0; i < conc; i++)
 		pthread_join(p[i].thread, NULL);
 	free(p);
-	return (double)(rx_count(rx) - base) / (now_s() - t0);
+	return (double)(rx_count(rx) - base) / (clock_s(CLOCK_MONOTONIC) - t0);
 }
 
 /* ------------------------------------------------------------- herald */
@@ -135,7 +128,7 @@ static double herald_rate(struct hh_server *srv, struct rx *rx,
 		if (r.status != 201)
 			bail_out("subscribe: %d %s", r.status, r.body);
 	}
-	t0 = now_s();
+	t0 = clock_s(CLOCK_MONOTONIC);
 	for (unsigned i = 0; i < messages; i += 10) {
 		hh_call(&c, &r, "POST", "/v2/queues/bench/messages",
 			"{\"messages\": [" MSG "," MSG "," MSG "," MSG "," MSG ","
@@ -147,7 +140,7 @@ static double herald_rate(struct hh_server *srv, struct rx *rx,
 		bail_out("only %zu of %zu deliveries came", rx_count(rx), want);
 	hh_resp_free(&r);
 	hh_client_close(&c);
-	return (double)subs * messages / (now_s() - t0);
+	return (double)subs * messages / (clock_s(CLOCK_MONOTONIC) - t0);
 }
 
 int main(int argc, char **argv)
