@@ -305,19 +305,18 @@ bool hub_hooks_addr_allowed(const char *list, const char *host,
 	return false;
 }
 
-bool hub_hooks_uri_allowed(const struct hub_config *cfg, const char *uri,
-			   char *why, size_t len)
+bool hub_hooks_uri_split(const char *uri, struct hub_hook_uri *u)
 {
-	char host[256];
-	const char *p = strstr(uri, "://"), *end;
-	struct sockaddr_in6 s6;
-	struct sockaddr_in s4;
+	const char *p = strstr(uri, "://"), *end, *host_end, *port = NULL;
 	size_t n;
 
-	if (!p) {
-		snprintf(why, len, "The subscriber URI has no host.");
+	memset(u, 0, sizeof(*u));
+	if (!p)
 		return false;
-	}
+	if ((size_t)(p - uri) == 5 && strncasecmp(uri, "https", 5) == 0)
+		u->tls = true;
+	else if ((size_t)(p - uri) != 4 || strncasecmp(uri, "http", 4))
+		return false;
 	p += 3;
 	end = p + strcspn(p, "/?#");
 	/* Userinfo is no part of the host. */
@@ -325,37 +324,59 @@ bool hub_hooks_uri_allowed(const struct hub_config *cfg, const char *uri,
 		if (*at == '@')
 			p = at + 1;
 	if (*p == '[') {
-		const char *close = memchr(p, ']', (size_t)(end - p));
-
-		if (!close) {
-			snprintf(why, len, "The subscriber URI's host is "
-				 "malformed.");
+		host_end = memchr(p, ']', (size_t)(end - p));
+		if (!host_end)
 			return false;
-		}
 		p++;
-		end = close;
+		if (host_end + 1 < end && host_end[1] == ':')
+			port = host_end + 2;
+		else if (host_end + 1 != end)
+			return false;
 	} else {
-		const char *colon = memchr(p, ':', (size_t)(end - p));
-
-		if (colon)
-			end = colon;
+		host_end = memchr(p, ':', (size_t)(end - p));
+		if (host_end)
+			port = host_end + 1;
+		else
+			host_end = end;
 	}
-	n = (size_t)(end - p);
-	if (n == 0 || n >= sizeof(host)) {
-		snprintf(why, len, "The subscriber URI has no host.");
+	n = (size_t)(host_end - p);
+	if (n == 0 || n >= sizeof(u->host))
+		return false;
+	memcpy(u->host, p, n);
+	u->port = u->tls ? 443 : 80;
+	if (port && port < end) {
+		char *stop;
+		long v = strtol(port, &stop, 10);
+
+		if (stop != end || v < 1 || v > 65535)
+			return false;
+		u->port = (int)v;
+	}
+	u->path = end;
+	u->path_len = strcspn(end, "#");
+	return true;
+}
+
+bool hub_hooks_uri_allowed(const struct hub_config *cfg, const char *uri,
+			   char *why, size_t len)
+{
+	struct hub_hook_uri u;
+	struct sockaddr_in6 s6;
+	struct sockaddr_in s4;
+
+	if (!hub_hooks_uri_split(uri, &u)) {
+		snprintf(why, len, "The subscriber URI has no usable host.");
 		return false;
 	}
-	memcpy(host, p, n);
-	host[n] = '\0';
 	memset(&s4, 0, sizeof(s4));
 	memset(&s6, 0, sizeof(s6));
-	if (inet_pton(AF_INET, host, &s4.sin_addr) == 1) {
+	if (inet_pton(AF_INET, u.host, &s4.sin_addr) == 1) {
 		s4.sin_family = AF_INET;
 		return hub_hooks_addr_allowed(cfg->webhook_allow, NULL,
 					      (struct sockaddr *)&s4, why,
 					      len);
 	}
-	if (inet_pton(AF_INET6, host, &s6.sin6_addr) == 1) {
+	if (inet_pton(AF_INET6, u.host, &s6.sin6_addr) == 1) {
 		s6.sin6_family = AF_INET6;
 		return hub_hooks_addr_allowed(cfg->webhook_allow, NULL,
 					      (struct sockaddr *)&s6, why,

@@ -137,6 +137,19 @@ long hub_retry_delay(const struct hub_retry_policy *p, unsigned n);
  */
 bool hub_hooks_uri_allowed(const struct hub_config *cfg, const char *uri,
 			   char *why, size_t len);
+
+/* An http(s) subscriber URI taken apart: the one reading of a URI both
+ * the allowlist and the transport use. */
+struct hub_hook_uri {
+	bool tls;          /* https */
+	char host[256];    /* without userinfo and brackets */
+	int port;          /* the scheme's when the URI gives none */
+	const char *path;  /* into the URI: the path and query ("" = /) */
+	size_t path_len;   /* up to a fragment */
+};
+/* False when uri is not an http or https URI with a host (and a port
+ * 1..65535 if it gives one). */
+bool hub_hooks_uri_split(const char *uri, struct hub_hook_uri *u);
 bool hub_hooks_addr_allowed(const char *list, const char *host,
 			    const struct sockaddr *sa, char *why, size_t len);
 

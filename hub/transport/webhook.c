@@ -119,7 +119,6 @@ static bool post_connect(struct post *p, const struct sockaddr *sa)
 	i.port = p->port;
 	i.ssl_connection = p->tls ? LCCSCF_USE_SSL : 0;
 	i.path = p->path;
-	/* Host: the name, with a port that is not the scheme's. */
 	i.host = p->hostport;
 	i.method = "POST";
 	i.alpn = "http/1.1";
@@ -231,40 +230,35 @@ static void collect(struct webhook *w)
 
 /* --------------------------------------------------------------- posting */
 
-/* Splits url into p's scheme, host, port and path; false when it is not
- * an http(s) URL. */
+/* Takes url apart into p (hub_hooks_uri_split); false when it is not an
+ * http(s) URL. */
 static bool url_parse(struct post *p, const char *url)
 {
-	char *copy = strdup(url);
-	const char *prot, *ads, *path;
-	int port;
-	bool ok;
+	struct hub_hook_uri u;
+	bool v6;
 
-	if (!copy)
+	if (!hub_hooks_uri_split(url, &u))
 		return false;
-	if (lws_parse_uri(copy, &prot, &ads, &port, &path)) {
-		free(copy);
+	p->tls = u.tls;
+	p->port = u.port;
+	snprintf(p->host, sizeof(p->host), "%s", u.host);
+	/* Host: the name, with a port that is not the scheme's. */
+	v6 = strchr(u.host, ':') != NULL;
+	/* (https: the name alone, which lws also sends as the TLS server
+	 * name.) */
+	if (u.tls || u.port == 80)
+		snprintf(p->hostport, sizeof(p->hostport), v6 ? "[%s]" : "%s",
+			 u.host);
+	else
+		snprintf(p->hostport, sizeof(p->hostport),
+			 v6 ? "[%s]:%d" : "%s:%d", u.host, u.port);
+	p->path = malloc(u.path_len + 2);
+	if (!p->path)
 		return false;
-	}
-	p->tls = strcmp(prot, "https") == 0;
-	ok = (p->tls || strcmp(prot, "http") == 0) && *ads &&
-	     strlen(ads) < sizeof(p->host);
-	if (ok) {
-		snprintf(p->host, sizeof(p->host), "%s", ads);
-		p->port = port; /* lws's default for the scheme when none */
-		if (port == (p->tls ? 443 : 80) || p->tls)
-			snprintf(p->hostport, sizeof(p->hostport), "%s", ads);
-		else
-			snprintf(p->hostport, sizeof(p->hostport), "%s:%d",
-				 ads, port);
-		/* lws drops the path's leading '/' (but of a bare "/"). */
-		p->path = malloc(strlen(path) + 2);
-		ok = p->path != NULL;
-		if (ok)
-			sprintf(p->path, "%s%s", *path == '/' ? "" : "/", path);
-	}
-	free(copy);
-	return ok;
+	snprintf(p->path, u.path_len + 2, "%s%.*s",
+		 u.path_len && *u.path == '/' ? "" : "/", (int)u.path_len,
+		 u.path);
+	return true;
 }
 
 /*

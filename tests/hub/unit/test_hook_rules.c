@@ -178,10 +178,43 @@ static void test_allowlist(void)
 	   "a name is left to the delivery");
 }
 
+/* "host|port|path|tls" of a URI, or "-" when it is refused. */
+static const char *split(const char *uri)
+{
+	static char buf[512];
+	struct hub_hook_uri u;
+
+	if (!hub_hooks_uri_split(uri, &u))
+		return "-";
+	snprintf(buf, sizeof(buf), "%s|%d|%.*s|%d", u.host, u.port,
+		 (int)u.path_len, u.path, u.tls);
+	return buf;
+}
+
+static void test_split(void)
+{
+	is_str(split("http://127.0.0.1:9999/hook?x=1"),
+	       "127.0.0.1|9999|/hook?x=1|0", "host, port, path and query");
+	is_str(split("HTTPS://Hooks.example.org"), "Hooks.example.org|443||1",
+	       "https, its default port, an empty path");
+	is_str(split("http://user:pw@10.0.0.1:8080/x"), "10.0.0.1|8080|/x|0",
+	       "userinfo is no part of the host (lws_parse_uri took \"user\")");
+	is_str(split("http://[::1]:81/p#frag"), "::1|81|/p|0",
+	       "a bracketed IPv6 host; the fragment is not sent");
+	is_str(split("http://h?q=1"), "h|80|?q=1|0", "a query with no path");
+	is_str(split("ftp://h/x"), "-", "another scheme is refused");
+	is_str(split("http://:80/x"), "-", "no host");
+	is_str(split("http://h:0/x"), "-", "port 0");
+	is_str(split("http://h:99999/x"), "-", "a port past 65535");
+	is_str(split("http://h:8o/x"), "-", "a port that is not a number");
+	is_str(split("http://[::1/x"), "-", "an unclosed bracket");
+}
+
 int main(void)
 {
 	test_policy();
 	test_allowlist();
+	test_split();
 	done_testing();
 	return exit_status();
 }
