@@ -156,6 +156,17 @@ typedef struct feed_env_info {
 
 int feed_env_info(feed_t *feed, feed_env_info_t *out);
 
+/* Records in the whole environment, from LMDB's entry counts: O(1), not a
+ * walk (stats.c). queues: queues that exist (topics included); messages:
+ * stored message records - live ones plus the expired ones compaction has
+ * not removed yet and those of deleted queues not reclaimed yet; claims:
+ * claim records not released yet (expired ones included). For metrics. */
+typedef struct feed_env_totals {
+	uint64_t queues, messages, claims;
+} feed_env_totals_t;
+
+int feed_env_totals(feed_t *feed, feed_env_totals_t *out);
+
 /* ---------------------------------------------------------------- queues */
 
 /*

@@ -199,3 +199,36 @@ int feed_queue_stats(feed_t *feed, const char *project, const char *name,
 	out->free = out->total - out->claimed;
 	return 0;
 }
+
+/*
+ * Totals of the whole environment from LMDB's own entry counts (mdb_stat
+ * keeps one per database in its root): O(1) whatever the number of
+ * queues, for a metrics scrape. They count records, not what a reader
+ * would see: `messages` includes the expired messages compaction has not
+ * removed yet and those of deleted queues not reclaimed yet; `claims`
+ * includes expired claims not released yet.
+ */
+int feed_env_totals(feed_t *feed, feed_env_totals_t *out)
+{
+	MDB_stat st;
+	MDB_txn *txn;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = feed__read_begin(feed, &txn);
+	if (rc)
+		return rc;
+	rc = feed__err(mdb_stat(txn, feed->names, &st));
+	if (rc == 0) {
+		out->queues = st.ms_entries;
+		rc = feed__err(mdb_stat(txn, feed->msgs, &st));
+	}
+	if (rc == 0) {
+		out->messages = st.ms_entries;
+		rc = feed__err(mdb_stat(txn, feed->claims, &st));
+	}
+	if (rc == 0)
+		out->claims = st.ms_entries;
+	feed__read_end(feed, txn);
+	return rc;
+}

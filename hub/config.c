@@ -92,6 +92,13 @@ static const struct setting settings[] = {
 	 "true: notify only confirmed subscriptions, and send each new one "
 	 "a confirmation request (needs --signing-key), as Zaqar's "
 	 "[notification] require_confirmation"},
+	{"metrics", K_STR, F(metrics), 0, 0,
+	 "who may scrape GET /metrics (Prometheus): off, open, or token "
+	 "(a bearer token, see metrics-token-file); default: open when "
+	 "listening on a loopback address, off otherwise"},
+	{"metrics-token-file", K_PATH, F(metrics_token_file), 0, 0,
+	 "metrics = token: a file whose first line is the SHA-256 (64 hex "
+	 "digits) of the scrapers' bearer token"},
 	{"clock-file", K_PATH, F(clock_file), 0, 0,
 	 "TESTING ONLY: read the time (ms since the epoch) from this file"},
 	{"default-message-ttl", K_U32, L(default_message_ttl), 60, 1209600,

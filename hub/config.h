@@ -84,6 +84,11 @@ struct hub_config {
 	uint32_t webhook_connections;
 	uint32_t webhook_timeout_s;
 	bool require_confirmation;
+	/* Who may scrape /metrics: "off", "open" or "token" ("" = open on
+	 * a loopback listener, off otherwise), and for token the file with
+	 * the token's SHA-256 (metrics.h). */
+	char metrics[16];
+	char metrics_token_file[PATH_MAX];
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

@@ -164,6 +164,9 @@ struct hub_req {
 	const char *x_forwarded_proto;
 	const char *x_forwarded_host;
 	const char *if_modified_since;
+	/* Authorization as sent, for the metrics' own token (api/metrics.c);
+	 * "" when absent, NULL from transports without HTTP headers. */
+	const char *authorization;
 	/* Idempotency-Key (a Herald extension, docs/api.md; read on POST,
 	 * and from a WebSocket message_post's headers): the request's key
 	 * when the body gives none. NULL when absent. idempotency_key_len

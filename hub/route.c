@@ -76,6 +76,10 @@ static const struct hub_route routes[] = {
 	 ATTRS(HUB_BODY_DEFAULT, HUB_MEDIA_ANY, false, HUB_AUTH_NONE,
 	       HUB_WS_NONE)},
 	{NONE, HUB_GET, "/health", hub_health, OPEN},
+	/* Prometheus: its own access setting (api/metrics.c), any Accept. */
+	{NONE, HUB_GET, "/metrics", hub_metrics_get,
+	 ATTRS(HUB_BODY_DEFAULT, HUB_MEDIA_ANY, false, HUB_AUTH_NONE,
+	       HUB_WS_NONE)},
 	{NONE, HUB_HEAD, "/health", hub_health, OPEN},
 	{ALL, HUB_GET, "/", hub_get_home, OPEN},
 	{V11 | V2, HUB_GET, "/ping", hub_ping, OPEN},
@@ -429,6 +433,24 @@ void hub_route(struct hub_req *r)
 
 	hub_route_lookup(r->method, r->path, &m);
 	hub_route_dispatch(r, &m);
+}
+
+size_t hub_route_index(const struct hub_route *rt)
+{
+	return (size_t)(rt - routes);
+}
+
+void hub_route_row(size_t i, const char **pattern, enum hub_method *method,
+		   unsigned *versions)
+{
+	*pattern = routes[i].pattern;
+	*method = routes[i].method;
+	*versions = routes[i].versions;
+}
+
+size_t hub_route_count(void)
+{
+	return sizeof(routes) / sizeof(*routes);
 }
 
 /* ------------------------------------------------------------ attributes */

@@ -136,6 +136,14 @@ void hub_route(struct hub_req *r);
  * route ("Invalid topic identification"). */
 void hub_route_refuse_name(struct hub_req *r, bool topic);
 
+/* The table's rows, for the metrics' route label (metrics.c): a row's
+ * index (of a match's route), and a row's pattern (below the version
+ * prefix), method and versions (0: unversioned). */
+size_t hub_route_index(const struct hub_route *rt);
+void hub_route_row(size_t i, const char **pattern, enum hub_method *method,
+		   unsigned *versions);
+size_t hub_route_count(void);
+
 /* The most body bytes a route takes under the limits l. */
 size_t hub_route_body_max(const struct hub_route_attrs *a,
 			  const struct hub_limits *l);

@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "config.h"
+#include "metrics.h"
 #include "req.h"
 #include "clock.h"
 #include "server.h"
@@ -94,6 +95,8 @@ static void compact_done(struct hub_req *r, void *ctx, int rc)
 			"back up the data directory and report it",
 			job->res.corrupt,
 			(unsigned long long)job->res.corrupt_qid);
+	if (rc == 0)
+		hub_metrics_compacted(&job->res);
 	if (rc == 0 && (job->res.messages || job->res.claims ||
 			job->res.dropped || job->res.keys))
 		hub_log(HUB_LOG_DEBUG, "compaction: %zu messages, %zu claims, "
@@ -435,7 +438,7 @@ int hub_server_run(const struct hub_config *cfg,
 	if (!srv)
 		return 1;
 	srv->cfg = *cfg;
-	if (hub_clock_init(cfg->clock_file))
+	if (hub_clock_init(cfg->clock_file) || hub_metrics_configure(cfg))
 		goto out;
 	if (open_storage(srv) || start_lws(srv, transports))
 		goto out;

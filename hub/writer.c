@@ -30,8 +30,10 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "writer.h"
 
@@ -77,10 +79,19 @@ static size_t job_bytes(const struct hub_job *job)
 }
 
 /* Runs jobs[0..n) as one group commit; each gets its own status. */
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 static void run_group(struct hub_writer *w, struct hub_job **jobs, size_t n)
 {
 	unsigned long long appends = 0;
-	uint64_t now = 0;
+	uint64_t now = 0, t0;
+	int rc;
 
 	/* One clock for the group: the latest request's, so that the
 	 * messages of one commit share their creation time. */
@@ -95,7 +106,9 @@ static void run_group(struct hub_writer *w, struct hub_job **jobs, size_t n)
 					   jobs[i]->areq ? FEED_JOB_DIRECT : 0};
 		appends += jobs[i]->areq != NULL;
 	}
-	feed_write_group(w->feed, w->group, n);
+	t0 = mono_ns();
+	rc = feed_write_group(w->feed, w->group, n);
+	hub_metrics_group(n, mono_ns() - t0, rc);
 	/* Every job's status is set on every path: it is the answer. */
 	for (size_t i = 0; i < n; i++)
 		jobs[i]->rc = w->group[i].status;
@@ -135,6 +148,7 @@ static void run_list(struct hub_writer *w, struct hub_job *list)
 			list = list->next;
 			batch[0]->rc = batch[0]->solo(w->feed, batch[0]->ctx,
 						      batch[0]->now_ms);
+			hub_metrics_solo();
 			hand_back(w, batch, n);
 			continue;
 		}
@@ -247,9 +261,12 @@ void hub_writer_collect(struct hub_writer *w)
 		 * (before answering the publisher: they are independent). One
 		 * of repeats only (idempotency keys) stored nothing. */
 		if (job->areq && job->rc == 0 &&
-		    job->areq->n_dups < job->areq->n_msgs &&
-		    w->hooks.committed)
-			w->hooks.committed(w->hooks.arg, job->areq);
+		    job->areq->n_dups < job->areq->n_msgs) {
+			hub_metrics_posted(job->areq->n_msgs -
+					   job->areq->n_dups);
+			if (w->hooks.committed)
+				w->hooks.committed(w->hooks.arg, job->areq);
+		}
 		if (r)
 			r->transport->job_back(r);
 		job->done(r, job->ctx, job->rc);

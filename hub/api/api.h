@@ -20,6 +20,9 @@ void hub_health(struct hub_req *r);         /* GET or HEAD of a health route */
 /* A WebSocket endpoint asked over plain HTTP: 426 Upgrade Required. */
 void hub_upgrade_required(struct hub_req *r);
 
+/* metrics.c: GET /metrics, Prometheus' scrape (its own access setting). */
+void hub_metrics_get(struct hub_req *r);
+
 /* share.c: pre-signed URLs. */
 void hub_share(struct hub_req *r);          /* POST /v2/queues/q/share */
 /* Checks the URL-Signature header set of r, if any: returns true when r

@@ -40,6 +40,7 @@
 #include "route.h"
 
 #include "config.h"
+#include "metrics.h"
 #include "req.h"
 #include "api/api.h"
 #include "writer.h"
@@ -230,6 +231,8 @@ static void create_done(struct hub_req *r, void *ctx, int rc)
 {
 	struct claim_ctx *c = ctx;
 
+	if (rc == 0)
+		hub_metrics_claimed(c->claim.msgs.n); /* committed: counted */
 	/* Dead letters arrived: wake the dead-letter queue's waiters. */
 	if (rc == 0 && c->moved && c->opts.dlq[0])
 		hub_notify_queue(c->subs, c->project, c->opts.dlq);

@@ -112,6 +112,7 @@ int hub_cursor_open(struct hub_cursor *c, struct hub_subs *subs,
 	if (rc)
 		return rc;
 	c->sub.wake = cursor_woken;
+	c->sub.kind = o->kind;
 	if (subs && hub_sub_attach(subs, &c->sub, c->project, c->queue))
 		return FEED_ENOMEM;
 	c->subs = subs;

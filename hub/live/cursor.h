@@ -58,6 +58,7 @@ enum hub_cursor_from {
 struct hub_cursor;
 
 struct hub_cursor_opts {
+	enum hub_sub_kind kind;    /* the subscriber's, for the metrics */
 	const char *project;       /* "" for the default project */
 	const char *queue;
 	enum hub_cursor_from from;

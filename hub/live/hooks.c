@@ -154,6 +154,7 @@ static struct hook *hook_new(struct hub_hooks *h, const feed_sub_t *s)
 		return NULL;
 	k->h = h;
 	k->sub.wake = hook_wake;
+	k->sub.kind = HUB_SUB_WEBHOOK;
 	snprintf(k->project, sizeof(k->project), "%s", s->project);
 	snprintf(k->queue, sizeof(k->queue), "%s", s->queue);
 	snprintf(k->id, sizeof(k->id), "%s", s->id);

@@ -88,6 +88,7 @@ struct hub_subs {
 	struct hub_subq **buckets;
 	size_t nbuckets, nq;     /* buckets (a power of two), queue entries */
 	size_t count;            /* subscribers attached */
+	size_t by_kind[HUB_SUB_KINDS]; /* of them, by hub_sub.kind */
 	struct hub_tail_pool pool;
 	lws_dll2_owner_t ready;  /* due a wake, oldest first */
 	lws_sorted_usec_list_t pump;
@@ -198,6 +199,7 @@ int hub_sub_attach(struct hub_subs *s, struct hub_sub *sub,
 	lws_dll2_add_tail(&sub->node, &q->subs);
 	sub->q = q;
 	s->count++;
+	s->by_kind[sub->kind < HUB_SUB_KINDS ? sub->kind : HUB_SUB_OTHER]++;
 	return 0;
 }
 
@@ -212,6 +214,7 @@ void hub_sub_detach(struct hub_subs *s, struct hub_sub *sub)
 		lws_dll2_remove(&sub->ready);
 	sub->q = NULL;
 	s->count--;
+	s->by_kind[sub->kind < HUB_SUB_KINDS ? sub->kind : HUB_SUB_OTHER]--;
 	subq_release(s, q);
 }
 
@@ -360,6 +363,11 @@ void hub_subs_tail_limits(struct hub_subs *s, size_t queue_max,
 size_t hub_sub_count(const struct hub_subs *s)
 {
 	return s ? s->count : 0;
+}
+
+size_t hub_sub_count_kind(const struct hub_subs *s, enum hub_sub_kind kind)
+{
+	return s && kind < HUB_SUB_KINDS ? s->by_kind[kind] : 0;
 }
 
 struct hub_subs *hub_subs_new(struct lws_context *ctx)

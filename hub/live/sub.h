@@ -17,6 +17,18 @@
 
 struct hub_subs;
 
+/* Who a subscriber is, for the metrics' count by transport (metrics.c):
+ * its owner sets it before the first attach. */
+enum hub_sub_kind {
+	HUB_SUB_OTHER,    /* none set */
+	HUB_SUB_WS,       /* a WebSocket subscribe action */
+	HUB_SUB_STREAM,   /* the WebSocket stream URL */
+	HUB_SUB_SSE,      /* an SSE stream */
+	HUB_SUB_LONGPOLL, /* a held long-poll */
+	HUB_SUB_WEBHOOK,  /* a webhook subscription's deliverer */
+	HUB_SUB_KINDS
+};
+
 /*
  * A subscriber: a wake callback hung on one queue (see sub.c). Embed it
  * in the owner's state; zero it before the first attach.
@@ -26,6 +38,7 @@ struct hub_sub {
 	lws_dll2_t ready;   /* in the registry's wake queue while due a wake */
 	struct hub_subq *q; /* NULL while detached */
 	void (*wake)(struct hub_sub *sub);
+	enum hub_sub_kind kind;
 };
 
 /*
@@ -73,5 +86,7 @@ void hub_subs_tail_limits(struct hub_subs *subs, size_t queue_max,
 			  size_t total_max);
 /* Subscribers attached. */
 size_t hub_sub_count(const struct hub_subs *subs);
+/* Subscribers of one kind attached: O(1). */
+size_t hub_sub_count_kind(const struct hub_subs *subs, enum hub_sub_kind kind);
 
 #endif /* HERALD_HUB_LIVE_SUB_H */

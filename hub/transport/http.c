@@ -75,6 +75,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "config.h"
 #include "req.h"
 #include "buf.h"
@@ -136,6 +137,7 @@ struct http_req {
 		char x_forwarded_host[256];
 		char if_modified_since[64];
 	} feedh;
+	char authorization[1024]; /* for /metrics' token (api/metrics.c) */
 };
 
 struct pss {
@@ -298,6 +300,7 @@ static void http_hold(struct hub_req *r)
 	struct hub_server *srv = h->srv;
 
 	h->sub.wake = held_wake;
+	h->sub.kind = HUB_SUB_LONGPOLL;
 	if (!r->queue ||
 	    hub_sub_attach(srv->subs, &h->sub, r->project, r->queue)) {
 		r->wait_over = true;
@@ -402,6 +405,7 @@ static void dispatch(struct http_req *h)
 	lws_set_timeout(h->wsi, NO_PENDING_TIMEOUT, 0);
 	r->now_ms = hub_now_ms();
 	if (h->srv->stopping) {
+		hub_metrics_reject(HUB_REJECT_SHUTTING_DOWN);
 		hub_header(r, "Connection", "close");
 		hub_reply_error(r, 503, "Service temporarily unavailable",
 				"The server is shutting down.");
@@ -409,6 +413,8 @@ static void dispatch(struct http_req *h)
 	}
 	if (hub_http__checks(r, h->wsi, &h->match, &h->heads))
 		hub_route_dispatch(r, &h->match);
+	else
+		hub_metrics_reject(HUB_REJECT_CHECKS);
 }
 
 /* A new request on the connection, bound to the server's services. */
@@ -439,6 +445,7 @@ static struct http_req *req_new(struct lws *wsi, struct pss *pss,
 	h->pub.x_forwarded_proto = h->feedh.x_forwarded_proto;
 	h->pub.x_forwarded_host = h->feedh.x_forwarded_host;
 	h->pub.if_modified_since = h->feedh.if_modified_since;
+	h->pub.authorization = h->authorization;
 	h->pub.prefix = "";
 	srv->inflight++;
 	return h;
@@ -459,6 +466,7 @@ static enum framing body_framing(struct http_req *h)
 	char cl[32], *end;
 
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+		hub_metrics_reject(HUB_REJECT_FRAMING);
 		hub_reply_error(&h->pub, 411, "Length Required",
 				"Chunked request bodies are not supported; "
 				"send a Content-Length.");
@@ -480,6 +488,7 @@ static enum framing body_framing(struct http_req *h)
 	h->pub.has_body = true;
 	h->body_limit = hub_route_body_max(h->match.attrs, &h->srv->cfg.limits);
 	if (errno || *end || end == cl) {
+		hub_metrics_reject(HUB_REJECT_FRAMING);
 		hub_reply_error(&h->pub, 400, "Invalid request",
 				"Malformed Content-Length.");
 		h->too_big = true;
@@ -487,6 +496,7 @@ static enum framing body_framing(struct http_req *h)
 	}
 	if (n > h->body_limit) {
 		/* Refused unread: no need to buffer what we refuse. */
+		hub_metrics_reject(HUB_REJECT_BODY_TOO_LARGE);
 		hub_route_refuse_body(&h->pub, h->match.attrs);
 		h->too_big = true;
 		return FRAMING_REFUSED;
@@ -558,6 +568,7 @@ static int refuse_from_buffer(struct http_req *h)
 		"a body: refused unread (lws 4.1 cannot read its body)",
 		method_name(h->method), h->path);
 	h->close_after = true;
+	hub_metrics_reject(HUB_REJECT_PIPELINED);
 	hub_header(&h->pub, "Retry-After", "0");
 	hub_reply_error(&h->pub, 503, "Service temporarily unavailable",
 			"This request came pipelined behind one without a "
@@ -597,9 +608,12 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	h->pub.path = h->path;
 	hub_route_lookup(h->method, h->path, &h->match);
 	if (h->method == HUB_METHOD_COUNT) {
+		hub_metrics_reject(HUB_REJECT_METHOD);
 		hub_reply_error(&h->pub, 405, "405 Method Not Allowed", NULL);
 		goto reply;
 	}
+	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, h->authorization,
+			   sizeof(h->authorization));
 	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
 			   h->heads.content_type, sizeof(h->heads.content_type));
 	/* Longer than the buffer: as if absent (a full answer, not a 304). */
@@ -678,10 +692,12 @@ static int on_body_done(struct http_req *h)
 	h->pub.body = h->body.data ? h->body.data : "";
 	h->pub.body_len = h->body.len;
 	h->state = HANDLING;
-	if (h->too_big)
+	if (h->too_big) {
+		hub_metrics_reject(HUB_REJECT_BODY_TOO_LARGE);
 		hub_route_refuse_body(&h->pub, h->match.attrs);
-	else
+	} else {
 		dispatch(h);
+	}
 	if (h->state != HANDLING)
 		return 0; /* deferred, held or streaming */
 	h->state = WRITING_HEAD;
@@ -746,12 +762,19 @@ out:
 	return rc;
 }
 
+/* The request's log line, and its count in the metrics. */
 static void log_request(struct http_req *h)
 {
+	uint64_t ns = mono_ns() - h->started_ns;
+	size_t out = h->stream ? h->sent
+		     : h->method == HUB_HEAD ? 0 : h->pub.reply.text_len;
+
 	hub_log(HUB_LOG_INFO, "%s %s %d %zu %lluus", method_name(h->method),
 		h->path ? h->path : "", h->pub.reply.status,
 		h->stream ? h->sent : h->pub.reply.text_len,
-		(unsigned long long)((mono_ns() - h->started_ns) / 1000));
+		(unsigned long long)(ns / 1000));
+	hub_metrics_http(&h->match, h->method, h->pub.reply.status, ns,
+			 h->body.len, out, h->stream != NULL);
 }
 
 /*

@@ -38,6 +38,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "api/api.h"
 #include "live/cursor.h"
@@ -172,6 +173,7 @@ static bool sse_open(struct sse *s, struct hub_req *r, bool echo)
 	const char *m = r->last_event_id[0] ? r->last_event_id
 					    : hub_query(r, "marker");
 	struct hub_cursor_opts o = {
+		.kind = HUB_SUB_SSE,
 		.project = r->project,
 		.queue = r->queue,
 		.from = m ? HUB_CURSOR_MARKER : HUB_CURSOR_NOW,
@@ -204,6 +206,7 @@ void hub_queue_events(struct hub_req *r)
 	if (!hub_query_bool(r, "echo", true, &echo))
 		return;
 	if (hub_sub_count(r->subs) >= r->cfg->max_subscribers) {
+		hub_metrics_reject(HUB_REJECT_SUBSCRIBERS);
 		hub_reply_error(r, 503, "Service temporarily unavailable",
 				"Too many subscribers on this server.");
 		return;

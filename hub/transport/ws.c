@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "buf.h"
+#include "metrics.h"
 #include "transport/ws_conn.h"
 
 #define WS_MAX_QUEUED 32        /* actions waiting: then stop reading */
@@ -44,6 +45,7 @@ struct pss {
  * callback. -1: drop the connection. */
 static int send_text(struct hub_ws_conn *c, char *text, size_t len)
 {
+	hub_metrics_ws_bytes(0, len);
 	return lws_write(c->wsi, (unsigned char *)text + LWS_PRE, len,
 			 LWS_WRITE_TEXT) < (int)len
 		       ? -1
@@ -374,6 +376,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_ESTABLISHED:
 		return on_established(wsi, pss);
 	case LWS_CALLBACK_RECEIVE:
+		hub_metrics_ws_bytes(len, 0);
 		return pss && pss->c ? on_receive(pss->c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return pss && pss->c && pss->c->wsi ? on_writeable(pss->c) : 0;

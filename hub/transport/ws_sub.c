@@ -33,6 +33,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "live/cursor.h"
 #include "transport/ws_conn.h"
 
@@ -119,6 +120,8 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 {
 	const struct hub_config *cfg = &c->srv->cfg;
 	struct hub_cursor_opts o = {
+		/* The stream URL's connection holds its one subscription. */
+		.kind = c->stream.queue[0] ? HUB_SUB_STREAM : HUB_SUB_WS,
 		.project = c->project,
 		.queue = queue,
 		.from = from,
@@ -142,6 +145,7 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 		return NULL;
 	}
 	if (hub_sub_count(c->srv->subs) >= cfg->max_subscribers) {
+		hub_metrics_reject(HUB_REJECT_SUBSCRIBERS);
 		why->status = 503;
 		snprintf(why->text, sizeof(why->text), "Too many subscribers "
 			 "on this server.");
