@@ -18,8 +18,8 @@
  * commit): start from the inputs in ctx each time. */
 typedef int (*hub_run_fn)(feed_txn_t *txn, void *ctx, uint64_t now_ms);
 /* Runs on the writer thread alone, outside any group: for work that must
- * see each of its own writes committed before the next (the health
- * cycle) or read before it writes (a metadata patch). */
+ * see each of its own writes committed before the next, or read before
+ * it writes (a metadata patch). */
 typedef int (*hub_solo_fn)(feed_t *feed, void *ctx, uint64_t now_ms);
 /* Runs on the loop thread after the write committed (or failed: rc).
  * r is NULL when the client went away meanwhile: only free ctx then. */
