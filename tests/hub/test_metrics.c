@@ -136,7 +136,7 @@ static size_t post(struct hh_client *c, const char *queue, int n)
 static void counters(struct hh_server *s, struct hh_client *c)
 {
 	struct hh_resp r = HH_RESP_INIT;
-	struct wsc w;
+	struct wsc w, st;
 	json_t *a, *b, *j;
 	size_t in = 0;
 	const char *claim_body = "{\"ttl\": 60, \"grace\": 60}";
@@ -161,6 +161,9 @@ static void counters(struct hh_server *s, struct hh_client *c)
 		PROJECT "\"}", "{\"queue_name\": \"q1\"}");
 	is(hh_geti(j, "headers.status"), 201, "it subscribes to q1");
 	json_decref(j);
+	ok(wsc_open(&st, s, "/v2/queues/q2/stream?client_id=" HH_CLIENT_A
+		    "&project_id=" PROJECT, NULL) && st.status == 101,
+	   "the stream URL of q2 connects");
 
 	b = scrape(c, NULL);
 	ok(b != NULL, "the second scrape parses");
@@ -195,6 +198,8 @@ static void counters(struct hh_server *s, struct hh_client *c)
 	   "WebSocket bytes received moved");
 	is(val(b, "herald_subscribers{transport=ws}"), 1,
 	   "subscribers on WebSocket: 1");
+	is(val(b, "herald_subscribers{transport=stream}"), 1,
+	   "subscribers on the stream URL: 1");
 	is(val(b, "herald_subscribers{transport=sse}"), 0,
 	   "subscribers on SSE: 0");
 	is(val(b, "herald_queues"), 2, "queues: 2");
@@ -227,6 +232,7 @@ static void counters(struct hh_server *s, struct hh_client *c)
 		ok(!named, "no label holds a queue name or a raw path");
 	}
 	wsc_close(&w);
+	wsc_close(&st);
 	json_decref(a);
 	json_decref(b);
 	hh_resp_free(&r);
