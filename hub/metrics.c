@@ -543,6 +543,9 @@ int hub_metrics_configure(const struct hub_config *cfg)
 			"open or token)\n", mode);
 		return -1;
 	}
+	/* Said once, so that a 404 at /metrics is never a mystery. */
+	hub_log(HUB_LOG_INFO, "metrics: GET /metrics is %s%s", mode,
+		cfg->metrics[0] ? "" : " (the default for this listen address)");
 	return 0;
 }
 
