@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "notify.h"
 #include "config.h"
 #include "req.h"
 #include "clock.h"
@@ -396,6 +397,9 @@ static void serve(struct hub_server *srv)
 			deadline = hub_mono_ms() + DRAIN_MS;
 			hub_log(HUB_LOG_INFO, "stopping: finishing %u "
 				"requests in flight", srv->inflight);
+			hub_notify_stopping("stopping: finishing %u "
+					    "requests in flight",
+					    srv->inflight);
 			lws_callback_vhost_protocols_vhost(
 				srv->vhost, HUB_CALLBACK_DRAIN, NULL, 0);
 		}
@@ -473,6 +477,8 @@ int hub_server_run(const struct hub_config *cfg,
 		port, mode);
 	printf("listening on %s:%d\n", srv->cfg.listen_host, port);
 	fflush(stdout);
+	hub_notify_ready("serving %s on %s:%d", srv->cfg.data_dir,
+			 srv->cfg.listen_host, port);
 
 	serve(srv);
 	rc = 0;
