@@ -17,7 +17,9 @@
  *     writes during the copy - bounded by the copy's duration;
  *   - a backup process killed midway leaves a stale reader slot, which
  *     the server clears with mdb_reader_check (after every compaction
- *     step; feed_check_readers).
+ *     step; feed_check_readers);
+ *   - a lock file this process had to create (no server since boot) is
+ *     given to the data file's owner, so the server can open it later.
  *
  * The server may grow the map meanwhile. Our map is the size the file's
  * meta page gave at open; a read transaction that finds the data past it
@@ -103,6 +105,27 @@ static void unlink_copy(const char *dir)
 	unlink(path);
 }
 
+/*
+ * Gives dir/lock.mdb to the owner of dir/data.mdb. When no server ran
+ * since boot, this process creates the lock file, owned by whoever runs
+ * the backup (root, say): a server running as the data's user could then
+ * not open it. Only root can change an owner; for anyone else this is a
+ * no-op, as it is when the owners match already.
+ */
+static void lock_owner_fix(const char *dir)
+{
+	char data[4096], lock[4096];
+	struct stat ds, ls;
+
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	snprintf(lock, sizeof(lock), "%s/lock.mdb", dir);
+	if (geteuid() != 0 || stat(data, &ds) || stat(lock, &ls))
+		return;
+	if ((ds.st_uid != ls.st_uid || ds.st_gid != ls.st_gid) &&
+	    chown(lock, ds.st_uid, ds.st_gid))
+		return; /* best effort: a server that cannot open it says so */
+}
+
 /* Copies env into target, adopting a map the server grew; an LMDB code. */
 static int copy(MDB_env *env, const char *target)
 {
@@ -146,6 +169,7 @@ int feed_backup(const char *data_dir, const char *target_dir,
 	if (rc == 0)
 		rc = mdb_env_open(env, data_dir, MDB_RDONLY | MDB_NOTLS, 0644);
 	if (rc == 0) {
+		lock_owner_fix(data_dir);
 		rc = copy(env, target_dir);
 		if (rc)
 			unlink_copy(target_dir); /* half a copy is no backup */

@@ -169,13 +169,14 @@ typedef struct feed_backup_info {
  * while a server (another process) goes on reading and writing it. The copy
  * is the last commit before the call began: every write acknowledged
  * before then is in it. It holds only data.mdb, free pages left out, and
- * is flushed to disk before this returns. It opens a feed of its own with
- * feed_open() (the lock file is rebuilt then).
+ * is flushed to disk before this returns; feed_open() opens it like any
+ * environment (and makes its lock file then).
  *
  * The calling process opens the environment read-only for the duration
  * (it needs write access to its lock file, as every LMDB reader does), so
  * it must not be a process that has `data_dir` open already: never call it
- * in the server. The server's writes are never blocked; pages they free
+ * in the server. Run as root, it gives the lock file to the owner of the
+ * data file (it may have created it), so the server's user can open it. The server's writes are never blocked; pages they free
  * cannot be reused until the copy ends, so the source may grow by what is
  * written meanwhile.
  *

@@ -108,7 +108,6 @@ static void test_refusals(const char *src, const char *dst, const char *tmp)
 
 	if (strlen(tmp) > PATH_MAX / 2)
 		bail_out("temporary directory name too long");
-
 	snprintf(missing, sizeof(missing), "%s/missing", tmp);
 	snprintf(file, sizeof(file), "%s/a-file", tmp);
 	snprintf(empty, sizeof(empty), "%s/empty", tmp);
@@ -136,9 +135,30 @@ static void test_refusals(const char *src, const char *dst, const char *tmp)
 	is(feed_backup(src, NULL, NULL), FEED_EINVAL, "NULL target");
 }
 
+/* Run as root with no lock file, the backup makes one: it must belong to
+ * the data file's owner, who runs the server. */
+static void test_lock_owner(const char *src, const char *tmp)
+{
+	char data[PATH_MAX], lock[PATH_MAX], dst[PATH_MAX];
+	struct stat st;
+
+	if (geteuid() != 0) {
+		skip(2, "not root: cannot give the data file to another user");
+		return;
+	}
+	snprintf(data, sizeof(data), "%s/data.mdb", src);
+	snprintf(lock, sizeof(lock), "%s/lock.mdb", src);
+	snprintf(dst, sizeof(dst), "%s/dst-owner", tmp);
+	if (chown(data, 65534, 65534) || unlink(lock) || mkdir(dst, 0755))
+		bail_out("cannot prepare the source: %s", strerror(errno));
+	is(feed_backup(src, dst, NULL), 0, "a backup made as root succeeds");
+	ok(stat(lock, &st) == 0 && st.st_uid == 65534 && st.st_gid == 65534,
+	   "the lock file it made belongs to the data file's owner");
+}
+
 int main(void)
 {
-	char tmp[PATH_MAX / 2], src[PATH_MAX], dst[PATH_MAX];
+	char tmp[PATH_MAX / 2], src[PATH_MAX / 2 + 8], dst[PATH_MAX / 2 + 8];
 
 	snprintf(tmp, sizeof(tmp), "%s", fixture_mkdir());
 	snprintf(src, sizeof(src), "%s/src", tmp);
@@ -147,6 +167,7 @@ int main(void)
 		bail_out("mkdir: %s", strerror(errno));
 	test_copy(src, dst);
 	test_refusals(src, dst, tmp);
+	test_lock_owner(src, tmp);
 	fixture_rmdir(tmp);
 	return exit_status();
 }
