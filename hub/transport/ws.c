@@ -411,6 +411,8 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 	case HUB_CALLBACK_DRAIN:
 		/* A fake wsi bound to the vhost (lws_callback_vhost_protocols_
 		 * vhost): wake every connection, see the top. */
+		if (!srv)
+			break;
 		srv->inflight += open_conns;
 		lws_callback_on_writable_all_protocol_vhost(
 			lws_get_vhost(wsi), lws_get_protocol(wsi));

@@ -5,8 +5,8 @@
  * Readiness: the test binds a unix datagram socket and starts the server
  * with NOTIFY_SOCKET naming it, as systemd does for Type=notify. READY=1
  * must come from the server's own pid once it serves (a ping answers), and
- * never from a server that could not listen; STOPPING=1 when SIGTERM
- * starts the drain.
+ * never from a server that could not listen or whose data directory
+ * another server has open; STOPPING=1 when SIGTERM starts the drain.
  *
  * Drain: POSTs whose bytes reached the server before SIGTERM are in
  * flight; each is answered (201, or 503 for one the server had not started
@@ -102,6 +102,7 @@ static void test_ready(struct hh_server *srv)
 	struct hh_resp r = HH_RESP_INIT;
 	char msg[512];
 	const char *argv[12];
+	char *out = NULL;
 	int argc = 0;
 	pid_t pid;
 	bool got;
@@ -139,6 +140,22 @@ static void test_ready(struct hh_server *srv)
 	   "and never says READY=1");
 	if (got)
 		diag("it sent: %s", msg);
+
+	/* Nor can a second server on the same data directory. */
+	argv[3] = "127.0.0.1:0";
+	argv[5] = srv->data;
+	setenv("NOTIFY_SOCKET", notify_path, 1);
+	ok(hh_run(argv, hh_fmt("%s/second.out", srv->dir), &out) != 0,
+	   "a second server on the same data directory exits non-zero");
+	unsetenv("NOTIFY_SOCKET");
+	ok(strstr(out, "another herald serve has") != NULL,
+	   "saying another server has it open");
+	if (!strstr(out, "another herald serve has"))
+		diag("it said: %s", out);
+	free(out);
+	got = notify_recv(msg, sizeof(msg), &pid, 0);
+	ok(!got || !strstr(msg, "READY=1"),
+	   "and never says READY=1 either");
 }
 
 /* A complete POST of one message on its own connection, not read. */
