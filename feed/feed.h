@@ -167,6 +167,40 @@ typedef struct feed_env_totals {
 
 int feed_env_totals(feed_t *feed, feed_env_totals_t *out);
 
+/* ---------------------------------------------------------------- backup */
+
+typedef struct feed_backup_info {
+	uint64_t source_bytes; /* size of the source's data file, bytes */
+	uint64_t backup_bytes; /* size of the compacted copy, bytes */
+} feed_backup_info_t;
+
+/*
+ * Hot backup: writes a compacted, consistent copy of the environment in
+ * `data_dir` into `target_dir`, which must be an existing empty directory,
+ * while a server (another process) goes on reading and writing it. The copy
+ * is the last commit before the call began: every write acknowledged
+ * before then is in it. It holds only data.mdb, free pages left out, and
+ * is flushed to disk before this returns; feed_open() opens it like any
+ * environment (and makes its lock file then).
+ *
+ * The calling process opens the environment read-only for the duration
+ * (it needs write access to its lock file, as every LMDB reader does), so
+ * it must not be a process that has `data_dir` open already: never call it
+ * in the server. Run as root, it gives the lock file to the owner of the
+ * data file (it may have created it), so the server's user can open it.
+ * The server's writes are never blocked; pages they free cannot be reused
+ * until the copy ends, so the source may grow by what is written
+ * meanwhile.
+ *
+ * Errors: FEED_EINVAL when target_dir is missing or not a directory (errno
+ * says which), FEED_EEXISTS when it holds anything, FEED_ENOTFOUND when
+ * data_dir holds no environment (no data.mdb), FEED_EIO for a system error
+ * (errno set: EACCES, ENOSPC, ...). On failure nothing is left in
+ * target_dir. `info` may be NULL.
+ */
+int feed_backup(const char *data_dir, const char *target_dir,
+		feed_backup_info_t *info);
+
 /* ---------------------------------------------------------------- queues */
 
 /*

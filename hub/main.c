@@ -28,6 +28,7 @@ static void usage(FILE *out)
 		"  claim      claim messages (and --delete them)\n"
 		"  stats      a queue's stats, or every queue's\n"
 		"  queues     list the queues\n"
+		"  backup     copy the data directory while the server runs\n"
 		"  (herald COMMAND --help for its options; the client commands "
 		"talk to\n   $HERALD_URL, default http://127.0.0.1:8888)\n\n"
 		"  --help     this text\n"
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
 					      .webhook = &hub_webhook_protocol,
 					      .webhook_post = hub_webhook_post});
 	}
+	if (strcmp(argv[1], "backup") == 0)
+		return hub_cli_backup(argc - 1, argv + 1);
 	if (hub_cli_is_command(argv[1]))
 		return hub_cli_main(argc - 1, argv + 1);
 	fprintf(stderr, "herald: unknown command \"%s\"\n\n", argv[1]);

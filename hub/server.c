@@ -27,14 +27,19 @@
  * once more when it stops, after the writer finished.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "notify.h"
 #include "config.h"
 #include "metrics.h"
 #include "req.h"
@@ -229,6 +234,41 @@ static void lws_emit(int level, const char *line)
 		(int)n, line);
 }
 
+/*
+ * One server per data directory. LMDB lets several processes open an
+ * environment (that is how `herald backup` reads beside the server), so
+ * it would not stop a second `herald serve` on the same directory - whose
+ * subscribers would never hear of the first one's commits. An exclusive
+ * flock on DATA/herald.lock, held for the process's life (the kernel
+ * drops it when the process ends, however it ends), does. It is no LMDB
+ * file and no part of a backup.
+ */
+static int dir_lock_fd = -1;
+
+static int lock_data_dir(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/herald.lock", dir);
+	dir_lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (dir_lock_fd < 0) {
+		hub_log(HUB_LOG_ERROR, "cannot open %s: %s", path,
+			strerror(errno));
+		return -1;
+	}
+	if (flock(dir_lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK)
+		hub_log(HUB_LOG_ERROR, "another herald serve has %s open (it "
+			"holds %s)", dir, path);
+	else
+		hub_log(HUB_LOG_ERROR, "cannot lock %s: %s", path,
+			strerror(errno));
+	close(dir_lock_fd);
+	dir_lock_fd = -1;
+	return -1;
+}
+
 static int open_storage(struct hub_server *srv)
 {
 	feed_options_t opts = {
@@ -245,6 +285,8 @@ static int open_storage(struct hub_server *srv)
 			srv->cfg.data_dir, strerror(errno));
 		return -1;
 	}
+	if (lock_data_dir(srv->cfg.data_dir))
+		return -1;
 	rc = feed_open(&srv->feed, srv->cfg.data_dir, &opts);
 	if (rc) {
 		hub_log(HUB_LOG_ERROR, "cannot open storage in %s: %s",
@@ -399,6 +441,9 @@ static void serve(struct hub_server *srv)
 			deadline = hub_mono_ms() + DRAIN_MS;
 			hub_log(HUB_LOG_INFO, "stopping: finishing %u "
 				"requests in flight", srv->inflight);
+			hub_notify_stopping("stopping: finishing %u "
+					    "requests in flight",
+					    srv->inflight);
 			lws_callback_vhost_protocols_vhost(
 				srv->vhost, HUB_CALLBACK_DRAIN, NULL, 0);
 		}
@@ -476,6 +521,8 @@ int hub_server_run(const struct hub_config *cfg,
 		port, mode);
 	printf("listening on %s:%d\n", srv->cfg.listen_host, port);
 	fflush(stdout);
+	hub_notify_ready("serving %s on %s:%d", srv->cfg.data_dir,
+			 srv->cfg.listen_host, port);
 
 	serve(srv);
 	rc = 0;
@@ -491,6 +538,9 @@ out:
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	feed_close(srv->feed);
+	if (dir_lock_fd >= 0)
+		close(dir_lock_fd); /* after the storage: see lock_data_dir */
+	dir_lock_fd = -1;
 	hub_clock_close();
 	hub_hooks_free(srv->hooks); /* after the context: its posts end */
 	hub_subs_free(srv->subs); /* after the context: see sub.h */

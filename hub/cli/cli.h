@@ -55,6 +55,9 @@ extern volatile sig_atomic_t cli_interrupted;
 int hub_cli_main(int argc, char **argv);
 /* True when `cmd` is a client command. */
 bool hub_cli_is_command(const char *cmd);
+/* Runs `herald backup ...` (argv[0] is "backup"; backup.c): a hot copy
+ * of the data directory, no server involved. Returns the exit code. */
+int hub_cli_backup(int argc, char **argv);
 
 /* The commands (post.c, tail.c, main.c); argv[0] is the command,
  * the remaining arguments are the positional ones after options. */

@@ -21,6 +21,13 @@
  * Idle connections are pinged by lws (info.retry_and_idle_policy in
  * server.c) and dropped when they stop answering.
  *
+ * Drain (SIGTERM, HUB_CALLBACK_DRAIN): every connection is woken; once
+ * the answers to its actions are written it is closed with 1001 (going
+ * away), so clients reconnect elsewhere or later and resume from their
+ * markers. The connections open at that moment count as in flight until
+ * they are closed, so the server waits for the close handshakes (bounded
+ * by its drain time) instead of dropping the sockets.
+ *
  * Loop thread only.
  */
 #include <stdlib.h>
@@ -40,6 +47,10 @@
 struct pss {
 	struct hub_ws_conn *c;
 };
+
+/* Connections of this transport (one server a process): added to the
+ * server's in-flight count when it drains. */
+static unsigned open_conns;
 
 /* Writes one text frame (text is LWS_PRE + len): one per WRITEABLE
  * callback. -1: drop the connection. */
@@ -253,6 +264,13 @@ static int on_writeable(struct hub_ws_conn *c)
 	struct hub_ws_action *a = c->head;
 	bool more = false;
 
+	if (c->srv->stopping && !a) {
+		static const char why[] = "server stopping";
+
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY,
+				 (unsigned char *)why, sizeof(why) - 1);
+		return -1;
+	}
 	if (a && a->ready) {
 		if (!a->frame)
 			return -1; /* could not build it: no silent drop */
@@ -334,9 +352,10 @@ static int on_established(struct lws *wsi, struct pss *pss)
 {
 	struct hub_ws_conn *c = pss ? pss->c : NULL;
 
-	if (!c)
-		return -1;
+	if (!c || c->srv->stopping)
+		return -1; /* upgraded after the drain began: not counted */
 	c->wsi = wsi;
+	open_conns++;
 	/* The stream URL: one subscription, from the marker or from now. */
 	return c->stream.queue[0] ? hub_ws_stream_open(c) : 0;
 }
@@ -348,6 +367,11 @@ static void on_closed(struct pss *pss)
 	if (!c)
 		return;
 	pss->c = NULL;
+	if (c->wsi) { /* established: counted */
+		open_conns--;
+		if (c->srv->stopping)
+			c->srv->inflight--; /* counted at the drain */
+	}
 	hub_ws_sub_close_all(c);
 	while (c->head) {
 		struct hub_ws_action *a = c->head;
@@ -366,7 +390,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 	struct hub_server *srv =
 		wsi ? lws_context_user(lws_get_context(wsi)) : NULL;
 
-	switch (reason) {
+	switch ((int)reason) { /* HUB_CALLBACK_DRAIN is no lws reason */
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* lws asks the connection's protocol before it has a mount,
 		 * which is the vhost's default: this one (server.c). */
@@ -386,6 +410,15 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		/* The writer's hand-back is collected by the HTTP protocol
 		 * (lws calls this for every protocol). */
+		break;
+	case HUB_CALLBACK_DRAIN:
+		/* A fake wsi bound to the vhost (lws_callback_vhost_protocols_
+		 * vhost): wake every connection, see the top. */
+		if (!srv)
+			break;
+		srv->inflight += open_conns;
+		lws_callback_on_writable_all_protocol_vhost(
+			lws_get_vhost(wsi), lws_get_protocol(wsi));
 		break;
 	default:
 		break;

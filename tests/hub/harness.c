@@ -1139,3 +1139,43 @@ void hh_post_bulk(struct hh_client *c, const char *queue, int n)
 	hh_resp_free(&r);
 	free(body);
 }
+
+int hh_run(const char *const *argv, const char *out_path, char **output)
+{
+	int fd, st;
+	pid_t pid;
+	FILE *f;
+
+	fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		bail_out("open %s: %s", out_path, strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execvp(argv[0], (char *const *)argv);
+		dprintf(STDERR_FILENO, "exec %s: %s\n", argv[0],
+			strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			bail_out("waitpid: %s", strerror(errno));
+	if (output) {
+		long n;
+
+		f = fopen(out_path, "r");
+		if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0)
+			bail_out("read %s: %s", out_path, strerror(errno));
+		rewind(f);
+		*output = xrealloc(NULL, (size_t)n + 1);
+		(*output)[fread(*output, 1, (size_t)n, f)] = '\0';
+		fclose(f);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}

@@ -237,4 +237,14 @@ bool hh_sanitized(const struct hh_server *s);
  * queue; bails out on a failure. */
 void hh_post_bulk(struct hh_client *c, const char *queue, int n);
 
+/* ------------------------------------------------------- other programs */
+
+/*
+ * Runs argv[0] (searched in PATH) with argv, its stdout and stderr both
+ * into the file out_path, and waits for it. *output (may be NULL) gets a
+ * malloc'd copy of what it printed. Returns its exit status, 128 + signal
+ * when killed by one, 127 when it could not be run.
+ */
+int hh_run(const char *const *argv, const char *out_path, char **output);
+
 #endif /* HERALD_TEST_HARNESS_H */
