@@ -39,6 +39,13 @@ struct hub_server {
 	/* lws_service() calls so far: the loop pass, for the HTTP transport
 	 * to tell what lws parsed out of its buffer (http.c) */
 	uintptr_t passes;
+	/* Accept back-off (server.c): the listening wsi, paused while the
+	 * process is out of descriptors, and the failures not yet logged. */
+	struct lws *listen_wsi;
+	lws_sorted_usec_list_t accept_sul;
+	bool accept_paused;
+	uint64_t accept_logged_ms;
+	unsigned long accept_failures;
 };
 
 /*
