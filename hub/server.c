@@ -386,7 +386,7 @@ static int start_lws(struct hub_server *srv,
 		     const struct hub_server_transports *t)
 {
 	/* lws keeps pointing at these for the context's life. */
-	static struct lws_protocols protocols[5];
+	static struct lws_protocols protocols[6];
 	static struct lws_http_mount mount = {
 		.mountpoint = "/",
 		.mountpoint_len = 1,
@@ -399,6 +399,12 @@ static int start_lws(struct hub_server *srv,
 		NULL, NULL, "default", "1"};
 	static struct lws_protocol_vhost_options pvo = {
 		NULL, &ws_default, NULL, ""};
+	/* Requests lws's HTTP parser gives up on (an unknown method) go to
+	 * the fallback protocol as raw sockets, not to lws's HTML 403. */
+	static const struct lws_protocol_vhost_options raw_default = {
+		NULL, NULL, "raw", "1"};
+	static struct lws_protocol_vhost_options raw_pvo = {
+		NULL, &raw_default, NULL, ""};
 	/* WebSocket keepalive: a ping after 30 s without traffic, hang up
 	 * after 75 s without a valid frame (a pong counts). */
 	static const lws_retry_bo_t idle = {
@@ -413,6 +419,11 @@ static int start_lws(struct hub_server *srv,
 	protocols[2] = *t->webhook;
 	protocols[3] = (struct lws_protocols){.name = "herald-core",
 					      .callback = callback_core};
+	if (t->http_fallback) {
+		protocols[4] = *t->http_fallback;
+		raw_pvo.name = t->http_fallback->name;
+		pvo.next = &raw_pvo;
+	}
 	mount.protocol = t->http->name;
 	pvo.name = t->ws->name;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
@@ -452,6 +463,9 @@ static int start_lws(struct hub_server *srv,
 	info.pvo = &pvo;
 	info.retry_and_idle_policy = &idle;
 	info.alpn = "http/1.1";
+	if (t->http_fallback)
+		info.options |=
+			LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
 	info.keepalive_timeout = 60;
 	srv->vhost = lws_create_vhost(srv->ctx, &info);
 	if (!srv->vhost) {

@@ -57,6 +57,9 @@ struct hub_server {
 struct hub_server_transports {
 	const struct lws_protocols *http;
 	const struct lws_protocols *ws;
+	/* What lws's HTTP parser gives up on (an unknown method): the
+	 * vhost's "raw" protocol, may be NULL (lws answers its own 403). */
+	const struct lws_protocols *http_fallback;
 	/* The webhook client (live/hooks.h) and its post, whose arg is the
 	 * vhost. */
 	const struct lws_protocols *webhook;

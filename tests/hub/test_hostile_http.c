@@ -33,6 +33,10 @@ static int log_count(const char *needle)
 	return n;
 }
 
+/* What the refusals' log lines say: of framing (http.c), and of what
+ * the HTTP parser of lws gave up on (http_fallback.c). */
+static const char *log_needle = "refused before its body";
+
 /* Sends `req` on a new connection; the answer must be `status` with a
  * JSON error whose title is `title`, the connection closed after it, and
  * one more refusal in the log. */
@@ -41,7 +45,7 @@ static void refused(const char *req, size_t len, int status,
 {
 	struct hh_client c;
 	struct hh_resp r = HH_RESP_INIT;
-	int logged = log_count("refused before its body");
+	int logged = log_count(log_needle);
 
 	hh_client_init(&c, &srv, NULL, NULL);
 	hh_send(&c, req, len);
@@ -53,7 +57,7 @@ static void refused(const char *req, size_t len, int status,
 	   "%s: a JSON error \"%s\" with a description", name, title);
 	ok(r.closed || hh_wait_closed(&c), "%s: the connection is closed after",
 	   name);
-	is(log_count("refused before its body"), logged + 1,
+	is(log_count(log_needle), logged + 1,
 	   "%s: the refusal is logged", name);
 	hh_resp_free(&r);
 	hh_client_close(&c);
@@ -118,6 +122,34 @@ static void request_line(void)
 	free(line);
 }
 
+/* What lws's parser gives up on: no longer its HTML 403. */
+static void unknown_method(void)
+{
+	static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+	struct hh_client c;
+	struct hh_resp r = HH_RESP_INIT;
+	const char *two = "GET /v2/ping HTTP/1.1\r\nHost: x\r\n" CID "\r\n"
+			  "FOO /v2/ping HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	log_needle = "refused: ";
+	refused_s("FOO /v2/queues HTTP/1.1\r\nHost: x\r\n\r\n", 501,
+		  "Not Implemented", "an unknown method");
+	refused_s("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n"
+		  "\r\n", 501, "Not Implemented", "CONNECT");
+	refused(tls, sizeof(tls) - 1, 400, "Invalid request",
+		"a TLS handshake on the plain port");
+	hh_client_init(&c, &srv, NULL, NULL);
+	hh_send(&c, two, strlen(two));
+	hh_recv(&c, &r, false);
+	is(r.status, 204, "a request before an unknown method is answered");
+	hh_recv(&c, &r, false);
+	is(r.status, 501, "an unknown method after a request on the same "
+	   "connection gets 501");
+	hh_resp_free(&r);
+	hh_client_close(&c);
+	log_needle = "refused before its body";
+}
+
 /* A well-formed request with the same parts still works. */
 static void still_served(void)
 {
@@ -143,6 +175,7 @@ int main(void)
 	hh_start(&srv, NULL);
 	content_length();
 	request_line();
+	unknown_method();
 	still_served();
 	return hh_finish(&srv);
 }
