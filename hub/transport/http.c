@@ -603,7 +603,7 @@ static bool framing_ok(struct http_req *h, const char *uri, int uri_len)
 		return true;
 	hub_log(HUB_LOG_WARN, "%s %.200s refused before its body: %d %s",
 		method_name(h->method), h->path, why.status, why.description);
-	hub_reply_error(&h->pub, why.status, why.title, why.description);
+	hub_reply_error(&h->pub, why.status, why.title, "%s", why.description);
 	return false;
 }
 
