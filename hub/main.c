@@ -63,6 +63,8 @@ int main(int argc, char **argv)
 		hub_log_set_level(cfg.log_level);
 		return hub_server_run(&cfg, &(struct hub_server_transports){
 					      .http = &hub_http_protocol,
+					      .http_fallback =
+						      &hub_http_fallback_protocol,
 					      .ws = &hub_ws_protocol,
 					      .webhook = &hub_webhook_protocol,
 					      .webhook_post = hub_webhook_post});

@@ -30,10 +30,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -224,10 +226,43 @@ static void sync_at_stop(struct hub_server *srv)
 
 /* --------------------------------------------------------------- serving */
 
+/*
+ * Accept back-off (issue #12, hostile testing, defect 2). Out of file
+ * descriptors, accept() fails with EMFILE while the connection waits in
+ * the backlog: lws 4.1.6 logs "accept: errno 24" and polls the listening
+ * socket again at once - a spin of some 150,000 lines a second. lws only
+ * stops polling it when its own fd table is full, which the data file,
+ * the writer's pipes and the webhooks' sockets keep from happening. So:
+ * lws's line is taken as the signal (it is the only one lws gives); the
+ * loop then stops polling the listening socket for ACCEPT_PAUSE_MS (the
+ * connections open are served meanwhile; new ones wait in the kernel's
+ * backlog) and says so once per ACCEPT_LOG_MS, with the count of failed
+ * accepts. lws itself polls it again as soon as a connection closes;
+ * the timer does it when what ran out was not ours.
+ */
+#define ACCEPT_PAUSE_MS 1000
+#define ACCEPT_LOG_MS 10000
+
+static int accept_errno; /* lws's last failed accept, for serve() */
+
+/* Whether an accept error says resources ran out (pause), rather than
+ * that one client went away (ECONNABORTED: accept the next). */
+static bool accept_starved(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	       err == ENOMEM;
+}
+
 static void lws_emit(int level, const char *line)
 {
 	size_t n = strlen(line);
+	int err;
 
+	if (sscanf(line, "accept: errno %d", &err) == 1 &&
+	    accept_starved(err)) {
+		accept_errno = err; /* serve() logs it, once an interval */
+		return;
+	}
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
 	hub_log(level == LLL_ERR ? HUB_LOG_ERROR : HUB_LOG_WARN, "lws: %.*s",
@@ -267,6 +302,64 @@ static int lock_data_dir(const char *dir)
 	close(dir_lock_fd);
 	dir_lock_fd = -1;
 	return -1;
+}
+
+static void accept_resume(lws_sorted_usec_list_t *sul)
+{
+	struct hub_server *srv =
+		lws_container_of(sul, struct hub_server, accept_sul);
+
+	srv->accept_paused = false;
+	lws_rx_flow_control(srv->listen_wsi, 1);
+}
+
+/* After a failed accept (accept_errno): the pause, and the line. */
+static void accept_pause(struct hub_server *srv, int err)
+{
+	uint64_t now = hub_mono_ms();
+
+	srv->accept_failures++;
+	if (srv->listen_wsi && !srv->accept_paused) {
+		srv->accept_paused = true;
+		lws_rx_flow_control(srv->listen_wsi, 0);
+		lws_sul_schedule(srv->ctx, 0, &srv->accept_sul, accept_resume,
+				 ACCEPT_PAUSE_MS * LWS_US_PER_MS);
+	}
+	if (srv->accept_logged_ms &&
+	    now - srv->accept_logged_ms < ACCEPT_LOG_MS)
+		return;
+	hub_log(HUB_LOG_ERROR, "cannot accept connections: %s (errno %d); "
+		"new connections wait %d ms at a time, the open ones are "
+		"served (%lu failed accepts since the last such line)",
+		strerror(err), err, ACCEPT_PAUSE_MS, srv->accept_failures);
+	srv->accept_logged_ms = now;
+	srv->accept_failures = 0;
+}
+
+/*
+ * The vhost's listening wsi, which lws does not hand out: the one
+ * listening socket of ours among the open descriptors (wsi_from_fd() is
+ * lws's own lookup; it reads its table unchecked, so only below the fd
+ * limit the table was sized by).
+ */
+static struct lws *listen_wsi_find(struct lws_context *ctx)
+{
+	struct rlimit rl;
+	int max = 1024;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)max)
+		max = (int)rl.rlim_cur;
+	for (int fd = 0; fd < max; fd++) {
+		int on = 0;
+		socklen_t len = sizeof(on);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 &&
+		    on && wsi_from_fd(ctx, fd))
+			return wsi_from_fd(ctx, fd);
+	}
+	hub_log(HUB_LOG_WARN, "the listening socket was not found: no "
+		"back-off when accept() runs out of descriptors");
+	return NULL;
 }
 
 static int open_storage(struct hub_server *srv)
@@ -338,7 +431,7 @@ static int start_lws(struct hub_server *srv,
 		     const struct hub_server_transports *t)
 {
 	/* lws keeps pointing at these for the context's life. */
-	static struct lws_protocols protocols[5];
+	static struct lws_protocols protocols[6];
 	static struct lws_http_mount mount = {
 		.mountpoint = "/",
 		.mountpoint_len = 1,
@@ -351,6 +444,12 @@ static int start_lws(struct hub_server *srv,
 		NULL, NULL, "default", "1"};
 	static struct lws_protocol_vhost_options pvo = {
 		NULL, &ws_default, NULL, ""};
+	/* Requests lws's HTTP parser gives up on (an unknown method) go to
+	 * the fallback protocol as raw sockets, not to lws's HTML 403. */
+	static const struct lws_protocol_vhost_options raw_default = {
+		NULL, NULL, "raw", "1"};
+	static struct lws_protocol_vhost_options raw_pvo = {
+		NULL, &raw_default, NULL, ""};
 	/* WebSocket keepalive: a ping after 30 s without traffic, hang up
 	 * after 75 s without a valid frame (a pong counts). */
 	static const lws_retry_bo_t idle = {
@@ -365,6 +464,11 @@ static int start_lws(struct hub_server *srv,
 	protocols[2] = *t->webhook;
 	protocols[3] = (struct lws_protocols){.name = "herald-core",
 					      .callback = callback_core};
+	if (t->http_fallback) {
+		protocols[4] = *t->http_fallback;
+		raw_pvo.name = t->http_fallback->name;
+		pvo.next = &raw_pvo;
+	}
 	mount.protocol = t->http->name;
 	pvo.name = t->ws->name;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
@@ -404,6 +508,9 @@ static int start_lws(struct hub_server *srv,
 	info.pvo = &pvo;
 	info.retry_and_idle_policy = &idle;
 	info.alpn = "http/1.1";
+	if (t->http_fallback)
+		info.options |=
+			LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
 	info.keepalive_timeout = 60;
 	srv->vhost = lws_create_vhost(srv->ctx, &info);
 	if (!srv->vhost) {
@@ -411,6 +518,7 @@ static int start_lws(struct hub_server *srv,
 			srv->cfg.listen_host, srv->cfg.listen_port);
 		return -1;
 	}
+	srv->listen_wsi = listen_wsi_find(srv->ctx);
 	return 0;
 }
 
@@ -436,6 +544,10 @@ static void serve(struct hub_server *srv)
 		srv->passes++;
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
+		if (accept_errno) {
+			accept_pause(srv, accept_errno);
+			accept_errno = 0;
+		}
 		if (got_signal && !srv->stopping) {
 			srv->stopping = true;
 			deadline = hub_mono_ms() + DRAIN_MS;
@@ -531,6 +643,7 @@ out:
 	hub_hooks_stop(srv->hooks);
 	lws_sul_cancel(&srv->compact_sul);
 	lws_sul_cancel(&srv->sync_sul);
+	lws_sul_cancel(&srv->accept_sul);
 	hub_writer_stop(srv->writer);
 	srv->writer = NULL;
 	sync_at_stop(srv);

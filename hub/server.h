@@ -39,6 +39,13 @@ struct hub_server {
 	/* lws_service() calls so far: the loop pass, for the HTTP transport
 	 * to tell what lws parsed out of its buffer (http.c) */
 	uintptr_t passes;
+	/* Accept back-off (server.c): the listening wsi, paused while the
+	 * process is out of descriptors, and the failures not yet logged. */
+	struct lws *listen_wsi;
+	lws_sorted_usec_list_t accept_sul;
+	bool accept_paused;
+	uint64_t accept_logged_ms;
+	unsigned long accept_failures;
 };
 
 /*
@@ -50,6 +57,9 @@ struct hub_server {
 struct hub_server_transports {
 	const struct lws_protocols *http;
 	const struct lws_protocols *ws;
+	/* What lws's HTTP parser gives up on (an unknown method): the
+	 * vhost's "raw" protocol, may be NULL (lws answers its own 403). */
+	const struct lws_protocols *http_fallback;
 	/* The webhook client (live/hooks.h) and its post, whose arg is the
 	 * vhost. */
 	const struct lws_protocols *webhook;

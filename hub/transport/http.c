@@ -6,8 +6,11 @@
  *
  *   LWS_CALLBACK_HTTP            headers parsed: build the request, look
  *                                its route up (route.c), refuse what
- *                                cannot be served (the route's body
- *                                limit, 411 for chunked bodies)
+ *                                cannot be read (http_framing.c: the
+ *                                version, the path, Content-Length and
+ *                                Transfer-Encoding; answered at once,
+ *                                then closed) or served (the route's
+ *                                body limit)
  *   LWS_CALLBACK_HTTP_BODY       body bytes, up to the route's limit
  *   LWS_CALLBACK_HTTP_BODY_COMPLETION  (or at once for requests without a
  *                                body) pre-routing checks (http_checks.c),
@@ -87,6 +90,7 @@
 #include "route.h"
 #include "transport/http.h"
 #include "transport/http_checks.h"
+#include "transport/http_framing.h"
 
 #define SLICE 65536   /* body bytes per WRITEABLE */
 
@@ -128,6 +132,7 @@ struct http_req {
 	size_t sent;
 	uint64_t started_ns;
 	enum hub_method method;
+	long long length;      /* Content-Length; -1 when none */
 	struct hub_http_heads heads;
 	/* What a feed needs of the headers (hub_req's host ...). */
 	struct {
@@ -457,23 +462,11 @@ enum framing {
 	FRAMING_NONE,    /* no body to read: handle now */
 };
 
-/* How the request's body comes, by Transfer-Encoding and Content-Length,
- * against the route's body limit. */
+/* How the request's body comes, by its Content-Length (checked by
+ * framing_ok()), against the route's body limit. */
 static enum framing body_framing(struct http_req *h)
 {
-	struct lws *wsi = h->wsi;
-	unsigned long long n;
-	char cl[32], *end;
-
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-		hub_metrics_reject(HUB_REJECT_FRAMING);
-		hub_reply_error(&h->pub, 411, "Length Required",
-				"Chunked request bodies are not supported; "
-				"send a Content-Length.");
-		h->too_big = true; /* the body is unread: close after */
-		return FRAMING_REFUSED;
-	}
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+	if (h->length < 0) {
 		/* No length: lws 4.1 would wait for an endless body. Serve
 		 * it as a request without a body (as Zaqar does `curl -X
 		 * PUT`), then close, since the stream's state is unknown. */
@@ -482,20 +475,11 @@ static enum framing body_framing(struct http_req *h)
 			h->too_big = true;
 		return FRAMING_NONE;
 	}
-	hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl, sizeof(cl));
-	errno = 0;
-	n = strtoull(cl, &end, 10);
 	h->pub.has_body = true;
 	h->body_limit = hub_route_body_max(h->match.attrs, &h->srv->cfg.limits);
-	if (errno || *end || end == cl) {
-		hub_metrics_reject(HUB_REJECT_FRAMING);
-		hub_reply_error(&h->pub, 400, "Invalid request",
-				"Malformed Content-Length.");
-		h->too_big = true;
-		return FRAMING_REFUSED;
-	}
-	if (n > h->body_limit) {
+	if ((unsigned long long)h->length > h->body_limit) {
 		/* Refused unread: no need to buffer what we refuse. */
+		hub_metrics_reject(HUB_REJECT_BODY_TOO_LARGE);
 		hub_metrics_reject(HUB_REJECT_BODY_TOO_LARGE);
 		hub_route_refuse_body(&h->pub, h->match.attrs);
 		h->too_big = true;
@@ -503,7 +487,8 @@ static enum framing body_framing(struct http_req *h)
 	}
 	/* lws gives a POST of any length a body completion (and a PUT or
 	 * PATCH of length 0 none): wait for it when it comes. */
-	return n > 0 || h->method == HUB_POST ? FRAMING_BODY : FRAMING_NONE;
+	return h->length > 0 || h->method == HUB_POST ? FRAMING_BODY
+						      : FRAMING_NONE;
 }
 
 /* The headers a feed's URLs and If-Modified-Since come from; one too long
@@ -554,26 +539,18 @@ static bool from_lws_buffer(struct http_req *h)
 }
 
 /*
- * Refuses a request from_lws_buffer() found: answered at once, from this
- * callback (lws must not get to read its body), and the connection closes
- * (returning -1 from LWS_CALLBACK_HTTP: lws_http_action() returns before
- * it touches the body, and lws flushes the answer before it closes).
+ * Answers the reply set on h at once, from LWS_CALLBACK_HTTP, and closes
+ * the connection: returns -1 from that callback, so lws_http_action()
+ * returns before it touches the body (lws must not read it: its framing
+ * is unknown, or lws would misread it), and lws flushes the answer before
+ * it closes.
  */
-static int refuse_from_buffer(struct http_req *h)
+static int answer_and_close(struct http_req *h)
 {
 	struct hub_reply *rp = &h->pub.reply;
 	unsigned char *buf;
 
-	hub_log(HUB_LOG_WARN, "%s %s came pipelined behind a request without "
-		"a body: refused unread (lws 4.1 cannot read its body)",
-		method_name(h->method), h->path);
 	h->close_after = true;
-	hub_metrics_reject(HUB_REJECT_PIPELINED);
-	hub_header(&h->pub, "Retry-After", "0");
-	hub_reply_error(&h->pub, 503, "Service temporarily unavailable",
-			"This request came pipelined behind one without a "
-			"body, which this server cannot read: it was not "
-			"processed. Send it again.");
 	hub_reply_http(rp);
 	buf = malloc(LWS_PRE + rp->text_len);
 	if (buf && write_head(h) == 0) {
@@ -588,6 +565,57 @@ static int refuse_from_buffer(struct http_req *h)
 		h->srv->inflight--;
 	}
 	return -1;
+}
+
+/* Refuses a request from_lws_buffer() found, unread. */
+static int refuse_from_buffer(struct http_req *h)
+{
+	hub_log(HUB_LOG_WARN, "%s %s came pipelined behind a request without "
+		"a body: refused unread (lws 4.1 cannot read its body)",
+		method_name(h->method), h->path);
+	hub_metrics_reject(HUB_REJECT_PIPELINED);
+	hub_header(&h->pub, "Retry-After", "0");
+	hub_reply_error(&h->pub, 503, "Service temporarily unavailable",
+			"This request came pipelined behind one without a "
+			"body, which this server cannot read: it was not "
+			"processed. Send it again.");
+	return answer_and_close(h);
+}
+
+/*
+ * The request line and framing headers (http_framing.c): whether the
+ * request can be read at all. Sets h->length. On a refusal replies and
+ * returns false: the caller answers at once and closes.
+ */
+static bool framing_ok(struct http_req *h, const char *uri, int uri_len)
+{
+	struct lws *wsi = h->wsi;
+	struct hub_http_refusal why;
+	char version[16], cl[32];
+	struct hub_http_framing f = {
+		.version = version,
+		.path = uri,
+		.path_len = uri_len > 0 ? (size_t)uri_len : 0,
+		.transfer_encoding = lws_hdr_total_length(
+			wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0,
+	};
+	int n;
+
+	if (hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP, version,
+			       sizeof(version)) < 0)
+		strcpy(version, "?"); /* too long to be a version */
+	n = hub_http__copy_hdr(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, cl,
+			       sizeof(cl));
+	if (n < 0)
+		strcpy(cl, "?"); /* longer than any length we take */
+	f.content_length = n != 0 ? cl : NULL;
+	if (hub_http_framing_check(&f, &h->length, &why))
+		return true;
+	hub_log(HUB_LOG_WARN, "%s %.200s refused before its body: %d %s",
+		method_name(h->method), h->path, why.status, why.description);
+	hub_metrics_reject(HUB_REJECT_FRAMING);
+	hub_reply_error(&h->pub, why.status, why.title, "%s", why.description);
+	return false;
 }
 
 /* Builds the request from the parsed headers. Returns -1 to drop the
@@ -606,6 +634,8 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	if (!h->path || hub_http__query_load(wsi, &h->pub))
 		return -1;
 	h->pub.path = h->path;
+	if (!framing_ok(h, m < 0 ? "" : uri, m < 0 ? 0 : len))
+		return answer_and_close(h);
 	hub_route_lookup(h->method, h->path, &h->match);
 	if (h->method == HUB_METHOD_COUNT) {
 		hub_metrics_reject(HUB_REJECT_METHOD);

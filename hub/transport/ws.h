@@ -64,8 +64,22 @@ enum hub_ws_action_run_result {
 };
 
 /* Runs a queued action (a->request decoded, an object with a string
- * "action"). */
+ * "action"): hub_ws_action_check(), then its route. */
 enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a);
+
+enum hub_ws_action_check_result {
+	HUB_WS_CHECK_ANSWERED, /* refused or answered: a's frame is set */
+	HUB_WS_CHECK_CONN,     /* a connection's action (ws.c answers) */
+	HUB_WS_CHECK_ROUTE,    /* a's request is built: to be routed */
+};
+
+/*
+ * The checks of an action before anything is read or written - its verb,
+ * headers, schema, names - and, for one to route, its request built
+ * (method, path, query, body) on a->pub. Sets a's frame for what it
+ * answers. Reads no storage and calls no lws: tests/fuzz drives it.
+ */
+enum hub_ws_action_check_result hub_ws_action_check(struct hub_ws_action *a);
 /* Sets a's response frame {"request": a->request, "body": body,
  * "headers": {"status": status}} (steals body; NULL = {}). */
 void hub_ws_action_reply(struct hub_ws_action *a, int status, json_t *body);

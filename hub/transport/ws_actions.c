@@ -899,7 +899,7 @@ static const struct ws_verb *sub_routed(struct hub_ws_action *a,
 	return NULL;
 }
 
-enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
+enum hub_ws_action_check_result hub_ws_action_check(struct hub_ws_action *a)
 {
 	const char *name = str(a->request, "action");
 	struct hub_req *r = &a->pub;
@@ -911,7 +911,7 @@ enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 
 		snprintf(text, sizeof(text), "%.200s is not a valid action", name);
 		hub_ws_action_reply(a, 400, json_pack("{s:s}", "error", text));
-		goto out;
+		return HUB_WS_CHECK_ANSWERED;
 	}
 	a->verb = v;
 	if (v->id == V_AUTHENTICATE) {
@@ -923,56 +923,74 @@ enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 			hub_ws_action_reply(a, 200,
 					    json_pack("{s:s}", "message",
 						      "Authentified."));
-		goto out;
+		return HUB_WS_CHECK_ANSWERED;
 	}
 	if (!headers_ok(a))
-		goto out;
+		return HUB_WS_CHECK_ANSWERED;
 	if (!schema_ok(v, a->body)) {
 		schema_failed(a);
-		goto out;
+		return HUB_WS_CHECK_ANSWERED;
 	}
 	if (!names_ok(a->body)) {
 		hub_ws_action_fail(a, 400, "The format of the submitted queue name "
 				   "or project id is not valid.", NULL);
-		goto out;
+		return HUB_WS_CHECK_ANSWERED;
 	}
 	if (v->id == V_CONN) {
 		a->verb = v = sub_routed(a, name);
 		if (!v)
-			return HUB_WS_ACTION_CONN;
+			return HUB_WS_CHECK_CONN;
 	}
 	if (v->id == V_QUEUE_PURGE && !purge_wants(a->body, "messages") &&
 	    !purge_wants(a->body, "subscriptions")) {
 		/* Nothing of this queue to purge: Zaqar's 204. */
 		hub_ws_action_reply(a, 204, NULL);
-		goto out;
+		return HUB_WS_CHECK_ANSWERED;
 	}
 	if (v->id == V_QUEUE_GET) {
-		/* Zaqar's WS queue_get: the stored metadata, {} when none
-		 * (even for a missing queue); no reserved defaults. */
 		const char *q = str(a->body, "queue_name");
 
-		if (!hub_queue_name_ok(q, strlen(q)))
-			hub_ws_action_fail(a, 400, "The format of the submitted "
-					   "queue name or project id is not "
-					   "valid.", NULL);
-		else
-			hub_ws_action_reply(a, 200, hub_queue_meta(r, q));
-		goto out;
+		if (hub_queue_name_ok(q, strlen(q)))
+			return HUB_WS_CHECK_ROUTE; /* run() reads it */
+		hub_ws_action_fail(a, 400, "The format of the submitted "
+				   "queue name or project id is not "
+				   "valid.", NULL);
+		return HUB_WS_CHECK_ANSWERED;
 	}
-	r->transport = &ws_transport;
 	r->wants_msg_data = true; /* frames are built from reply.msgs */
 	r->content_type = "application/json";
 	if (build(a)) {
 		hub_ws_action_fail(a, 503, "Out of memory.", "Unexpected error.");
-		goto out;
+		return HUB_WS_CHECK_ANSWERED;
 	}
 	r->path = a->path;
+	return HUB_WS_CHECK_ROUTE;
+}
+
+enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
+{
+	struct hub_req *r = &a->pub;
+
+	switch (hub_ws_action_check(a)) {
+	case HUB_WS_CHECK_CONN:
+		return HUB_WS_ACTION_CONN;
+	case HUB_WS_CHECK_ANSWERED:
+		a->ready_fn(a);
+		return HUB_WS_ACTION_STARTED;
+	case HUB_WS_CHECK_ROUTE:
+		break;
+	}
+	if (a->verb->id == V_QUEUE_GET) {
+		/* Zaqar's WS queue_get: the stored metadata, {} when none
+		 * (even for a missing queue); no reserved defaults. */
+		hub_ws_action_reply(a, 200,
+				    hub_queue_meta(r, str(a->body, "queue_name")));
+		a->ready_fn(a);
+		return HUB_WS_ACTION_STARTED;
+	}
+	r->transport = &ws_transport;
 	hub_route(r);
 	if (!a->job)
 		finish(a);
-	return HUB_WS_ACTION_STARTED;
-out:
-	a->ready_fn(a);
 	return HUB_WS_ACTION_STARTED;
 }
