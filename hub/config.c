@@ -99,6 +99,27 @@ static const struct setting settings[] = {
 	{"metrics-token-file", K_PATH, F(metrics_token_file), 0, 0,
 	 "metrics = token: a file whose first line is the SHA-256 (64 hex "
 	 "digits) of the scrapers' bearer token"},
+	{"auth", K_STR, F(auth), 0, 0,
+	 "who may do what: none (anyone who reaches the port; loopback only "
+	 "unless --insecure-no-auth), tokens (--auth-tokens file) or jwt "
+	 "(--auth-jwt-key / --auth-jwt-jwks): see docs/security.md"},
+	{"auth-tokens", K_PATH, F(auth_tokens), 0, 0,
+	 "--auth tokens: the token file (SHA-256 of each token, project, "
+	 "roles, queue patterns; re-read on SIGHUP)"},
+	{"auth-jwt-key", K_PATH, F(auth_jwt_key), 0, 0,
+	 "--auth jwt: a PEM public key (RS256, ES256) or a file holding the "
+	 "HS256 secret; re-read on SIGHUP"},
+	{"auth-jwt-jwks", K_PATH, F(auth_jwt_jwks), 0, 0,
+	 "--auth jwt: a JWKS file (keys chosen by \"kid\"); re-read on "
+	 "SIGHUP"},
+	{"auth-jwt-issuer", K_STR, F(auth_jwt_issuer), 0, 0,
+	 "--auth jwt: the \"iss\" tokens must carry; empty: any"},
+	{"auth-jwt-audience", K_STR, F(auth_jwt_audience), 0, 0,
+	 "--auth jwt: a value tokens' \"aud\" must hold; empty: any"},
+	{"insecure-no-auth", K_BOOL, F(insecure_no_auth), 0, 0,
+	 "true: allow --auth none on a non-loopback address (anyone who "
+	 "reaches the port may do anything); a bare --insecure-no-auth "
+	 "means true"},
 	{"clock-file", K_PATH, F(clock_file), 0, 0,
 	 "TESTING ONLY: read the time (ms since the epoch) from this file"},
 	{"default-message-ttl", K_U32, L(default_message_ttl), 60, 1209600,
@@ -158,6 +179,7 @@ void hub_config_defaults(struct hub_config *cfg)
 	cfg->max_subs_per_connection = 16;
 	cfg->max_subscribers = 100000;
 	snprintf(cfg->webhook_allow, sizeof(cfg->webhook_allow), "public");
+	snprintf(cfg->auth, sizeof(cfg->auth), "none");
 	cfg->webhook_connections = 64;
 	cfg->webhook_timeout_s = 10;
 	cfg->limits = (struct hub_limits){
@@ -359,6 +381,13 @@ static int load_file(struct hub_config *cfg, const char *path)
 	return rc;
 }
 
+/* Whether v is a boolean's value (a bare boolean flag takes none). */
+static bool bool_word(const char *v)
+{
+	return v && (!strcmp(v, "true") || !strcmp(v, "false") ||
+		     !strcmp(v, "1") || !strcmp(v, "0"));
+}
+
 static int load_env(struct hub_config *cfg)
 {
 	for (size_t i = 0; i < N_SETTINGS; i++) {
@@ -502,6 +531,10 @@ int hub_config_load(struct hub_config *cfg, int argc, char **argv)
 		}
 		if (eq) {
 			value = eq + 1;
+		} else if (s->kind == K_BOOL && !bool_word(i + 1 < argc
+							    ? argv[i + 1]
+							    : NULL)) {
+			value = "true"; /* a bare flag: --insecure-no-auth */
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {

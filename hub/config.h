@@ -89,6 +89,16 @@ struct hub_config {
 	 * the token's SHA-256 (metrics.h). */
 	char metrics[16];
 	char metrics_token_file[PATH_MAX];
+	/* Who may do what (auth.h, docs/security.md): the strategy
+	 * ("none", "tokens", "jwt"), its files, and protected mode's
+	 * override (none on a non-loopback address). */
+	char auth[32];
+	char auth_tokens[PATH_MAX];      /* tokens: the token file */
+	char auth_jwt_key[PATH_MAX];     /* jwt: a PEM public key or secret */
+	char auth_jwt_jwks[PATH_MAX];    /* jwt: a JWKS file */
+	char auth_jwt_issuer[256];       /* jwt: required "iss"; "" any */
+	char auth_jwt_audience[256];     /* jwt: required in "aud"; "" any */
+	bool insecure_no_auth;
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

@@ -66,6 +66,7 @@ struct hub_subs;
 struct hub_hooks;
 struct hub_req;
 struct hub_job;
+struct hub_ident;
 
 /*
  * A streaming answer (Server-Sent Events): after the 200 and its headers,
@@ -148,7 +149,10 @@ struct hub_req {
 	const char *project;            /* X-Project-ID; "" when absent */
 	bool has_client_id;
 	uint8_t client_id[16];          /* canonical UUID bytes */
-	bool is_admin;                  /* X-Roles lists "admin" */
+	/* Who the caller is, as the auth layer resolved it (auth.h;
+	 * borrowed from the transport): handlers read this, never a
+	 * credential. NULL only for requests the layer did not see. */
+	const struct hub_ident *ident;
 	const char *content_type;       /* "" when absent */
 	/* If-None-Match; "" when absent (NULL from transports without
 	 * HTTP headers, e.g. WebSocket actions). See hub_etag_matches(). */

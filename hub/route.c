@@ -57,13 +57,14 @@ struct hub_route {
 #define WRITE ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_WRITE, HUB_WS_NONE)
 #define WRITE_META                                                             \
 	ATTRS(HUB_BODY_METADATA, 0, false, HUB_AUTH_WRITE, HUB_WS_NONE)
-#define WRITE_MSGS                                                             \
-	ATTRS(HUB_BODY_MESSAGES, 0, false, HUB_AUTH_WRITE, HUB_WS_NONE)
+#define PUBLISH                                                                \
+	ATTRS(HUB_BODY_MESSAGES, 0, false, HUB_AUTH_PUBLISH, HUB_WS_NONE)
+#define CONSUME ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_CONSUME, HUB_WS_NONE)
 #define ADMIN ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_ADMIN, HUB_WS_NONE)
-#define LIVE(media)                                                            \
-	ATTRS(HUB_BODY_DEFAULT, media, true, HUB_AUTH_READ, HUB_WS_NONE)
-#define WEBSOCKET(ids, kind)                                                   \
-	ATTRS(HUB_BODY_DEFAULT, 0, ids, HUB_AUTH_READ, kind)
+#define LIVE(media, need)                                                      \
+	ATTRS(HUB_BODY_DEFAULT, media, true, need, HUB_WS_NONE)
+#define WEBSOCKET(ids, need, kind)                                             \
+	ATTRS(HUB_BODY_DEFAULT, 0, ids, need, kind)
 
 static const struct hub_route routes[] = {
 	/* GET / is the versions document, or the dashboard for a browser;
@@ -103,29 +104,29 @@ static const struct hub_route routes[] = {
 	{V2, HUB_POST, "/queues/{queue}/purge", hub_queue_purge, WRITE},
 	{V2, HUB_POST, "/queues/{queue}/share", hub_share, WRITE},
 	{V2, HUB_GET, "/queues/{queue}/feed.atom", hub_queue_atom,
-	 LIVE(HUB_MEDIA_ATOM)},
+	 LIVE(HUB_MEDIA_ATOM, HUB_AUTH_READ)},
 	{V2, HUB_GET, "/queues/{queue}/feed.rss", hub_queue_rss,
-	 LIVE(HUB_MEDIA_RSS)},
+	 LIVE(HUB_MEDIA_RSS, HUB_AUTH_READ)},
 	{V2, HUB_GET, "/queues/{queue}/feed.json", hub_queue_jsonfeed,
-	 LIVE(HUB_MEDIA_JSONFEED)},
+	 LIVE(HUB_MEDIA_JSONFEED, HUB_AUTH_READ)},
 	{V2, HUB_GET, "/queues/{queue}/events", hub_queue_events,
-	 LIVE(HUB_MEDIA_SSE)},
+	 LIVE(HUB_MEDIA_SSE, HUB_AUTH_SUBSCRIBE)},
 	/* WebSocket endpoints: upgraded by the WebSocket transport. */
 	{V2, HUB_GET, "/ws", hub_upgrade_required,
-	 WEBSOCKET(false, HUB_WS_ACTIONS)},
+	 WEBSOCKET(false, HUB_AUTH_NONE, HUB_WS_ACTIONS)},
 	{V2, HUB_GET, "/ws/", hub_upgrade_required,
-	 WEBSOCKET(false, HUB_WS_ACTIONS)},
+	 WEBSOCKET(false, HUB_AUTH_NONE, HUB_WS_ACTIONS)},
 	{V2, HUB_GET, "/queues/{queue}/stream", hub_upgrade_required,
-	 WEBSOCKET(true, HUB_WS_STREAM)},
+	 WEBSOCKET(true, HUB_AUTH_SUBSCRIBE, HUB_WS_STREAM)},
 
 	{ALL, HUB_POST, "/queues/{queue}/messages", hub_messages_post,
-	 WRITE_MSGS},
+	 PUBLISH},
 	{ALL, HUB_GET, "/queues/{queue}/messages", hub_messages_get, READ},
 	{ALL, HUB_DELETE, "/queues/{queue}/messages", hub_messages_delete,
-	 WRITE},
+	 CONSUME},
 	{ALL, HUB_GET, "/queues/{queue}/messages/{id}", hub_message_get, READ},
 	{ALL, HUB_DELETE, "/queues/{queue}/messages/{id}", hub_message_delete,
-	 WRITE},
+	 CONSUME},
 
 	{V2, HUB_POST, "/queues/{queue}/subscriptions", hub_subscriptions_post,
 	 WRITE},
@@ -140,12 +141,12 @@ static const struct hub_route routes[] = {
 	{V2, HUB_PUT, "/queues/{queue}/subscriptions/{id}/confirm",
 	 hub_subscription_confirm, WRITE},
 
-	{ALL, HUB_POST, "/queues/{queue}/claims", hub_claims_post, WRITE},
+	{ALL, HUB_POST, "/queues/{queue}/claims", hub_claims_post, CONSUME},
 	{ALL, HUB_GET, "/queues/{queue}/claims/{id}", hub_claim_get, READ},
 	{ALL, HUB_PATCH, "/queues/{queue}/claims/{id}", hub_claim_patch,
-	 WRITE},
+	 CONSUME},
 	{ALL, HUB_DELETE, "/queues/{queue}/claims/{id}", hub_claim_delete,
-	 WRITE},
+	 CONSUME},
 
 	/* Dead letters (docs/api.md): redrive, a Herald extension. */
 	{V2, HUB_POST, "/queues/{queue}/redrive", hub_queue_redrive, WRITE},
@@ -159,10 +160,10 @@ static const struct hub_route routes[] = {
 	{V2, HUB_GET, "/topics/{topic}/stats", hub_topic_stats, READ},
 	{V2, HUB_POST, "/topics/{topic}/purge", hub_queue_purge, WRITE},
 	{V2, HUB_POST, "/topics/{topic}/messages", hub_messages_post,
-	 WRITE_MSGS},
+	 PUBLISH},
 	{V2, HUB_GET, "/topics/{topic}/messages", hub_messages_get, READ},
 	{V2, HUB_DELETE, "/topics/{topic}/messages", hub_messages_delete,
-	 WRITE},
+	 CONSUME},
 	{V2, HUB_POST, "/topics/{topic}/subscriptions", hub_subscriptions_post,
 	 WRITE},
 	{V2, HUB_GET, "/topics/{topic}/subscriptions", hub_subscriptions_get,
@@ -177,7 +178,7 @@ static const struct hub_route routes[] = {
 	 hub_subscription_confirm, WRITE},
 	{V2, HUB_GET, "/topics/{topic}/messages/{id}", hub_message_get, READ},
 	{V2, HUB_DELETE, "/topics/{topic}/messages/{id}", hub_message_delete,
-	 WRITE},
+	 CONSUME},
 };
 
 /* An unknown path: JSON only (its 404 is JSON), the default body cap. */

@@ -52,16 +52,21 @@ enum hub_media {
 };
 
 /*
- * What a route needs of its caller - for the security work to come
- * (hub/auth.c, ARCHITECTURE.md "Who may do what"). Documented here, NOT
- * enforced yet: today every caller may do everything but the admin
- * routes, whose handlers check X-Roles themselves.
+ * What a route needs of its caller, enforced by the auth layer before the
+ * handler runs (auth.c; ARCHITECTURE.md "Who may do what"): the roles
+ * that meet each need are auth.c's need_roles (docs/security.md).
  */
 enum hub_auth {
-	HUB_AUTH_NONE,  /* anyone: versions, home documents, ping, dashboard */
-	HUB_AUTH_READ,  /* reads a project's queues and messages */
-	HUB_AUTH_WRITE, /* changes them (claims too: a claim is a write) */
-	HUB_AUTH_ADMIN, /* the operator: the storage health report */
+	HUB_AUTH_NONE,      /* anyone: versions, home documents, ping,
+			     * dashboard, the WebSocket actions endpoint
+			     * (each action is checked) */
+	HUB_AUTH_READ,      /* reads a project's queues and messages, feeds */
+	HUB_AUTH_PUBLISH,   /* posts messages */
+	HUB_AUTH_CONSUME,   /* claims, deletes (acknowledges) messages */
+	HUB_AUTH_SUBSCRIBE, /* live streams: SSE, the stream URL, subscribe */
+	HUB_AUTH_WRITE,     /* changes queues: create, metadata, delete,
+			     * purge, share, webhook subscriptions, redrive */
+	HUB_AUTH_ADMIN,     /* the operator: the storage health report */
 };
 
 /* Whether a route is a WebSocket endpoint, and which kind: the WebSocket

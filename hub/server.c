@@ -42,6 +42,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "auth.h"
 #include "config.h"
 #include "metrics.h"
 #include "req.h"
@@ -54,12 +55,15 @@
 #define DRAIN_MS 10000
 
 static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_hup; /* SIGHUP: reload the credentials */
 static struct lws_context *signal_ctx;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	got_signal = 1;
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else
+		got_signal = 1;
 	if (signal_ctx)
 		lws_cancel_service(signal_ctx);
 }
@@ -532,6 +536,7 @@ static void install_signals(struct hub_server *srv)
 	signal_ctx = srv->ctx;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -547,6 +552,10 @@ static void serve(struct hub_server *srv)
 		if (accept_errno) {
 			accept_pause(srv, accept_errno);
 			accept_errno = 0;
+		}
+		if (got_hup) {
+			got_hup = 0;
+			hub_auth_reload(srv->auth);
 		}
 		if (got_signal && !srv->stopping) {
 			srv->stopping = true;
@@ -596,6 +605,10 @@ int hub_server_run(const struct hub_config *cfg,
 		return 1;
 	srv->cfg = *cfg;
 	if (hub_clock_init(cfg->clock_file) || hub_metrics_configure(cfg))
+		goto out;
+	/* Protected mode, and the credentials, before anything listens. */
+	if (hub_auth_check_listen(&srv->cfg) ||
+	    !(srv->auth = hub_auth_new(&srv->cfg)))
 		goto out;
 	if (open_storage(srv) || start_lws(srv, transports))
 		goto out;
@@ -657,6 +670,7 @@ out:
 	hub_clock_close();
 	hub_hooks_free(srv->hooks); /* after the context: its posts end */
 	hub_subs_free(srv->subs); /* after the context: see sub.h */
+	hub_auth_free(srv->auth);
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");
 	free(srv);

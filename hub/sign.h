@@ -27,4 +27,24 @@ bool hub_presign(const char *key, const char *path, const char *method,
 		 const char *project, int64_t expires_us, char sig[65],
 		 char expires[32]);
 
+/* Parses the ISO 8601 forms of Python's iso8601.parse_date (which Zaqar
+ * uses): YYYY[-]M[M][-]D[D], optionally [T ]HH[[:]MM[[:]S[S][.frac]]],
+ * optionally Z or +-HH[[:]MM]; no zone means UTC. The whole string must
+ * match. *out_us = microseconds since the epoch, UTC. */
+bool hub_sign_parse_time(const char *s, int64_t *out_us);
+
+/* A request that carries a pre-signed URL's values (URL-Signature,
+ * URL-Expires, URL-Methods, URL-Paths as sent), all borrowed. */
+struct hub_sign_req {
+	const char *method;  /* "GET", ... */
+	const char *path;    /* the request's decoded path */
+	const char *project; /* X-Project-Id as sent ("" when absent) */
+	uint64_t now_ms;
+	const char *signature, *expires, *methods, *paths;
+};
+/* Whether q's signature is good under `key`: signed with it for q's
+ * project, not expired, listing q's method and a path covering q's. An
+ * absent or empty key, a missing value or an empty signature: false. */
+bool hub_sign_check(const char *key, const struct hub_sign_req *q);
+
 #endif /* HERALD_HUB_SIGN_H */

@@ -112,6 +112,15 @@ export class Tail {
       const body = { queue_name: this.queue, echo: true };
       if (this.marker) Object.assign(body, { from: "marker", marker: this.marker });
       else body.from = this.from === "oldest" ? "oldest" : "now";
+      // A server with --auth tokens or jwt wants the token first (Zaqar's
+      // authenticate action); actions run in order, so subscribe follows it.
+      if (settings.token) {
+        ws.send(JSON.stringify({
+          action: "authenticate",
+          headers: { "X-Auth-Token": settings.token, "X-Project-ID": settings.project },
+          body: {},
+        }));
+      }
       ws.send(JSON.stringify({
         action: "subscribe",
         headers: { "Client-ID": settings.client, "X-Project-ID": settings.project },
@@ -131,6 +140,13 @@ export class Tail {
 
   frame(f, resuming) {
     if (f.request) {
+      if (f.request.action === "authenticate" && f.headers && f.headers.status !== 200) {
+        this.running = false;
+        this.close();
+        const why = (f.body && (f.body.exception || f.body.error)) || "refused";
+        this.h.onState(`authentication failed: ${why}`, false);
+        return;
+      }
       if (f.request.action !== "subscribe") return;
       const status = f.headers && f.headers.status;
       if (status !== 201) {

@@ -23,13 +23,8 @@ void hub_upgrade_required(struct hub_req *r);
 /* metrics.c: GET /metrics, Prometheus' scrape (its own access setting). */
 void hub_metrics_get(struct hub_req *r);
 
-/* share.c: pre-signed URLs. */
+/* share.c: pre-signed URLs (checked by auth.c, with sign.c). */
 void hub_share(struct hub_req *r);          /* POST /v2/queues/q/share */
-/* Checks the URL-Signature header set of r, if any: returns true when r
- * may proceed, false after replying 404 (Zaqar's answer to a bad one). */
-bool hub_check_signature(struct hub_req *r, const char *signature,
-			 const char *expires, const char *methods,
-			 const char *paths);
 
 /* web.c: the dashboard. hub_web_wanted: r asks for HTML (a browser). */
 bool hub_web_wanted(const struct hub_req *r);

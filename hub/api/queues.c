@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "auth.h"
 #include "req.h"
 #include "api/api.h"
 #include "writer.h"
@@ -294,7 +295,8 @@ out:
 static int list_fill(const struct hub_req *r, const struct list_opts *o,
 		     const char *marker, json_t *queues)
 {
-	bool filtered = o->name || o->meta_filter;
+	/* A credential held to queue patterns sees only those (auth.h). */
+	bool filtered = o->name || o->meta_filter || hub_auth_queues_limited(r);
 	size_t batch = filtered ? LIST_BATCH : (size_t)o->limit;
 	char from[FEED_NAME_MAX + 1];
 	feed_queue_list_t list;
@@ -311,7 +313,9 @@ static int list_fill(const struct hub_req *r, const struct list_opts *o,
 			break;
 		more = filtered && list.n == batch;
 		for (size_t i = 0; i < list.n; i++) {
-			json_t *q = list_entry(r, o, &list.v[i]);
+			json_t *q = hub_auth_queue_ok(r, list.v[i].name)
+					    ? list_entry(r, o, &list.v[i])
+					    : NULL;
 
 			if (q)
 				json_array_append_new(queues, q);

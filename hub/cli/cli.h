@@ -35,6 +35,7 @@ struct cli {
 	char base[256];          /* path prefix of --url, without a final / */
 	char client_id[64];
 	char project[257];       /* "" = send no X-Project-Id */
+	char token[4096];        /* X-Auth-Token (docs/security.md); "" none */
 	struct lws_context *ctx; /* created by cli_net_open */
 	bool quiet;              /* do not print connection failures */
 };
@@ -58,6 +59,10 @@ bool hub_cli_is_command(const char *cmd);
 /* Runs `herald backup ...` (argv[0] is "backup"; backup.c): a hot copy
  * of the data directory, no server involved. Returns the exit code. */
 int hub_cli_backup(int argc, char **argv);
+
+/* `herald token hash [TOKEN]` and `herald token new` (token.c): the
+ * token file's hashes. argv[0] is "token". Returns the exit code. */
+int hub_cli_token(int argc, char **argv);
 
 /* The commands (post.c, tail.c, main.c); argv[0] is the command,
  * the remaining arguments are the positional ones after options. */

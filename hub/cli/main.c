@@ -65,7 +65,7 @@ static const struct command {
 };
 
 enum { O_URL = 256, O_PROJECT, O_CLIENT, O_TTL, O_DELAY, O_MARKER, O_FROM,
-       O_ECHO, O_POLL, O_LIMIT, O_GRACE, O_DELETE, O_HELP = 'h',
+       O_ECHO, O_POLL, O_LIMIT, O_GRACE, O_DELETE, O_TOKEN, O_HELP = 'h',
        O_FOLLOW = 'f' };
 
 static const struct option long_opts[] = {
@@ -83,13 +83,14 @@ static const struct option long_opts[] = {
 	{"limit", required_argument, NULL, O_LIMIT},
 	{"grace", required_argument, NULL, O_GRACE},
 	{"delete", no_argument, NULL, O_DELETE},
+	{"token", required_argument, NULL, O_TOKEN},
 	{NULL, 0, NULL, 0},
 };
 
 /* Which commands take each option (same order as long_opts). */
 static const unsigned opt_cmds[] = {
 	C_ALL, C_ALL, C_ALL, C_ALL, C_POST | C_CLAIM, C_POST, C_TAIL, C_TAIL,
-	C_TAIL, C_TAIL, C_TAIL, C_CLAIM, C_CLAIM, C_CLAIM,
+	C_TAIL, C_TAIL, C_TAIL, C_CLAIM, C_CLAIM, C_CLAIM, C_ALL,
 };
 
 bool hub_cli_is_command(const char *cmd)
@@ -110,6 +111,9 @@ static void usage(const struct command *cmd, FILE *out)
 		"http://127.0.0.1:8888)\n"
 		"  --project P       X-Project-Id (default $HERALD_PROJECT, else none:\n"
 		"                    the server's default project)\n"
+		"  --token T         X-Auth-Token (default $HERALD_TOKEN): a token "
+		"or JWT\n"
+		"                    for a server with --auth tokens or jwt\n"
 		"  --client-id UUID  Client-ID (default: kept in "
 		"~/.config/herald/client-id;\n"
 		"                    a fresh one per run when that cannot be written)\n"
@@ -166,6 +170,13 @@ static int set_opt(struct cli *c, struct cli_opts *o, const char **url,
 	case O_ECHO: o->echo = true; return 0;
 	case O_POLL: o->poll = true; return 0;
 	case O_DELETE: o->del = true; return 0;
+	case O_TOKEN:
+		if (strlen(arg) >= sizeof(c->token)) {
+			fprintf(stderr, "herald %s: --token is too long\n", c->cmd);
+			return -1;
+		}
+		snprintf(c->token, sizeof(c->token), "%s", arg);
+		return 0;
 	}
 	return -1;
 }
@@ -406,6 +417,8 @@ int hub_cli_main(int argc, char **argv)
 		url = "http://127.0.0.1:8888";
 	if (project && *project)
 		snprintf(c.project, sizeof(c.project), "%s", project);
+	if (getenv("HERALD_TOKEN"))
+		snprintf(c.token, sizeof(c.token), "%s", getenv("HERALD_TOKEN"));
 	rc = parse_args(&c, &o, &url, cmd, argc, argv, &first);
 	if (rc)
 		return rc > 0 ? CLI_OK : CLI_USAGE;

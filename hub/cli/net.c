@@ -83,6 +83,11 @@ static int add_headers(struct lws *wsi, struct xfer *x, unsigned char **p,
 					(const unsigned char *)c->project,
 					(int)strlen(c->project), p, end))
 		return -1;
+	if (c->token[0] &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-auth-token:",
+					(const unsigned char *)c->token,
+					(int)strlen(c->token), p, end))
+		return -1;
 	if (x->ws)
 		return 0;
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"accept:",

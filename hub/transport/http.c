@@ -97,6 +97,7 @@
 enum state {
 	READING,
 	HANDLING,
+	AUTHING,      /* its credentials are being checked (auth.h) */
 	DEFERRED,     /* a write is out at the writer */
 	HELD,         /* long-poll: waiting for its queue */
 	STREAM_HEAD,  /* a streaming answer starts */
@@ -399,11 +400,24 @@ static void req_free(struct http_req *h)
 	free(h);
 }
 
-/* The request is whole: the pre-routing checks (http_checks.c), then its
- * route as looked up at header time. Each check replies when it fails. */
+/* A strategy answered later (auth.h): dispatch, or send the refusal. */
+static void auth_done(struct hub_auth_wait *w, enum hub_auth_verdict v)
+{
+	struct http_req *h = lws_container_of(w, struct http_req, heads.wait);
+
+	h->state = HANDLING;
+	if (v == HUB_AUTH_OK)
+		hub_route_dispatch(&h->pub, &h->match);
+	http_resume(&h->pub);
+}
+
+/* The request is whole: the pre-routing checks (http_checks.c), the auth
+ * layer (auth.c), then its route as looked up at header time. Each check
+ * replies when it fails. */
 static void dispatch(struct http_req *h)
 {
 	struct hub_req *r = &h->pub;
+	enum hub_auth_verdict v;
 
 	/* lws's read timeout no longer applies; a deferred write may take a
 	 * commit or two. */
@@ -416,7 +430,14 @@ static void dispatch(struct http_req *h)
 				"The server is shutting down.");
 		return;
 	}
-	if (hub_http__checks(r, h->wsi, &h->match, &h->heads))
+	if (!hub_http__checks(r, h->wsi, &h->match, &h->heads))
+		return;
+	h->heads.wait.done = auth_done;
+	v = hub_auth_request(h->srv->auth, r, &h->heads.cred, &h->match,
+			     &h->heads.ident, &h->heads.wait);
+	if (v == HUB_AUTH_PENDING)
+		h->state = AUTHING; /* auth_done() goes on */
+	else if (v == HUB_AUTH_OK)
 		hub_route_dispatch(r, &h->match);
 	else
 		hub_metrics_reject(HUB_REJECT_CHECKS);
@@ -978,6 +999,9 @@ static void log_unanswered(struct http_req *h)
 	case HELD:
 		what = "while it waited (long-poll)";
 		break;
+	case AUTHING:
+		what = "while its credentials were checked";
+		break;
 	case WRITING_HEAD:
 	case WRITING_BODY:
 	case FLUSHING:
@@ -1014,6 +1038,8 @@ static void on_closed(struct pss *pss, struct hub_server *srv)
 		srv->inflight--;
 	}
 	held_end(h);
+	if (h->state == AUTHING)
+		hub_auth_cancel(&h->heads.wait);
 	if (h->job) {
 		/* The write goes on; its done() learns the client left. */
 		h->job->req = NULL;

@@ -3,13 +3,20 @@
  * the API's pre-routing checks on them (zaqar-api.md §2), in Zaqar's
  * order:
  *
- *   X-Project-Id     read first: a pre-signed URL is signed for one
- *   pre-signed URL   URL-Signature & co. (share.c checks them)
  *   media types      no form-encoded bodies; Accept must allow what the
  *                    route answers (hub_route_accepts)
  *   Client-ID        required on /v1.1/ and /v2/, a UUID wherever sent
  *   X-Project-Id     not empty, no control characters, not too long
- *   then             X-Roles (admin), Last-Event-ID
+ *   then             the credentials, read for the auth layer (auth.c,
+ *                    which http.c calls next): the token (Authorization:
+ *                    Bearer, X-Auth-Token), X-Roles, a pre-signed URL's
+ *                    URL-* values; Last-Event-ID
+ *
+ * Header values are read one way for all (hub_http__copy_custom, _hdr):
+ * blanks around a value are dropped, and a value holding a NUL or another
+ * control character is refused rather than cut (issue #12, hostile
+ * testing #4: "pa\0pb" acted as "pa", "B " named another project than
+ * "B").
  *
  * What a check needs to know of the route comes from its lookup (struct
  * hub_route_match): this file matches no path. On live streams and feeds
@@ -21,11 +28,36 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth.h"
 #include "render.h"
 #include "api/api.h"
 #include "transport/http_checks.h"
 
 /* ---------------------------------------------------- reading headers */
+
+/*
+ * A header value as copied into buf (n bytes as lws counted them): blanks
+ * trimmed both ends; 1, or -1 when it holds a NUL or another control
+ * character (HTAB only inside).
+ */
+static int clean_value(char *buf, size_t n)
+{
+	size_t start = 0, end = n;
+
+	if (strlen(buf) != n)
+		return -1; /* a NUL inside */
+	while (start < end && (buf[start] == ' ' || buf[start] == '\t'))
+		start++;
+	while (end > start && (buf[end - 1] == ' ' || buf[end - 1] == '\t'))
+		end--;
+	for (size_t i = start; i < end; i++)
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\t') ||
+		    buf[i] == 0x7f)
+			return -1;
+	memmove(buf, buf + start, end - start);
+	buf[end - start] = '\0';
+	return 1;
+}
 
 int hub_http__copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf,
 		       size_t len)
@@ -35,9 +67,9 @@ int hub_http__copy_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf,
 	buf[0] = '\0';
 	if (n <= 0)
 		return 0;
-	if ((size_t)n >= len)
+	if ((size_t)n >= len || lws_hdr_copy(wsi, buf, (int)len, h) < 0)
 		return -1;
-	return lws_hdr_copy(wsi, buf, (int)len, h) < 0 ? -1 : 1;
+	return clean_value(buf, (size_t)n);
 }
 
 int hub_http__copy_custom(struct lws *wsi, const char *name, char *buf,
@@ -52,7 +84,7 @@ int hub_http__copy_custom(struct lws *wsi, const char *name, char *buf,
 		return -1;
 	if (lws_hdr_custom_copy(wsi, buf, (int)len, name, nlen) < 0)
 		return -1;
-	return 1;
+	return clean_value(buf, (size_t)n);
 }
 
 /* One query fragment, "key=value" (decoded), added to r->query. */
@@ -110,39 +142,6 @@ struct check {
 	const struct hub_route_match *m;
 	struct hub_http_heads *hd;
 };
-
-/*
- * A pre-signed URL, when the request carries one: Zaqar's URL-* headers,
- * or - where the route takes ids in the query (feeds, live streams: feed
- * readers and browsers cannot send headers) - the same four values as the
- * query parameters signature, expires, methods and paths (a Herald
- * extension). Headers win when both are there.
- */
-static bool check_signature(const struct check *c)
-{
-	static const char *const params[4] = {"signature", "expires",
-					      "methods", "paths"};
-	char sig[4][512];
-	const char *v[4];
-
-	if (hub_http__copy_custom(c->wsi, "url-signature:", sig[0],
-				  sizeof(sig[0])) == 1 &&
-	    sig[0][0]) {
-		hub_http__copy_custom(c->wsi, "url-expires:", sig[1],
-				      sizeof(sig[1]));
-		hub_http__copy_custom(c->wsi, "url-methods:", sig[2],
-				      sizeof(sig[2]));
-		hub_http__copy_custom(c->wsi, "url-paths:", sig[3],
-				      sizeof(sig[3]));
-		return hub_check_signature(c->r, sig[0], sig[1], sig[2],
-					   sig[3]);
-	}
-	if (!c->m->attrs->ids_in_query || !hub_query(c->r, "signature"))
-		return true;
-	for (int i = 0; i < 4; i++)
-		v[i] = hub_query(c->r, params[i]);
-	return hub_check_signature(c->r, v[0], v[1], v[2], v[3]);
-}
 
 /* A header, or where the route allows it the query parameter standing in
  * for it. */
@@ -235,23 +234,6 @@ static bool check_project(const struct check *c, int n)
 	return true;
 }
 
-/* Whether a comma-separated X-Roles list names "admin". */
-static bool roles_admin(const char *roles)
-{
-	while (*roles) {
-		size_t len;
-
-		roles += strspn(roles, " ,");
-		len = strcspn(roles, ",");
-		while (len && roles[len - 1] == ' ')
-			len--;
-		if (len == 5 && strncmp(roles, "admin", 5) == 0)
-			return true;
-		roles += strcspn(roles, ",");
-	}
-	return false;
-}
-
 /* Idempotency-Key of a POST (the messages post reads it): one too long
  * to keep is refused there by its length. */
 static void idempotency_key(struct hub_req *r, struct lws *wsi,
@@ -270,24 +252,108 @@ static void idempotency_key(struct hub_req *r, struct lws *wsi,
 				       : sizeof(hd->idempotency_key);
 }
 
+/*
+ * A pre-signed URL's values, when the request carries one: Zaqar's URL-*
+ * headers, or - where the route takes ids in the query (feeds, live
+ * streams: feed readers and browsers cannot send headers) - the same four
+ * values as the query parameters signature, expires, methods and paths (a
+ * Herald extension). Headers win when both are there. A URL-Signature
+ * header that is sent counts even when empty or blank (hostile testing
+ * #1): the auth layer refuses it then.
+ */
+static void read_signature(const struct check *c, struct hub_auth_cred *cr)
+{
+	static const char *const headers[4] = {"url-signature:", "url-expires:",
+					       "url-methods:", "url-paths:"};
+	static const char *const params[4] = {"signature", "expires",
+					      "methods", "paths"};
+	struct hub_http_heads *hd = c->hd;
+	const char **out[4] = {&cr->signature, &cr->expires, &cr->methods,
+			       &cr->paths};
+	int n = hub_http__copy_custom(c->wsi, headers[0], hd->sig[0],
+				      sizeof(hd->sig[0]));
+
+	if (n != 0) {
+		cr->has_signature = true;
+		for (int i = 0; i < 4; i++) {
+			if (i && hub_http__copy_custom(c->wsi, headers[i],
+						       hd->sig[i],
+						       sizeof(hd->sig[i])) != 1)
+				continue;
+			if (i == 0 && n != 1)
+				hd->sig[0][0] = '\0'; /* unusable: no match */
+			*out[i] = hd->sig[i];
+		}
+		return;
+	}
+	if (!c->m->attrs->ids_in_query || !hub_query(c->r, "signature"))
+		return;
+	cr->has_signature = true;
+	for (int i = 0; i < 4; i++)
+		*out[i] = hub_query(c->r, params[i]);
+}
+
+/* The token: "Authorization: Bearer T" or "X-Auth-Token: T" (the same
+ * one if both). */
+static void read_token(const struct check *c, struct hub_auth_cred *cr)
+{
+	struct hub_http_heads *hd = c->hd;
+	int na = hub_http__copy_hdr(c->wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+				    hd->authorization, sizeof(hd->authorization));
+	int nx = hub_http__copy_hdr(c->wsi, WSI_TOKEN_X_AUTH_TOKEN, hd->token,
+				    sizeof(hd->token));
+	const char *bearer = hd->authorization;
+
+	if (na < 0 || nx < 0) {
+		cr->malformed = "The credentials are too long or hold control "
+				"characters.";
+		return;
+	}
+	if (na == 1) {
+		if (strncasecmp(bearer, "Bearer ", 7) != 0) {
+			cr->malformed = "Only \"Authorization: Bearer\" "
+					"credentials are taken.";
+			return;
+		}
+		bearer += 7 + strspn(bearer + 7, " ");
+		if (nx == 1 && strcmp(bearer, hd->token)) {
+			cr->malformed = "Authorization and X-Auth-Token name "
+					"two different tokens.";
+			return;
+		}
+		cr->token = bearer;
+	} else if (nx == 1) {
+		cr->token = hd->token;
+	}
+	if (cr->token && strpbrk(cr->token, " ,")) {
+		/* lws joins repeated headers with ',': two tokens. */
+		cr->malformed = "More than one token was sent.";
+		cr->token = NULL;
+	}
+}
+
 bool hub_http__checks(struct hub_req *r, struct lws *wsi,
 		      const struct hub_route_match *m,
 		      struct hub_http_heads *hd)
 {
 	const struct check c = {.r = r, .wsi = wsi, .m = m, .hd = hd};
-	char roles[512];
+	struct hub_auth_cred *cr = &hd->cred;
 	int n_project;
 
-	/* The project first: a pre-signed URL is signed for one. */
 	n_project = copy_ident(&c, "x-project-id:", "project_id", hd->project,
 			       sizeof(hd->project));
 	if (n_project == 1)
 		r->project = hd->project;
-	if (!check_signature(&c) || !check_media(&c) || !check_client(&c) ||
+	if (!check_media(&c) || !check_client(&c) ||
 	    !check_project(&c, n_project))
 		return false;
-	if (hub_http__copy_custom(wsi, "x-roles:", roles, sizeof(roles)) == 1)
-		r->is_admin = roles_admin(roles);
+	memset(cr, 0, sizeof(*cr));
+	cr->project = n_project == 1 ? hd->project : NULL;
+	if (hub_http__copy_custom(wsi, "x-roles:", hd->roles,
+				  sizeof(hd->roles)) == 1)
+		cr->roles = hd->roles;
+	read_signature(&c, cr);
+	read_token(&c, cr);
 	if (m->attrs->ids_in_query &&
 	    hub_http__copy_custom(wsi, "last-event-id:", hd->last_event_id,
 				  sizeof(hd->last_event_id)) < 0)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "req.h"
 #include "route.h"
 
@@ -21,6 +22,15 @@ struct hub_http_heads {
 	char last_event_id[FEED_ID_LEN + 8];
 	char accept[512];
 	char idempotency_key[HUB_IDEM_KEY_MAX + 2];
+	/* The credentials, for the auth layer (auth.h): cred points into
+	 * these. */
+	char roles[512];
+	char authorization[8192];
+	char token[8192];
+	char sig[4][512];
+	struct hub_auth_cred cred;
+	struct hub_ident ident;
+	struct hub_auth_wait wait;
 };
 
 /* Copies a known header: 1 set, 0 absent ("" in buf), -1 too long. */
@@ -39,8 +49,9 @@ int hub_http__query_load(struct lws *wsi, struct hub_req *r);
  * pre-signed URL, media types, Client-ID, X-Project-ID - by what the
  * lookup m says of the route (whether Client-ID is required, what it
  * answers, whether ids may come in its query). Fills r's project,
- * client id, roles, Accept and Last-Event-ID (stored in hd). Returns
- * true when r may be dispatched; false after replying.
+ * client id, Accept and Last-Event-ID, and hd->cred, the credentials for
+ * hub_auth_request() (all stored in hd). Returns true when r may go on
+ * to the auth layer; false after replying.
  */
 bool hub_http__checks(struct hub_req *r, struct lws *wsi,
 		      const struct hub_route_match *m,

@@ -71,6 +71,8 @@ static void action_free(struct hub_ws_conn *c, struct hub_ws_action *a)
 {
 	if (a->job)
 		a->job->req = NULL; /* the write goes on; done() frees ctx */
+	if (a->auth_pending)
+		hub_auth_cancel(&a->auth_wait);
 	hub_ws_action_clear(a);
 	free(a);
 	c->queued--;
@@ -154,6 +156,7 @@ static void action_queue(struct hub_ws_conn *c, json_t *doc, const char *error,
 		return;
 	}
 	a->conn = c;
+	a->conn_ident = &c->ident;
 	a->ready_fn = action_ready;
 	a->pub.srv = c->srv;
 	a->pub.writer = c->srv->writer;
@@ -340,6 +343,11 @@ static int on_filter(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	st = hub_ws_stream_parse(wsi, &c->stream, &title, &desc);
 	if (st < 0 && !actions_path(wsi))
 		st = 1; /* no WebSocket endpoint */
+	/* The credentials were judged at the upgrade's confirmation (a
+	 * refusal answered there with JSON): this keeps the identity. */
+	if (st <= 0 && hub_ws_upgrade_auth(wsi, srv, &c->stream, &c->ident,
+					   &title))
+		st = 1;
 	if (st > 0) {
 		free(c);
 		return 1;

@@ -22,6 +22,7 @@
 #ifndef HERALD_HUB_WS_H
 #define HERALD_HUB_WS_H
 
+#include "auth.h"
 #include "req.h"
 #include "server.h"
 #include "writer.h"
@@ -43,6 +44,15 @@ struct hub_ws_action {
 	 * not hand back as HUB_WS_ACTION_CONN. */
 	void (*ready_fn)(struct hub_ws_action *a);
 	struct hub_job *job;         /* a deferred write out at the writer */
+	/* The connection's identity (ws.c sets it; `authenticate` replaces
+	 * it), and this action's, with the action's project (pub.ident
+	 * points here). */
+	struct hub_ident *conn_ident;
+	struct hub_ident ident;
+	/* `authenticate` with a strategy that answers later: parked here
+	 * (auth.h) until it does; ws.c cancels it if the connection goes. */
+	struct hub_auth_wait auth_wait;
+	bool auth_pending;
 	const struct ws_verb *verb;  /* NULL: answered without routing */
 	json_t *request;             /* the echo: action, body, headers, api */
 	json_t *body;                /* borrowed from request: "body" */
@@ -64,11 +74,13 @@ enum hub_ws_action_run_result {
 };
 
 /* Runs a queued action (a->request decoded, an object with a string
- * "action"): hub_ws_action_check(), then its route. */
+ * "action"): hub_ws_action_check(), then the connection's identity and
+ * rights (auth.h), then its route. */
 enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a);
 
 enum hub_ws_action_check_result {
 	HUB_WS_CHECK_ANSWERED, /* refused or answered: a's frame is set */
+	HUB_WS_CHECK_AUTH,     /* `authenticate`: run() resolves it */
 	HUB_WS_CHECK_CONN,     /* a connection's action (ws.c answers) */
 	HUB_WS_CHECK_ROUTE,    /* a's request is built: to be routed */
 };

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "transport/ws.h"
 
 enum verb_id {
@@ -899,12 +900,124 @@ static const struct ws_verb *sub_routed(struct hub_ws_action *a,
 	return NULL;
 }
 
+/* ------------------------------------------------------ who may act */
+
+/* The answer to `authenticate`, now or from a strategy's later answer. */
+static void authenticated(struct hub_ws_action *a, enum hub_auth_verdict v,
+			  const char *why)
+{
+	if (v != HUB_AUTH_OK) {
+		hub_ws_action_reply(a, 401, json_pack("{s:s, s:s}", "error",
+						      "Authentication failed.",
+						      "exception", why));
+		return;
+	}
+	*a->conn_ident = a->ident;
+	hub_ws_action_reply(a, 200, json_pack("{s:s}", "message",
+					      "Authentified."));
+}
+
+static void authenticate_done(struct hub_auth_wait *w,
+			      enum hub_auth_verdict v)
+{
+	struct hub_ws_action *a =
+		lws_container_of(w, struct hub_ws_action, auth_wait);
+
+	a->auth_pending = false;
+	authenticated(a, v, w->why);
+	a->ready_fn(a);
+}
+
+/*
+ * Zaqar's `authenticate`: the token in X-Auth-Token becomes the
+ * connection's identity (auth.h). Where the server asks no credentials
+ * (`none`) every connection may act already, and a well-formed request
+ * is simply accepted. False when the strategy answers later
+ * (authenticate_done() then finishes the action).
+ */
+static bool authenticate(struct hub_ws_action *a, json_t *h)
+{
+	struct hub_auth_ctx *auth = a->pub.srv->auth;
+	struct hub_auth_cred cred = {.token = str(h, "X-Auth-Token"),
+				     .project = str(h, "X-Project-ID")};
+	const char *why = "Authentication failed.";
+	enum hub_auth_verdict v;
+
+	if (!cred.token || (!hub_auth_required(auth) && !cred.project)) {
+		schema_failed(a);
+		return true;
+	}
+	if (!hub_auth_required(auth)) {
+		hub_ws_action_reply(a, 200, json_pack("{s:s}", "message",
+						      "Authentified."));
+		return true;
+	}
+	memset(&a->auth_wait, 0, sizeof(a->auth_wait));
+	a->auth_wait.done = authenticate_done;
+	v = hub_auth_resolve(auth, &cred, hub_now_ms(), &a->ident, &why,
+			     &a->auth_wait);
+	if (v == HUB_AUTH_PENDING) {
+		a->auth_pending = true;
+		return false;
+	}
+	authenticated(a, v, why);
+	return true;
+}
+
+/*
+ * The action's identity: the connection's, with the action's project
+ * where the credential lets the client name one (`none`, a "*" token) -
+ * else the credential's. An unauthenticated connection is refused, as
+ * Zaqar refuses it: 403 "Not authentified.".
+ */
+static bool identity(struct hub_ws_action *a)
+{
+	struct hub_auth_ctx *auth = a->pub.srv->auth;
+	struct hub_auth_cred cred = {.project = a->project};
+	const char *why;
+
+	if (!hub_auth_required(auth)) {
+		hub_auth_resolve(auth, &cred, a->pub.now_ms, &a->ident, &why,
+				 NULL);
+	} else if (!a->conn_ident->resolved) {
+		hub_ws_action_reply(a, 403, json_pack("{s:s, s:s}", "error",
+			"Not authentified.", "exception", "Send an "
+			"\"authenticate\" action with X-Auth-Token first."));
+		return false;
+	} else {
+		a->ident = *a->conn_ident;
+	}
+	if (a->ident.any_project)
+		snprintf(a->ident.project, sizeof(a->ident.project), "%s",
+			 a->project);
+	a->pub.ident = &a->ident;
+	a->pub.project = a->ident.project;
+	return true;
+}
+
+/* Whether the action's identity may do what `need` asks on `queue`;
+ * replies 401 or 403 when not. */
+static bool permitted(struct hub_ws_action *a, int need, const char *queue)
+{
+	int status;
+	const char *why;
+
+	if (hub_auth_permits(&a->ident, need, queue, hub_now_ms(), &status,
+			     &why))
+		return true;
+	hub_ws_action_reply(a, status, json_pack("{s:s, s:s}", "error",
+						 status == 401
+							 ? "Not authentified."
+							 : "Not authorized.",
+						 "exception", why));
+	return false;
+}
+
 enum hub_ws_action_check_result hub_ws_action_check(struct hub_ws_action *a)
 {
 	const char *name = str(a->request, "action");
 	struct hub_req *r = &a->pub;
 	const struct ws_verb *v = verb_find(name);
-	json_t *h = json_object_get(a->request, "headers");
 
 	if (!v) {
 		char text[256];
@@ -914,17 +1027,8 @@ enum hub_ws_action_check_result hub_ws_action_check(struct hub_ws_action *a)
 		return HUB_WS_CHECK_ANSWERED;
 	}
 	a->verb = v;
-	if (v->id == V_AUTHENTICATE) {
-		/* Herald has no authentication: every connection may act, so
-		 * a token (still required by the schema) is simply accepted. */
-		if (!str(h, "X-Auth-Token") || !str(h, "X-Project-ID"))
-			schema_failed(a);
-		else
-			hub_ws_action_reply(a, 200,
-					    json_pack("{s:s}", "message",
-						      "Authentified."));
-		return HUB_WS_CHECK_ANSWERED;
-	}
+	if (v->id == V_AUTHENTICATE)
+		return HUB_WS_CHECK_AUTH;
 	if (!headers_ok(a))
 		return HUB_WS_CHECK_ANSWERED;
 	if (!schema_ok(v, a->body)) {
@@ -941,22 +1045,8 @@ enum hub_ws_action_check_result hub_ws_action_check(struct hub_ws_action *a)
 		if (!v)
 			return HUB_WS_CHECK_CONN;
 	}
-	if (v->id == V_QUEUE_PURGE && !purge_wants(a->body, "messages") &&
-	    !purge_wants(a->body, "subscriptions")) {
-		/* Nothing of this queue to purge: Zaqar's 204. */
-		hub_ws_action_reply(a, 204, NULL);
-		return HUB_WS_CHECK_ANSWERED;
-	}
-	if (v->id == V_QUEUE_GET) {
-		const char *q = str(a->body, "queue_name");
-
-		if (hub_queue_name_ok(q, strlen(q)))
-			return HUB_WS_CHECK_ROUTE; /* run() reads it */
-		hub_ws_action_fail(a, 400, "The format of the submitted "
-				   "queue name or project id is not "
-				   "valid.", NULL);
-		return HUB_WS_CHECK_ANSWERED;
-	}
+	if (v->id == V_QUEUE_GET)
+		return HUB_WS_CHECK_ROUTE; /* run() answers it */
 	r->wants_msg_data = true; /* frames are built from reply.msgs */
 	r->content_type = "application/json";
 	if (build(a)) {
@@ -967,30 +1057,63 @@ enum hub_ws_action_check_result hub_ws_action_check(struct hub_ws_action *a)
 	return HUB_WS_CHECK_ROUTE;
 }
 
+/* The actions answered here once the identity is known: a purge of
+ * nothing, and queue_get. False when the action is to be routed. */
+static bool answered_here(struct hub_ws_action *a)
+{
+	const char *q = str(a->body, "queue_name");
+
+	if (a->verb->id == V_QUEUE_PURGE && !purge_wants(a->body, "messages") &&
+	    !purge_wants(a->body, "subscriptions")) {
+		/* Nothing of this queue to purge: Zaqar's 204. */
+		hub_ws_action_reply(a, 204, NULL);
+		return true;
+	}
+	if (a->verb->id != V_QUEUE_GET)
+		return false;
+	/* Zaqar's WS queue_get: the stored metadata, {} when none (even
+	 * for a missing queue); no reserved defaults. */
+	if (!hub_queue_name_ok(q, strlen(q)))
+		hub_ws_action_fail(a, 400, "The format of the submitted "
+				   "queue name or project id is not valid.",
+				   NULL);
+	else if (permitted(a, HUB_AUTH_READ, q))
+		hub_ws_action_reply(a, 200, hub_queue_meta(&a->pub, q));
+	return true;
+}
+
 enum hub_ws_action_run_result hub_ws_action_run(struct hub_ws_action *a)
 {
 	struct hub_req *r = &a->pub;
+	struct hub_route_match m;
 
 	switch (hub_ws_action_check(a)) {
-	case HUB_WS_CHECK_CONN:
-		return HUB_WS_ACTION_CONN;
+	case HUB_WS_CHECK_AUTH:
+		if (!authenticate(a, json_object_get(a->request, "headers")))
+			return HUB_WS_ACTION_STARTED; /* ready_fn follows */
+		goto out;
 	case HUB_WS_CHECK_ANSWERED:
-		a->ready_fn(a);
-		return HUB_WS_ACTION_STARTED;
+		goto out;
+	case HUB_WS_CHECK_CONN:
+		/* The connection's own subscriptions. */
+		if (identity(a) &&
+		    permitted(a, HUB_AUTH_SUBSCRIBE, str(a->body, "queue_name")))
+			return HUB_WS_ACTION_CONN;
+		goto out;
 	case HUB_WS_CHECK_ROUTE:
 		break;
 	}
-	if (a->verb->id == V_QUEUE_GET) {
-		/* Zaqar's WS queue_get: the stored metadata, {} when none
-		 * (even for a missing queue); no reserved defaults. */
-		hub_ws_action_reply(a, 200,
-				    hub_queue_meta(r, str(a->body, "queue_name")));
-		a->ready_fn(a);
-		return HUB_WS_ACTION_STARTED;
-	}
+	if (!identity(a) || answered_here(a))
+		goto out;
 	r->transport = &ws_transport;
-	hub_route(r);
+	hub_route_lookup(r->method, r->path, &m);
+	if (!permitted(a, m.attrs->auth, m.queue))
+		goto out;
+	hub_route_dispatch(r, &m);
 	if (!a->job)
 		finish(a);
+	return HUB_WS_ACTION_STARTED;
+out:
+	a->ready_fn(a);
 	return HUB_WS_ACTION_STARTED;
 }

@@ -28,6 +28,10 @@ struct hub_ws_conn {
 	struct hub_server *srv;
 	char id[37];
 	struct hub_ws_stream stream;
+	/* Who the connection is (auth.h): from a token at the upgrade, or
+	 * the `authenticate` action; until then, when the server asks for
+	 * credentials, no action but authenticate runs. */
+	struct hub_ident ident;
 	/* Subscriptions share one project and client: the last frame's. */
 	char project[FEED_PROJECT_MAX + 1];
 	uint8_t client_id[16];
@@ -65,6 +69,17 @@ void hub_ws_sub_close_all(struct hub_ws_conn *c);
  */
 int hub_ws_stream_parse(struct lws *wsi, struct hub_ws_stream *st,
 			const char **title, const char **desc);
+/*
+ * The upgrade's credentials (auth.h): a token in Authorization: Bearer,
+ * X-Auth-Token, the access_token parameter or a "bearer.TOKEN" entry of
+ * Sec-WebSocket-Protocol (Herald extensions). Fills *id (unresolved when
+ * none came, which an actions endpoint allows). 0, or the status of a
+ * refusal (401, 403) with *why: the stream URL needs the subscribe role
+ * on its queue.
+ */
+int hub_ws_upgrade_auth(struct lws *wsi, struct hub_server *srv,
+			const struct hub_ws_stream *st, struct hub_ident *id,
+			const char **why);
 /* The stream URL's one subscription, when the connection is established.
  * -1 to drop the connection. */
 int hub_ws_stream_open(struct hub_ws_conn *c);

@@ -30,6 +30,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "log.h"
@@ -664,12 +665,101 @@ out:
 	return rc;
 }
 
+/* A known header of the upgrade, whole, into buf; false when absent,
+ * too long or holding control characters. */
+static bool upgrade_hdr(struct lws *wsi, enum lws_token_indexes h, char *buf,
+			size_t len)
+{
+	int n = lws_hdr_total_length(wsi, h);
+
+	buf[0] = '\0';
+	if (n <= 0 || (size_t)n >= len || lws_hdr_copy(wsi, buf, (int)len, h) < 0)
+		return false;
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	return strlen(buf) == (size_t)n;
+}
+
+/* A "bearer.TOKEN" entry of Sec-WebSocket-Protocol, into buf. */
+static bool protocol_token(struct lws *wsi, char *buf, size_t len)
+{
+	char list[4096];
+
+	if (!upgrade_hdr(wsi, WSI_TOKEN_PROTOCOL, list, sizeof(list)))
+		return false;
+	for (char *e = list; *e; e += strcspn(e, ",")) {
+		size_t n;
+
+		e += strspn(e, " ,");
+		n = strcspn(e, ", ");
+		if (n > 7 && n - 7 < len && strncmp(e, "bearer.", 7) == 0) {
+			memcpy(buf, e + 7, n - 7);
+			buf[n - 7] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The upgrade's token, wherever it came (see hub_ws_upgrade_auth). */
+static const char *upgrade_token(struct lws *wsi, char *buf, size_t len)
+{
+	if (upgrade_hdr(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, buf, len)) {
+		if (strncasecmp(buf, "Bearer ", 7) != 0)
+			return NULL;
+		memmove(buf, buf + 7, strlen(buf + 7) + 1);
+		return buf;
+	}
+	if (upgrade_hdr(wsi, WSI_TOKEN_X_AUTH_TOKEN, buf, len) ||
+	    urlarg(wsi, "access_token=", buf, len) ||
+	    protocol_token(wsi, buf, len))
+		return buf;
+	return NULL;
+}
+
+int hub_ws_upgrade_auth(struct lws *wsi, struct hub_server *srv,
+			const struct hub_ws_stream *st, struct hub_ident *id,
+			const char **why)
+{
+	char token[8192];
+	struct hub_auth_cred cred = {
+		.project = st->project[0] ? st->project : NULL,
+	};
+	int status = 401;
+
+	memset(id, 0, sizeof(*id));
+	if (!hub_auth_required(srv->auth))
+		return 0; /* none: each action's headers say */
+	cred.token = upgrade_token(wsi, token, sizeof(token));
+	if (!cred.token && !st->queue[0])
+		return 0; /* the actions endpoint: authenticate comes later */
+	/* No waiting at an upgrade: a strategy that answers later
+	 * (Keystone) is asked with the authenticate action instead. */
+	if (hub_auth_resolve(srv->auth, &cred, hub_now_ms(), id, why, NULL) !=
+	    HUB_AUTH_OK) {
+		memset(id, 0, sizeof(*id));
+		return 401;
+	}
+	if (st->queue[0] &&
+	    !hub_auth_permits(id, HUB_AUTH_SUBSCRIBE, st->queue, hub_now_ms(),
+			      &status, why))
+		return status;
+	return 0;
+}
+
 int hub_ws_confirm_upgrade(struct lws *wsi)
 {
+	struct hub_server *srv = lws_context_user(lws_get_context(wsi));
 	struct hub_ws_stream st;
+	struct hub_ident id;
 	const char *title = NULL, *desc = NULL;
 	int status = hub_ws_stream_parse(wsi, &st, &title, &desc);
 
+	if (status == 0 || status == -1) {
+		status = hub_ws_upgrade_auth(wsi, srv, &st, &id, &desc);
+		title = status == 401 ? "Unauthorized" : "Not authorized";
+	}
 	/* Other paths are for the protocol filter (ws.c) to judge. */
 	return status > 0 ? refuse_upgrade(wsi, status, title, desc) : 0;
 }
@@ -679,7 +769,11 @@ int hub_ws_stream_open(struct hub_ws_conn *c)
 	const struct hub_ws_stream *st = &c->stream;
 	struct refusal why;
 
-	memcpy(c->project, st->project, sizeof(c->project));
+	/* The credential's project, unless it lets the URL name one. */
+	if (c->ident.resolved && !c->ident.any_project)
+		memcpy(c->project, c->ident.project, sizeof(c->project));
+	else
+		memcpy(c->project, st->project, sizeof(c->project));
 	memcpy(c->client_id, st->client, 16);
 	c->has_client_id = st->has_client;
 	if (!sub_new(c, SUB_STREAM, st->queue,

@@ -205,7 +205,7 @@ static void media_ids_auth(void)
 	ok(hub_route_accepts(m.attrs, "text/event-stream"),
 	   "events accept Accept: text/event-stream");
 	ok(!hub_route_accepts(m.attrs, "text/html"), "but not text/html");
-	is(m.attrs->auth, HUB_AUTH_READ, "events: a read");
+	is(m.attrs->auth, HUB_AUTH_SUBSCRIBE, "events: a live stream (subscribe)");
 
 	hub_route_lookup(HUB_GET, "/v2/ws", &m);
 	is(m.attrs->websocket, HUB_WS_ACTIONS, "/v2/ws is the actions endpoint");
@@ -270,9 +270,9 @@ static void media_ids_auth(void)
 	is(m.attrs->auth, HUB_AUTH_NONE, "the dashboard is open");
 
 	hub_route_lookup(HUB_POST, "/v2/queues/q/messages", &m);
-	is(m.attrs->auth, HUB_AUTH_WRITE, "a post: a write");
+	is(m.attrs->auth, HUB_AUTH_PUBLISH, "a post: publish");
 	hub_route_lookup(HUB_POST, "/v2/queues/q/claims", &m);
-	is(m.attrs->auth, HUB_AUTH_WRITE, "a claim: a write");
+	is(m.attrs->auth, HUB_AUTH_CONSUME, "a claim: consume");
 	hub_route_lookup(HUB_GET, "/v2/health", &m);
 	is(m.attrs->auth, HUB_AUTH_ADMIN, "v2 health: admin");
 	hub_route_lookup(HUB_GET, "/v1.1/health", &m);
