@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "auth.h"
@@ -46,29 +47,13 @@ static int cmp_token(const void *a, const void *b)
 		      ((const struct token *)b)->digest, 32);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool parse_digest(const char *s, unsigned char out[32])
 {
+	size_t n = 0;
+
 	if (strlen(s) != 64)
 		return false;
-	for (int i = 0; i < 32; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
+	return OPENSSL_hexstr2buf_ex(out, 32, &n, s, '\0') == 1 && n == 32;
 }
 
 /* One line's fields into t; NULL, or why the line is bad. */

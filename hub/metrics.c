@@ -466,17 +466,6 @@ void hub_metrics_render(struct hub_buf *b,
 
 /* --------------------------------------------------------------- access */
 
-static int hex_nibble(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads the token's SHA-256 (64 hex digits, first line) from path. */
 static int load_token_hash(const char *path)
 {
@@ -493,16 +482,10 @@ static int load_token_hash(const char *path)
 		line[0] = '\0';
 	fclose(f);
 	n = strcspn(line, " \t\r\n");
-	for (size_t i = 0; n == 64 && i < 32; i++) {
-		int hi = hex_nibble(line[2 * i]), lo = hex_nibble(line[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			n = 0;
-			break;
-		}
-		access_cfg.token_sha256[i] = (unsigned char)(hi << 4 | lo);
-	}
-	if (n != 64) {
+	line[n] = '\0';
+	if (n != 64 ||
+	    OPENSSL_hexstr2buf_ex(access_cfg.token_sha256, 32, &n, line,
+				  '\0') != 1 || n != 32) {
 		fprintf(stderr, "herald: metrics-token-file %s must start with "
 			"the token's SHA-256 as 64 hex digits (e.g. the output "
 			"of: printf %%s TOKEN | sha256sum)\n", path);
