@@ -42,6 +42,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "metrics.h"
 #include "req.h"
 #include "route.h"
 #include "sign.h"
@@ -303,6 +304,8 @@ bool hub_auth_permits(const struct hub_ident *id, int need, const char *queue,
 
 void hub_auth_reply(struct hub_req *r, int status, const char *why)
 {
+	hub_metrics_reject(status == 401 ? HUB_REJECT_UNAUTHENTICATED
+					 : HUB_REJECT_FORBIDDEN);
 	if (status == 401) {
 		hub_header(r, "WWW-Authenticate", "Bearer realm=\"herald\"");
 		hub_reply_error(r, 401, "Unauthorized", "%s", why);
@@ -382,6 +385,7 @@ static enum hub_auth_verdict presigned(struct hub_auth_ctx *a, struct hub_req *r
 	};
 
 	if (!hub_sign_check(a->cfg->signing_key, &q)) {
+		hub_metrics_reject(HUB_REJECT_BAD_SIGNATURE);
 		hub_reply_error(r, 404, "404 Not Found", NULL);
 		return HUB_AUTH_REFUSED;
 	}

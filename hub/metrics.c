@@ -76,7 +76,8 @@ struct histo_size {
 
 static const char *const reject_names[HUB_REJECT_COUNT] = {
 	"body_too_large", "framing", "checks", "method", "pipelined",
-	"shutting_down", "subscribers", "metrics_auth",
+	"shutting_down", "subscribers", "metrics_auth", "unauthenticated",
+	"forbidden", "bad_signature",
 };
 
 static const char *const method_names[HUB_METHOD_COUNT + 1] = {

@@ -50,6 +50,9 @@ enum hub_reject {
 	HUB_REJECT_SHUTTING_DOWN,  /* came while the server drains */
 	HUB_REJECT_SUBSCRIBERS,    /* max-subscribers reached */
 	HUB_REJECT_METRICS_AUTH,   /* a scrape without the metrics token */
+	HUB_REJECT_UNAUTHENTICATED, /* no or a bad credential: 401 */
+	HUB_REJECT_FORBIDDEN,      /* a credential without the right: 403 */
+	HUB_REJECT_BAD_SIGNATURE,  /* a pre-signed URL that does not check */
 	HUB_REJECT_COUNT
 };
 

@@ -501,7 +501,6 @@ static enum framing body_framing(struct http_req *h)
 	if ((unsigned long long)h->length > h->body_limit) {
 		/* Refused unread: no need to buffer what we refuse. */
 		hub_metrics_reject(HUB_REJECT_BODY_TOO_LARGE);
-		hub_metrics_reject(HUB_REJECT_BODY_TOO_LARGE);
 		hub_route_refuse_body(&h->pub, h->match.attrs);
 		h->too_big = true;
 		return FRAMING_REFUSED;

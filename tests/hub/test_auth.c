@@ -478,6 +478,57 @@ static void defects(void)
 	hh_discard(&s);
 }
 
+/* The value of one sample line of a /metrics scrape, -1 when absent. */
+static long long sample(const char *text, const char *series)
+{
+	const char *p = text;
+	size_t n = strlen(series);
+
+	while ((p = strstr(p, series))) {
+		if ((p == text || p[-1] == '\n') && p[n] == ' ')
+			return atoll(p + n + 1);
+		p += n;
+	}
+	return -1;
+}
+
+/* Refusals by auth are counted in /metrics, each under its reason. */
+static void rejections(void)
+{
+	struct hh_server s;
+	struct hh_client c;
+	struct hh_resp r = HH_RESP_INIT;
+	const char *extra[] = {"--auth", "tokens", "--auth-tokens", tokens_path,
+			       "--signing-key", "k", NULL};
+
+	hh_start(&s, extra);
+	hh_client_init(&c, &s, NULL, NULL);
+	hh_callh(&c, &r, "GET", "/v2/queues", CLIENT, NULL);
+	is(r.status, 401, "metrics: a request without credentials");
+	hh_callh(&c, &r, "GET", "/v2/queues",
+		 hh_fmt(CLIENT "%s", bearer("nope")), NULL);
+	is(r.status, 401, "metrics: one with an unknown token");
+	hh_callh(&c, &r, "GET", "/v2/health",
+		 hh_fmt(CLIENT "%s", bearer("pubtok")), NULL);
+	is(r.status, 403, "metrics: a publish token asking for health");
+	hh_callh(&c, &r, "GET", "/v2/queues/q/messages",
+		 CLIENT "X-Project-Id: shop\r\nURL-Signature: 00\r\n"
+		 "URL-Expires: 2030-01-01T00:00:00\r\nURL-Methods: GET\r\n"
+		 "URL-Paths: /v2/queues/q/messages\r\n", NULL);
+	is(r.status, 404, "metrics: a bad signature");
+	hh_call(&c, &r, "GET", "/metrics", NULL);
+	is(r.status, 200, "the scrape (open on loopback) needs no token");
+	is(sample(r.body, "herald_http_rejected_total{reason=\"unauthenticated\"}"),
+	   2, "the two 401s are rejected as unauthenticated");
+	is(sample(r.body, "herald_http_rejected_total{reason=\"forbidden\"}"), 1,
+	   "the 403 as forbidden");
+	is(sample(r.body, "herald_http_rejected_total{reason=\"bad_signature\"}"),
+	   1, "the bad signature as bad_signature");
+	hh_resp_free(&r);
+	hh_client_close(&c);
+	is(hh_discard(&s), 0, "the server stops cleanly");
+}
+
 int main(void)
 {
 	struct hh_server s;
@@ -492,6 +543,7 @@ int main(void)
 	write_tokens(true, false);
 	defects();
 	protected_mode();
+	rejections();
 	hh_start(&s, extra);
 	hh_client_init(&c, &s, NULL, NULL);
 	roles_and_queues(&c, &r);
