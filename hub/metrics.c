@@ -467,9 +467,11 @@ void hub_metrics_render(struct hub_buf *b,
 
 /* --------------------------------------------------------------- access */
 
-/* Reads the token's SHA-256 (64 hex digits, first line) from path. */
-static int load_token_hash(const char *path)
+/* Reads the token's SHA-256 (64 hex digits, first line) from path into
+ * out; on failure says why and leaves out alone. */
+static int load_token_hash(const char *path, unsigned char out[32])
 {
+	unsigned char digest[32];
 	char line[256];
 	FILE *f = fopen(path, "r");
 	size_t n;
@@ -485,13 +487,14 @@ static int load_token_hash(const char *path)
 	n = strcspn(line, " \t\r\n");
 	line[n] = '\0';
 	if (n != 64 ||
-	    OPENSSL_hexstr2buf_ex(access_cfg.token_sha256, 32, &n, line,
-				  '\0') != 1 || n != 32) {
+	    OPENSSL_hexstr2buf_ex(digest, 32, &n, line, '\0') != 1 ||
+	    n != 32) {
 		fprintf(stderr, "herald: metrics-token-file %s must start with "
 			"the token's SHA-256 as 64 hex digits (e.g. the output "
 			"of: printf %%s TOKEN | sha256sum)\n", path);
 		return -1;
 	}
+	memcpy(out, digest, 32);
 	return 0;
 }
 
@@ -519,7 +522,8 @@ int hub_metrics_configure(const struct hub_config *cfg)
 				"metrics-token-file\n");
 			return -1;
 		}
-		if (load_token_hash(cfg->metrics_token_file))
+		if (load_token_hash(cfg->metrics_token_file,
+				    access_cfg.token_sha256))
 			return -1;
 		access_cfg.access = HUB_METRICS_TOKEN;
 	} else {
@@ -531,6 +535,17 @@ int hub_metrics_configure(const struct hub_config *cfg)
 	hub_log(HUB_LOG_INFO, "metrics: GET /metrics is %s%s", mode,
 		cfg->metrics[0] ? "" : " (the default for this listen address)");
 	return 0;
+}
+
+void hub_metrics_reload(const struct hub_config *cfg)
+{
+	if (access_cfg.access != HUB_METRICS_TOKEN)
+		return;
+	if (load_token_hash(cfg->metrics_token_file, access_cfg.token_sha256))
+		hub_log(HUB_LOG_ERROR, "metrics: reload failed: the scrape "
+			"token stays as it was");
+	else
+		hub_log(HUB_LOG_INFO, "metrics: token file reloaded");
 }
 
 enum hub_metrics_access hub_metrics_access(void)

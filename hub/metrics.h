@@ -145,6 +145,9 @@ enum hub_metrics_access {
  */
 int hub_metrics_configure(const struct hub_config *cfg);
 enum hub_metrics_access hub_metrics_access(void);
+/* SIGHUP: metrics = token re-reads metrics-token-file; a bad file keeps
+ * the token it had (and says so in the log). Loop thread. */
+void hub_metrics_reload(const struct hub_config *cfg);
 /* Whether `authorization` (an Authorization header, NULL or "" when
  * absent) carries the metrics token; constant time in the token. */
 bool hub_metrics_token_ok(const char *authorization);

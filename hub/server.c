@@ -556,6 +556,7 @@ static void serve(struct hub_server *srv)
 		if (got_hup) {
 			got_hup = 0;
 			hub_auth_reload(srv->auth);
+			hub_metrics_reload(&srv->cfg);
 		}
 		if (got_signal && !srv->stopping) {
 			srv->stopping = true;

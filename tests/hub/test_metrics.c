@@ -15,6 +15,8 @@
  * The servers run with compaction's timer out of the way (its steps are
  * group commits too), so every commit counted is one of the test's.
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@
 /* printf %s scrape-token-7 | sha256sum */
 #define TOKEN_SHA256                                                           \
 	"a81dc43bb1bf3eb5dc3df2cded6a5f8a93c1c8c3a3706e28714100b37e9c0aeb"
+#define TOKEN2 "scrape-token-8"
+#define TOKEN2_SHA256                                                          \
+	"6a959a2c394dc01b59c1879528f672382592370f1181534e2c666c06b2ac8315"
 #define POST_ROUTE "route=/v2/queues/{queue}/messages"
 #define CLAIM_ROUTE "route=/v2/queues/{queue}/claims"
 
@@ -290,6 +295,20 @@ static void health(struct hh_client *c)
 	hh_resp_free(&r);
 }
 
+/* Whether the server's log has a line with text in it. */
+static bool log_has(const struct hh_server *s, const char *text)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(s->log, "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, text) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* metrics = token, then metrics = off. */
 static void access_modes(void)
 {
@@ -324,6 +343,39 @@ static void access_modes(void)
 	is(val(m, "herald_http_requests_total{code=401,method=GET,"
 	       "route=/metrics}"), 3, "... and as 401s of the route");
 	json_decref(m);
+
+	/* SIGHUP re-reads the file: the new token works on the same
+	 * connection (polled: the signal is handled by the next loop pass),
+	 * the old one no longer does; a bad file keeps the token. */
+	fd = open(file, O_WRONLY | O_TRUNC);
+	if (fd < 0 || write(fd, TOKEN2_SHA256 "\n", 65) != 65)
+		bail_out("cannot rewrite the token file");
+	close(fd);
+	kill(s.pid, SIGHUP);
+	for (int i = 0; i < 300; i++) {
+		hh_callh(&c, &r, "GET", "/metrics",
+			 "Authorization: Bearer " TOKEN2 "\r\n", NULL);
+		if (r.status == 200)
+			break;
+		usleep(10000);
+	}
+	is(r.status, 200, "after SIGHUP the new scrape token works");
+	hh_callh(&c, &r, "GET", "/metrics",
+		 "Authorization: Bearer " TOKEN "\r\n", NULL);
+	expect_4xx(&r, 401, "... and the old one is refused");
+	fd = open(file, O_WRONLY | O_TRUNC);
+	if (fd < 0 || write(fd, "not a hash\n", 11) != 11)
+		bail_out("cannot rewrite the token file");
+	close(fd);
+	kill(s.pid, SIGHUP);
+	for (int i = 0; i < 300 && !log_has(&s, "metrics: reload failed");
+	     i++)
+		usleep(10000);
+	ok(log_has(&s, "metrics: reload failed"),
+	   "a bad token file on reload is logged");
+	hh_callh(&c, &r, "GET", "/metrics",
+		 "Authorization: Bearer " TOKEN2 "\r\n", NULL);
+	is(r.status, 200, "... and the token it had keeps working");
 	hh_client_close(&c);
 	is(hh_discard(&s), 0, "the token-mode server stops cleanly");
 	unlink(file);
