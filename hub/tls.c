@@ -32,6 +32,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,8 @@ static int pair_load(const char *cert_file, const char *key_file,
 {
 	SSL_CTX *c = SSL_CTX_new(TLS_server_method());
 	STACK_OF(X509) *chain = NULL;
+	EVP_PKEY *key = NULL;
+	FILE *f;
 	int rc = -1;
 
 	memset(p, 0, sizeof(*p));
@@ -137,12 +140,21 @@ static int pair_load(const char *cert_file, const char *key_file,
 			 "%s: %s", cert_file, ssl_error());
 		goto out;
 	}
-	if (SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1) {
+	/* Read apart from the certificate, so that a key of another
+	 * certificate is told from a file that holds none. */
+	f = fopen(key_file, "r");
+	if (f) {
+		key = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+		fclose(f);
+	}
+	if (!key) {
 		snprintf(why, n, "cannot load the private key from %s (PEM, "
-			 "not encrypted): %s", key_file, ssl_error());
+			 "not encrypted): %s", key_file,
+			 f ? ssl_error() : strerror(errno));
 		goto out;
 	}
-	if (SSL_CTX_check_private_key(c) != 1) {
+	if (SSL_CTX_use_PrivateKey(c, key) != 1 ||
+	    SSL_CTX_check_private_key(c) != 1) {
 		snprintf(why, n, "the key in %s does not belong to the "
 			 "certificate in %s: %s", key_file, cert_file,
 			 ssl_error());
@@ -165,6 +177,7 @@ static int pair_load(const char *cert_file, const char *key_file,
 		p->chain = X509_chain_up_ref(chain);
 	rc = 0;
 out:
+	EVP_PKEY_free(key);
 	SSL_CTX_free(c);
 	return rc;
 }
