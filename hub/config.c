@@ -120,6 +120,16 @@ static const struct setting settings[] = {
 	 "true: allow --auth none on a non-loopback address (anyone who "
 	 "reaches the port may do anything); a bare --insecure-no-auth "
 	 "means true"},
+	{"tls-cert", K_PATH, F(tls_cert), 0, 0,
+	 "serve https and wss: the certificate (PEM, the server's first, "
+	 "then its intermediates); needs tls-key; re-read on SIGHUP"},
+	{"tls-key", K_PATH, F(tls_key), 0, 0,
+	 "the certificate's private key (PEM, not encrypted); re-read on "
+	 "SIGHUP"},
+	{"cors-origins", K_STR, F(cors_origins), 0, 0,
+	 "origins whose pages may call the API from a browser (CORS) and "
+	 "open its WebSockets and event streams: comma-separated, e.g. "
+	 "https://app.example.org, or \"*\"; empty: same origin only"},
 	{"clock-file", K_PATH, F(clock_file), 0, 0,
 	 "TESTING ONLY: read the time (ms since the epoch) from this file"},
 	{"default-message-ttl", K_U32, L(default_message_ttl), 60, 1209600,

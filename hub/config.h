@@ -99,6 +99,13 @@ struct hub_config {
 	char auth_jwt_issuer[256];       /* jwt: required "iss"; "" any */
 	char auth_jwt_audience[256];     /* jwt: required in "aud"; "" any */
 	bool insecure_no_auth;
+	/* TLS (tls.h): the certificate chain and its key, PEM; both or
+	 * neither ("": plain HTTP). */
+	char tls_cert[PATH_MAX];
+	char tls_key[PATH_MAX];
+	/* Browsers' origins allowed beyond the hub's own (cors.h): a
+	 * comma-separated list, "*" for any; "": same origin only. */
+	char cors_origins[2048];
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

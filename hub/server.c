@@ -48,6 +48,7 @@
 #include "req.h"
 #include "clock.h"
 #include "server.h"
+#include "tls.h"
 #include "writer.h"
 #include "live/hooks.h"
 #include "live/sub.h"
@@ -406,6 +407,26 @@ static int callback_core(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 /*
+ * TLS (tls.c): lws hands a vhost's new SSL_CTX to its protocols[0] - the
+ * HTTP transport's - in LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_
+ * CERTS, and nowhere else. So protocols[0]'s callback is this one, which
+ * takes that call (installing the certificate) and hands every other to
+ * the transport's own.
+ */
+static lws_callback_function *http_callback;
+
+static int callback_http_tls(struct lws *wsi, enum lws_callback_reasons reason,
+			     void *user, void *in, size_t len)
+{
+	struct hub_server *srv;
+
+	if (reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+		return http_callback(wsi, reason, user, in, len);
+	srv = lws_context_user(lws_get_context(wsi));
+	return srv->tls && hub_tls_install(srv->tls, user) ? -1 : 0;
+}
+
+/*
  * Debian's lws 4.1.6 is built with _DEBUG: every connection it opens or
  * closes scans its whole fd table (sanity_assert_no_sockfd_traces,
  * delete_from_fd), whose size is the fd limit at context creation - one
@@ -464,6 +485,10 @@ static int start_lws(struct hub_server *srv,
 
 	/* The HTTP protocol first: lws gives it unmounted URLs too. */
 	protocols[0] = *t->http;
+	if (srv->tls) {
+		http_callback = t->http->callback;
+		protocols[0].callback = callback_http_tls;
+	}
 	protocols[1] = *t->ws;
 	protocols[2] = *t->webhook;
 	protocols[3] = (struct lws_protocols){.name = "herald-core",
@@ -516,6 +541,10 @@ static int start_lws(struct hub_server *srv,
 		info.options |=
 			LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
 	info.keepalive_timeout = 60;
+	/* TLS: lws makes the SSL_CTX, tls.c loads the certificate into it
+	 * (see callback_http_tls); lws is told no file, see tls.c. */
+	if (srv->tls)
+		info.options |= LWS_SERVER_OPTION_CREATE_VHOST_SSL_CTX;
 	srv->vhost = lws_create_vhost(srv->ctx, &info);
 	if (!srv->vhost) {
 		hub_log(HUB_LOG_ERROR, "cannot listen on %s:%d",
@@ -557,6 +586,8 @@ static void serve(struct hub_server *srv)
 			got_hup = 0;
 			hub_auth_reload(srv->auth);
 			hub_metrics_reload(&srv->cfg);
+			if (srv->tls)
+				hub_tls_reload(srv->tls);
 		}
 		if (got_signal && !srv->stopping) {
 			srv->stopping = true;
@@ -611,6 +642,11 @@ int hub_server_run(const struct hub_config *cfg,
 	if (hub_auth_check_listen(&srv->cfg) ||
 	    !(srv->auth = hub_auth_new(&srv->cfg)))
 		goto out;
+	/* The certificate too: a server that cannot serve TLS as told
+	 * does not start in plain HTTP instead. */
+	if (hub_tls_check_config(&srv->cfg) ||
+	    (hub_tls_wanted(&srv->cfg) && !(srv->tls = hub_tls_new(&srv->cfg))))
+		goto out;
 	if (open_storage(srv) || start_lws(srv, transports))
 		goto out;
 	srv->subs = hub_subs_new(srv->ctx);
@@ -642,9 +678,9 @@ int hub_server_run(const struct hub_config *cfg,
 	else
 		snprintf(mode, sizeof(mode), "durability %s",
 			 hub_durability_name(srv->cfg.durability));
-	hub_log(HUB_LOG_INFO, "herald %s serving %s on %s:%d (%s)",
-		HUB_VERSION_STRING, srv->cfg.data_dir, srv->cfg.listen_host,
-		port, mode);
+	hub_log(HUB_LOG_INFO, "herald %s serving %s on %s://%s:%d (%s)",
+		HUB_VERSION_STRING, srv->cfg.data_dir,
+		srv->tls ? "https" : "http", srv->cfg.listen_host, port, mode);
 	printf("listening on %s:%d\n", srv->cfg.listen_host, port);
 	fflush(stdout);
 	hub_notify_ready("serving %s on %s:%d", srv->cfg.data_dir,
@@ -672,6 +708,7 @@ out:
 	hub_hooks_free(srv->hooks); /* after the context: its posts end */
 	hub_subs_free(srv->subs); /* after the context: see sub.h */
 	hub_auth_free(srv->auth);
+	hub_tls_free(srv->tls); /* after the context: its SSL_CTX calls it */
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");
 	free(srv);

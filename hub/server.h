@@ -20,6 +20,7 @@ struct hub_subs;
 struct hub_hooks;
 struct hub_hook_post;
 struct hub_auth_ctx;
+struct hub_tls;
 
 struct hub_server {
 	struct hub_config cfg;
@@ -30,6 +31,7 @@ struct hub_server {
 	struct hub_subs *subs;     /* sub.c */
 	struct hub_hooks *hooks;   /* live/hooks.c: webhook delivery */
 	struct hub_auth_ctx *auth;     /* auth.c: who may do what */
+	struct hub_tls *tls;       /* tls.c: the certificate; NULL: plain */
 	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
 	bool compacting;     /* a compaction job is queued or running */

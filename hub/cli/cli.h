@@ -36,6 +36,10 @@ struct cli {
 	char client_id[64];
 	char project[257];       /* "" = send no X-Project-Id */
 	char token[4096];        /* X-Auth-Token (docs/security.md); "" none */
+	/* https/wss: a PEM file of the CA(s) to trust instead of the
+	 * system's; "" = the system's. The certificate and the host name
+	 * are always verified. */
+	char ca[4096];
 	struct lws_context *ctx; /* created by cli_net_open */
 	bool quiet;              /* do not print connection failures */
 };

@@ -65,7 +65,7 @@ static const struct command {
 };
 
 enum { O_URL = 256, O_PROJECT, O_CLIENT, O_TTL, O_DELAY, O_MARKER, O_FROM,
-       O_ECHO, O_POLL, O_LIMIT, O_GRACE, O_DELETE, O_TOKEN, O_HELP = 'h',
+       O_ECHO, O_POLL, O_LIMIT, O_GRACE, O_DELETE, O_TOKEN, O_CA, O_HELP = 'h',
        O_FOLLOW = 'f' };
 
 static const struct option long_opts[] = {
@@ -84,13 +84,14 @@ static const struct option long_opts[] = {
 	{"grace", required_argument, NULL, O_GRACE},
 	{"delete", no_argument, NULL, O_DELETE},
 	{"token", required_argument, NULL, O_TOKEN},
+	{"ca", required_argument, NULL, O_CA},
 	{NULL, 0, NULL, 0},
 };
 
 /* Which commands take each option (same order as long_opts). */
 static const unsigned opt_cmds[] = {
 	C_ALL, C_ALL, C_ALL, C_ALL, C_POST | C_CLAIM, C_POST, C_TAIL, C_TAIL,
-	C_TAIL, C_TAIL, C_TAIL, C_CLAIM, C_CLAIM, C_CLAIM, C_ALL,
+	C_TAIL, C_TAIL, C_TAIL, C_CLAIM, C_CLAIM, C_CLAIM, C_ALL, C_ALL,
 };
 
 bool hub_cli_is_command(const char *cmd)
@@ -114,6 +115,12 @@ static void usage(const struct command *cmd, FILE *out)
 		"  --token T         X-Auth-Token (default $HERALD_TOKEN): a token "
 		"or JWT\n"
 		"                    for a server with --auth tokens or jwt\n"
+		"  --ca FILE         https/wss: trust the CA certificates in "
+		"FILE (PEM;\n"
+		"                    default $HERALD_CA, else the system's); "
+		"the server's\n"
+		"                    certificate and host name are always "
+		"checked\n"
 		"  --client-id UUID  Client-ID (default: kept in "
 		"~/.config/herald/client-id;\n"
 		"                    a fresh one per run when that cannot be written)\n"
@@ -176,6 +183,14 @@ static int set_opt(struct cli *c, struct cli_opts *o, const char **url,
 			return -1;
 		}
 		snprintf(c->token, sizeof(c->token), "%s", arg);
+		return 0;
+	case O_CA:
+		if (!*arg || strlen(arg) >= sizeof(c->ca)) {
+			fprintf(stderr, "herald %s: --ca wants a file name\n",
+				c->cmd);
+			return -1;
+		}
+		snprintf(c->ca, sizeof(c->ca), "%s", arg);
 		return 0;
 	}
 	return -1;
@@ -417,6 +432,8 @@ int hub_cli_main(int argc, char **argv)
 		url = "http://127.0.0.1:8888";
 	if (project && *project)
 		snprintf(c.project, sizeof(c.project), "%s", project);
+	if (getenv("HERALD_CA"))
+		snprintf(c.ca, sizeof(c.ca), "%s", getenv("HERALD_CA"));
 	if (getenv("HERALD_TOKEN"))
 		snprintf(c.token, sizeof(c.token), "%s", getenv("HERALD_TOKEN"));
 	rc = parse_args(&c, &o, &url, cmd, argc, argv, &first);

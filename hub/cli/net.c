@@ -22,10 +22,20 @@
  * A WebSocket stream (tail --follow) is the same xfer with `ws` set: the
  * frames are collected until the final fragment and handed over as JSON.
  *
+ * TLS (https://, wss://): lws verifies the server's certificate against
+ * the system's CAs, or those of --ca, and its name against the URL's
+ * host (an IP address against the certificate's IP entries); nothing
+ * turns that off. lws only logs a CA file it cannot read, so the file is
+ * read here first, for a clear refusal.
+ *
  * Everything runs on the one thread of the process.
  */
 #include <errno.h>
 #include <libwebsockets.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +185,27 @@ static int http_event(struct lws *wsi, struct xfer *x, int reason, void *in,
 	return 0;
 }
 
+/*
+ * Why a TLS connection failed, when it was the certificate: lws says only
+ * "connect SSL err 1" and OpenSSL's queue holds nothing useful, but the
+ * SSL still knows its verification result.
+ */
+static void tls_fail(struct xfer *x, struct lws *wsi, const char *in)
+{
+	SSL *ssl = x->c->tls ? lws_get_ssl(wsi) : NULL;
+	long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	char why[160];
+
+	if (v == X509_V_OK) {
+		fail(x, in);
+		return;
+	}
+	snprintf(why, sizeof(why), "the server's certificate was refused: "
+		 "%s%s", X509_verify_cert_error_string(v),
+		 x->c->ca[0] ? "" : " (--ca FILE trusts a private CA)");
+	fail(x, why);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		    void *user, void *in, size_t len)
 {
@@ -184,8 +215,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		tls_fail(x, wsi, in ? (const char *)in : NULL);
 		x->wsi = NULL;
-		fail(x, in ? (const char *)in : NULL);
 		return 0;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
 		return add_headers(wsi, x, (unsigned char **)in,
@@ -248,22 +279,45 @@ static int parse_url(struct cli *c, const char *url)
 	return 0;
 }
 
+/* Whether the file holds at least one PEM certificate; prints why not. */
+static bool ca_readable(const struct cli *c)
+{
+	FILE *f = fopen(c->ca, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	int err = errno;
+
+	if (f)
+		fclose(f);
+	if (x) {
+		X509_free(x);
+		return true;
+	}
+	ERR_clear_error();
+	fprintf(stderr, "herald %s: --ca %s: %s\n", c->cmd, c->ca,
+		f ? "no PEM certificate in it" : strerror(err));
+	return false;
+}
+
 int cli_net_open(struct cli *c, const char *url)
 {
 	struct lws_context_creation_info info;
 	struct sigaction sa;
 
 	if (parse_url(c, url)) {
-		fprintf(stderr, "herald %s: bad --url \"%s\" (want http://HOST[:PORT])\n",
+		fprintf(stderr, "herald %s: bad --url \"%s\" (want http[s]://HOST[:PORT])\n",
 			c->cmd, url);
 		return CLI_USAGE;
 	}
+	if (c->tls && c->ca[0] && !ca_readable(c))
+		return CLI_USAGE;
 	lws_set_log_level(getenv("HERALD_CLI_DEBUG") ? LLL_ERR | LLL_WARN |
 			  LLL_NOTICE | LLL_INFO : 0, NULL);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = protocols;
 	info.options = c->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+	if (c->ca[0])
+		info.client_ssl_ca_filepath = c->ca;
 	/* Our own deadlines bound every wait; lws's must not be shorter
 	 * than a long-poll (20 s). */
 	info.timeout_secs = 120;
@@ -307,8 +361,9 @@ static int connect_to(struct xfer *x, const char *path)
 	i.port = c->port;
 	i.ssl_connection = c->tls ? LCCSCF_USE_SSL : 0;
 	i.path = full;
-	i.host = c->host;
-	i.origin = c->host;
+	i.host = c->host; /* also the name the certificate must carry */
+	/* No Origin: that is a browser's header, which the server checks
+	 * against its allowed origins (docs/security.md#cors). */
 	i.alpn = "http/1.1";
 	i.method = x->ws ? NULL : x->method;
 	i.protocol = x->ws ? "herald.v1" : "herald-cli";

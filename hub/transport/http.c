@@ -88,6 +88,7 @@
 #include "live/wait.h"
 #include "live/sub.h"
 #include "route.h"
+#include "cors.h"
 #include "transport/http.h"
 #include "transport/http_checks.h"
 #include "transport/http_framing.h"
@@ -144,6 +145,11 @@ struct http_req {
 		char if_modified_since[64];
 	} feedh;
 	char authorization[1024]; /* for /metrics' token (api/metrics.c) */
+	/* CORS (cors.h): the browser's Origin and the Host it went to;
+	 * cors_listed: the answer carries Access-Control-Allow-Origin. */
+	char origin[512];
+	char host[256];
+	bool cors_listed;
 };
 
 struct pss {
@@ -411,6 +417,73 @@ static void auth_done(struct hub_auth_wait *w, enum hub_auth_verdict v)
 	http_resume(&h->pub);
 }
 
+/*
+ * CORS (cors.h, docs/security.md#cors), before the auth layer: a
+ * preflight carries no credentials. An OPTIONS with Origin and
+ * Access-Control-Request-Method is a preflight: 204 with what may be
+ * sent, or 403 for an origin not allowed. An event stream (SSE) a page
+ * of another origin opens is refused the same way, as the WebSocket
+ * upgrade is (ws_sub.c). True when it answered.
+ */
+static bool cors_answered(struct http_req *h)
+{
+	struct hub_req *r = &h->pub;
+	const char *list = h->srv->cfg.cors_origins;
+	char m[64];
+	bool allowed = hub_cors_allowed(list, h->origin, h->host);
+
+	if (!h->origin[0])
+		return false;
+	if (h->method == HUB_OPTIONS &&
+	    hub_http__copy_custom(h->wsi, "access-control-request-method:", m,
+				  sizeof(m)) > 0) {
+		if (!allowed) {
+			hub_reply_error(r, 403, "Forbidden", "Origin %.200s "
+					"may not call this API (see "
+					"--cors-origins).", h->origin);
+			return true;
+		}
+		hub_header(r, "Access-Control-Allow-Methods", "%s",
+			   HUB_CORS_METHODS);
+		hub_header(r, "Access-Control-Allow-Headers", "%s",
+			   HUB_CORS_HEADERS);
+		hub_header(r, "Access-Control-Max-Age", "%s", HUB_CORS_MAX_AGE);
+		hub_reply(r, 204, NULL);
+		return true;
+	}
+	if (!allowed && (h->match.attrs->media & HUB_MEDIA_SSE)) {
+		hub_reply_error(r, 403, "Forbidden", "Origin %.200s may not "
+				"open this event stream (see --cors-origins).",
+				h->origin);
+		return true;
+	}
+	return false;
+}
+
+/* The CORS headers of an answer to a listed origin (cors.h). */
+static int cors_headers(struct http_req *h, unsigned char **p,
+			unsigned char *end)
+{
+	const char *list = h->srv->cfg.cors_origins;
+	const char *acao = hub_cors_any(list) ? "*" : h->origin;
+
+	if (!h->cors_listed)
+		return 0;
+	if (lws_add_http_header_by_name(h->wsi, (unsigned char *)
+					"access-control-allow-origin:",
+					(const unsigned char *)acao,
+					(int)strlen(acao), p, end) ||
+	    lws_add_http_header_by_name(h->wsi, (unsigned char *)
+					"access-control-expose-headers:",
+					(const unsigned char *)HUB_CORS_EXPOSE,
+					(int)strlen(HUB_CORS_EXPOSE), p, end) ||
+	    lws_add_http_header_by_name(h->wsi, (unsigned char *)"vary:",
+					(const unsigned char *)"Origin", 6, p,
+					end))
+		return -1;
+	return 0;
+}
+
 /* The request is whole: the pre-routing checks (http_checks.c), the auth
  * layer (auth.c), then its route as looked up at header time. Each check
  * replies when it fails. */
@@ -430,6 +503,8 @@ static void dispatch(struct http_req *h)
 				"The server is shutting down.");
 		return;
 	}
+	if (cors_answered(h))
+		return;
 	if (!hub_http__checks(r, h->wsi, &h->match, &h->heads))
 		return;
 	h->heads.wait.done = auth_done;
@@ -671,6 +746,11 @@ static int on_headers(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 			   h->heads.if_none_match,
 			   sizeof(h->heads.if_none_match));
 	copy_feed_headers(h);
+	/* Too long for its buffer: as if absent (no CORS headers; a
+	 * browser then refuses the answer to the page). */
+	hub_http__copy_hdr(wsi, WSI_TOKEN_ORIGIN, h->origin, sizeof(h->origin));
+	hub_http__copy_hdr(wsi, WSI_TOKEN_HOST, h->host, sizeof(h->host));
+	h->cors_listed = hub_cors_listed(srv->cfg.cors_origins, h->origin);
 	if (from_lws_buffer(h))
 		return refuse_from_buffer(h);
 	switch (body_framing(h)) {
@@ -801,6 +881,8 @@ static int write_head(struct http_req *h)
 			goto out;
 		line = eol + 2;
 	}
+	if (cors_headers(h, &p, end))
+		goto out;
 	if ((h->too_big || h->close_after) &&
 	    lws_add_http_header_by_name(h->wsi, (unsigned char *)"connection:",
 					(const unsigned char *)"close", 5, &p,
@@ -874,6 +956,7 @@ static int stream_head(struct http_req *h)
 	    lws_add_http_header_by_name(h->wsi, (unsigned char *)"cache-control:",
 					(const unsigned char *)"no-cache", 8, &p,
 					end) ||
+	    cors_headers(h, &p, end) ||
 	    lws_finalize_write_http_header(h->wsi, start, &p, end))
 		return -1;
 	/* (lws_http_mark_sse() is for h2 streams in 4.1; on h1 the missing

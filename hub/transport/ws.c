@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cors.h"
 #include "buf.h"
 #include "metrics.h"
 #include "transport/ws_conn.h"
@@ -332,7 +333,15 @@ static int on_filter(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 	const char *title, *desc;
 	int st;
 
+	char origin[512] = "", host[256] = "";
+
 	if (!pss || srv->stopping)
+		return 1;
+	/* The Origin check (cors.h) again: lws does not always ask this
+	 * protocol to confirm the upgrade (ws_sub.c) before it binds. */
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
+	    (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST), true) &&
+	    !hub_cors_allowed(srv->cfg.cors_origins, origin, host))
 		return 1;
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -33,6 +33,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "cors.h"
 #include "log.h"
 #include "metrics.h"
 #include "live/cursor.h"
@@ -754,8 +755,21 @@ int hub_ws_confirm_upgrade(struct lws *wsi)
 	struct hub_ws_stream st;
 	struct hub_ident id;
 	const char *title = NULL, *desc = NULL;
-	int status = hub_ws_stream_parse(wsi, &st, &title, &desc);
+	char origin[512] = "", host[256] = "";
+	int status;
 
+	/* A page of another origin may not open it (cors.h): a browser
+	 * sends Origin, other clients usually none. */
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
+	    (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST), true) &&
+	    !hub_cors_allowed(srv->cfg.cors_origins, origin, host)) {
+		hub_log(HUB_LOG_WARN, "ws: upgrade from origin %.200s refused "
+			"(not in --cors-origins)", origin);
+		return refuse_upgrade(wsi, 403, "Forbidden",
+				      "This origin may not open WebSockets "
+				      "here (see --cors-origins).");
+	}
+	status = hub_ws_stream_parse(wsi, &st, &title, &desc);
 	if (status == 0 || status == -1) {
 		status = hub_ws_upgrade_auth(wsi, srv, &st, &id, &desc);
 		title = status == 401 ? "Unauthorized" : "Not authorized";
