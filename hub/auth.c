@@ -50,6 +50,7 @@
 struct hub_auth_ctx {
 	const struct hub_auth_strategy *s; /* NULL: none */
 	void *state;
+	void *live;  /* the strategy's lasting part (live_new), or NULL */
 	const struct hub_config *cfg;
 };
 
@@ -61,6 +62,7 @@ static const struct {
 	{"none", NULL},
 	{"tokens", &hub_auth_tokens},
 	{"jwt", &hub_auth_jwt},
+	{"keystone", &hub_auth_keystone},
 };
 
 /* ---------------------------------------------------------------- roles */
@@ -185,7 +187,7 @@ struct hub_auth_ctx *hub_auth_new(const struct hub_config *cfg)
 			break;
 	if (i == sizeof(strategies) / sizeof(*strategies)) {
 		hub_log(HUB_LOG_ERROR, "auth: unknown strategy \"%s\" (none, "
-			"tokens or jwt)", cfg->auth);
+			"tokens, jwt or keystone)", cfg->auth);
 		return NULL;
 	}
 	a = calloc(1, sizeof(*a));
@@ -200,10 +202,34 @@ struct hub_auth_ctx *hub_auth_new(const struct hub_config *cfg)
 	return a;
 }
 
+int hub_auth_start(struct hub_auth_ctx *a, const struct hub_hclient *client)
+{
+	if (!a || !a->s || !a->s->live_new)
+		return 0;
+	a->live = a->s->live_new(client);
+	if (!a->live) {
+		hub_log(HUB_LOG_ERROR, "auth: cannot start the %s strategy",
+			a->s->name);
+		return -1;
+	}
+	a->s->attach(a->state, a->live);
+	return 0;
+}
+
+void hub_auth_stop(struct hub_auth_ctx *a)
+{
+	if (!a || !a->live)
+		return;
+	a->s->attach(a->state, NULL);
+	a->s->live_free(a->live);
+	a->live = NULL;
+}
+
 void hub_auth_free(struct hub_auth_ctx *a)
 {
 	if (!a)
 		return;
+	hub_auth_stop(a);
 	if (a->s)
 		a->s->free(a->state);
 	free(a);
@@ -220,6 +246,10 @@ void hub_auth_reload(struct hub_auth_ctx *a)
 			"keeps the credentials it had", a->s->name);
 		return;
 	}
+	/* The pending waits stay where they are: in the lasting part,
+	 * which the fresh state takes over. */
+	if (a->live)
+		a->s->attach(fresh, a->live);
 	a->s->free(a->state);
 	a->state = fresh;
 	hub_log(HUB_LOG_INFO, "auth: %s reloaded", a->s->name);
@@ -266,7 +296,7 @@ int hub_auth_check_listen(const struct hub_config *cfg)
 	fprintf(stderr,
 		"herald: refusing to listen on %s with --auth none: anyone who "
 		"reaches that address could read, change and delete every "
-		"queue.\nherald: choose --auth tokens or --auth jwt (see "
+		"queue.\nherald: choose --auth tokens, jwt or keystone (see "
 		"docs/security.md), listen on 127.0.0.1, or accept the risk "
 		"with --insecure-no-auth.\n",
 		cfg->listen_host);
@@ -304,6 +334,11 @@ bool hub_auth_permits(const struct hub_ident *id, int need, const char *queue,
 
 void hub_auth_reply(struct hub_req *r, int status, const char *why)
 {
+	if (status == 503) {
+		hub_header(r, "Retry-After", "5");
+		hub_reply_error(r, 503, "Service Unavailable", "%s", why);
+		return;
+	}
 	hub_metrics_reject(status == 401 ? HUB_REJECT_UNAUTHENTICATED
 					 : HUB_REJECT_FORBIDDEN);
 	if (status == 401) {
@@ -355,10 +390,10 @@ enum hub_auth_verdict hub_auth_resolve(struct hub_auth_ctx *a,
 	if (v == HUB_AUTH_OK)
 		id->resolved = true;
 	if (v == HUB_AUTH_PENDING && !w) {
-		/* A caller that cannot wait (asserted by the contract; not
-		 * reachable with tokens or jwt). */
+		/* A caller that cannot wait (the contract says strategies
+		 * answer such calls at once; a safe answer if one does not). */
 		*why = "This credential cannot be checked here.";
-		v = HUB_AUTH_REFUSED;
+		v = HUB_AUTH_UNAVAILABLE;
 	}
 	return v;
 }
@@ -410,6 +445,8 @@ static enum hub_auth_verdict settle(struct hub_req *r,
 	if (v == HUB_AUTH_OK &&
 	    !hub_auth_permits(id, need, queue, r->now_ms, &status, &why))
 		v = HUB_AUTH_REFUSED;
+	if (v == HUB_AUTH_UNAVAILABLE)
+		status = 503;
 	if (v != HUB_AUTH_OK) {
 		hub_auth_reply(r, status, why);
 		return HUB_AUTH_REFUSED;

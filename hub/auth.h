@@ -32,6 +32,7 @@
 
 struct hub_req;
 struct hub_route_match;
+struct hub_hclient;
 
 /* Roles, as bits. What each grants is in auth.c (need_roles) and
  * docs/security.md's table. */
@@ -98,20 +99,25 @@ enum hub_auth_verdict {
 	HUB_AUTH_OK,        /* the identity is set: go on */
 	HUB_AUTH_REFUSED,   /* answered (401, 403 or the signature's 404) */
 	HUB_AUTH_PENDING,   /* the strategy answers later (hub_auth_wait) */
+	/* The strategy cannot tell now (Keystone does not answer): a 503,
+	 * never a pass. hub_auth_request() answers it and returns REFUSED;
+	 * hub_auth_resolve() returns it as is. */
+	HUB_AUTH_UNAVAILABLE,
 };
 
 /*
  * A request parked while its strategy works (PENDING). The transport
  * owns it (inside its request), sets `done` and keeps it alive until
  * `done` ran or it called hub_auth_cancel(). done() runs on the loop
- * thread with HUB_AUTH_OK (r->ident set: dispatch) or HUB_AUTH_REFUSED
- * (r's reply set: send it).
+ * thread, never from inside the call that returned PENDING, with
+ * HUB_AUTH_OK (r->ident set: dispatch) or HUB_AUTH_REFUSED (r's reply
+ * set - 401, 403 or 503: send it).
  */
 struct hub_auth_wait {
 	void (*done)(struct hub_auth_wait *w, enum hub_auth_verdict v);
 	/* Set by auth.c: what it resumes (r NULL: a credential alone,
 	 * hub_auth_resolve(); then done() gets the verdict as is, and why
-	 * says why when it is REFUSED). */
+	 * says why when it is REFUSED or UNAVAILABLE). */
 	struct hub_auth_ctx *auth;
 	struct hub_req *r;
 	struct hub_ident *id;
@@ -122,8 +128,8 @@ struct hub_auth_wait {
 };
 
 /*
- * A strategy (auth_none.c's table in auth.c, auth_tokens.c, auth_jwt.c;
- * hub/keystone.c to come). All on the loop thread.
+ * A strategy (auth_none.c's table in auth.c, auth_tokens.c, auth_jwt.c,
+ * auth_keystone.c). All on the loop thread.
  */
 struct hub_auth_strategy {
 	const char *name; /* --auth NAME */
@@ -134,21 +140,37 @@ struct hub_auth_strategy {
 	/*
 	 * Resolves a token at now_ms: fills *id and returns HUB_AUTH_OK;
 	 * or HUB_AUTH_REFUSED with why (a 401's description, static
-	 * text); or HUB_AUTH_PENDING, keeping w: then, once it knows, it
-	 * fills *w->id and calls hub_auth_wait_done(w, verdict, why) -
-	 * unless cancel(state, w) came first. A strategy that never
-	 * answers later leaves cancel NULL.
+	 * text); or HUB_AUTH_UNAVAILABLE with why when it cannot tell (its
+	 * server is down); or, only when w is not NULL, HUB_AUTH_PENDING,
+	 * keeping w: then, once it knows - on a later loop pass, never
+	 * inside verify() - it fills *w->id and calls
+	 * hub_auth_wait_done(w, verdict, why), unless cancel(state, w) came
+	 * first. A strategy that never answers later leaves cancel NULL.
 	 */
 	enum hub_auth_verdict (*verify)(void *state, const char *token,
 					uint64_t now_ms, struct hub_ident *id,
 					const char **why,
 					struct hub_auth_wait *w);
 	void (*cancel)(void *state, struct hub_auth_wait *w);
+	/*
+	 * Optional, for a strategy that answers later: its lasting part -
+	 * the pending waits, the requests out, the cache - which a reload
+	 * must not drop. live_new() makes it once the loop runs
+	 * (hub_auth_start(), with the HTTP client it asks with); attach()
+	 * hands it to every state load() makes, at start and at each
+	 * reload, before that state is used (and before the old state is
+	 * freed); live_free() ends it before the loop goes (hub_auth_stop():
+	 * pending waits are dropped, their requests go with the loop).
+	 */
+	void *(*live_new)(const struct hub_hclient *client);
+	void (*attach)(void *state, void *live);
+	void (*live_free)(void *live);
 };
 
-/* The strategies (auth_tokens.c, auth_jwt.c). */
+/* The strategies (auth_tokens.c, auth_jwt.c, auth_keystone.c). */
 extern const struct hub_auth_strategy hub_auth_tokens;
 extern const struct hub_auth_strategy hub_auth_jwt;
+extern const struct hub_auth_strategy hub_auth_keystone;
 
 /* ---------------------------------------------------- the server's auth */
 
@@ -156,6 +178,12 @@ struct hub_auth_ctx; /* auth.c */
 
 /* The strategy of cfg->auth, loaded. NULL after logging why. */
 struct hub_auth_ctx *hub_auth_new(const struct hub_config *cfg);
+/* Once the loop runs, before the first request: the strategy's lasting
+ * part, with the client it may ask with (borrowed; it outlives a until
+ * hub_auth_stop). 0, or -1 after logging why. */
+int hub_auth_start(struct hub_auth_ctx *a, const struct hub_hclient *client);
+/* Before the loop goes: ends what hub_auth_start began (waits dropped). */
+void hub_auth_stop(struct hub_auth_ctx *a);
 void hub_auth_free(struct hub_auth_ctx *a);
 /* SIGHUP: loads the strategy's files again; on failure keeps the state
  * it had (and logs). Requests and connections go on. */
@@ -191,7 +219,8 @@ void hub_auth_wait_done(struct hub_auth_wait *w, enum hub_auth_verdict v,
 /*
  * A credential alone (WebSocket: at the upgrade, and the authenticate
  * action): the identity of token c->token, or of the headers under
- * `none`. HUB_AUTH_REFUSED with *why when it is not good; PENDING only
+ * `none`. HUB_AUTH_REFUSED with *why when it is not good, UNAVAILABLE
+ * (with *why) when the strategy cannot tell now; PENDING only
  * when w is not NULL (w->r must be NULL, w->done set): then done() comes
  * later with the verdict, *id filled, w->why.
  */
@@ -207,7 +236,7 @@ enum hub_auth_verdict hub_auth_resolve(struct hub_auth_ctx *a,
  */
 bool hub_auth_permits(const struct hub_ident *id, int need, const char *queue,
 		      uint64_t now_ms, int *status, const char **why);
-/* Replies 401 (with WWW-Authenticate) or 403 with a JSON body. */
+/* Replies 401 (with WWW-Authenticate), 403 or 503 with a JSON body. */
 void hub_auth_reply(struct hub_req *r, int status, const char *why);
 
 /* Whether r's identity may see queue `name` (listings). */

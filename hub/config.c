@@ -101,8 +101,9 @@ static const struct setting settings[] = {
 	 "digits) of the scrapers' bearer token"},
 	{"auth", K_STR, F(auth), 0, 0,
 	 "who may do what: none (anyone who reaches the port; loopback only "
-	 "unless --insecure-no-auth), tokens (--auth-tokens file) or jwt "
-	 "(--auth-jwt-key / --auth-jwt-jwks): see docs/security.md"},
+	 "unless --insecure-no-auth), tokens (--auth-tokens file), jwt "
+	 "(--auth-jwt-key / --auth-jwt-jwks) or keystone (--keystone-*): "
+	 "see docs/security.md"},
 	{"auth-tokens", K_PATH, F(auth_tokens), 0, 0,
 	 "--auth tokens: the token file (SHA-256 of each token, project, "
 	 "roles, queue patterns; re-read on SIGHUP)"},
@@ -116,6 +117,32 @@ static const struct setting settings[] = {
 	 "--auth jwt: the \"iss\" tokens must carry; empty: any"},
 	{"auth-jwt-audience", K_STR, F(auth_jwt_audience), 0, 0,
 	 "--auth jwt: a value tokens' \"aud\" must hold; empty: any"},
+	{"keystone-url", K_STR, F(keystone_url), 0, 0,
+	 "--auth keystone: the identity service's URL, e.g. "
+	 "http://127.0.0.1:5000 (its host name is resolved at start and at "
+	 "each SIGHUP)"},
+	{"keystone-user", K_STR, F(keystone_user), 0, 0,
+	 "--auth keystone: the service user that validates tokens"},
+	{"keystone-password-file", K_PATH, F(keystone_password_file), 0, 0,
+	 "--auth keystone: a file whose first line is that user's password "
+	 "(re-read on SIGHUP)"},
+	{"keystone-project", K_STR, F(keystone_project), 0, 0,
+	 "--auth keystone: the service user's project (its token's scope)"},
+	{"keystone-domain", K_STR, F(keystone_domain), 0, 0,
+	 "--auth keystone: the domain (name) of the service user and project"},
+	{"keystone-cache-seconds", K_U32, F(keystone_cache_seconds), 0, 86400,
+	 "--auth keystone: how long a validated token is trusted without "
+	 "asking again (never past its expires_at; 0: ask every time); "
+	 "unknown tokens are remembered for at most 5 s"},
+	{"keystone-cache-size", K_U32, F(keystone_cache_size), 1, 10000000,
+	 "--auth keystone: tokens the cache holds at most"},
+	{"keystone-timeout", K_U32, F(keystone_timeout_s), 1, 300,
+	 "--auth keystone: seconds one request to Keystone may take; then "
+	 "the request it holds gets 503"},
+	{"keystone-roles", K_STR, F(keystone_roles), 0, 0,
+	 "--auth keystone: Keystone role -> Herald roles, "
+	 "\"ksrole=role,role;...\" (case-insensitive; roles not listed "
+	 "grant nothing)"},
 	{"insecure-no-auth", K_BOOL, F(insecure_no_auth), 0, 0,
 	 "true: allow --auth none on a non-loopback address (anyone who "
 	 "reaches the port may do anything); a bare --insecure-no-auth "
@@ -190,6 +217,14 @@ void hub_config_defaults(struct hub_config *cfg)
 	cfg->max_subscribers = 100000;
 	snprintf(cfg->webhook_allow, sizeof(cfg->webhook_allow), "public");
 	snprintf(cfg->auth, sizeof(cfg->auth), "none");
+	snprintf(cfg->keystone_domain, sizeof(cfg->keystone_domain),
+		 "Default");
+	snprintf(cfg->keystone_roles, sizeof(cfg->keystone_roles),
+		 "admin=admin;member=read,publish,consume,subscribe,manage;"
+		 "_member_=read,publish,consume,subscribe,manage;reader=read");
+	cfg->keystone_cache_seconds = 60;
+	cfg->keystone_cache_size = 10000;
+	cfg->keystone_timeout_s = 5;
 	cfg->webhook_connections = 64;
 	cfg->webhook_timeout_s = 10;
 	cfg->limits = (struct hub_limits){

@@ -90,7 +90,7 @@ struct hub_config {
 	char metrics[16];
 	char metrics_token_file[PATH_MAX];
 	/* Who may do what (auth.h, docs/security.md): the strategy
-	 * ("none", "tokens", "jwt"), its files, and protected mode's
+	 * ("none", "tokens", "jwt", "keystone"), its files, and protected mode's
 	 * override (none on a non-loopback address). */
 	char auth[32];
 	char auth_tokens[PATH_MAX];      /* tokens: the token file */
@@ -98,6 +98,20 @@ struct hub_config {
 	char auth_jwt_jwks[PATH_MAX];    /* jwt: a JWKS file */
 	char auth_jwt_issuer[256];       /* jwt: required "iss"; "" any */
 	char auth_jwt_audience[256];     /* jwt: required in "aud"; "" any */
+	/* keystone (auth_keystone.c): the identity service, the service
+	 * user that validates tokens, the cache's window (seconds, also
+	 * bounded by each token's expires_at) and size (entries), the
+	 * time one request to Keystone may take (seconds), and how
+	 * Keystone's role names map onto Herald's roles. */
+	char keystone_url[512];
+	char keystone_user[256];
+	char keystone_password_file[PATH_MAX];
+	char keystone_project[256];
+	char keystone_domain[256];       /* "Default" */
+	uint32_t keystone_cache_seconds; /* 60 */
+	uint32_t keystone_cache_size;    /* 10000 */
+	uint32_t keystone_timeout_s;     /* 5 */
+	char keystone_roles[1024];
 	bool insecure_no_auth;
 	/* TLS (tls.h): the certificate chain and its key, PEM; both or
 	 * neither ("": plain HTTP). */

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "config.h"
 #include "server.h"
+#include "transport/hclient.h"
 #include "transport/http.h"
 #include "transport/webhook.h"
 #include "transport/ws.h"
@@ -69,7 +70,11 @@ int main(int argc, char **argv)
 						      &hub_http_fallback_protocol,
 					      .ws = &hub_ws_protocol,
 					      .webhook = &hub_webhook_protocol,
-					      .webhook_post = hub_webhook_post});
+					      .webhook_post = hub_webhook_post,
+					      .hclient = &hub_hclient_protocol,
+					      .hclient_start = hub_hclient_start,
+					      .hclient_cancel =
+						      hub_hclient_cancel});
 	}
 	if (strcmp(argv[1], "backup") == 0)
 		return hub_cli_backup(argc - 1, argv + 1);

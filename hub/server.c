@@ -456,7 +456,7 @@ static int start_lws(struct hub_server *srv,
 		     const struct hub_server_transports *t)
 {
 	/* lws keeps pointing at these for the context's life. */
-	static struct lws_protocols protocols[6];
+	static struct lws_protocols protocols[7];
 	static struct lws_http_mount mount = {
 		.mountpoint = "/",
 		.mountpoint_len = 1,
@@ -493,8 +493,9 @@ static int start_lws(struct hub_server *srv,
 	protocols[2] = *t->webhook;
 	protocols[3] = (struct lws_protocols){.name = "herald-core",
 					      .callback = callback_core};
+	protocols[4] = *t->hclient;
 	if (t->http_fallback) {
-		protocols[4] = *t->http_fallback;
+		protocols[5] = *t->http_fallback;
 		raw_pvo.name = t->http_fallback->name;
 		pvo.next = &raw_pvo;
 	}
@@ -649,6 +650,10 @@ int hub_server_run(const struct hub_config *cfg,
 		goto out;
 	if (open_storage(srv) || start_lws(srv, transports))
 		goto out;
+	srv->hclient = (struct hub_hclient){transports->hclient_start,
+					    transports->hclient_cancel, srv};
+	if (hub_auth_start(srv->auth, &srv->hclient))
+		goto out;
 	srv->subs = hub_subs_new(srv->ctx);
 	if (!srv->subs)
 		goto out;
@@ -698,6 +703,7 @@ out:
 	srv->writer = NULL;
 	sync_at_stop(srv);
 	signal_ctx = NULL;
+	hub_auth_stop(srv->auth); /* its requests out go with the context */
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	feed_close(srv->feed);

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "feed.h"
+#include "hclient.h"
 
 /* The most bytes a request's line and headers may take (lws's header
  * table; its default is 4096). */
@@ -32,6 +33,7 @@ struct hub_server {
 	struct hub_hooks *hooks;   /* live/hooks.c: webhook delivery */
 	struct hub_auth_ctx *auth;     /* auth.c: who may do what */
 	struct hub_tls *tls;       /* tls.c: the certificate; NULL: plain */
+	struct hub_hclient hclient;    /* requests out (Keystone) */
 	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
 	bool compacting;     /* a compaction job is queued or running */
@@ -68,6 +70,11 @@ struct hub_server_transports {
 	 * vhost. */
 	const struct lws_protocols *webhook;
 	int (*webhook_post)(void *vhost, const struct hub_hook_post *p);
+	/* The HTTP client for requests out of the server (hclient.h: the
+	 * keystone strategy's), whose arg is the struct hub_server. */
+	const struct lws_protocols *hclient;
+	int (*hclient_start)(void *srv, struct hub_hclient_req *q);
+	void (*hclient_cancel)(void *srv, struct hub_hclient_req *q);
 };
 
 /*

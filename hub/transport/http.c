@@ -406,14 +406,29 @@ static void req_free(struct http_req *h)
 	free(h);
 }
 
-/* A strategy answered later (auth.h): dispatch, or send the refusal. */
+/*
+ * A strategy answered later (auth.h): dispatch, or send the refusal. The
+ * request was parked like a long-poll (reading stopped: lws 4.1 spins on
+ * a parked request whose client left, see held_end), so the peer may be
+ * gone: then nothing is dispatched. http_resume() reads again before it
+ * writes.
+ */
 static void auth_done(struct hub_auth_wait *w, enum hub_auth_verdict v)
 {
 	struct http_req *h = lws_container_of(w, struct http_req, heads.wait);
 
+	if (peer_gone(h->wsi)) {
+		h->state = DONE;
+		h->srv->inflight--;
+		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK,
+				LWS_TO_KILL_ASYNC);
+		return;
+	}
 	h->state = HANDLING;
 	if (v == HUB_AUTH_OK)
 		hub_route_dispatch(&h->pub, &h->match);
+	else
+		hub_metrics_reject(HUB_REJECT_CHECKS);
 	http_resume(&h->pub);
 }
 
@@ -510,9 +525,11 @@ static void dispatch(struct http_req *h)
 	h->heads.wait.done = auth_done;
 	v = hub_auth_request(h->srv->auth, r, &h->heads.cred, &h->match,
 			     &h->heads.ident, &h->heads.wait);
-	if (v == HUB_AUTH_PENDING)
+	if (v == HUB_AUTH_PENDING) {
 		h->state = AUTHING; /* auth_done() goes on */
-	else if (v == HUB_AUTH_OK)
+		lws_rx_flow_control(h->wsi, 0);
+		h->rx_off = true;
+	} else if (v == HUB_AUTH_OK)
 		hub_route_dispatch(r, &h->match);
 	else
 		hub_metrics_reject(HUB_REJECT_CHECKS);

@@ -906,6 +906,12 @@ static const struct ws_verb *sub_routed(struct hub_ws_action *a,
 static void authenticated(struct hub_ws_action *a, enum hub_auth_verdict v,
 			  const char *why)
 {
+	if (v == HUB_AUTH_UNAVAILABLE) {
+		hub_ws_action_reply(a, 503, json_pack("{s:s, s:s}", "error",
+						      "Service Unavailable",
+						      "exception", why));
+		return;
+	}
 	if (v != HUB_AUTH_OK) {
 		hub_ws_action_reply(a, 401, json_pack("{s:s, s:s}", "error",
 						      "Authentication failed.",
