@@ -234,6 +234,15 @@ static bool peer_gone(struct lws *wsi)
 	return recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+/* A request whose client went away while it waited: nothing to answer;
+ * the connection is closed from the loop. */
+static void abandon(struct http_req *h)
+{
+	h->state = DONE;
+	h->srv->inflight--;
+	lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 /* Runs a held request's handler again: it answers, or holds again. */
 static void held_rerun(struct http_req *h, bool expired)
 {
@@ -253,10 +262,7 @@ static void held_rerun(struct http_req *h, bool expired)
 	}
 	if (peer_gone(h->wsi)) {
 		held_end(h);
-		h->state = DONE;
-		h->srv->inflight--;
-		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK,
-				LWS_TO_KILL_ASYNC);
+		abandon(h);
 		return;
 	}
 	h->state = HANDLING;
@@ -418,10 +424,7 @@ static void auth_done(struct hub_auth_wait *w, enum hub_auth_verdict v)
 	struct http_req *h = lws_container_of(w, struct http_req, heads.wait);
 
 	if (peer_gone(h->wsi)) {
-		h->state = DONE;
-		h->srv->inflight--;
-		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK,
-				LWS_TO_KILL_ASYNC);
+		abandon(h);
 		return;
 	}
 	h->state = HANDLING;
