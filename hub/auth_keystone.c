@@ -408,9 +408,12 @@ static void check_done(struct hub_hclient_req *q)
 	default:
 		break;
 	}
-	hub_log(HUB_LOG_WARN, "keystone: validating a token: %s%d%s",
-		q->status ? "status " : "", q->status,
-		q->status ? "" : q->why ? q->why : "");
+	if (q->status)
+		hub_log(HUB_LOG_WARN, "keystone: validating a token: status %d",
+			q->status);
+	else
+		hub_log(HUB_LOG_WARN, "keystone: validating a token: %s",
+			q->why ? q->why : "no answer");
 	check_answer(c, HUB_AUTH_UNAVAILABLE, NULL,
 		     "The identity service is unavailable.");
 }
