@@ -52,7 +52,8 @@ struct hub_hclient_req {
 	/* Out: the response's status, 0 when there is none (no
 	 * connection, timeout, a broken or oversized response: why says
 	 * which, static text); the kept header ("" when absent); the body
-	 * (freed by hclient after done() returns: take it to keep it). */
+	 * (freed by hclient after done() returns, even when done()
+	 * freed or restarted q: copy what is to be kept). */
 	int status;
 	const char *why;
 	char header[HUB_HCLIENT_HEADER_MAX];

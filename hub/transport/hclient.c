@@ -61,13 +61,18 @@ static void finish(struct conn *c, int status, const char *why)
 		c->failed = true;
 		return;
 	}
+	/* done() reads the answer in q->body_in and may free q, or start q
+	 * again (which empties q->body_in): the bytes are freed from a copy
+	 * of the buffer, after it. */
+	struct hub_buf body = q->body_in;
+
 	q->status = status;
 	q->why = why;
 	if (!status)
 		q->header[0] = '\0';
 	conn_end(c);
 	q->done(q);
-	hub_buf_free(&q->body_in);
+	hub_buf_free(&body);
 }
 
 static void on_deadline(lws_sorted_usec_list_t *sul)
