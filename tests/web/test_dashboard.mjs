@@ -16,9 +16,9 @@
 // The hub and the browser are killed at the end whatever happens, and a
 // watchdog ends a run that hangs.
 
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { X509Certificate, createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -194,6 +194,79 @@ async function tokenScenario(browser) {
   await context.close();
 }
 
+/*
+ * The dashboard over https and wss (--tls-cert/--tls-key, docs/security.md):
+ * the test makes a CA and a certificate for 127.0.0.1 signed by it with
+ * the openssl command, and a second Chromium trusts that certificate's key
+ * (--ignore-certificate-errors-spki-list, the SHA-256 of its
+ * SubjectPublicKeyInfo) and nothing else, so a certificate the hub did not
+ * serve, or one for another name, would still fail.
+ */
+const BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+async function tlsScenario() {
+  const dir = join(data, "tls");
+  mkdirSync(dir);
+  execFileSync("sh", ["-c", `set -e; cd "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout ca.key -out ca.pem -days 2 -subj "/CN=Herald Dashboard Test CA"
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout hub.key -out hub.csr -subj /CN=127.0.0.1
+    openssl x509 -req -in hub.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -out hub.pem -days 1 -extfile ext`, "sh", dir], { stdio: ["ignore", "ignore", "pipe"] });
+  const cert = new X509Certificate(readFileSync(join(dir, "hub.pem")));
+  ok(cert.checkIssued(new X509Certificate(readFileSync(join(dir, "ca.pem")))),
+    "the test's CA signed the hub's certificate");
+  const spki = createHash("sha256").update(cert.publicKey.export({ type: "spki", format: "der" })).digest("base64");
+
+  hubDown = true; // the earlier pages keep polling the hubs stopped here
+  await stopHub();
+  const port = await startHub("127.0.0.1:0", ["--tls-cert", join(dir, "hub.pem"), "--tls-key", join(dir, "hub.key")]);
+  const base = `https://127.0.0.1:${port}`;
+  const tlsBrowser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: [...BROWSER_ARGS, `--ignore-certificate-errors-spki-list=${spki}`],
+  });
+  try {
+    const context = await tlsBrowser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript(() => {
+      localStorage.setItem("herald.settings", JSON.stringify({
+        client: "4d2c9e1a-7b3f-4a6e-8c5d-1e2f3a4b5c6d", project: "demo", token: "" }));
+    });
+    const page = await context.newPage();
+    const wsUrls = [];
+    page.on("websocket", (ws) => wsUrls.push(ws.url()));
+    page.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push({ text: m.text(), hubDown: false, expect400 });
+    });
+    page.on("pageerror", (e) => consoleErrors.push({ text: `uncaught: ${e.message}`, hubDown: false }));
+    page.setDefaultTimeout(STEP_MS);
+    await step("over https, the dashboard loads and sees the hub up", async () => {
+      const res = await page.goto(`${base}/`);
+      if (!res.ok() || !res.url().startsWith("https:")) throw new Error(`loaded ${res.url()}: ${res.status()}`);
+      await page.waitForSelector("#health.up");
+      return true;
+    });
+    await step("over wss, it creates a queue, tails it live and sees a post arrive", async () => {
+      await page.fill("#create-name", "over-tls");
+      await page.click("#create-form button[type=submit]");
+      await page.waitForFunction(() => location.hash === "#/q/over-tls");
+      await page.waitForSelector("#tail-state.live");
+      await page.fill("#post-body", '{"encrypted": true}');
+      await page.click("#post-form button[type=submit]");
+      await waitForTailBody(page, '"encrypted": true');
+      return true;
+    });
+    ok(wsUrls.length > 0 && wsUrls.every((u) => u === `wss://127.0.0.1:${port}/v2/ws`),
+      "the live tail's WebSocket was wss:// to the hub", wsUrls.join("\n"));
+    await context.close();
+  } finally {
+    await tlsBrowser.close().catch(() => {});
+  }
+}
+
 async function run() {
   const port = await startHub("127.0.0.1:0");
   const base = `http://127.0.0.1:${port}`;
@@ -202,8 +275,7 @@ async function run() {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: BROWSER_ARGS,
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -452,6 +524,7 @@ async function run() {
   });
 
   await tokenScenario(browser);
+  await tlsScenario();
 
   await step("no console errors (connection refused while the hub was down aside)", async () => {
     // Chromium itself logs every refused connection and every 4xx answer
