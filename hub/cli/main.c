@@ -114,7 +114,7 @@ static void usage(const struct command *cmd, FILE *out)
 		"                    the server's default project)\n"
 		"  --token T         X-Auth-Token (default $HERALD_TOKEN): a token "
 		"or JWT\n"
-		"                    for a server with --auth tokens or jwt\n"
+		"                    for a server with --auth tokens, jwt or keystone\n"
 		"  --ca FILE         https/wss: trust the CA certificates in "
 		"FILE (PEM;\n"
 		"                    default $HERALD_CA, else the system's); "
