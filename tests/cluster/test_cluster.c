@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,7 +142,7 @@ static void write_map(const char *path, const char *const *argv_nodes)
 
 static void start_haproxy(const char *map)
 {
-	const char *argv[12];
+	const char *argv[16];
 	char addr[N_NODES][64];
 	char *out = NULL;
 	int n = 0;
@@ -155,6 +156,8 @@ static void start_haproxy(const char *map)
 	argv[n++] = map;
 	argv[n++] = "--listen";
 	argv[n++] = hh_fmt("127.0.0.1:%d", proxy.port);
+	argv[n++] = "--stats-socket";
+	argv[n++] = path_of("haproxy.sock");
 	for (int i = 0; i < N_NODES; i++) {
 		snprintf(addr[i], sizeof(addr[i]), "%s=127.0.0.1:%d", names[i],
 			 node[i].port);
@@ -188,6 +191,36 @@ static void start_haproxy(const char *map)
 		_exit(127);
 	}
 	atexit(stop_haproxy);
+}
+
+/* One command on HAProxy's runtime API (the stats socket); its answer
+ * (static buffer). */
+static const char *haproxy_cmd(const char *cmd)
+{
+	static char out[4096];
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	size_t len = 0;
+	ssize_t k;
+
+	out[0] = '\0';
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s",
+		 path_of("haproxy.sock"));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		diag("haproxy's socket: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return out;
+	}
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd) ||
+	    write(fd, "\n", 1) != 1)
+		diag("haproxy's socket: short write");
+	while (len < sizeof(out) - 1 &&
+	       (k = read(fd, out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)k;
+	out[len] = '\0';
+	close(fd);
+	return out;
 }
 
 /* --------------------------------------------------------------- checks */
@@ -404,6 +437,22 @@ static void map_reload(void)
 	is(r.status, 421, "and node %s sends it away", names[own]);
 	is_str(hh_header(&r, "Herald-Owner"), names[to],
 	       "naming its new owner");
+	hh_client_close(&c);
+
+	/* HAProxy still sends it to the old node, which refuses it clearly,
+	 * until its map changes too, at run time. */
+	hh_client_init(&c, &proxy, HH_CLIENT_A, "cl");
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/stats", q), NULL);
+	is(r.status, 421, "through HAProxy before its map changes: the old "
+			  "node's 421");
+	const char *said = haproxy_cmd(hh_fmt("set map %s %u %s",
+					      path_of("shards.map"), s,
+					      names[to]));
+	ok(strspn(said, "\n") == strlen(said),
+	   "HAProxy's runtime API takes `set map FILE %u %s`", s, names[to]);
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/stats", q), NULL);
+	ok(r.status != 421 && r.status > 0, "then HAProxy sends the queue to "
+	   "node %s (status %d)", names[to], r.status);
 	hh_client_close(&c);
 
 	/* A bad map is refused and the old one stays. */
