@@ -117,6 +117,13 @@ static const struct setting settings[] = {
 	 "--auth jwt: the \"iss\" tokens must carry; empty: any"},
 	{"auth-jwt-audience", K_STR, F(auth_jwt_audience), 0, 0,
 	 "--auth jwt: a value tokens' \"aud\" must hold; empty: any"},
+	{"node", K_STR, F(node), 0, 0,
+	 "this node's name in the cluster map (with --cluster-map); "
+	 "empty: not a cluster"},
+	{"cluster-map", K_PATH, F(cluster_map), 0, 0,
+	 "the shard map, \"SHARD NODE\" per line for shards 0-4095 (the "
+	 "same file as HAProxy's map; herald cluster haproxy-config writes "
+	 "it); a queue of another node's shard gets 421; re-read on SIGHUP"},
 	{"keystone-url", K_STR, F(keystone_url), 0, 0,
 	 "--auth keystone: the identity service's URL, e.g. "
 	 "http://127.0.0.1:5000 (its host name is resolved at start and at "

@@ -120,6 +120,10 @@ struct hub_config {
 	/* Browsers' origins allowed beyond the hub's own (cors.h): a
 	 * comma-separated list, "*" for any; "": same origin only. */
 	char cors_origins[2048];
+	/* A node of a cluster (cluster.h): its name and the shard map;
+	 * both or neither ("": one machine, every queue local). */
+	char node[64];
+	char cluster_map[PATH_MAX];
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

@@ -32,6 +32,9 @@ static void usage(FILE *out)
 		"  backup     copy the data directory while the server runs\n"
 		"  token      hash a token for the token file (token hash), or "
 		"make one\n             (token new PROJECT ROLES [PATTERN...])\n"
+		"  cluster    a cluster's shard map and HAProxy configuration "
+		"(cluster map,\n             cluster haproxy-config, cluster "
+		"shard NAME)\n"
 		"  (herald COMMAND --help for its options; the client commands "
 		"talk to\n   $HERALD_URL, default http://127.0.0.1:8888)\n\n"
 		"  --help     this text\n"
@@ -80,6 +83,8 @@ int main(int argc, char **argv)
 		return hub_cli_backup(argc - 1, argv + 1);
 	if (strcmp(argv[1], "token") == 0)
 		return hub_cli_token(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cluster") == 0)
+		return hub_cli_cluster(argc - 1, argv + 1);
 	if (hub_cli_is_command(argv[1]))
 		return hub_cli_main(argc - 1, argv + 1);
 	fprintf(stderr, "herald: unknown command \"%s\"\n\n", argv[1]);

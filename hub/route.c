@@ -28,6 +28,7 @@
  */
 #include <string.h>
 
+#include "cluster.h"
 #include "req.h"
 #include "route.h"
 #include "api/api.h"
@@ -421,6 +422,9 @@ void hub_route_dispatch(struct hub_req *r, const struct hub_route_match *m)
 		hub_route_refuse_name(r, m->topic);
 		return;
 	}
+	/* The URL's name, as the balancer hashed it (a topic's too). */
+	if (m->queue[0] && !hub_cluster_route(r, m->queue))
+		return;
 	memcpy(r->queue_buf, m->queue, sizeof(r->queue_buf));
 	memcpy(r->id_buf, m->id, sizeof(r->id_buf));
 	r->queue = m->queue[0] ? r->queue_buf : NULL;

@@ -43,6 +43,7 @@
 #include "log.h"
 #include "notify.h"
 #include "auth.h"
+#include "cluster.h"
 #include "config.h"
 #include "metrics.h"
 #include "req.h"
@@ -587,6 +588,7 @@ static void serve(struct hub_server *srv)
 			got_hup = 0;
 			hub_auth_reload(srv->auth);
 			hub_metrics_reload(&srv->cfg);
+			hub_cluster_reload();
 			if (srv->tls)
 				hub_tls_reload(srv->tls);
 		}
@@ -637,7 +639,8 @@ int hub_server_run(const struct hub_config *cfg,
 	if (!srv)
 		return 1;
 	srv->cfg = *cfg;
-	if (hub_clock_init(cfg->clock_file) || hub_metrics_configure(cfg))
+	if (hub_clock_init(cfg->clock_file) || hub_metrics_configure(cfg) ||
+	    hub_cluster_init(cfg))
 		goto out;
 	/* Protected mode, and the credentials, before anything listens. */
 	if (hub_auth_check_listen(&srv->cfg) ||
@@ -715,6 +718,7 @@ out:
 	hub_subs_free(srv->subs); /* after the context: see sub.h */
 	hub_auth_free(srv->auth);
 	hub_tls_free(srv->tls); /* after the context: its SSL_CTX calls it */
+	hub_cluster_end();
 	if (rc == 0)
 		hub_log(HUB_LOG_INFO, "stopped");
 	free(srv);

@@ -68,6 +68,10 @@ int hub_cli_backup(int argc, char **argv);
  * token file's hashes. argv[0] is "token". Returns the exit code. */
 int hub_cli_token(int argc, char **argv);
 
+/* `herald cluster map|haproxy-config|shard ...` (cluster.c): the shard
+ * map and HAProxy's configuration. argv[0] is "cluster". */
+int hub_cli_cluster(int argc, char **argv);
+
 /* The commands (post.c, tail.c, main.c); argv[0] is the command,
  * the remaining arguments are the positional ones after options. */
 struct cli_opts;

@@ -33,6 +33,7 @@
 #include <strings.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "cors.h"
 #include "log.h"
 #include "metrics.h"
@@ -376,6 +377,8 @@ static void act_subscribe(struct hub_ws_action *a)
 	const char *marker;
 	struct refusal why;
 	struct ws_sub *s;
+	char owner[HUB_NODE_MAX];
+	unsigned shard;
 
 	if (!hub_queue_name_ok(q, strlen(q))) {
 		hub_ws_action_fail(a, 400, bad_name, NULL);
@@ -383,6 +386,14 @@ static void act_subscribe(struct hub_ws_action *a)
 	}
 	if (!subscribe_from(a, &from, &marker) || !conn_identity(a))
 		return;
+	if (!hub_cluster_owns(q, owner, &shard)) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "Queue %s is in shard %u, which "
+			 "node %s holds, not this node.", q, shard, owner);
+		hub_ws_action_fail(a, 421, text, NULL);
+		return;
+	}
 	s = sub_new(a->conn, SUB_STREAM, q, from, marker,
 		    json_is_true(json_object_get(a->body, "echo")), &why);
 	if (s)
@@ -607,6 +618,7 @@ int hub_ws_stream_parse(struct lws *wsi, struct hub_ws_stream *st,
 {
 	bool bad_queue = false;
 	char buf[512];
+	unsigned shard;
 
 	memset(st, 0, sizeof(*st));
 	if (!stream_path(wsi, st, &bad_queue))
@@ -615,6 +627,12 @@ int hub_ws_stream_parse(struct lws *wsi, struct hub_ws_stream *st,
 	*desc = bad_name;
 	if (bad_queue)
 		return 400;
+	if (!hub_cluster_owns(st->queue, buf, &shard)) {
+		*title = "Misdirected Request";
+		*desc = "This node does not hold the queue's shard: connect "
+			"through the cluster's balancer.";
+		return 421;
+	}
 	if (urlarg(wsi, "project_id=", buf, sizeof(buf))) {
 		if (strlen(buf) > FEED_PROJECT_MAX || !hub_project_ok(buf))
 			return 400;

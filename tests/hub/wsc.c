@@ -78,7 +78,7 @@ bool wsc_open(struct wsc *w, const struct hh_server *s,
 		if (wsc_fill(w, 5000))
 			return false;
 	}
-	sscanf((char *)w->buf, "HTTP/1.1 %d", &w->status);
+	sscanf((char *)w->buf, "HTTP/1.%*d %d", &w->status);
 	wsc_consume(w, (size_t)(end + 4 - (char *)w->buf));
 	return w->status == 101;
 }

@@ -1,0 +1,528 @@
+/*
+ * test_cluster.c - three Herald nodes behind a real HAProxy (Debian's
+ * 2.6), on loopback, with the shard map and HAProxy's configuration both
+ * written by `herald cluster` (docs/scale.md).
+ *
+ *   - `herald cluster map a b c` places the 4096 shards in three runs;
+ *     the test computes each queue's node on its own (zlib's crc32 of the
+ *     name mod 4096, the run it falls in), not by asking Herald;
+ *   - through HAProxy: queues are created, posted to, read, claimed and
+ *     fed (Atom) on every node, and each node holds exactly the queues of
+ *     its shards (its own GET /v2/queues);
+ *   - straight to a node that does not own the queue: 421 with a JSON
+ *     body and Herald-Owner naming the owner, for HTTP, for the stream
+ *     URL's upgrade and for the WebSocket subscribe action; nothing is
+ *     created there;
+ *   - a node down: its queues get HAProxy's 503 with a JSON body, the
+ *     others' go on; back up, its messages are all there;
+ *   - the map changed and SIGHUP: a node takes a moved shard's queue.
+ *
+ * Skips when haproxy is not installed, unless HERALD_REQUIRE_HAPROXY=1
+ * (.ci/run sets it).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "harness.h"
+#include "wsc.h"
+
+#define N_NODES 3
+#define N_QUEUES 24
+#define SHARDS 4096u
+
+static const char *const names[N_NODES] = {"a", "b", "c"};
+static struct hh_server node[N_NODES];
+static struct hh_server proxy;  /* only .port: HAProxy, for the client */
+static pid_t haproxy_pid;
+static char dir[256];
+
+static void stop_haproxy(void)
+{
+	if (haproxy_pid > 0) {
+		kill(haproxy_pid, SIGTERM);
+		waitpid(haproxy_pid, NULL, 0);
+		haproxy_pid = 0;
+	}
+}
+
+static const char *path_of(const char *leaf)
+{
+	return hh_fmt("%s/%s", dir, leaf);
+}
+
+/* The owner as the test computes it: crc32 mod 4096, then the map's runs
+ * (shard s is on node s * 3 / 4096, as `herald cluster map a b c`). */
+static int owner_of(const char *queue)
+{
+	uLong c = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)queue,
+			(uInt)strlen(queue));
+	unsigned shard = (unsigned)(c % SHARDS);
+
+	return (int)((size_t)shard * N_NODES / SHARDS);
+}
+
+static unsigned shard_of(const char *queue)
+{
+	return (unsigned)(crc32(crc32(0L, Z_NULL, 0), (const Bytef *)queue,
+				(uInt)strlen(queue)) % SHARDS);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t n = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &n))
+		bail_out("a free port: %s", strerror(errno));
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Polls GET path through c until it answers `want` (a server we started
+ * getting ready, or HAProxy's health check seeing a node): true in time. */
+static bool wait_status(struct hh_client *c, const char *path, int want,
+			int seconds)
+{
+	struct hh_resp r = HH_RESP_INIT;
+
+	for (int i = 0; i < seconds * 10; i++) {
+		int st = hh_call(c, &r, "GET", path, NULL);
+
+		if (st == want) {
+			hh_resp_free(&r);
+			return true;
+		}
+		hh_client_close(c);
+		sleep_ms(100);
+	}
+	hh_resp_free(&r);
+	return false;
+}
+
+static void write_map(const char *path, const char *const *argv_nodes)
+{
+	const char *argv[8] = {getenv("HERALD_BIN"), "cluster", "map"};
+	int n = 3;
+	char *out = NULL;
+	FILE *f;
+
+	for (int i = 0; argv_nodes[i]; i++)
+		argv[n++] = argv_nodes[i];
+	argv[n] = NULL;
+	if (hh_run(argv, path_of("map.log"), &out) != 0)
+		bail_out("herald cluster map: %s", out ? out : "");
+	f = fopen(path, "w");
+	if (!f || fputs(out, f) < 0 || fclose(f))
+		bail_out("writing %s", path);
+	free(out);
+}
+
+static void start_haproxy(const char *map)
+{
+	const char *argv[16];
+	char addr[N_NODES][64];
+	char *out = NULL;
+	int n = 0;
+	FILE *f;
+
+	proxy.port = free_port();
+	argv[n++] = getenv("HERALD_BIN");
+	argv[n++] = "cluster";
+	argv[n++] = "haproxy-config";
+	argv[n++] = "--map";
+	argv[n++] = map;
+	argv[n++] = "--listen";
+	argv[n++] = hh_fmt("127.0.0.1:%d", proxy.port);
+	argv[n++] = "--stats-socket";
+	argv[n++] = path_of("haproxy.sock");
+	for (int i = 0; i < N_NODES; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "%s=127.0.0.1:%d", names[i],
+			 node[i].port);
+		argv[n++] = addr[i];
+	}
+	argv[n] = NULL;
+	is(hh_run(argv, path_of("haproxy-config.log"), &out), 0,
+	   "herald cluster haproxy-config writes the configuration");
+	f = fopen(path_of("haproxy.cfg"), "w");
+	if (!f || fputs(out ? out : "", f) < 0 || fclose(f))
+		bail_out("writing haproxy.cfg");
+	free(out);
+	const char *check[] = {"haproxy", "-c", "-q", "-f",
+			       path_of("haproxy.cfg"), NULL};
+	is(hh_run(check, path_of("haproxy-check.log"), NULL), 0,
+	   "haproxy -c accepts it");
+
+	haproxy_pid = fork();
+	if (haproxy_pid < 0)
+		bail_out("fork: %s", strerror(errno));
+	if (haproxy_pid == 0) {
+		const char *cfg = path_of("haproxy.cfg");
+		int fd = open(path_of("haproxy.log"), O_WRONLY | O_CREAT |
+			      O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("haproxy", "haproxy", "-db", "-f", cfg, (char *)NULL);
+		_exit(127);
+	}
+	atexit(stop_haproxy);
+}
+
+/* One command on HAProxy's runtime API (the stats socket); its answer
+ * (static buffer). */
+static const char *haproxy_cmd(const char *cmd)
+{
+	static char out[4096];
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	size_t len = 0;
+	ssize_t k;
+
+	out[0] = '\0';
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s",
+		 path_of("haproxy.sock"));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		diag("haproxy's socket: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return out;
+	}
+	if (write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd) ||
+	    write(fd, "\n", 1) != 1)
+		diag("haproxy's socket: short write");
+	while (len < sizeof(out) - 1 &&
+	       (k = read(fd, out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)k;
+	out[len] = '\0';
+	close(fd);
+	return out;
+}
+
+/* --------------------------------------------------------------- checks */
+
+static char queue[N_QUEUES][32];
+
+static void through_haproxy(struct hh_client *c)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	int per_node[N_NODES] = {0};
+	bool all_ok = true, read_ok = true, claim_ok = true, feed_ok = true;
+
+	for (int i = 0; i < N_QUEUES; i++) {
+		const char *q = queue[i];
+		const char *base = hh_fmt("/v2/queues/%s", q);
+
+		per_node[owner_of(q)]++;
+		all_ok &= hh_call(c, &r, "PUT", base, "{}") == 201;
+		all_ok &= hh_call(c, &r, "POST", hh_fmt("%s/messages", base),
+				  hh_fmt("{\"messages\": [{\"body\": "
+					 "{\"q\": \"%s\", \"n\": 1}}, {\"body\":"
+					 " {\"q\": \"%s\", \"n\": 2}}]}",
+					 q, q)) == 201;
+		hh_call(c, &r, "GET", hh_fmt("%s/messages?echo=true", base),
+			NULL);
+		read_ok &= r.status == 200 &&
+			   hh_len(r.json, "messages") == 2 &&
+			   hh_geti(r.json, "messages.0.body.n") == 1 &&
+			   hh_geti(r.json, "messages.1.body.n") == 2 &&
+			   !strcmp(hh_gets(r.json, "messages.0.body.q"), q);
+		hh_call(c, &r, "POST", hh_fmt("%s/claims?limit=1", base),
+			"{\"ttl\": 60, \"grace\": 60}");
+		claim_ok &= r.status == 201 && hh_len(r.json, "messages") == 1;
+		hh_call(c, &r, "GET", hh_fmt("%s/feed.atom?project_id=cl",
+					     base), NULL);
+		feed_ok &= r.status == 200 && strstr(r.body, "<feed") &&
+			   strstr(r.body, "<entry>");
+	}
+	ok(all_ok, "through HAProxy: %d queues created and posted to",
+	   N_QUEUES);
+	ok(read_ok, "through HAProxy: each one's messages read back, in "
+		    "order, from its own node");
+	ok(claim_ok, "through HAProxy: a claim on each");
+	ok(feed_ok, "through HAProxy: each one's Atom feed");
+	ok(per_node[0] && per_node[1] && per_node[2],
+	   "the queues fall on all three nodes (%d, %d, %d)", per_node[0],
+	   per_node[1], per_node[2]);
+	hh_resp_free(&r);
+}
+
+/* Each node's own list: exactly the queues of its shards. */
+static void each_node_holds_its_own(void)
+{
+	struct hh_resp r = HH_RESP_INIT;
+
+	for (int n = 0; n < N_NODES; n++) {
+		struct hh_client c;
+		int want = 0, got = 0;
+		bool only_own = true;
+
+		hh_client_init(&c, &node[n], HH_CLIENT_A, "cl");
+		for (int i = 0; i < N_QUEUES; i++)
+			want += owner_of(queue[i]) == n;
+		hh_call(&c, &r, "GET", "/v2/queues?limit=20", NULL);
+		json_t *qs = json_object_get(r.json, "queues");
+		size_t k;
+		json_t *v;
+
+		json_array_foreach(qs, k, v) {
+			const char *name = json_string_value(
+				json_object_get(v, "name"));
+
+			got++;
+			only_own &= name && owner_of(name) == n;
+		}
+		ok(r.status == 200 && got == want && only_own,
+		   "node %s holds exactly its %d queues (has %d)", names[n],
+		   want, got);
+		hh_client_close(&c);
+	}
+	hh_resp_free(&r);
+}
+
+static void misdirected(void)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	const char *q = queue[0];
+	int own = owner_of(q), other = (own + 1) % N_NODES;
+	struct hh_client c;
+	struct wsc w;
+
+	hh_client_init(&c, &node[other], HH_CLIENT_A, "cl");
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/messages?echo=true", q),
+		NULL);
+	is(r.status, 421, "straight to node %s, %s's queue %s: 421",
+	   names[other], names[own], q);
+	is_str(hh_gets(r.json, "owner"), names[own],
+	       "the JSON body names the owner");
+	is(hh_geti(r.json, "shard"), (long long)shard_of(q),
+	   "and the shard");
+	ok(hh_gets(r.json, "title") && hh_gets(r.json, "description"),
+	   "with a title and a description");
+	is_str(hh_header(&r, "Herald-Owner"), names[own],
+	       "Herald-Owner says so too");
+	hh_call(&c, &r, "PUT", "/v2/queues/not-here-xyz", "{}");
+	if (owner_of("not-here-xyz") != other) {
+		is(r.status, 421, "a PUT of another node's queue: 421");
+		hh_call(&c, &r, "GET", "/v2/queues?limit=20", NULL);
+		ok(!strstr(r.body, "not-here-xyz"),
+		   "and it was not created here");
+	} else {
+		is(r.status, 201, "(the name is this node's: created)");
+		ok(true, "(nothing more to check)");
+	}
+	hh_client_close(&c);
+
+	/* The stream URL: refused at the upgrade. */
+	wsc_open(&w, &node[other],
+		 hh_fmt("/v2/queues/%s/stream?project_id=cl&client_id=%s", q,
+			HH_CLIENT_A), NULL);
+	is(w.status, 421, "the stream URL of another node's queue: refused "
+			  "with 421 at the upgrade");
+	wsc_close(&w);
+	/* /v2/ws subscribe. */
+	ok(wsc_open(&w, &node[other], "/v2/ws", NULL) && w.status == 101,
+	   "a /v2/ws connection to node %s", names[other]);
+	json_t *res = act(&w, "subscribe",
+			  "{\"Client-ID\": \"" HH_CLIENT_A "\", "
+			  "\"X-Project-ID\": \"cl\"}",
+			  hh_fmt("{\"queue_name\": \"%s\"}", q));
+
+	is(hh_geti(res, "headers.status"), 421,
+	   "its subscribe to another node's queue: 421");
+	json_decref(res);
+	wsc_close(&w);
+	hh_resp_free(&r);
+}
+
+static void node_down(struct hh_client *c)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	const int down = 1;
+	bool own_503 = true, json = true, others_ok = true;
+	int n_down = 0;
+
+	is(hh_stop(&node[down]), 0, "node %s stops", names[down]);
+	for (int i = 0; i < N_QUEUES; i++) {
+		hh_call(c, &r, "GET", hh_fmt("/v2/queues/%s/messages?echo="
+					     "true", queue[i]), NULL);
+		if (owner_of(queue[i]) == down) {
+			n_down++;
+			own_503 &= r.status == 503;
+			json &= hh_gets(r.json, "title") != NULL;
+		} else {
+			others_ok &= r.status == 200;
+		}
+		if (r.closed)
+			hh_client_close(c);
+	}
+	ok(n_down && own_503, "node %s down: its %d queues get 503 through "
+	   "HAProxy", names[down], n_down);
+	ok(json, "with a JSON body");
+	ok(others_ok, "the other nodes' queues are served as before");
+
+	hh_restart(&node[down]);
+	const char *q = NULL;
+
+	for (int i = 0; i < N_QUEUES && !q; i++)
+		if (owner_of(queue[i]) == down)
+			q = queue[i];
+	ok(wait_status(c, hh_fmt("/v2/queues/%s/messages?echo=true", q), 200,
+		       20), "node %s back: HAProxy sends its queues to it "
+			    "again", names[down]);
+	bool kept = true;
+
+	for (int i = 0; i < N_QUEUES; i++) {
+		if (owner_of(queue[i]) != down)
+			continue;
+		hh_call(c, &r, "GET", hh_fmt("/v2/queues/%s/messages?echo="
+					     "true&include_claimed=true",
+					     queue[i]), NULL);
+		kept &= r.status == 200 && hh_len(r.json, "messages") == 2;
+	}
+	ok(kept, "with every message it had");
+	hh_resp_free(&r);
+}
+
+static void map_reload(void)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	const char *q = queue[0];
+	int own = owner_of(q), to = (own + 1) % N_NODES;
+	unsigned s = shard_of(q);
+	struct hh_client c;
+	FILE *f = fopen(path_of("shards.map"), "w");
+
+	/* The same runs, with q's shard on `to`. */
+	fprintf(f, "# moved shard %u\n", s);
+	for (unsigned i = 0; i < SHARDS; i++)
+		fprintf(f, "%u %s\n", i,
+			names[i == s ? to : (int)((size_t)i * N_NODES /
+						   SHARDS)]);
+	fclose(f);
+	for (int n = 0; n < N_NODES; n++)
+		kill(node[n].pid, SIGHUP);
+	hh_client_init(&c, &node[to], HH_CLIENT_A, "cl");
+	ok(wait_status(&c, hh_fmt("/v2/queues/%s/stats", q), 404, 10) ||
+	   wait_status(&c, hh_fmt("/v2/queues/%s/stats", q), 200, 1),
+	   "after SIGHUP with a new map, node %s takes shard %u (no 421)",
+	   names[to], s);
+	hh_client_close(&c);
+	hh_client_init(&c, &node[own], HH_CLIENT_A, "cl");
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/stats", q), NULL);
+	is(r.status, 421, "and node %s sends it away", names[own]);
+	is_str(hh_header(&r, "Herald-Owner"), names[to],
+	       "naming its new owner");
+	hh_client_close(&c);
+
+	/* HAProxy still sends it to the old node, which refuses it clearly,
+	 * until its map changes too, at run time. */
+	hh_client_init(&c, &proxy, HH_CLIENT_A, "cl");
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/stats", q), NULL);
+	is(r.status, 421, "through HAProxy before its map changes: the old "
+			  "node's 421");
+	const char *said = haproxy_cmd(hh_fmt("set map %s %u %s",
+					      path_of("shards.map"), s,
+					      names[to]));
+	ok(strspn(said, "\n") == strlen(said),
+	   "HAProxy's runtime API takes `set map FILE %u %s`", s, names[to]);
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/stats", q), NULL);
+	ok(r.status != 421 && r.status > 0, "then HAProxy sends the queue to "
+	   "node %s (status %d)", names[to], r.status);
+	hh_client_close(&c);
+
+	/* A bad map is refused and the old one stays. */
+	f = fopen(path_of("shards.map"), "w");
+	fputs("0 a\n", f);
+	fclose(f);
+	kill(node[own].pid, SIGHUP);
+	hh_client_init(&c, &node[own], HH_CLIENT_A, "cl");
+	sleep_ms(300); /* the reload is asynchronous; the answer stays 421 */
+	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/stats", q), NULL);
+	is(r.status, 421, "a map missing shards is refused at SIGHUP: the "
+			  "old one stays");
+	hh_client_close(&c);
+	hh_resp_free(&r);
+}
+
+int main(void)
+{
+	const char *map;
+	const char *haproxy_v[] = {"haproxy", "-v", NULL};
+	struct hh_client c;
+	char tmpl[] = "/tmp/herald-cluster-XXXXXX";
+
+	if (hh_run(haproxy_v, "/dev/null", NULL) == 127) {
+		const char *req = getenv("HERALD_REQUIRE_HAPROXY");
+
+		if (req && !strcmp(req, "1"))
+			bail_out("haproxy is not installed");
+		skip_all("haproxy is not installed (apt-get install haproxy)");
+	}
+	if (!mkdtemp(tmpl))
+		bail_out("mkdtemp: %s", strerror(errno));
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	map = hh_fmt("%s", path_of("shards.map"));
+	static char map_keep[300];
+	snprintf(map_keep, sizeof(map_keep), "%s", map);
+	map = map_keep;
+	write_map(map, (const char *const[]){"a", "b", "c", NULL});
+
+	for (int i = 0; i < N_NODES; i++) {
+		/* A port of its own (the later --listen wins), kept across
+		 * the restart: HAProxy's configuration names it. */
+		static char listen[N_NODES][32];
+
+		snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d",
+			 free_port());
+		const char *extra[] = {"--node", names[i], "--cluster-map", map,
+				       "--listen", listen[i], NULL};
+
+		hh_start(&node[i], extra);
+	}
+	start_haproxy(map);
+	hh_client_init(&c, &proxy, HH_CLIENT_A, "cl");
+	ok(wait_status(&c, "/v2/ping", 204, 20), "HAProxy is up in front "
+						  "of the nodes");
+	for (int i = 0; i < N_QUEUES; i++)
+		snprintf(queue[i], sizeof(queue[i]), "jobs-%02d", i);
+
+	through_haproxy(&c);
+	each_node_holds_its_own();
+	misdirected();
+	node_down(&c);
+	map_reload();
+	hh_client_close(&c);
+	stop_haproxy();
+
+	for (int i = N_NODES - 1; i > 0; i--)
+		is(hh_discard(&node[i]), 0, "node %s stops cleanly", names[i]);
+	const char *rm[] = {"rm", "-rf", dir, NULL};
+
+	hh_run(rm, "/dev/null", NULL);
+	return hh_finish(&node[0]);
+}
