@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,119 @@ static const char *haproxy_cmd(const char *cmd)
 	out[len] = '\0';
 	close(fd);
 	return out;
+}
+
+/* ------------------------------------------- a live subscriber, restarted */
+
+/* Reads fd until it holds `want` lines (or timeout_ms passes); the
+ * count read. */
+static int read_lines(int fd, char *buf, size_t cap, int want, int timeout_ms)
+{
+	size_t len = strlen(buf);
+	int lines = 0;
+
+	for (const char *p = buf; (p = strchr(p, '\n')); p++)
+		lines++;
+	while (lines < want) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) <= 0 || len + 1 >= cap)
+			break;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		buf[len + (size_t)n] = '\0';
+		for (const char *q = buf + len; (q = strchr(q, '\n')); q++)
+			lines++;
+		len += (size_t)n;
+	}
+	return lines;
+}
+
+/*
+ * `herald tail -f` through HAProxy (the stream URL: a WebSocket routed by
+ * the queue's name) on a queue of node b, while b stops and starts again:
+ * every message once, in order.
+ */
+static void tail_across_restart(struct hh_client *c)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	char q[32] = "", buf[16384] = "", url[64];
+	int out[2];
+	pid_t pid;
+	bool in_order = true;
+
+	for (int i = 0; !q[0]; i++) {
+		snprintf(q, sizeof(q), "live-%d", i);
+		if (owner_of(q) != 1)
+			q[0] = '\0';
+	}
+	hh_call(c, &r, "PUT", hh_fmt("/v2/queues/%s", q), "{}");
+	for (int i = 1; i <= 5; i++)
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", proxy.port);
+	if (pipe(out))
+		bail_out("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 0);
+		dup2(out[1], 1);
+		dup2(open(path_of("tail.err"), O_WRONLY | O_CREAT | O_TRUNC,
+			  0644), 2);
+		close(out[0]);
+		setenv("HOME", dir, 1);
+		execl(getenv("HERALD_BIN"), "herald", "tail", "--url", url,
+		      "--project", "cl", "--client-id", HH_CLIENT_B, "-f", q,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	is(read_lines(out[0], buf, sizeof(buf), 5, 15000), 5,
+	   "tail -f through HAProxy prints node b's queue %s", q);
+	for (int i = 6; i <= 8; i++)
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	is(read_lines(out[0], buf, sizeof(buf), 8, 15000), 8,
+	   "and what is posted while it follows (the stream URL through "
+	   "HAProxy)");
+	is(hh_stop(&node[1]), 0, "node b stops under the following tail");
+	hh_restart(&node[1]);
+	ok(wait_status(c, hh_fmt("/v2/queues/%s/stats", q), 200, 20),
+	   "node b is back behind HAProxy");
+	for (int i = 9; i <= 12; i++)
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	is(read_lines(out[0], buf, sizeof(buf), 12, 20000), 12,
+	   "tail reconnects through HAProxy and prints what came since");
+	kill(pid, SIGINT);
+	read_lines(out[0], buf, sizeof(buf), 1000, 2000);
+	waitpid(pid, NULL, 0);
+	close(out[0]);
+	/* Every line once, bodies 1..12 in order. */
+	int n = 0;
+
+	for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+		json_t *j = json_loadb(line, (size_t)(nl - line), 0, NULL);
+
+		n++;
+		in_order &= j && json_integer_value(json_object_get(j, "body"))
+				     == n;
+		json_decref(j);
+	}
+	ok(n == 12 && in_order, "each of the 12 messages once, in order "
+	   "(%d lines)", n);
+	FILE *f = fopen(path_of("tail.err"), "r");
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f))
+		diag("tail said: %s", line);
+	if (f)
+		fclose(f);
+	hh_resp_free(&r);
 }
 
 /* --------------------------------------------------------------- checks */
@@ -515,6 +629,7 @@ int main(void)
 	each_node_holds_its_own();
 	misdirected();
 	node_down(&c);
+	tail_across_restart(&c);
 	map_reload();
 	hh_client_close(&c);
 	stop_haproxy();
