@@ -49,10 +49,6 @@ struct pss {
 	struct hub_ws_conn *c;
 };
 
-/* Connections of this transport (one server a process): added to the
- * server's in-flight count when it drains. */
-static unsigned open_conns;
-
 /* Writes one text frame (text is LWS_PRE + len): one per WRITEABLE
  * callback. -1: drop the connection. */
 static int send_text(struct hub_ws_conn *c, char *text, size_t len)
@@ -161,6 +157,7 @@ static void action_queue(struct hub_ws_conn *c, json_t *doc, const char *error,
 	a->ready_fn = action_ready;
 	a->pub.srv = c->srv;
 	a->pub.writer = c->srv->writer;
+	a->pub.loop = c->srv->loop;
 	a->pub.subs = c->srv->subs;
 	a->pub.hooks = c->srv->hooks;
 	a->pub.feed = c->srv->feed;
@@ -290,15 +287,15 @@ static int on_writeable(struct hub_ws_conn *c)
 		/* One frame for the first subscription that has one, built
 		 * in the loop's one frame buffer: lws copies what the socket
 		 * does not take, so no subscriber holds a buffer. */
-		static struct hub_buf frame;
+		struct hub_buf *frame = &c->srv->frame;
 		int rc;
 
-		hub_buf_reset(&frame, 0);
-		rc = hub_ws_sub_serve(c, &frame);
-		if (rc > 0 && send_text(c, frame.data, frame.len - LWS_PRE))
+		hub_buf_reset(frame, 0);
+		rc = hub_ws_sub_serve(c, frame);
+		if (rc > 0 && send_text(c, frame->data, frame->len - LWS_PRE))
 			rc = -1;
-		if (frame.cap > WS_FRAME_KEEP)
-			hub_buf_free(&frame); /* keep only a usual frame's room */
+		if (frame->cap > WS_FRAME_KEEP)
+			hub_buf_free(frame); /* keep only a usual frame's room */
 		if (rc < 0)
 			return -1;
 		/* It may have more: hub_ws_sub_pending() says, below. */
@@ -372,7 +369,7 @@ static int on_established(struct lws *wsi, struct pss *pss)
 	if (!c || c->srv->stopping)
 		return -1; /* upgraded after the drain began: not counted */
 	c->wsi = wsi;
-	open_conns++;
+	c->srv->ws_conns++;
 	/* The stream URL: one subscription, from the marker or from now. */
 	return c->stream.queue[0] ? hub_ws_stream_open(c) : 0;
 }
@@ -385,7 +382,7 @@ static void on_closed(struct pss *pss)
 		return;
 	pss->c = NULL;
 	if (c->wsi) { /* established: counted */
-		open_conns--;
+		c->srv->ws_conns--;
 		if (c->srv->stopping)
 			c->srv->inflight--; /* counted at the drain */
 	}
@@ -433,7 +430,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 		 * vhost): wake every connection, see the top. */
 		if (!srv)
 			break;
-		srv->inflight += open_conns;
+		srv->inflight += srv->ws_conns;
 		lws_callback_on_writable_all_protocol_vhost(
 			lws_get_vhost(wsi), lws_get_protocol(wsi));
 		break;
