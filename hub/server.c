@@ -624,9 +624,13 @@ static int start_lws(struct hub_server *srv,
 	pvo.name = t->ws->name;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	memset(&info, 0, sizeof(info));
-	/* DO_SSL_GLOBAL_INIT: the webhook client may speak https. */
+	/* DO_SSL_GLOBAL_INIT: the webhook client may speak https. Once,
+	 * by loop 0's context: a second context's global init leaves
+	 * OpenSSL objects that no context frees (LeakSanitizer). The
+	 * vhosts all get it (below): lws reads it there too, as "this
+	 * vhost may serve TLS". */
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		       LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT * !srv->loop |
 		       LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(srv->cfg.listen_host, ':');
 	info.user = srv;
 	info.protocols = protocols;
@@ -653,6 +657,7 @@ static int start_lws(struct hub_server *srv,
 		return -1;
 	}
 	info.vhost_name = "default";
+	info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.iface = srv->cfg.listen_host;
 	/* The other loops' vhosts serve what loop 0 hands them. */
 	info.port = srv->loop ? CONTEXT_PORT_NO_LISTEN_SERVER
