@@ -598,12 +598,6 @@ static int start_lws(struct hub_server *srv,
 		NULL, NULL, "raw", "1"};
 	static struct lws_protocol_vhost_options raw_pvo = {
 		NULL, &raw_default, NULL, ""};
-	/* WebSocket keepalive: a ping after 30 s without traffic, hang up
-	 * after 75 s without a valid frame (a pong counts). */
-	static const lws_retry_bo_t idle = {
-		.secs_since_valid_ping = 30,
-		.secs_since_valid_hangup = 75,
-	};
 	struct lws_context_creation_info info;
 
 	/* The HTTP protocol first: lws gives it unmounted URLs too. */
@@ -664,7 +658,9 @@ static int start_lws(struct hub_server *srv,
 			      : srv->cfg.listen_port;
 	info.mounts = &mount;
 	info.pvo = &pvo;
-	info.retry_and_idle_policy = &idle;
+	/* No info.retry_and_idle_policy: lws's validity timers cost
+	 * O(connections) per pong; WebSocket idle checks are ws.c's sweep
+	 * (transport/keepalive.h). */
 	info.alpn = "http/1.1";
 	if (t->http_fallback)
 		info.options |=

@@ -7,8 +7,9 @@
  * connections of their own; WebSocket subscribers (Zaqar's subscribe)
  * that each get every message exactly once and in order, whichever loop
  * published it; SSE streams; held long-polls woken by a post made on
- * another connection (so, for half of them, on the other loop). Then
- * SIGTERM: every loop drains and the server exits 0.
+ * another connection (so, for half of them, on the other loop); each
+ * loop's idle checks. Then SIGTERM: every loop drains and the server
+ * exits 0.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -316,6 +317,66 @@ static void longpoll_on_both(struct hh_server *srv)
 	hh_resp_free(&r);
 }
 
+/*
+ * Idle checks (the sweep of each loop, hub/transport/keepalive.h), on the
+ * test's clock: a client that answers pings stays; one that never reads
+ * gets a ping after 30 s of silence and is hung up after 75 s.
+ */
+static void keepalive_on_both(struct hh_server *srv)
+{
+	struct wsc talker[2], mute[2];
+	unsigned char got[2][64];
+	size_t got_n[2] = {0, 0};
+	int pinged = 0, closed = 0, alive = 0;
+
+	for (int i = 0; i < 2; i++) {
+		if (!wsc_open(&talker[i], srv, "/v2/ws", "herald.v1") ||
+		    !wsc_open(&mute[i], srv, "/v2/ws", "herald.v1"))
+			bail_out("WebSocket did not open");
+		/* An answer from each: the server saw it established (the
+		 * 101 can arrive before it notes the time) before the clock
+		 * moves. */
+		json_decref(act(&talker[i], "queue_list", HDRS, "{}"));
+		json_decref(act(&mute[i], "queue_list", HDRS, "{}"));
+	}
+	hh_clock_advance(srv, 31000);
+	for (int i = 0; i < 2; i++) {
+		struct pollfd p = {.fd = mute[i].fd, .events = POLLIN};
+		ssize_t n;
+
+		free(wsc_recv_text(&talker[i], 2500)); /* answers the ping */
+		if (poll(&p, 1, 3000) == 1 &&
+		    (n = read(mute[i].fd, got[i], sizeof(got[i]))) > 0)
+			got_n[i] = (size_t)n;
+		pinged += got_n[i] >= 2 && got[i][0] == 0x89;
+		if (got_n[i] < 2 || got[i][0] != 0x89)
+			diag("mute %d: %zu bytes, first %02x", i, got_n[i],
+			     got_n[i] ? got[i][0] : 0);
+	}
+	is(pinged, 2, "a silent connection is pinged after 30 s (both loops)");
+	hh_clock_advance(srv, 45000);
+	for (int i = 0; i < 2; i++) {
+		struct pollfd p = {.fd = mute[i].fd, .events = POLLIN};
+		char buf[64];
+
+		free(wsc_recv_text(&talker[i], 2500));
+		closed += poll(&p, 1, 5000) == 1 &&
+			  read(mute[i].fd, buf, sizeof(buf)) <= 0;
+	}
+	is(closed, 2, "and hung up after 75 s without an answer");
+	for (int i = 0; i < 2; i++) {
+		json_t *r = act(&talker[i], "queue_list", HDRS, "{}");
+
+		alive += hh_geti(r, "headers.status") == 200;
+		if (hh_geti(r, "headers.status") != 200)
+			diag("talker %d: %s", i, r ? hh_dump(r) : "no answer");
+		json_decref(r);
+		wsc_close(&talker[i]);
+		wsc_close(&mute[i]);
+	}
+	is(alive, 2, "a connection that answers the pings stays up");
+}
+
 static void both_loops_used(struct hh_server *srv)
 {
 	struct hh_client c;
@@ -341,6 +402,7 @@ int main(void)
 	http_on_both(&srv);
 	live_on_both(&srv);
 	longpoll_on_both(&srv);
+	keepalive_on_both(&srv);
 	both_loops_used(&srv);
 	hh_restart(&srv);
 	{
