@@ -514,7 +514,7 @@ static int callback_core(struct lws *wsi, enum lws_callback_reasons reason,
 			hub_writer_collect(srv->writer, srv->loop);
 		if (srv->loop == 0)
 			hub_hooks_collect(srv->hooks);
-		if (srv->inbox_n || srv->loop) /* inbox_n: a hint, see adopt */
+		if (srv->loop) /* loop 0 hands out, it is handed nothing */
 			adopt_inbox(srv);
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
