@@ -75,6 +75,9 @@ static const struct setting settings[] = {
 	 "records one compaction step may touch"},
 	{"max-connections", K_U32, F(max_connections), 0, 10000000,
 	 "connection cap; 0: as many as the fd limit allows"},
+	{"loops", K_U32, F(loops), 1, HUB_LOOPS_MAX,
+	 "service loops, each a thread with its own lws context: loop 0 "
+	 "accepts and hands connections out in turn (Herald extension)"},
 	{"max-subscriptions-per-connection", K_U32, F(max_subs_per_connection),
 	 1, 10000, "WebSocket subscriptions one connection may hold"},
 	{"max-subscribers", K_U32, F(max_subscribers), 1, 100000000,
@@ -220,6 +223,7 @@ void hub_config_defaults(struct hub_config *cfg)
 	cfg->log_level = HUB_LOG_INFO;
 	cfg->compact_interval_ms = 1000;
 	cfg->compact_budget = 10000;
+	cfg->loops = 1;
 	cfg->max_subs_per_connection = 16;
 	cfg->max_subscribers = 100000;
 	snprintf(cfg->webhook_allow, sizeof(cfg->webhook_allow), "public");

@@ -16,6 +16,9 @@
 
 #define HUB_VERSION_STRING "0.1.0"
 
+/* The most service loops `loops` may ask for (server.c). */
+#define HUB_LOOPS_MAX 16
+
 /* ---------------------------------------------------------------- config */
 
 /* Zaqar's limits and defaults (zaqar-api.md §4); all configurable. */
@@ -75,6 +78,7 @@ struct hub_config {
 	uint32_t compact_interval_ms;    /* 1000 */
 	uint32_t compact_budget;         /* records per compaction step */
 	uint32_t max_connections;        /* 0 = as the fd limit allows */
+	uint32_t loops;                  /* service loops (threads), 1 */
 	uint32_t max_subs_per_connection; /* WebSocket subscriptions, 16 */
 	uint32_t max_subscribers;        /* live subscribers in all, 100000 */
 	/* Webhooks (live/hooks.h): who may be reached ("public"), POSTs out

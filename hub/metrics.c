@@ -2,8 +2,9 @@
  * metrics.c - the server's counters and histograms (metrics.h) and their
  * Prometheus text exposition, format 0.0.4 (docs/operations.md#metrics).
  *
- * State: one static struct, in two parts on separate cache lines, one per
- * writing thread, so neither thread's updates move the other's lines:
+ * State: one static struct, in parts on separate cache lines, one per
+ * writing thread, so no thread's updates move another's lines (one loop
+ * part per service loop, --loops; a scrape sums them):
  *
  *   loop part      HTTP requests by slot x status, latency histograms by
  *                  slot, bytes, rejections, posted and claimed messages,
@@ -25,7 +26,9 @@
  * entry counts, O(1)).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -87,16 +90,27 @@ static const char *const method_names[HUB_METHOD_COUNT + 1] = {
 static const char *const version_prefixes[VERSIONS] = {"", "/v1", "/v1.1",
 						       "/v2"};
 
+/* A loop thread's counters: counters only (loop_totals sums them as an
+ * array of words). */
+struct loop_part {
+	hub_counter_t requests[SLOTS][N_STATUS];
+	struct histo_time latency[SLOTS];
+	hub_counter_t rejected[HUB_REJECT_COUNT];
+	hub_counter_t http_in, http_out, ws_in, ws_out;
+	hub_counter_t posted, claimed;
+	hub_counter_t compact_messages, compact_claims, compact_keys,
+		compact_dropped, compact_subs;
+	hub_counter_t connections; /* accepted onto this loop */
+};
+_Static_assert(sizeof(struct loop_part) % sizeof(hub_counter_t) == 0,
+	       "a loop part is an array of counters");
+
+static _Thread_local unsigned this_loop;   /* hub_metrics_loop() */
+static _Atomic unsigned loops_seen = 1;    /* hub_metrics_loops() */
+#define LP (&m.loop[this_loop])
+
 static struct {
-	_Alignas(64) struct {
-		hub_counter_t requests[SLOTS][N_STATUS];
-		struct histo_time latency[SLOTS];
-		hub_counter_t rejected[HUB_REJECT_COUNT];
-		hub_counter_t http_in, http_out, ws_in, ws_out;
-		hub_counter_t posted, claimed;
-		hub_counter_t compact_messages, compact_claims, compact_keys,
-			compact_dropped, compact_subs;
-	} loop;
+	_Alignas(64) struct loop_part loop[HUB_LOOPS_MAX];
 	_Alignas(64) struct {
 		hub_counter_t commits, failures, solo;
 		hub_counter_t last_ns;
@@ -106,10 +120,13 @@ static struct {
 	} writer;
 } m;
 
+/* token_sha256 is replaced on SIGHUP (loop 0) while other loops check
+ * scrapes against it: the lock. */
 static struct {
 	enum hub_metrics_access access;
 	unsigned char token_sha256[32];
-} access_cfg;
+	pthread_rwlock_t lock;
+} access_cfg = {.lock = PTHREAD_RWLOCK_INITIALIZER};
 
 /* ------------------------------------------------------------- updates */
 
@@ -156,42 +173,47 @@ void hub_metrics_http(const struct hub_route_match *rm,
 {
 	size_t slot = slot_of(rm, method);
 
-	hub_counter_add(&m.loop.requests[slot][status_index(status)], 1);
+	hub_counter_add(&LP->requests[slot][status_index(status)], 1);
 	if (!stream)
-		time_observe(&m.loop.latency[slot], duration_ns);
-	hub_counter_add(&m.loop.http_in, bytes_in);
-	hub_counter_add(&m.loop.http_out, bytes_out);
+		time_observe(&LP->latency[slot], duration_ns);
+	hub_counter_add(&LP->http_in, bytes_in);
+	hub_counter_add(&LP->http_out, bytes_out);
 }
 
 void hub_metrics_reject(enum hub_reject why)
 {
 	if (why < HUB_REJECT_COUNT)
-		hub_counter_add(&m.loop.rejected[why], 1);
+		hub_counter_add(&LP->rejected[why], 1);
 }
 
 void hub_metrics_ws_bytes(size_t in, size_t out)
 {
-	hub_counter_add(&m.loop.ws_in, in);
-	hub_counter_add(&m.loop.ws_out, out);
+	hub_counter_add(&LP->ws_in, in);
+	hub_counter_add(&LP->ws_out, out);
+}
+
+void hub_metrics_connection(void)
+{
+	hub_counter_add(&LP->connections, 1);
 }
 
 void hub_metrics_posted(size_t n)
 {
-	hub_counter_add(&m.loop.posted, n);
+	hub_counter_add(&LP->posted, n);
 }
 
 void hub_metrics_claimed(size_t n)
 {
-	hub_counter_add(&m.loop.claimed, n);
+	hub_counter_add(&LP->claimed, n);
 }
 
 void hub_metrics_compacted(const feed_compact_result_t *res)
 {
-	hub_counter_add(&m.loop.compact_messages, res->messages);
-	hub_counter_add(&m.loop.compact_claims, res->claims);
-	hub_counter_add(&m.loop.compact_keys, res->keys);
-	hub_counter_add(&m.loop.compact_dropped, res->dropped);
-	hub_counter_add(&m.loop.compact_subs, res->subs);
+	hub_counter_add(&LP->compact_messages, res->messages);
+	hub_counter_add(&LP->compact_claims, res->claims);
+	hub_counter_add(&LP->compact_keys, res->keys);
+	hub_counter_add(&LP->compact_dropped, res->dropped);
+	hub_counter_add(&LP->compact_subs, res->subs);
 }
 
 void hub_metrics_group(size_t n, uint64_t duration_ns, int rc)
@@ -299,26 +321,26 @@ static void slot_labels(size_t slot, char *out, size_t len)
 		 method_names[method]);
 }
 
-static bool slot_used(size_t slot)
+static bool slot_used(const struct loop_part *t, size_t slot)
 {
 	for (size_t s = 0; s < N_STATUS; s++)
-		if (hub_counter_get(&m.loop.requests[slot][s]))
+		if (hub_counter_get(&t->requests[slot][s]))
 			return true;
 	return false;
 }
 
-static void render_http(struct hub_buf *b)
+static void render_http(struct hub_buf *b, const struct loop_part *t)
 {
 	char labels[200];
 
 	family(b, "herald_http_requests_total", "counter",
 	       "HTTP requests answered, by route pattern, method and status");
 	for (size_t slot = 0; slot < SLOTS; slot++) {
-		if (!slot_used(slot))
+		if (!slot_used(t, slot))
 			continue;
 		slot_labels(slot, labels, sizeof(labels));
 		for (size_t s = 0; s < N_STATUS; s++) {
-			uint64_t v = hub_counter_get(&m.loop.requests[slot][s]);
+			uint64_t v = hub_counter_get(&t->requests[slot][s]);
 			char all[260];
 
 			if (!v)
@@ -336,12 +358,12 @@ static void render_http(struct hub_buf *b)
 	       "Time from a request's headers to its answer's last byte "
 	       "(streams excluded), by route pattern and method");
 	for (size_t slot = 0; slot < SLOTS; slot++) {
-		if (!slot_used(slot))
+		if (!slot_used(t, slot))
 			continue;
 		slot_labels(slot, labels, sizeof(labels));
 		histo(b, "herald_http_request_duration_seconds", labels,
-		      time_bounds, N_TIME, m.loop.latency[slot].bucket,
-		      hub_counter_get(&m.loop.latency[slot].sum), 1e9);
+		      time_bounds, N_TIME, t->latency[slot].bucket,
+		      hub_counter_get(&t->latency[slot].sum), 1e9);
 	}
 	family(b, "herald_http_rejected_total", "counter",
 	       "Requests refused before their handler, by reason");
@@ -349,22 +371,22 @@ static void render_http(struct hub_buf *b)
 		snprintf(labels, sizeof(labels), "reason=\"%s\"",
 			 reject_names[i]);
 		sample(b, "herald_http_rejected_total", labels,
-		       hub_counter_get(&m.loop.rejected[i]));
+		       hub_counter_get(&t->rejected[i]));
 	}
 	family(b, "herald_received_bytes_total", "counter",
 	       "Payload bytes received: HTTP request bodies, WebSocket "
 	       "frames");
 	sample(b, "herald_received_bytes_total", "transport=\"http\"",
-	       hub_counter_get(&m.loop.http_in));
+	       hub_counter_get(&t->http_in));
 	sample(b, "herald_received_bytes_total", "transport=\"ws\"",
-	       hub_counter_get(&m.loop.ws_in));
+	       hub_counter_get(&t->ws_in));
 	family(b, "herald_sent_bytes_total", "counter",
 	       "Payload bytes sent: HTTP response bodies (streams included), "
 	       "WebSocket frames");
 	sample(b, "herald_sent_bytes_total", "transport=\"http\"",
-	       hub_counter_get(&m.loop.http_out));
+	       hub_counter_get(&t->http_out));
 	sample(b, "herald_sent_bytes_total", "transport=\"ws\"",
-	       hub_counter_get(&m.loop.ws_out));
+	       hub_counter_get(&t->ws_out));
 }
 
 static void render_writer(struct hub_buf *b, struct hub_writer *w)
@@ -392,25 +414,25 @@ static void render_writer(struct hub_buf *b, struct hub_writer *w)
 	    w ? hub_writer_busy(w) : 0);
 }
 
-static void render_messages(struct hub_buf *b)
+static void render_messages(struct hub_buf *b, const struct loop_part *t)
 {
 	one(b, "herald_messages_posted_total", "counter",
 	    "Messages stored by posts (repeats of idempotency keys not "
-	    "counted)", hub_counter_get(&m.loop.posted));
+	    "counted)", hub_counter_get(&t->posted));
 	one(b, "herald_messages_claimed_total", "counter",
-	    "Messages handed out by claims", hub_counter_get(&m.loop.claimed));
+	    "Messages handed out by claims", hub_counter_get(&t->claimed));
 	family(b, "herald_compaction_removed_total", "counter",
 	       "Records compaction removed, by kind");
 	sample(b, "herald_compaction_removed_total", "kind=\"messages\"",
-	       hub_counter_get(&m.loop.compact_messages));
+	       hub_counter_get(&t->compact_messages));
 	sample(b, "herald_compaction_removed_total", "kind=\"claims\"",
-	       hub_counter_get(&m.loop.compact_claims));
+	       hub_counter_get(&t->compact_claims));
 	sample(b, "herald_compaction_removed_total", "kind=\"keys\"",
-	       hub_counter_get(&m.loop.compact_keys));
+	       hub_counter_get(&t->compact_keys));
 	sample(b, "herald_compaction_removed_total", "kind=\"dropped\"",
-	       hub_counter_get(&m.loop.compact_dropped));
+	       hub_counter_get(&t->compact_dropped));
 	sample(b, "herald_compaction_removed_total", "kind=\"subscriptions\"",
-	       hub_counter_get(&m.loop.compact_subs));
+	       hub_counter_get(&t->compact_subs));
 }
 
 static void render_live(struct hub_buf *b, const uint64_t *subscribers)
@@ -455,12 +477,52 @@ static void render_storage(struct hub_buf *b, feed_t *feed)
 	    info.readers);
 }
 
+/* The connections each service loop was given (--loops). */
+static void render_loops(struct hub_buf *b)
+{
+	unsigned n = atomic_load_explicit(&loops_seen, memory_order_relaxed);
+	char labels[32];
+
+	family(b, "herald_loop_connections_total", "counter",
+	       "Connections accepted, by the service loop that serves them");
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(labels, sizeof(labels), "loop=\"%u\"", i);
+		sample(b, "herald_loop_connections_total", labels,
+		       hub_counter_get(&m.loop[i].connections));
+	}
+}
+
+/* Every loop part's counters, summed into *t. */
+static void loop_totals(struct loop_part *t)
+{
+	const size_t words = sizeof(*t) / sizeof(hub_counter_t);
+	unsigned n = atomic_load_explicit(&loops_seen, memory_order_relaxed);
+	hub_counter_t *out = (hub_counter_t *)t;
+
+	for (size_t w = 0; w < words; w++) {
+		uint64_t v = 0;
+
+		for (unsigned i = 0; i < n; i++)
+			v += hub_counter_get((const hub_counter_t *)&m.loop[i] + w);
+		atomic_init(&out[w], v);
+	}
+}
+
 void hub_metrics_render(struct hub_buf *b,
 			const struct hub_metrics_sources *src)
 {
-	render_http(b);
+	struct loop_part *t = malloc(sizeof(*t));
+
+	if (!t) {
+		hub_buf_printf(b, "# out of memory\n");
+		return;
+	}
+	loop_totals(t);
+	render_http(b, t);
 	render_writer(b, src->writer);
-	render_messages(b);
+	render_messages(b, t);
+	render_loops(b);
+	free(t);
 	render_live(b, src->subscribers);
 	render_storage(b, src->feed);
 }
@@ -509,7 +571,8 @@ int hub_metrics_configure(const struct hub_config *cfg)
 {
 	const char *mode = cfg->metrics;
 
-	memset(&access_cfg, 0, sizeof(access_cfg));
+	access_cfg.access = HUB_METRICS_OFF;
+	memset(access_cfg.token_sha256, 0, sizeof(access_cfg.token_sha256));
 	if (!mode[0])
 		mode = loopback(cfg->listen_host) ? "open" : "off";
 	if (strcmp(mode, "off") == 0) {
@@ -537,15 +600,31 @@ int hub_metrics_configure(const struct hub_config *cfg)
 	return 0;
 }
 
+void hub_metrics_loops(unsigned n)
+{
+	atomic_store(&loops_seen, n >= 1 && n <= HUB_LOOPS_MAX ? n : 1);
+}
+
+void hub_metrics_loop(unsigned loop)
+{
+	this_loop = loop < HUB_LOOPS_MAX ? loop : 0;
+}
+
 void hub_metrics_reload(const struct hub_config *cfg)
 {
+	unsigned char fresh[32];
+
 	if (access_cfg.access != HUB_METRICS_TOKEN)
 		return;
-	if (load_token_hash(cfg->metrics_token_file, access_cfg.token_sha256))
+	if (load_token_hash(cfg->metrics_token_file, fresh)) {
 		hub_log(HUB_LOG_ERROR, "metrics: reload failed: the scrape "
 			"token stays as it was");
-	else
-		hub_log(HUB_LOG_INFO, "metrics: token file reloaded");
+		return;
+	}
+	pthread_rwlock_wrlock(&access_cfg.lock);
+	memcpy(access_cfg.token_sha256, fresh, sizeof(fresh));
+	pthread_rwlock_unlock(&access_cfg.lock);
+	hub_log(HUB_LOG_INFO, "metrics: token file reloaded");
 }
 
 enum hub_metrics_access hub_metrics_access(void)
@@ -558,6 +637,7 @@ bool hub_metrics_token_ok(const char *authorization)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
 	const char *token;
+	bool ok;
 
 	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
 		return false;
@@ -568,5 +648,8 @@ bool hub_metrics_token_ok(const char *authorization)
 				   EVP_sha256(), NULL) || md_len != 32)
 		return false;
 	/* Hashes compared: the time says nothing of the token. */
-	return CRYPTO_memcmp(md, access_cfg.token_sha256, 32) == 0;
+	pthread_rwlock_rdlock(&access_cfg.lock);
+	ok = CRYPTO_memcmp(md, access_cfg.token_sha256, 32) == 0;
+	pthread_rwlock_unlock(&access_cfg.lock);
+	return ok;
 }

@@ -3,11 +3,13 @@
  * text exposition (metrics.c). The list of what is exported, with types
  * and labels, is docs/operations.md#metrics.
  *
- * Cost on the hot path: every counter has ONE thread that writes it (the
- * loop thread or the writer thread, said below per call), so an update is
- * a relaxed load and store of a 64-bit word - a plain add, no lock, no
- * atomic read-modify-write - and a scrape on the loop thread reads the
- * writer's words with relaxed loads (a value at most one update old).
+ * Cost on the hot path: every counter has ONE thread that writes it (a
+ * loop thread or the writer thread, said below per call; with --loops
+ * each loop thread has a copy of the loop counters of its own, named by
+ * hub_metrics_loop(), summed at scrape), so an update is a relaxed load
+ * and store of a 64-bit word - a plain add, no lock, no atomic
+ * read-modify-write - and a scrape on a loop thread reads the other
+ * threads' words with relaxed loads (a value at most one update old).
  */
 #ifndef HERALD_HUB_METRICS_H
 #define HERALD_HUB_METRICS_H
@@ -72,6 +74,9 @@ void hub_metrics_http(const struct hub_route_match *m, enum hub_method method,
 void hub_metrics_reject(enum hub_reject why);
 /* WebSocket frames' payload bytes received and sent. */
 void hub_metrics_ws_bytes(size_t in, size_t out);
+/* Loop thread: a connection was accepted onto (or adopted by) this
+ * loop. */
+void hub_metrics_connection(void);
 /* Messages an append stored (repeats of idempotency keys not counted). */
 void hub_metrics_posted(size_t n);
 /* Messages a claim handed out. */
@@ -144,6 +149,13 @@ enum hub_metrics_access {
  * bad. Loop thread, before serving.
  */
 int hub_metrics_configure(const struct hub_config *cfg);
+/* The server runs n service loops (1..HUB_LOOPS_MAX; before they start):
+ * a scrape sums their loop counters. */
+void hub_metrics_loops(unsigned n);
+/* The calling thread is service loop `loop` (< the n above): its loop
+ * counters are its own copy. A thread that never calls it counts as
+ * loop 0. */
+void hub_metrics_loop(unsigned loop);
 enum hub_metrics_access hub_metrics_access(void);
 /* SIGHUP: metrics = token re-reads metrics-token-file; a bad file keeps
  * the token it had (and says so in the log). Loop thread. */

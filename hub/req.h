@@ -119,6 +119,7 @@ struct hub_req {
 	feed_t *feed;
 	const struct hub_config *cfg;
 	struct hub_writer *writer;      /* hub_defer*() */
+	unsigned loop;                  /* the service loop serving r */
 	struct hub_subs *subs;          /* waits, notifications */
 	struct hub_hooks *hooks;        /* webhook subscriptions' deliverer */
 	uint64_t now_ms;                /* the request's clock */

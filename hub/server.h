@@ -1,13 +1,20 @@
 /*
  * server.h - the server's own state, shared by the core, the live
  * registry and the transports. Handlers never see it.
+ *
+ * One struct hub_server per service loop (--loops, server.c): the lws
+ * context it is the user of, and what that loop's thread alone touches
+ * (its vhost, subscriber registry, credentials, held requests, counts).
+ * What the loops share is borrowed from loop 0's and marked so below.
  */
 #ifndef HERALD_HUB_SERVER_H
 #define HERALD_HUB_SERVER_H
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
 
+#include "buf.h"
 #include "config.h"
 #include "feed.h"
 #include "hclient.h"
@@ -22,17 +29,25 @@ struct hub_hooks;
 struct hub_hook_post;
 struct hub_auth_ctx;
 struct hub_tls;
+struct hub_loops;
 
 struct hub_server {
-	struct hub_config cfg;
-	feed_t *feed;
+	struct hub_config cfg;     /* each loop's copy, read only */
+	unsigned loop;             /* this loop's index: 0 accepts */
+	struct hub_loops *loops;   /* all of them (server.c) */
+	feed_t *feed;              /* shared */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
-	struct hub_writer *writer;
+	struct hub_writer *writer; /* shared: the one writer thread */
 	struct hub_subs *subs;     /* sub.c */
-	struct hub_hooks *hooks;   /* live/hooks.c: webhook delivery */
-	struct hub_auth_ctx *auth;     /* auth.c: who may do what */
-	struct hub_tls *tls;       /* tls.c: the certificate; NULL: plain */
+	/* live/hooks.c: webhook delivery, shared: it runs on loop 0 and
+	 * takes the other loops' calls by mail */
+	struct hub_hooks *hooks;
+	/* auth.c: who may do what - each loop's own, reloaded by each on
+	 * SIGHUP (a strategy's state is loop-thread only) */
+	struct hub_auth_ctx *auth;
+	/* tls.c: the certificate, shared (it locks); NULL: plain */
+	struct hub_tls *tls;
 	struct hub_hclient hclient;    /* requests out (Keystone) */
 	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
@@ -42,6 +57,13 @@ struct hub_server {
 	unsigned long long syncs; /* flushes done while running */
 	bool stopping;       /* SIGTERM/SIGINT seen: drain, then exit */
 	unsigned inflight;   /* requests accepted, not yet fully answered */
+	unsigned ws_conns;   /* WebSocket connections open (ws.c) */
+	struct hub_buf frame; /* the loop's WebSocket frame buffer (ws.c) */
+	/* Sockets loop 0 accepted for this loop, to adopt (server.c). */
+	pthread_mutex_t inbox_lock;
+	int *inbox;
+	size_t inbox_n, inbox_cap;
+	unsigned hup_seen;   /* SIGHUPs this loop has reloaded for */
 	/* lws_service() calls so far: the loop pass, for the HTTP transport
 	 * to tell what lws parsed out of its buffer (http.c) */
 	uintptr_t passes;

@@ -25,14 +25,19 @@
  * the old pair took its own references, so nothing it needs is freed
  * under it: connections stay up with the certificate they began with.
  *
- * Loop thread only (OpenSSL calls cert_cb on the loop, inside lws's
- * SSL_accept).
+ * Threads: every service loop (--loops) has a vhost of its own whose
+ * SSL_CTX cert_cb serves from the one `cur`; OpenSSL calls cert_cb on
+ * that loop's thread, inside lws's SSL_accept, and loop 0 reloads. So
+ * `cur` is read under a read lock (SSL_use_cert_and_key takes the SSL's
+ * own references within it) and swapped under the write lock; the old
+ * pair is freed after, when no handshake can be using it.
  */
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +54,7 @@ struct pair {
 struct hub_tls {
 	char cert_file[PATH_MAX];
 	char key_file[PATH_MAX];
+	pthread_rwlock_t lock; /* over cur */
 	struct pair cur;
 };
 
@@ -79,7 +85,7 @@ static void pair_free(struct pair *p)
 /* OpenSSL's last error as text (and its queue emptied). */
 static const char *ssl_error(void)
 {
-	static char text[256];
+	static _Thread_local char text[256];
 	unsigned long e = ERR_peek_last_error();
 
 	if (e)
@@ -196,6 +202,7 @@ struct hub_tls *hub_tls_new(const struct hub_config *cfg)
 		free(t);
 		return NULL;
 	}
+	pthread_rwlock_init(&t->lock, NULL);
 	describe(t->cur.cert, what, sizeof(what));
 	hub_log(HUB_LOG_INFO, "TLS: certificate %s (%s)", t->cert_file, what);
 	return t;
@@ -206,6 +213,7 @@ void hub_tls_free(struct hub_tls *t)
 	if (!t)
 		return;
 	pair_free(&t->cur);
+	pthread_rwlock_destroy(&t->lock);
 	free(t);
 }
 
@@ -214,18 +222,26 @@ void hub_tls_free(struct hub_tls *t)
 static int cert_cb(SSL *s, void *arg)
 {
 	struct hub_tls *t = arg;
+	int ok;
 
 	SSL_certs_clear(s);
-	return SSL_use_cert_and_key(s, t->cur.cert, t->cur.key, t->cur.chain,
-				    1) == 1;
+	pthread_rwlock_rdlock(&t->lock);
+	ok = SSL_use_cert_and_key(s, t->cur.cert, t->cur.key, t->cur.chain,
+				  1) == 1;
+	pthread_rwlock_unlock(&t->lock);
+	return ok;
 }
 
 int hub_tls_install(struct hub_tls *t, void *ssl_ctx)
 {
 	SSL_CTX *ctx = ssl_ctx;
+	int ok;
 
-	if (!ctx || SSL_CTX_use_cert_and_key(ctx, t->cur.cert, t->cur.key,
-					     t->cur.chain, 1) != 1) {
+	pthread_rwlock_rdlock(&t->lock);
+	ok = ctx && SSL_CTX_use_cert_and_key(ctx, t->cur.cert, t->cur.key,
+					     t->cur.chain, 1) == 1;
+	pthread_rwlock_unlock(&t->lock);
+	if (!ok) {
 		hub_log(HUB_LOG_ERROR, "TLS: cannot give lws the certificate: "
 			"%s", ctx ? ssl_error() : "lws made no SSL_CTX");
 		return -1;
@@ -239,7 +255,7 @@ int hub_tls_install(struct hub_tls *t, void *ssl_ctx)
 
 int hub_tls_reload(struct hub_tls *t)
 {
-	struct pair p;
+	struct pair p, old;
 	char why[1024], what[400];
 
 	if (pair_load(t->cert_file, t->key_file, &p, why, sizeof(why))) {
@@ -247,9 +263,12 @@ int hub_tls_reload(struct hub_tls *t)
 			"in use is kept: %s", why);
 		return -1;
 	}
-	pair_free(&t->cur);
+	describe(p.cert, what, sizeof(what));
+	pthread_rwlock_wrlock(&t->lock);
+	old = t->cur;
 	t->cur = p;
-	describe(t->cur.cert, what, sizeof(what));
+	pthread_rwlock_unlock(&t->lock);
+	pair_free(&old);
 	hub_log(HUB_LOG_INFO, "TLS: reloaded %s (%s); new connections get it",
 		t->cert_file, what);
 	return 0;

@@ -20,7 +20,14 @@
  * are never acknowledged before their commit: `done` runs only after
  * feed returned, with the job's own status.
  *
- * Locking: one mutex guards both lists and the busy count; the writer
+ * Several service loops (server.c, --loops): each has an outlet of its
+ * own - its finished jobs, its busy count, its hooks - and a job goes
+ * back to the loop it came from (job->loop). Every committed append is
+ * news for every loop (each has its own subscribers of the queue): the
+ * writer leaves a note of (project, queue) in every other loop's outlet
+ * and wakes it too, so no loop waits for another to pass it on.
+ *
+ * Locking: one mutex guards the lists and the busy counts; the writer
  * sleeps on a condition variable. The writer knows neither lws nor the
  * server: it is given a feed and two hooks (writer.h) - `wake`, called on
  * the writer thread when jobs are ready to collect (the server calls
@@ -30,8 +37,10 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "log.h"
 #include "metrics.h"
 #include "req.h"
@@ -42,16 +51,32 @@
 #define GROUP_JOBS 1024
 #define GROUP_BYTES (16u << 20)
 
+/* A committed append of another loop: (project, queue) for `committed`. */
+struct note {
+	struct note *next;
+	size_t project_len;
+	char names[]; /* project \0 queue \0 */
+};
+
+/* One service loop's side of the writer. */
+struct outlet {
+	struct hub_job *finished, **finished_tail;
+	struct note *notes, **notes_tail;
+	unsigned busy;
+	bool woken; /* something came since the last wake (under lock) */
+	struct hub_writer_hooks hooks;
+};
+
 struct hub_writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct hub_job *pending, **pending_tail;
-	struct hub_job *finished, **finished_tail;
 	unsigned busy;
 	bool stop;
 	feed_t *feed;
-	struct hub_writer_hooks hooks;
+	unsigned n_loops;
+	struct outlet *out;
 	/* Scratch for group commits, writer thread only. */
 	feed_job_t group[GROUP_JOBS];
 	struct hub_job *batch[GROUP_JOBS];
@@ -119,17 +144,86 @@ static void run_group(struct hub_writer *w, struct hub_job **jobs, size_t n)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Hands jobs[0..n) back to the loop thread, which calls their done. */
+/* Whether a finished job is an append that stored something (one of
+ * repeats only - idempotency keys - stored nothing). */
+static bool stored_append(const struct hub_job *job)
+{
+	return job->areq && job->rc == 0 &&
+	       job->areq->n_dups < job->areq->n_msgs;
+}
+
+/* Leaves the news of a change of (project, queue) in every loop's outlet
+ * but from's (lock held). Out of memory, that loop's subscribers of the
+ * queue hear of it with the queue's next commit. */
+static void note_change(struct hub_writer *w, unsigned from,
+			const char *project, const char *queue)
+{
+	size_t p = strlen(project), q = strlen(queue);
+
+	for (unsigned i = 0; i < w->n_loops; i++) {
+		struct note *nt;
+
+		if (i == from)
+			continue;
+		nt = malloc(sizeof(*nt) + p + q + 2);
+		if (!nt)
+			continue;
+		nt->next = NULL;
+		nt->project_len = p;
+		memcpy(nt->names, project, p + 1);
+		memcpy(nt->names + p + 1, queue, q + 1);
+		*w->out[i].notes_tail = nt;
+		w->out[i].notes_tail = &nt->next;
+		w->out[i].woken = true;
+	}
+}
+
+/* Wakes the loops whose outlets got something (writer thread, or a
+ * loop's in hub_writer_notify: woken is only touched under the lock). */
+static void wake_marked(struct hub_writer *w)
+{
+	bool woken[HUB_LOOPS_MAX] = {false};
+
+	pthread_mutex_lock(&w->lock);
+	for (unsigned i = 0; i < w->n_loops; i++) {
+		woken[i] = w->out[i].woken;
+		w->out[i].woken = false;
+	}
+	pthread_mutex_unlock(&w->lock);
+	for (unsigned i = 0; i < w->n_loops; i++)
+		if (woken[i])
+			w->out[i].hooks.wake(w->out[i].hooks.arg);
+}
+
+void hub_writer_notify(struct hub_writer *w, unsigned from,
+		       const char *project, const char *queue)
+{
+	if (!w || w->n_loops < 2)
+		return;
+	pthread_mutex_lock(&w->lock);
+	note_change(w, from, project, queue);
+	pthread_mutex_unlock(&w->lock);
+	wake_marked(w);
+}
+
+/* Hands jobs[0..n) back to their loops' threads, which call their done,
+ * and tells the other loops of the appends. */
 static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
 {
 	pthread_mutex_lock(&w->lock);
 	for (size_t i = 0; i < n; i++) {
+		struct outlet *o = &w->out[jobs[i]->loop];
+
 		jobs[i]->next = NULL;
-		*w->finished_tail = jobs[i];
-		w->finished_tail = &jobs[i]->next;
+		*o->finished_tail = jobs[i];
+		o->finished_tail = &jobs[i]->next;
+		o->woken = true;
+		if (w->n_loops > 1 && stored_append(jobs[i]))
+			note_change(w, jobs[i]->loop, jobs[i]->areq->project,
+				    jobs[i]->areq->queue);
 	}
 	pthread_mutex_unlock(&w->lock);
-	w->hooks.wake(w->hooks.arg);
+	wake_marked(w);
 }
 
 /*
@@ -190,25 +284,37 @@ static void *writer_main(void *arg)
 }
 
 struct hub_writer *hub_writer_start(feed_t *feed,
-				    const struct hub_writer_hooks *hooks)
+				    const struct hub_writer_hooks *hooks,
+				    unsigned n_loops)
 {
 	struct hub_writer *w = calloc(1, sizeof(*w));
 
-	if (!w)
-		return NULL;
+	if (!w || !n_loops || n_loops > HUB_LOOPS_MAX)
+		goto fail;
+	w->out = calloc(n_loops, sizeof(*w->out));
+	if (!w->out)
+		goto fail;
 	w->feed = feed;
-	w->hooks = *hooks;
+	w->n_loops = n_loops;
+	for (unsigned i = 0; i < n_loops; i++) {
+		w->out[i].hooks = hooks[i];
+		w->out[i].finished_tail = &w->out[i].finished;
+		w->out[i].notes_tail = &w->out[i].notes;
+	}
 	w->pending_tail = &w->pending;
-	w->finished_tail = &w->finished;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w)) {
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);
-		free(w);
-		return NULL;
+		goto fail;
 	}
 	return w;
+fail:
+	if (w)
+		free(w->out);
+	free(w);
+	return NULL;
 }
 
 void hub_writer_stop(struct hub_writer *w)
@@ -226,31 +332,41 @@ void hub_writer_stop(struct hub_writer *w)
 			w->counts.appends, w->counts.commits,
 			(double)w->counts.jobs / (double)w->counts.commits);
 	/* Everything ran; hand the contexts back for freeing. */
-	hub_writer_collect(w);
+	for (unsigned i = 0; i < w->n_loops; i++)
+		hub_writer_collect(w, i);
 	pthread_cond_destroy(&w->wake);
 	pthread_mutex_destroy(&w->lock);
+	free(w->out);
 	free(w);
 }
 
 void hub_writer_submit(struct hub_writer *w, struct hub_job *job)
 {
 	job->next = NULL;
+	if (job->loop >= w->n_loops)
+		job->loop = 0;
 	pthread_mutex_lock(&w->lock);
 	*w->pending_tail = job;
 	w->pending_tail = &job->next;
 	w->busy++;
+	w->out[job->loop].busy++;
 	pthread_cond_signal(&w->wake);
 	pthread_mutex_unlock(&w->lock);
 }
 
-void hub_writer_collect(struct hub_writer *w)
+void hub_writer_collect(struct hub_writer *w, unsigned loop)
 {
+	struct outlet *o = &w->out[loop];
 	struct hub_job *list;
+	struct note *notes;
 
 	pthread_mutex_lock(&w->lock);
-	list = w->finished;
-	w->finished = NULL;
-	w->finished_tail = &w->finished;
+	list = o->finished;
+	o->finished = NULL;
+	o->finished_tail = &o->finished;
+	notes = o->notes;
+	o->notes = NULL;
+	o->notes_tail = &o->notes;
 	pthread_mutex_unlock(&w->lock);
 	while (list) {
 		struct hub_job *job = list;
@@ -258,14 +374,14 @@ void hub_writer_collect(struct hub_writer *w)
 
 		list = list->next;
 		/* A committed append changed its queue: tell its subscribers
-		 * (before answering the publisher: they are independent). One
-		 * of repeats only (idempotency keys) stored nothing. */
-		if (job->areq && job->rc == 0 &&
-		    job->areq->n_dups < job->areq->n_msgs) {
+		 * (before answering the publisher: they are independent). */
+		if (stored_append(job)) {
 			hub_metrics_posted(job->areq->n_msgs -
 					   job->areq->n_dups);
-			if (w->hooks.committed)
-				w->hooks.committed(w->hooks.arg, job->areq);
+			if (o->hooks.committed)
+				o->hooks.committed(o->hooks.arg,
+						   job->areq->project,
+						   job->areq->queue);
 		}
 		if (r)
 			r->transport->job_back(r);
@@ -274,8 +390,22 @@ void hub_writer_collect(struct hub_writer *w)
 			r->transport->resume(r);
 		pthread_mutex_lock(&w->lock);
 		w->busy--;
+		o->busy--;
 		pthread_mutex_unlock(&w->lock);
 		free(job);
+	}
+	/* The other loops' news after this loop's own jobs: a job of the
+	 * same group that found its queue empty and now waits on it must
+	 * be waiting when the news comes (an append before it in the group
+	 * it would have seen). A late wake is only a look for nothing. */
+	while (notes) {
+		struct note *nt = notes;
+
+		notes = nt->next;
+		if (o->hooks.committed)
+			o->hooks.committed(o->hooks.arg, nt->names,
+					   nt->names + nt->project_len + 1);
+		free(nt);
 	}
 }
 
@@ -307,6 +437,7 @@ static void submit(struct hub_req *r, hub_run_fn run, hub_solo_fn solo,
 	job->done = done;
 	job->ctx = ctx;
 	job->now_ms = r->now_ms;
+	job->loop = r->loop;
 	r->transport->job_out(r, job);
 	hub_writer_submit(r->writer, job);
 }
@@ -334,6 +465,16 @@ unsigned hub_writer_busy(struct hub_writer *w)
 
 	pthread_mutex_lock(&w->lock);
 	busy = w->busy;
+	pthread_mutex_unlock(&w->lock);
+	return busy;
+}
+
+unsigned hub_writer_busy_loop(struct hub_writer *w, unsigned loop)
+{
+	unsigned busy;
+
+	pthread_mutex_lock(&w->lock);
+	busy = loop < w->n_loops ? w->out[loop].busy : 0;
 	pthread_mutex_unlock(&w->lock);
 	return busy;
 }

@@ -60,6 +60,9 @@ struct hub_job {
 	void *ctx;
 	uint64_t now_ms;
 	int rc;
+	/* The service loop the job came from, which its done() runs on
+	 * (server.c: --loops); 0 with one loop. */
+	unsigned loop;
 };
 
 /* What the writer calls outside itself (it knows neither lws nor the
@@ -68,27 +71,39 @@ struct hub_writer_hooks {
 	/* Writer thread: finished jobs wait; make the loop thread call
 	 * hub_writer_collect() soon (e.g. lws_cancel_service()). */
 	void (*wake)(void *arg);
-	/* Loop thread, from hub_writer_collect(): an append committed,
-	 * before its done() runs (e.g. wake the queue's subscribers). May
-	 * be NULL. */
-	void (*committed)(void *arg, const feed_append_req_t *areq);
+	/* Loop thread, from hub_writer_collect(): an append to (project,
+	 * queue) committed - on every loop, the one that sent it before
+	 * its done() runs (e.g. wake the queue's subscribers). May be
+	 * NULL. */
+	void (*committed)(void *arg, const char *project, const char *queue);
 	void *arg;
 };
 
 /* Starts the writer thread on `feed` (borrowed: it must outlive the
- * writer). NULL when the thread cannot start. */
+ * writer) for n_loops service loops (at least 1): hooks[i] are loop i's,
+ * copied. NULL when the thread cannot start. */
 struct hub_writer *hub_writer_start(feed_t *feed,
-				    const struct hub_writer_hooks *hooks);
-/* Finishes every submitted job (their done() runs, on this thread), then
- * stops the thread and frees w. NULL ok. */
+				    const struct hub_writer_hooks *hooks,
+				    unsigned n_loops);
+/* Finishes every submitted job, then stops the thread, calls every
+ * loop's done()s on this thread (so every loop thread must have ended)
+ * and frees w. NULL ok. */
 void hub_writer_stop(struct hub_writer *w);
-/* Any thread that owns the job; the writer owns it until collected. */
+/* Any thread that owns the job; the writer owns it until collected.
+ * job->loop names the loop it goes back to. */
 void hub_writer_submit(struct hub_writer *w, struct hub_job *job);
-/* Loop thread: calls `done` for every finished job (from the lws
- * EVENT_WAIT_CANCELLED callback), then frees the job. */
-void hub_writer_collect(struct hub_writer *w);
-/* Jobs submitted and not yet collected. */
+/* Loop `loop`'s thread: tells it the appends of other loops that
+ * committed (hooks.committed), then calls `done` for every finished job
+ * of its own (from the lws EVENT_WAIT_CANCELLED callback) and frees it. */
+void hub_writer_collect(struct hub_writer *w, unsigned loop);
+/* Any loop's thread: (project, queue) changed outside an append (a claim
+ * released, messages moved): tells every loop but `from` through its
+ * committed hook, as for an append. No-op with one loop. */
+void hub_writer_notify(struct hub_writer *w, unsigned from,
+		       const char *project, const char *queue);
+/* Jobs submitted and not yet collected: all of them, and loop's. */
 unsigned hub_writer_busy(struct hub_writer *w);
+unsigned hub_writer_busy_loop(struct hub_writer *w, unsigned loop);
 /* What group commit achieved so far: jobs run in groups, of which
  * appends, and the commits they shared. */
 struct hub_writer_counts {

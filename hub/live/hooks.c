@@ -22,7 +22,15 @@
  *
  * A confirmation (hub_hooks_confirmation) is a "control" message: sent
  * ahead of the log, never moving the marker.
+ *
+ * Threads: the deliverer lives on the thread that made it (the server's
+ * loop 0). With several service loops (--loops) the API's writes on the
+ * other loops still tell it of their commits: hub_hooks_reload() and
+ * hub_hooks_confirmation() called on another thread leave a letter in a
+ * locked mailbox and wake its loop (lws_cancel_service), which reads it
+ * in hub_hooks_collect().
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +89,18 @@ struct hub_hooks {
 	/* Drops the hooks whose ttl passed while idle (nothing woke them). */
 	lws_sorted_usec_list_t sweep;
 	struct hub_hooks_counts counts;
+	pthread_t owner;          /* the loop thread it lives on */
+	pthread_mutex_t mail_lock;
+	struct letter *mail, **mail_tail; /* from other threads */
+};
+
+/* A call made on another thread, for the owner's loop to make. */
+struct letter {
+	struct letter *next;
+	bool confirmation, unsubscribed;
+	char project[FEED_PROJECT_MAX + 1];
+	char queue[FEED_NAME_MAX + 1];
+	char id[FEED_SUB_ID_LEN + 1];
 };
 
 static void hook_kick(struct hook *k);
@@ -200,7 +220,65 @@ struct hub_hooks *hub_hooks_new(struct lws_context *ctx, feed_t *feed,
 	h->subs = subs;
 	h->cfg = cfg;
 	h->t = *t;
+	h->owner = pthread_self();
+	pthread_mutex_init(&h->mail_lock, NULL);
+	h->mail_tail = &h->mail;
 	return h;
+}
+
+/* Off the owner's thread: posts the call; true when it was posted (or
+ * dropped for want of memory: said in the log). */
+static bool mail_post(struct hub_hooks *h, const char *project,
+		      const char *queue, const char *id, bool unsubscribed)
+{
+	struct letter *l;
+
+	if (pthread_equal(h->owner, pthread_self()))
+		return false;
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		hub_log(HUB_LOG_ERROR, "webhooks: out of memory: the "
+			"subscriptions of %s are read again at the next "
+			"change", queue);
+		return true;
+	}
+	snprintf(l->project, sizeof(l->project), "%s", project);
+	snprintf(l->queue, sizeof(l->queue), "%s", queue);
+	if (id) {
+		l->confirmation = true;
+		l->unsubscribed = unsubscribed;
+		snprintf(l->id, sizeof(l->id), "%s", id);
+	}
+	pthread_mutex_lock(&h->mail_lock);
+	*h->mail_tail = l;
+	h->mail_tail = &l->next;
+	pthread_mutex_unlock(&h->mail_lock);
+	lws_cancel_service(h->ctx);
+	return true;
+}
+
+void hub_hooks_collect(struct hub_hooks *h)
+{
+	struct letter *list;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mail_lock);
+	list = h->mail;
+	h->mail = NULL;
+	h->mail_tail = &h->mail;
+	pthread_mutex_unlock(&h->mail_lock);
+	while (list) {
+		struct letter *l = list;
+
+		list = l->next;
+		if (l->confirmation)
+			hub_hooks_confirmation(h, l->project, l->queue, l->id,
+					       l->unsubscribed);
+		else
+			hub_hooks_reload(h, l->project, l->queue);
+		free(l);
+	}
 }
 
 /* Every minute: a subscription whose ttl passed goes from memory too
@@ -257,6 +335,13 @@ void hub_hooks_free(struct hub_hooks *h)
 		return;
 	while (h->all.head)
 		hook_free(lws_container_of(h->all.head, struct hook, node));
+	while (h->mail) {
+		struct letter *l = h->mail;
+
+		h->mail = l->next;
+		free(l);
+	}
+	pthread_mutex_destroy(&h->mail_lock);
 	free(h);
 }
 
@@ -273,7 +358,7 @@ void hub_hooks_reload(struct hub_hooks *h, const char *project,
 	feed_subs_t list;
 	int rc;
 
-	if (!h || h->stopping)
+	if (!h || h->stopping || mail_post(h, project, queue, NULL, false))
 		return;
 	rc = feed_sub_list(h->feed, project, queue, NULL, 0, hub_now_ms(),
 			   &list);
@@ -687,13 +772,15 @@ void hub_hooks_confirmation(struct hub_hooks *h, const char *project,
 			    const char *queue, const char *id,
 			    bool unsubscribed)
 {
-	struct hook *k = h && !h->stopping ? hook_find(h, project, queue, id)
-					   : NULL;
+	struct hook *k;
 	const struct hub_config *cfg = h ? h->cfg : NULL;
 	char path[256], sig[65], expires[32];
 	uint64_t ttl_s;
 	json_t *doc;
 
+	if (!h || h->stopping || mail_post(h, project, queue, id, unsubscribed))
+		return;
+	k = hook_find(h, project, queue, id);
 	if (!k)
 		return;
 	if (!cfg->signing_key[0]) {

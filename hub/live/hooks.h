@@ -72,15 +72,21 @@ void hub_hooks_stop(struct hub_hooks *h);
 void hub_hooks_free(struct hub_hooks *h);
 
 /* A write to (project, queue)'s subscriptions committed (or the queue was
- * deleted or purged): read them again from LMDB. NULL h: no-op. */
+ * deleted or purged): read them again from LMDB. NULL h: no-op. Any
+ * thread (off the deliverer's, it is posted: hub_hooks_collect). */
 void hub_hooks_reload(struct hub_hooks *h, const char *project,
 		      const char *queue);
 /* Sends the subscriber of `id` Zaqar's SubscriptionConfirmation (or, with
  * unsubscribed, UnsubscribeConfirmation) message, with a pre-signed URL
- * for its confirm resource, ahead of any message. NULL h: no-op. */
+ * for its confirm resource, ahead of any message. NULL h: no-op. Any
+ * thread, as hub_hooks_reload. */
 void hub_hooks_confirmation(struct hub_hooks *h, const char *project,
 			    const char *queue, const char *id,
 			    bool unsubscribed);
+/* The deliverer's loop thread, when its loop is woken (EVENT_WAIT_
+ * CANCELLED): makes the reload and confirmation calls other threads
+ * posted to it (several service loops). NULL h: no-op. */
+void hub_hooks_collect(struct hub_hooks *h);
 /* The transport's answer to a post: the HTTP status, or 0 when it failed
  * before one (no connection, refused by the allowlist, timed out). */
 void hub_hooks_posted(struct hub_hooks *h, void *token, int status);

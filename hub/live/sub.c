@@ -68,8 +68,6 @@
 #define NBUCKETS_MIN 1024u /* a power of two */
 #define DUE_STEP_MS 1000   /* real time between looks at the API clock */
 #define WAKE_BUDGET 256    /* subscribers woken per loop pass */
-#define TAIL_QUEUE_MAX (8u << 20)  /* bytes of one queue's shared tail */
-#define TAIL_TOTAL_MAX (64u << 20) /* bytes of all shared tails */
 
 struct hub_subq {
 	struct hub_subq *next; /* in its bucket */
@@ -87,8 +85,12 @@ struct hub_subs {
 	struct lws_context *ctx;
 	struct hub_subq **buckets;
 	size_t nbuckets, nq;     /* buckets (a power of two), queue entries */
-	size_t count;            /* subscribers attached */
-	size_t by_kind[HUB_SUB_KINDS]; /* of them, by hub_sub.kind */
+	/* Subscribers attached, in all, by hub_sub.kind: `own`, or the
+	 * server's totals over its loops (hub_subs_share_totals). */
+	struct hub_sub_totals own, *totals;
+	/* Tells the other loops' registries (hub_subs_set_relay). */
+	void (*relay)(void *arg, const char *project, const char *queue);
+	void *relay_arg;
 	struct hub_tail_pool pool;
 	lws_dll2_owner_t ready;  /* due a wake, oldest first */
 	lws_sorted_usec_list_t pump;
@@ -198,8 +200,11 @@ int hub_sub_attach(struct hub_subs *s, struct hub_sub *sub,
 	}
 	lws_dll2_add_tail(&sub->node, &q->subs);
 	sub->q = q;
-	s->count++;
-	s->by_kind[sub->kind < HUB_SUB_KINDS ? sub->kind : HUB_SUB_OTHER]++;
+	atomic_fetch_add_explicit(&s->totals->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->totals->by_kind[sub->kind < HUB_SUB_KINDS
+							  ? sub->kind
+							  : HUB_SUB_OTHER],
+				  1, memory_order_relaxed);
 	return 0;
 }
 
@@ -213,8 +218,11 @@ void hub_sub_detach(struct hub_subs *s, struct hub_sub *sub)
 	if (!lws_dll2_is_detached(&sub->ready))
 		lws_dll2_remove(&sub->ready);
 	sub->q = NULL;
-	s->count--;
-	s->by_kind[sub->kind < HUB_SUB_KINDS ? sub->kind : HUB_SUB_OTHER]--;
+	atomic_fetch_sub_explicit(&s->totals->count, 1, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&s->totals->by_kind[sub->kind < HUB_SUB_KINDS
+							  ? sub->kind
+							  : HUB_SUB_OTHER],
+				  1, memory_order_relaxed);
 	subq_release(s, q);
 }
 
@@ -362,12 +370,39 @@ void hub_subs_tail_limits(struct hub_subs *s, size_t queue_max,
 
 size_t hub_sub_count(const struct hub_subs *s)
 {
-	return s ? s->count : 0;
+	return s ? atomic_load_explicit(&s->totals->count,
+					memory_order_relaxed)
+		 : 0;
 }
 
 size_t hub_sub_count_kind(const struct hub_subs *s, enum hub_sub_kind kind)
 {
-	return s && kind < HUB_SUB_KINDS ? s->by_kind[kind] : 0;
+	return s && kind < HUB_SUB_KINDS
+		       ? atomic_load_explicit(&s->totals->by_kind[kind],
+					      memory_order_relaxed)
+		       : 0;
+}
+
+void hub_subs_share_totals(struct hub_subs *s, struct hub_sub_totals *t)
+{
+	s->totals = t;
+}
+
+void hub_subs_set_relay(struct hub_subs *s,
+			void (*relay)(void *arg, const char *project,
+				      const char *queue),
+			void *arg)
+{
+	s->relay = relay;
+	s->relay_arg = arg;
+}
+
+void hub_sub_notify_all(struct hub_subs *s, const char *project,
+			const char *queue)
+{
+	hub_sub_notify(s, project, queue);
+	if (s && s->relay)
+		s->relay(s->relay_arg, project, queue);
 }
 
 struct hub_subs *hub_subs_new(struct lws_context *ctx)
@@ -377,10 +412,11 @@ struct hub_subs *hub_subs_new(struct lws_context *ctx)
 	if (!s)
 		return NULL;
 	s->ctx = ctx;
+	s->totals = &s->own;
 	s->nbuckets = NBUCKETS_MIN;
 	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
-	s->pool.max_bytes = TAIL_TOTAL_MAX;
-	s->pool.queue_max = TAIL_QUEUE_MAX;
+	s->pool.max_bytes = HUB_TAIL_TOTAL_MAX;
+	s->pool.queue_max = HUB_TAIL_QUEUE_MAX;
 	if (!s->buckets) {
 		free(s);
 		return NULL;

@@ -10,6 +10,7 @@
 #define HERALD_HUB_LIVE_SUB_H
 
 #include <libwebsockets.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,12 +82,35 @@ void hub_sub_wake_at(struct hub_sub *sub, uint64_t wake_ms);
  */
 struct hub_tail *hub_sub_tail(struct hub_sub *sub, feed_t *feed);
 /* Bytes the shared tails may hold: per queue and in total (defaults
- * 8 MiB and 64 MiB; tests set small ones). */
+ * below; tests set small ones; the server's loops share them out). */
+#define HUB_TAIL_QUEUE_MAX (8u << 20)
+#define HUB_TAIL_TOTAL_MAX (64u << 20)
 void hub_subs_tail_limits(struct hub_subs *subs, size_t queue_max,
 			  size_t total_max);
-/* Subscribers attached. */
+/* Subscribers attached: of this registry, or of every registry sharing
+ * its totals (several loops; any thread may read them). */
 size_t hub_sub_count(const struct hub_subs *subs);
 /* Subscribers of one kind attached: O(1). */
 size_t hub_sub_count_kind(const struct hub_subs *subs, enum hub_sub_kind kind);
+
+/* Counts that several registries (one per service loop, server.c) add
+ * to: hub_sub_count and hub_sub_count_kind tell the sum. */
+struct hub_sub_totals {
+	_Atomic size_t count;
+	_Atomic size_t by_kind[HUB_SUB_KINDS];
+};
+/* Makes subs count into t (borrowed: it outlives subs), from now on:
+ * before anything attaches. */
+void hub_subs_share_totals(struct hub_subs *subs, struct hub_sub_totals *t);
+/* Sets how a change of a queue that is no append (those the writer
+ * tells every loop of) reaches the other loops' registries: relay(arg,
+ * project, queue), called by hub_sub_notify_all. */
+void hub_subs_set_relay(struct hub_subs *subs,
+			void (*relay)(void *arg, const char *project,
+				      const char *queue),
+			void *arg);
+/* hub_sub_notify here, and on the other loops through the relay. */
+void hub_sub_notify_all(struct hub_subs *subs, const char *project,
+			const char *queue);
 
 #endif /* HERALD_HUB_LIVE_SUB_H */

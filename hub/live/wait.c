@@ -54,7 +54,7 @@ void hub_wait(struct hub_req *r, uint64_t wake_ms)
 void hub_notify_queue(struct hub_subs *subs, const char *project,
 		      const char *queue)
 {
-	hub_sub_notify(subs, project, queue);
+	hub_sub_notify_all(subs, project, queue);
 }
 
 void hub_stream(struct hub_req *r, const char *content_type,

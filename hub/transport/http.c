@@ -553,6 +553,7 @@ static struct http_req *req_new(struct lws *wsi, struct pss *pss,
 	h->pub.transport = &http_transport;
 	h->pub.srv = srv;
 	h->pub.writer = srv->writer;
+	h->pub.loop = srv->loop;
 	h->pub.subs = srv->subs;
 	h->pub.hooks = srv->hooks;
 	h->pub.feed = srv->feed;

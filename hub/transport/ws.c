@@ -18,8 +18,12 @@
  * WS_MAX_QUEUED_BYTES of their answers, wait to
  * be answered or written, so a client that sends without reading costs a
  * bounded amount of memory. Frames over the size limit get a 400 frame.
- * Idle connections are pinged by lws (info.retry_and_idle_policy in
- * server.c) and dropped when they stop answering.
+ * Idle connections are pinged and dropped when they stop answering by
+ * a coarse sweep per vhost (keepalive.h: lws's own validity timers cost
+ * O(connections) per pong): a ping after WS_PING_MS..2x of silence, the
+ * hangup after WS_HANGUP_MS..+WS_PING_MS, on the API clock (hub_now_ms:
+ * tests move it; a wall-clock jump forward pings and may drop the silent
+ * connections early - they reconnect and resume from their markers).
  *
  * Drain (SIGTERM, HUB_CALLBACK_DRAIN): every connection is woken; once
  * the answers to its actions are written it is closed with 1001 (going
@@ -37,6 +41,7 @@
 #include "cors.h"
 #include "buf.h"
 #include "metrics.h"
+#include "transport/keepalive.h"
 #include "transport/ws_conn.h"
 
 #define WS_MAX_QUEUED 32        /* actions waiting: then stop reading */
@@ -45,13 +50,52 @@
 #define WS_FRAME_SLACK 65536    /* request frames: post size + this */
 #define WS_FRAME_KEEP (256u << 10) /* the frame buffer kept between writes */
 
+#define WS_PING_MS 30000       /* idle this long: a ping */
+#define WS_HANGUP_MS 75000     /* idle this long: hung up */
+#define WS_KA_TICK_MS 1000     /* the sweep's step */
+
 struct pss {
 	struct hub_ws_conn *c;
 };
 
-/* Connections of this transport (one server a process): added to the
- * server's in-flight count when it drains. */
-static unsigned open_conns;
+/* The vhost's (so the loop's) part: its connections' idle sweep. */
+struct ws_vhd {
+	struct hub_ka ka;
+	lws_sorted_usec_list_t sul;
+	struct lws_context *ctx;
+};
+
+static void ka_ping(struct hub_ka_conn *k, void *arg)
+{
+	struct hub_ws_conn *c = lws_container_of(k, struct hub_ws_conn, ka);
+
+	(void)arg;
+	c->ping_due = true;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void ka_hangup(struct hub_ka_conn *k, void *arg)
+{
+	struct hub_ws_conn *c = lws_container_of(k, struct hub_ws_conn, ka);
+
+	(void)arg;
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void ka_tick(lws_sorted_usec_list_t *sul)
+{
+	struct ws_vhd *v = lws_container_of(sul, struct ws_vhd, sul);
+
+	hub_ka_sweep(&v->ka, hub_now_ms());
+	lws_sul_schedule(v->ctx, 0, &v->sul, ka_tick,
+			 WS_KA_TICK_MS * LWS_US_PER_MS);
+}
+
+static struct ws_vhd *vhd_of(struct lws *wsi)
+{
+	return lws_protocol_vh_priv_get(lws_get_vhost(wsi),
+					lws_get_protocol(wsi));
+}
 
 /* Writes one text frame (text is LWS_PRE + len): one per WRITEABLE
  * callback. -1: drop the connection. */
@@ -161,6 +205,7 @@ static void action_queue(struct hub_ws_conn *c, json_t *doc, const char *error,
 	a->ready_fn = action_ready;
 	a->pub.srv = c->srv;
 	a->pub.writer = c->srv->writer;
+	a->pub.loop = c->srv->loop;
 	a->pub.subs = c->srv->subs;
 	a->pub.hooks = c->srv->hooks;
 	a->pub.feed = c->srv->feed;
@@ -275,6 +320,18 @@ static int on_writeable(struct hub_ws_conn *c)
 				 (unsigned char *)why, sizeof(why) - 1);
 		return -1;
 	}
+	if (c->ping_due) { /* the sweep's ping: this write's one frame */
+		/* With a payload: lws 4.1.6 hands an empty pong to nobody
+		 * (ops-ws.c), and the pong is what tells the sweep. */
+		unsigned char ping[LWS_PRE + 2];
+
+		c->ping_due = false;
+		memcpy(ping + LWS_PRE, "hb", 2);
+		if (lws_write(c->wsi, ping + LWS_PRE, 2, LWS_WRITE_PING) < 0)
+			return -1;
+		lws_callback_on_writable(c->wsi); /* whatever else waits */
+		return 0;
+	}
 	if (a && a->ready) {
 		if (!a->frame)
 			return -1; /* could not build it: no silent drop */
@@ -290,15 +347,15 @@ static int on_writeable(struct hub_ws_conn *c)
 		/* One frame for the first subscription that has one, built
 		 * in the loop's one frame buffer: lws copies what the socket
 		 * does not take, so no subscriber holds a buffer. */
-		static struct hub_buf frame;
+		struct hub_buf *frame = &c->srv->frame;
 		int rc;
 
-		hub_buf_reset(&frame, 0);
-		rc = hub_ws_sub_serve(c, &frame);
-		if (rc > 0 && send_text(c, frame.data, frame.len - LWS_PRE))
+		hub_buf_reset(frame, 0);
+		rc = hub_ws_sub_serve(c, frame);
+		if (rc > 0 && send_text(c, frame->data, frame->len - LWS_PRE))
 			rc = -1;
-		if (frame.cap > WS_FRAME_KEEP)
-			hub_buf_free(&frame); /* keep only a usual frame's room */
+		if (frame->cap > WS_FRAME_KEEP)
+			hub_buf_free(frame); /* keep only a usual frame's room */
 		if (rc < 0)
 			return -1;
 		/* It may have more: hub_ws_sub_pending() says, below. */
@@ -372,7 +429,10 @@ static int on_established(struct lws *wsi, struct pss *pss)
 	if (!c || c->srv->stopping)
 		return -1; /* upgraded after the drain began: not counted */
 	c->wsi = wsi;
-	open_conns++;
+	c->srv->ws_conns++;
+	c->ka_owner = vhd_of(wsi) ? &vhd_of(wsi)->ka : NULL;
+	if (c->ka_owner)
+		hub_ka_add(c->ka_owner, &c->ka, hub_now_ms());
 	/* The stream URL: one subscription, from the marker or from now. */
 	return c->stream.queue[0] ? hub_ws_stream_open(c) : 0;
 }
@@ -385,7 +445,9 @@ static void on_closed(struct pss *pss)
 		return;
 	pss->c = NULL;
 	if (c->wsi) { /* established: counted */
-		open_conns--;
+		c->srv->ws_conns--;
+		if (c->ka_owner)
+			hub_ka_remove(c->ka_owner, &c->ka);
 		if (c->srv->stopping)
 			c->srv->inflight--; /* counted at the drain */
 	}
@@ -416,7 +478,33 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 		return on_filter(wsi, pss, srv);
 	case LWS_CALLBACK_ESTABLISHED:
 		return on_established(wsi, pss);
+	case LWS_CALLBACK_PROTOCOL_INIT: {
+		struct ws_vhd *v = lws_protocol_vh_priv_zalloc(
+			lws_get_vhost(wsi), lws_get_protocol(wsi), sizeof(*v));
+
+		if (!v)
+			return -1;
+		v->ctx = lws_get_context(wsi);
+		hub_ka_init(&v->ka, WS_PING_MS, WS_HANGUP_MS, WS_KA_TICK_MS,
+			    ka_ping, ka_hangup, NULL);
+		lws_sul_schedule(v->ctx, 0, &v->sul, ka_tick,
+				 WS_KA_TICK_MS * LWS_US_PER_MS);
+		break;
+	}
+	case LWS_CALLBACK_PROTOCOL_DESTROY: {
+		struct ws_vhd *v = vhd_of(wsi);
+
+		if (v)
+			lws_sul_cancel(&v->sul);
+		break;
+	}
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (pss && pss->c && pss->c->ka_owner)
+			hub_ka_seen(&pss->c->ka, hub_now_ms());
+		break;
 	case LWS_CALLBACK_RECEIVE:
+		if (pss && pss->c && pss->c->ka_owner)
+			hub_ka_seen(&pss->c->ka, hub_now_ms());
 		hub_metrics_ws_bytes(len, 0);
 		return pss && pss->c ? on_receive(pss->c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -433,7 +521,7 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 		 * vhost): wake every connection, see the top. */
 		if (!srv)
 			break;
-		srv->inflight += open_conns;
+		srv->inflight += srv->ws_conns;
 		lws_callback_on_writable_all_protocol_vhost(
 			lws_get_vhost(wsi), lws_get_protocol(wsi));
 		break;

@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "transport/ws.h"
+#include "transport/keepalive.h"
 
 struct ws_sub; /* ws_sub.c */
 
@@ -46,6 +47,10 @@ struct hub_ws_conn {
 	bool rx_paused, in_run;
 	lws_dll2_owner_t subs;
 	struct ws_sub *rr;         /* round-robin: the last one served */
+	/* Idle checks (keepalive.h), once established: its vhost's sweep. */
+	struct hub_ka_conn ka;
+	struct hub_ka *ka_owner;
+	bool ping_due;             /* the sweep asked for a ping */
 };
 
 /* ------------------------------------------------------------- ws_sub.c */

@@ -181,6 +181,23 @@ void hh_show_log(const struct hh_server *s)
 	fclose(f);
 }
 
+static const char *loops_env(void)
+{
+	const char *v = getenv("HERALD_TEST_LOOPS");
+
+	return v && *v ? v : NULL;
+}
+
+static bool has_arg(const struct hh_server *s, const char *name)
+{
+	for (int i = 0; i < s->n_extra; i++)
+		if (strcmp(s->extra[i], name) == 0 ||
+		    (strncmp(s->extra[i], name, strlen(name)) == 0 &&
+		     s->extra[i][strlen(name)] == '='))
+			return true;
+	return false;
+}
+
 static void spawn(struct hh_server *s)
 {
 	const char *bin = getenv("HERALD_BIN");
@@ -207,6 +224,12 @@ static void spawn(struct hh_server *s)
 	argv[argc++] = "warn";
 	for (int i = 0; i < s->n_extra; i++)
 		argv[argc++] = s->extra[i];
+	/* HERALD_TEST_LOOPS=N runs every server with N service loops
+	 * (meson test --setup loops2), unless the test chose itself. */
+	if (loops_env() && !has_arg(s, "--loops")) {
+		argv[argc++] = "--loops";
+		argv[argc++] = (char *)loops_env();
+	}
 	argv[argc] = NULL;
 
 	fflush(stdout);

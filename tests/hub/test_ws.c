@@ -1143,7 +1143,8 @@ static void stalled_readers(struct hh_server *srv)
 		   "stalled WebSocket subscribers do not buffer the backlog "
 		   "(+%ld KiB)", after - before);
 	got_frames(&w[0], &g, 5, 5000);
-	is(g.n, 5, "and a stalled stream still flows when read");
+	/* At least: a write carries whatever is pending (coalesced). */
+	ok(g.n >= 5, "and a stalled stream still flows when read (%zu)", g.n);
 	for (int i = 0; i < N; i++)
 		wsc_close(&w[i]);
 	free(g.ids);

@@ -233,7 +233,7 @@ static void publish_and_read(struct hh_client *pub, struct swarm *sw,
 static void fanout(struct hh_server *srv, unsigned n_subs, unsigned msgs)
 {
 	struct fan f = {.n_subs = n_subs, .msgs = msgs};
-	struct swarm_cbs cbs = {on_up, on_text, on_down, &f};
+	struct swarm_cbs cbs = {on_up, on_text, on_down, &f, NULL};
 	struct hh_client pub;
 	struct hh_resp r = HH_RESP_INIT;
 	struct swarm *sw;

@@ -266,6 +266,14 @@ static bool send_control(struct swarm *s, struct conn *c, int op,
 	return send(c->fd, f, 6 + len, MSG_NOSIGNAL) == (ssize_t)(6 + len);
 }
 
+bool swarm_send(struct swarm *s, unsigned i, const char *text, size_t len)
+{
+	struct conn *c = &s->c[i];
+
+	return i < s->n && c->state == OPEN && len <= 125 &&
+	       send_control(s, c, 0x1, (const unsigned char *)text, len);
+}
+
 static bool msg_append(struct conn *c, const unsigned char *p, size_t len)
 {
 	if (c->msg_len + len > c->msg_cap) {
@@ -315,6 +323,9 @@ static bool on_frame(struct swarm *s, unsigned i, int op, bool fin,
 		if (fin) {
 			if (op == 0x1 && s->cbs.text)
 				s->cbs.text(s->cbs.arg, i, (const char *)p, len);
+			else if (op == 0x2 && s->cbs.binary)
+				s->cbs.binary(s->cbs.arg, i, (const char *)p,
+					      len);
 			return c->state == OPEN;
 		}
 		c->in_msg = true;
@@ -340,6 +351,9 @@ static bool on_frame(struct swarm *s, unsigned i, int op, bool fin,
 		if (c->msg_text && s->cbs.text)
 			s->cbs.text(s->cbs.arg, i, (const char *)c->msg,
 				    c->msg_len);
+		else if (!c->msg_text && s->cbs.binary)
+			s->cbs.binary(s->cbs.arg, i, (const char *)c->msg,
+				      c->msg_len);
 		if (c->state != OPEN)
 			return false;
 		free(c->msg);

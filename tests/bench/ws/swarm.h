@@ -32,6 +32,7 @@
 #ifndef HERALD_TEST_SWARM_H
 #define HERALD_TEST_SWARM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -49,6 +50,9 @@ struct swarm_cbs {
 	 * (`why` says which). It is not reopened. */
 	void (*down)(void *arg, unsigned i, const char *why);
 	void *arg;
+	/* A whole binary message of connection i, as text's; may be NULL
+	 * (binary messages are then dropped). */
+	void (*binary)(void *arg, unsigned i, const char *msg, size_t len);
 };
 
 /* n connections to 127.0.0.1:port. NULL when out of memory. */
@@ -61,6 +65,9 @@ void swarm_connect(struct swarm *s, unsigned i, const char *path);
 /* Waits up to timeout_ms (0: not at all) for events and handles them.
  * Returns the number handled, -1 when epoll fails. */
 int swarm_poll(struct swarm *s, int timeout_ms);
+/* Sends connection i (open) one text frame of at most 125 bytes: false
+ * when it cannot. */
+bool swarm_send(struct swarm *s, unsigned i, const char *text, size_t len);
 /* The epoll descriptor: readable when swarm_poll has something to do,
  * for a caller that waits on the swarm and on descriptors of its own. */
 int swarm_fd(const struct swarm *s);

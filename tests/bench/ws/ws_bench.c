@@ -6,7 +6,18 @@
  *
  *   ws_bench --herald PATH [--subs N] [--rate R] [--batch B]
  *            [--duration S] [--durability sync|nosync] [--sources K]
- *            [--perf FILE]
+ *            [--perf FILE] [--loops L1,L2,...] [--peer nats]
+ *
+ * --loops runs the whole measure once per Herald loop count (`herald
+ * serve --loops L`; default: one run, the server's default). --peer nats
+ * adds a run against Debian's nats-server (started here on loopback,
+ * WebSocket enabled, no TLS) with the same subscribers, rate and posts:
+ * subscribers speak NATS over WebSocket (CONNECT, SUB; messages come as
+ * MSG lines in binary frames, several to a frame or split across them),
+ * the publisher plain NATS over TCP, a post being its PUBs and a PING
+ * whose PONG stands for the answer (NATS handles a connection's commands
+ * in order). NATS core keeps no history and acknowledges nothing to disk:
+ * it is the delivery-speed peer. A table of every run closes the output.
  *
  * What it does, in order:
  *
@@ -79,15 +90,22 @@
 #define HIST_FINE 100000u   /* 10 us steps: 0 .. 1 s */
 #define HIST_COARSE 600000u /* 1 ms steps: 1 s .. 600 s */
 #define POST_HIST_MS 10000u /* posts' answer times: 1 ms steps to 10 s */
+#define PUB_MAX 1000        /* messages in one post, at most */
+#define PUB_MAX_BYTES (PUB_MAX * 160 + 64)
+
+#define MAX_RUNS 8
 
 struct opts {
 	const char *herald, *durability, *perf;
 	unsigned subs, rate, batch, duration, sources;
+	unsigned loops[MAX_RUNS], n_loops; /* --loops; 0: the default */
+	bool nats;                         /* --peer nats */
 };
 
 struct server {
 	pid_t pid;
-	int port;
+	int port;     /* Herald's HTTP, or NATS's client port */
+	int ws_port;  /* NATS's WebSocket port; Herald: port */
 	char dir[256];
 };
 
@@ -95,6 +113,19 @@ struct server {
 struct sub {
 	uint32_t next_seq;
 	uint32_t got;
+	/* NATS: bytes of a MSG a frame split, until the rest comes. */
+	char *pend;
+	size_t pend_len;
+};
+
+/* What a run found, for the closing table. */
+struct result {
+	char name[32];
+	unsigned subs;
+	double p50_ms, p99_ms;  /* from sending; < 0: not delivered */
+	unsigned post_p99_ms;
+	unsigned long long posts, failed;
+	double srv_cpu_pct, delivered_per_cpu_s, deliv_rate;
 };
 
 struct bench {
@@ -115,6 +146,9 @@ struct bench {
 	uint32_t post_ms[POST_HIST_MS + 1]; /* posts by answer time, 1 ms steps */
 	int port;
 	unsigned rate, batch, duration;
+	bool nats;
+	struct swarm *sw;
+	uint64_t nats_errors;
 };
 
 /* The q-quantile of the posts' answer times, ms (upper bound of its step). */
@@ -260,8 +294,11 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static void server_start(struct server *s, const struct opts *o)
+static void server_start(struct server *s, const struct opts *o,
+			 unsigned loops)
 {
+	char nloops[16];
+
 	const char *tmp = getenv("TMPDIR");
 	char data[320], log[320], line[256];
 	int out[2];
@@ -290,9 +327,10 @@ static void server_start(struct server *s, const struct opts *o)
 		if (err >= 0)
 			dup2(err, 2);
 		close(out[0]);
+		snprintf(nloops, sizeof(nloops), "%u", loops ? loops : 1);
 		execl(o->herald, o->herald, "serve", "--listen", "127.0.0.1:0",
 		      "--data", data, "--durability", o->durability,
-		      "--log-level", "warn", (char *)NULL);
+		      "--log-level", "warn", "--loops", nloops, (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
@@ -308,7 +346,85 @@ static void server_start(struct server *s, const struct opts *o)
 	line[n] = '\0';
 	if (sscanf(line, "listening on 127.0.0.1:%d", &s->port) != 1)
 		die("unexpected first line from the server: %s", line);
+	s->ws_port = s->port;
 	close(out[0]);
+}
+
+/* A free loopback port (bound, read, closed: nats-server takes it). */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len))
+		die("cannot find a free port: %s", strerror(errno));
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static bool port_open(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* nats-server on loopback: client port and WebSocket (no TLS). */
+static void nats_start(struct server *s)
+{
+	const char *tmp = getenv("TMPDIR");
+	char conf[320], log[320];
+	FILE *f;
+
+	snprintf(s->dir, sizeof(s->dir), "%s/ws-bench-nats-XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(s->dir))
+		die("mkdtemp: %s", strerror(errno));
+	snprintf(conf, sizeof(conf), "%s/nats.conf", s->dir);
+	snprintf(log, sizeof(log), "%s/stderr.log", s->dir);
+	s->port = free_port();
+	s->ws_port = free_port();
+	f = fopen(conf, "w");
+	if (!f)
+		die("cannot write %s", conf);
+	fprintf(f, "listen: \"127.0.0.1:%d\"\nmax_connections: 1000000\n"
+		"websocket {\n  listen: \"127.0.0.1:%d\"\n  no_tls: true\n}\n",
+		s->port, s->ws_port);
+	fclose(f);
+	current = s;
+	atexit(at_exit);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	s->pid = fork();
+	if (s->pid < 0)
+		die("fork: %s", strerror(errno));
+	if (s->pid == 0) {
+		int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (err >= 0) {
+			dup2(err, 1);
+			dup2(err, 2);
+		}
+		execlp("nats-server", "nats-server", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 1500 && !(port_open(s->port) &&
+				      port_open(s->ws_port)); i++)
+		poll(NULL, 0, 10);
+	if (!port_open(s->port) || !port_open(s->ws_port))
+		die("nats-server did not start (see %s)", log);
 }
 
 /* ----------------------------------------------------- a small HTTP POST */
@@ -389,6 +505,78 @@ static int http_post(int fd, const char *body, size_t len, char *resp,
 	return status;
 }
 
+/* ------------------------------------------------------------ NATS */
+
+/* Reads fd until a line starting with `want` came; false on EOF. The
+ * lines before (INFO, +OK) are dropped. */
+static bool nats_await(int fd, const char *want)
+{
+	char buf[8192];
+	size_t got = 0;
+
+	for (;;) {
+		char *nl;
+		ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+		buf[got] = '\0';
+		while ((nl = strstr(buf, "\r\n"))) {
+			bool hit = strncmp(buf, want, strlen(want)) == 0;
+
+			if (strncmp(buf, "-ERR", 4) == 0)
+				fprintf(stderr, "ws_bench: nats: %.*s\n",
+					(int)(nl - buf), buf);
+			got -= (size_t)(nl + 2 - buf);
+			memmove(buf, nl + 2, got + 1);
+			if (hit)
+				return true;
+		}
+		if (got == sizeof(buf) - 1)
+			got = 0; /* a long INFO: its end is what counts */
+	}
+}
+
+static int nats_connect(int port)
+{
+	static const char hello[] = "CONNECT {\"verbose\":false,"
+				    "\"pedantic\":false}\r\n";
+	int fd = http_connect(port);
+
+	if (!nats_await(fd, "INFO") ||
+	    send(fd, hello, sizeof(hello) - 1, MSG_NOSIGNAL) < 0)
+		die("nats-server did not greet the publisher");
+	return fd;
+}
+
+/*
+ * The NATS post of the messages in body (the JSON of a Herald post):
+ * a PUB per message, then PING; the PONG is its answer. 201 or -1.
+ */
+static int nats_post(int fd, const char *body, size_t len)
+{
+	static char out[PUB_MAX_BYTES];
+	const char *p = strstr(body, "{\"body\": "), *end = body + len;
+	size_t n = 0;
+
+	while (p && p < end) {
+		const char *m = p + 9, *e = strstr(m, "}}");
+
+		if (!e)
+			break;
+		e++; /* the message's body ends with its first '}' */
+		n += (size_t)snprintf(out + n, sizeof(out) - n,
+				      "PUB " QUEUE " %zu\r\n%.*s\r\n",
+				      (size_t)(e - m), (int)(e - m), m);
+		p = strstr(e, "{\"body\": ");
+	}
+	n += (size_t)snprintf(out + n, sizeof(out) - n, "PING\r\n");
+	if (send(fd, out, n, MSG_NOSIGNAL) != (ssize_t)n)
+		return -1;
+	return nats_await(fd, "PONG") ? 201 : -1;
+}
+
 /* ------------------------------------------------------------ publisher */
 
 /*
@@ -399,12 +587,11 @@ static int http_post(int fd, const char *body, size_t len, char *resp,
  * offered rate stays the same. Each message's body has its due time and
  * the time its post was written.
  */
-#define PUB_MAX 1000
 
 static void *publisher(void *arg)
 {
 	struct bench *b = arg;
-	int fd = http_connect(b->port);
+	int fd = b->nats ? nats_connect(b->port) : http_connect(b->port);
 	size_t cap = (size_t)PUB_MAX * 96 + 64;
 	char *body = malloc(cap);
 	double t0 = mono_s();
@@ -448,7 +635,8 @@ static void *publisher(void *arg)
 								b->rate),
 				(unsigned long long)sent);
 		len += (size_t)snprintf(body + len, cap - len, "]}");
-		st = http_post(fd, body, len, NULL, 0);
+		st = b->nats ? nats_post(fd, body, len)
+			     : http_post(fd, body, len, NULL, 0);
 		t1 = real_us();
 		if (st != 201) {
 			b->post_fail++;
@@ -530,17 +718,12 @@ static bool number_after(const char **p, const char *end, const char *key,
 	return true;
 }
 
-static void on_text(void *arg, unsigned i, const char *text, size_t len)
+/* The messages of one frame (Herald) or one MSG's payload (NATS). */
+static void scan(struct bench *b, struct sub *s, const char *text, size_t len)
 {
-	struct bench *b = arg;
-	struct sub *s = &b->sub[i];
 	const char *p = text, *end = text + len;
 	uint64_t seq, due, sent;
 
-	if (len > 12 && memmem(text, len < 40 ? len : 40, "\"gap\"", 5)) {
-		b->gaps++;
-		return;
-	}
 	if (!b->now_us)
 		b->now_us = real_us();
 	while (number_after(&p, end, "\"seq\"", 5, &seq)) {
@@ -559,6 +742,86 @@ static void on_text(void *arg, unsigned i, const char *text, size_t len)
 		hist_add(b->hist_due, &b->due_max_us,
 			 b->now_us > due ? b->now_us - due : 0);
 	}
+}
+
+static void on_text(void *arg, unsigned i, const char *text, size_t len)
+{
+	struct bench *b = arg;
+
+	if (len > 12 && memmem(text, len < 40 ? len : 40, "\"gap\"", 5)) {
+		b->gaps++;
+		return;
+	}
+	scan(b, &b->sub[i], text, len);
+}
+
+/* NATS: the whole MSG units in p[0..len); returns the bytes used. */
+static size_t nats_units(struct bench *b, unsigned i, const char *p,
+			 size_t len)
+{
+	size_t off = 0;
+
+	for (;;) {
+		const char *line = p + off,
+			   *nl = memmem(line, len - off, "\r\n", 2);
+		size_t llen;
+
+		if (!nl)
+			return off;
+		llen = (size_t)(nl - line);
+		if (llen > 4 && memcmp(line, "MSG ", 4) == 0) {
+			const char *sp = memrchr(line, ' ', llen);
+			size_t plen = sp ? strtoul(sp + 1, NULL, 10) : 0;
+
+			if (len - off < llen + 2 + plen + 2)
+				return off; /* the rest comes in a next frame */
+			scan(b, &b->sub[i], nl + 2, plen);
+			off += llen + 2 + plen + 2;
+			continue;
+		}
+		if (llen == 4 && memcmp(line, "PING", 4) == 0)
+			swarm_send(b->sw, i, "PONG\r\n", 6);
+		else if (llen >= 4 && memcmp(line, "-ERR", 4) == 0 &&
+			 !b->nats_errors++)
+			fprintf(stderr, "ws_bench: nats subscriber: %.*s\n",
+				(int)llen, line);
+		off += llen + 2;
+	}
+}
+
+static void on_binary(void *arg, unsigned i, const char *data, size_t len)
+{
+	struct bench *b = arg;
+	struct sub *s = &b->sub[i];
+	size_t used;
+
+	if (!s->pend_len) {
+		used = nats_units(b, i, data, len);
+		if (used == len)
+			return;
+		data += used;
+		len -= used;
+	}
+	s->pend = realloc(s->pend, s->pend_len + len);
+	if (!s->pend)
+		die("out of memory");
+	memcpy(s->pend + s->pend_len, data, len);
+	s->pend_len += len;
+	used = nats_units(b, i, s->pend, s->pend_len);
+	memmove(s->pend, s->pend + used, s->pend_len - used);
+	s->pend_len -= used;
+}
+
+/* NATS: a subscriber's upgrade went through: say who, and SUB. */
+static void on_up(void *arg, unsigned i)
+{
+	static const char hello[] = "CONNECT {\"verbose\":false}\r\n";
+	static const char sub[] = "SUB " QUEUE " 1\r\n";
+	struct bench *b = arg;
+
+	if (b->nats && (!swarm_send(b->sw, i, hello, sizeof(hello) - 1) ||
+			!swarm_send(b->sw, i, sub, sizeof(sub) - 1)))
+		b->nats_errors++;
 }
 
 static void on_down(void *arg, unsigned i, const char *why)
@@ -587,7 +850,8 @@ static void usage(int rc)
 		"usage: ws_bench --herald PATH [--subs N] [--rate MSGS_PER_S] "
 		"[--batch MSGS_PER_POST]\n"
 		"                [--duration S] [--durability sync|nosync] "
-		"[--sources K] [--perf FILE]\n");
+		"[--sources K] [--perf FILE]\n"
+		"                [--loops L1,L2,...] [--peer nats]\n");
 	exit(rc);
 }
 
@@ -629,11 +893,24 @@ static void parse(int argc, char **argv, struct opts *o)
 			o->duration = uarg(v, 1, 3600, a);
 		else if (!strcmp(a, "--sources"))
 			o->sources = uarg(v, 1, 250, a);
+		else if (!strcmp(a, "--peer") && !strcmp(v, "nats"))
+			o->nats = true;
+		else if (!strcmp(a, "--loops")) {
+			char *list = strdup(v), *save = NULL;
+
+			for (char *t = strtok_r(list, ",", &save);
+			     t && o->n_loops < MAX_RUNS - 1;
+			     t = strtok_r(NULL, ",", &save))
+				o->loops[o->n_loops++] = uarg(t, 1, 16, a);
+			free(list);
+		}
 		else
 			usage(2);
 	}
 	if (!o->herald)
 		usage(2);
+	if (!o->n_loops)
+		o->n_loops = 1; /* loops[0] = 0: the server's default */
 }
 
 /* Raises the fd limit; returns how many subscribers fit. */
@@ -689,12 +966,14 @@ static pid_t perf_start(const char *file, pid_t pid, unsigned secs)
 	return child;
 }
 
-int main(int argc, char **argv)
+/* One run: Herald with `loops` (0: its default) or, nats, the peer. */
+static void run_one(const struct opts *op, bool nats, unsigned loops,
+		    struct result *res)
 {
 	static struct server srv;
-	struct opts o;
-	struct bench b = {0};
-	struct swarm_cbs cbs = {NULL, on_text, on_down, &b};
+	struct opts o = *op;
+	static struct bench b;
+	struct swarm_cbs cbs = {on_up, on_text, on_down, &b, on_binary};
 	struct swarm *sw;
 	pthread_t pub;
 	char resp[4096], marker[64] = "", *id;
@@ -705,8 +984,9 @@ int main(int argc, char **argv)
 	pid_t perf = 0;
 	int fd;
 
-	parse(argc, argv, &o);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&b, 0, sizeof(b));
+	memset(&srv, 0, sizeof(srv));
+	b.nats = nats;
 	b.n = fit_fds(o.subs);
 	if (!o.sources)
 		o.sources = sources_for(b.n);
@@ -715,38 +995,52 @@ int main(int argc, char **argv)
 	b.hist_due = calloc(HIST_FINE + HIST_COARSE + 1, sizeof(*b.hist));
 	if (!b.sub || !b.hist || !b.hist_due)
 		die("out of memory");
-	server_start(&srv, &o);
+	if (nats) {
+		nats_start(&srv);
+		snprintf(res->name, sizeof(res->name), "nats-server");
+	} else {
+		server_start(&srv, &o, loops);
+		snprintf(res->name, sizeof(res->name), "herald --loops %u",
+			 loops ? loops : 1);
+	}
 	b.port = srv.port;
 	b.rate = o.rate;
 	b.batch = o.batch;
 	b.duration = o.duration;
-	printf("server pid %d on 127.0.0.1:%d, --durability %s; %u subscribers "
-	       "from %u source address(es); %u msgs/s in posts of %u for %u s\n",
-	       (int)srv.pid, srv.port, o.durability, b.n, o.sources, o.rate,
-	       o.batch, o.duration);
+	printf("\n==== %s: pid %d on 127.0.0.1:%d, --durability %s; %u "
+	       "subscribers from %u source address(es); %u msgs/s in posts of "
+	       "%u for %u s\n", res->name, (int)srv.pid, srv.ws_port,
+	       nats ? "(none: NATS core)" : o.durability, b.n, o.sources,
+	       o.rate, o.batch, o.duration);
 
-	/* The marker every subscriber starts after. */
-	fd = http_connect(srv.port);
-	if (http_post(fd, "{\"messages\": [{\"body\": \"start\"}]}", 33, resp,
-		      sizeof(resp)) != 201 ||
-	    !(id = strstr(resp, "/messages/")))
-		die("the first post failed: %.200s", resp);
-	snprintf(marker, sizeof(marker), "%.*s", (int)strcspn(id + 10, "\""),
-		 id + 10);
-	close(fd);
+	if (!nats) {
+		/* The marker every subscriber starts after. */
+		fd = http_connect(srv.port);
+		if (http_post(fd, "{\"messages\": [{\"body\": \"start\"}]}",
+			      33, resp, sizeof(resp)) != 201 ||
+		    !(id = strstr(resp, "/messages/")))
+			die("the first post failed: %.200s", resp);
+		snprintf(marker, sizeof(marker), "%.*s",
+			 (int)strcspn(id + 10, "\""), id + 10);
+		close(fd);
+	}
 	poll(NULL, 0, 500);
 	rss_before = rss_kb(srv.pid);
 
-	sw = swarm_new(b.n, srv.port, o.sources, &cbs);
+	sw = swarm_new(b.n, srv.ws_port, o.sources, &cbs);
 	if (!sw)
 		die("out of memory");
+	b.sw = sw;
 	t = mono_s();
 	for (unsigned i = 0; i < b.n; i++) {
 		char path[256];
 
-		snprintf(path, sizeof(path), "/v2/queues/" QUEUE "/stream?marker="
-			 "%s&client_id=" SUB_CLIENT "&project_id=" PROJECT,
-			 marker);
+		if (nats)
+			snprintf(path, sizeof(path), "/");
+		else
+			snprintf(path, sizeof(path), "/v2/queues/" QUEUE
+				 "/stream?marker=%s&client_id=" SUB_CLIENT
+				 "&project_id=" PROJECT, marker);
 		swarm_connect(sw, i, path);
 	}
 	while (swarm_up(sw) + swarm_down(sw) < b.n && mono_s() - t < 120)
@@ -769,8 +1063,14 @@ int main(int argc, char **argv)
 	srv_cpu0 = swarm_cpu_seconds(srv.pid);
 	cli_cpu0 = self_cpu_s();
 	machine_jiffies(&mb0, &mt0);
-	if (o.perf)
-		perf = perf_start(o.perf, srv.pid, o.duration);
+	if (o.perf) {
+		char file[400];
+
+		snprintf(file, sizeof(file), "%s.%s%u", o.perf,
+			 nats ? "nats" : "loops", nats ? 0 : loops ? loops : 1);
+		perf = perf_start(file, srv.pid, o.duration);
+		printf("perf profile of the server: %s\n", file);
+	}
 	if (pthread_create(&pub, NULL, publisher, &b))
 		die("cannot start the publisher");
 	t = mono_s();
@@ -838,10 +1138,11 @@ int main(int argc, char **argv)
 	printf(", max %.1f ms%s\n", (double)b.due_max_us / 1000,
 	       b.delivered < expected ? " (of those delivered)" : "");
 	printf("checks: %llu out-of-sequence, %llu unparsed frames, %llu gap "
-	       "frames, %u connections lost%s%s\n",
+	       "frames, %llu NATS errors, %u connections lost%s%s\n",
 	       (unsigned long long)b.bad_seq, (unsigned long long)b.bad_frames,
-	       (unsigned long long)b.gaps, swarm_down(sw),
-	       b.down_why ? ": " : "", b.down_why ? b.down_why : "");
+	       (unsigned long long)b.gaps, (unsigned long long)b.nats_errors,
+	       swarm_down(sw), b.down_why ? ": " : "",
+	       b.down_why ? b.down_why : "");
 	printf("server VmRSS: %ld KiB before, %ld idle-connected, %ld max "
 	       "under load, %ld at the end\n", rss_before, rss_idle,
 	       rss_load_max, rss_end);
@@ -851,12 +1152,56 @@ int main(int argc, char **argv)
 	       100 * (cli_cpu1 - cli_cpu0) / t_load,
 	       mt1 > mt0 ? 100.0 * (double)(mb1 - mb0) / (double)(mt1 - mt0) : 0,
 	       sysconf(_SC_NPROCESSORS_ONLN));
-	if (o.perf)
-		printf("perf profile of the server: %s\n", o.perf);
+	res->subs = swarm_up(sw);
+	res->p50_ms = hist_quantile(b.hist, 0.50, expected) / 1000;
+	res->p99_ms = hist_quantile(b.hist, 0.99, expected) / 1000;
+	res->post_p99_ms = post_quantile(&b, 0.99);
+	res->posts = b.posts;
+	res->failed = b.post_fail;
+	res->srv_cpu_pct = 100 * (srv_cpu1 - srv_cpu0) / t_load;
+	res->deliv_rate = (double)deliv_load / t_load;
+	res->delivered_per_cpu_s = srv_cpu1 > srv_cpu0
+		? (double)deliv_load / (srv_cpu1 - srv_cpu0) : 0;
 	swarm_free(sw);
 	server_stop(&srv);
+	current = NULL;
+	for (unsigned i = 0; i < b.n; i++)
+		free(b.sub[i].pend);
 	free(b.sub);
 	free(b.hist);
 	free(b.hist_due);
+}
+
+int main(int argc, char **argv)
+{
+	struct result res[MAX_RUNS];
+	struct opts o;
+	unsigned n = 0;
+
+	parse(argc, argv, &o);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (unsigned i = 0; i < o.n_loops; i++)
+		run_one(&o, false, o.loops[i], &res[n++]);
+	if (o.nats)
+		run_one(&o, true, 0, &res[n++]);
+	printf("\n| server | subscribers | p50 | p99 from sending | post p99 "
+	       "| posts (failed) | server CPU | deliveries/s | deliveries per "
+	       "server CPU-s |\n| --- | ---: | ---: | ---: | ---: | --- | ---: "
+	       "| ---: | ---: |\n");
+	for (unsigned i = 0; i < n; i++) {
+		char p50[32], p99[32];
+
+		snprintf(p50, sizeof(p50), res[i].p50_ms < 0 ? "not delivered"
+							     : "%.1f ms",
+			 res[i].p50_ms);
+		snprintf(p99, sizeof(p99), res[i].p99_ms < 0 ? "not delivered"
+							     : "%.1f ms",
+			 res[i].p99_ms);
+		printf("| %s | %u | %s | %s | %u ms | %llu (%llu) | %.0f %% | "
+		       "%.0f | %.0f |\n", res[i].name, res[i].subs, p50, p99,
+		       res[i].post_p99_ms, res[i].posts, res[i].failed,
+		       res[i].srv_cpu_pct, res[i].deliv_rate,
+		       res[i].delivered_per_cpu_s);
+	}
 	return 0;
 }

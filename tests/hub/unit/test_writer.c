@@ -39,11 +39,34 @@ static void on_wake(void *arg)
 	pthread_mutex_unlock(&sync_.lock);
 }
 
-static void on_committed(void *arg, const feed_append_req_t *areq)
+/* Per loop (arg: the loop's index) with several loops. */
+static unsigned loop_wakes[2], loop_committed[2];
+static char loop_committed_names[2][64];
+
+static void on_committed(void *arg, const char *project, const char *queue)
 {
 	(void)arg;
+	(void)project;
 	committed_calls++;
-	snprintf(committed_queue, sizeof(committed_queue), "%s", areq->queue);
+	snprintf(committed_queue, sizeof(committed_queue), "%s", queue);
+}
+
+static void on_loop_wake(void *arg)
+{
+	pthread_mutex_lock(&sync_.lock);
+	loop_wakes[(uintptr_t)arg]++;
+	pthread_cond_broadcast(&sync_.cond);
+	pthread_mutex_unlock(&sync_.lock);
+}
+
+static void on_loop_committed(void *arg, const char *project,
+			      const char *queue)
+{
+	uintptr_t i = (uintptr_t)arg;
+
+	loop_committed[i]++;
+	snprintf(loop_committed_names[i], sizeof(loop_committed_names[i]),
+		 "%s/%s", project, queue);
 }
 
 /* A request whose transport records what the writer tells it. */
@@ -195,7 +218,7 @@ static void collect_until(struct hub_writer *w, size_t n)
 			pthread_cond_wait(&sync_.cond, &sync_.lock);
 		sync_.wakes = 0;
 		pthread_mutex_unlock(&sync_.lock);
-		hub_writer_collect(w);
+		hub_writer_collect(w, 0);
 	}
 }
 
@@ -230,7 +253,7 @@ static void gate_wait_entered_then_open(void)
 static void test_group_commit(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, on_committed, NULL};
-	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_writer *w = hub_writer_start(feed, &hooks, 1);
 	struct hub_writer_counts counts;
 	struct test_req req = {.pub.transport = &test_transport};
 	bool in_order = true;
@@ -277,7 +300,7 @@ static uint64_t queue_total(feed_t *feed, const char *queue)
 static void test_mixed_group(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
-	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_writer *w = hub_writer_start(feed, &hooks, 1);
 	struct hub_writer_counts counts;
 
 	gate_close();
@@ -309,7 +332,7 @@ static void test_mixed_group(feed_t *feed)
 static void test_solo_breaks_groups(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
-	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_writer *w = hub_writer_start(feed, &hooks, 1);
 	struct hub_writer_counts counts;
 
 	gate_close();
@@ -338,7 +361,7 @@ static void test_solo_breaks_groups(feed_t *feed)
 static void test_bad_append_alone(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
-	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_writer *w = hub_writer_start(feed, &hooks, 1);
 	struct hub_job *bad;
 
 	gate_close();
@@ -365,7 +388,7 @@ static void test_repeats_wake_nobody(feed_t *feed)
 {
 	static const feed_key_t key = {"k-1", 3};
 	struct hub_writer_hooks hooks = {on_wake, on_committed, NULL};
-	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_writer *w = hub_writer_start(feed, &hooks, 1);
 	bool dup[2][1] = {{false}, {false}};
 
 	n_done = 0;
@@ -388,7 +411,7 @@ static void test_repeats_wake_nobody(feed_t *feed)
 static void test_stop_finishes(feed_t *feed)
 {
 	struct hub_writer_hooks hooks = {on_wake, NULL, NULL};
-	struct hub_writer *w = hub_writer_start(feed, &hooks);
+	struct hub_writer *w = hub_writer_start(feed, &hooks, 1);
 	uint64_t total = 0;
 	feed_queue_stats_t st;
 
@@ -402,6 +425,51 @@ static void test_stop_finishes(feed_t *feed)
 	is((long long)total, 20, "and every append was committed");
 }
 
+/* --loops: a job comes back to the loop that sent it; the other loops
+ * hear of its append (and are woken for it), and nothing else. */
+static void test_loops(feed_t *feed)
+{
+	struct hub_writer_hooks hooks[2] = {
+		{on_loop_wake, on_loop_committed, (void *)0},
+		{on_loop_wake, on_loop_committed, (void *)1},
+	};
+	struct hub_writer *w = hub_writer_start(feed, hooks, 2);
+	struct hub_job *append = job_new(1, NULL, "fan", NULL);
+	struct hub_job *grouped = job_new(2, claim_delete_run, NULL, NULL);
+
+	ok(w != NULL, "the writer starts for two loops");
+	append->loop = 1;
+	grouped->loop = 1;
+	n_done = 0;
+	hub_writer_submit(w, append);
+	hub_writer_submit(w, grouped);
+	is(hub_writer_busy_loop(w, 1), 2, "loop 1 has two jobs out");
+	is(hub_writer_busy_loop(w, 0), 0, "loop 0 has none");
+	pthread_mutex_lock(&sync_.lock);
+	while (loop_wakes[0] == 0 || loop_wakes[1] == 0)
+		pthread_cond_wait(&sync_.cond, &sync_.lock);
+	pthread_mutex_unlock(&sync_.lock);
+	hub_writer_collect(w, 0);
+	is((long long)n_done, 0, "loop 0 runs no done() of loop 1's jobs");
+	is(loop_committed[0], 1, "loop 0 hears of loop 1's append once");
+	is_str(loop_committed_names[0], "p/fan",
+	       "with the append's project and queue");
+	while (n_done < 2) {
+		pthread_mutex_lock(&sync_.lock);
+		while (hub_writer_busy_loop(w, 1) > 0 && loop_wakes[1] == 0)
+			pthread_cond_wait(&sync_.cond, &sync_.lock);
+		loop_wakes[1] = 0;
+		pthread_mutex_unlock(&sync_.lock);
+		hub_writer_collect(w, 1);
+	}
+	is(done_order[0] * 10 + done_order[1], 12,
+	   "loop 1 runs its jobs' done() in order");
+	is(loop_committed[1], 1, "loop 1 hears of its own append once");
+	is(loop_committed[0], 1, "loop 0 heard of nothing else");
+	is(hub_writer_busy(w), 0, "nothing is left at the writer");
+	hub_writer_stop(w);
+}
+
 int main(void)
 {
 	const char *dir;
@@ -413,6 +481,7 @@ int main(void)
 	test_bad_append_alone(feed);
 	test_repeats_wake_nobody(feed);
 	test_stop_finishes(feed);
+	test_loops(feed);
 	feed_close(feed);
 	fixture_rmdir(dir);
 	done_testing();
