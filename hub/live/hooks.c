@@ -88,7 +88,10 @@ struct hub_hooks {
 	bool stopping;
 	/* Drops the hooks whose ttl passed while idle (nothing woke them). */
 	lws_sorted_usec_list_t sweep;
+	/* counts, in_flight and all.count, read by hub_hooks_counts() from
+	 * any loop (/health): changed and read under counts_lock. */
 	struct hub_hooks_counts counts;
+	pthread_mutex_t counts_lock;
 	pthread_t owner;          /* the loop thread it lives on */
 	pthread_mutex_t mail_lock;
 	struct letter *mail, **mail_tail; /* from other threads */
@@ -103,6 +106,14 @@ struct letter {
 	char id[FEED_SUB_ID_LEN + 1];
 };
 
+/* stmt on h's counters, under their lock. */
+#define COUNTED(h, stmt)                                                       \
+	do {                                                                   \
+		pthread_mutex_lock(&(h)->counts_lock);                         \
+		stmt;                                                          \
+		pthread_mutex_unlock(&(h)->counts_lock);                       \
+	} while (0)
+
 static void hook_kick(struct hook *k);
 static void hook_send(struct hook *k);
 static void hook_failed(struct hook *k, int status);
@@ -114,7 +125,7 @@ static void hook_free(struct hook *k)
 	lws_sul_cancel(&k->timer);
 	hub_sub_detach(k->h->subs, &k->sub);
 	lws_dll2_remove(&k->ready);
-	lws_dll2_remove(&k->node);
+	COUNTED(k->h, lws_dll2_remove(&k->node));
 	free(k->url);
 	json_decref(k->options);
 	free(k->body);
@@ -186,8 +197,7 @@ static struct hook *hook_new(struct hub_hooks *h, const feed_sub_t *s)
 		free(k);
 		return NULL;
 	}
-	lws_dll2_add_tail(&k->node, &h->all);
-	h->counts.subscriptions++;
+	COUNTED(h, lws_dll2_add_tail(&k->node, &h->all));
 	return k;
 }
 
@@ -222,6 +232,7 @@ struct hub_hooks *hub_hooks_new(struct lws_context *ctx, feed_t *feed,
 	h->t = *t;
 	h->owner = pthread_self();
 	pthread_mutex_init(&h->mail_lock, NULL);
+	pthread_mutex_init(&h->counts_lock, NULL);
 	h->mail_tail = &h->mail;
 	return h;
 }
@@ -322,9 +333,9 @@ int hub_hooks_start(struct hub_hooks *h)
 		}
 		feed_subs_free(&page);
 	}
-	if (h->counts.subscriptions)
-		hub_log(HUB_LOG_INFO, "webhooks: %zu subscriptions",
-			h->counts.subscriptions);
+	if (h->all.count)
+		hub_log(HUB_LOG_INFO, "webhooks: %u subscriptions",
+			(unsigned)h->all.count);
 	lws_sul_schedule(h->ctx, 0, &h->sweep, hooks_sweep, SWEEP_US);
 	return rc;
 }
@@ -342,14 +353,17 @@ void hub_hooks_free(struct hub_hooks *h)
 		free(l);
 	}
 	pthread_mutex_destroy(&h->mail_lock);
+	pthread_mutex_destroy(&h->counts_lock);
 	free(h);
 }
 
 void hub_hooks_counts(const struct hub_hooks *h, struct hub_hooks_counts *out)
 {
+	pthread_mutex_lock((pthread_mutex_t *)&h->counts_lock);
 	*out = h->counts;
-	out->subscriptions = h->all.count;
+	out->subscriptions = (size_t)h->all.count;
 	out->in_flight = h->in_flight;
+	pthread_mutex_unlock((pthread_mutex_t *)&h->counts_lock);
 }
 
 void hub_hooks_reload(struct hub_hooks *h, const char *project,
@@ -595,7 +609,7 @@ static bool hook_next(struct hook *k)
 		return false;
 	}
 	if (m.gap) {
-		h->counts.gaps++;
+		COUNTED(h, h->counts.gaps++);
 		hub_log(HUB_LOG_WARN, "webhooks: subscription %s of %s missed "
 			"%lld expired or purged messages", k->id, k->queue,
 			(long long)m.missed);
@@ -639,14 +653,14 @@ static void hook_send(struct hook *k)
 		p.headers = NULL;
 	k->state = H_POSTING;
 	k->sent_ms = hub_now_ms();
-	h->in_flight++;
+	COUNTED(h, h->in_flight++);
 	hub_log(HUB_LOG_DEBUG, "webhooks: subscription %s of %s: POST to %s "
 		"(attempt %u)", k->id, k->queue, k->url, k->retries + 1);
 	if (h->t.post(h->t.arg, &p) == 0)
 		return;
 	/* Not even started (a URL it cannot use, an address the allowlist
 	 * refuses, no memory): a failed attempt like any other. */
-	h->in_flight--;
+	COUNTED(h, h->in_flight--);
 	k->state = H_IDLE;
 	hook_failed(k, 0);
 }
@@ -700,7 +714,7 @@ static void hook_failed(struct hook *k, int status)
 	struct hub_hooks *h = k->h;
 	long delay;
 
-	h->counts.failed_attempts++;
+	COUNTED(h, h->counts.failed_attempts++);
 	hook_policy(k);
 	delay = hub_retry_delay(&k->policy, ++k->retries);
 	hub_log(HUB_LOG_DEBUG, "webhooks: subscription %s of %s: attempt %u "
@@ -714,7 +728,7 @@ static void hook_failed(struct hook *k, int status)
 				 (lws_usec_t)(delay ? LWS_US_PER_SEC : 0));
 		return;
 	}
-	h->counts.given_up++;
+	COUNTED(h, h->counts.given_up++);
 	hub_log(HUB_LOG_WARN, "webhooks: gave up %s for subscription %s of "
 		"%s after %u attempts (last: %s %d)",
 		k->next[0] ? "a message" : "a confirmation", k->id, k->queue,
@@ -729,7 +743,7 @@ void hub_hooks_posted(struct hub_hooks *h, void *token, int status)
 {
 	struct hook *k = token;
 
-	h->in_flight--;
+	COUNTED(h, h->in_flight--);
 	k->state = H_IDLE;
 	if (!h->stopping)
 		ready_next(h);
@@ -744,7 +758,7 @@ void hub_hooks_posted(struct hub_hooks *h, void *token, int status)
 		hook_failed(k, status);
 		return;
 	}
-	h->counts.delivered++;
+	COUNTED(h, h->counts.delivered++);
 	if (k->next[0]) {
 		memcpy(k->marker, k->next, sizeof(k->marker));
 		hook_advance(k);
