@@ -48,6 +48,11 @@ uint64_t hub_mono_ms(void)
 	return ts_ms(CLOCK_MONOTONIC);
 }
 
+uint64_t hub_idle_ms(void)
+{
+	return now_fn == system_now ? hub_mono_ms() : now_fn();
+}
+
 /* ------------------------------------------------------ the test clock */
 
 static struct {

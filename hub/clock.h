@@ -17,6 +17,10 @@
 uint64_t hub_now_ms(void);
 /* Monotonic milliseconds (arbitrary origin). Any thread. */
 uint64_t hub_mono_ms(void);
+/* The clock of idle checks (the keep-alive sweep): monotonic, so a step
+ * of the system clock closes nothing; the test clock when one was chosen,
+ * so tests move it. Any thread. */
+uint64_t hub_idle_ms(void);
 
 /*
  * Chooses the clock, once, before any thread starts: the system clock

@@ -19,7 +19,8 @@
  * per ping interval of that clock. One idle for ping_ms gets one ping
  * (ping()); one idle for hangup_ms is hung up (hangup()). So a ping goes
  * out after ping_ms to 2 x ping_ms of silence, a hangup after hangup_ms
- * to hangup_ms + ping_ms. The clock is a parameter (tests move it).
+ * to hangup_ms + ping_ms. The clock is a parameter: ws.c gives
+ * hub_idle_ms() (monotonic; the test clock in tests).
  *
  * Loop thread only; the callbacks must not remove connections during
  * the sweep (close them asynchronously: hub_ka_remove when they go).

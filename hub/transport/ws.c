@@ -86,7 +86,7 @@ static void ka_tick(lws_sorted_usec_list_t *sul)
 {
 	struct ws_vhd *v = lws_container_of(sul, struct ws_vhd, sul);
 
-	hub_ka_sweep(&v->ka, hub_now_ms());
+	hub_ka_sweep(&v->ka, hub_idle_ms());
 	lws_sul_schedule(v->ctx, 0, &v->sul, ka_tick,
 			 WS_KA_TICK_MS * LWS_US_PER_MS);
 }
@@ -432,7 +432,7 @@ static int on_established(struct lws *wsi, struct pss *pss)
 	c->srv->ws_conns++;
 	c->ka_owner = vhd_of(wsi) ? &vhd_of(wsi)->ka : NULL;
 	if (c->ka_owner)
-		hub_ka_add(c->ka_owner, &c->ka, hub_now_ms());
+		hub_ka_add(c->ka_owner, &c->ka, hub_idle_ms());
 	/* The stream URL: one subscription, from the marker or from now. */
 	return c->stream.queue[0] ? hub_ws_stream_open(c) : 0;
 }
@@ -500,11 +500,11 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason,
 	}
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (pss && pss->c && pss->c->ka_owner)
-			hub_ka_seen(&pss->c->ka, hub_now_ms());
+			hub_ka_seen(&pss->c->ka, hub_idle_ms());
 		break;
 	case LWS_CALLBACK_RECEIVE:
 		if (pss && pss->c && pss->c->ka_owner)
-			hub_ka_seen(&pss->c->ka, hub_now_ms());
+			hub_ka_seen(&pss->c->ka, hub_idle_ms());
 		hub_metrics_ws_bytes(len, 0);
 		return pss && pss->c ? on_receive(pss->c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
