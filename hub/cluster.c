@@ -5,6 +5,7 @@
  * any loop read it, SIGHUP replaces it whole. A map is never changed in
  * place.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +28,9 @@ static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct hub_cluster_map *current;   /* NULL: no cluster */
 static char self[HUB_NODE_MAX];
 static char map_path[4096];
+#define PEERS_MAX 256
+static struct hub_cluster_peer peers[PEERS_MAX];
+static size_t n_peers;
 
 unsigned hub_cluster_shard(const char *name, size_t len)
 {
@@ -210,6 +214,65 @@ static struct hub_cluster_map *load(void)
 	return m;
 }
 
+/* --cluster-nodes: NAME=IP:PORT,...; -1 after logging why. */
+static int peers_parse(const char *list)
+{
+	const char *p = list;
+
+	n_peers = 0;
+	while (*p) {
+		const char *end = strchr(p, ','), *eq, *colon;
+		size_t len;
+		struct hub_cluster_peer *pe;
+		struct in6_addr a6;
+		char port[8];
+		char *num_end;
+		long v;
+
+		end = end ? end : p + strlen(p);
+		len = (size_t)(end - p);
+		eq = memchr(p, '=', len);
+		colon = NULL;
+		for (const char *c = end; c > p; c--)
+			if (c[-1] == ':') {
+				colon = c - 1;
+				break;
+			}
+		if (!eq || !colon || colon < eq || n_peers == PEERS_MAX ||
+		    !node_name_ok(p, (size_t)(eq - p)) ||
+		    (size_t)(colon - eq - 1) >= sizeof(peers[0].address) ||
+		    (size_t)(end - colon - 1) >= sizeof(port))
+			goto bad;
+		pe = &peers[n_peers];
+		memset(pe, 0, sizeof(*pe));
+		memcpy(pe->name, p, (size_t)(eq - p));
+		memcpy(pe->address, eq + 1, (size_t)(colon - eq - 1));
+		memcpy(port, colon + 1, (size_t)(end - colon - 1));
+		port[end - colon - 1] = '\0';
+		v = strtol(port, &num_end, 10);
+		if (!port[0] || *num_end || v < 1 || v > 65535 ||
+		    (inet_pton(AF_INET, pe->address, &a6) != 1 &&
+		     inet_pton(AF_INET6, pe->address, &a6) != 1))
+			goto bad;
+		pe->port = (int)v;
+		if (strcmp(pe->name, self))
+			n_peers++;
+		p = *end ? end + 1 : end;
+		continue;
+bad:
+		hub_log(HUB_LOG_ERROR, "--cluster-nodes: \"%.*s\": want "
+			"NAME=IP:PORT (a numeric address)", (int)len, p);
+		return -1;
+	}
+	return 0;
+}
+
+size_t hub_cluster_peers(const struct hub_cluster_peer **out)
+{
+	*out = peers;
+	return n_peers;
+}
+
 int hub_cluster_init(const struct hub_config *cfg)
 {
 	struct hub_cluster_map *m;
@@ -227,7 +290,7 @@ int hub_cluster_init(const struct hub_config *cfg)
 	}
 	snprintf(self, sizeof(self), "%s", cfg->node);
 	snprintf(map_path, sizeof(map_path), "%s", cfg->cluster_map);
-	if (!(m = load()))
+	if (peers_parse(cfg->cluster_nodes) < 0 || !(m = load()))
 		return -1;
 	pthread_rwlock_wrlock(&lock);
 	current = m;

@@ -75,4 +75,13 @@ bool hub_cluster_owns(const char *name, char *owner, unsigned *shard);
  * answers r with 421 and returns false. */
 bool hub_cluster_route(struct hub_req *r, const char *name);
 
+/* The other nodes (--cluster-nodes, this node left out): numeric
+ * address and port, for requests made to them. Set once at start. */
+struct hub_cluster_peer {
+	char name[HUB_NODE_MAX];
+	char address[64];
+	int port;
+};
+size_t hub_cluster_peers(const struct hub_cluster_peer **peers);
+
 #endif

@@ -127,6 +127,10 @@ static const struct setting settings[] = {
 	 "the shard map, \"SHARD NODE\" per line for shards 0-4095 (the "
 	 "same file as HAProxy's map; herald cluster haproxy-config writes "
 	 "it); a queue of another node's shard gets 421; re-read on SIGHUP"},
+	{"cluster-nodes", K_STR, F(cluster_nodes), 0, 0,
+	 "with --cluster-map: every node's address, NAME=IP:PORT,... (this "
+	 "one's may be left out), so a project's queue list is gathered from "
+	 "all of them"},
 	{"keystone-url", K_STR, F(keystone_url), 0, 0,
 	 "--auth keystone: the identity service's URL, e.g. "
 	 "http://127.0.0.1:5000 (its host name is resolved at start and at "

@@ -128,6 +128,9 @@ struct hub_config {
 	 * both or neither ("": one machine, every queue local). */
 	char node[64];
 	char cluster_map[PATH_MAX];
+	/* The other nodes' addresses, "NAME=IP:PORT,...": for the answers
+	 * gathered from every node (a project's queue list). */
+	char cluster_nodes[4096];
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

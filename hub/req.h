@@ -35,6 +35,9 @@
 #include "feed.h"
 #include "reply.h"
 
+struct hub_auth_cred;
+struct hub_hclient;
+
 /* ------------------------------------------------------------- requests */
 
 /* Longest idempotency key a client may send, bytes (feed takes more:
@@ -172,6 +175,15 @@ struct hub_req {
 	/* Authorization as sent, for the metrics' own token (api/metrics.c);
 	 * "" when absent, NULL from transports without HTTP headers. */
 	const char *authorization;
+	/* The credentials as sent (auth.h), for a request a node makes on
+	 * the caller's behalf to the cluster's other nodes (api/gather.c);
+	 * NULL from transports that keep none (WebSocket actions). */
+	const struct hub_auth_cred *cred;
+	/* The loop's HTTP client (hclient.h), for those requests. */
+	const struct hub_hclient *hclient;
+	/* Herald-Local: 1 - a request from another node of the cluster,
+	 * answered for this node alone (never gathered again). */
+	bool cluster_local;
 	/* Idempotency-Key (a Herald extension, docs/api.md; read on POST,
 	 * and from a WebSocket message_post's headers): the request's key
 	 * when the body gives none. NULL when absent. idempotency_key_len

@@ -47,6 +47,7 @@
 #include "metrics.h"
 #include "req.h"
 #include "api/api.h"
+#include "api/gather.h"
 
 /* ------------------------------------------------------------- versions */
 
@@ -340,7 +341,7 @@ static json_t *health_op(bool succeeded, double seconds)
 
 /* Reads only (see the top): a timed read transaction for the reads, the
  * writer's last group commit for the writes, the map for room. */
-static void health_report(struct hub_req *r)
+static json_t *health_body(struct hub_req *r)
 {
 	struct hub_metrics_commit last;
 	feed_env_info_t info = {0};
@@ -367,8 +368,62 @@ static void health_report(struct hub_req *r)
 							  ? read_s
 							  : write_s));
 	}
-	hub_reply(r, 200, json_pack("{s:b, s:o}", "storage_reachable",
-				    reachable, "operation_status", status));
+	return json_pack("{s:b, s:o}", "storage_reachable", reachable,
+			 "operation_status", status);
+}
+
+/* A cluster's report (api/gather.h): reachable when every node's storage
+ * is, each operation succeeded when it did on every node, in the slowest
+ * node's seconds. */
+static void health_gathered(struct hub_req *r, json_t *const *answers,
+			    size_t n, void *ctx)
+{
+	json_t *body = ctx, *status = json_object_get(body,
+						       "operation_status");
+	bool reachable = json_is_true(json_object_get(body,
+						      "storage_reachable"));
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *theirs = json_object_get(answers[i],
+						 "operation_status");
+
+		reachable &= json_is_true(json_object_get(answers[i],
+							  "storage_reachable"));
+		for (int op = 0; op < OP_COUNT; op++) {
+			json_t *mine = json_object_get(status,
+						       health_op_names[op]);
+			json_t *t = json_object_get(theirs,
+						    health_op_names[op]);
+			double ms = json_real_value(json_object_get(mine,
+								    "seconds"));
+			double ts = json_number_value(json_object_get(t,
+								      "seconds"));
+			bool ok = json_is_true(json_object_get(mine,
+							       "succeeded")) &&
+				  json_is_true(json_object_get(t, "succeeded"));
+
+			json_object_set_new(status, health_op_names[op],
+					    health_op(ok, ms > ts ? ms : ts));
+		}
+	}
+	json_object_set_new(body, "storage_reachable", json_boolean(reachable));
+	hub_reply(r, 200, json_incref(body));
+}
+
+static void body_free(void *body)
+{
+	json_decref(body);
+}
+
+static void health_report(struct hub_req *r)
+{
+	json_t *body = health_body(r);
+
+	if (body && hub_gather_wanted(r)) {
+		hub_gather(r, r->path, health_gathered, body, body_free);
+		return;
+	}
+	hub_reply(r, 200, body);
 }
 
 void hub_health(struct hub_req *r)

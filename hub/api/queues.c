@@ -43,6 +43,7 @@
 #include "auth.h"
 #include "req.h"
 #include "api/api.h"
+#include "api/gather.h"
 #include "writer.h"
 #include "render.h"
 #include "meta.h"
@@ -370,9 +371,103 @@ static void list_link(const struct hub_req *r, json_t *queues, json_t *links)
 	free(href);
 }
 
+/* The 200 (or v1's 204) of a page of queues (borrowed). */
+static void list_reply(struct hub_req *r, json_t *queues, uint64_t count)
+{
+	json_t *links = json_array(), *body;
+
+	if (json_array_size(queues) == 0 && r->version == HUB_V1) {
+		hub_reply(r, 204, NULL);
+		json_decref(links);
+		return;
+	}
+	if (json_array_size(queues))
+		list_link(r, queues, links);
+	body = json_pack("{s:O, s:o}", r->topic ? "topics" : "queues", queues,
+			 "links", links);
+	if (count)
+		json_object_set_new(body, "count", json_integer((json_int_t)count));
+	if (r->version == HUB_V1) {
+		char *uri = relative_uri(r);
+
+		hub_header(r, "Content-Location", "%s", uri ? uri : r->path);
+		free(uri);
+	}
+	hub_reply(r, 200, body);
+}
+
+/* A page gathered from every node of a cluster (api/gather.h): this
+ * node's page and theirs, merged by name, the first `limit` of them. */
+struct gathered {
+	json_t *queues;   /* this node's page */
+	uint64_t count;
+	uint32_t limit;
+};
+
+static int by_name(const void *a, const void *b)
+{
+	const char *x = json_string_value(json_object_get(*(json_t *const *)a,
+							  "name"));
+	const char *y = json_string_value(json_object_get(*(json_t *const *)b,
+							  "name"));
+
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+static void gathered_free(void *ctx)
+{
+	struct gathered *g = ctx;
+
+	json_decref(g->queues);
+	free(g);
+}
+
+static void gathered_reply(struct hub_req *r, json_t *const *answers,
+			   size_t n, void *ctx)
+{
+	struct gathered *g = ctx;
+	const char *key = r->topic ? "topics" : "queues";
+	json_t *all = json_copy(g->queues), *page = json_array(), *v;
+	uint64_t count = g->count;
+	size_t k;
+
+	for (size_t i = 0; i < n && all; i++) {
+		json_array_extend(all, json_object_get(answers[i], key));
+		count += (uint64_t)json_integer_value(
+			json_object_get(answers[i], "count"));
+	}
+	if (!all || !page) {
+		json_decref(all);
+		json_decref(page);
+		hub_reply_error(r, 500, "Internal server error",
+				"Out of memory.");
+		return;
+	}
+	/* Names are unique across nodes (each queue lives on one), so
+	 * sorting gives the one order every node's own page has. */
+	json_t **v_sorted = calloc(json_array_size(all) + 1, sizeof(*v_sorted));
+
+	if (!v_sorted) {
+		json_decref(all);
+		json_decref(page);
+		hub_reply_error(r, 500, "Internal server error",
+				"Out of memory.");
+		return;
+	}
+	json_array_foreach(all, k, v)
+		v_sorted[k] = v;
+	qsort(v_sorted, json_array_size(all), sizeof(*v_sorted), by_name);
+	for (k = 0; k < json_array_size(all) && k < g->limit; k++)
+		json_array_append(page, v_sorted[k]);
+	free(v_sorted);
+	list_reply(r, page, count);
+	json_decref(page);
+	json_decref(all);
+}
+
 void hub_queues_list(struct hub_req *r)
 {
-	json_t *queues = json_array(), *links = json_array(), *body;
+	json_t *queues = json_array();
 	struct list_opts o;
 	uint64_t count = 0;
 	int rc;
@@ -386,26 +481,26 @@ void hub_queues_list(struct hub_req *r)
 		hub_reply_feed_error(r, rc, "Queues");
 		goto out;
 	}
-	if (json_array_size(queues) == 0 && r->version == HUB_V1) {
-		hub_reply(r, 204, NULL);
-		goto out;
-	}
-	if (json_array_size(queues))
-		list_link(r, queues, links);
-	body = json_pack("{s:O, s:O}", r->topic ? "topics" : "queues", queues,
-			 "links", links);
-	if (count)
-		json_object_set_new(body, "count", json_integer((json_int_t)count));
-	if (r->version == HUB_V1) {
+	if (hub_gather_wanted(r)) {
+		/* A cluster: every node's queues of the project, merged. */
+		struct gathered *g = malloc(sizeof(*g));
 		char *uri = relative_uri(r);
 
-		hub_header(r, "Content-Location", "%s", uri ? uri : r->path);
+		if (!g || !uri) {
+			free(g);
+			free(uri);
+			hub_reply_error(r, 500, "Internal server error",
+					"Out of memory.");
+			goto out;
+		}
+		*g = (struct gathered){json_incref(queues), count, o.limit};
+		hub_gather(r, uri, gathered_reply, g, gathered_free);
 		free(uri);
+		goto out;
 	}
-	hub_reply(r, 200, body);
+	list_reply(r, queues, count);
 out:
 	json_decref(queues);
-	json_decref(links);
 }
 
 /* ------------------------------------------------------- create, delete */

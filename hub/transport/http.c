@@ -568,6 +568,16 @@ static struct http_req *req_new(struct lws *wsi, struct pss *pss,
 	h->pub.x_forwarded_host = h->feedh.x_forwarded_host;
 	h->pub.if_modified_since = h->feedh.if_modified_since;
 	h->pub.authorization = h->authorization;
+	h->pub.cred = &h->heads.cred;
+	h->pub.hclient = &srv->hclient;
+	{
+		char local[4];
+
+		h->pub.cluster_local =
+			hub_http__copy_custom(wsi, "herald-local:", local,
+					      sizeof(local)) == 1 &&
+			strcmp(local, "1") == 0;
+	}
 	h->pub.prefix = "";
 	srv->inflight++;
 	return h;

@@ -337,6 +337,52 @@ static void tail_across_restart(struct hh_client *c)
 	hh_resp_free(&r);
 }
 
+/* The project's queue list through HAProxy, page by page: every node's
+ * queues once, in name order, whichever node answers each page. */
+static void list_across_nodes(struct hh_client *c, int n_want)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	char path[512] = "/v2/queues?limit=4", prev[64] = "";
+	int n = 0, pages = 0;
+	bool sorted = true, ok_all = true;
+
+	while (path[0] && pages < 40) {
+		pages++;
+		hh_call(c, &r, "GET", path, NULL);
+		ok_all &= r.status == 200;
+		json_t *qs = json_object_get(r.json, "queues");
+		size_t k;
+		json_t *v;
+
+		json_array_foreach(qs, k, v) {
+			const char *name = json_string_value(
+				json_object_get(v, "name"));
+
+			sorted &= name && strcmp(prev, name) < 0;
+			hh_copy(prev, sizeof(prev), name);
+			n++;
+		}
+		const char *next = json_array_size(qs)
+					   ? hh_gets(r.json, "links.0.href")
+					   : NULL;
+
+		hh_copy(path, sizeof(path), next);
+	}
+	ok(ok_all && n == n_want && sorted,
+	   "through HAProxy, the project's queue list pages through all %d "
+	   "queues of the three nodes once each, in order (%d in %d pages)",
+	   n_want, n, pages);
+	hh_call(c, &r, "GET", "/v2/queues?with_count=true&limit=1", NULL);
+	is(hh_geti(r.json, "count"), n_want, "with_count counts every node's");
+	hh_callh(c, &r, "GET", "/v2/health", "X-Roles: admin\r\n", NULL);
+	ok(r.status == 200 && json_is_true(json_object_get(r.json,
+							   "storage_reachable")) &&
+	   json_is_true(hh_get(r.json, "operation_status.post_messages."
+				       "succeeded")),
+	   "/v2/health through HAProxy: every node's storage reachable");
+	hh_resp_free(&r);
+}
+
 /* --------------------------------------------------------------- checks */
 
 static char queue[N_QUEUES][32];
@@ -385,7 +431,8 @@ static void through_haproxy(struct hh_client *c)
 	hh_resp_free(&r);
 }
 
-/* Each node's own list: exactly the queues of its shards. */
+/* Each node's own list (Herald-Local): exactly the queues of its
+ * shards. */
 static void each_node_holds_its_own(void)
 {
 	struct hh_resp r = HH_RESP_INIT;
@@ -398,7 +445,9 @@ static void each_node_holds_its_own(void)
 		hh_client_init(&c, &node[n], HH_CLIENT_A, "cl");
 		for (int i = 0; i < N_QUEUES; i++)
 			want += owner_of(queue[i]) == n;
-		hh_call(&c, &r, "GET", "/v2/queues?limit=20", NULL);
+		/* Herald-Local: the node's own queues, not gathered. */
+		hh_callh(&c, &r, "GET", "/v2/queues?limit=20",
+			 "Herald-Local: 1\r\n", NULL);
 		json_t *qs = json_object_get(r.json, "queues");
 		size_t k;
 		json_t *v;
@@ -498,6 +547,16 @@ static void node_down(struct hh_client *c)
 	   "HAProxy", names[down], n_down);
 	ok(json, "with a JSON body");
 	ok(others_ok, "the other nodes' queues are served as before");
+	hh_callh(c, &r, "GET", "/v2/health", "X-Roles: admin\r\n", NULL);
+	is(r.status, 503, "/v2/health through HAProxy: 503 while node b is "
+			  "down");
+	hh_call(c, &r, "GET", "/v2/queues", NULL);
+	ok(r.status == 503 && hh_gets(r.json, "description") &&
+	   strstr(hh_gets(r.json, "description"), "Node b"),
+	   "the project's queue list says 503, naming node b, rather than "
+	   "leave its queues out (%d)", r.status);
+	if (r.closed)
+		hh_client_close(c);
 
 	hh_restart(&node[down]);
 	const char *q = NULL;
@@ -606,15 +665,21 @@ int main(void)
 	map = map_keep;
 	write_map(map, (const char *const[]){"a", "b", "c", NULL});
 
-	for (int i = 0; i < N_NODES; i++) {
-		/* A port of its own (the later --listen wins), kept across
-		 * the restart: HAProxy's configuration names it. */
-		static char listen[N_NODES][32];
+	/* Ports of their own (the later --listen wins), kept across
+	 * restarts: HAProxy's configuration and --cluster-nodes name them. */
+	static char listen[N_NODES][32], peers[256];
 
-		snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d",
-			 free_port());
+	for (int i = 0; i < N_NODES; i++) {
+		int port = free_port();
+
+		snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", port);
+		snprintf(peers + strlen(peers), sizeof(peers) - strlen(peers),
+			 "%s%s=127.0.0.1:%d", i ? "," : "", names[i], port);
+	}
+	for (int i = 0; i < N_NODES; i++) {
 		const char *extra[] = {"--node", names[i], "--cluster-map", map,
-				       "--listen", listen[i], NULL};
+				       "--listen", listen[i], "--cluster-nodes",
+				       peers, NULL};
 
 		hh_start(&node[i], extra);
 	}
@@ -627,6 +692,7 @@ int main(void)
 
 	through_haproxy(&c);
 	each_node_holds_its_own();
+	list_across_nodes(&c, N_QUEUES);
 	misdirected();
 	node_down(&c);
 	tail_across_restart(&c);

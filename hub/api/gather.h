@@ -1,0 +1,40 @@
+/*
+ * gather.h - one request asked of every node of the cluster, for answers
+ * that span nodes (a project's queue list; docs/scale.md).
+ *
+ * The node that got the request asks each other node (--cluster-nodes)
+ * the same GET, with the caller's credentials as they were sent and
+ * `Herald-Local: 1` (so the other node answers for itself only), on the
+ * loop's HTTP client, and holds the request meanwhile (the transport's
+ * deferred state, as for a write). When every node has answered, finish()
+ * gets their parsed 200 bodies and replies; when one did not, the caller
+ * gets 503 naming it (a partial list would silently be wrong). Loop
+ * thread only.
+ */
+#ifndef HERALD_HUB_API_GATHER_H
+#define HERALD_HUB_API_GATHER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct hub_req;
+
+/* answers[i]: node i's body (borrowed; NULL for an empty 204). */
+typedef void (*hub_gather_fn)(struct hub_req *r, json_t *const *answers,
+			      size_t n, void *ctx);
+
+/* Whether r should be gathered: a cluster with other nodes, a request
+ * that carries its credentials, and not itself a node's local request. */
+bool hub_gather_wanted(const struct hub_req *r);
+
+/*
+ * Asks every other node GET `path_query` for r. Returns true: r is taken
+ * over (answered now with 503 when a request could not start, or later by
+ * finish() or with 503); ctx is then the gather's, freed with free_ctx
+ * (may be NULL) after finish or when the caller left.
+ */
+void hub_gather(struct hub_req *r, const char *path_query,
+		hub_gather_fn finish, void *ctx, void (*free_ctx)(void *));
+
+#endif
