@@ -848,7 +848,7 @@ static int shared_start(struct hub_loops *loops,
 {
 	struct hub_server *srv = loops->loop[0];
 	struct hub_writer_hooks hooks[HUB_LOOPS_MAX];
-	int rc;
+	int rc = 0;
 
 	for (unsigned i = 0; i < loops->n; i++)
 		hooks[i] = (struct hub_writer_hooks){
