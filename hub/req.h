@@ -226,6 +226,11 @@ void hub_query_list(const struct hub_req *r, const char *name,
  * document is the other kind) and returns NULL. want = -1: any type.
  */
 json_t *hub_body_json(struct hub_req *r, int want);
+/* The first check of hub_body_json(): false after replying 400 "Request
+ * body can not be empty" to a request without a body. */
+bool hub_body_present(struct hub_req *r);
+/* Replies hub_body_json()'s 400 for a body jansson refused with err. */
+void hub_body_refuse(struct hub_req *r, const json_error_t *err);
 /*
  * An integer field of a JSON body object, as Zaqar's sanitize() reads it:
  * absent = def unless required; present = an integer (a JSON boolean is
