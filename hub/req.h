@@ -109,7 +109,7 @@ struct hub_kv {
 struct hub_req {
 	const struct hub_transport *transport;
 	/* The transport renders messages from r->reply.msgs (WebSocket
-	 * actions): hub_msg_json() fills its `data` only then, so HTTP
+	 * actions): hub_msg_text() fills its `data` only then, so HTTP
 	 * pays nothing for it. */
 	bool wants_msg_data;
 	/* What serves the request, all borrowed from the server: handlers
@@ -139,7 +139,7 @@ struct hub_req {
 	 * project of the caller's topics, so a handler calls feed exactly
 	 * as for a queue; what it shows comes from project_sent (the
 	 * X-Project-ID as sent: hub_project_text()) and says "topics" where
-	 * it says "queues" (hub_queue_href(), hub_msg_json()).
+	 * it says "queues" (hub_queue_href(), hub_msg_text()).
 	 */
 	bool topic;
 	const char *project_sent;       /* topic routes; else NULL */
