@@ -86,7 +86,8 @@ static bool v1_client_id_ok(struct hub_req *r)
 struct post_ctx {
 	feed_append_req_t areq;
 	feed_msg_in_t *msgs;
-	char *text;        /* the post's text: msgs[i].body point into it */
+	char *text;        /* the bodies' bytes, one after the other:
+			    * msgs[i].body point into it */
 	char (*ids)[FEED_ID_LEN + 1];
 	feed_key_t *keys;  /* NULL when the post carries none (or keys off) */
 	char **key_bufs;
@@ -396,34 +397,38 @@ static void body_one_line(char *p, size_t len)
 }
 
 /* The validated batch as an append request (new context; NULL on ENOMEM):
- * one copy of the post's text, the bodies pointing into it. */
+ * one copy of the bodies' bytes, each message pointing into it. */
 static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *req_key,
 				     const struct hub_batch *b,
 				     json_t *arr, const struct post_rules *pr,
 				     const long long *ttl,
 				     const long long *delay)
 {
-	size_t n = json_array_size(arr);
+	size_t n = json_array_size(arr), bytes = 0;
 	struct post_ctx *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
+	/* post_fields() saw a "body" in every entry: each has its span. */
+	assert(b->n == n);
+	for (size_t i = 0; i < n; i++)
+		bytes += b->spans[i].len;
 	c->n = n;
 	c->msgs = calloc(n, sizeof(*c->msgs));
-	c->text = malloc(r->body_len);
+	c->text = malloc(bytes ? bytes : 1);
 	c->ids = calloc(n, sizeof(*c->ids));
 	c->project = strdup(r->project ? r->project : "");
 	c->queue = strdup(r->queue);
 	if (!c->msgs || !c->text || !c->ids || !c->project || !c->queue)
 		goto fail;
-	memcpy(c->text, r->body, r->body_len);
-	/* post_fields() saw a "body" in every entry: each has its span. */
-	assert(b->n == n);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, at = 0; i < n; i++) {
 		assert(b->spans[i].len > 0);
-		c->msgs[i].body = c->text + b->spans[i].off;
+		memcpy(c->text + at, r->body + b->spans[i].off,
+		       b->spans[i].len);
+		c->msgs[i].body = c->text + at;
 		c->msgs[i].body_len = b->spans[i].len;
-		body_one_line(c->text + b->spans[i].off, b->spans[i].len);
+		body_one_line(c->text + at, b->spans[i].len);
+		at += b->spans[i].len;
 		c->msgs[i].ttl_s = (uint32_t)ttl[i];
 		c->msgs[i].delay_s = (uint32_t)delay[i];
 	}
