@@ -148,8 +148,7 @@ int hub_msg_text(struct hub_buf *out, const struct hub_req *r,
 			body = json_null(); /* never, for what Herald stored */
 	}
 	hub_buf_add(out, "{", 1);
-	if (r->version != HUB_V1)
-	{
+	if (r->version != HUB_V1) {
 		hub_buf_adds(out, "\"id\": \"");
 		hub_buf_adds(out, m->id);
 		hub_buf_adds(out, "\", ");
