@@ -2,9 +2,13 @@
  * render.c - the shapes Herald shares between routes: message objects,
  * hrefs, times, client ids and queue metadata.
  *
- * Message bodies are stored as the compact JSON text of the body a client
- * posted, so rendering one is a parse of what was stored; feed never looks
- * inside. Ages and ttls are whole seconds, as Zaqar reports them.
+ * Message bodies are stored as the text a client posted them as (api/
+ * batch.c finds those bytes), so rendering a message is writing its
+ * fields and splicing the stored text in: no decode, no encode, as the
+ * live transports' frames (live/cursor.c) do. Only what needs the body as
+ * a value decodes it: the checksum (enable-checksum) and the message as
+ * data for WebSocket's actions (hub_msg_data). feed never looks inside.
+ * Ages and ttls are whole seconds, as Zaqar reports them.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -93,38 +97,99 @@ json_t *hub_msg_data(const struct hub_req *r, const feed_msg_t *m,
 			 "age", (json_int_t)msg_age_s(r, m), "body", body);
 }
 
-json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
-		     json_t *data)
+/* s escaped as in a JSON string, without the quotes. */
+static void put_escaped(struct hub_buf *out, const char *s)
 {
-	char href[256], sum[HUB_CHECKSUM_LEN];
-	json_t *body, *o;
+	const char *run = s;
 
-	body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
-	if (!body)
-		return NULL;
-	if (m->claim_id[0])
-		snprintf(href, sizeof(href),
-			 "%s/%s/%s/messages/%s?claim_id=%s", r->prefix,
-			 collection(r), r->queue, m->id, m->claim_id);
-	else
-		snprintf(href, sizeof(href), "%s/%s/%s/messages/%s",
-			 r->prefix, collection(r), r->queue, m->id);
-	if (data && r->wants_msg_data)
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[8];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		hub_buf_add(out, run, (size_t)(s - run));
+		run = s + 1;
+		switch (ch) {
+		case '"': hub_buf_add(out, "\\\"", 2); break;
+		case '\\': hub_buf_add(out, "\\\\", 2); break;
+		case '\b': hub_buf_add(out, "\\b", 2); break;
+		case '\f': hub_buf_add(out, "\\f", 2); break;
+		case '\n': hub_buf_add(out, "\\n", 2); break;
+		case '\r': hub_buf_add(out, "\\r", 2); break;
+		case '\t': hub_buf_add(out, "\\t", 2); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04X", ch);
+			hub_buf_add(out, esc, 6);
+		}
+	}
+	hub_buf_add(out, run, (size_t)(s - run));
+}
+
+void hub_render_str(struct hub_buf *out, const char *s)
+{
+	hub_buf_add(out, "\"", 1);
+	put_escaped(out, s);
+	hub_buf_add(out, "\"", 1);
+}
+
+int hub_msg_text(struct hub_buf *out, const struct hub_req *r,
+		 const feed_msg_t *m, bool href_claim, json_t *data)
+{
+	bool want_data = data && r->wants_msg_data;
+	bool want_sum = r->cfg && r->cfg->enable_checksum &&
+			r->version != HUB_V1;
+	char sum[HUB_CHECKSUM_LEN];
+	json_t *body = NULL;
+
+	if (want_data || want_sum) {
+		body = json_loadb(m->body, m->body_len, JSON_DECODE_ANY, NULL);
+		if (!body)
+			body = json_null(); /* never, for what Herald stored */
+	}
+	hub_buf_add(out, "{", 1);
+	if (r->version != HUB_V1) {
+		hub_buf_adds(out, "\"id\": \"");
+		hub_buf_adds(out, m->id);
+		hub_buf_adds(out, "\", ");
+	}
+	hub_buf_adds(out, "\"href\": \"");
+	put_escaped(out, r->prefix);
+	hub_buf_add(out, "/", 1);
+	hub_buf_adds(out, collection(r));
+	hub_buf_add(out, "/", 1);
+	put_escaped(out, r->queue);
+	hub_buf_adds(out, "/messages/");
+	hub_buf_adds(out, m->id);
+	if (href_claim && m->claim_id[0]) {
+		hub_buf_adds(out, "?claim_id=");
+		hub_buf_adds(out, m->claim_id);
+	}
+	hub_buf_add(out, "\"", 1);
+	hub_buf_printf(out, ", \"ttl\": %lld, \"age\": %lld, \"body\": ",
+		       hub_secs(m->expires_ms - m->created_ms), msg_age_s(r, m));
+	hub_buf_add(out, m->body, m->body_len);
+	if (want_sum && hub_checksum(body, sum) == 0)
+		hub_buf_printf(out, ", \"checksum\": \"%s\"", sum);
+	hub_buf_add(out, "}", 1);
+	if (want_data)
 		json_array_append_new(data, hub_msg_data(r, m, body));
-	o = json_object();
-	if (r->version != HUB_V1)
-		json_object_set_new(o, "id", json_string(m->id));
-	json_object_set_new(o, "href", json_string(href));
-	json_object_set_new(o, "ttl",
-			    json_integer(hub_secs(m->expires_ms - m->created_ms)));
-	json_object_set_new(o, "age", json_integer(msg_age_s(r, m)));
-	json_object_set_new(o, "body", body);
-	/* Zaqar renders its checksum in v1.1's and v2's message format
-	 * only (format_message_v1_1); not v1's, not the WebSocket's. */
-	if (r->cfg && r->cfg->enable_checksum && r->version != HUB_V1 &&
-	    hub_checksum(body, sum) == 0)
-		json_object_set_new(o, "checksum", json_string(sum));
-	return o;
+	json_decref(body);
+	return out->failed ? FEED_ENOMEM : 0;
+}
+
+int hub_msg_array_text(struct hub_buf *out, const struct hub_req *r,
+		       const feed_msg_t *v, size_t n, bool href_claim,
+		       json_t *data)
+{
+	hub_buf_add(out, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			hub_buf_add(out, ", ", 2);
+		hub_msg_text(out, r, &v[i], href_claim, data);
+	}
+	hub_buf_add(out, "]", 1);
+	return out->failed ? FEED_ENOMEM : 0;
 }
 
 void hub_time_format(char out[32], uint64_t ms)

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "req.h"
 
 /* ------------------------------------------------------------ rendering */
@@ -16,15 +17,26 @@
  * topic route (new malloc'd string). Message hrefs follow it. */
 char *hub_queue_href(const struct hub_req *r, const char *queue);
 /*
- * A message as Zaqar renders it over HTTP: {id, href, ttl, age, body} (v1:
- * no id), and "checksum" on v1.1 and v2 with enable-checksum
- * (checksum.h); href carries ?claim_id= when the message is claimed. New
- * reference; NULL on a body that does not parse (never, for what Herald
- * stored). When `data` (an array, borrowed) is not NULL, the message is
- * also appended to it as hub_msg_data(), sharing the one parsed body.
+ * A message as Zaqar renders it over HTTP, written as JSON text into out:
+ * {"id", "href", "ttl", "age", "body"} (v1: no id), and "checksum" on
+ * v1.1 and v2 with enable-checksum (checksum.h), in jansson's spacing
+ * (", " and ": "). The body is the stored text spliced in as it is, never
+ * decoded (but for the checksum). The href carries ?claim_id= when the
+ * message is claimed and `href_claim` (v1 leaves it out but in claim
+ * responses: msgs.h). When `data` (an array, borrowed) is not NULL and r
+ * wants it (r->wants_msg_data: WebSocket), the message is also appended
+ * to it as hub_msg_data(), its body decoded once for both. 0, or
+ * FEED_ENOMEM (out marks `failed` too).
  */
-json_t *hub_msg_json(const struct hub_req *r, const feed_msg_t *m,
-		     json_t *data);
+int hub_msg_text(struct hub_buf *out, const struct hub_req *r,
+		 const feed_msg_t *m, bool href_claim, json_t *data);
+/* n messages as a JSON array of hub_msg_text()s: "[m, m]" ("[]"). */
+int hub_msg_array_text(struct hub_buf *out, const struct hub_req *r,
+		       const feed_msg_t *v, size_t n, bool href_claim,
+		       json_t *data);
+/* Writes s (UTF-8, NUL-terminated) as a JSON string, quoted and escaped as
+ * jansson's encoder does by default. */
+void hub_render_str(struct hub_buf *out, const char *s);
 /*
  * A message as data, whatever the transport: {"id", "claim_id" (null when
  * unclaimed), "ttl", "age", "body"} - also Zaqar's WebSocket message

@@ -4,7 +4,10 @@
  *
  * A reply keeps its body as the JSON value the handler built; HTTP turns
  * it into text only when it sends it (hub_reply_http), WebSocket reads the
- * value and the named fields. Errors are Zaqar's JSON bodies,
+ * value and the named fields. Replies that carry messages are rendered by
+ * their handlers as text with the stored bodies spliced in
+ * (hub_reply_text), so HTTP sends them as they are; what WebSocket needs
+ * of them travels as fields (and a small value where it reads one). Errors are Zaqar's JSON bodies,
  * {"title": ..., "description": ...}; their words stay readable as fields.
  *
  * The feed error table: one row per feed code, its status, title and
@@ -46,6 +49,20 @@ static bool reply_set(struct hub_req *r, int status, json_t *json,
 void hub_reply(struct hub_req *r, int status, json_t *body)
 {
 	reply_set(r, status, body, NULL, 0, NULL);
+}
+
+void hub_reply_text(struct hub_req *r, int status, struct hub_buf *text,
+		    json_t *json)
+{
+	size_t len = 0;
+	char *bytes = hub_buf_take(text, &len);
+
+	if (!bytes) {
+		json_decref(json);
+		hub_reply_feed_error(r, FEED_ENOMEM, NULL);
+		return;
+	}
+	reply_set(r, status, json, bytes, len, NULL);
 }
 
 void hub_reply_raw(struct hub_req *r, int status, const char *type,

@@ -41,8 +41,10 @@ struct hub_req;
 struct hub_reply {
 	int status;
 	/* The body: a JSON value (owned) or pre-rendered text (owned) of
-	 * type `type`; neither: no body. hub_reply_http() renders json to
-	 * text (json is kept: other transports read it). */
+	 * type `type`, or both (hub_reply_text: text for HTTP, the value
+	 * for WebSocket); neither: no body. hub_reply_http() renders json
+	 * to text when there is no text (json is kept: other transports
+	 * read it). */
 	json_t *json;
 	char *text;
 	size_t text_len;
@@ -70,6 +72,15 @@ struct hub_reply {
  * A handler replies exactly once, now or in a deferred write's `done`.
  */
 void hub_reply(struct hub_req *r, int status, json_t *body);
+/*
+ * Replies `status` with JSON text the handler rendered (application/
+ * json): takes text's bytes (text is empty after), and steals `json`
+ * (may be NULL), the same reply as a value for the transports that read
+ * one (WebSocket's frames: only what they read need be in it). A text
+ * that failed to grow is answered as FEED_ENOMEM.
+ */
+void hub_reply_text(struct hub_req *r, int status, struct hub_buf *text,
+		    json_t *json);
 /* Replies with a raw body of the given content type (a string constant;
  * the body is copied). */
 void hub_reply_raw(struct hub_req *r, int status, const char *type,

@@ -97,26 +97,36 @@ void hub_query_list(const struct hub_req *r, const char *name,
 	}
 }
 
+bool hub_body_present(struct hub_req *r)
+{
+	if (r->has_body && r->body_len)
+		return true;
+	hub_reply_error(r, 400, "Invalid request body",
+			"Request body can not be empty");
+	return false;
+}
+
+void hub_body_refuse(struct hub_req *r, const json_error_t *err)
+{
+	if (json_error_code(err) == json_error_numeric_overflow)
+		hub_reply_error(r, 400, "Invalid request body",
+				"JSON contains integer that is too large.");
+	else
+		hub_reply_error(r, 400, "Invalid request body",
+				"Request body could not be parsed.");
+}
+
 json_t *hub_body_json(struct hub_req *r, int want)
 {
 	json_error_t err;
 	json_t *doc;
 
-	if (!r->has_body || r->body_len == 0) {
-		hub_reply_error(r, 400, "Invalid request body",
-				"Request body can not be empty");
+	if (!hub_body_present(r))
 		return NULL;
-	}
 	doc = json_loadb(r->body, r->body_len,
 			 JSON_DECODE_ANY, &err); /* duplicates: last wins, as Python */
 	if (!doc) {
-		if (json_error_code(&err) == json_error_numeric_overflow)
-			hub_reply_error(r, 400, "Invalid request body",
-					"JSON contains integer that is too "
-					"large.");
-		else
-			hub_reply_error(r, 400, "Invalid request body",
-					"Request body could not be parsed.");
+		hub_body_refuse(r, &err);
 		return NULL;
 	}
 	if (want >= 0 && (int)json_typeof(doc) != want) {

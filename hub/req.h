@@ -112,7 +112,7 @@ struct hub_kv {
 struct hub_req {
 	const struct hub_transport *transport;
 	/* The transport renders messages from r->reply.msgs (WebSocket
-	 * actions): hub_msg_json() fills its `data` only then, so HTTP
+	 * actions): hub_msg_text() fills its `data` only then, so HTTP
 	 * pays nothing for it. */
 	bool wants_msg_data;
 	/* What serves the request, all borrowed from the server: handlers
@@ -143,7 +143,7 @@ struct hub_req {
 	 * project of the caller's topics, so a handler calls feed exactly
 	 * as for a queue; what it shows comes from project_sent (the
 	 * X-Project-ID as sent: hub_project_text()) and says "topics" where
-	 * it says "queues" (hub_queue_href(), hub_msg_json()).
+	 * it says "queues" (hub_queue_href(), hub_msg_text()).
 	 */
 	bool topic;
 	const char *project_sent;       /* topic routes; else NULL */
@@ -239,6 +239,11 @@ void hub_query_list(const struct hub_req *r, const char *name,
  * document is the other kind) and returns NULL. want = -1: any type.
  */
 json_t *hub_body_json(struct hub_req *r, int want);
+/* The first check of hub_body_json(): false after replying 400 "Request
+ * body can not be empty" to a request without a body. */
+bool hub_body_present(struct hub_req *r);
+/* Replies hub_body_json()'s 400 for a body jansson refused with err. */
+void hub_body_refuse(struct hub_req *r, const json_error_t *err);
 /*
  * An integer field of a JSON body object, as Zaqar's sanitize() reads it:
  * absent = def unless required; present = an integer (a JSON boolean is

@@ -212,19 +212,19 @@ static int create_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
 static void create_reply(struct hub_req *r, const feed_claim_t *claim)
 {
 	char *base = hub_queue_href(r, r->queue);
-	json_t *arr = json_array(), *data = json_array();
+	struct hub_buf text = {0};
+	json_t *data = r->wants_msg_data ? json_array() : NULL;
 
-	for (size_t i = 0; i < claim->msgs.n; i++)
-		json_array_append_new(arr,
-				      hub_msg_json(r, &claim->msgs.v[i], data));
+	if (r->version != HUB_V1)
+		hub_buf_adds(&text, "{\"messages\": ");
+	hub_msg_array_text(&text, r, claim->msgs.v, claim->msgs.n, true, data);
+	if (r->version != HUB_V1)
+		hub_buf_add(&text, "}", 1);
 	hub_reply_set_location(r, "%s/claims/%s", base ? base : "", claim->id);
 	hub_reply_set_claim(r, claim->id);
 	hub_reply_set_msgs(r, data);
 	free(base);
-	if (r->version == HUB_V1)
-		hub_reply(r, 201, arr);
-	else
-		hub_reply(r, 201, json_pack("{s:o}", "messages", arr));
+	hub_reply_text(r, 201, &text, NULL);
 }
 
 static void create_done(struct hub_req *r, void *ctx, int rc)
@@ -295,7 +295,9 @@ void hub_claims_post(struct hub_req *r)
 void hub_claim_get(struct hub_req *r)
 {
 	feed_claim_t claim;
-	json_t *arr, *data;
+	struct hub_buf text = {0};
+	long long age;
+	json_t *data;
 	int rc;
 
 	if (r->version == HUB_V1)
@@ -306,20 +308,23 @@ void hub_claim_get(struct hub_req *r)
 		reply_claim_error(r, rc);
 		return;
 	}
-	arr = json_array();
-	data = json_array();
-	for (size_t i = 0; i < claim.msgs.n; i++)
-		json_array_append_new(arr,
-				      hub_msg_json(r, &claim.msgs.v[i], data));
+	age = r->now_ms > claim.updated_ms
+		      ? hub_secs(r->now_ms - claim.updated_ms)
+		      : 0;
+	data = r->wants_msg_data ? json_array() : NULL;
+	hub_buf_printf(&text, "{\"age\": %lld, \"ttl\": %lld, \"messages\": ",
+		       age, (long long)claim.ttl_s);
+	hub_msg_array_text(&text, r, claim.msgs.v, claim.msgs.n, true, data);
+	hub_buf_adds(&text, ", \"href\": ");
+	hub_render_str(&text, r->path);
+	hub_buf_add(&text, "}", 1);
 	hub_reply_set_msgs(r, data);
-	hub_reply(r, 200,
-		  json_pack("{s:I,s:I,s:o,s:s}", "age",
-			    (json_int_t)(r->now_ms > claim.updated_ms
-						 ? hub_secs(r->now_ms -
-							    claim.updated_ms)
-						 : 0),
-			    "ttl", (json_int_t)claim.ttl_s, "messages", arr,
-			    "href", r->path));
+	/* WebSocket's claim_get frame reads the age and ttl as values. */
+	hub_reply_text(r, 200, &text,
+		       r->wants_msg_data
+			       ? json_pack("{s:I,s:I}", "age", (json_int_t)age,
+					   "ttl", (json_int_t)claim.ttl_s)
+			       : NULL);
 	feed_claim_free(&claim);
 }
 

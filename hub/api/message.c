@@ -284,9 +284,13 @@ void hub_message_get(struct hub_req *r)
 	hub_msgs_v1_content_location(r);
 	rc = feed_get(r->feed, r->project, r->queue, r->id, r->now_ms, &msgs);
 	if (rc == 0) {
-		data = json_array();
-		hub_reply(r, 200, hub_msgs_render(r, &msgs.v[0], data));
+		struct hub_buf text = {0};
+
+		data = r->wants_msg_data ? json_array() : NULL;
+		hub_msg_text(&text, r, &msgs.v[0], hub_msgs_href_claim(r),
+			     data);
 		hub_reply_set_msgs(r, data);
+		hub_reply_text(r, 200, &text, NULL);
 	} else if (rc == FEED_ENOTFOUND || rc == FEED_EBADID) {
 		/* Zaqar names the queue when that is what is missing. */
 		rc = feed_queue_exists(r->feed, r->project, r->queue, &exists);
@@ -359,19 +363,6 @@ void hub_message_delete(struct hub_req *r)
 
 /* ------------------------------------------------------------ get by ids */
 
-/* Messages rendered with hub_msgs_render (new reference); also as data
- * into `data` (borrowed). */
-static json_t *msgs_json(const struct hub_req *r, const feed_msgs_t *msgs,
-			 json_t *data)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < msgs->n; i++)
-		json_array_append_new(arr,
-				      hub_msgs_render(r, &msgs->v[i], data));
-	return arr;
-}
-
 /* Writes s as Python's repr() of a str does (for Zaqar's 404 text). */
 static void put_pyrepr(FILE *f, const char *s)
 {
@@ -426,14 +417,17 @@ static void reply_ids_not_found(struct hub_req *r, const char *const *ids,
 /* 200: the messages found, and the same as data. */
 static void reply_ids_found(struct hub_req *r, const feed_msgs_t *msgs)
 {
-	json_t *data = json_array();
-	json_t *arr = msgs_json(r, msgs, data);
+	struct hub_buf text = {0};
+	json_t *data = r->wants_msg_data ? json_array() : NULL;
 
+	if (r->version != HUB_V1)
+		hub_buf_adds(&text, "{\"messages\": ");
+	hub_msg_array_text(&text, r, msgs->v, msgs->n, hub_msgs_href_claim(r),
+			   data);
+	if (r->version != HUB_V1)
+		hub_buf_add(&text, "}", 1);
 	hub_reply_set_msgs(r, data);
-	if (r->version == HUB_V1)
-		hub_reply(r, 200, arr);
-	else
-		hub_reply(r, 200, json_pack("{s:o}", "messages", arr));
+	hub_reply_text(r, 200, &text, NULL);
 }
 
 void hub_msgs_get_ids(struct hub_req *r, const char *const *ids, size_t n)

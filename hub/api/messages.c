@@ -50,6 +50,7 @@
  * is held like an empty long-poll: it answers 200 when a commit changes
  * its page, or 304 when the wait ends.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,7 @@
 #include "etag.h"
 #include "buf.h"
 #include "msgs.h"
+#include "batch.h"
 #include "meta.h"
 
 #define LIST_DEFAULT_LIMIT 10
@@ -84,7 +86,8 @@ static bool v1_client_id_ok(struct hub_req *r)
 struct post_ctx {
 	feed_append_req_t areq;
 	feed_msg_in_t *msgs;
-	char **bodies;
+	char *text;        /* the bodies' bytes, one after the other:
+			    * msgs[i].body point into it */
 	char (*ids)[FEED_ID_LEN + 1];
 	feed_key_t *keys;  /* NULL when the post carries none (or keys off) */
 	char **key_bufs;
@@ -97,14 +100,12 @@ static void post_ctx_free(struct post_ctx *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; c->bodies && i < c->n; i++)
-		free(c->bodies[i]);
 	for (size_t i = 0; c->key_bufs && i < c->n; i++)
 		free(c->key_bufs[i]);
 	free(c->key_bufs);
 	free(c->keys);
 	free(c->dups);
-	free(c->bodies);
+	free(c->text);
 	free(c->msgs);
 	free(c->ids);
 	free(c->project);
@@ -382,33 +383,52 @@ static bool post_ctx_keys(struct post_ctx *c, json_t *req, json_t *arr,
 	return true;
 }
 
-/* The validated batch as an append request (new context; NULL on ENOMEM). */
+/*
+ * The stored text of a body: the bytes it was posted as, with JSON's line
+ * breaks and tabs (which only ever stand between tokens: a string holds
+ * none unescaped) turned into spaces, so that a stored body is always one
+ * line - as an SSE data: line needs it (docs/api.md). Same length.
+ */
+static void body_one_line(char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] == '\n' || p[i] == '\r' || p[i] == '\t')
+			p[i] = ' ';
+}
+
+/* The validated batch as an append request (new context; NULL on ENOMEM):
+ * one copy of the bodies' bytes, each message pointing into it. */
 static struct post_ctx *post_ctx_new(struct hub_req *r, json_t *req_key,
+				     const struct hub_batch *b,
 				     json_t *arr, const struct post_rules *pr,
 				     const long long *ttl,
 				     const long long *delay)
 {
-	size_t n = json_array_size(arr);
+	size_t n = json_array_size(arr), bytes = 0;
 	struct post_ctx *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
+	/* post_fields() saw a "body" in every entry: each has its span. */
+	assert(b->n == n);
+	for (size_t i = 0; i < n; i++)
+		bytes += b->spans[i].len;
 	c->n = n;
 	c->msgs = calloc(n, sizeof(*c->msgs));
-	c->bodies = calloc(n, sizeof(*c->bodies));
+	c->text = malloc(bytes ? bytes : 1);
 	c->ids = calloc(n, sizeof(*c->ids));
 	c->project = strdup(r->project ? r->project : "");
 	c->queue = strdup(r->queue);
-	if (!c->msgs || !c->bodies || !c->ids || !c->project || !c->queue)
+	if (!c->msgs || !c->text || !c->ids || !c->project || !c->queue)
 		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		json_t *body = json_object_get(json_array_get(arr, i), "body");
-
-		c->bodies[i] = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!c->bodies[i])
-			goto fail;
-		c->msgs[i].body = c->bodies[i];
-		c->msgs[i].body_len = strlen(c->bodies[i]);
+	for (size_t i = 0, at = 0; i < n; i++) {
+		assert(b->spans[i].len > 0);
+		memcpy(c->text + at, r->body + b->spans[i].off,
+		       b->spans[i].len);
+		c->msgs[i].body = c->text + at;
+		c->msgs[i].body_len = b->spans[i].len;
+		body_one_line(c->text + at, b->spans[i].len);
+		at += b->spans[i].len;
 		c->msgs[i].ttl_s = (uint32_t)ttl[i];
 		c->msgs[i].delay_s = (uint32_t)delay[i];
 	}
@@ -433,53 +453,64 @@ fail:
 	return NULL;
 }
 
-/* 201: the hrefs, the Location of them all, and the ids as a field. */
+/* 201: the hrefs, the Location of them all, and the ids as a field
+ * (for WebSocket's frames only). */
 static void post_reply(struct hub_req *r, struct post_ctx *c)
 {
 	char *base = hub_queue_href(r, r->queue);
-	struct hub_buf loc = {0};
-	json_t *res = json_array(), *ids = json_array(), *doc;
-	char *text;
+	struct hub_buf loc = {0}, text = {0};
+	json_t *ids = r->wants_msg_data ? json_array() : NULL;
 
 	if (!base) {
-		json_decref(res);
 		json_decref(ids);
 		hub_msgs_reply_nomem(r);
 		return;
 	}
-	hub_buf_printf(&loc, "%s/messages?ids=", base);
+	hub_buf_adds(&loc, base);
+	hub_buf_adds(&loc, "/messages?ids=");
+	hub_buf_adds(&text, "{\"resources\": [");
 	for (size_t i = 0; i < c->n; i++) {
-		hub_buf_printf(&loc, "%s%s", i ? "," : "", c->ids[i]);
-		json_array_append_new(
-			res, json_sprintf("%s/messages/%s", base, c->ids[i]));
+		if (i) {
+			hub_buf_add(&loc, ",", 1);
+			hub_buf_add(&text, ", ", 2);
+		}
+		hub_buf_adds(&loc, c->ids[i]);
+		hub_buf_add(&text, "\"", 1);
+		hub_buf_adds(&text, base); /* route text: needs no escape */
+		hub_buf_adds(&text, "/messages/");
+		hub_buf_adds(&text, c->ids[i]);
+		hub_buf_add(&text, "\"", 1);
 		json_array_append_new(ids, json_string(c->ids[i]));
 	}
-	text = hub_buf_take(&loc, NULL);
-	if (!text) {
-		free(base);
-		free(text);
-		json_decref(res);
+	hub_buf_add(&text, "]", 1);
+	if (r->version == HUB_V1)
+		hub_buf_adds(&text, ", \"partial\": false");
+	if (c->dups) {
+		bool first = true;
+
+		hub_buf_adds(&text, ", \"duplicates\": [");
+		for (size_t i = 0; i < c->n; i++) {
+			if (!c->dups[i])
+				continue;
+			hub_buf_printf(&text, "%s%zu", first ? "" : ", ", i);
+			first = false;
+		}
+		hub_buf_add(&text, "]", 1);
+	}
+	hub_buf_add(&text, "}", 1);
+	hub_buf_add(&loc, "", 1);
+	free(base);
+	if (loc.failed) {
+		hub_buf_free(&loc);
+		hub_buf_free(&text);
 		json_decref(ids);
 		hub_msgs_reply_nomem(r);
 		return;
 	}
-	hub_reply_set_location(r, "%s", text);
+	hub_reply_set_location(r, "%s", loc.data);
+	hub_buf_free(&loc);
 	hub_reply_set_ids(r, ids);
-	doc = json_pack("{s:o}", "resources", res);
-	if (r->version == HUB_V1)
-		json_object_set_new(doc, "partial", json_false());
-	if (c->dups) {
-		json_t *d = json_array();
-
-		for (size_t i = 0; i < c->n; i++)
-			if (c->dups[i])
-				json_array_append_new(d, json_integer(
-								 (json_int_t)i));
-		json_object_set_new(doc, "duplicates", d);
-	}
-	hub_reply(r, 201, doc);
-	free(text);
-	free(base);
+	hub_reply_text(r, 201, &text, NULL);
 }
 
 static void post_done(struct hub_req *r, void *ctx, int rc)
@@ -497,19 +528,23 @@ void hub_messages_post(struct hub_req *r)
 {
 	struct post_rules pr;
 	struct post_ctx *c = NULL;
+	struct hub_batch b = {0};
 	long long *ttl = NULL, *delay = NULL;
-	json_t *doc, *arr, *req_key = NULL;
+	json_t *arr, *req_key = NULL;
+	json_error_t err;
 	size_t n;
 
 	if (!v1_client_id_ok(r))
 		return;
 	post_rules_get(r, &pr);
-	if (!post_size_ok(r, &pr))
+	if (!post_size_ok(r, &pr) || !hub_body_present(r))
 		return;
-	doc = hub_body_json(r, -1);
-	if (!doc)
+	if (hub_batch_parse(&b, r->body, r->body_len, r->version == HUB_V1,
+			    &err)) {
+		hub_body_refuse(r, &err);
 		return;
-	arr = post_entries(r, doc);
+	}
+	arr = post_entries(r, b.doc);
 	if (!arr)
 		goto out;
 	n = json_array_size(arr);
@@ -520,10 +555,10 @@ void hub_messages_post(struct hub_req *r)
 		goto out;
 	}
 	if (!post_fields(r, arr, &pr, ttl, delay) ||
-	    !post_request_key(r, doc, &req_key) ||
+	    !post_request_key(r, b.doc, &req_key) ||
 	    !post_ranges(r, n, ttl, delay))
 		goto out;
-	c = post_ctx_new(r, req_key, arr, &pr, ttl, delay);
+	c = post_ctx_new(r, req_key, &b, arr, &pr, ttl, delay);
 	if (!c) {
 		hub_msgs_reply_nomem(r);
 		goto out;
@@ -533,7 +568,7 @@ out:
 	free(ttl);
 	free(delay);
 	json_decref(req_key);
-	json_decref(doc);
+	hub_batch_free(&b);
 }
 
 /* ----------------------------------------------------------------- list */
@@ -632,8 +667,11 @@ static bool list_params_get(struct hub_req *r, struct list_params *p)
 
 /* A listing page: what the reads gathered. */
 struct page {
-	json_t *msgs;                 /* rendered, new reference */
-	json_t *data;                 /* the same as data (hub_msg_data) */
+	struct hub_buf text;          /* {"messages": [ and the messages
+				       * rendered, ", " between */
+	size_t n;                     /* how many */
+	json_t *data;                 /* the same as data (hub_msg_data),
+				       * for WebSocket only; else NULL */
 	char next[FEED_ID_LEN + 1];   /* marker for the next page */
 	bool gap;
 	int64_t missed;               /* -1: unknown */
@@ -660,7 +698,9 @@ static void page_gap(struct page *pg, const feed_msgs_t *msgs)
 static void page_add(const struct hub_req *r, struct page *pg,
 		     const feed_msg_t *m)
 {
-	json_array_append_new(pg->msgs, hub_msgs_render(r, m, pg->data));
+	/* The answer's head comes with its first message (list_reply). */
+	hub_buf_adds(&pg->text, pg->n++ ? ", " : "{\"messages\": [");
+	hub_msg_text(&pg->text, r, m, hub_msgs_href_claim(r), pg->data);
 	hub_etag_add_str(&pg->etag, m->id);
 	hub_etag_add_str(&pg->etag, m->claim_id);
 	hub_etag_add_u64(&pg->etag, m->expires_ms - m->created_ms);
@@ -717,15 +757,34 @@ static void list_etag(const struct hub_req *r, struct page *pg,
 	hub_etag_format(&pg->etag, false, tag);
 }
 
+/* The 200's text: {"messages": [..], "links": [{"rel": "next", ..}]},
+ * the page's own buffer finished and handed over. */
+static void list_reply_text(struct hub_req *r, struct page *pg,
+			    const char *link)
+{
+	struct hub_buf *text = &pg->text;
+
+	if (!pg->n) {
+		hub_buf_adds(text, "{\"messages\": [], \"links\": []}");
+	} else {
+		hub_buf_adds(text,
+			     "], \"links\": [{\"rel\": \"next\", \"href\": ");
+		hub_render_str(text, link);
+		hub_buf_adds(text, "}]}");
+	}
+	hub_reply_text(r, 200, text, NULL);
+}
+
 static void list_reply(struct hub_req *r, const struct list_params *p,
 		       struct page *pg)
 {
-	bool empty = json_array_size(pg->msgs) == 0;
+	bool empty = pg->n == 0;
 	/* v1 always, and a long-poll that waited in vain: 204. */
 	bool no_content = empty && (r->version == HUB_V1 || r->wait_asked);
 	char *link = NULL, tag[HUB_ETAG_MAX] = "";
 
-	if (!empty && !(link = list_link(r, p, pg->next))) {
+	if (pg->text.failed ||
+	    (!empty && !(link = list_link(r, p, pg->next)))) {
 		hub_msgs_reply_nomem(r);
 		return;
 	}
@@ -748,41 +807,32 @@ static void list_reply(struct hub_req *r, const struct list_params *p,
 		hub_reply(r, 304, NULL);
 	else if (no_content)
 		hub_reply(r, 204, NULL);
-	else if (empty)
-		hub_reply(r, 200,
-			  json_pack("{s:[],s:[]}", "messages", "links"));
 	else
-		hub_reply(r, 200,
-			  json_pack("{s:O,s:[{s:s,s:s}]}", "messages", pg->msgs,
-				    "links", "rel", "next", "href", link));
+		list_reply_text(r, pg, link);
 	free(link);
 }
 
 static void messages_list(struct hub_req *r)
 {
 	struct list_params p;
-	struct page pg = {.msgs = NULL};
+	struct page pg = {.n = 0};
 	int rc;
 
 	if (!v1_client_id_ok(r) || !list_params_get(r, &p))
 		return;
-	pg.msgs = json_array();
-	pg.data = json_array();
-	hub_etag_init(&pg.etag);
-	if (!pg.msgs || !pg.data) {
-		json_decref(pg.msgs);
-		json_decref(pg.data);
+	if (r->wants_msg_data && !(pg.data = json_array())) {
 		hub_msgs_reply_nomem(r);
 		return;
 	}
+	hub_etag_init(&pg.etag);
 	rc = list_read(r, &p, &pg);
 	if (rc)
 		hub_reply_feed_error(r, rc, NULL);
-	else if (json_array_size(pg.msgs) == 0 && hub_can_wait(r))
+	else if (pg.n == 0 && hub_can_wait(r))
 		hub_wait(r, pg.wake_ms); /* long-poll: runs again on a commit */
 	else
 		list_reply(r, &p, &pg);
-	json_decref(pg.msgs);
+	hub_buf_free(&pg.text);
 	json_decref(pg.data);
 }
 

@@ -62,20 +62,3 @@ void hub_msgs_v1_content_location(struct hub_req *r)
 	hub_header(r, "Content-Location", "%s", uri);
 	free(uri);
 }
-
-json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
-			json_t *data)
-{
-	feed_msg_t copy;
-	json_t *o;
-
-	if (r->version != HUB_V1 || m->claim_id[0] == '\0')
-		return hub_msg_json(r, m, data);
-	copy = *m;
-	copy.claim_id[0] = '\0';
-	o = hub_msg_json(r, &copy, NULL);
-	if (o && data && r->wants_msg_data)
-		json_array_append_new(
-			data, hub_msg_data(r, m, json_object_get(o, "body")));
-	return o;
-}

@@ -7,6 +7,7 @@
 #define HERALD_HUB_API_MSGS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "req.h"
@@ -27,14 +28,15 @@ void hub_msgs_put_encoded(FILE *f, const char *s);
 void hub_msgs_v1_content_location(struct hub_req *r);
 
 /*
- * A message as the message routes render it (new reference): as
- * hub_msg_json(), except that v1 puts the claim id into hrefs only in
- * claim responses (format_message_v1 is given no claim id elsewhere), so
- * it is left out of v1 lists and gets. `data` as for hub_msg_json() (may
- * be NULL): the message as data, its claim id always in.
+ * Whether the message routes put a claimed message's claim id into its
+ * href (hub_msg_text's href_claim): v1 does so only in claim responses
+ * (format_message_v1 is given no claim id elsewhere), so it is left out
+ * of v1 lists and gets; the message as data has it always.
  */
-json_t *hub_msgs_render(const struct hub_req *r, const feed_msg_t *m,
-			json_t *data);
+static inline bool hub_msgs_href_claim(const struct hub_req *r)
+{
+	return r->version != HUB_V1;
+}
 
 /* GET .../messages?ids=: the n ids (at most the page limit; more is a
  * 400) as Zaqar answers them (message.c). */

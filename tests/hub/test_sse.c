@@ -119,8 +119,8 @@ static void backlog_live_resume(const struct hh_server *srv, struct hh_client *p
 	   "each event has the message id as its id");
 
 	post(pub, "q", "{\"three\": 3}");
-	/* Bodies go out as stored: compact JSON. */
-	ok(read_until(&s, "{\"three\":3}}\n\n", 5000), "a live message follows");
+	/* Bodies go out as stored: the text they were posted as. */
+	ok(read_until(&s, "{\"three\": 3}}\n\n", 5000), "a live message follows");
 	close_stream(&s);
 
 	/* The client reconnects with the last id it saw. */

@@ -48,7 +48,8 @@
 #define MAX_COUNT 100     /* most ids per batch */
 #define ID_MAX 48         /* longest stream id text */
 #define IN_CAP (1 << 20)  /* a connection's input buffer */
-#define OUT_CAP (1 << 16) /* a connection's output buffer */
+#define OUT_CAP (1 << 18) /* a connection's output buffer: one XADD of
+			   * the largest --bytes of run (64 KiB) fits */
 #define FILL_CHUNK 1000   /* XADDs per round trip when filling */
 #define MAX_ARGS (3 + MAX_COUNT)
 

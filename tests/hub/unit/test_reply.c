@@ -160,21 +160,33 @@ static void ws_claim(void)
 	feed_msg_t m1 = msg("m1", CLAIM, "{\"k\": 1}");
 	feed_msg_t m2 = msg("m2", CLAIM, "\"two\"");
 	json_t *body = json_pack("{s:s}", "queue_name", "q1");
-	json_t *arr = json_array(), *data = json_array(), *ws;
+	feed_msg_t both[2];
+	json_t *data = json_array(), *ws;
+	struct hub_buf text = {0};
 	struct hub_req r;
 	int st = 0;
 
+	both[0] = m1;
+	both[1] = m2;
 	req_init(&r, "/v2/queues/q1/claims");
-	json_decref(hub_msg_json(&r, &m1, data));
+	hub_msg_text(&text, &r, &m1, true, data);
 	is(json_array_size(data), 0,
 	   "over HTTP a message is not also built as data");
+	hub_buf_add(&text, "", 1); /* a C string to compare */
+	is_str(text.data,
+	       "{\"id\": \"m1\", \"href\": \"/v2/queues/q1/messages/m1"
+	       "?claim_id=" CLAIM "\", \"ttl\": 300, \"age\": 60, "
+	       "\"body\": {\"k\": 1}}",
+	       "a message as text: the stored body spliced in as stored");
+	hub_buf_reset(&text, 0);
 	r.wants_msg_data = true; /* as the WebSocket transport asks */
-	json_array_append_new(arr, hub_msg_json(&r, &m1, data));
-	json_array_append_new(arr, hub_msg_json(&r, &m2, data));
+	hub_buf_adds(&text, "{\"messages\": ");
+	hub_msg_array_text(&text, &r, both, 2, true, data);
+	hub_buf_add(&text, "}", 1);
 	hub_reply_set_location(&r, "/v2/queues/q1/claims/%s", CLAIM);
 	hub_reply_set_claim(&r, CLAIM);
 	hub_reply_set_msgs(&r, data);
-	hub_reply(&r, 201, json_pack("{s:o}", "messages", arr));
+	hub_reply_text(&r, 201, &text, NULL);
 	ws = hub_ws_reply_body(&r, "claim_create", body, &st);
 	is(st, 201, "claim_create: 201");
 	is_str(dump(ws),
