@@ -19,7 +19,8 @@
  *                                      resume_marker: before the first
  *                                      message after the hole
  *
- *   : ping                            every 15 s, so proxies keep it open
+ *   : ping                            after 15-30 s without a write, so
+ *                                      proxies keep it open
  *
  * Where it starts: after Last-Event-ID if sent (it wins), else after
  * ?marker=, else after the newest message now ("from now"). A malformed
@@ -38,6 +39,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "transport/keepalive.h"
 #include "metrics.h"
 #include "server.h"
 #include "api/api.h"
@@ -45,14 +47,30 @@
 #include "live/wait.h"
 #include "live/sub.h"
 
-#define HEARTBEAT_S 15
+#define BEAT_MS 15000     /* a comment after 15-30 s without a write */
+#define BEAT_TICK_MS 1000 /* the heartbeat sweep's step */
 #define PAGE 50           /* messages per read, at most */
 #define BATCH_BYTES 65536 /* rendered ahead of the socket, about */
+
+/*
+ * Heartbeats by a coarse sweep (transport/keepalive.h), one per loop:
+ * a stream says when it last wrote, and the sweep looks at a slice of
+ * the loop's streams each second, so a heartbeat costs O(1) per stream,
+ * not a re-insert into lws's sorted timer list per stream every 15 s
+ * (O(streams) each). Each loop is one thread (server.h): the sweep is
+ * that thread's. It ticks only while the loop has streams.
+ */
+static _Thread_local struct {
+	struct hub_ka ka;
+	lws_sorted_usec_list_t sul;
+	struct lws_context *ctx;
+	bool ticking;
+} beats;
 
 struct sse {
 	struct hub_req *r; /* the request that owns the stream */
 	struct hub_cursor cur;
-	lws_sorted_usec_list_t beat;
+	struct hub_ka_conn ka; /* last_ms: its last write */
 	bool beat_due;
 	/* Rendered, not yet handed to the transport. */
 	struct hub_buf pend;
@@ -125,6 +143,7 @@ static long sse_next(void *state, char *buf, size_t len)
 	n = s->pend.len - s->pend_off;
 	if (n == 0)
 		return 0; /* nothing new: wait for a wake */
+	hub_ka_seen(&s->ka, hub_idle_ms());
 	if (n > len)
 		n = len;
 	memcpy(buf, s->pend.data + s->pend_off, n);
@@ -139,7 +158,11 @@ static void sse_free(void *state)
 	struct sse *s = state;
 
 	hub_cursor_close(&s->cur);
-	lws_sul_cancel(&s->beat);
+	hub_ka_remove(&beats.ka, &s->ka);
+	if (beats.ticking && !beats.ka.conns.count) {
+		lws_sul_cancel(&beats.sul);
+		beats.ticking = false;
+	}
 	hub_buf_free(&s->pend);
 	free(s);
 }
@@ -156,14 +179,45 @@ static void sse_wake(struct hub_cursor *c)
 	hub_stream_wake(s->r);
 }
 
-static void sse_beat(lws_sorted_usec_list_t *sul)
+/* The sweep's "ping": a heartbeat comment with the stream's next write. */
+static void beat_due(struct hub_ka_conn *c, void *arg)
 {
-	struct sse *s = lws_container_of(sul, struct sse, beat);
+	struct sse *s = lws_container_of(c, struct sse, ka);
 
+	(void)arg;
 	s->beat_due = true;
 	hub_stream_wake(s->r);
-	lws_sul_schedule(s->r->srv->ctx, 0, &s->beat, sse_beat,
-			 (lws_usec_t)HEARTBEAT_S * LWS_US_PER_SEC);
+}
+
+/* Never: a stream ends when its client goes (the socket says so). */
+static void beat_hangup(struct hub_ka_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+}
+
+static void beat_tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul;
+	hub_ka_sweep(&beats.ka, hub_idle_ms());
+	lws_sul_schedule(beats.ctx, 0, &beats.sul, beat_tick,
+			 BEAT_TICK_MS * LWS_US_PER_MS);
+}
+
+/* s joins its loop's heartbeat sweep (set up on the loop's first). */
+static void beat_add(struct sse *s, struct lws_context *ctx)
+{
+	if (!beats.ctx) {
+		hub_ka_init(&beats.ka, BEAT_MS, UINT32_MAX, BEAT_TICK_MS,
+			    beat_due, beat_hangup, NULL);
+		beats.ctx = ctx;
+	}
+	hub_ka_add(&beats.ka, &s->ka, hub_idle_ms());
+	if (!beats.ticking) {
+		beats.ticking = true;
+		lws_sul_schedule(beats.ctx, 0, &beats.sul, beat_tick,
+				 BEAT_TICK_MS * LWS_US_PER_MS);
+	}
 }
 
 /* Opens s's cursor where the stream starts: Last-Event-ID, ?marker=, or
@@ -223,7 +277,6 @@ void hub_queue_events(struct hub_req *r)
 		free(s);
 		return;
 	}
-	lws_sul_schedule(r->srv->ctx, 0, &s->beat, sse_beat,
-			 (lws_usec_t)HEARTBEAT_S * LWS_US_PER_SEC);
+	beat_add(s, r->srv->ctx);
 	hub_stream(r, "text/event-stream", &sse_ops, s);
 }

@@ -312,6 +312,25 @@ static void delayed_wakes(struct hh_server *srv, struct hh_client *pub)
 	hh_resp_free(&r);
 }
 
+/* An idle stream gets a heartbeat comment after 15-30 s without a write
+ * (the sweep runs on the test clock), and none before. */
+static void heartbeat(struct hh_server *srv, struct hh_client *pub)
+{
+	struct stream s;
+	struct hh_resp r = HH_RESP_INIT;
+
+	hh_call(pub, &r, "PUT", "/v2/queues/quiet", "{}");
+	open_stream(&s, srv, "quiet/events?" IDENT, NULL);
+	ok(read_until(&s, "\r\n\r\n", 5000), "an idle stream");
+	hh_clock_advance(srv, 10000);
+	ok(!read_until(&s, ": ping", 1500), "no heartbeat after 10 s");
+	hh_clock_advance(srv, 21000);
+	ok(read_until(&s, ": ping\n\n", 3000),
+	   "a heartbeat comment within 30 s of silence");
+	close_stream(&s);
+	hh_resp_free(&r);
+}
+
 /*
  * Subscribers that never read cost the server their socket buffers and
  * one rendered batch each, not the backlog: 20 of them under a 20 MB
@@ -397,6 +416,7 @@ int main(void)
 	gap(&srv, &pub);
 	gap_cut_by_budget(&srv, &pub);
 	delayed_wakes(&srv, &pub);
+	heartbeat(&srv, &pub);
 	stalled_readers(&srv, &pub);
 	same_bytes(&srv, &pub);
 	hh_client_close(&pub);
