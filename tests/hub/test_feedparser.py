@@ -34,23 +34,8 @@ EPOCH_MS = 1795352400000  # 2026-11-22T13:00:00Z, as harness.h
 CLIENT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 PROJECT = "fp"
 
-n_tests = 0
-failed = 0
-
-
-def ok(cond, name, detail=None):
-    global n_tests, failed
-    n_tests += 1
-    if not cond:
-        failed += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_tests, name))
-    if not cond and detail is not None:
-        for line in str(detail).splitlines():
-            print("# " + line)
-
-
-def is_(got, want, name):
-    ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+from taplib import ok, is_  # noqa: E402  (after the skip above)
+import taplib  # noqa: E402
 
 
 class Server:
@@ -97,7 +82,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = -1
-        if failed:
+        if taplib.failed():
             self.log.seek(0)
             for line in self.log.read().splitlines():
                 print("# " + line)
@@ -247,8 +232,8 @@ def main():
         check_paging(srv)
     finally:
         is_(srv.stop(), 0, "herald exits 0 on SIGTERM")
-    print("1..%d" % n_tests)
-    return 1 if failed else 0
+    taplib.plan()
+    return 1 if taplib.failed() else 0
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ import time
 import urllib.error
 import urllib.request
 
+import taplib
+from taplib import ok, is_
+
 REQUIRE = os.environ.get("HERALD_REQUIRE_KEYSTONE") == "1"
 try:
     from keystoneauth1 import session as ks_session
@@ -58,32 +61,10 @@ USER_PASS = "user-secret"
 PY = "/usr/bin/python3"
 LOOPS = int(os.environ.get("HERALD_TEST_LOOPS") or "1")
 
-n_tests = 0
-failed = 0
-
-
-def ok(cond, name, detail=None):
-    global n_tests, failed
-    n_tests += 1
-    if not cond:
-        failed += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_tests, name))
-    if not cond and detail is not None:
-        for line in str(detail).splitlines():
-            print("# " + line)
-    sys.stdout.flush()
-    return cond
-
-
-def is_(got, want, name, detail=None):
-    return ok(got == want, name,
-              "got:  %r\nwant: %r%s" % (got, want,
-                                       "\n" + str(detail) if detail else ""))
 
 
 def bail(why):
-    global failed
-    failed += 1
+    taplib.fail_unnumbered()
     print("Bail out! " + why)
     sys.stdout.flush()
     sys.exit(1)
@@ -116,7 +97,7 @@ def cleanup():
         if p.poll() is None:
             p.kill()
             p.wait()
-    if not failed:
+    if not taplib.failed():
         shutil.rmtree(TOP, ignore_errors=True)
     else:
         print("# files kept in " + TOP)
@@ -291,7 +272,7 @@ class Herald:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = -1
-        if failed:
+        if taplib.failed():
             self.log.seek(0)
             for line in self.log.read().splitlines()[-40:]:
                 print("# " + line)
@@ -568,6 +549,6 @@ except BaseException as e:  # a crash of the test itself is one failure
     import traceback
     ok(False, "the test ran to its end", traceback.format_exc())
 finally:
-    print("1..%d" % n_tests)
+    taplib.plan()
     cleanup()
-sys.exit(1 if failed else 0)
+sys.exit(1 if taplib.failed() else 0)
