@@ -1,6 +1,7 @@
 /*
  * server.c - `herald serve`: opens the storage, starts the writer thread,
- * runs the libwebsockets loop, compacts on a timer, and shuts down cleanly.
+ * runs the libwebsockets loops, and shuts down cleanly; compaction and the
+ * interval flush run on loop 0's timers (upkeep.c).
  *
  * Shutdown (SIGTERM or SIGINT): new requests get 503 with
  * "Connection: close"; requests in flight are finished, their writes
@@ -13,10 +14,6 @@
  * collects the writer's finished jobs when the loop is woken
  * (EVENT_WAIT_CANCELLED), and tells the transports to drain with
  * HUB_CALLBACK_DRAIN.
- *
- * Compaction: every compact_interval_ms a job on the writer thread runs
- * one bounded feed_compact() step; while it reports more work the next
- * step is queued at once, interleaved with the publishers' commits.
  *
  * Service loops (--loops N, docs/configuration.md): Debian's lws 4.1.6
  * has one service thread per context, so N loops are N contexts, each
@@ -41,12 +38,9 @@
  * hooks.c); the credentials are each loop's own copy.
  *
  * Durability (config.h, docs/storage.md#durability): in sync mode feed
- * flushes every commit before its write is answered. In interval mode
- * feed does not (FEED_NOSYNC), and every sync_interval_ms a timer on the
- * loop queues a feed_sync() job on the writer - behind the commits
- * already queued, so it flushes them too; a next one is queued only when
- * the last came back. In interval and nosync modes the server flushes
- * once more when it stops, after the writer finished.
+ * flushes every commit before its write is answered; in interval mode
+ * upkeep.c flushes on a timer; in interval and nosync modes the server
+ * flushes once more when it stops, after the writer finished.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +67,7 @@
 #include "clock.h"
 #include "server.h"
 #include "tls.h"
+#include "upkeep.h"
 #include "writer.h"
 #include "live/hooks.h"
 #include "live/sub.h"
@@ -105,166 +100,6 @@ static void on_signal(int sig)
 	for (unsigned i = 0; i < signal_n; i++)
 		if (signal_ctx[i])
 			lws_cancel_service(signal_ctx[i]);
-}
-
-/* ----------------------------------------------------------- compaction */
-
-struct compact_job {
-	struct hub_server *srv;
-	uint32_t budget;
-	feed_compact_result_t res;
-};
-
-static void compact_schedule(struct hub_server *srv, uint32_t delay_ms);
-
-/* A bounded step, committed with whatever else the writer has waiting. */
-static int compact_run(feed_txn_t *txn, void *ctx, uint64_t now_ms)
-{
-	struct compact_job *job = ctx;
-
-	return feed_compact_tx(txn, now_ms, job->budget, &job->res);
-}
-
-static void compact_done(struct hub_req *r, void *ctx, int rc)
-{
-	struct compact_job *job = ctx;
-	struct hub_server *srv = job->srv;
-
-	(void)r;
-	srv->compacting = false;
-	if (rc == 0)
-		rc = feed_check_readers(srv->feed, NULL);
-	if (rc)
-		hub_log(HUB_LOG_ERROR, "compaction: %s", feed_strerror(rc));
-	else if (job->res.corrupt)
-		/* feed skipped it (and tries again in a minute); the others
-		 * are compacted as usual. */
-		hub_log(HUB_LOG_ERROR, "compaction: %zu queue(s) hold records "
-			"that contradict each other and were skipped, the last "
-			"of generation %010llx (message ids starting so); "
-			"back up the data directory and report it",
-			job->res.corrupt,
-			(unsigned long long)job->res.corrupt_qid);
-	if (rc == 0)
-		hub_metrics_compacted(&job->res);
-	if (rc == 0 && (job->res.messages || job->res.claims ||
-			job->res.dropped || job->res.keys))
-		hub_log(HUB_LOG_DEBUG, "compaction: %zu messages, %zu claims, "
-			"%zu idempotency keys, %zu records of deleted queues",
-			job->res.messages, job->res.claims, job->res.keys,
-			job->res.dropped);
-	if (!srv->stopping)
-		compact_schedule(srv, rc == 0 && job->res.more
-					      ? 0
-					      : srv->cfg.compact_interval_ms);
-	free(job);
-}
-
-static void compact_tick(lws_sorted_usec_list_t *sul)
-{
-	struct hub_server *srv =
-		lws_container_of(sul, struct hub_server, compact_sul);
-	struct compact_job *job;
-	struct hub_job *j;
-
-	if (srv->compacting || srv->stopping)
-		return;
-	job = calloc(1, sizeof(*job));
-	j = calloc(1, sizeof(*j));
-	if (!job || !j) {
-		free(job);
-		free(j);
-		compact_schedule(srv, srv->cfg.compact_interval_ms);
-		return;
-	}
-	job->srv = srv;
-	job->budget = srv->cfg.compact_budget;
-	j->run = compact_run;
-	j->done = compact_done;
-	j->ctx = job;
-	j->now_ms = hub_now_ms();
-	srv->compacting = true;
-	hub_writer_submit(srv->writer, j);
-}
-
-static void compact_schedule(struct hub_server *srv, uint32_t delay_ms)
-{
-	lws_sul_schedule(srv->ctx, 0, &srv->compact_sul, compact_tick,
-			 (lws_usec_t)delay_ms * LWS_US_PER_MS);
-}
-
-/* ------------------------------------------------------------- flushing */
-
-static void sync_schedule(struct hub_server *srv);
-
-static int sync_run(feed_t *feed, void *ctx, uint64_t now_ms)
-{
-	(void)ctx;
-	(void)now_ms;
-	return feed_sync(feed);
-}
-
-static void sync_done(struct hub_req *r, void *ctx, int rc)
-{
-	struct hub_server *srv = ctx;
-
-	(void)r;
-	srv->syncing = false;
-	if (rc) {
-		hub_log(HUB_LOG_ERROR, "durability: flushing failed: %s",
-			feed_strerror(rc));
-	} else {
-		srv->syncs++;
-		hub_log(HUB_LOG_DEBUG, "durability: flushed (%llu so far)",
-			srv->syncs);
-	}
-	if (!srv->stopping)
-		sync_schedule(srv);
-}
-
-static void sync_tick(lws_sorted_usec_list_t *sul)
-{
-	struct hub_server *srv =
-		lws_container_of(sul, struct hub_server, sync_sul);
-	struct hub_job *j;
-
-	if (srv->syncing || srv->stopping)
-		return;
-	j = calloc(1, sizeof(*j));
-	if (!j) {
-		sync_schedule(srv);
-		return;
-	}
-	j->solo = sync_run; /* alone, after the writes queued before it */
-	j->done = sync_done;
-	j->ctx = srv;
-	j->now_ms = hub_now_ms();
-	srv->syncing = true;
-	hub_writer_submit(srv->writer, j);
-}
-
-static void sync_schedule(struct hub_server *srv)
-{
-	if (srv->cfg.durability != HUB_DURABILITY_INTERVAL)
-		return;
-	lws_sul_schedule(srv->ctx, 0, &srv->sync_sul, sync_tick,
-			 (lws_usec_t)srv->cfg.sync_interval_ms * LWS_US_PER_MS);
-}
-
-/* The last flush, once the writer stopped: interval and nosync modes. */
-static void sync_at_stop(struct hub_server *srv)
-{
-	int rc;
-
-	if (!srv->feed || srv->cfg.durability == HUB_DURABILITY_SYNC)
-		return;
-	rc = feed_sync(srv->feed);
-	if (rc)
-		hub_log(HUB_LOG_ERROR, "durability: the last flush failed: %s",
-			feed_strerror(rc));
-	else
-		hub_log(HUB_LOG_INFO, "durability: flushed at stop (%llu "
-			"flushes while running)", srv->syncs);
 }
 
 /* --------------------------------------------------------------- serving */
@@ -945,8 +780,7 @@ int hub_server_run(const struct hub_config *cfg,
 	if (shared_start(loops, transports))
 		goto out;
 	install_signals(loops);
-	compact_schedule(srv, srv->cfg.compact_interval_ms);
-	sync_schedule(srv);
+	hub_upkeep_start(srv);
 	announce(loops);
 	threads_ok = threads_start(loops);
 	if (!threads_ok)
@@ -966,12 +800,11 @@ out:
 	}
 	if (srv) {
 		hub_hooks_stop(srv->hooks);
-		lws_sul_cancel(&srv->compact_sul);
-		lws_sul_cancel(&srv->sync_sul);
+		hub_upkeep_stop(srv);
 		lws_sul_cancel(&srv->accept_sul);
 		hub_writer_stop(srv->writer);
 		srv->writer = NULL;
-		sync_at_stop(srv);
+		hub_upkeep_last_flush(srv);
 	}
 	signal_n = 0;
 	for (unsigned i = 0; i < loops->n; i++)
