@@ -151,9 +151,13 @@ static void ask_done(struct hub_hclient_req *q)
 	} else {
 		a->ok = q->status == 204;
 	}
-	if (!a->ok)
-		hub_log(HUB_LOG_WARN, "cluster: node %s, %s: %s%d", g->peers[i].name,
-			g->path, q->status ? "status " : q->why, q->status);
+	if (!a->ok && q->status)
+		hub_log(HUB_LOG_WARN, "cluster: node %s, %s: status %d",
+			g->peers[i].name, g->path, q->status);
+	else if (!a->ok)
+		hub_log(HUB_LOG_WARN, "cluster: node %s, %s: %s",
+			g->peers[i].name, g->path,
+			q->why ? q->why : "not JSON");
 	if (--g->left == 0)
 		complete(g);
 }

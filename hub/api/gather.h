@@ -29,10 +29,10 @@ typedef void (*hub_gather_fn)(struct hub_req *r, json_t *const *answers,
 bool hub_gather_wanted(const struct hub_req *r);
 
 /*
- * Asks every other node GET `path_query` for r. Returns true: r is taken
- * over (answered now with 503 when a request could not start, or later by
- * finish() or with 503); ctx is then the gather's, freed with free_ctx
- * (may be NULL) after finish or when the caller left.
+ * Asks every other node GET `path_query` for r, and takes r over: it is
+ * answered now (500 out of memory, 503 when a request could not start)
+ * or later, by finish() or with 503. ctx is the gather's from here on,
+ * freed with free_ctx (may be NULL) after finish or when the caller left.
  */
 void hub_gather(struct hub_req *r, const char *path_query,
 		hub_gather_fn finish, void *ctx, void (*free_ctx)(void *));
