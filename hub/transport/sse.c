@@ -160,8 +160,11 @@ static void sse_free(void *state)
 	hub_cursor_close(&s->cur);
 	hub_ka_remove(&beats.ka, &s->ka);
 	if (beats.ticking && !beats.ka.conns.count) {
+		/* The loop's last stream: no ticks, and the next stream sets
+		 * the sweep up again (on whatever context it is then). */
 		lws_sul_cancel(&beats.sul);
 		beats.ticking = false;
+		beats.ctx = NULL;
 	}
 	hub_buf_free(&s->pend);
 	free(s);
