@@ -4,6 +4,7 @@
  *
  *   stream_workers fill   PORT STREAM GROUP N BYTES
  *   stream_workers work   PORT STREAM GROUP CLIENTS THREADS COUNT SECONDS
+ *   stream_workers read   PORT STREAM - CLIENTS THREADS COUNT SECONDS
  *
  * fill: XADD STREAM * f <BYTES bytes>, N times, pipelined 1,000 to a round
  * trip (with appendfsync always: one fsync per round trip), then
@@ -25,7 +26,16 @@
  *          empty_reads=.. drained_at_s=..   (0 when never drained)
  *
  * msgs = ids acknowledged (XACK's replies) in batches completed within
- * SECONDS. Loopback only; plain C and sockets (RESP2 by hand), no client
+ * SECONDS.
+ *
+ * read: the peer of the HTTP GET-by-marker test: CLIENTS readers, each
+ * following its own position (one round trip per page):
+ *
+ *   XREAD COUNT n STREAMS s <the last id it read>
+ *
+ * from the stream's start, and from the start again when a read finds
+ * nothing (as the GET readers start over on an empty page). msgs = entries
+ * returned; RESULT test=xread. Loopback only; plain C and sockets (RESP2 by hand), no client
  * library.
  */
 #include <arpa/inet.h>
@@ -57,6 +67,7 @@ struct config {
 	int port;
 	const char *stream, *group;
 	int clients, threads, count;
+	bool reading;     /* the read mode: XREAD, no group */
 	double seconds;
 	double t0, deadline;
 };
@@ -68,6 +79,7 @@ struct conn {
 	bool idle;        /* past the deadline: sends no more */
 	int need;         /* replies still awaited */
 	double t_rt, t_batch;
+	char last[ID_MAX]; /* read mode: where the reader is */
 	char ids[MAX_COUNT][ID_MAX];
 	size_t id_len[MAX_COUNT];
 	int n_ids;
@@ -360,7 +372,15 @@ static void send_read(struct thread *t, struct conn *c, double now)
 	}
 	snprintf(consumer, sizeof(consumer), "c%d", c->idx);
 	snprintf(count, sizeof(count), "%d", t->cfg->count);
-	put_cmdv(c, 9, argv);
+	if (t->cfg->reading) {
+		const char *rargv[] = {"XREAD", "COUNT", count, "STREAMS",
+				       t->cfg->stream,
+				       c->last[0] ? c->last : "0-0"};
+
+		put_cmdv(c, 6, rargv);
+	} else {
+		put_cmdv(c, 9, argv);
+	}
 	c->acking = false;
 	c->need = 1;
 	c->t_rt = c->t_batch = now;
@@ -434,6 +454,24 @@ static void on_reply(struct thread *t, struct conn *c, const char *p,
 		parse_read(c, p, len);
 		if (in_time)
 			lat_add(&t->rt, 1e3 * (now - c->t_rt));
+		if (t->cfg->reading) {
+			/* One page: on from its last id, or from the start. */
+			if (c->n_ids > 0) {
+				memcpy(c->last, c->ids[c->n_ids - 1],
+				       c->id_len[c->n_ids - 1]);
+				c->last[c->id_len[c->n_ids - 1]] = '\0';
+				if (in_time) {
+					t->msgs += (uint64_t)c->n_ids;
+					t->batches++;
+				}
+			} else {
+				c->last[0] = '\0';
+				if (in_time)
+					t->empty++;
+			}
+			send_read(t, c, now);
+			return;
+		}
 		if (c->n_ids > 0) {
 			send_ackdel(t, c, now);
 			return;
@@ -599,13 +637,13 @@ static int do_work(struct config *cfg)
 	}
 	qsort(rt.v, rt.n, sizeof(float), cmp_float);
 	qsort(batch.v, batch.n, sizeof(float), cmp_float);
-	printf("RESULT test=xreadgroup+xack+xdel clients=%d threads=%d "
+	printf("RESULT test=%s clients=%d threads=%d "
 	       "count=%d seconds=%.2f batches=%" PRIu64 " msgs=%" PRIu64
 	       " msgs_s=%.1f round_trips=%zu p50_ms=%.3f p90_ms=%.3f "
 	       "p99_ms=%.3f max_ms=%.3f batch_p50_ms=%.3f batch_p90_ms=%.3f "
 	       "batch_p99_ms=%.3f batch_max_ms=%.3f empty_reads=%" PRIu64
 	       " drained_at_s=%.2f\n",
-	       cfg->clients, cfg->threads, cfg->count, cfg->seconds, batches,
+	       cfg->reading ? "xread" : "xreadgroup+xack+xdel", cfg->clients, cfg->threads, cfg->count, cfg->seconds, batches,
 	       msgs, (double)msgs / cfg->seconds, rt.n, pct(&rt, 50),
 	       pct(&rt, 90), pct(&rt, 99), rt.n ? rt.v[rt.n - 1] : 0.0,
 	       pct(&batch, 50), pct(&batch, 90), pct(&batch, 99),
@@ -626,6 +664,8 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: stream_workers fill PORT STREAM GROUP N BYTES\n"
 		"       stream_workers work PORT STREAM GROUP CLIENTS THREADS "
+		"COUNT SECONDS\n"
+		"       stream_workers read PORT STREAM - CLIENTS THREADS "
 		"COUNT SECONDS\n");
 	return 2;
 }
@@ -641,7 +681,8 @@ int main(int argc, char **argv)
 	cfg.group = argv[4];
 	if (!strcmp(argv[1], "fill") && argc == 7)
 		return do_fill(&cfg, atoll(argv[5]), (size_t)atol(argv[6]));
-	if (strcmp(argv[1], "work") || argc != 9)
+	cfg.reading = !strcmp(argv[1], "read");
+	if ((strcmp(argv[1], "work") && !cfg.reading) || argc != 9)
 		return usage();
 	cfg.clients = atoi(argv[5]);
 	cfg.threads = atoi(argv[6]);
