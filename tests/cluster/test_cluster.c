@@ -383,6 +383,128 @@ static void list_across_nodes(struct hh_client *c, int n_want)
 	hh_resp_free(&r);
 }
 
+/* -------------------------------------------- an SSE reader, restarted */
+
+struct sse_reader {
+	struct hh_client c;
+	char buf[32768];
+	size_t len;
+};
+
+static void sse_open(struct sse_reader *s, const char *q, const char *last_id)
+{
+	const char *req = hh_fmt(
+		"GET /v2/queues/%s/events?client_id=%s&project_id=cl HTTP/1.1\r\n"
+		"Host: t\r\nAccept: text/event-stream\r\n%s%s%s\r\n", q,
+		HH_CLIENT_B, last_id ? "Last-Event-ID: " : "",
+		last_id ? last_id : "", last_id ? "\r\n" : "");
+
+	s->len = 0;
+	s->buf[0] = '\0';
+	hh_client_init(&s->c, &proxy, NULL, NULL);
+	if (hh_send(&s->c, req, strlen(req)) != 0)
+		bail_out("cannot open the event stream");
+}
+
+/* Reads until `n` message events have come (true) or ms pass. */
+static bool sse_events(struct sse_reader *s, int n, int ms)
+{
+	for (;;) {
+		int have = 0;
+
+		for (const char *p = s->buf; (p = strstr(p, "event: message"));
+		     p++)
+			have++;
+		if (have >= n)
+			return true;
+		struct pollfd p = {.fd = s->c.fd, .events = POLLIN};
+		ssize_t k;
+
+		if (s->len + 1 >= sizeof(s->buf) || poll(&p, 1, ms) <= 0)
+			return false;
+		k = read(s->c.fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
+		if (k <= 0)
+			return false;
+		s->len += (size_t)k;
+		s->buf[s->len] = '\0';
+	}
+}
+
+/* The data: of each message event, in order, as "n,n,..." (its bodies
+ * are numbers), and the last event's id into last. */
+static const char *sse_bodies(const struct sse_reader *s, char *last,
+			      size_t last_len)
+{
+	static char out[1024];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (const char *p = s->buf; (p = strstr(p, "id: ")); p += 4) {
+		const char *d = strstr(p, "\ndata: ");
+		json_t *j;
+
+		if (!d)
+			break;
+		snprintf(last, last_len, "%.24s", p + 4);
+		j = json_loads(d + 7, JSON_DISABLE_EOF_CHECK, NULL);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%lld",
+				      o ? "," : "",
+				      json_integer_value(json_object_get(j,
+								"body")));
+		json_decref(j);
+	}
+	return out;
+}
+
+/*
+ * An SSE reader through HAProxy (routed by the queue's name) on a queue
+ * of node b, while b restarts: it reconnects with Last-Event-ID, as an
+ * EventSource does, and gets every message once, in order.
+ */
+static void sse_across_restart(struct hh_client *c)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	struct sse_reader *s = calloc(1, sizeof(*s));
+	char q[32] = "", last[32] = "", first[1024];
+
+	for (int i = 0; !q[0]; i++) {
+		snprintf(q, sizeof(q), "sse-%d", i);
+		if (owner_of(q) != 1)
+			q[0] = '\0';
+	}
+	hh_call(c, &r, "PUT", hh_fmt("/v2/queues/%s", q), "{}");
+	for (int i = 1; i <= 3; i++)
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	sse_open(s, q, NULL);
+	/* From now: the stream opens with none of the three before it. */
+	ok(!sse_events(s, 1, 700) && strstr(s->buf, "HTTP/1.1 200") &&
+	   strstr(s->buf, "text/event-stream"),
+	   "an SSE stream through HAProxy on node b's queue %s, from now", q);
+	for (int i = 4; i <= 6; i++)
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	ok(sse_events(s, 3, 10000), "it gets what is posted while it is open");
+	snprintf(first, sizeof(first), "%s", sse_bodies(s, last, sizeof(last)));
+	is_str(first, "4,5,6", "in order");
+	is(hh_stop(&node[1]), 0, "node b stops under the stream");
+	hh_client_close(&s->c);
+	hh_restart(&node[1]);
+	ok(wait_status(c, hh_fmt("/v2/queues/%s/stats", q), 200, 20),
+	   "node b is back");
+	for (int i = 7; i <= 9; i++)
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	sse_open(s, q, last);
+	ok(sse_events(s, 3, 10000), "reconnected with Last-Event-ID through "
+	   "HAProxy, it gets what came since");
+	is_str(sse_bodies(s, last, sizeof(last)), "7,8,9",
+	       "each once, in order, none lost across the restart");
+	hh_client_close(&s->c);
+	free(s);
+	hh_resp_free(&r);
+}
+
 /* --------------------------------------------------------------- checks */
 
 static char queue[N_QUEUES][32];
@@ -696,6 +818,7 @@ int main(void)
 	misdirected();
 	node_down(&c);
 	tail_across_restart(&c);
+	sse_across_restart(&c);
 	map_reload();
 	hh_client_close(&c);
 	stop_haproxy();
