@@ -355,6 +355,14 @@ bool hub_cluster_owns(const char *name, char *owner, unsigned *shard)
 	return mine;
 }
 
+void hub_cluster_misdirected(char *buf, size_t len, const char *name,
+			     const char *owner, unsigned shard)
+{
+	snprintf(buf, len, "Queue %s is in shard %u, which node %s holds, not "
+		 "this node (%s): send the request through the cluster's "
+		 "balancer, or to %s.", name, shard, owner, self, owner);
+}
+
 bool hub_cluster_route(struct hub_req *r, const char *name)
 {
 	char owner[HUB_NODE_MAX];
@@ -363,10 +371,7 @@ bool hub_cluster_route(struct hub_req *r, const char *name)
 
 	if (hub_cluster_owns(name, owner, &shard))
 		return true;
-	snprintf(desc, sizeof(desc), "Queue %s is in shard %u, which node %s "
-		 "holds, not this node (%s): send the request through the "
-		 "cluster's balancer, or to %s.", name, shard, owner, self,
-		 owner);
+	hub_cluster_misdirected(desc, sizeof(desc), name, owner, shard);
 	hub_header(r, "Herald-Owner", "%s", owner);
 	hub_header(r, "Herald-Shard", "%u", shard);
 	hub_reply(r, 421, json_pack("{s:s, s:s, s:s, s:I}", "title",

@@ -71,6 +71,10 @@ bool hub_cluster_on(void);
  */
 bool hub_cluster_owns(const char *name, char *owner, unsigned *shard);
 
+/* The description of a 421 for queue `name` of `owner`'s `shard`. */
+void hub_cluster_misdirected(char *buf, size_t len, const char *name,
+			     const char *owner, unsigned shard);
+
 /* For a request naming a queue: true when it is this node's; else
  * answers r with 421 and returns false. */
 bool hub_cluster_route(struct hub_req *r, const char *name);

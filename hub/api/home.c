@@ -394,8 +394,8 @@ static void health_gathered(struct hub_req *r, json_t *const *answers,
 						       health_op_names[op]);
 			json_t *t = json_object_get(theirs,
 						    health_op_names[op]);
-			double ms = json_real_value(json_object_get(mine,
-								    "seconds"));
+			double ms = json_number_value(json_object_get(mine,
+								      "seconds"));
 			double ts = json_number_value(json_object_get(t,
 								      "seconds"));
 			bool ok = json_is_true(json_object_get(mine,

@@ -427,42 +427,34 @@ static void gathered_reply(struct hub_req *r, json_t *const *answers,
 {
 	struct gathered *g = ctx;
 	const char *key = r->topic ? "topics" : "queues";
-	json_t *all = json_copy(g->queues), *page = json_array(), *v;
+	json_t *page = json_array(), *v, **sorted;
 	uint64_t count = g->count;
 	size_t k;
 
-	for (size_t i = 0; i < n && all; i++) {
-		json_array_extend(all, json_object_get(answers[i], key));
+	/* g->queues is the gather's own: every node's page joins it. */
+	for (size_t i = 0; i < n; i++) {
+		json_array_extend(g->queues, json_object_get(answers[i], key));
 		count += (uint64_t)json_integer_value(
 			json_object_get(answers[i], "count"));
 	}
-	if (!all || !page) {
-		json_decref(all);
+	sorted = calloc(json_array_size(g->queues) + 1, sizeof(*sorted));
+	if (!page || !sorted) {
 		json_decref(page);
+		free(sorted);
 		hub_reply_error(r, 500, "Internal server error",
 				"Out of memory.");
 		return;
 	}
 	/* Names are unique across nodes (each queue lives on one), so
 	 * sorting gives the one order every node's own page has. */
-	json_t **v_sorted = calloc(json_array_size(all) + 1, sizeof(*v_sorted));
-
-	if (!v_sorted) {
-		json_decref(all);
-		json_decref(page);
-		hub_reply_error(r, 500, "Internal server error",
-				"Out of memory.");
-		return;
-	}
-	json_array_foreach(all, k, v)
-		v_sorted[k] = v;
-	qsort(v_sorted, json_array_size(all), sizeof(*v_sorted), by_name);
-	for (k = 0; k < json_array_size(all) && k < g->limit; k++)
-		json_array_append(page, v_sorted[k]);
-	free(v_sorted);
+	json_array_foreach(g->queues, k, v)
+		sorted[k] = v;
+	qsort(sorted, json_array_size(g->queues), sizeof(*sorted), by_name);
+	for (k = 0; k < json_array_size(g->queues) && k < g->limit; k++)
+		json_array_append(page, sorted[k]);
+	free(sorted);
 	list_reply(r, page, count);
 	json_decref(page);
-	json_decref(all);
 }
 
 void hub_queues_list(struct hub_req *r)

@@ -83,6 +83,7 @@
 #include "req.h"
 #include "buf.h"
 #include "clock.h"
+#include "cluster.h"
 #include "server.h"
 #include "writer.h"
 #include "live/wait.h"
@@ -538,6 +539,17 @@ static void dispatch(struct http_req *h)
 		hub_metrics_reject(HUB_REJECT_CHECKS);
 }
 
+/* Herald-Local: 1, another node's request (api/gather.h). Looked for
+ * only in a cluster: no header lookup per request on one machine. */
+static bool cluster_local(struct lws *wsi)
+{
+	char local[4];
+
+	return hub_http__copy_custom(wsi, "herald-local:", local,
+				     sizeof(local)) == 1 &&
+	       strcmp(local, "1") == 0;
+}
+
 /* A new request on the connection, bound to the server's services. */
 static struct http_req *req_new(struct lws *wsi, struct pss *pss,
 				struct hub_server *srv)
@@ -570,14 +582,7 @@ static struct http_req *req_new(struct lws *wsi, struct pss *pss,
 	h->pub.authorization = h->authorization;
 	h->pub.cred = &h->heads.cred;
 	h->pub.hclient = &srv->hclient;
-	{
-		char local[4];
-
-		h->pub.cluster_local =
-			hub_http__copy_custom(wsi, "herald-local:", local,
-					      sizeof(local)) == 1 &&
-			strcmp(local, "1") == 0;
-	}
+	h->pub.cluster_local = hub_cluster_on() && cluster_local(wsi);
 	h->pub.prefix = "";
 	srv->inflight++;
 	return h;

@@ -387,10 +387,9 @@ static void act_subscribe(struct hub_ws_action *a)
 	if (!subscribe_from(a, &from, &marker) || !conn_identity(a))
 		return;
 	if (!hub_cluster_owns(q, owner, &shard)) {
-		char text[256];
+		char text[512];
 
-		snprintf(text, sizeof(text), "Queue %s is in shard %u, which "
-			 "node %s holds, not this node.", q, shard, owner);
+		hub_cluster_misdirected(text, sizeof(text), q, owner, shard);
 		hub_ws_action_fail(a, 421, text, NULL);
 		return;
 	}

@@ -63,21 +63,40 @@ static const char *path_of(const char *leaf)
 	return hh_fmt("%s/%s", dir, leaf);
 }
 
-/* The owner as the test computes it: crc32 mod 4096, then the map's runs
- * (shard s is on node s * 3 / 4096, as `herald cluster map a b c`). */
-static int owner_of(const char *queue)
-{
-	uLong c = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)queue,
-			(uInt)strlen(queue));
-	unsigned shard = (unsigned)(c % SHARDS);
-
-	return (int)((size_t)shard * N_NODES / SHARDS);
-}
-
+/* The shard as the test computes it: zlib's crc32 of the name mod 4096. */
 static unsigned shard_of(const char *queue)
 {
 	return (unsigned)(crc32(crc32(0L, Z_NULL, 0), (const Bytef *)queue,
 				(uInt)strlen(queue)) % SHARDS);
+}
+
+/* Its owner: the map's runs (shard s is on node s * 3 / 4096, as
+ * `herald cluster map a b c`). */
+static int owner_of(const char *queue)
+{
+	return (int)((size_t)shard_of(queue) * N_NODES / SHARDS);
+}
+
+/* The first name PREFIX-0, PREFIX-1, ... that node n owns, into q. */
+static void name_on(char *q, size_t len, const char *prefix, int n)
+{
+	for (int i = 0;; i++) {
+		snprintf(q, len, "%s-%d", prefix, i);
+		if (owner_of(q) == n)
+			return;
+	}
+}
+
+/* Posts one message each with the bodies from..to (numbers) to q. */
+static void post_numbered(struct hh_client *c, const char *q, int from,
+			  int to)
+{
+	struct hh_resp r = HH_RESP_INIT;
+
+	for (int i = from; i <= to; i++)
+		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	hh_resp_free(&r);
 }
 
 static int free_port(void)
@@ -265,15 +284,9 @@ static void tail_across_restart(struct hh_client *c)
 	pid_t pid;
 	bool in_order = true;
 
-	for (int i = 0; !q[0]; i++) {
-		snprintf(q, sizeof(q), "live-%d", i);
-		if (owner_of(q) != 1)
-			q[0] = '\0';
-	}
+	name_on(q, sizeof(q), "live", 1);
 	hh_call(c, &r, "PUT", hh_fmt("/v2/queues/%s", q), "{}");
-	for (int i = 1; i <= 5; i++)
-		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
-			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	post_numbered(c, q, 1, 5);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", proxy.port);
 	if (pipe(out))
 		bail_out("pipe: %s", strerror(errno));
@@ -295,9 +308,7 @@ static void tail_across_restart(struct hh_client *c)
 	close(out[1]);
 	is(read_lines(out[0], buf, sizeof(buf), 5, 15000), 5,
 	   "tail -f through HAProxy prints node b's queue %s", q);
-	for (int i = 6; i <= 8; i++)
-		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
-			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	post_numbered(c, q, 6, 8);
 	is(read_lines(out[0], buf, sizeof(buf), 8, 15000), 8,
 	   "and what is posted while it follows (the stream URL through "
 	   "HAProxy)");
@@ -305,9 +316,7 @@ static void tail_across_restart(struct hh_client *c)
 	hh_restart(&node[1]);
 	ok(wait_status(c, hh_fmt("/v2/queues/%s/stats", q), 200, 20),
 	   "node b is back behind HAProxy");
-	for (int i = 9; i <= 12; i++)
-		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
-			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	post_numbered(c, q, 9, 12);
 	is(read_lines(out[0], buf, sizeof(buf), 12, 20000), 12,
 	   "tail reconnects through HAProxy and prints what came since");
 	kill(pid, SIGINT);
@@ -467,23 +476,15 @@ static void sse_across_restart(struct hh_client *c)
 	struct sse_reader *s = calloc(1, sizeof(*s));
 	char q[32] = "", last[32] = "", first[1024];
 
-	for (int i = 0; !q[0]; i++) {
-		snprintf(q, sizeof(q), "sse-%d", i);
-		if (owner_of(q) != 1)
-			q[0] = '\0';
-	}
+	name_on(q, sizeof(q), "sse", 1);
 	hh_call(c, &r, "PUT", hh_fmt("/v2/queues/%s", q), "{}");
-	for (int i = 1; i <= 3; i++)
-		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
-			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	post_numbered(c, q, 1, 3);
 	sse_open(s, q, NULL);
 	/* From now: the stream opens with none of the three before it. */
 	ok(!sse_events(s, 1, 700) && strstr(s->buf, "HTTP/1.1 200") &&
 	   strstr(s->buf, "text/event-stream"),
 	   "an SSE stream through HAProxy on node b's queue %s, from now", q);
-	for (int i = 4; i <= 6; i++)
-		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
-			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	post_numbered(c, q, 4, 6);
 	ok(sse_events(s, 3, 10000), "it gets what is posted while it is open");
 	snprintf(first, sizeof(first), "%s", sse_bodies(s, last, sizeof(last)));
 	is_str(first, "4,5,6", "in order");
@@ -492,9 +493,7 @@ static void sse_across_restart(struct hh_client *c)
 	hh_restart(&node[1]);
 	ok(wait_status(c, hh_fmt("/v2/queues/%s/stats", q), 200, 20),
 	   "node b is back");
-	for (int i = 7; i <= 9; i++)
-		hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
-			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+	post_numbered(c, q, 7, 9);
 	sse_open(s, q, last);
 	ok(sse_events(s, 3, 10000), "reconnected with Last-Event-ID through "
 	   "HAProxy, it gets what came since");
