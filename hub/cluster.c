@@ -42,7 +42,7 @@ unsigned hub_cluster_shard(const char *name, size_t len)
 
 /* ------------------------------------------------------------------ map */
 
-static bool node_name_ok(const char *s, size_t n)
+bool hub_cluster_node_name_ok(const char *s, size_t n)
 {
 	if (!n || n >= HUB_NODE_MAX)
 		return false;
@@ -109,7 +109,7 @@ int hub_cluster_map_parse(struct hub_cluster_map *m, const char *text,
 		w = num_end;
 		while (w < e && (*w == ' ' || *w == '\t'))
 			w++;
-		if (!node_name_ok(w, (size_t)(e - w))) {
+		if (!hub_cluster_node_name_ok(w, (size_t)(e - w))) {
 			snprintf(err, errlen, "line %u: a node's name is 1 to "
 				 "%u of A-Z a-z 0-9 _ - .", line,
 				 HUB_NODE_MAX - 1);
@@ -239,7 +239,7 @@ static int peers_parse(const char *list)
 				break;
 			}
 		if (!eq || !colon || colon < eq || n_peers == PEERS_MAX ||
-		    !node_name_ok(p, (size_t)(eq - p)) ||
+		    !hub_cluster_node_name_ok(p, (size_t)(eq - p)) ||
 		    (size_t)(colon - eq - 1) >= sizeof(peers[0].address) ||
 		    (size_t)(end - colon - 1) >= sizeof(port))
 			goto bad;
@@ -283,7 +283,7 @@ int hub_cluster_init(const struct hub_config *cfg)
 		hub_log(HUB_LOG_ERROR, "--node and --cluster-map go together");
 		return -1;
 	}
-	if (!node_name_ok(cfg->node, strlen(cfg->node))) {
+	if (!hub_cluster_node_name_ok(cfg->node, strlen(cfg->node))) {
 		hub_log(HUB_LOG_ERROR, "--node: 1 to %u of A-Z a-z 0-9 _ - .",
 			HUB_NODE_MAX - 1);
 		return -1;

@@ -38,6 +38,10 @@
 struct hub_config;
 struct hub_req;
 
+/* Whether s[0..n) may name a node: 1 to HUB_NODE_MAX - 1 of A-Z a-z 0-9
+ * _ - . (what a HAProxy backend's name takes). */
+bool hub_cluster_node_name_ok(const char *s, size_t n);
+
 /* The shard of a queue name. */
 unsigned hub_cluster_shard(const char *name, size_t len);
 

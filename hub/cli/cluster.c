@@ -41,19 +41,6 @@ static int usage(FILE *out)
 	return out == stdout ? CLI_OK : CLI_USAGE;
 }
 
-static bool name_ok(const char *s, size_t n)
-{
-	if (!n || n >= HUB_NODE_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		      s[i] == '-' || s[i] == '.'))
-			return false;
-	return true;
-}
-
 static int cmd_map(int argc, char **argv)
 {
 	size_t n = (size_t)argc - 2;
@@ -61,7 +48,7 @@ static int cmd_map(int argc, char **argv)
 	if (argc < 3)
 		return usage(stderr);
 	for (int i = 2; i < argc; i++) {
-		if (!name_ok(argv[i], strlen(argv[i]))) {
+		if (!hub_cluster_node_name_ok(argv[i], strlen(argv[i]))) {
 			fprintf(stderr, "herald cluster map: \"%s\": a node's "
 				"name is 1 to %u of A-Z a-z 0-9 _ - .\n",
 				argv[i], HUB_NODE_MAX - 1);
@@ -141,7 +128,9 @@ static int cmd_haproxy(int argc, char **argv)
 			   i + 1 < argc) {
 			stats = argv[++i];
 		} else if ((eq = strchr(argv[i], '=')) && argv[i][0] != '-') {
-			if (!name_ok(argv[i], (size_t)(eq - argv[i])) ||
+			size_t nlen = (size_t)(eq - argv[i]);
+
+			if (!hub_cluster_node_name_ok(argv[i], nlen) ||
 			    !addr_ok(eq + 1)) {
 				fprintf(stderr, "herald cluster haproxy-config:"
 					" \"%s\": want NODE=HOST:PORT\n",

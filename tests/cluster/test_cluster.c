@@ -245,32 +245,6 @@ static const char *haproxy_cmd(const char *cmd)
 
 /* ------------------------------------------- a live subscriber, restarted */
 
-/* Reads fd until it holds `want` lines (or timeout_ms passes); the
- * count read. */
-static int read_lines(int fd, char *buf, size_t cap, int want, int timeout_ms)
-{
-	size_t len = strlen(buf);
-	int lines = 0;
-
-	for (const char *p = buf; (p = strchr(p, '\n')); p++)
-		lines++;
-	while (lines < want) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&p, 1, timeout_ms) <= 0 || len + 1 >= cap)
-			break;
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n <= 0)
-			break;
-		buf[len + (size_t)n] = '\0';
-		for (const char *q = buf + len; (q = strchr(q, '\n')); q++)
-			lines++;
-		len += (size_t)n;
-	}
-	return lines;
-}
-
 /*
  * `herald tail -f` through HAProxy (the stream URL: a WebSocket routed by
  * the queue's name) on a queue of node b, while b stops and starts again:
@@ -306,10 +280,10 @@ static void tail_across_restart(struct hh_client *c)
 		_exit(127);
 	}
 	close(out[1]);
-	is(read_lines(out[0], buf, sizeof(buf), 5, 15000), 5,
+	is(hh_read_lines(out[0], buf, sizeof(buf), 5, 15000), 5,
 	   "tail -f through HAProxy prints node b's queue %s", q);
 	post_numbered(c, q, 6, 8);
-	is(read_lines(out[0], buf, sizeof(buf), 8, 15000), 8,
+	is(hh_read_lines(out[0], buf, sizeof(buf), 8, 15000), 8,
 	   "and what is posted while it follows (the stream URL through "
 	   "HAProxy)");
 	is(hh_stop(&node[1]), 0, "node b stops under the following tail");
@@ -317,10 +291,10 @@ static void tail_across_restart(struct hh_client *c)
 	ok(wait_status(c, hh_fmt("/v2/queues/%s/stats", q), 200, 20),
 	   "node b is back behind HAProxy");
 	post_numbered(c, q, 9, 12);
-	is(read_lines(out[0], buf, sizeof(buf), 12, 20000), 12,
+	is(hh_read_lines(out[0], buf, sizeof(buf), 12, 20000), 12,
 	   "tail reconnects through HAProxy and prints what came since");
 	kill(pid, SIGINT);
-	read_lines(out[0], buf, sizeof(buf), 1000, 2000);
+	hh_read_lines(out[0], buf, sizeof(buf), 1000, 2000);
 	waitpid(pid, NULL, 0);
 	close(out[0]);
 	/* Every line once, bodies 1..12 in order. */

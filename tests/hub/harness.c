@@ -1202,3 +1202,29 @@ int hh_run(const char *const *argv, const char *out_path, char **output)
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+static int lines_in(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+int hh_read_lines(int fd, char *buf, size_t cap, int want, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	size_t len = strlen(buf);
+
+	while (lines_in(buf) < want && len + 1 < cap &&
+	       poll(&p, 1, timeout_ms) > 0) {
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return lines_in(buf);
+}

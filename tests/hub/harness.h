@@ -246,5 +246,11 @@ void hh_post_bulk(struct hh_client *c, const char *queue, int n);
  * when killed by one, 127 when it could not be run.
  */
 int hh_run(const char *const *argv, const char *out_path, char **output);
+/*
+ * Reads fd (another program's output) into buf (NUL-terminated, cap bytes,
+ * appended to what it holds) until it holds `want` lines or nothing comes
+ * for timeout_ms. Returns the lines it holds.
+ */
+int hh_read_lines(int fd, char *buf, size_t cap, int want, int timeout_ms);
 
 #endif /* HERALD_TEST_HARNESS_H */

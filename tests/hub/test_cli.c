@@ -415,23 +415,6 @@ static void errors(struct hh_server *srv)
 	(void)srv;
 }
 
-/* Reads from fd until `want` lines came or ms passed; appends to buf. */
-static int read_lines(int fd, char *buf, size_t cap, int want, int ms)
-{
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	size_t len = strlen(buf);
-
-	while (count_lines(buf) < want && poll(&p, 1, ms) > 0) {
-		ssize_t n = read(fd, buf + len, cap - len - 1);
-
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		buf[len] = '\0';
-	}
-	return count_lines(buf);
-}
-
 /* Messages lost to expiry after the marker are reported, not skipped
  * silently: the Herald-Gap header of a listing, the stream's gap frame. */
 static void gap(struct hh_server *srv)
@@ -465,7 +448,7 @@ static void gap(struct hh_server *srv)
 					  kept, "g", NULL},
 		    &in_fd, &out_fd, &err_fd);
 	close(in_fd);
-	is(read_lines(out_fd, buf, sizeof(buf), 1, 10000), 1,
+	is(hh_read_lines(out_fd, buf, sizeof(buf), 1, 10000), 1,
 	   "tail -f over expired messages prints what is left");
 	kill(pid, SIGINT);
 	slurp_pair(out_fd, err_fd, &out, &err);
@@ -491,11 +474,11 @@ static void follow(struct hh_server *srv, const char *mode)
 	pid = spawn((const char *const[]){"tail", READER, "-f", q, mode, NULL},
 		    &in_fd, &out_fd, &err_fd);
 	close(in_fd);
-	is(read_lines(out_fd, buf, sizeof(buf), 1, 10000), 1,
+	is(hh_read_lines(out_fd, buf, sizeof(buf), 1, 10000), 1,
 	   "tail -f%s%s prints the backlog", mode ? " " : "", mode ? mode : "");
 	RUN(&r, NULL, "post", POSTER, q, "\"after\"", "\"and more\"");
 	run_free(&r);
-	is(read_lines(out_fd, buf, sizeof(buf), 3, 10000), 3,
+	is(hh_read_lines(out_fd, buf, sizeof(buf), 3, 10000), 3,
 	   "and the messages posted after it started");
 	is_str(line_body(buf, 1), "\"after\"", "in order");
 	is_str(line_body(buf, 2), "\"and more\"", "all of them");
@@ -511,7 +494,7 @@ static void follow(struct hh_server *srv, const char *mode)
 	hh_restart(srv);
 	RUN(&r, NULL, "post", POSTER, q, "\"after restart\"");
 	run_free(&r);
-	is(read_lines(out_fd, buf, sizeof(buf), 4, 15000), 4,
+	is(hh_read_lines(out_fd, buf, sizeof(buf), 4, 15000), 4,
 	   "tail reconnects and prints what was posted since");
 	is_str(line_body(buf, 3), "\"after restart\"", "once, and only that");
 	kill(pid, SIGINT);
