@@ -131,6 +131,10 @@ static const struct setting settings[] = {
 	 "with --cluster-map: every node's address, NAME=IP:PORT,... (this "
 	 "one's may be left out), so a project's queue list is gathered from "
 	 "all of them"},
+	{"cluster-bus", K_STR, F(cluster_bus), 0, 0,
+	 "with --cluster-map: NATS at nats://IP:PORT, so that a WebSocket "
+	 "subscriber here gets the queues of other nodes (they publish "
+	 "news of their commits; empty: such a subscribe gets 421)"},
 	{"keystone-url", K_STR, F(keystone_url), 0, 0,
 	 "--auth keystone: the identity service's URL, e.g. "
 	 "http://127.0.0.1:5000 (its host name is resolved at start and at "

@@ -131,6 +131,9 @@ struct hub_config {
 	/* The other nodes' addresses, "NAME=IP:PORT,...": for the answers
 	 * gathered from every node (a project's queue list). */
 	char cluster_nodes[4096];
+	/* The cluster's bus (bus.h): NATS at "nats://IP:PORT"; "": none,
+	 * and a WebSocket subscribe to another node's queue gets 421. */
+	char cluster_bus[256];
 	/* Testing only: read "now" (ms since the epoch) from this file
 	 * instead of the system clock, so tests can move time. */
 	char clock_file[PATH_MAX];

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "config.h"
 #include "server.h"
+#include "transport/nats.h"
 #include "transport/hclient.h"
 #include "transport/http.h"
 #include "transport/webhook.h"
@@ -77,7 +78,10 @@ int main(int argc, char **argv)
 					      .hclient = &hub_hclient_protocol,
 					      .hclient_start = hub_hclient_start,
 					      .hclient_cancel =
-						      hub_hclient_cancel});
+						      hub_hclient_cancel,
+					      .bus = &hub_bus_protocol,
+					      .bus_start = hub_bus_start,
+					      .bus_end = hub_bus_end});
 	}
 	if (strcmp(argv[1], "backup") == 0)
 		return hub_cli_backup(argc - 1, argv + 1);

@@ -415,7 +415,8 @@ static int start_lws(struct hub_server *srv,
 		     const struct hub_server_transports *t)
 {
 	/* lws keeps pointing at these for the context's life. */
-	static struct lws_protocols protocols[7];
+	static struct lws_protocols protocols[8];
+	size_t n = 5;
 	static struct lws_http_mount mount = {
 		.mountpoint = "/",
 		.mountpoint_len = 1,
@@ -445,8 +446,10 @@ static int start_lws(struct hub_server *srv,
 	protocols[3] = (struct lws_protocols){.name = "herald-core",
 					      .callback = callback_core};
 	protocols[4] = *t->hclient;
+	if (t->bus)
+		protocols[n++] = *t->bus;
 	if (t->http_fallback) {
-		protocols[5] = *t->http_fallback;
+		protocols[n++] = *t->http_fallback;
 		raw_pvo.name = t->http_fallback->name;
 		pvo.next = &raw_pvo;
 	}
@@ -615,6 +618,10 @@ static void writer_committed(void *arg, const char *project,
 	struct hub_server *srv = arg;
 
 	hub_sub_notify(srv->subs, project, queue);
+	/* The other nodes' subscribers hear of it (bus.h): from one loop,
+	 * as every loop is told of every commit. */
+	if (srv->loop == 0 && srv->bus.publish)
+		srv->bus.publish(srv->bus.arg, project, queue);
 }
 
 /* Loop i's own parts: its server, context, vhost, registry and
@@ -659,6 +666,9 @@ static int loop_start(struct hub_loops *loops, unsigned i,
 	 * tails stays what one loop would have. */
 	hub_subs_tail_limits(srv->subs, HUB_TAIL_QUEUE_MAX / loops->n,
 			     HUB_TAIL_TOTAL_MAX / loops->n);
+	if (t->bus_start && t->bus_start(srv))
+		return -1;
+	srv->bus_end = t->bus_end;
 	return 0;
 }
 
@@ -669,6 +679,8 @@ static void loop_free(struct hub_server *srv)
 		return;
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
+	if (srv->bus_end)
+		srv->bus_end(srv); /* after its connections closed */
 	for (size_t k = 0; k < srv->inbox_n; k++)
 		close(srv->inbox[k]); /* handed as the loop ended */
 	free(srv->inbox);

@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include "buf.h"
+#include "bus.h"
 #include "config.h"
 #include "feed.h"
 #include "hclient.h"
@@ -30,6 +31,7 @@ struct hub_hook_post;
 struct hub_auth_ctx;
 struct hub_tls;
 struct hub_loops;
+struct hub_remotes;
 
 struct hub_server {
 	struct hub_config cfg;     /* each loop's copy, read only */
@@ -49,6 +51,12 @@ struct hub_server {
 	/* tls.c: the certificate, shared (it locks); NULL: plain */
 	struct hub_tls *tls;
 	struct hub_hclient hclient;    /* requests out (Keystone) */
+	/* The cluster's bus (bus.h) and the readers of other nodes'
+	 * queues it wakes (transport/remote.h): the transport's, this
+	 * loop's; zero and NULL without --cluster-bus. */
+	struct hub_bus bus;
+	struct hub_remotes *remotes;
+	void (*bus_end)(struct hub_server *srv);
 	lws_dll2_owner_t held;     /* long-poll requests waiting (http.c) */
 	lws_sorted_usec_list_t compact_sul;
 	bool compacting;     /* a compaction job is queued or running */
@@ -97,6 +105,12 @@ struct hub_server_transports {
 	const struct lws_protocols *hclient;
 	int (*hclient_start)(void *srv, struct hub_hclient_req *q);
 	void (*hclient_cancel)(void *srv, struct hub_hclient_req *q);
+	/* The cluster's bus (bus.h): its client protocol, started on each
+	 * loop once its registry exists (fills srv->bus; 0 or -1) and
+	 * ended after its context. */
+	const struct lws_protocols *bus;
+	int (*bus_start)(struct hub_server *srv);
+	void (*bus_end)(struct hub_server *srv);
 };
 
 /*

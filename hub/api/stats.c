@@ -74,6 +74,7 @@ void hub_queue_stats(struct hub_req *r)
 	feed_queue_stats_t st;
 	bool exists = true;
 	json_t *msgs;
+	char tail[FEED_ID_LEN + 1];
 
 	if (!stats_load(r, "Queue", &st, &exists))
 		return;
@@ -88,6 +89,12 @@ void hub_queue_stats(struct hub_req *r)
 	stats_ends(r, &st, msgs);
 	if (r->version == HUB_V1)
 		hub_header(r, "Content-Location", "%s", r->path);
+	/* Herald-Tail (a Herald extension): the marker from which a read
+	 * gets exactly what is appended after this answer - a subscriber
+	 * of another node starts "from now" with it (transport/remote.c). */
+	if (feed_queue_tail(r->feed, r->project, r->queue, tail) == 0 &&
+	    tail[0])
+		hub_header(r, "Herald-Tail", "%s", tail);
 	hub_reply(r, 200, json_pack("{s:o}", "messages", msgs));
 	if (!exists)
 		r->reply.feed_err = FEED_ENOQUEUE; /* the zeros of no queue */

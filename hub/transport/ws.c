@@ -418,6 +418,8 @@ static int on_filter(struct lws *wsi, struct pss *pss, struct hub_server *srv)
 		free(c);
 		return 1;
 	}
+	if (c->ident.resolved)
+		hub_ws_conn_keep_upgrade_token(c, wsi);
 	pss->c = c;
 	return 0;
 }
@@ -459,6 +461,7 @@ static void on_closed(struct pss *pss)
 		action_free(c, a);
 	}
 	hub_buf_free(&c->rx);
+	free(c->token);
 	free(c);
 }
 

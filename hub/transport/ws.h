@@ -123,6 +123,9 @@ void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
  * (subscription_create without a subscriber URL); and those as Zaqar's
  * subscription objects (a new array). The others are stored webhooks,
  * which ws_actions.c routes to the subscriptions resource. */
+/* `authenticate` accepted `token`: the connection's from now on (for
+ * the reads of other nodes' queues, ws_sub.c). */
+void hub_ws_conn_keep_token(struct hub_ws_conn *c, const char *token);
 bool hub_ws_conn_owns_sub(struct hub_ws_conn *c, const char *project,
 			  const char *queue, const char *id);
 json_t *hub_ws_conn_subs_json(struct hub_ws_conn *c, const char *project,

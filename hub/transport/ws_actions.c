@@ -919,6 +919,9 @@ static void authenticated(struct hub_ws_action *a, enum hub_auth_verdict v,
 		return;
 	}
 	*a->conn_ident = a->ident;
+	hub_ws_conn_keep_token(a->conn,
+			       str(json_object_get(a->request, "headers"),
+				   "X-Auth-Token"));
 	hub_ws_action_reply(a, 200, json_pack("{s:s}", "message",
 					      "Authentified."));
 }

@@ -33,6 +33,9 @@ struct hub_ws_conn {
 	 * the `authenticate` action; until then, when the server asks for
 	 * credentials, no action but authenticate runs. */
 	struct hub_ident ident;
+	/* The token that ident came from, as sent (NULL: none), for the
+	 * reads of other nodes' queues made on the subscriber's behalf. */
+	char *token;
 	/* Subscriptions share one project and client: the last frame's. */
 	char project[FEED_PROJECT_MAX + 1];
 	uint8_t client_id[16];
@@ -85,6 +88,8 @@ int hub_ws_stream_parse(struct lws *wsi, struct hub_ws_stream *st,
 int hub_ws_upgrade_auth(struct lws *wsi, struct hub_server *srv,
 			const struct hub_ws_stream *st, struct hub_ident *id,
 			const char **why);
+/* Keeps the upgrade's token (hub_ws_upgrade_auth) as c->token. */
+void hub_ws_conn_keep_upgrade_token(struct hub_ws_conn *c, struct lws *wsi);
 /* The stream URL's one subscription, when the connection is established.
  * -1 to drop the connection. */
 int hub_ws_stream_open(struct hub_ws_conn *c);

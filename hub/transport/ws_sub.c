@@ -21,6 +21,12 @@
  * with the cursor's 400: as the answer to `subscribe`, or, on a stream
  * URL, as the HTTP answer to the upgrade (hub_ws_confirm_upgrade).
  *
+ * A queue another node of the cluster owns is read the same way through
+ * that node's API (remote.h), woken by the cluster's bus: `subscribe` to
+ * it answers once the owner has answered the first read (its refusal, or
+ * 503 when it cannot be reached, becomes the action's), and its frames
+ * are the same. Without a bus (--cluster-bus) such a subscribe gets 421.
+ *
  * Subscriptions of a connection are served round-robin, one frame per
  * writable callback (ws.c sends action answers first). Notification
  * subscriptions (subscription_create) send Zaqar's one-message frames and
@@ -38,6 +44,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "live/cursor.h"
+#include "transport/remote.h"
 #include "transport/ws_conn.h"
 
 #define WS_BATCH 100        /* messages per frame at most */
@@ -50,7 +57,10 @@ enum sub_kind {
 
 struct ws_sub {
 	lws_dll2_t node;           /* in its connection's subs */
-	struct hub_cursor cur;     /* where it is; woken on commits */
+	struct hub_cursor cur;     /* where it is; woken on commits (only
+				    * cur.queue is set for a remote one) */
+	struct hub_remote *remote; /* another node's queue: read there */
+	struct hub_ws_action *opening; /* its subscribe, until answered */
 	struct hub_ws_conn *c;
 	enum sub_kind kind;
 	char id[37];
@@ -85,6 +95,7 @@ static void sub_free(struct hub_ws_conn *c, struct ws_sub *s)
 	if (c->rr == s)
 		c->rr = NULL;
 	hub_cursor_close(&s->cur);
+	hub_remote_close(s->remote);
 	lws_dll2_remove(&s->node);
 	free(s);
 }
@@ -113,32 +124,12 @@ static int cursor_refusal(int rc, struct refusal *why)
 	return -1;
 }
 
-/*
- * Starts a subscription on c->project's `queue`, from `from` (after
- * `marker` for HUB_CURSOR_MARKER). Returns it, or NULL with *why set.
- */
-static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
-			      const char *queue, enum hub_cursor_from from,
-			      const char *marker, bool echo, struct refusal *why)
+/* A subscription's room on c, within the limits: NULL with *why. */
+static struct ws_sub *sub_alloc(struct hub_ws_conn *c, enum sub_kind kind,
+				struct refusal *why)
 {
 	const struct hub_config *cfg = &c->srv->cfg;
-	struct hub_cursor_opts o = {
-		/* The stream URL's connection holds its one subscription. */
-		.kind = c->stream.queue[0] ? HUB_SUB_STREAM : HUB_SUB_WS,
-		.project = c->project,
-		.queue = queue,
-		.from = from,
-		.marker = marker,
-		.flags = FEED_READ_INCLUDE_CLAIMED |
-			 (echo || !c->has_client_id ? FEED_READ_ECHO : 0u),
-		.client_id = c->client_id,
-		.limit = kind == SUB_NOTIFY ? 1 : WS_BATCH,
-		.budget = WS_FRAME_SOFT,
-		.shared = kind == SUB_STREAM,
-		.wake = sub_wake,
-	};
 	struct ws_sub *s;
-	int rc;
 
 	why->status = 400;
 	if (c->subs.count >= cfg->max_subs_per_connection) {
@@ -154,26 +145,124 @@ static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
 			 "on this server.");
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (!(s = calloc(1, sizeof(*s)))) {
 		cursor_refusal(FEED_ENOMEM, why);
-		return NULL;
-	}
-	rc = hub_cursor_open(&s->cur, c->srv->subs, c->srv->feed, &o);
-	if (rc) {
-		free(s);
-		cursor_refusal(rc, why);
 		return NULL;
 	}
 	s->c = c;
 	s->kind = kind;
 	s->created_ms = hub_now_ms();
 	hub_uuid_new(s->id);
+	return s;
+}
+
+/* s is set: on c's list, its backlog after the marker first. */
+static void sub_add(struct hub_ws_conn *c, struct ws_sub *s)
+{
 	lws_dll2_add_tail(&s->node, &c->subs);
-	/* The backlog after the marker goes first. */
 	s->pending = true;
 	lws_callback_on_writable(c->wsi);
+}
+
+/*
+ * Starts a subscription on c->project's `queue`, from `from` (after
+ * `marker` for HUB_CURSOR_MARKER). Returns it, or NULL with *why set.
+ */
+static struct ws_sub *sub_new(struct hub_ws_conn *c, enum sub_kind kind,
+			      const char *queue, enum hub_cursor_from from,
+			      const char *marker, bool echo, struct refusal *why)
+{
+	struct hub_cursor_opts o = {
+		/* The stream URL's connection holds its one subscription. */
+		.kind = c->stream.queue[0] ? HUB_SUB_STREAM : HUB_SUB_WS,
+		.project = c->project,
+		.queue = queue,
+		.from = from,
+		.marker = marker,
+		.flags = FEED_READ_INCLUDE_CLAIMED |
+			 (echo || !c->has_client_id ? FEED_READ_ECHO : 0u),
+		.client_id = c->client_id,
+		.limit = kind == SUB_NOTIFY ? 1 : WS_BATCH,
+		.budget = WS_FRAME_SOFT,
+		.shared = kind == SUB_STREAM,
+		.wake = sub_wake,
+	};
+	struct ws_sub *s = sub_alloc(c, kind, why);
+	int rc;
+
+	if (!s)
+		return NULL;
+	rc = hub_cursor_open(&s->cur, c->srv->subs, c->srv->feed, &o);
+	if (rc) {
+		free(s);
+		cursor_refusal(rc, why);
+		return NULL;
+	}
+	sub_add(c, s);
 	return s;
+}
+
+static void remote_wake(struct hub_remote *rm)
+{
+	struct ws_sub *s = hub_remote_user(rm);
+
+	s->pending = true;
+	lws_callback_on_writable(s->c->wsi);
+}
+
+/* The owner answered the first read: the subscribe's answer. */
+static void remote_opened(struct hub_remote *rm, int status, const char *why)
+{
+	struct ws_sub *s = hub_remote_user(rm);
+	struct hub_ws_action *a = s->opening;
+
+	s->opening = NULL;
+	if (status) {
+		hub_ws_action_fail(a, status, why, NULL);
+		sub_free(s->c, s);
+	} else {
+		hub_ws_action_reply(a, 201, json_pack("{s:s}", "subscription",
+						      s->id));
+	}
+	a->ready_fn(a);
+}
+
+/*
+ * A subscribe to `queue` of node `owner`: started (a's answer follows,
+ * true), or refused now (false, *why set).
+ */
+static bool sub_new_remote(struct hub_ws_action *a, const char *queue,
+			   const char *owner, enum hub_cursor_from from,
+			   const char *marker, bool echo, struct refusal *why)
+{
+	struct hub_ws_conn *c = a->conn;
+	struct ws_sub *s = sub_alloc(c, SUB_STREAM, why);
+	const char *text;
+	struct hub_remote_opts o = {
+		.project = c->project,
+		.queue = queue,
+		.from = from,
+		.marker = marker,
+		.echo = echo || !c->has_client_id,
+		.client_id = c->has_client_id ? c->client_id : NULL,
+		.token = c->token,
+		.opened = remote_opened,
+		.wake = remote_wake,
+	};
+
+	if (!s)
+		return false;
+	snprintf(s->cur.queue, sizeof(s->cur.queue), "%s", queue);
+	o.user = s;
+	s->opening = a;
+	if (!(s->remote = hub_remote_open(c->srv->remotes, owner, &o, &text))) {
+		free(s);
+		why->status = 503;
+		snprintf(why->text, sizeof(why->text), "%s", text);
+		return false;
+	}
+	sub_add(c, s);
+	return true;
 }
 
 /* ------------------------------------------------------------- frames */
@@ -247,7 +336,12 @@ static int frame_notification(struct hub_buf *out, const struct ws_sub *s,
 static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 {
 	struct hub_cursor_batch b;
-	int rc = hub_cursor_next(&s->cur, hub_now_ms(), &b);
+	int rc = 0;
+
+	if (s->remote)
+		hub_remote_next(s->remote, &b);
+	else
+		rc = hub_cursor_next(&s->cur, hub_now_ms(), &b);
 
 	if (rc) {
 		hub_log(HUB_LOG_ERROR, "ws: reading %s for a subscriber: %s",
@@ -274,7 +368,8 @@ static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 			     : 1;
 		/* At the shared tail's end: no need to look again before the
 		 * next wake (saves a writable callback per wake). */
-		s->pending = hub_cursor_may_have_more(&s->cur);
+		s->pending = s->remote ? hub_remote_ready(s->remote)
+				       : hub_cursor_may_have_more(&s->cur);
 		break;
 	}
 	hub_cursor_batch_free(&b);
@@ -370,7 +465,8 @@ static bool subscribe_from(struct hub_ws_action *a, enum hub_cursor_from *from,
 	return true;
 }
 
-static void act_subscribe(struct hub_ws_action *a)
+/* subscribe; false when its answer comes later (another node's queue). */
+static bool act_subscribe(struct hub_ws_action *a)
 {
 	const char *q = json_string_value(json_object_get(a->body, "queue_name"));
 	enum hub_cursor_from from;
@@ -380,26 +476,35 @@ static void act_subscribe(struct hub_ws_action *a)
 	char owner[HUB_NODE_MAX];
 	unsigned shard;
 
+	bool echo = json_is_true(json_object_get(a->body, "echo"));
+
 	if (!hub_queue_name_ok(q, strlen(q))) {
 		hub_ws_action_fail(a, 400, bad_name, NULL);
-		return;
+		return true;
 	}
 	if (!subscribe_from(a, &from, &marker) || !conn_identity(a))
-		return;
+		return true;
 	if (!hub_cluster_owns(q, owner, &shard)) {
 		char text[512];
 
+		if (a->conn->srv->remotes) {
+			if (sub_new_remote(a, q, owner, from, marker, echo,
+					   &why))
+				return false;
+			hub_ws_action_fail(a, why.status, why.text, NULL);
+			return true;
+		}
 		hub_cluster_misdirected(text, sizeof(text), q, owner, shard);
 		hub_ws_action_fail(a, 421, text, NULL);
-		return;
+		return true;
 	}
-	s = sub_new(a->conn, SUB_STREAM, q, from, marker,
-		    json_is_true(json_object_get(a->body, "echo")), &why);
+	s = sub_new(a->conn, SUB_STREAM, q, from, marker, echo, &why);
 	if (s)
 		hub_ws_action_reply(a, 201,
 				    json_pack("{s:s}", "subscription", s->id));
 	else
 		hub_ws_action_fail(a, why.status, why.text, NULL);
+	return true;
 }
 
 static void act_unsubscribe(struct hub_ws_action *a)
@@ -569,12 +674,14 @@ static void act_subscription(struct hub_ws_action *a, const char *action)
 
 void hub_ws_conn_action(struct hub_ws_action *a, const char *action)
 {
-	if (strcmp(action, "subscribe") == 0)
-		act_subscribe(a);
-	else if (strcmp(action, "unsubscribe") == 0)
+	if (strcmp(action, "subscribe") == 0) {
+		if (!act_subscribe(a))
+			return; /* ready_fn follows */
+	} else if (strcmp(action, "unsubscribe") == 0) {
 		act_unsubscribe(a);
-	else
+	} else {
 		act_subscription(a, action);
+	}
 	a->ready_fn(a);
 }
 
@@ -764,6 +871,19 @@ int hub_ws_upgrade_auth(struct lws *wsi, struct hub_server *srv,
 			      &status, why))
 		return status;
 	return 0;
+}
+
+void hub_ws_conn_keep_token(struct hub_ws_conn *c, const char *token)
+{
+	free(c->token);
+	c->token = token && *token ? strdup(token) : NULL;
+}
+
+void hub_ws_conn_keep_upgrade_token(struct hub_ws_conn *c, struct lws *wsi)
+{
+	char token[8192];
+
+	hub_ws_conn_keep_token(c, upgrade_token(wsi, token, sizeof(token)));
 }
 
 int hub_ws_confirm_upgrade(struct lws *wsi)
