@@ -31,6 +31,7 @@ static char map_path[4096];
 #define PEERS_MAX 256
 static struct hub_cluster_peer peers[PEERS_MAX];
 static size_t n_peers;
+static struct hub_cluster_peer self_peer; /* when listed; port 0: not */
 
 unsigned hub_cluster_shard(const char *name, size_t len)
 {
@@ -220,6 +221,7 @@ static int peers_parse(const char *list)
 	const char *p = list;
 
 	n_peers = 0;
+	memset(&self_peer, 0, sizeof(self_peer));
 	while (*p) {
 		const char *end = strchr(p, ','), *eq, *colon;
 		size_t len;
@@ -257,6 +259,8 @@ static int peers_parse(const char *list)
 		pe->port = (int)v;
 		if (strcmp(pe->name, self))
 			n_peers++;
+		else
+			self_peer = *pe;
 		p = *end ? end + 1 : end;
 		continue;
 bad:
@@ -271,6 +275,20 @@ size_t hub_cluster_peers(const struct hub_cluster_peer **out)
 {
 	*out = peers;
 	return n_peers;
+}
+
+const char *hub_cluster_self(void)
+{
+	return self;
+}
+
+const struct hub_cluster_peer *hub_cluster_address(const char *name)
+{
+	for (size_t i = 0; i < n_peers; i++)
+		if (strcmp(peers[i].name, name) == 0)
+			return &peers[i];
+	return self_peer.port && strcmp(self_peer.name, name) == 0 ? &self_peer
+								   : NULL;
 }
 
 int hub_cluster_init(const struct hub_config *cfg)

@@ -68,6 +68,8 @@ void hub_cluster_reload(void);
 void hub_cluster_end(void);
 /* Whether this process runs as a node of a cluster. */
 bool hub_cluster_on(void);
+/* This node's name ("" when not a cluster). */
+const char *hub_cluster_self(void);
 
 /*
  * Whether queue `name` is this node's. When it is not, owner (at least
@@ -91,5 +93,8 @@ struct hub_cluster_peer {
 	int port;
 };
 size_t hub_cluster_peers(const struct hub_cluster_peer **peers);
+/* The address of node `name` from --cluster-nodes, this node's too when
+ * it is listed; NULL when it is not. */
+const struct hub_cluster_peer *hub_cluster_address(const char *name);
 
 #endif

@@ -118,17 +118,6 @@ static char *headers_of(const struct hub_remote *rm)
 	return hub_buf_take(&b, NULL);
 }
 
-static const struct hub_cluster_peer *peer_of(const char *name)
-{
-	const struct hub_cluster_peer *p;
-	size_t n = hub_cluster_peers(&p);
-
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(p[i].name, name) == 0)
-			return &p[i];
-	return NULL;
-}
-
 static void on_retry(lws_sorted_usec_list_t *sul)
 {
 	struct hub_remote *rm = lws_container_of(sul, struct hub_remote, retry);
@@ -249,7 +238,8 @@ static void read_done(struct hub_hclient_req *q)
 	rm->reading = false;
 	free(rm->headers);
 	rm->headers = NULL;
-	if (q->status == 200 || (rm->phase == PHASE_TAIL && q->status == 404)) {
+	if (q->status == 200 || q->status == 204 ||
+	    (rm->phase == PHASE_TAIL && q->status == 404)) {
 		bool ok = true;
 
 		if (rm->phase == PHASE_TAIL) {
@@ -283,6 +273,18 @@ static void read_done(struct hub_hclient_req *q)
 			"with a page that cannot be read", rm->owner, rm->queue);
 		q->status = 502;
 	}
+	if (q->status == 421) {
+		/* The shard moved: its owner by this node's map (which the
+		 * operator flips right after the balancer's). */
+		char owner[HUB_NODE_MAX];
+		unsigned shard;
+
+		if (!hub_cluster_owns(rm->queue, owner, &shard))
+			memcpy(rm->owner, owner, sizeof(rm->owner));
+		else /* here now: read this node through its own API */
+			snprintf(rm->owner, sizeof(rm->owner), "%s",
+				 hub_cluster_self());
+	}
 	if (q->status == 0 || q->status >= 500 || q->status == 421) {
 		/* Not now: the node is down, restarting, or the map moves. */
 		if (!rm->opened) {
@@ -309,7 +311,7 @@ static void read_done(struct hub_hclient_req *q)
 /* One request to the owner, unless one is out or a batch waits. */
 static void start_read(struct hub_remote *rm)
 {
-	const struct hub_cluster_peer *peer = peer_of(rm->owner);
+	const struct hub_cluster_peer *peer = hub_cluster_address(rm->owner);
 	struct hub_hclient_req *q = &rm->q;
 	char limit[16] = "";
 
@@ -374,7 +376,7 @@ struct hub_remote *hub_remote_open(struct hub_remotes *rs, const char *owner,
 	struct hub_remote *rm;
 
 	*why = "Out of memory.";
-	if (!peer_of(owner)) {
+	if (!hub_cluster_address(owner)) {
 		*why = "The queue's node has no address here (--cluster-nodes).";
 		return NULL;
 	}

@@ -460,6 +460,29 @@ static void refusals(void)
 	wsc_close(&w);
 }
 
+/* A node stops while its readers of other nodes' queues retry: it exits
+ * cleanly (sanitizers watch the requests and timers it ends). */
+static void stop_under_readers(void)
+{
+	struct wsc w;
+	struct seen s = {.n_queues = 0};
+
+	ok(wsc_open(&w, &node[0], "/v2/ws", NULL) && w.status == 101,
+	   "a connection with readers of nodes b and c");
+	for (int i = 1; i < N_NODES; i++)
+		is(subscribe(&w, &s, hdrs, hh_fmt("{\"queue_name\": \"%s\"}",
+						  q[i]), NULL),
+		   201, "subscribed to %s", q[i]);
+	is(hh_stop(&node[1]), 0, "node b stops");
+	is(hh_stop(&node[2]), 0, "node c stops");
+	hh_clock_advance(&node[0], 6000); /* the readers ask, and back off */
+	sleep_ms(1500);
+	is(hh_stop(&node[0]), 0, "node a stops cleanly, its readers retrying");
+	wsc_close(&w);
+	for (int i = 0; i < N_NODES; i++)
+		hh_restart(&node[i]);
+}
+
 int main(void)
 {
 	const char *v[] = {"nats-server", "--version", NULL};
@@ -513,6 +536,7 @@ int main(void)
 	across_nodes();
 	like_a_local_subscription();
 	refusals();
+	stop_under_readers();
 	for (int i = 0; i < N_NODES; i++)
 		hh_client_close(&owner_client[i]);
 	nats_stop();
