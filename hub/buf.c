@@ -58,6 +58,22 @@ void hub_buf_adds(struct hub_buf *b, const char *s)
 	hub_buf_add(b, s, strlen(s));
 }
 
+void hub_buf_add_int(struct hub_buf *b, long long v)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	/* The magnitude in unsigned arithmetic: LLONG_MIN has no positive. */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+				     : (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	hub_buf_add(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 void hub_buf_vprintf(struct hub_buf *b, const char *fmt, va_list ap)
 {
 	va_list again;

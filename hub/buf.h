@@ -29,6 +29,9 @@ void hub_buf_init(struct hub_buf *b, size_t headroom);
 bool hub_buf_reserve(struct hub_buf *b, size_t more);
 void hub_buf_add(struct hub_buf *b, const void *data, size_t len);
 void hub_buf_adds(struct hub_buf *b, const char *s);
+/* v in decimal, as printf's %lld writes it, without printf's cost (the
+ * hot renderers: a listing's and a frame's every message). */
+void hub_buf_add_int(struct hub_buf *b, long long v);
 void hub_buf_printf(struct hub_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void hub_buf_vprintf(struct hub_buf *b, const char *fmt, va_list ap)

@@ -5,7 +5,8 @@
  * A tag is a hash of what the answer depends on, taken by the handler as
  * it reads: never the answer's ages (they change every second while
  * nothing else does), always everything else - the request, the ids and
- * claim ids and bodies of the messages, the next marker, a gap. So a
+ * claim ids of the messages (an id stands for its body, which never
+ * changes), the next marker, a gap. So a
  * poller that sends back the tag of its last answer gets a bodyless 304
  * until something it would see has changed.
  *

@@ -166,8 +166,11 @@ int hub_msg_text(struct hub_buf *out, const struct hub_req *r,
 		hub_buf_adds(out, m->claim_id);
 	}
 	hub_buf_add(out, "\"", 1);
-	hub_buf_printf(out, ", \"ttl\": %lld, \"age\": %lld, \"body\": ",
-		       hub_secs(m->expires_ms - m->created_ms), msg_age_s(r, m));
+	hub_buf_adds(out, ", \"ttl\": ");
+	hub_buf_add_int(out, hub_secs(m->expires_ms - m->created_ms));
+	hub_buf_adds(out, ", \"age\": ");
+	hub_buf_add_int(out, msg_age_s(r, m));
+	hub_buf_adds(out, ", \"body\": ");
 	hub_buf_add(out, m->body, m->body_len);
 	if (want_sum && hub_checksum(body, sum) == 0)
 		hub_buf_printf(out, ", \"checksum\": \"%s\"", sum);

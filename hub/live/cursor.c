@@ -301,11 +301,15 @@ bool hub_cursor_may_have_more(const struct hub_cursor *c)
 void hub_cursor_render_msg(struct hub_buf *out, const feed_msg_t *m,
 			   uint64_t now_ms)
 {
-	hub_buf_printf(out, "{\"id\": \"%s\", \"ttl\": %lld, \"age\": %lld, "
-		       "\"body\": ", m->id,
-		       hub_secs(m->expires_ms - m->created_ms),
-		       hub_secs(now_ms > m->created_ms ? now_ms - m->created_ms
-						       : 0));
+	hub_buf_adds(out, "{\"id\": \"");
+	hub_buf_adds(out, m->id);
+	hub_buf_adds(out, "\", \"ttl\": ");
+	hub_buf_add_int(out, hub_secs(m->expires_ms - m->created_ms));
+	hub_buf_adds(out, ", \"age\": ");
+	hub_buf_add_int(out, hub_secs(now_ms > m->created_ms
+					      ? now_ms - m->created_ms
+					      : 0));
+	hub_buf_adds(out, ", \"body\": ");
 	hub_buf_add(out, m->body, m->body_len);
 	hub_buf_add(out, "}", 1);
 }

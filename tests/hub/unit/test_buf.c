@@ -1,6 +1,8 @@
 /*
  * test_buf.c - the growable buffer (hub/buf.c).
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,23 @@ int main(void)
 	ok(memcmp(b.data + 4090, "[0123456789|12345]", 18) == 0,
 	   "with its bytes in place");
 	hub_buf_free(&b);
+
+	/* Integers as %lld writes them, the ends of the range included. */
+	{
+		const long long v[] = {0, 7, -1, 10, 99, 3600, -4096,
+				       1234567890123LL, LLONG_MAX, LLONG_MIN};
+		char want[32];
+
+		for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++) {
+			hub_buf_reset(&b, 0);
+			hub_buf_add_int(&b, v[i]);
+			snprintf(want, sizeof(want), "%lld", v[i]);
+			ok(b.len == strlen(want) &&
+			   memcmp(b.data, want, b.len) == 0,
+			   "add_int %s", want);
+		}
+		hub_buf_free(&b);
+	}
 
 	b.failed = true;
 	hub_buf_adds(&b, "lost");
