@@ -8,6 +8,7 @@
  *   client: PUB herald.q.Q N\r\nPROJECT      (loop 0, at each commit)
  *   server: MSG herald.q.Q SID N\r\nPROJECT  --> hub_sub_notify
  *   server: PING                client: PONG
+ *   client: PING (every 20 s)   server: PONG  (two unanswered: dropped)
  *
  * The connection is made again whenever it ends (backing off to 5 s);
  * every watched subject is subscribed again then, and every remote reader
@@ -38,6 +39,8 @@
 #define RX_LINE_MAX 8192      /* a protocol line (INFO is the longest) */
 #define RECONNECT_MIN_MS 100u
 #define RECONNECT_MAX_MS 5000u
+#define PING_MS 20000u       /* our PING, so a silent peer is noticed */
+#define PINGS_UNANSWERED 2u  /* ... and given up on after this many */
 
 struct watch {
 	struct watch *next;
@@ -56,6 +59,8 @@ struct bus {
 	struct hub_buf out;       /* to write, LWS_PRE headroom */
 	lws_sorted_usec_list_t reconnect;
 	unsigned failures;
+	lws_sorted_usec_list_t ping;
+	unsigned pings_out;       /* sent and not answered */
 	struct watch *buckets[256];
 	unsigned next_sid;
 	unsigned long dropped;    /* news not sent: the buffer was full */
@@ -63,6 +68,7 @@ struct bus {
 };
 
 static void connect_now(lws_sorted_usec_list_t *sul);
+static void ping_due(lws_sorted_usec_list_t *sul);
 
 /* --------------------------------------------------------- the output */
 
@@ -191,6 +197,9 @@ static void join(struct bus *b)
 				   w->queue, w->sid);
 	b->joined = true;
 	b->failures = 0;
+	b->pings_out = 0;
+	lws_sul_schedule(b->srv->ctx, 0, &b->ping, ping_due,
+			 (lws_usec_t)PING_MS * LWS_US_PER_MS);
 	out_flush_later(b);
 	hub_log(HUB_LOG_INFO, "bus: joined NATS at %s:%d", b->address,
 		b->port);
@@ -269,9 +278,11 @@ static int rx_handle(struct bus *b)
 		} else if (strcasecmp(line, "PING") == 0) {
 			out_printf(b, "PONG\r\n");
 			out_flush_later(b);
+		} else if (strcasecmp(line, "PONG") == 0) {
+			b->pings_out = 0;
 		} else if (strncasecmp(line, "-ERR", 4) == 0) {
 			hub_log(HUB_LOG_WARN, "bus: NATS says %.200s", line);
-		} /* +OK, PONG */
+		} /* +OK */
 		at += n + 2;
 	}
 	if (at) {
@@ -294,6 +305,32 @@ static void schedule_connect(struct bus *b)
 			 (lws_usec_t)ms * LWS_US_PER_MS);
 }
 
+/*
+ * Every PING_MS while joined: a PING, and a connection whose server left
+ * PINGS_UNANSWERED of them unanswered is dropped (a peer gone without a
+ * FIN would otherwise hold the bus down until TCP gives up).
+ */
+static void ping_due(lws_sorted_usec_list_t *sul)
+{
+	struct bus *b = lws_container_of(sul, struct bus, ping);
+
+	if (!b->joined || !b->wsi)
+		return;
+	if (b->pings_out >= PINGS_UNANSWERED) {
+		hub_log(HUB_LOG_WARN, "bus: NATS at %s:%d left %u PINGs "
+			"unanswered; reconnecting", b->address, b->port,
+			b->pings_out);
+		lws_set_timeout(b->wsi, PENDING_TIMEOUT_USER_OK,
+				LWS_TO_KILL_ASYNC);
+		return;
+	}
+	b->pings_out++;
+	out_printf(b, "PING\r\n");
+	out_flush_later(b);
+	lws_sul_schedule(b->srv->ctx, 0, &b->ping, ping_due,
+			 (lws_usec_t)PING_MS * LWS_US_PER_MS);
+}
+
 /* The connection ended (or never began): start over later. */
 static void ended(struct bus *b, const char *why)
 {
@@ -302,6 +339,7 @@ static void ended(struct bus *b, const char *why)
 			"reconnecting", b->address, b->port, why);
 	b->wsi = NULL;
 	b->joined = false;
+	lws_sul_cancel(&b->ping);
 	hub_buf_reset(&b->rx, 0);
 	hub_buf_reset(&b->out, LWS_PRE);
 	if (!b->srv->stopping)
