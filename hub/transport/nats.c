@@ -63,6 +63,11 @@ struct bus {
 	unsigned pings_out;       /* sent and not answered */
 	struct watch *buckets[256];
 	unsigned next_sid;
+	/* News in `out` not yet written, by hash of (project, queue): a
+	 * commit whose news waits there already needs no second one (the
+	 * waiting one goes out after it). */
+	uint64_t pending[128];
+	unsigned n_pending;
 	unsigned long dropped;    /* news not sent: the buffer was full */
 	uint64_t dropped_logged;
 };
@@ -102,6 +107,7 @@ static int out_write(struct bus *b)
 		      LWS_WRITE_RAW) < (int)n)
 		return -1;
 	hub_buf_reset(&b->out, LWS_PRE);
+	b->n_pending = 0;
 	return 0;
 }
 
@@ -162,13 +168,31 @@ static void bus_unwatch(void *arg, const char *queue)
 	free(w);
 }
 
+/* FNV-1a 64 of project \0 queue. */
+static uint64_t news_hash(const char *project, const char *queue)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (const char *s = project;; s++) {
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+		if (!*s)
+			break;
+	}
+	for (const char *s = queue; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
 static void bus_publish(void *arg, const char *project, const char *queue)
 {
 	struct bus *b = arg;
-	uint64_t now = hub_mono_ms();
+	uint64_t now = hub_mono_ms(), h = news_hash(project, queue);
 
 	if (!b->joined)
 		return; /* down: the readers' checks find it */
+	for (unsigned i = 0; i < b->n_pending; i++)
+		if (b->pending[i] == h)
+			return;
 	if (b->out.len > OUT_MAX) {
 		if (!b->dropped++ || now - b->dropped_logged > 10000) {
 			hub_log(HUB_LOG_WARN, "bus: NATS is behind, news of %lu "
@@ -179,6 +203,8 @@ static void bus_publish(void *arg, const char *project, const char *queue)
 	}
 	out_printf(b, "PUB " HUB_BUS_SUBJECT "%s %zu\r\n%s\r\n", queue,
 		   strlen(project), project);
+	if (b->n_pending < sizeof(b->pending) / sizeof(*b->pending))
+		b->pending[b->n_pending++] = h;
 	out_flush_later(b);
 }
 
@@ -342,6 +368,7 @@ static void ended(struct bus *b, const char *why)
 	lws_sul_cancel(&b->ping);
 	hub_buf_reset(&b->rx, 0);
 	hub_buf_reset(&b->out, LWS_PRE);
+	b->n_pending = 0;
 	if (!b->srv->stopping)
 		schedule_connect(b);
 }
