@@ -40,9 +40,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "move.h"
 #include "req.h"
 #include "writer.h"
 
@@ -231,12 +233,27 @@ static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
  * (within the group bounds) as one group commit, a solo job alone,
  * handing each back as soon as it committed.
  */
+/* Whether the job writes to a moving shard (move.h): not run then. */
+static bool held(struct hub_job *job)
+{
+	job->moving = job->in_shard && hub_move_frozen(job->shard);
+	if (job->moving)
+		job->rc = FEED_EIO; /* not run: done() only frees */
+	return job->moving;
+}
+
 static void run_list(struct hub_writer *w, struct hub_job *list)
 {
 	while (list) {
 		struct hub_job **batch = w->batch;
 		size_t n = 0, bytes = 0;
 
+		if (held(list)) {
+			batch[n++] = list;
+			list = list->next;
+			hand_back(w, batch, n);
+			continue;
+		}
 		if (list->solo) {
 			batch[n++] = list;
 			list = list->next;
@@ -246,7 +263,8 @@ static void run_list(struct hub_writer *w, struct hub_job *list)
 			hand_back(w, batch, n);
 			continue;
 		}
-		while (list && !list->solo && n < GROUP_JOBS) {
+		while (list && !list->solo && n < GROUP_JOBS &&
+		       (n == 0 || !held(list))) {
 			size_t more = job_bytes(list);
 
 			if (n && bytes + more > GROUP_BYTES)
@@ -385,7 +403,9 @@ void hub_writer_collect(struct hub_writer *w, unsigned loop)
 		}
 		if (r)
 			r->transport->job_back(r);
-		job->done(r, job->ctx, job->rc);
+		if (job->moving && r)
+			hub_move_refuse(r, job->shard);
+		job->done(job->moving ? NULL : r, job->ctx, job->rc);
 		if (r)
 			r->transport->resume(r);
 		pthread_mutex_lock(&w->lock);
@@ -438,6 +458,10 @@ static void submit(struct hub_req *r, hub_run_fn run, hub_solo_fn solo,
 	job->ctx = ctx;
 	job->now_ms = r->now_ms;
 	job->loop = r->loop;
+	if (r->queue) {
+		job->in_shard = true;
+		job->shard = hub_cluster_shard(r->queue, strlen(r->queue));
+	}
 	r->transport->job_out(r, job);
 	hub_writer_submit(r->writer, job);
 }
