@@ -67,10 +67,17 @@ void hub_move_refuse(struct hub_req *r, unsigned s)
 
 bool hub_move_route(struct hub_req *r, const char *name)
 {
+	if (r->method == HUB_GET || r->method == HUB_HEAD ||
+	    r->method == HUB_OPTIONS)
+		return true;
+	return hub_move_route_also(r, name);
+}
+
+bool hub_move_route_also(struct hub_req *r, const char *name)
+{
 	unsigned s;
 
-	if (!hub_move_any() || r->method == HUB_GET ||
-	    r->method == HUB_HEAD || r->method == HUB_OPTIONS)
+	if (!hub_move_any())
 		return true;
 	s = hub_cluster_shard(name, strlen(name));
 	if (!hub_move_frozen(s))

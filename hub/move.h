@@ -32,6 +32,8 @@ void hub_move_refuse(struct hub_req *r, unsigned s);
 /* For a request naming queue `name`: false after refusing it when it is
  * a write (POST, PUT, PATCH, DELETE) to a frozen shard. */
 bool hub_move_route(struct hub_req *r, const char *name);
+/* The same for another queue a write of r writes to (any method). */
+bool hub_move_route_also(struct hub_req *r, const char *name);
 
 /* Base64 (RFC 4648, padded): the blob in JSON. encode: a new string
  * (free it), NULL out of memory; decode: a new buffer and *len, NULL when

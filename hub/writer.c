@@ -236,9 +236,13 @@ static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
 /* Whether the job writes to a moving shard (move.h): not run then. */
 static bool held(struct hub_job *job)
 {
-	job->moving = job->in_shard && hub_move_frozen(job->shard);
-	if (job->moving)
-		job->rc = FEED_EIO; /* not run: done() only frees */
+	job->moving = false;
+	for (unsigned i = 0; i < job->n_shards && !job->moving; i++)
+		if (hub_move_frozen(job->shard[i])) {
+			job->moving = true;
+			job->shard[0] = job->shard[i];
+			job->rc = FEED_EIO; /* not run: done() only frees */
+		}
 	return job->moving;
 }
 
@@ -404,7 +408,7 @@ void hub_writer_collect(struct hub_writer *w, unsigned loop)
 		if (r)
 			r->transport->job_back(r);
 		if (job->moving && r)
-			hub_move_refuse(r, job->shard);
+			hub_move_refuse(r, job->shard[0]);
 		job->done(job->moving ? NULL : r, job->ctx, job->rc);
 		if (r)
 			r->transport->resume(r);
@@ -458,10 +462,12 @@ static void submit(struct hub_req *r, hub_run_fn run, hub_solo_fn solo,
 	job->ctx = ctx;
 	job->now_ms = r->now_ms;
 	job->loop = r->loop;
-	if (r->queue) {
-		job->in_shard = true;
-		job->shard = hub_cluster_shard(r->queue, strlen(r->queue));
-	}
+	if (r->queue)
+		job->shard[job->n_shards++] =
+			hub_cluster_shard(r->queue, strlen(r->queue));
+	if (r->also_queue)
+		job->shard[job->n_shards++] =
+			hub_cluster_shard(r->also_queue, strlen(r->also_queue));
 	r->transport->job_out(r, job);
 	hub_writer_submit(r->writer, job);
 }

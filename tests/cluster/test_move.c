@@ -241,6 +241,20 @@ static void endpoints(void)
 					 q), NULL), 200, "reads go on");
 	is(hh_call(&c, &r, "PUT", "/v2/queues/jobs-unfrozen", "{}"), 201,
 	   "other shards take writes");
+	{
+		char src[32];
+
+		for (int i = 0;; i++) {
+			snprintf(src, sizeof(src), "src-%d", i);
+			if (owner_of(src) == 2 && shard_of(src) != s)
+				break;
+		}
+		hh_call(&c, &r, "POST", hh_fmt("/v2/queues/%s/redrive", src),
+			hh_fmt("{\"destination\": \"%s\"}", q));
+		ok(r.status == 503 && json_is_true(hh_get(r.json, "moving")),
+		   "a redrive from another shard into it: 503 too (%d)",
+		   r.status);
+	}
 	hh_client_close(&c);
 	hh_client_init(&c, &node[2], HH_CLIENT_A, "cl");
 	hh_callh(&c, &r, "POST", hh_fmt("/v2/cluster/shards/%u/import", s),
