@@ -13,17 +13,18 @@
  * times - so readers, claimers and subscribers go on where they were.
  *
  * The blob (integers big-endian unless said; values are the records as
- * this build stores them, so both ends run the same format on the same
- * byte order, both checked):
+ * this build stores them, so both ends must run the same store format on
+ * the same byte order - the header says both, import checks them):
  *
- *   +----------+---------+---------+-------+----------+------------+
- *   | "HRLDQMV\0" | version | format | 0x01020304 (host) | next_qid |
- *   |    8     |  u32    |  u32    |      u32          |   u64    |
- *   +----------+---------+---------+-------+----------+------------+
- *   | plen u16 | nlen u16 | project | name | mlen u32 | metadata |
- *   | qlen u32 | struct feed__qrec (qid-free: its generation in it) |
- *   | entries: db u8 | klen u16 | vlen u32 | key after the qid | value |
- *   | ... db 0 ends them | crc32 u32 of everything before it |
+ *   header   "HRLDQMV\0" (8) | version u32 (1) | store format u32
+ *            | 0x01020304 as a host u32 | next_qid u64 (the source's)
+ *   names    project length u16 | name length u16 | project | name
+ *   meta     length u32 | the queue's metadata
+ *   queue    length u32 | struct feed__qrec (the generation is in it)
+ *   entries  { tag u8 (1..12: msgs ... suri) | key length u16
+ *            | value length u32 | key without its qid | value } ...
+ *            | tag 0
+ *   check    CRC-32 u32 of every byte before it
  *
  * `due` (due_ms | qid) is not carried: the queue record's due_ms says it,
  * and import puts it back. `names` and `queues` are the header's.
@@ -37,19 +38,22 @@
 #define BOM 0x01020304u
 #define HEAD_LEN (8 + 4 + 4 + 4 + 8)
 
-/* The databases whose every key starts with the qid, by their tag. */
+/* Tags 1 .. N_TAGS - 1: the databases whose every key starts with the
+ * qid (feed_internal.h's layout but info, names, queues and due). A new
+ * such database gets the next tag, and old blobs still read. */
+#define N_TAGS 13u
+
 static MDB_dbi *tag_dbi(feed_t *feed, unsigned tag)
 {
-	MDB_dbi *dbis[] = {
+	MDB_dbi *dbis[N_TAGS] = {
 		NULL,		&feed->msgs,  &feed->expiry,  &feed->avail,
 		&feed->claims,	&feed->cexpiry, &feed->lost,  &feed->delayed,
 		&feed->idem,	&feed->iexpiry, &feed->subs,  &feed->sexpiry,
 		&feed->suri,
 	};
 
-	return tag < sizeof(dbis) / sizeof(dbis[0]) ? dbis[tag] : NULL;
+	return tag < N_TAGS ? dbis[tag] : NULL;
 }
-#define N_TAGS 13u
 
 /* CRC-32 (IEEE, as zlib's), bit by bit: blobs are checked once each. */
 static uint32_t crc32_of(const uint8_t *p, size_t n)
@@ -329,15 +333,9 @@ static int blob_read(const void *data, size_t len, size_t max_meta,
 	return 0;
 }
 
-struct import_ctx {
-	struct blob b;
-	char *project, *name; /* out, may be NULL */
-};
-
 static int import_fn(feed_t *feed, MDB_txn *txn, void *arg)
 {
-	struct import_ctx *c = arg;
-	struct blob *b = &c->b;
+	const struct blob *b = arg;
 	struct feed__queue q;
 	struct in in = {b->entries, b->end, false};
 	uint8_t k[8 + 511];
@@ -391,19 +389,19 @@ static int import_fn(feed_t *feed, MDB_txn *txn, void *arg)
 static int import_op(feed_t *feed, feed_txn_t *t, const void *blob,
 		     size_t len, char *project, char *name)
 {
-	struct import_ctx c = {.project = project, .name = name};
-	int rc = blob_read(blob, len, feed->max_metadata, &c.b);
+	struct blob b;
+	int rc = blob_read(blob, len, feed->max_metadata, &b);
 
 	if (project)
 		project[0] = '\0';
 	if (name)
 		name[0] = '\0';
 	if (rc == 0)
-		rc = feed__run(feed, t, import_fn, &c, 0);
+		rc = feed__run(feed, t, import_fn, &b, 0);
 	if (rc == 0 && project)
-		memcpy(project, c.b.project, strlen(c.b.project) + 1);
+		memcpy(project, b.project, strlen(b.project) + 1);
 	if (rc == 0 && name)
-		memcpy(name, c.b.name, strlen(c.b.name) + 1);
+		memcpy(name, b.name, strlen(b.name) + 1);
 	return rc;
 }
 

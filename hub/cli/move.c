@@ -110,47 +110,55 @@ static int call(struct move *m, const struct node *n, const char *method,
 
 /* ----------------------------------------------------------- the map */
 
-/* FILE with shard s on node `to`, written beside it and renamed over it
- * (so every reader sees the old map or the new, whole). *already when it
- * says so already. */
-static int map_flip(const struct move *m, bool *already)
+/* The whole of the file (NUL-terminated, *len bytes), or NULL after
+ * saying why. */
+static char *read_file(const char *path, size_t *len)
 {
-	FILE *f = fopen(m->map, "rb");
-	char *text = NULL, *out = NULL, tmp[4200], err[256];
-	size_t len = 0, cap = 0, o = 0;
-	struct hub_cluster_map parsed;
-	bool found = false;
-	int rc = -1;
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	size_t cap = 0;
 
-	*already = false;
+	*len = 0;
 	if (!f) {
-		fprintf(stderr, "herald cluster move: %s: %s\n", m->map,
+		fprintf(stderr, "herald cluster move: %s: %s\n", path,
 			strerror(errno));
-		return -1;
+		return NULL;
 	}
 	for (;;) {
-		if (len + 4096 > cap) {
+		size_t k;
+
+		if (*len + 4096 > cap) {
 			char *t = realloc(text, cap = cap * 2 + 8192);
 
-			if (!t)
-				goto out;
+			if (!t) {
+				free(text);
+				text = NULL;
+				break;
+			}
 			text = t;
 		}
-		size_t k = fread(text + len, 1, cap - len - 1, f);
-
-		len += k;
-		if (k == 0)
+		k = fread(text + *len, 1, cap - *len - 1, f);
+		*len += k;
+		if (k == 0) {
+			text[*len] = '\0';
 			break;
+		}
 	}
-	text[len] = '\0';
-	out = malloc(len + 2 * HUB_NODE_MAX + 2);
-	if (!out)
-		goto out;
-	/* Line by line: the shard's line gets the new node, comments and
-	 * everything else stay as they are. */
-	for (char *p = text, *nl; *p; p = nl) {
-		char *e = strchr(p, '\n');
-		char *s = p, *num_end;
+	fclose(f);
+	return text;
+}
+
+/* The map's text with the shard's line naming `to` (comments and the
+ * other lines as they are), *olen bytes; *already when it named it. */
+static char *rewrite(const struct move *m, char *text, size_t len,
+		     size_t *olen, bool *found, bool *already)
+{
+	char *out = malloc(len + 2 * HUB_NODE_MAX + 2);
+	size_t o = 0;
+
+	*found = *already = false;
+	for (char *p = text, *nl; out && *p; p = nl) {
+		char *e = strchr(p, '\n'), *s = p, *num_end;
 
 		nl = e ? e + 1 : p + strlen(p);
 		while (*s == ' ' || *s == '\t')
@@ -158,15 +166,12 @@ static int map_flip(const struct move *m, bool *already)
 		if (*s >= '0' && *s <= '9' &&
 		    strtoul(s, &num_end, 10) == m->shard &&
 		    (*num_end == ' ' || *num_end == '\t')) {
-			const char *w = num_end;
-			size_t wl;
+			const char *w = num_end + strspn(num_end, " \t");
+			size_t wl = strcspn(w, " \t\r\n");
 
-			while (*w == ' ' || *w == '\t')
-				w++;
-			wl = strcspn(w, " \t\r\n");
 			*already = wl == strlen(m->to.name) &&
 				   !strncmp(w, m->to.name, wl);
-			found = true;
+			*found = true;
 			o += (size_t)sprintf(out + o, "%u %s\n", m->shard,
 					     m->to.name);
 			continue;
@@ -174,6 +179,26 @@ static int map_flip(const struct move *m, bool *already)
 		memcpy(out + o, p, (size_t)(nl - p));
 		o += (size_t)(nl - p);
 	}
+	*olen = o;
+	return out;
+}
+
+/* FILE with the shard on node `to`, written beside it and renamed over
+ * it (so every reader sees the old map or the new, whole). */
+static int map_flip(const struct move *m)
+{
+	char tmp[4200], err[256];
+	struct hub_cluster_map parsed;
+	size_t len, o;
+	bool found, already;
+	char *text = read_file(m->map, &len), *out = NULL;
+	FILE *w;
+	int rc = -1;
+
+	if (text)
+		out = rewrite(m, text, len, &o, &found, &already);
+	if (!out)
+		goto out;
 	if (!found || hub_cluster_map_parse(&parsed, out, o, err,
 					    sizeof(err)) < 0) {
 		fprintf(stderr, "herald cluster move: %s: %s\n", m->map,
@@ -181,29 +206,23 @@ static int map_flip(const struct move *m, bool *already)
 		goto out;
 	}
 	hub_cluster_map_free(&parsed);
-	if (*already) {
-		rc = 0;
-		goto out;
-	}
 	snprintf(tmp, sizeof(tmp), "%s.move-%ld", m->map, (long)getpid());
-	FILE *w = fopen(tmp, "wb");
+	w = fopen(tmp, "wb");
+	if (w) {
+		bool ok = fwrite(out, 1, o, w) == o && fflush(w) == 0 &&
+			  fsync(fileno(w)) == 0;
 
-	if (!w || fwrite(out, 1, o, w) != o || fflush(w) ||
-	    fsync(fileno(w)) || fclose(w)) {
-		fprintf(stderr, "herald cluster move: writing %s: %s\n", tmp,
-			strerror(errno));
-		unlink(tmp);
-		goto out;
+		if (fclose(w) || !ok)
+			w = NULL;
 	}
-	if (rename(tmp, m->map)) {
-		fprintf(stderr, "herald cluster move: renaming %s over %s: "
-			"%s\n", tmp, m->map, strerror(errno));
+	if (!w || rename(tmp, m->map)) {
+		fprintf(stderr, "herald cluster move: writing %s and renaming "
+			"it over %s: %s\n", tmp, m->map, strerror(errno));
 		unlink(tmp);
 		goto out;
 	}
 	rc = 0;
 out:
-	fclose(f);
 	free(text);
 	free(out);
 	return rc;
@@ -465,7 +484,6 @@ int hub_cli_cluster_move(int argc, char **argv)
 {
 	struct move *m = calloc(1, sizeof(*m));
 	char owner[HUB_NODE_MAX], url[128];
-	bool already;
 	uuid_t u;
 	int rc;
 
@@ -498,7 +516,7 @@ int hub_cli_cluster_move(int argc, char **argv)
 		goto close;
 	} else {
 		rc = copy(m);
-		if (rc == 0 && map_flip(m, &already) < 0)
+		if (rc == 0 && map_flip(m) < 0)
 			rc = CLI_REFUSED;
 		if (rc) {
 			undo(m);

@@ -276,6 +276,46 @@ static void endpoints(void)
 	hh_resp_free(&r);
 }
 
+/* A move to a node that does not answer stops before the map changes:
+ * the shard stays on a, which takes writes again at once. */
+static void stopped_early(void)
+{
+	struct hh_resp r = HH_RESP_INIT;
+	struct hh_client c;
+	char *said = NULL;
+	char arg[3][300];
+
+	snprintf(arg[0], sizeof(arg[0]), "%u", shard);
+	snprintf(arg[1], sizeof(arg[1]), "a=127.0.0.1:%d", node[0].port);
+	/* b's name at a port nobody listens on (1: privileged, unused). */
+	snprintf(arg[2], sizeof(arg[2]), "b=127.0.0.1:1");
+	const char *argv[] = {getenv("HERALD_BIN"), "cluster", "move", arg[0],
+			      "--from", arg[1], "--to", arg[2], "--map",
+			      map_path, NULL};
+
+	is(hh_run(argv, path_of("move-fail.log"), &said), 3, "a move to a "
+	   "node that does not answer fails (exit status 3)");
+	ok(said && strstr(said, "stopped before the map changed") &&
+	   strstr(said, "stays on a"), "saying the shard stays on a");
+	for (char *p = said, *nl; p && (nl = strchr(p, '\n')); p = nl + 1)
+		diag("%.*s", (int)(nl - p), p);
+	free(said);
+	said = NULL;
+	const char *shard_argv[] = {getenv("HERALD_BIN"), "cluster", "shard",
+				    "--map", map_path, moved[0], NULL};
+
+	hh_run(shard_argv, path_of("shard0.log"), &said);
+	ok(said && strstr(said, hh_fmt("%s %u a", moved[0], shard)),
+	   "the map file still gives the shard to a");
+	free(said);
+	hh_client_init(&c, &proxy, HH_CLIENT_A, "cl");
+	is(hh_call(&c, &r, "POST", hh_fmt("/v2/queues/%s/messages", moved[2]),
+		   "{\"messages\": [{\"body\": 0}]}"), 201,
+	   "and a takes writes to it again");
+	hh_client_close(&c);
+	hh_resp_free(&r);
+}
+
 /* ------------------------------------------------------------- the move */
 
 struct acked {
@@ -335,6 +375,8 @@ int main(void)
 	snprintf(claim_href, sizeof(claim_href), "%s",
 		 hh_header(&r, "Location") ? hh_header(&r, "Location") : "");
 	hh_client_close(&c);
+
+	stopped_early();
 
 	pub_out = hh_fmt("%s", path_of("published"));
 	static char pub_path[300];
@@ -428,14 +470,17 @@ int main(void)
 		size_t o = 0;
 		bool ids_ok = true;
 
-		o += (size_t)snprintf(want, sizeof(want), "-3,-2,-1");
+		/* stopped_early()'s post to moved[2]: 0 */
+		o += (size_t)snprintf(want, sizeof(want), "-3,-2,-1%s",
+				      i == 2 ? ",0" : "");
 		for (int k = 0; k < acked[i].count; k++)
 			o += (size_t)snprintf(want + o, sizeof(want) - o,
 					      ",%d", acked[i].n[k]);
 		snprintf(before[i], sizeof(before[i]), "%s",
 			 read_all(&c, moved[i], "", ids, 5000, &gap));
 		for (int k = 0; k < acked[i].count; k++)
-			ids_ok &= !strcmp(ids[k + 3], acked[i].ids[k]);
+			ids_ok &= !strcmp(ids[k + 3 + (i == 2)],
+					  acked[i].ids[k]);
 		ok(!strcmp(before[i], want), "%s through HAProxy: the 3 "
 		   "posted before and each of the %d acknowledged, once, in "
 		   "order", moved[i], acked[i].count);
