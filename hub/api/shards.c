@@ -31,6 +31,7 @@
 #include "api.h"
 #include "cluster.h"
 #include "live/hooks.h"
+#include "live/wait.h"
 #include "move.h"
 #include "writer.h"
 
@@ -124,6 +125,7 @@ struct shard_job {
 	unsigned shard;
 	feed_t *feed;
 	struct hub_hooks *hooks;
+	struct hub_subs *subs;
 	void *blob;        /* import */
 	size_t blob_len;
 	uint64_t at_least; /* generation */
@@ -143,6 +145,7 @@ static struct shard_job *job_new(struct hub_req *r, unsigned s)
 	j->shard = s;
 	j->feed = r->feed;
 	j->hooks = r->hooks;
+	j->subs = r->subs;
 	return j;
 }
 
@@ -435,12 +438,16 @@ static void drop_done(struct hub_req *r, void *ctx, int rc)
 	size_t i;
 	json_t *q;
 
-	if (rc == 0)
-		json_array_foreach(j->queues, i, q)
-			hub_hooks_reload(
-				j->hooks,
-				json_string_value(json_object_get(q, "project")),
-				json_string_value(json_object_get(q, "queue")));
+	/* Their subscriptions go; their live streams here wake and end
+	 * (sse.c), so their clients reconnect to the new owner. */
+	json_array_foreach(j->queues, i, q) {
+		const char *p = json_string_value(json_object_get(q, "project"));
+		const char *name = json_string_value(json_object_get(q, "queue"));
+
+		if (rc == 0)
+			hub_hooks_reload(j->hooks, p, name);
+		hub_notify_queue(j->subs, p, name);
+	}
 	if (r && rc)
 		hub_reply_feed_error(r, rc, "Queue");
 	else if (r)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,6 +223,73 @@ const char *haproxy_cmd(const char *cmd)
 	return out;
 }
 
+
+/* ----------------------------------------------------- an SSE reader */
+
+void sse_open(struct sse_reader *s, const char *q, const char *last_id)
+{
+	const char *req = hh_fmt(
+		"GET /v2/queues/%s/events?client_id=%s&project_id=cl HTTP/1.1\r\n"
+		"Host: t\r\nAccept: text/event-stream\r\n%s%s%s\r\n", q,
+		HH_CLIENT_B, last_id ? "Last-Event-ID: " : "",
+		last_id ? last_id : "", last_id ? "\r\n" : "");
+
+	s->len = 0;
+	s->buf[0] = '\0';
+	hh_client_init(&s->c, &proxy, NULL, NULL);
+	if (hh_send(&s->c, req, strlen(req)) != 0)
+		bail_out("cannot open the event stream");
+}
+
+/* Reads until `n` message events have come (true) or ms pass. */
+bool sse_events(struct sse_reader *s, int n, int ms)
+{
+	for (;;) {
+		int have = 0;
+
+		for (const char *p = s->buf; (p = strstr(p, "event: message"));
+		     p++)
+			have++;
+		if (have >= n)
+			return true;
+		struct pollfd p = {.fd = s->c.fd, .events = POLLIN};
+		ssize_t k;
+
+		if (s->len + 1 >= sizeof(s->buf) || poll(&p, 1, ms) <= 0)
+			return false;
+		k = read(s->c.fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
+		if (k <= 0)
+			return false;
+		s->len += (size_t)k;
+		s->buf[s->len] = '\0';
+	}
+}
+
+/* The data: of each message event, in order, as "n,n,..." (its bodies
+ * are numbers), and the last event's id into last. */
+const char *sse_bodies(const struct sse_reader *s, char *last,
+			      size_t last_len)
+{
+	static char out[1024];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (const char *p = s->buf; (p = strstr(p, "id: ")); p += 4) {
+		const char *d = strstr(p, "\ndata: ");
+		json_t *j;
+
+		if (!d)
+			break;
+		snprintf(last, last_len, "%.24s", p + 4);
+		j = json_loads(d + 7, JSON_DISABLE_EOF_CHECK, NULL);
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%lld",
+				      o ? "," : "",
+				      json_integer_value(json_object_get(j,
+								"body")));
+		json_decref(j);
+	}
+	return out;
+}
 
 int cluster_start(const char *tmp_prefix, const char *const *extra_args)
 {

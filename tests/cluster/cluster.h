@@ -41,6 +41,21 @@ bool wait_status(struct hh_client *c, const char *path, int want,
 const char *haproxy_cmd(const char *cmd);
 void stop_haproxy(void);
 
+/* An SSE reader through HAProxy, project "cl", as client B. */
+struct sse_reader {
+	struct hh_client c;
+	char buf[32768];
+	size_t len;
+};
+/* Opens GET /v2/queues/q/events, with Last-Event-ID when last_id. */
+void sse_open(struct sse_reader *s, const char *q, const char *last_id);
+/* Reads until `n` message events have come (true) or ms pass. */
+bool sse_events(struct sse_reader *s, int n, int ms);
+/* The bodies (numbers) of its message events, in order, as "n,n,...",
+ * and the last event's id into last (static buffer). */
+const char *sse_bodies(const struct sse_reader *s, char *last,
+		       size_t last_len);
+
 /* Makes the directory (under /tmp, named tmp_prefix-XXXXXX) and the map,
  * starts the nodes (with extra_args, NULL-terminated, may be NULL) and
  * HAProxy: 0 once HAProxy answers, -1 if it does not in 20 s. */

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,8 @@
 
 #define N_MOVED 3
 
-static char moved[N_MOVED][32], other[32];
+/* moved[N_MOVED]: the live stream's queue, the publisher's not. */
+static char moved[N_MOVED + 1][32], other[32];
 static unsigned shard;
 
 static double mono_s(void)
@@ -53,7 +55,7 @@ static void pick_names(void)
 	name_on(moved[0], sizeof(moved[0]), "mv", 0);
 	shard = shard_of(moved[0]);
 	found = 1;
-	for (int i = 0; found < N_MOVED; i++) {
+	for (int i = 0; found < N_MOVED + 1; i++) {
 		char q[32];
 
 		snprintf(q, sizeof(q), "q%d", i);
@@ -126,6 +128,28 @@ static void publish(const char *out)
 	hh_resp_free(&r);
 	hh_client_close(&c);
 	_exit(0); /* not exit(): the parent's atexit handlers are its own */
+}
+
+/* ----------------------------------------------------------- a stream */
+
+/* Reads s until its response ends (the last chunk, or the connection
+ * closed): true within ms. */
+static bool sse_ended(struct sse_reader *s, int ms)
+{
+	for (;;) {
+		struct pollfd p = {.fd = s->c.fd, .events = POLLIN};
+		ssize_t k;
+
+		if (strstr(s->buf, "\r\n0\r\n\r\n"))
+			return true;
+		if (s->len + 1 >= sizeof(s->buf) || poll(&p, 1, ms) <= 0)
+			return false;
+		k = read(s->c.fd, s->buf + s->len, sizeof(s->buf) - 1 - s->len);
+		if (k <= 0)
+			return true;
+		s->len += (size_t)k;
+		s->buf[s->len] = '\0';
+	}
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -374,6 +398,16 @@ int main(void)
 	is(r.status, 201, "a claim on %s", moved[1]);
 	snprintf(claim_href, sizeof(claim_href), "%s",
 		 hh_header(&r, "Location") ? hh_header(&r, "Location") : "");
+	/* A live SSE reader through HAProxy (so on a), following. */
+	static struct sse_reader sse;
+	char last[32] = "";
+
+	hh_call(&c, &r, "PUT", hh_fmt("/v2/queues/%s", moved[N_MOVED]), "{}");
+	sse_open(&sse, moved[N_MOVED], NULL);
+	post_numbered(&c, moved[N_MOVED], 1, 3);
+	ok(sse_events(&sse, 3, 10000) &&
+	   !strcmp(sse_bodies(&sse, last, sizeof(last)), "1,2,3"),
+	   "an SSE reader of %s through HAProxy follows it", moved[N_MOVED]);
 	hh_client_close(&c);
 
 	stopped_early();
@@ -496,6 +530,17 @@ int main(void)
 	hh_call(&c, &r, "GET", claim_href, NULL);
 	ok(r.status == 200 && hh_len(r.json, "messages") == 1,
 	   "the claim taken before the move is still held (%d)", r.status);
+	/* The stream on a ended with the move; the reader reconnects with
+	 * Last-Event-ID, as an EventSource does, and reads on from b. */
+	ok(sse_ended(&sse, 5000), "the SSE stream a served has ended");
+	hh_client_close(&sse.c);
+	post_numbered(&c, moved[N_MOVED], 4, 6);
+	sse_open(&sse, moved[N_MOVED], last);
+	ok(sse_events(&sse, 3, 10000), "reconnected with Last-Event-ID, it "
+	   "gets what came since");
+	is_str(sse_bodies(&sse, last, sizeof(last)), "4,5,6",
+	       "from b: no gap, no repeat");
+	hh_client_close(&sse.c);
 	hh_client_close(&c);
 
 	/* a holds none; b holds them. */
