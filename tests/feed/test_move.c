@@ -309,6 +309,22 @@ static void round_trip(void)
 	((uint8_t *)blob)[len / 2] ^= 0x40;
 	is(feed_queue_import(b, "not a blob", 10, NULL, NULL), FEED_EINVAL,
 	   "bytes that are no blob: FEED_EINVAL");
+	{
+		size_t cut_ok = 0, flip_ok = 0;
+
+		for (size_t k = 0; k < len; k++)
+			cut_ok += feed_blob_peek(blob, k, NULL, NULL, NULL) ==
+				  FEED_EINVAL;
+		for (size_t k = 0; k < len; k++) {
+			((uint8_t *)blob)[k] ^= 0x01;
+			flip_ok += feed_blob_peek(blob, len, NULL, NULL,
+						  NULL) != 0;
+			((uint8_t *)blob)[k] ^= 0x01;
+		}
+		is(cut_ok, len, "each of the %zu shorter prefixes is refused",
+		   len);
+		is(flip_ok, len, "a blob with any one bit changed is refused");
+	}
 	feed_queue_exists(b, P, "work", &exists);
 	ok(!exists, "none of them made the queue");
 	is(feed_queue_import(b, blob, len, NULL, NULL), 0,
