@@ -281,6 +281,24 @@ static int haproxy_set(const struct move *m)
 
 /* ------------------------------------------------------------ steps */
 
+/* A project id as printable text (a topic's storage project starts with
+ * a control byte): other bytes below 0x20 as \xNN (static buffer). */
+static const char *printable(const char *s)
+{
+	static char out[4 * 256 + 1];
+	size_t o = 0;
+
+	for (; *s && o + 5 < sizeof(out); s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			o += (size_t)sprintf(out + o, "\\x%02x",
+					     (unsigned char)*s);
+		else
+			out[o++] = *s;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 /* Moves one queue: its export from A, imported on B. */
 static int move_queue(struct move *m, const char *project, const char *q)
 {
@@ -310,7 +328,7 @@ static int move_queue(struct move *m, const char *project, const char *q)
 	if (rc)
 		return rc;
 	cli_resp_free(&r);
-	say("queue %s%s%s: %lld bytes from %s to %s", project,
+	say("queue %s%s%s: %lld bytes from %s to %s", printable(project),
 	    project[0] ? "/" : "", q, bytes, m->from.name, m->to.name);
 	return 0;
 }

@@ -398,6 +398,14 @@ int main(void)
 	is(r.status, 201, "a claim on %s", moved[1]);
 	snprintf(claim_href, sizeof(claim_href), "%s",
 		 hh_header(&r, "Location") ? hh_header(&r, "Location") : "");
+	/* A topic of the same name: stored apart, in the same shard. */
+	is(hh_call(&c, &r, "PUT", hh_fmt("/v2/topics/%s", moved[0]), "{}"),
+	   201, "a topic %s too", moved[0]);
+	for (int i = 7; i <= 8; i++)
+		hh_call(&c, &r, "POST", hh_fmt("/v2/topics/%s/messages",
+					       moved[0]),
+			hh_fmt("{\"messages\": [{\"body\": %d}]}", i));
+
 	/* A live SSE reader through HAProxy (so on a), following. */
 	static struct sse_reader sse;
 	char last[32] = "";
@@ -530,6 +538,11 @@ int main(void)
 	hh_call(&c, &r, "GET", claim_href, NULL);
 	ok(r.status == 200 && hh_len(r.json, "messages") == 1,
 	   "the claim taken before the move is still held (%d)", r.status);
+	hh_call(&c, &r, "GET", hh_fmt("/v2/topics/%s/messages?echo=true",
+				      moved[0]), NULL);
+	ok(r.status == 200 && hh_len(r.json, "messages") == 2 &&
+	   hh_geti(r.json, "messages.1.body") == 8,
+	   "the topic moved with them (%d)", r.status);
 	/* The stream on a ended with the move; the reader reconnects with
 	 * Last-Event-ID, as an EventSource does, and reads on from b. */
 	ok(sse_ended(&sse, 5000), "the SSE stream a served has ended");
