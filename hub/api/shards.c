@@ -18,7 +18,8 @@
  *        after A's (feed.h, "Moving a queue")
  *   POST /v2/cluster/map/reload        the map file read again (SIGHUP's)
  *   POST /v2/cluster/shards/S/drop     (on A, once the map gives S to
- *        another node) deletes every queue of S here
+ *        another node, and while S is frozen here - or ?force=true)
+ *        deletes every queue of S here
  *   POST /v2/cluster/shards/S/thaw     writes to S taken again
  *
  * Every write goes through the writer, as every write does; the reads
@@ -464,7 +465,9 @@ void hub_shard_drop(struct hub_req *r)
 	json_t *st;
 	unsigned s;
 
-	if (!shard_of(r, &s))
+	bool force = false;
+
+	if (!shard_of(r, &s) || !hub_query_bool(r, "force", false, &force))
 		return;
 	if (hub_cluster_shard_owner(s, owner)) {
 		hub_reply_error(r, 409, "Conflict", "Shard %u is still this "
@@ -475,6 +478,20 @@ void hub_shard_drop(struct hub_req *r)
 	}
 	if (!(st = shard_state(r, r->feed, s)))
 		return;
+	/* The freeze lives in memory: a node that restarted after the
+	 * export may have taken writes the export does not hold. Its
+	 * copies stay unless the caller knows they are stale (force: a
+	 * node's copies of a shard it never owned, a failed move's). */
+	if (!hub_move_frozen(s) && !force &&
+	    json_array_size(json_object_get(st, "queues"))) {
+		json_decref(st);
+		hub_reply_error(r, 409, "Conflict", "Shard %u is not frozen "
+				"here: if this node restarted during the move, "
+				"it may hold writes taken after the export. Its "
+				"copies are kept; compare them with %s's and "
+				"drop them with ?force=true.", s, owner);
+		return;
+	}
 	if (!(j = job_new(r, s))) {
 		json_decref(st);
 		return;

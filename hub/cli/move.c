@@ -351,7 +351,8 @@ static int copy(struct move *m)
 						  "next_generation"));
 	say("shard %u frozen on %s: writes to it get 503 now; %zu queue(s)",
 	    m->shard, m->from.name, json_array_size(qs));
-	snprintf(what, sizeof(what), "shards/%u/drop", m->shard);
+	/* B never owned it: its copies are stale whatever its freeze. */
+	snprintf(what, sizeof(what), "shards/%u/drop?force=true", m->shard);
 	rc = call(m, &m->to, "POST", what, "{}", 200, 0, &r);
 	if (rc == 0) {
 		if (json_integer_value(json_object_get(r.json, "dropped")))
@@ -381,6 +382,19 @@ static int copy(struct move *m)
 				json_string_value(json_object_get(v, "queue")));
 	}
 	cli_resp_free(&st);
+	/* Still frozen: A did not restart (the freeze is in memory) and
+	 * take writes the copy lacks. */
+	snprintf(what, sizeof(what), "shards/%u/queues", m->shard);
+	if (rc == 0 && (rc = call(m, &m->from, "GET", what, NULL, 200, 0,
+				  &r)) == 0) {
+		if (!json_is_true(json_object_get(r.json, "frozen"))) {
+			fprintf(stderr, "herald cluster move: %s is no longer "
+				"frozen (did it restart?): the copy may lack "
+				"writes it took since\n", m->from.name);
+			rc = CLI_REFUSED;
+		}
+		cli_resp_free(&r);
+	}
 	return rc;
 }
 
@@ -390,7 +404,7 @@ static void undo(struct move *m)
 	struct cli_resp r;
 	char what[64];
 
-	snprintf(what, sizeof(what), "shards/%u/drop", m->shard);
+	snprintf(what, sizeof(what), "shards/%u/drop?force=true", m->shard);
 	if (call(m, &m->to, "POST", what, "{}", 200, 0, &r) == 0)
 		cli_resp_free(&r);
 	snprintf(what, sizeof(what), "shards/%u/thaw", m->shard);

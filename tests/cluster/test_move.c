@@ -340,6 +340,15 @@ static void stopped_early(void)
 	hh_resp_free(&r);
 }
 
+/* POST /v2/cluster/shards/SHARD/what as an admin; the status. */
+static int admin_post(struct hh_client *c, struct hh_resp *r,
+		      const char *what, const char *body)
+{
+	return hh_callh(c, r, "POST", hh_fmt("/v2/cluster/shards/%u/%s",
+					     shard, what),
+			"X-Roles: admin\r\n", body);
+}
+
 /* ------------------------------------------------------------- the move */
 
 struct acked {
@@ -572,6 +581,30 @@ int main(void)
 	hh_client_init(&c, &node[1], HH_CLIENT_A, "cl");
 	hh_call(&c, &r, "GET", hh_fmt("/v2/queues/%s/stats", moved[2]), NULL);
 	is(r.status, 200, "node b serves them itself");
+
+	/* A copy of the shard on c, which does not own it (a failed
+	 * move's, say): kept unless frozen or forced. */
+	static char blob_req[65536];
+	const char *which = hh_fmt("{\"project\": \"cl\", \"queue\": "
+				   "\"%s\"}", moved[N_MOVED]);
+
+	is(admin_post(&c, &r, "export", which), 409,
+	   "b will not export a shard it takes writes for");
+	admin_post(&c, &r, "freeze", "{}");
+	is(admin_post(&c, &r, "export", which), 200, "frozen, it exports");
+	snprintf(blob_req, sizeof(blob_req), "{\"blob\": \"%s\"}",
+		 hh_gets(r.json, "blob") ? hh_gets(r.json, "blob") : "");
+	admin_post(&c, &r, "thaw", "{}");
+	hh_client_close(&c);
+	hh_client_init(&c, &node[2], HH_CLIENT_A, "cl");
+	is(admin_post(&c, &r, "import", blob_req), 201, "c imports it");
+	is(admin_post(&c, &r, "import", blob_req), 409,
+	   "a second import of it: 409");
+	ok(admin_post(&c, &r, "drop", "{}") == 409 && strstr(r.body, "force"),
+	   "c's copy is not dropped while the shard is not frozen there "
+	   "(409)");
+	ok(admin_post(&c, &r, "drop?force=true", "{}") == 200 &&
+	   hh_geti(r.json, "dropped") == 1, "with force=true it is");
 	hh_client_close(&c);
 
 	/* The map says so, and a second run has nothing left to do. */
