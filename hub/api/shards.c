@@ -464,7 +464,6 @@ void hub_shard_drop(struct hub_req *r)
 	struct shard_job *j;
 	json_t *st;
 	unsigned s;
-
 	bool force = false;
 
 	if (!shard_of(r, &s) || !hub_query_bool(r, "force", false, &force))
