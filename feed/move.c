@@ -165,6 +165,8 @@ static int export_txn(feed_t *feed, MDB_txn *txn, const char *project,
 	rc = feed__err(mdb_get(txn, feed->names, &key, &val));
 	if (rc)
 		return rc == FEED_ENOTFOUND ? FEED_ECORRUPT : rc;
+	if (val.mv_size < 8)
+		return FEED_ECORRUPT;
 	put(o, MAGIC, 8);
 	put_be(o, VERSION, 4);
 	put_be(o, FEED__FORMAT, 4);

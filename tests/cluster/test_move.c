@@ -421,6 +421,9 @@ int main(void)
 
 	hh_call(&c, &r, "PUT", hh_fmt("/v2/queues/%s", moved[N_MOVED]), "{}");
 	sse_open(&sse, moved[N_MOVED], NULL);
+	/* From now: the stream's head first, then the posts. */
+	ok(!sse_events(&sse, 1, 1000) && strstr(sse.buf, "HTTP/1.1 200"),
+	   "an SSE stream of %s through HAProxy, from now", moved[N_MOVED]);
 	post_numbered(&c, moved[N_MOVED], 1, 3);
 	ok(sse_events(&sse, 3, 10000) &&
 	   !strcmp(sse_bodies(&sse, last, sizeof(last)), "1,2,3"),
