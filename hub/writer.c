@@ -228,11 +228,6 @@ static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
 	wake_marked(w);
 }
 
-/*
- * Runs a list of jobs in order: every run of jobs up to the next solo one
- * (within the group bounds) as one group commit, a solo job alone,
- * handing each back as soon as it committed.
- */
 /* Whether the job writes to a moving shard (move.h): not run then. */
 static bool held(struct hub_job *job)
 {
@@ -246,6 +241,12 @@ static bool held(struct hub_job *job)
 	return job->moving;
 }
 
+/*
+ * Runs a list of jobs in order: every run of jobs up to the next solo one
+ * (within the group bounds) as one group commit, a solo job alone,
+ * handing each back as soon as it committed. A job held for a moving
+ * shard is handed back without running.
+ */
 static void run_list(struct hub_writer *w, struct hub_job *list)
 {
 	while (list) {
@@ -462,10 +463,11 @@ static void submit(struct hub_req *r, hub_run_fn run, hub_solo_fn solo,
 	job->ctx = ctx;
 	job->now_ms = r->now_ms;
 	job->loop = r->loop;
-	if (r->queue)
+	/* Its shards, for a move's freeze (cluster nodes only). */
+	if (r->queue && hub_cluster_on())
 		job->shard[job->n_shards++] =
 			hub_cluster_shard(r->queue, strlen(r->queue));
-	if (r->also_queue)
+	if (r->also_queue && hub_cluster_on())
 		job->shard[job->n_shards++] =
 			hub_cluster_shard(r->also_queue, strlen(r->also_queue));
 	r->transport->job_out(r, job);
