@@ -389,7 +389,7 @@ static int take_claim(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 	shown = *m;
 	if (shown.expires_ms < keep)
 		shown.expires_ms = keep;
-	rc = feed__msgbuf_add(&cc->b, q->qid, seq, &shown, body, cc->now_ms);
+	rc = feed__msgbuf_add(&cc->b, q->rec.generation, seq, &shown, body, cc->now_ms);
 	if (rc == 0 && m->expires_ms < keep)
 		rc = feed__msg_set_expiry(feed, txn, q, seq, m, keep);
 	if (rc)
@@ -583,7 +583,7 @@ int feed_claim_create2_tx(feed_txn_t *txn, const char *project,
 
 struct get_ctx {
 	struct feed__msgbuf *b;
-	uint64_t qid, now_ms;
+	uint64_t gen, now_ms; /* gen: in the ids */
 };
 
 static int get_one(feed_t *feed, MDB_txn *txn, uint64_t seq,
@@ -593,7 +593,7 @@ static int get_one(feed_t *feed, MDB_txn *txn, uint64_t seq,
 
 	(void)feed;
 	(void)txn;
-	return feed__msgbuf_add(g->b, g->qid, seq, m, body, g->now_ms);
+	return feed__msgbuf_add(g->b, g->gen, seq, m, body, g->now_ms);
 }
 
 int feed_claim_get(feed_t *feed, const char *project, const char *queue,
@@ -621,7 +621,7 @@ int feed_claim_get(feed_t *feed, const char *project, const char *queue,
 	if (rc == 0 && c.rec.expires_ms <= now_ms)
 		rc = FEED_ENOCLAIM;
 	if (rc == 0) {
-		struct get_ctx g = {&b, q.qid, now_ms};
+		struct get_ctx g = {&b, q.rec.generation, now_ms};
 
 		rc = feed__claim_each(feed, txn, q.qid, &c, get_one, &g);
 	}
@@ -827,7 +827,7 @@ static int take_pop(feed_t *feed, MDB_txn *txn, struct feed__queue *q,
 {
 	struct pop_ctx *pc = arg;
 	/* The body is copied into the result before the removal writes. */
-	int rc = feed__msgbuf_add(&pc->b, q->qid, seq, m, body, pc->now_ms);
+	int rc = feed__msgbuf_add(&pc->b, q->rec.generation, seq, m, body, pc->now_ms);
 
 	return rc ? rc : feed__msg_remove(feed, txn, q, seq, m, FEED__DELETED);
 }

@@ -332,8 +332,10 @@ static int skip_corrupt(feed_t *feed, MDB_txn *txn, uint64_t qid,
 
 	c->out->corrupt++;
 	c->out->corrupt_qid = qid;
-	if (feed__queue_load(feed, txn, qid, &q) == 0 &&
-	    q.rec.due_ms == due_ms) {
+	rc = feed__queue_load(feed, txn, qid, &q);
+	if (rc == 0)
+		c->out->corrupt_qid = q.rec.generation;
+	if (rc == 0 && q.rec.due_ms == due_ms) {
 		rc = feed__due_set(feed, txn, &q, later);
 		return rc ? rc : feed__queue_save(feed, txn, &q);
 	}

@@ -498,7 +498,7 @@ static int open_dbs(feed_t *feed, MDB_txn *txn, uint32_t *found)
 	if (v.mv_size != sizeof(format))
 		return FEED_EVERSION;
 	memcpy(found, v.mv_data, sizeof(*found));
-	return *found == FEED__FORMAT || *found == 1 ? 0 : FEED_EVERSION;
+	return *found >= 1 && *found <= FEED__FORMAT ? 0 : FEED_EVERSION;
 }
 
 static int open_dbs_fn(feed_t *feed, MDB_txn *txn, void *ctx)

@@ -19,7 +19,9 @@
  * generation and the message's sequence number. Every time a queue is
  * created it gets a new generation, so an id or marker taken from a queue
  * that was deleted and created again is recognised as stale instead of being
- * misread as a position in the new log. A marker is simply the id of the last
+ * misread as a position in the new log. A queue moved to another
+ * environment keeps its generation (see "Moving a queue" for the rule that
+ * keeps generations increasing across environments). A marker is simply the id of the last
  * message a reader saw. Claim ids are random UUIDs (FEED_CLAIM_ID_LEN chars).
  *
  * Conventions
@@ -884,6 +886,78 @@ int feed_claim_release_tx(feed_txn_t *txn, const char *project,
 			  uint64_t now_ms);
 int feed_compact_tx(feed_txn_t *txn, uint64_t now_ms, size_t budget,
 		    feed_compact_result_t *out);
+
+/* ------------------------------------------------------- moving a queue */
+
+/*
+ * A queue moves to another environment (a shard moving between the nodes
+ * of a cluster, docs/scale.md) as a blob: feed_queue_export() on the
+ * source, feed_queue_import() on the target. The queue keeps everything -
+ * its messages with their seqs, times and publishers, claims (same ids,
+ * same expiry), delayed messages, lost ranges, idempotency keys,
+ * subscriptions with their markers, metadata and counters - and its
+ * generation, so its message ids, markers and next markers read on the
+ * target exactly as on the source, and a reader goes on without a gap or
+ * a repeat. (Inside, the target files it under a key prefix of its own.)
+ *
+ * The generations rule. A queue's generations must strictly increase
+ * over its whole history, across every environment it lived in: a queue
+ * deleted and created again must never get a generation a client may
+ * still hold a marker of (it would read the new log as the old). Each
+ * environment hands out generations from one counter, so a move raises
+ * the target's counter to at least the source's (the blob carries it;
+ * feed_queue_import does it in the same transaction). A program moving
+ * queues another way, or moving a queue's shard with no queue in it yet,
+ * raises it itself: feed_generation_next() on the source,
+ * feed_generation_raise_tx() on the target.
+ *
+ * Writes to the queue on the source after its export are not in the
+ * blob: the caller stops them before (the hub freezes the shard) and
+ * deletes the source's copy only once the target holds the queue.
+ */
+
+/*
+ * The queue as a blob: *blob (free() it) of *len bytes, a consistent
+ * snapshot (one read transaction) with a version, the store format and a
+ * checksum. Values are this build's records: import on a build of the
+ * same store format and byte order. FEED_ENOQUEUE when missing.
+ */
+int feed_queue_export(feed_t *feed, const char *project, const char *name,
+		      void **blob, size_t *len);
+
+/*
+ * Writes the queue of a blob from feed_queue_export(), all of it in one
+ * transaction (all or nothing), and raises the counter of generations to
+ * the source's. project and name (FEED_PROJECT_MAX + 1 and FEED_NAME_MAX
+ * + 1 bytes; may be NULL) get the queue's names. FEED_EINVAL for a blob
+ * that is truncated, corrupt (checksum) or not one; FEED_EVERSION for one
+ * of another store format or byte order; FEED_EEXISTS when the project
+ * has a queue of that name already (nothing is written: move it away or
+ * delete it first); FEED_ETOOBIG when its metadata exceeds max_metadata.
+ */
+int feed_queue_import(feed_t *feed, const void *blob, size_t len,
+		      char *project, char *name);
+int feed_queue_import_tx(feed_txn_t *txn, const void *blob, size_t len,
+			 char *project, char *name);
+
+/* Checks a blob as import does (but for the store) and reads its names
+ * and the source's next generation; each out-parameter may be NULL. */
+int feed_blob_peek(const void *blob, size_t len, char *project, char *name,
+		   uint64_t *next_generation);
+
+/* The generation the next queue created here gets (1 for a new store). */
+int feed_generation_next(feed_t *feed, uint64_t *next);
+/* Raises it to at least `floor` (never lowers it). */
+int feed_generation_raise_tx(feed_txn_t *txn, uint64_t floor);
+
+/*
+ * Calls fn(project, name, ctx) for every queue of every project (topics'
+ * storage projects too), in key order, in one read transaction: fn must
+ * not call feed. fn returns 0 to go on, else that code is returned.
+ */
+typedef int (*feed_scan_fn)(const char *project, const char *name,
+			    void *ctx);
+int feed_queue_scan(feed_t *feed, feed_scan_fn fn, void *ctx);
 
 /* --------------------------------------------------------- subscriptions */
 

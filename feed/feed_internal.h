@@ -28,9 +28,18 @@
  *   sexpiry   qid | expires_ms | subscription id    (empty)
  *   suri      qid | hash64(uri) | subscription id   (empty)
  *
- * The qid is a queue's generation: every creation takes the next one, so
- * records of a deleted queue can never be confused with those of its
- * successor, and ids (qid, seq) from the old one are recognised as stale.
+ * The qid is the queue's internal key prefix: every creation takes the
+ * next one from `next_qid`, so records of a deleted queue can never be
+ * confused with those of its successor. Ids carry the queue's generation
+ * (qrec.generation), not its qid: for a queue created here they are the
+ * same number; a queue imported from another node (move.c) gets a qid of
+ * this environment and keeps the generation its ids were made with, so
+ * markers held by its readers stay valid. An id whose generation is not
+ * the queue's is stale. `next_qid` is also the floor of generations: a
+ * move raises it to at least the source's (feed.h, "Moving a queue"), so
+ * a generation is never given twice across the nodes a queue moved over.
+ * Format 2 records end before `generation`: they read as generation = qid
+ * (feed__queue_load), and the format 3 upgrade writes it in (upgrade.c).
  *
  * Expiry by runs: every stored message is covered by an `expiry` entry,
  * but an entry is the start of a run, not one per message. The entry
@@ -147,6 +156,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "feed.h"
@@ -213,7 +223,11 @@ struct feed__qrec {
 	uint64_t due_ms;          /* its `due` entry, 0 when none */
 	uint32_t flags;           /* FEED__Q_* */
 	uint32_t name_len;        /* name key (project \0 name) follows */
+	uint64_t generation;      /* in its ids (above); format 3 on */
 };
+
+/* A format 2 queue record's size: everything before `generation`. */
+#define FEED__QREC_V2 offsetof(struct feed__qrec, generation)
 
 enum {
 	/* Bit 0 was format 1's FEED__M_INDEXED (an `expiry` entry of its
@@ -289,7 +303,7 @@ static inline bool feed__zero16(const uint8_t *p)
 #define FEED__QID_MAX ((UINT64_C(1) << 40) - 1)
 #define FEED__SEQ_MAX ((UINT64_C(1) << 56) - 1)
 
-void feed__id_format(char out[FEED_ID_LEN + 1], uint64_t qid, uint64_t seq);
+void feed__id_format(char out[FEED_ID_LEN + 1], uint64_t gen, uint64_t seq);
 void feed__claim_id_format(char out[FEED_CLAIM_ID_LEN + 1],
 			   const uint8_t id[16]);
 
@@ -331,10 +345,11 @@ feed_t *feed__txn_feed(feed_txn_t *t);
 int feed__read_begin(feed_t *feed, MDB_txn **txn);
 void feed__read_end(feed_t *feed, MDB_txn *txn);
 
-/* The format of the store, in `info` "format". 2: every message covered
- * by an `expiry` run, and `lost`; 1 had `expiry` entries for out-of-order
- * messages only (upgrade.c brings it to 2). */
-#define FEED__FORMAT 2u
+/* The format of the store, in `info` "format". 3: queue records carry
+ * their generation; 2 had none (generation = qid); 2 and on: every
+ * message covered by an `expiry` run, and `lost`; 1 had `expiry` entries
+ * for out-of-order messages only (upgrade.c brings 1 and 2 to 3). */
+#define FEED__FORMAT 3u
 
 /*
  * Brings a store of an older format (`format`, read from `info`) to the
@@ -361,6 +376,15 @@ int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 		     struct feed__queue *q);
 /* Writes q->rec back. */
 int feed__queue_save(feed_t *feed, MDB_txn *txn, struct feed__queue *q);
+/* The name key of project/name (project \0 name) into key; its length. */
+size_t feed__name_key(uint8_t *key, const char *project, const char *name);
+
+/* `info` "next_qid", the next queue's qid and generation: *next (1 when
+ * never set); the next one taken (FEED_EFULL past FEED__QID_MAX); raised
+ * to at least floor (never lowered: feed.h, "Moving a queue"). */
+int feed__qid_peek(feed_t *feed, MDB_txn *txn, uint64_t *next);
+int feed__qid_next(feed_t *feed, MDB_txn *txn, uint64_t *qid);
+int feed__qid_raise(feed_t *feed, MDB_txn *txn, uint64_t floor);
 
 /* ---------------------------------------------- records (record.c) */
 
@@ -654,7 +678,7 @@ struct feed__msgbuf {
 	size_t arena_used, arena_cap;
 };
 void feed__msgbuf_init(struct feed__msgbuf *b, feed_msgs_t *out);
-int feed__msgbuf_add(struct feed__msgbuf *b, uint64_t qid, uint64_t seq,
+int feed__msgbuf_add(struct feed__msgbuf *b, uint64_t gen, uint64_t seq,
 		     const struct feed__mrec *m, const MDB_val *body,
 		     uint64_t now_ms);
 /* Points the bodies into the arena; call once, after the last add. */

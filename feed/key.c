@@ -4,7 +4,7 @@
  * Message id / marker: 24 lowercase hex characters,
  *
  *     +------------------+----------------------------+
- *     | generation (qid) | sequence number            |
+ *     | generation       | sequence number            |
  *     | 40 bits, 10 hex  | 56 bits, 14 hex            |
  *     +------------------+----------------------------+
  *
@@ -31,9 +31,9 @@ static void hex_put(char *out, uint64_t v, int digits)
 	}
 }
 
-void feed__id_format(char out[FEED_ID_LEN + 1], uint64_t qid, uint64_t seq)
+void feed__id_format(char out[FEED_ID_LEN + 1], uint64_t gen, uint64_t seq)
 {
-	hex_put(out, qid, 10);
+	hex_put(out, gen, 10);
 	hex_put(out + 10, seq, 14);
 	out[FEED_ID_LEN] = '\0';
 }
@@ -109,7 +109,7 @@ void feed__msgbuf_init(struct feed__msgbuf *b, feed_msgs_t *out)
 	b->out = out;
 }
 
-int feed__msgbuf_add(struct feed__msgbuf *b, uint64_t qid, uint64_t seq,
+int feed__msgbuf_add(struct feed__msgbuf *b, uint64_t gen, uint64_t seq,
 		     const struct feed__mrec *m, const MDB_val *body,
 		     uint64_t now_ms)
 {
@@ -139,7 +139,7 @@ int feed__msgbuf_add(struct feed__msgbuf *b, uint64_t qid, uint64_t seq,
 	}
 	msg = &out->v[out->n++];
 	memset(msg, 0, sizeof(*msg));
-	feed__id_format(msg->id, qid, seq);
+	feed__id_format(msg->id, gen, seq);
 	msg->seq = seq;
 	msg->created_ms = m->created_ms;
 	msg->expires_ms = m->expires_ms;

@@ -201,7 +201,7 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 		}
 		if (orig) {
 			if (r->ids)
-				feed__id_format(r->ids[i], q->qid, orig);
+				feed__id_format(r->ids[i], q->rec.generation, orig);
 			if (r->dups)
 				r->dups[i] = true;
 			r->n_dups++;
@@ -235,7 +235,7 @@ static int append_msgs(feed_t *feed, MDB_txn *txn, MDB_cursor *cur,
 				return rc;
 		}
 		if (r->ids)
-			feed__id_format(r->ids[i], q->qid, seq);
+			feed__id_format(r->ids[i], q->rec.generation, seq);
 		q->rec.count++;
 	}
 	return 0;
@@ -566,7 +566,8 @@ static int read_one(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 	if (!(flags & FEED_READ_ECHO) &&
 	    memcmp(m.client_id, w->opts->client_id, 16) == 0)
 		return 0;
-	return feed__msgbuf_add(b, q->qid, seq, &m, &body, w->now_ms);
+	return feed__msgbuf_add(b, q->rec.generation, seq, &m, &body,
+				w->now_ms);
 }
 
 static int read_walk(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
@@ -644,7 +645,7 @@ int feed_read(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	rc = feed__queue_find(feed, txn, project, queue, &q);
 	if (rc == 0) {
-		if (has_marker && gen == q.qid) {
+		if (has_marker && gen == q.rec.generation) {
 			w.prev = mseq;
 			w.track = true;
 		} else if (has_marker) {
@@ -666,7 +667,7 @@ int feed_read(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	}
 	if (w.prev)
-		feed__id_format(out->next_marker, q.qid, w.prev);
+		feed__id_format(out->next_marker, q.rec.generation, w.prev);
 	out->wake_ms = w.wake;
 	return 0;
 }
@@ -684,14 +685,14 @@ static int get_one(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 
 	if (rc)
 		return rc;
-	if (gen != q->qid)
+	if (gen != q->rec.generation)
 		return FEED_ENOTFOUND;
 	rc = feed__msg_load(feed, txn, q->qid, seq, &m, &body);
 	if (rc)
 		return rc;
 	if (m.expires_ms <= now_ms)
 		return FEED_ENOTFOUND;
-	return feed__msgbuf_add(b, q->qid, seq, &m, &body, now_ms);
+	return feed__msgbuf_add(b, q->rec.generation, seq, &m, &body, now_ms);
 }
 
 int feed_get_many(feed_t *feed, const char *project, const char *queue,
@@ -789,7 +790,8 @@ static int delete_fn(feed_t *feed, MDB_txn *txn, void *arg)
 		struct feed__mrec m;
 		uint64_t gen, seq;
 
-		if (feed_id_parse(c->ids[i], &gen, &seq) || gen != q.qid)
+		if (feed_id_parse(c->ids[i], &gen, &seq) ||
+		    gen != q.rec.generation)
 			continue;
 		rc = feed__msg_load(feed, txn, q.qid, seq, &m, NULL);
 		if (rc == FEED_ENOTFOUND)

@@ -29,8 +29,7 @@ int feed__name_check(const char *project, const char *name)
 	return 0;
 }
 
-/* The name key: project \0 name. */
-static size_t name_key(uint8_t *key, const char *project, const char *name)
+size_t feed__name_key(uint8_t *key, const char *project, const char *name)
 {
 	size_t plen = strlen(project), nlen = strlen(name);
 
@@ -49,7 +48,7 @@ static int name_get(feed_t *feed, MDB_txn *txn, const char *project,
 	int rc;
 
 	*qid = 0;
-	key->mv_size = name_key(k, project, name);
+	key->mv_size = feed__name_key(k, project, name);
 	key->mv_data = k;
 	feed__touch();
 	rc = mdb_get(txn, feed->names, key, val);
@@ -66,6 +65,7 @@ int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 {
 	uint8_t k[8];
 	MDB_val key = {8, k}, val;
+	size_t rec_len;
 	int rc;
 
 	feed__be64(k, qid);
@@ -73,13 +73,22 @@ int feed__queue_load(feed_t *feed, MDB_txn *txn, uint64_t qid,
 	rc = mdb_get(txn, feed->queues, &key, &val);
 	if (rc)
 		return rc == MDB_NOTFOUND ? FEED_ENOQUEUE : feed__err(rc);
-	if (val.mv_size < sizeof(q->rec))
+	/* A format 2 record ends before `generation`: it is the qid. */
+	if (val.mv_size < FEED__QREC_V2)
 		return FEED_ECORRUPT;
-	memcpy(&q->rec, val.mv_data, sizeof(q->rec));
-	if (q->rec.name_len > sizeof(q->key) ||
-	    val.mv_size != sizeof(q->rec) + q->rec.name_len)
+	memcpy(&q->rec, val.mv_data, FEED__QREC_V2);
+	if (q->rec.name_len > sizeof(q->key))
 		return FEED_ECORRUPT;
-	memcpy(q->key, (const uint8_t *)val.mv_data + sizeof(q->rec),
+	if (val.mv_size == FEED__QREC_V2 + q->rec.name_len)
+		rec_len = FEED__QREC_V2;
+	else if (val.mv_size == sizeof(q->rec) + q->rec.name_len)
+		rec_len = sizeof(q->rec);
+	else
+		return FEED_ECORRUPT;
+	memcpy(&q->rec, val.mv_data, rec_len);
+	if (rec_len == FEED__QREC_V2)
+		q->rec.generation = qid;
+	memcpy(q->key, (const uint8_t *)val.mv_data + rec_len,
 	       q->rec.name_len);
 	q->key_len = q->rec.name_len;
 	q->qid = qid;
@@ -115,22 +124,50 @@ int feed__queue_find(feed_t *feed, MDB_txn *txn, const char *project,
 	return rc ? rc : feed__queue_load(feed, txn, qid, q);
 }
 
-static int next_qid(feed_t *feed, MDB_txn *txn, uint64_t *qid)
+int feed__qid_peek(feed_t *feed, MDB_txn *txn, uint64_t *next)
 {
 	MDB_val key = {8, "next_qid"}, val;
-	uint64_t next = 1;
 	int rc = mdb_get(txn, feed->info, &key, &val);
 
-	if (rc == 0 && val.mv_size == sizeof(next))
-		memcpy(&next, val.mv_data, sizeof(next));
+	*next = 1;
+	if (rc == 0 && val.mv_size == sizeof(*next))
+		memcpy(next, val.mv_data, sizeof(*next));
 	else if (rc != MDB_NOTFOUND)
 		return rc ? feed__err(rc) : FEED_ECORRUPT;
+	return 0;
+}
+
+/* Stores the counter. */
+static int qid_put(feed_t *feed, MDB_txn *txn, uint64_t next)
+{
+	MDB_val key = {8, "next_qid"}, val = {sizeof(next), &next};
+
+	return feed__err(mdb_put(txn, feed->info, &key, &val, 0));
+}
+
+int feed__qid_next(feed_t *feed, MDB_txn *txn, uint64_t *qid)
+{
+	uint64_t next;
+	int rc = feed__qid_peek(feed, txn, &next);
+
+	if (rc)
+		return rc;
 	if (next > FEED__QID_MAX)
 		return FEED_EFULL;
-	*qid = next++;
-	val.mv_size = sizeof(next);
-	val.mv_data = &next;
-	return feed__err(mdb_put(txn, feed->info, &key, &val, 0));
+	*qid = next;
+	return qid_put(feed, txn, next + 1);
+}
+
+int feed__qid_raise(feed_t *feed, MDB_txn *txn, uint64_t floor)
+{
+	uint64_t next;
+	int rc = feed__qid_peek(feed, txn, &next);
+
+	if (rc || next >= floor)
+		return rc;
+	if (floor > FEED__QID_MAX + 1)
+		return FEED_EINVAL;
+	return qid_put(feed, txn, floor);
 }
 
 int feed__queue_open(feed_t *feed, MDB_txn *txn, const char *project,
@@ -148,10 +185,11 @@ int feed__queue_open(feed_t *feed, MDB_txn *txn, const char *project,
 	if (meta_len > feed->max_metadata)
 		return FEED_ETOOBIG;
 	memset(q, 0, sizeof(*q));
-	rc = next_qid(feed, txn, &q->qid);
+	rc = feed__qid_next(feed, txn, &q->qid);
 	if (rc)
 		return rc;
-	q->key_len = name_key(q->key, project, name);
+	q->key_len = feed__name_key(q->key, project, name);
+	q->rec.generation = q->qid;
 	q->rec.created_ms = now_ms;
 	q->rec.next_seq = 1;
 	q->rec.claim_cursor = 1;
@@ -298,7 +336,7 @@ int feed_queue_tail(feed_t *feed, const char *project, const char *queue,
 		return rc;
 	rc = queue_peek(feed, project, queue, &q);
 	if (rc == 0)
-		feed__id_format(marker, q.qid, q.rec.next_seq - 1);
+		feed__id_format(marker, q.rec.generation, q.rec.next_seq - 1);
 	return rc == FEED_ENOQUEUE ? 0 : rc;
 }
 

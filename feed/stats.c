@@ -39,7 +39,7 @@ static int stats_head(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 		if (rc)
 			break;
 		if (m.expires_ms > now_ms) {
-			feed__id_format(out->oldest.id, q->qid,
+			feed__id_format(out->oldest.id, q->rec.generation,
 					feed__get_be64((uint8_t *)key.mv_data + 8));
 			out->oldest.created_ms = m.created_ms;
 			break;
@@ -76,7 +76,7 @@ static int stats_tail(feed_t *feed, MDB_txn *txn, const struct feed__queue *q,
 		if (rc)
 			break;
 		if (m.expires_ms > now_ms) {
-			feed__id_format(out->newest.id, q->qid,
+			feed__id_format(out->newest.id, q->rec.generation,
 					feed__get_be64((uint8_t *)key.mv_data + 8));
 			out->newest.created_ms = m.created_ms;
 			break;

@@ -474,7 +474,7 @@ static int advance_fn(feed_t *feed, MDB_txn *txn, void *arg)
 
 	if (rc)
 		return rc;
-	if (feed_id_parse(c->marker, &gen, &seq) || gen != q.qid ||
+	if (feed_id_parse(c->marker, &gen, &seq) || gen != q.rec.generation ||
 	    seq >= q.rec.next_seq)
 		return FEED_EBADID;
 	if (seq <= s.rec.marker_seq)
@@ -565,7 +565,7 @@ static int build_add(struct builder *b, const struct feed__queue *q,
 	e->expires_ms = s->rec.expires_ms;
 	e->ttl_s = s->rec.ttl_s;
 	e->confirmed = s->rec.flags & FEED__S_CONFIRMED;
-	feed__id_format(e->marker, q->qid, s->rec.marker_seq);
+	feed__id_format(e->marker, q->rec.generation, s->rec.marker_seq);
 	rc = arena_put(b, s->uri, s->rec.uri_len, &b->offs[2 * b->out->n]);
 	if (rc == 0)
 		rc = arena_put(b, s->opt, s->rec.opt_len,

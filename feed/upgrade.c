@@ -25,6 +25,12 @@
  * the upgrade), so a crash part-way is redone from the start by the next
  * open and ends in the same state; the format is written last. Dropped
  * queues are skipped: compaction reclaims them whole.
+ *
+ * Format 2 -> 3. Queue records gain their generation (feed_internal.h):
+ * format 2 made every queue in this environment, so it is the qid. Every
+ * record, dropped ones too, is rewritten at the current size, 256 to a
+ * write transaction; a record already rewritten reads back the same, so
+ * the step is idempotent as well.
  */
 #include "feed_internal.h"
 
@@ -156,11 +162,11 @@ static int next_queue(feed_t *feed, uint64_t qid, uint64_t *next)
 
 		rc = feed__err(mdb_cursor_get(cur, &key, &val, op));
 		op = MDB_NEXT;
-		if (rc == 0 && (key.mv_size != 8 || val.mv_size < sizeof(r)))
+		if (rc == 0 && (key.mv_size != 8 || val.mv_size < FEED__QREC_V2))
 			rc = FEED_ECORRUPT;
 		if (rc)
 			break;
-		memcpy(&r, val.mv_data, sizeof(r));
+		memcpy(&r, val.mv_data, FEED__QREC_V2);
 		if (!(r.flags & FEED__Q_DROPPED))
 			*next = feed__get_be64(key.mv_data);
 	}
@@ -215,13 +221,79 @@ static int upgrade_1(feed_t *feed)
 	}
 }
 
+/* Format 2 -> 3: up to BATCH queue records from qid *next on, live or
+ * dropped, rewritten with their generation (= qid: format 2 made every
+ * queue here); *next = 0 past the last. */
+struct gen_step {
+	uint64_t from, next;
+};
+
+static int gen_step(feed_t *feed, MDB_txn *txn, void *arg)
+{
+	struct gen_step *g = arg;
+	uint64_t qids[256];
+	size_t n = 0;
+	uint8_t k[8];
+	MDB_val key = {8, k}, val;
+	MDB_cursor *cur;
+	MDB_cursor_op op = MDB_SET_RANGE;
+	int rc = feed__err(mdb_cursor_open(txn, feed->queues, &cur));
+
+	if (rc)
+		return rc;
+	feed__be64(k, g->from);
+	g->next = 0;
+	/* Copy the keys out first: the saves below move the map's pages. */
+	while (n < sizeof(qids) / sizeof(qids[0])) {
+		rc = feed__err(mdb_cursor_get(cur, &key, &val, op));
+		op = MDB_NEXT;
+		if (rc)
+			break;
+		if (key.mv_size != 8)
+			continue;
+		qids[n++] = feed__get_be64(key.mv_data);
+	}
+	mdb_cursor_close(cur);
+	if (rc && rc != FEED_ENOTFOUND)
+		return rc;
+	if (rc == 0)
+		g->next = qids[n - 1] + 1;
+	for (size_t i = 0; i < n; i++) {
+		struct feed__queue q;
+
+		/* The load gives a format 2 record generation = qid; the
+		 * save writes the record whole. */
+		rc = feed__queue_load(feed, txn, qids[i], &q);
+		if (rc == 0)
+			rc = feed__queue_save(feed, txn, &q);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int upgrade_2(feed_t *feed)
+{
+	struct gen_step g = {1, 0};
+	int rc;
+
+	do {
+		rc = feed__write(feed, gen_step, &g, 0);
+		g.from = g.next;
+	} while (rc == 0 && g.next);
+	return rc;
+}
+
 int feed__upgrade(feed_t *feed, uint32_t format)
 {
 	uint32_t to = FEED__FORMAT;
-	int rc;
+	int rc = 0;
 
-	if (format != 1)
+	if (format < 1 || format >= FEED__FORMAT)
 		return FEED_EVERSION;
-	rc = upgrade_1(feed);
+	if (format == 1)
+		rc = upgrade_1(feed);
+	if (rc == 0)
+		rc = upgrade_2(feed);
 	return rc ? rc : feed__write(feed, format_fn, &to, 0);
 }

@@ -277,11 +277,6 @@ size_t hub_cluster_peers(const struct hub_cluster_peer **out)
 	return n_peers;
 }
 
-const char *hub_cluster_self(void)
-{
-	return self;
-}
-
 const struct hub_cluster_peer *hub_cluster_address(const char *name)
 {
 	for (size_t i = 0; i < n_peers; i++)
@@ -316,15 +311,15 @@ int hub_cluster_init(const struct hub_config *cfg)
 	return 0;
 }
 
-void hub_cluster_reload(void)
+int hub_cluster_reload(void)
 {
 	struct hub_cluster_map *m, *old;
 
 	if (!hub_cluster_on())
-		return;
+		return 0;
 	if (!(m = load())) {
 		hub_log(HUB_LOG_ERROR, "cluster map: keeping the map in force");
-		return;
+		return -1;
 	}
 	pthread_rwlock_wrlock(&lock);
 	old = current;
@@ -335,6 +330,27 @@ void hub_cluster_reload(void)
 		free(old);
 	}
 	hub_log(HUB_LOG_INFO, "cluster map %s read again", map_path);
+	return 0;
+}
+
+bool hub_cluster_shard_owner(unsigned s, char *owner)
+{
+	bool mine;
+
+	if (!hub_cluster_on() || s >= HUB_SHARDS)
+		return !hub_cluster_on();
+	pthread_rwlock_rdlock(&lock);
+	const char *who = current->node[current->owner[s]];
+
+	mine = !strcmp(who, self);
+	snprintf(owner, HUB_NODE_MAX, "%s", who);
+	pthread_rwlock_unlock(&lock);
+	return mine;
+}
+
+const char *hub_cluster_self(void)
+{
+	return self;
 }
 
 void hub_cluster_end(void)

@@ -63,13 +63,17 @@ void hub_cluster_map_free(struct hub_cluster_map *m);
 /* Reads --cluster-map (when set) for --node; -1 after logging why
  * (a node not in the map, a bad map). */
 int hub_cluster_init(const struct hub_config *cfg);
-/* SIGHUP: reads the map again; a bad one keeps the old (logged). */
-void hub_cluster_reload(void);
+/* SIGHUP (and POST /v2/cluster/map/reload): reads the map again; a bad
+ * one keeps the old (logged) and returns -1. */
+int hub_cluster_reload(void);
+/* Whether shard s is this node's; owner (HUB_NODE_MAX bytes) gets its
+ * node's name (untouched without a cluster: true). */
+bool hub_cluster_shard_owner(unsigned s, char *owner);
+/* This node's name (--node), "" without a cluster. */
+const char *hub_cluster_self(void);
 void hub_cluster_end(void);
 /* Whether this process runs as a node of a cluster. */
 bool hub_cluster_on(void);
-/* This node's name ("" when not a cluster). */
-const char *hub_cluster_self(void);
 
 /*
  * Whether queue `name` is this node's. When it is not, owner (at least

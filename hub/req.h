@@ -134,6 +134,10 @@ struct hub_req {
 	/* Route parameters (NULL when the route has none), NUL-terminated,
 	 * already validated: the queue name against the name rules. */
 	const char *queue;              /* {queue_name} */
+	/* Another queue a deferred write of r writes to (a redrive's
+	 * destination), which the writer holds it for too while that
+	 * queue's shard moves (move.h); NULL: none. */
+	const char *also_queue;
 	const char *id;                 /* {message_id} or {claim_id} */
 	char queue_buf[FEED_NAME_MAX + 1]; /* their storage */
 	char id_buf[128];

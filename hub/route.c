@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "move.h"
 #include "req.h"
 #include "route.h"
 #include "api/api.h"
@@ -62,6 +63,7 @@ struct hub_route {
 	ATTRS(HUB_BODY_MESSAGES, 0, false, HUB_AUTH_PUBLISH, HUB_WS_NONE)
 #define CONSUME ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_CONSUME, HUB_WS_NONE)
 #define ADMIN ATTRS(HUB_BODY_DEFAULT, 0, false, HUB_AUTH_ADMIN, HUB_WS_NONE)
+#define ADMIN_SHARD ATTRS(HUB_BODY_SHARD, 0, false, HUB_AUTH_ADMIN, HUB_WS_NONE)
 #define LIVE(media, need)                                                      \
 	ATTRS(HUB_BODY_DEFAULT, media, true, need, HUB_WS_NONE)
 #define WEBSOCKET(ids, need, kind)                                             \
@@ -148,6 +150,18 @@ static const struct hub_route routes[] = {
 	 CONSUME},
 	{ALL, HUB_DELETE, "/queues/{queue}/claims/{id}", hub_claim_delete,
 	 CONSUME},
+
+	/* Moving a shard between cluster nodes (docs/api.md, a Herald
+	 * extension; api/shards.c): admin only. */
+	{V2, HUB_POST, "/cluster/shards/{id}/freeze", hub_shard_freeze, ADMIN},
+	{V2, HUB_POST, "/cluster/shards/{id}/thaw", hub_shard_thaw, ADMIN},
+	{V2, HUB_GET, "/cluster/shards/{id}/queues", hub_shard_queues, ADMIN},
+	{V2, HUB_POST, "/cluster/shards/{id}/export", hub_shard_export, ADMIN},
+	{V2, HUB_POST, "/cluster/shards/{id}/import", hub_shard_import,
+	 ADMIN_SHARD},
+	{V2, HUB_POST, "/cluster/shards/{id}/drop", hub_shard_drop, ADMIN},
+	{V2, HUB_POST, "/cluster/generation", hub_cluster_generation, ADMIN},
+	{V2, HUB_POST, "/cluster/map/reload", hub_cluster_map_reload, ADMIN},
 
 	/* Dead letters (docs/api.md): redrive, a Herald extension. */
 	{V2, HUB_POST, "/queues/{queue}/redrive", hub_queue_redrive, WRITE},
@@ -425,6 +439,9 @@ void hub_route_dispatch(struct hub_req *r, const struct hub_route_match *m)
 	/* The URL's name, as the balancer hashed it (a topic's too). */
 	if (m->queue[0] && !hub_cluster_route(r, m->queue))
 		return;
+	/* A write to a shard moving away (move.h): 503, retry. */
+	if (m->queue[0] && !hub_move_route(r, m->queue))
+		return;
 	memcpy(r->queue_buf, m->queue, sizeof(r->queue_buf));
 	memcpy(r->id_buf, m->id, sizeof(r->id_buf));
 	r->queue = m->queue[0] ? r->queue_buf : NULL;
@@ -470,6 +487,8 @@ size_t hub_route_body_max(const struct hub_route_attrs *a,
 		return l->max_queue_metadata > HUB_BODY_DEFAULT_MAX
 			       ? l->max_queue_metadata
 			       : HUB_BODY_DEFAULT_MAX;
+	case HUB_BODY_SHARD:
+		return HUB_BODY_SHARD_MAX;
 	default:
 		return HUB_BODY_DEFAULT_MAX;
 	}

@@ -34,8 +34,11 @@ enum hub_body_limit {
 	HUB_BODY_DEFAULT,  /* HUB_BODY_DEFAULT_MAX: any other body */
 	HUB_BODY_MESSAGES, /* max-messages-post-size: a post of messages */
 	HUB_BODY_METADATA, /* max-queue-metadata (at least the default) */
+	HUB_BODY_SHARD,    /* HUB_BODY_SHARD_MAX: a queue moving in */
 };
 #define HUB_BODY_DEFAULT_MAX 65536
+/* A moving queue's blob, base64 in JSON (api/shards.c, docs/scale.md). */
+#define HUB_BODY_SHARD_MAX (256u << 20)
 
 /* Media types a route answers with besides JSON, which every route
  * answers (its errors are JSON): what an Accept header must allow. */

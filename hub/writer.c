@@ -40,9 +40,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "move.h"
 #include "req.h"
 #include "writer.h"
 
@@ -226,10 +228,24 @@ static void hand_back(struct hub_writer *w, struct hub_job **jobs, size_t n)
 	wake_marked(w);
 }
 
+/* Whether the job writes to a moving shard (move.h): not run then. */
+static bool held(struct hub_job *job)
+{
+	job->moving = false;
+	for (unsigned i = 0; i < job->n_shards && !job->moving; i++)
+		if (hub_move_frozen(job->shard[i])) {
+			job->moving = true;
+			job->shard[0] = job->shard[i];
+			job->rc = FEED_EIO; /* not run: done() only frees */
+		}
+	return job->moving;
+}
+
 /*
  * Runs a list of jobs in order: every run of jobs up to the next solo one
  * (within the group bounds) as one group commit, a solo job alone,
- * handing each back as soon as it committed.
+ * handing each back as soon as it committed. A job held for a moving
+ * shard is handed back without running.
  */
 static void run_list(struct hub_writer *w, struct hub_job *list)
 {
@@ -237,6 +253,12 @@ static void run_list(struct hub_writer *w, struct hub_job *list)
 		struct hub_job **batch = w->batch;
 		size_t n = 0, bytes = 0;
 
+		if (held(list)) {
+			batch[n++] = list;
+			list = list->next;
+			hand_back(w, batch, n);
+			continue;
+		}
 		if (list->solo) {
 			batch[n++] = list;
 			list = list->next;
@@ -246,7 +268,8 @@ static void run_list(struct hub_writer *w, struct hub_job *list)
 			hand_back(w, batch, n);
 			continue;
 		}
-		while (list && !list->solo && n < GROUP_JOBS) {
+		while (list && !list->solo && n < GROUP_JOBS &&
+		       (n == 0 || !held(list))) {
 			size_t more = job_bytes(list);
 
 			if (n && bytes + more > GROUP_BYTES)
@@ -385,7 +408,9 @@ void hub_writer_collect(struct hub_writer *w, unsigned loop)
 		}
 		if (r)
 			r->transport->job_back(r);
-		job->done(r, job->ctx, job->rc);
+		if (job->moving && r)
+			hub_move_refuse(r, job->shard[0]);
+		job->done(job->moving ? NULL : r, job->ctx, job->rc);
 		if (r)
 			r->transport->resume(r);
 		pthread_mutex_lock(&w->lock);
@@ -438,6 +463,13 @@ static void submit(struct hub_req *r, hub_run_fn run, hub_solo_fn solo,
 	job->ctx = ctx;
 	job->now_ms = r->now_ms;
 	job->loop = r->loop;
+	/* Its shards, for a move's freeze (cluster nodes only). */
+	if (r->queue && hub_cluster_on())
+		job->shard[job->n_shards++] =
+			hub_cluster_shard(r->queue, strlen(r->queue));
+	if (r->also_queue && hub_cluster_on())
+		job->shard[job->n_shards++] =
+			hub_cluster_shard(r->also_queue, strlen(r->also_queue));
 	r->transport->job_out(r, job);
 	hub_writer_submit(r->writer, job);
 }

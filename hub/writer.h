@@ -63,6 +63,12 @@ struct hub_job {
 	/* The service loop the job came from, which its done() runs on
 	 * (server.c: --loops); 0 with one loop. */
 	unsigned loop;
+	/* A write to queues of shard[0..n_shards): while one of them is
+	 * moving (move.h) the writer does not run it (`moving`, that shard
+	 * in `shard[0]`), and its request gets the move's 503 instead of
+	 * done's answer. */
+	bool moving;
+	unsigned n_shards, shard[2];
 };
 
 /* What the writer calls outside itself (it knows neither lws nor the

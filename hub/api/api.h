@@ -20,6 +20,18 @@ void hub_health(struct hub_req *r);         /* GET or HEAD of a health route */
 /* A WebSocket endpoint asked over plain HTTP: 426 Upgrade Required. */
 void hub_upgrade_required(struct hub_req *r);
 
+/* shards.c: moving a shard between cluster nodes (docs/api.md), under
+ * /v2/cluster/shards/SHARD/...: freeze, thaw, queues, export, import,
+ * drop; and the node's generation counter and map. */
+void hub_shard_freeze(struct hub_req *r);
+void hub_shard_thaw(struct hub_req *r);
+void hub_shard_queues(struct hub_req *r);
+void hub_shard_export(struct hub_req *r);
+void hub_shard_import(struct hub_req *r);
+void hub_shard_drop(struct hub_req *r);
+void hub_cluster_generation(struct hub_req *r); /* POST /v2/cluster/generation */
+void hub_cluster_map_reload(struct hub_req *r); /* POST /v2/cluster/map/reload */
+
 /* metrics.c: GET /metrics, Prometheus' scrape (its own access setting). */
 void hub_metrics_get(struct hub_req *r);
 

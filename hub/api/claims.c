@@ -39,8 +39,10 @@
 
 #include "route.h"
 
+#include "cluster.h"
 #include "config.h"
 #include "metrics.h"
+#include "move.h"
 #include "req.h"
 #include "api/api.h"
 #include "writer.h"
@@ -173,7 +175,10 @@ static void claim_opts_from_meta(const void *data, size_t len,
 	}
 	dlq = json_string_value(json_object_get(meta, "_dead_letter_queue"));
 	o->max_claims = meta_uint(meta, "_max_claim_count", UINT32_MAX);
-	if (o->max_claims && dlq && hub_queue_name_ok(dlq, strlen(dlq)))
+	/* Not into a queue whose shard is moving (move.h): nothing may
+	 * commit there now; a later claim dead-letters these. */
+	if (o->max_claims && dlq && hub_queue_name_ok(dlq, strlen(dlq)) &&
+	    !hub_move_frozen(hub_cluster_shard(dlq, strlen(dlq))))
 		strcpy(o->dlq, dlq);
 	o->dlq_ttl_s = meta_uint(meta, "_dead_letter_queue_messages_ttl",
 				 UINT32_MAX);
@@ -473,9 +478,13 @@ void hub_queue_redrive(struct hub_req *r)
 				"Limit must be at least 1 and may not be "
 				"greater than %d.",
 				REDRIVE_MAX_LIMIT);
+	} else if (!hub_move_route_also(r, dest)) {
+		/* its destination's shard is moving: 503 (move.h) */
 	} else if ((c = claim_ctx_new(r)) != NULL) {
 		c->dest = strdup(dest);
 		c->limit = (size_t)limit;
+		/* The writer holds it too while dest's shard moves. */
+		r->also_queue = c->dest;
 		if (c->dest)
 			hub_defer(r, redrive_run, redrive_done, c);
 		else {

@@ -36,6 +36,9 @@ struct cli {
 	char client_id[64];
 	char project[257];       /* "" = send no X-Project-Id */
 	char token[4096];        /* X-Auth-Token (docs/security.md); "" none */
+	/* X-Roles, for a server with --auth none (its admin routes want
+	 * "admin" there); "" = send none. */
+	char roles[64];
 	/* https/wss: a PEM file of the CA(s) to trust instead of the
 	 * system's; "" = the system's. The certificate and the host name
 	 * are always verified. */
@@ -68,9 +71,12 @@ int hub_cli_backup(int argc, char **argv);
  * token file's hashes. argv[0] is "token". Returns the exit code. */
 int hub_cli_token(int argc, char **argv);
 
-/* `herald cluster map|haproxy-config|shard ...` (cluster.c): the shard
- * map and HAProxy's configuration. argv[0] is "cluster". */
+/* `herald cluster map|haproxy-config|shard|move ...` (cluster.c): the
+ * shard map and HAProxy's configuration. argv[0] is "cluster". */
 int hub_cli_cluster(int argc, char **argv);
+/* `herald cluster move SHARD ...` (move.c): a shard from one node to
+ * another (docs/operations.md). argv[0] is "cluster", argv[1] "move". */
+int hub_cli_cluster_move(int argc, char **argv);
 
 /* The commands (post.c, tail.c, main.c); argv[0] is the command,
  * the remaining arguments are the positional ones after options. */

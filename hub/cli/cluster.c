@@ -16,9 +16,15 @@
  *   herald cluster shard [--map FILE] NAME...
  *       NAME's shard (and its node, with a map)
  *
+ *   herald cluster move SHARD --from A=IP:PORT --to B=IP:PORT --map FILE
+ *       [--node C=IP:PORT]... [--haproxy-socket PATH] [--token T]
+ *       moves the shard's queues from A to B and flips the map (move.c)
+ *
  * The map file is the one the nodes read (--cluster-map) and the one
- * HAProxy maps with; moving a shard is editing one line of it, SIGHUP to
- * the nodes and `set map` on HAProxy's runtime API (docs/operations.md).
+ * HAProxy maps with; moving a shard is moving its queues, editing one
+ * line of it, the nodes reading it again and `set map` on HAProxy's
+ * runtime API - all of which `herald cluster move` does
+ * (docs/operations.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +40,11 @@ static int usage(FILE *out)
 		"       herald cluster haproxy-config --map FILE [--listen "
 		"HOST:PORT]\n"
 		"                [--stats-socket PATH] NODE=HOST:PORT...\n"
-		"       herald cluster shard [--map FILE] NAME...\n\n"
+		"       herald cluster shard [--map FILE] NAME...\n"
+		"       herald cluster move SHARD --from NODE=IP:PORT --to "
+		"NODE=IP:PORT --map FILE\n"
+		"                [--node NODE=IP:PORT]... [--haproxy-socket "
+		"PATH] [--token T]\n\n"
 		"The shard map (\"SHARD NODE\" lines; herald serve --node N "
 		"--cluster-map FILE)\nand the HAProxy configuration that "
 		"routes by it (docs/scale.md).\n");
@@ -280,6 +290,8 @@ int hub_cli_cluster(int argc, char **argv)
 		return cmd_haproxy(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "shard"))
 		return cmd_shard(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "move"))
+		return hub_cli_cluster_move(argc, argv);
 	return usage(argc >= 2 && !strcmp(argv[1], "--help") ? stdout
 							      : stderr);
 }

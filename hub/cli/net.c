@@ -98,6 +98,11 @@ static int add_headers(struct lws *wsi, struct xfer *x, unsigned char **p,
 					(const unsigned char *)c->token,
 					(int)strlen(c->token), p, end))
 		return -1;
+	if (c->roles[0] &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"x-roles:",
+					(const unsigned char *)c->roles,
+					(int)strlen(c->roles), p, end))
+		return -1;
 	if (x->ws)
 		return 0;
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"accept:",

@@ -29,6 +29,8 @@
  * expiry, becomes a gap event; nothing is skipped silently. ?echo=false
  * leaves out the reader's own messages (default: all), and claimed
  * messages are sent too: a stream follows the log, not a worker's view.
+ * A stream whose queue's shard has moved to another node ends at its
+ * next wake (the move's drop wakes it), and the client reconnects.
  *
  * Loop (lws service) thread only.
  */
@@ -37,6 +39,7 @@
 
 #include "req.h"
 #include "buf.h"
+#include "cluster.h"
 #include "clock.h"
 #include "log.h"
 #include "transport/keepalive.h"
@@ -132,6 +135,14 @@ static long sse_next(void *state, char *buf, size_t len)
 	size_t n;
 
 	if (s->pend_off == s->pend.len) {
+		char owner[HUB_NODE_MAX];
+		unsigned shard;
+
+		/* Its queue moved to another node (docs/scale.md): end the
+		 * stream, so the client reconnects through the balancer,
+		 * to the owner, from its Last-Event-ID. */
+		if (!hub_cluster_owns(s->cur.queue, owner, &shard))
+			return -1;
 		s->pend_off = 0;
 		hub_buf_reset(&s->pend, 0);
 		if (s->beat_due)

@@ -1,9 +1,9 @@
 /*
  * test_bus.c - live subscribers across nodes (docs/scale.md): three Herald
- * nodes and a real nats-server (Debian's 2.9) on loopback, each node with
- * --cluster-bus. One /v2/ws connection to node a subscribes to a queue of
- * every node; the owners publish news of their commits on NATS and node a
- * reads them from its subscribers' markers.
+ * nodes (cluster.c: behind HAProxy) and a real nats-server (Debian's 2.9)
+ * on loopback, each node with --cluster-bus. One /v2/ws connection to node
+ * a subscribes to a queue of every node; the owners publish news of their
+ * commits on NATS and node a reads them from its subscribers' markers.
  *
  *   - every message of the three queues once, in order per queue, the
  *     bodies byte for byte;
@@ -12,10 +12,11 @@
  *     every message still, once;
  *   - the owner restarted under the subscriber: nothing lost or repeated;
  *   - from a marker, from now, echo off: as a local subscription;
- *   - the owner down at subscribe: 503 naming it; a bad marker: 400.
+ *   - the owner down at subscribe: 503 naming it; a bad marker: 400;
+ *   - /v2/ws through HAProxy (any node): the three queues all the same.
  *
- * Skips when nats-server is not installed, unless HERALD_REQUIRE_NATS=1
- * (.ci/run sets it).
+ * Skips when nats-server (or haproxy) is not installed, unless
+ * HERALD_REQUIRE_NATS=1 (HERALD_REQUIRE_HAPROXY=1): .ci/run sets both.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,64 +32,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cluster.h"
 #include "harness.h"
 #include "wsc.h"
 
-#define N_NODES 3
-#define SHARDS 4096u
-
-static const char *const names[N_NODES] = {"a", "b", "c"};
-static struct hh_server node[N_NODES];
-static char dir[256];
 static pid_t nats_pid;
 static int nats_port;
-
-static const char *path_of(const char *leaf)
-{
-	return hh_fmt("%s/%s", dir, leaf);
-}
-
-/* The owner as `herald cluster map a b c` places it: crc32 mod 4096, in
- * three runs. */
-static int owner_of(const char *queue)
-{
-	unsigned shard = (unsigned)(crc32(crc32(0L, Z_NULL, 0),
-					  (const Bytef *)queue,
-					  (uInt)strlen(queue)) % SHARDS);
-
-	return (int)((size_t)shard * N_NODES / SHARDS);
-}
-
-static void name_on(char *q, size_t len, const char *prefix, int n)
-{
-	for (int i = 0;; i++) {
-		snprintf(q, len, "%s-%d", prefix, i);
-		if (owner_of(q) == n)
-			return;
-	}
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t n = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    getsockname(fd, (struct sockaddr *)&a, &n))
-		bail_out("a free port: %s", strerror(errno));
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
+static char nats_log[64];
 
 /* ------------------------------------------------------------ nats */
 
@@ -121,8 +71,7 @@ static void nats_start(void)
 	if (nats_pid < 0)
 		bail_out("fork: %s", strerror(errno));
 	if (nats_pid == 0) {
-		int fd = open(path_of("nats.log"), O_WRONLY | O_CREAT |
-			      O_APPEND, 0644);
+		int fd = open(nats_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		if (fd >= 0) {
 			dup2(fd, 1);
@@ -135,8 +84,7 @@ static void nats_start(void)
 	for (int i = 0; i < 100 && !nats_listening(); i++)
 		sleep_ms(50);
 	if (!nats_listening())
-		bail_out("nats-server did not start (see %s)",
-			 path_of("nats.log"));
+		bail_out("nats-server did not start (see %s)", nats_log);
 }
 
 /* ----------------------------------------------------------- helpers */
@@ -144,17 +92,9 @@ static void nats_start(void)
 static struct hh_client owner_client[N_NODES];
 
 /* Posts bodies from..to (numbers) to q at its owner, one per post. */
-static void post_numbered(const char *q, int from, int to)
+static void post_to_owner(const char *q, int from, int to)
 {
-	struct hh_resp r = HH_RESP_INIT;
-	struct hh_client *c = &owner_client[owner_of(q)];
-
-	for (int i = from; i <= to; i++)
-		if (hh_call(c, &r, "POST", hh_fmt("/v2/queues/%s/messages", q),
-			    hh_fmt("{\"messages\": [{\"body\": %d}]}", i)) !=
-		    201)
-			diag("POST %d to %s: %d", i, q, r.status);
-	hh_resp_free(&r);
+	post_numbered(&owner_client[owner_of(q)], q, from, to);
 }
 
 /* What a connection's subscriptions delivered, per queue. */
@@ -279,7 +219,7 @@ static void across_nodes(void)
 	for (int i = 0; i < N_NODES; i++) {
 		name_on(q[i], sizeof(q[i]), "bus", i);
 		s.queue[i] = q[i];
-		post_numbered(q[i], 1, 3);
+		post_to_owner(q[i], 1, 3);
 	}
 	ok(wsc_open(&w, &node[0], "/v2/ws", NULL) && w.status == 101,
 	   "a /v2/ws connection to node a");
@@ -297,7 +237,7 @@ static void across_nodes(void)
 		ok(got_exactly(&s, i, 1, 3), "the backlog of %s (node %s)",
 		   q[i], names[i]);
 	for (int i = 0; i < N_NODES; i++)
-		post_numbered(q[i], 4, 40);
+		post_to_owner(q[i], 4, 40);
 	for (int i = 0; i < N_NODES; i++)
 		want[i] = 40;
 	collect(&w, &s, want, 10000);
@@ -311,9 +251,9 @@ static void across_nodes(void)
 	/* NATS down: the owners' news is lost. The periodic check finds
 	 * what came (node a's clock moved past it). */
 	nats_stop();
-	post_numbered(q[1], 41, 45);
-	post_numbered(q[2], 41, 45);
-	post_numbered(q[0], 41, 45);
+	post_to_owner(q[1], 41, 45);
+	post_to_owner(q[2], 41, 45);
+	post_to_owner(q[0], 41, 45);
 	hh_clock_advance(&node[0], 6000);
 	want[0] = want[1] = want[2] = 45;
 	collect(&w, &s, want, 10000);
@@ -323,8 +263,8 @@ static void across_nodes(void)
 
 	/* Lost news while NATS is down, healed when it is back (no clock
 	 * moved this time). */
-	post_numbered(q[1], 46, 50);
-	post_numbered(q[2], 46, 50);
+	post_to_owner(q[1], 46, 50);
+	post_to_owner(q[2], 46, 50);
 	nats_start();
 	want[0] = -1;
 	want[1] = want[2] = 50;
@@ -336,7 +276,7 @@ static void across_nodes(void)
 	for (int t = 0; t < 50; t++) {
 		/* Until the owner has rejoined, its news is lost: the next
 		 * post's news brings the earlier ones too. */
-		post_numbered(q[1], 51 + t, 51 + t);
+		post_to_owner(q[1], 51 + t, 51 + t);
 		want[1] = 51 + t;
 		want[2] = -1;
 		collect(&w, &s, want, 400);
@@ -351,7 +291,7 @@ static void across_nodes(void)
 	is(hh_stop(&node[1]), 0, "node b stops under the subscriber");
 	hh_restart(&node[1]);
 	hh_client_close(&owner_client[1]);
-	post_numbered(q[1], last + 1, last + 10);
+	post_to_owner(q[1], last + 1, last + 10);
 	hh_clock_advance(&node[0], 6000); /* in case b's news came early */
 	want[1] = last + 10;
 	collect(&w, &s, want, 15000);
@@ -407,7 +347,7 @@ static void like_a_local_subscription(void)
 		       hh_fmt("{\"queue_name\": \"%s\"}", q[2]), NULL);
 	is(st, 201, "subscribe from now with echo off");
 	/* owner_client[2] posts as client A: its own, not delivered. */
-	post_numbered(q[2], 101, 102);
+	post_to_owner(q[2], 101, 102);
 	struct hh_client other;
 	hh_client_init(&other, &node[2], HH_CLIENT_B, "cl");
 	hh_call(&other, &r, "POST", hh_fmt("/v2/queues/%s/messages", q[2]),
@@ -483,11 +423,38 @@ static void stop_under_readers(void)
 		hh_restart(&node[i]);
 }
 
+/* /v2/ws through HAProxy, which sends it to any node: a queue of every
+ * node all the same, from a marker. */
+static void through_haproxy(void)
+{
+	struct wsc w;
+	struct seen s = {.n_queues = N_NODES};
+	int want[MAXQ];
+
+	ok(wsc_open(&w, &proxy, "/v2/ws", NULL) && w.status == 101,
+	   "a /v2/ws connection through HAProxy");
+	for (int i = 0; i < N_NODES; i++) {
+		s.queue[i] = q[i];
+		want[i] = 5;
+		is(subscribe(&w, &s, hdrs,
+			     hh_fmt("{\"queue_name\": \"%s\"}", q[i]), NULL),
+		   201, "subscribe to %s (node %s) through HAProxy", q[i],
+		   names[i]);
+	}
+	for (int i = 0; i < N_NODES; i++)
+		post_to_owner(q[i], 201, 205);
+	collect(&w, &s, want, 10000);
+	for (int i = 0; i < N_NODES; i++)
+		ok(got_exactly(&s, i, 201, 205), "%s: 201-205 once, in order "
+		   "(%d)", q[i], s.n[i]);
+	wsc_close(&w);
+}
+
 int main(void)
 {
 	const char *v[] = {"nats-server", "--version", NULL};
-	char tmpl[] = "/tmp/herald-bus-XXXXXX";
-	static char map[300], listen[N_NODES][32], peers[256], bus[64];
+	static char bus[64];
+	int fd;
 
 	if (hh_run(v, "/dev/null", NULL) == 127) {
 		const char *req = getenv("HERALD_REQUIRE_NATS");
@@ -498,52 +465,27 @@ int main(void)
 			 "nats-server)");
 	}
 	hh_watchdog(240);
-	if (!mkdtemp(tmpl))
-		bail_out("mkdtemp: %s", strerror(errno));
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	snprintf(map, sizeof(map), "%s", path_of("shards.map"));
-	{
-		const char *argv[] = {getenv("HERALD_BIN"), "cluster", "map",
-				      "a", "b", "c", NULL};
-		char *out = NULL;
-		FILE *f;
-
-		if (hh_run(argv, path_of("map.log"), &out) != 0)
-			bail_out("herald cluster map: %s", out ? out : "");
-		f = fopen(map, "w");
-		if (!f || fputs(out, f) < 0 || fclose(f))
-			bail_out("writing %s", map);
-		free(out);
-	}
+	/* NATS first: the nodes find it at their start. */
+	snprintf(nats_log, sizeof(nats_log), "/tmp/herald-nats-XXXXXX");
+	if ((fd = mkstemp(nats_log)) < 0)
+		bail_out("mkstemp: %s", strerror(errno));
+	close(fd);
 	nats_port = free_port();
 	nats_start();
 	snprintf(bus, sizeof(bus), "nats://127.0.0.1:%d", nats_port);
-	for (int i = 0; i < N_NODES; i++) {
-		int port = free_port();
-
-		snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", port);
-		snprintf(peers + strlen(peers), sizeof(peers) - strlen(peers),
-			 "%s%s=127.0.0.1:%d", i ? "," : "", names[i], port);
-	}
-	for (int i = 0; i < N_NODES; i++) {
-		const char *extra[] = {"--node", names[i], "--cluster-map", map,
-				       "--listen", listen[i], "--cluster-nodes",
-				       peers, "--cluster-bus", bus, NULL};
-
-		hh_start(&node[i], extra);
+	if (cluster_start("herald-bus",
+			  (const char *const[]){"--cluster-bus", bus, NULL}))
+		bail_out("HAProxy did not come up in front of the nodes");
+	for (int i = 0; i < N_NODES; i++)
 		hh_client_init(&owner_client[i], &node[i], HH_CLIENT_A, "cl");
-	}
 	across_nodes();
 	like_a_local_subscription();
 	refusals();
+	through_haproxy();
 	stop_under_readers();
 	for (int i = 0; i < N_NODES; i++)
 		hh_client_close(&owner_client[i]);
 	nats_stop();
-	for (int i = N_NODES - 1; i > 0; i--)
-		is(hh_discard(&node[i]), 0, "node %s stops cleanly", names[i]);
-	const char *rm[] = {"rm", "-rf", dir, NULL};
-
-	hh_run(rm, "/dev/null", NULL);
-	return hh_finish(&node[0]);
+	unlink(nats_log);
+	return cluster_end();
 }

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "fixture.h"
+#include "move.h"
 #include "tap.h"
 #include "writer.h"
 
@@ -470,6 +472,45 @@ static void test_loops(feed_t *feed)
 	hub_writer_stop(w);
 }
 
+/*
+ * A shard moving (move.h) frozen while jobs for it wait at the writer:
+ * the writer does not run them - done() gets no request, only frees -
+ * and their requests get the move's 503; the jobs around them run.
+ */
+static void test_moving_shard(feed_t *feed)
+{
+	struct hub_writer_hooks hooks = {on_wake, on_committed, NULL};
+	struct hub_writer *w = hub_writer_start(feed, &hooks, 1);
+	struct test_req req = {.pub.transport = &test_transport};
+	unsigned s = hub_cluster_shard("frozen", 6);
+	uint64_t warm = queue_total(feed, "warm");
+	struct hub_job *j;
+
+	gate_close();
+	n_done = 0;
+	hub_writer_submit(w, gate_job(0));
+	gate_wait_entered();
+	hub_writer_submit(w, job_new(1, NULL, "warm", NULL));
+	j = job_new(2, NULL, "frozen", &req.pub);
+	j->shard[j->n_shards++] = s;
+	hub_writer_submit(w, j);
+	hub_writer_submit(w, job_new(3, NULL, "warm", NULL));
+	/* Submitted before the freeze, taken after it. */
+	hub_move_freeze(s, true);
+	gate_wait_entered_then_open();
+	collect_until(w, 4);
+	hub_move_freeze(s, false);
+	is(queue_total(feed, "frozen"), 0, "a job of the moving shard waiting "
+	   "at the writer wrote nothing");
+	ok(!done_had_req[2] && done_rc[2] != 0, "its done() got no request "
+	   "(it only frees)");
+	is(req.pub.reply.status, 503, "its request got the move's 503");
+	is(req.resumed, 1, "and was resumed to send it");
+	is(queue_total(feed, "warm"), warm + 2, "the jobs around it ran");
+	hub_reply_release(&req.pub.reply);
+	hub_writer_stop(w);
+}
+
 int main(void)
 {
 	const char *dir;
@@ -482,6 +523,7 @@ int main(void)
 	test_repeats_wake_nobody(feed);
 	test_stop_finishes(feed);
 	test_loops(feed);
+	test_moving_shard(feed);
 	feed_close(feed);
 	fixture_rmdir(dir);
 	done_testing();
