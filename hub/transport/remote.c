@@ -393,6 +393,7 @@ struct hub_remote *hub_remote_open(struct hub_remotes *rs, const char *owner,
 	if (o->token && !(rm->token = strdup(o->token)))
 		goto fail;
 	rm->phase = o->from == HUB_CURSOR_NOW ? PHASE_TAIL : PHASE_READ;
+	rm->opened = !o->opened; /* a subscription going on: no answer due */
 	if (o->from == HUB_CURSOR_MARKER && o->marker)
 		snprintf(rm->marker, sizeof(rm->marker), "%s", o->marker);
 	rm->sub.wake = sub_woken;

@@ -63,7 +63,10 @@ struct hub_remote_opts {
 	const uint8_t *client_id;     /* the reader's; NULL: none */
 	const char *token;            /* its credential as sent; NULL: none */
 	/* The first read's answer: status 0 (reading), or the refusal
-	 * (401, 403, 503...) with why; the reader is then to be closed. */
+	 * (401, 403, 503...) with why; the reader is then to be closed.
+	 * opened() with 0 must not close it. NULL: a subscription that goes
+	 * on from elsewhere (its queue moved away): every failure, the
+	 * first too, is asked again. */
 	void (*opened)(struct hub_remote *rm, int status, const char *why);
 	/* Something may be ready: call hub_remote_next soon. */
 	void (*wake)(struct hub_remote *rm);

@@ -265,6 +265,47 @@ static bool sub_new_remote(struct hub_ws_action *a, const char *queue,
 	return true;
 }
 
+/*
+ * s's queue moved to node `owner` (a shard move, docs/scale.md): a
+ * subscription of /v2/ws goes on, read there from its marker (`marker`,
+ * where the cursor stood before the read that found the queue gone);
+ * without a bus, or for the stream URL (which the balancer routes by its
+ * queue) and notification subscriptions, the connection is dropped so
+ * that its client reconnects, through the balancer, from its marker.
+ * Returns 0, or -1 to drop the connection.
+ */
+static int sub_moved(struct ws_sub *s, const char *marker, const char *owner)
+{
+	struct hub_ws_conn *c = s->c;
+	struct hub_remote_opts o = {
+		.project = c->project,
+		.queue = s->cur.queue,
+		.from = HUB_CURSOR_MARKER,
+		.marker = marker,
+		.echo = (s->cur.read.flags & FEED_READ_ECHO) != 0,
+		.client_id = c->has_client_id ? c->client_id : NULL,
+		.token = c->token,
+		.wake = remote_wake,
+		.user = s,
+	};
+	const char *why = "the stream URL is routed by its queue";
+
+	if (!c->stream.queue[0] && s->kind == SUB_STREAM && c->srv->remotes &&
+	    (s->remote = hub_remote_open(c->srv->remotes, owner, &o, &why))) {
+		hub_cursor_close(&s->cur);
+		s->pending = false;
+		hub_log(HUB_LOG_INFO, "ws: %s moved to node %s: its "
+			"subscriber reads it there", s->cur.queue, owner);
+		return 0;
+	}
+	if (!c->stream.queue[0] && !c->srv->remotes)
+		why = "no --cluster-bus";
+	hub_log(HUB_LOG_INFO, "ws: %s moved to node %s: closing the "
+		"connection of its subscriber (%s), which reconnects",
+		s->cur.queue, owner, why);
+	return -1;
+}
+
 /* ------------------------------------------------------------- frames */
 
 /* Frames are rendered into `out` (LWS_PRE headroom given by ws.c, which
@@ -336,12 +377,23 @@ static int frame_notification(struct hub_buf *out, const struct ws_sub *s,
 static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 {
 	struct hub_cursor_batch b;
+	char before[FEED_ID_LEN + 1], owner[HUB_NODE_MAX];
+	unsigned shard;
 	int rc = 0;
 
-	if (s->remote)
+	if (s->remote) {
 		hub_remote_next(s->remote, &b);
-	else
+	} else {
+		memcpy(before, s->cur.marker, sizeof(before));
 		rc = hub_cursor_next(&s->cur, hub_now_ms(), &b);
+		/* Nothing, or a gap: its queue may have moved away (a
+		 * move's drop wakes it). Messages cannot come then. */
+		if (!rc && b.kind != HUB_BATCH_MSGS && hub_cluster_on() &&
+		    !hub_cluster_owns(s->cur.queue, owner, &shard)) {
+			hub_cursor_batch_free(&b);
+			return sub_moved(s, before, owner);
+		}
+	}
 
 	if (rc) {
 		hub_log(HUB_LOG_ERROR, "ws: reading %s for a subscriber: %s",

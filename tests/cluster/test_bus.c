@@ -13,7 +13,10 @@
  *   - the owner restarted under the subscriber: nothing lost or repeated;
  *   - from a marker, from now, echo off: as a local subscription;
  *   - the owner down at subscribe: 503 naming it; a bad marker: 400;
- *   - /v2/ws through HAProxy (any node): the three queues all the same.
+ *   - /v2/ws through HAProxy (any node): the three queues all the same;
+ *   - a's queue moved to b (herald cluster move) under its subscribers on
+ *     a: the /v2/ws subscription goes on, read from b; the stream URL's
+ *     connection is closed, to reconnect through HAProxy.
  *
  * Skips when nats-server (or haproxy) is not installed, unless
  * HERALD_REQUIRE_NATS=1 (HERALD_REQUIRE_HAPROXY=1): .ci/run sets both.
@@ -450,6 +453,82 @@ static void through_haproxy(void)
 	wsc_close(&w);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Whether w's server closes it within ms (frames before are dropped). */
+static bool closed_within(struct wsc *w, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	while (now_ms() < end) {
+		char *t = wsc_recv_text(w, (int)(end - now_ms()));
+
+		if (!t)
+			return now_ms() < end;
+		free(t);
+	}
+	return false;
+}
+
+/*
+ * Node a's queue moves to node b (herald cluster move) under its
+ * subscribers on a: the /v2/ws subscription goes on, read from b, with
+ * no gap or repeat; the stream URL's connection is closed (its client
+ * reconnects through HAProxy, which now sends it to b).
+ */
+static void moved_under_subscribers(void)
+{
+	struct wsc w, st;
+	struct seen s = {.n_queues = 1};
+	int want[MAXQ] = {3};
+	unsigned shard = shard_of(q[0]);
+	char arg[5][64], *said = NULL;
+
+	ok(wsc_open(&w, &node[0], "/v2/ws", NULL) && w.status == 101,
+	   "a /v2/ws connection to node a, for its own queue %s", q[0]);
+	s.queue[0] = q[0];
+	is(subscribe(&w, &s, hdrs, hh_fmt("{\"queue_name\": \"%s\"}", q[0]),
+		     NULL), 201, "subscribed to %s from now", q[0]);
+	ok(wsc_open(&st, &node[0],
+		    hh_fmt("/v2/queues/%s/stream?project_id=cl", q[0]), NULL) &&
+	   st.status == 101, "and its stream URL on node a");
+	post_to_owner(q[0], 301, 303);
+	collect(&w, &s, want, 10000);
+	ok(got_exactly(&s, 0, 301, 303), "both get 301-303 on node a (%d)",
+	   s.n[0]);
+
+	snprintf(arg[0], sizeof(arg[0]), "%u", shard);
+	for (int i = 0; i < N_NODES; i++)
+		snprintf(arg[1 + i], sizeof(arg[1]), "%s=127.0.0.1:%d", names[i],
+			 node[i].port);
+	snprintf(arg[4], sizeof(arg[4]), "%s", path_of("haproxy.sock"));
+	const char *argv[] = {getenv("HERALD_BIN"), "cluster", "move", arg[0],
+			      "--from", arg[1], "--to", arg[2], "--node",
+			      arg[3], "--map", map_path, "--haproxy-socket",
+			      arg[4], NULL};
+
+	is(hh_run(argv, path_of("move.log"), &said), 0,
+	   "herald cluster move %u --from a --to b", shard);
+	free(said);
+	ok(closed_within(&st, 5000), "the stream URL's connection on node a "
+	   "is closed, so its client reconnects to b");
+	wsc_close(&st);
+	/* Now b's queue: posted there, read from there by node a. */
+	post_numbered(&owner_client[1], q[0], 304, 306);
+	want[0] = 6;
+	collect(&w, &s, want, 10000);
+	ok(got_exactly(&s, 0, 301, 306), "the /v2/ws subscription goes on "
+	   "from b: 304-306 once, after 301-303 (%d)", s.n[0]);
+	ok(!s.bad_frame && s.gaps == 0, "no gap frame, nothing unexpected");
+	wsc_close(&w);
+}
+
 int main(void)
 {
 	const char *v[] = {"nats-server", "--version", NULL};
@@ -482,6 +561,7 @@ int main(void)
 	like_a_local_subscription();
 	refusals();
 	through_haproxy();
+	moved_under_subscribers();
 	stop_under_readers();
 	for (int i = 0; i < N_NODES; i++)
 		hh_client_close(&owner_client[i]);
