@@ -249,22 +249,36 @@ static void heard(struct bus *b, const char *subject, const char *payload,
 	hub_sub_notify(b->srv->subs, project, subject + pre);
 }
 
+/* The first "\r\n" of p[0..n), or NULL. */
+static char *find_crlf(char *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (p[i] == '\r' && p[i + 1] == '\n')
+			return p + i;
+	return NULL;
+}
+
 /*
  * Handles what b->rx holds: whole lines, and a MSG's payload once all of
  * it came. Returns -1 to drop the connection (a line too long, an -ERR).
  */
 static int rx_handle(struct bus *b)
 {
+	/* What the loop handles does not touch b->rx: its bytes stay put. */
+	char *const data = b->rx.data;
+	const size_t len_all = b->rx.len;
 	size_t at = 0;
 	int rc = 0;
 
-	while (at < b->rx.len) {
-		char *line = b->rx.data + at;
-		char *eol = memmem(line, b->rx.len - at, "\r\n", 2);
+	if (!data)
+		return 0;
+	while (at < len_all) {
+		char *line = data + at;
+		char *eol = find_crlf(line, len_all - at);
 		size_t n;
 
 		if (!eol) {
-			if (b->rx.len - at > RX_LINE_MAX)
+			if (len_all - at > RX_LINE_MAX)
 				rc = -1;
 			break;
 		}
@@ -292,7 +306,7 @@ static int rx_handle(struct bus *b)
 					break;
 				}
 			}
-			if (b->rx.len - at < n + 2 + len + 2)
+			if (len_all - at < n + 2 + len + 2)
 				break; /* its payload is still coming */
 			heard(b, subject, eol + 2, len);
 			at += n + 2 + len + 2;
@@ -312,8 +326,8 @@ static int rx_handle(struct bus *b)
 		at += n + 2;
 	}
 	if (at) {
-		memmove(b->rx.data, b->rx.data + at, b->rx.len - at);
-		b->rx.len -= at;
+		memmove(data, data + at, len_all - at);
+		b->rx.len = len_all - at;
 	}
 	return rc;
 }
