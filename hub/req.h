@@ -180,8 +180,9 @@ struct hub_req {
 	 * "" when absent, NULL from transports without HTTP headers. */
 	const char *authorization;
 	/* The credentials as sent (auth.h), for a request a node makes on
-	 * the caller's behalf to the cluster's other nodes (api/gather.c);
-	 * NULL from transports that keep none (WebSocket actions). */
+	 * the caller's behalf to the cluster's other nodes (api/gather.c):
+	 * HTTP's headers, a WebSocket action's connection token and
+	 * X-Project-ID. NULL from transports that keep none. */
 	const struct hub_auth_cred *cred;
 	/* The loop's HTTP client (hclient.h), for those requests. */
 	const struct hub_hclient *hclient;

@@ -49,6 +49,10 @@ struct hub_ws_action {
 	 * points here). */
 	struct hub_ident *conn_ident;
 	struct hub_ident ident;
+	/* The credentials as the client gave them (the connection's token,
+	 * the action's X-Project-ID), for what a node asks the cluster's
+	 * other nodes on the action's behalf (api/gather.c): pub.cred. */
+	struct hub_auth_cred cred;
 	/* `authenticate` with a strategy that answers later: parked here
 	 * (auth.h) until it does; ws.c cancels it if the connection goes. */
 	struct hub_auth_wait auth_wait;
@@ -123,6 +127,8 @@ void hub_ws_conn_action(struct hub_ws_action *a, const char *action);
  * (subscription_create without a subscriber URL); and those as Zaqar's
  * subscription objects (a new array). The others are stored webhooks,
  * which ws_actions.c routes to the subscriptions resource. */
+/* The token the connection's identity came from, as sent; NULL: none. */
+const char *hub_ws_conn_token(const struct hub_ws_conn *c);
 /* `authenticate` accepted `token`: the connection's from now on (for
  * the reads of other nodes' queues, ws_sub.c). */
 void hub_ws_conn_keep_token(struct hub_ws_conn *c, const char *token);

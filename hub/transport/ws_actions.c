@@ -1001,6 +1001,14 @@ static bool identity(struct hub_ws_action *a)
 			 a->project);
 	a->pub.ident = &a->ident;
 	a->pub.project = a->ident.project;
+	/* A cluster's answers gathered from every node (the queue list,
+	 * health) are asked with these, as HTTP's are with its headers. */
+	a->cred = (struct hub_auth_cred){
+		.token = hub_ws_conn_token(a->conn),
+		.project = a->project[0] ? a->project : NULL,
+	};
+	a->pub.cred = &a->cred;
+	a->pub.hclient = &a->pub.srv->hclient;
 	return true;
 }
 

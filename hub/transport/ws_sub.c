@@ -925,6 +925,11 @@ int hub_ws_upgrade_auth(struct lws *wsi, struct hub_server *srv,
 	return 0;
 }
 
+const char *hub_ws_conn_token(const struct hub_ws_conn *c)
+{
+	return c->token;
+}
+
 void hub_ws_conn_keep_token(struct hub_ws_conn *c, const char *token)
 {
 	free(c->token);

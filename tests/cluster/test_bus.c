@@ -14,6 +14,7 @@
  *   - from a marker, from now, echo off: as a local subscription;
  *   - the owner down at subscribe: 503 naming it; a bad marker: 400;
  *   - /v2/ws through HAProxy (any node): the three queues all the same;
+ *   - the queue_list action: every node's queues (gathered);
  *   - a's queue moved to b (herald cluster move) under its subscribers on
  *     a: the /v2/ws subscription goes on, read from b; the stream URL's
  *     connection is closed, to reconnect through HAProxy.
@@ -426,6 +427,31 @@ static void stop_under_readers(void)
 		hh_restart(&node[i]);
 }
 
+/* Zaqar's queue_list action on node a: every node's queues, as the
+ * HTTP list through HAProxy gathers them. */
+static void ws_queue_list(void)
+{
+	struct wsc w;
+	json_t *j, *qs;
+	bool seen[N_NODES] = {false};
+	size_t i;
+	json_t *v;
+
+	ok(wsc_open(&w, &node[0], "/v2/ws", NULL) && w.status == 101,
+	   "a connection for queue_list");
+	j = act(&w, "queue_list", hdrs, "{\"limit\": 20}");
+	qs = hh_get(j, "body.queues");
+	is((int)hh_geti(j, "headers.status"), 200, "queue_list answers 200");
+	json_array_foreach(qs, i, v)
+		for (int k = 0; k < N_NODES; k++)
+			seen[k] |= hh_gets(v, "name") &&
+				   !strcmp(hh_gets(v, "name"), q[k]);
+	ok(seen[0] && seen[1] && seen[2], "with the queues of nodes a, b "
+	   "and c (%s)", hh_dump(qs));
+	json_decref(j);
+	wsc_close(&w);
+}
+
 /* /v2/ws through HAProxy, which sends it to any node: a queue of every
  * node all the same, from a marker. */
 static void through_haproxy(void)
@@ -561,6 +587,7 @@ int main(void)
 	like_a_local_subscription();
 	refusals();
 	through_haproxy();
+	ws_queue_list();
 	moved_under_subscribers();
 	stop_under_readers();
 	for (int i = 0; i < N_NODES; i++)
