@@ -28,6 +28,7 @@
 
 #include "bus.h"
 #include "clock.h"
+#include "cluster.h"
 #include "log.h"
 #include "server.h"
 #include "live/sub.h"
@@ -491,6 +492,11 @@ int hub_bus_start(struct hub_server *srv)
 
 	if (!cfg->cluster_bus[0])
 		return 0;
+	if (!hub_cluster_on()) {
+		hub_log(HUB_LOG_ERROR, "--cluster-bus goes with --node and "
+			"--cluster-map");
+		return -1;
+	}
 	if (!(b = calloc(1, sizeof(*b))))
 		return -1;
 	b->srv = srv;

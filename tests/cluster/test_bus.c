@@ -555,6 +555,31 @@ static void moved_under_subscribers(void)
 	wsc_close(&w);
 }
 
+/* --cluster-bus that cannot work stops the server at its start. */
+static void bad_options(const char *bus)
+{
+	const char *data = path_of("data-bad");
+	const char *alone[] = {getenv("HERALD_BIN"), "serve", "--data", data,
+			       "--listen", "127.0.0.1:0", "--cluster-bus", bus,
+			       NULL};
+	const char *named[] = {getenv("HERALD_BIN"), "serve", "--data", data,
+			       "--listen", "127.0.0.1:0", "--node", "a",
+			       "--cluster-map", map_path, "--cluster-bus",
+			       "nats://localhost:4222", NULL};
+	char *out = NULL;
+
+	is(hh_run(alone, path_of("bad-bus.log"), &out), 1,
+	   "--cluster-bus without --node and --cluster-map: exit 1");
+	ok(out && strstr(out, "--cluster-bus goes with --node"),
+	   "saying what it goes with");
+	free(out);
+	out = NULL;
+	is(hh_run(named, path_of("bad-bus2.log"), &out), 1,
+	   "--cluster-bus with a host name: exit 1");
+	ok(out && strstr(out, "want nats://IP:PORT"), "asking for an address");
+	free(out);
+}
+
 int main(void)
 {
 	const char *v[] = {"nats-server", "--version", NULL};
@@ -583,6 +608,7 @@ int main(void)
 		bail_out("HAProxy did not come up in front of the nodes");
 	for (int i = 0; i < N_NODES; i++)
 		hh_client_init(&owner_client[i], &node[i], HH_CLIENT_A, "cl");
+	bad_options(bus);
 	across_nodes();
 	like_a_local_subscription();
 	refusals();
