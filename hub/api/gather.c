@@ -78,16 +78,15 @@ static bool header_add(char **buf, size_t *len, const char *name,
 	return true;
 }
 
-/* The caller's credentials as sent, and Herald-Local. */
-static char *headers_of(const struct hub_req *r)
+char *hub_gather_headers(const struct hub_auth_cred *c,
+			 const uint8_t *client_id)
 {
-	const struct hub_auth_cred *c = r->cred;
 	char *buf = NULL, id[37];
 	size_t len = 0;
 	bool ok = header_add(&buf, &len, "herald-local:", "1");
 
-	if (r->has_client_id) {
-		uuid_unparse_lower(r->client_id, id);
+	if (client_id) {
+		uuid_unparse_lower(client_id, id);
 		ok = ok && header_add(&buf, &len, "client-id:", id);
 	}
 	if (ok && c->project && c->project[0])
@@ -101,6 +100,13 @@ static char *headers_of(const struct hub_req *r)
 		return NULL;
 	}
 	return buf;
+}
+
+/* The caller's credentials as sent, and Herald-Local. */
+static char *headers_of(const struct hub_req *r)
+{
+	return hub_gather_headers(r->cred,
+				  r->has_client_id ? r->client_id : NULL);
 }
 
 static void complete(struct gather *g)

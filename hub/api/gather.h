@@ -17,8 +17,10 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct hub_req;
+struct hub_auth_cred;
 
 /* answers[i]: node i's body (borrowed; NULL for an empty 204). */
 typedef void (*hub_gather_fn)(struct hub_req *r, json_t *const *answers,
@@ -27,6 +29,15 @@ typedef void (*hub_gather_fn)(struct hub_req *r, json_t *const *answers,
 /* Whether r should be gathered: a cluster with other nodes, a request
  * that carries its credentials, and not itself a node's local request. */
 bool hub_gather_wanted(const struct hub_req *r);
+
+/*
+ * The headers of a request one node makes to another on a caller's
+ * behalf, as hclient.h takes them ("name:\0value\0"...): Herald-Local:
+ * 1, the caller's Client-ID (client_id, 16 bytes; NULL: none) and its
+ * credentials as sent. A new string (free it); NULL out of memory.
+ */
+char *hub_gather_headers(const struct hub_auth_cred *c,
+			 const uint8_t *client_id);
 
 /*
  * Asks every other node GET `path_query` for r, and takes r over: it is

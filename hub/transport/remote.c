@@ -21,13 +21,14 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uuid/uuid.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "cluster.h"
 #include "server.h" /* bus.h, hclient.h (a name transport/ has too) */
 #include "log.h"
 #include "api/batch.h"
+#include "api/gather.h"
 #include "live/sub.h"
 #include "transport/remote.h"
 
@@ -91,31 +92,13 @@ static void start_read(struct hub_remote *rm);
 
 /* ------------------------------------------------------------ requests */
 
-/* "name:\0value\0" appended; false when it does not fit. */
-static bool header_add(struct hub_buf *b, const char *name, const char *value)
-{
-	hub_buf_add(b, name, strlen(name) + 1);
-	hub_buf_add(b, value, strlen(value) + 1);
-	return !b->failed;
-}
-
 /* The subscriber's credentials as it gave them, and Herald-Local. */
 static char *headers_of(const struct hub_remote *rm)
 {
-	struct hub_buf b = {0};
-	char id[37];
+	const struct hub_auth_cred c = {.project = rm->project,
+					.token = rm->token};
 
-	header_add(&b, "herald-local:", "1");
-	if (rm->has_client) {
-		uuid_unparse_lower(rm->client_id, id);
-		header_add(&b, "client-id:", id);
-	}
-	if (rm->project[0])
-		header_add(&b, "x-project-id:", rm->project);
-	if (rm->token)
-		header_add(&b, "x-auth-token:", rm->token);
-	hub_buf_add(&b, "", 1);
-	return hub_buf_take(&b, NULL);
+	return hub_gather_headers(&c, rm->has_client ? rm->client_id : NULL);
 }
 
 static void on_retry(lws_sorted_usec_list_t *sul)
