@@ -215,6 +215,42 @@ static struct hub_cluster_map *load(void)
 	return m;
 }
 
+int hub_cluster_parse_address(const char *s, size_t n, bool brackets,
+			      char *addr, size_t addrlen, int *port)
+{
+	const char *colon = NULL, *a = s;
+	size_t alen;
+	char digits[8], *end;
+	struct in6_addr a6;
+	long v;
+
+	for (const char *c = s + n; c > s; c--)
+		if (c[-1] == ':') {
+			colon = c - 1;
+			break;
+		}
+	if (!colon || (size_t)(s + n - colon - 1) >= sizeof(digits))
+		return -1;
+	alen = (size_t)(colon - s);
+	if (brackets && alen >= 2 && s[0] == '[' && colon[-1] == ']') {
+		a = s + 1; /* [v6]:port */
+		alen -= 2;
+	}
+	if (alen >= addrlen)
+		return -1;
+	memcpy(addr, a, alen);
+	addr[alen] = '\0';
+	memcpy(digits, colon + 1, (size_t)(s + n - colon - 1));
+	digits[s + n - colon - 1] = '\0';
+	v = strtol(digits, &end, 10);
+	if (!digits[0] || *end || v < 1 || v > 65535 ||
+	    (inet_pton(AF_INET, addr, &a6) != 1 &&
+	     inet_pton(AF_INET6, addr, &a6) != 1))
+		return -1;
+	*port = (int)v;
+	return 0;
+}
+
 /* --cluster-nodes: NAME=IP:PORT,...; -1 after logging why. */
 static int peers_parse(const char *list)
 {
@@ -223,40 +259,23 @@ static int peers_parse(const char *list)
 	n_peers = 0;
 	memset(&self_peer, 0, sizeof(self_peer));
 	while (*p) {
-		const char *end = strchr(p, ','), *eq, *colon;
+		const char *end = strchr(p, ','), *eq;
 		size_t len;
 		struct hub_cluster_peer *pe;
-		struct in6_addr a6;
-		char port[8];
-		char *num_end;
-		long v;
 
 		end = end ? end : p + strlen(p);
 		len = (size_t)(end - p);
 		eq = memchr(p, '=', len);
-		colon = NULL;
-		for (const char *c = end; c > p; c--)
-			if (c[-1] == ':') {
-				colon = c - 1;
-				break;
-			}
-		if (!eq || !colon || colon < eq || n_peers == PEERS_MAX ||
-		    !hub_cluster_node_name_ok(p, (size_t)(eq - p)) ||
-		    (size_t)(colon - eq - 1) >= sizeof(peers[0].address) ||
-		    (size_t)(end - colon - 1) >= sizeof(port))
+		if (!eq || n_peers == PEERS_MAX ||
+		    !hub_cluster_node_name_ok(p, (size_t)(eq - p)))
 			goto bad;
 		pe = &peers[n_peers];
 		memset(pe, 0, sizeof(*pe));
 		memcpy(pe->name, p, (size_t)(eq - p));
-		memcpy(pe->address, eq + 1, (size_t)(colon - eq - 1));
-		memcpy(port, colon + 1, (size_t)(end - colon - 1));
-		port[end - colon - 1] = '\0';
-		v = strtol(port, &num_end, 10);
-		if (!port[0] || *num_end || v < 1 || v > 65535 ||
-		    (inet_pton(AF_INET, pe->address, &a6) != 1 &&
-		     inet_pton(AF_INET6, pe->address, &a6) != 1))
+		if (hub_cluster_parse_address(eq + 1, (size_t)(end - eq - 1),
+					      false, pe->address,
+					      sizeof(pe->address), &pe->port))
 			goto bad;
-		pe->port = (int)v;
 		if (strcmp(pe->name, self))
 			n_peers++;
 		else

@@ -89,6 +89,12 @@ void hub_cluster_misdirected(char *buf, size_t len, const char *name,
  * answers r with 421 and returns false. */
 bool hub_cluster_route(struct hub_req *r, const char *name);
 
+/* "IP:PORT" in s[0..n) (the last colon ends the address, so an IPv6
+ * one needs no brackets; with `brackets`, "[IPv6]:PORT" too): a numeric
+ * address into addr (addrlen bytes) and a port 1-65535. 0, or -1. */
+int hub_cluster_parse_address(const char *s, size_t n, bool brackets,
+			      char *addr, size_t addrlen, int *port);
+
 /* The other nodes (--cluster-nodes, this node left out): numeric
  * address and port, for requests made to them. Set once at start. */
 struct hub_cluster_peer {

@@ -19,7 +19,6 @@
  *
  * Loop thread only.
  */
-#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,27 +461,8 @@ const struct lws_protocols hub_bus_protocol = {
 static int bus_address(const char *url, char *addr, size_t len, int *port)
 {
 	const char *p = strncmp(url, "nats://", 7) == 0 ? url + 7 : url;
-	const char *colon = strrchr(p, ':');
-	char *end;
-	long v;
-	struct in6_addr a6;
 
-	if (!colon || (size_t)(colon - p) >= len || colon == p)
-		return -1;
-	if (*p == '[' && colon[-1] == ']') { /* [v6]:port */
-		memcpy(addr, p + 1, (size_t)(colon - p - 2));
-		addr[colon - p - 2] = '\0';
-	} else {
-		memcpy(addr, p, (size_t)(colon - p));
-		addr[colon - p] = '\0';
-	}
-	v = strtol(colon + 1, &end, 10);
-	if (*end || v < 1 || v > 65535 ||
-	    (inet_pton(AF_INET, addr, &a6) != 1 &&
-	     inet_pton(AF_INET6, addr, &a6) != 1))
-		return -1;
-	*port = (int)v;
-	return 0;
+	return hub_cluster_parse_address(p, strlen(p), true, addr, len, port);
 }
 
 int hub_bus_start(struct hub_server *srv)

@@ -72,5 +72,35 @@ int main(void)
 	refused("0 a\n1 b\n", "shard 2 (and 4093 more) is placed nowhere",
 		"a map missing shards");
 	refused("", "shard 0 (and 4095 more)", "an empty map");
+
+	/* IP:PORT, as --cluster-nodes and --cluster-bus give them. */
+	{
+		char addr[64];
+		int port = 0;
+		const char *bad[] = {"127.0.0.1", "127.0.0.1:", ":80",
+				     "localhost:80", "127.0.0.1:0",
+				     "127.0.0.1:65536", "127.0.0.1:12345678",
+				     "127.0.0.1:80x", "[::1]:80"};
+
+		ok(hub_cluster_parse_address("10.0.0.1:8888", 13, false, addr,
+					     sizeof(addr), &port) == 0 &&
+		   !strcmp(addr, "10.0.0.1") && port == 8888, "IPv4:port");
+		ok(hub_cluster_parse_address("::1:4222", 8, false, addr,
+					     sizeof(addr), &port) == 0 &&
+		   !strcmp(addr, "::1") && port == 4222,
+		   "IPv6:port, the last colon ends the address");
+		ok(hub_cluster_parse_address("[::1]:4222", 10, true, addr,
+					     sizeof(addr), &port) == 0 &&
+		   !strcmp(addr, "::1") && port == 4222,
+		   "[IPv6]:port where brackets are allowed");
+		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+			ok(hub_cluster_parse_address(bad[i], strlen(bad[i]),
+						     false, addr, sizeof(addr),
+						     &port) == -1,
+			   "\"%s\" is refused", bad[i]);
+		ok(hub_cluster_parse_address("10.0.0.1:80", 11, false, addr, 8,
+					     &port) == -1,
+		   "an address longer than its room is refused");
+	}
 	return exit_status();
 }
