@@ -15,10 +15,7 @@ stops it. Prints TAP; skips when feedparser is not importable.
 """
 import html
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,58 +32,27 @@ CLIENT = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 PROJECT = "fp"
 
 from taplib import ok, is_  # noqa: E402  (after the skip above)
+import heraldproc  # noqa: E402
 import taplib  # noqa: E402
 
 
-class Server:
+class Server(heraldproc.Herald):
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="herald-fp-")
-        self.clock = os.path.join(self.dir, "clock")
-        self.set_clock(EPOCH_MS)
-        self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
-        self.proc = subprocess.Popen(
-            [os.environ["HERALD_BIN"], "serve", "--listen", "127.0.0.1:0",
-             "--data", os.path.join(self.dir, "data"), "--clock-file",
-             self.clock, "--log-level", "warn"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            print("Bail out! herald did not start: %r" % line)
+        try:
+            super().__init__(tempfile.mkdtemp(prefix="herald-fp-"), EPOCH_MS)
+        except heraldproc.StartError as e:
+            print("Bail out! %s" % e)
             sys.exit(1)
-        self.port = int(line.rsplit(":", 1)[1])
-        self.base = "http://127.0.0.1:%d" % self.port
-
-    def set_clock(self, ms):
-        self.now_ms = ms
-        tmp = self.clock + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % ms)
-        os.rename(tmp, self.clock)
-
-    def advance(self, ms):
-        self.set_clock(self.now_ms + ms)
 
     def call(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            self.base + path, data=data, method=method,
-            headers={"Client-ID": CLIENT, "X-Project-Id": PROJECT,
-                     "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read()
+        status, _, raw = self.request(
+            method, path, {"Client-ID": CLIENT, "X-Project-Id": PROJECT,
+                           "Content-Type": "application/json"}, data, 10)
+        return status, raw
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -1
-        if taplib.failed():
-            self.log.seek(0)
-            for line in self.log.read().splitlines():
-                print("# " + line)
-        self.log.close()
+        rc = super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc
 

@@ -36,6 +36,7 @@ import time
 import urllib.error
 import urllib.request
 
+import heraldproc
 import taplib
 from taplib import ok, is_
 
@@ -203,46 +204,25 @@ class Keystone:
 
 # --------------------------------------------------------------- Herald
 
-class Herald:
+class Herald(heraldproc.Herald):
     def __init__(self, ks, pwfile):
-        self.dir = os.path.join(TOP, "herald")
-        os.makedirs(self.dir)
-        self.clock = os.path.join(self.dir, "clock")
         # The cache runs on the API clock; start it at the real time so
         # that the tokens' expires_at (Keystone's real clock) are ahead.
-        self.set_clock(int(time.time() * 1000))
-        self.log = open(os.path.join(self.dir, "stderr.log"), "w+")
-        self.proc = subprocess.Popen(
-            [os.environ["HERALD_BIN"], "serve", "--listen", "127.0.0.1:0",
-             "--data", os.path.join(self.dir, "data"),
-             "--clock-file", self.clock, "--log-level", "warn",
-             "--auth", "keystone", "--keystone-url",
-             "http://127.0.0.1:%d" % ks.port,
-             "--keystone-user", "herald", "--keystone-password-file",
-             pwfile, "--keystone-project", "service",
-             "--keystone-cache-seconds", "30", "--keystone-timeout", "5"]
-            # HERALD_TEST_LOOPS=N: N service loops, each with its own
-            # Keystone client and cache (meson test --setup loops2).
-            + (["--loops", os.environ["HERALD_TEST_LOOPS"]]
-               if os.environ.get("HERALD_TEST_LOOPS") else []),
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        try:
+            super().__init__(
+                os.path.join(TOP, "herald"), int(time.time() * 1000),
+                ["--auth", "keystone", "--keystone-url",
+                 "http://127.0.0.1:%d" % ks.port,
+                 "--keystone-user", "herald", "--keystone-password-file",
+                 pwfile, "--keystone-project", "service",
+                 "--keystone-cache-seconds", "30", "--keystone-timeout", "5"]
+                # HERALD_TEST_LOOPS=N: N service loops, each with its own
+                # Keystone client and cache (meson test --setup loops2).
+                + (["--loops", os.environ["HERALD_TEST_LOOPS"]]
+                   if os.environ.get("HERALD_TEST_LOOPS") else []))
+        except heraldproc.StartError as e:
+            bail(str(e))
         procs.append(self.proc)
-        line = self.proc.stdout.readline()
-        if "listening on" not in line:
-            self.log.seek(0)
-            bail("herald did not start: %r %s" % (line, self.log.read()))
-        self.port = int(line.rsplit(":", 1)[1])
-        self.base = "http://127.0.0.1:%d" % self.port
-
-    def set_clock(self, ms):
-        self.now_ms = ms
-        tmp = self.clock + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % ms)
-        os.rename(tmp, self.clock)
-
-    def advance(self, ms):
-        self.set_clock(self.now_ms + ms)
 
     def call(self, method, path, token=None, body=None, project=None):
         """(status, headers, parsed JSON body or None, raw body)."""
@@ -252,13 +232,7 @@ class Herald:
         if project is not None:
             headers["X-Project-Id"] = project
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data,
-                                     method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=15) as r:
-                status, hdrs, raw = r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            status, hdrs, raw = e.code, e.headers, e.read()
+        status, hdrs, raw = self.request(method, path, headers, data)
         try:
             doc = json.loads(raw) if raw else None
         except ValueError:
@@ -266,18 +240,7 @@ class Herald:
         return status, hdrs, doc, raw
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -1
-        if taplib.failed():
-            self.log.seek(0)
-            for line in self.log.read().splitlines()[-40:]:
-                print("# " + line)
-        self.log.close()
-        return rc
+        return super().stop(log_lines=40)
 
 
 def refused(h, method, path, token, want, name, project=None):
