@@ -1228,3 +1228,45 @@ int hh_read_lines(int fd, char *buf, size_t cap, int want, int timeout_ms)
 	}
 	return lines_in(buf);
 }
+
+void hh_send_request(struct hh_client *c, const char *method, const char *path,
+		     const char *body)
+{
+	const char *req = hh_fmt("%s %s HTTP/1.1\r\nHost: t\r\nClient-ID: %s\r\n"
+				 "X-Project-Id: %s\r\n"
+				 "Content-Type: application/json\r\n"
+				 "Content-Length: %zu\r\n\r\n%s",
+				 method, path, c->client_id, c->project,
+				 body ? strlen(body) : 0, body ? body : "");
+
+	if (hh_send(c, req, strlen(req)) != 0)
+		bail_out("cannot send %s %s", method, path);
+}
+
+bool hh_read_some(int fd, char **buf, size_t *len, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char chunk[4096];
+	ssize_t n;
+
+	if (poll(&p, 1, ms) <= 0)
+		return false;
+	n = read(fd, chunk, sizeof(chunk));
+	if (n <= 0)
+		return false;
+	*buf = realloc(*buf, *len + (size_t)n + 1);
+	if (!*buf)
+		bail_out("out of memory");
+	memcpy(*buf + *len, chunk, (size_t)n);
+	*len += (size_t)n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
+bool hh_read_until(int fd, char **buf, size_t *len, const char *needle, int ms)
+{
+	while (!*buf || !memmem(*buf, *len, needle, strlen(needle)))
+		if (!hh_read_some(fd, buf, len, ms))
+			return false;
+	return true;
+}

@@ -253,4 +253,14 @@ int hh_run(const char *const *argv, const char *out_path, char **output);
  */
 int hh_read_lines(int fd, char *buf, size_t cap, int want, int timeout_ms);
 
+/* Sends a request on c (its Client-ID and project, a JSON body or none)
+ * without reading the answer: a long-poll to hold, pipelined bytes. */
+void hh_send_request(struct hh_client *c, const char *method, const char *path,
+		     const char *body);
+/* Appends what fd has to read within ms to *buf (NUL-terminated, *len
+ * bytes; realloc'd): false when nothing came or it closed. */
+bool hh_read_some(int fd, char **buf, size_t *len, int ms);
+/* hh_read_some until `needle` is in *buf (true) or a read waited ms. */
+bool hh_read_until(int fd, char **buf, size_t *len, const char *needle, int ms);
+
 #endif /* HERALD_TEST_HARNESS_H */

@@ -124,30 +124,6 @@ static void http_reads(struct hh_client *c)
 	hh_resp_free(&r);
 }
 
-/* Reads from fd until `needle` is in *buf or ms pass. */
-static bool read_until(int fd, char **buf, size_t *len, const char *needle,
-		       int ms)
-{
-	while (!*buf || !memmem(*buf, *len, needle, strlen(needle))) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		char chunk[4096];
-		ssize_t n;
-
-		if (poll(&p, 1, ms) <= 0)
-			return false;
-		n = read(fd, chunk, sizeof(chunk));
-		if (n <= 0)
-			return false;
-		*buf = realloc(*buf, *len + (size_t)n + 1);
-		if (!*buf)
-			bail_out("out of memory");
-		memcpy(*buf + *len, chunk, (size_t)n);
-		*len += (size_t)n;
-		(*buf)[*len] = '\0';
-	}
-	return true;
-}
-
 static void live_reads(const struct hh_server *srv, struct hh_client *c)
 {
 	const char *req = "GET /v2/queues/live/events?" IDENT " HTTP/1.1\r\n"
@@ -161,12 +137,12 @@ static void live_reads(const struct hh_server *srv, struct hh_client *c)
 	hh_client_init(&sse, srv, NULL, NULL);
 	if (hh_send(&sse, req, strlen(req)) != 0)
 		bail_out("cannot open the event stream");
-	ok(read_until(sse.fd, &events, &len, "\r\n\r\n", 5000),
+	ok(hh_read_until(sse.fd, &events, &len, "\r\n\r\n", 5000),
 	   "an event stream");
 	ok(wsc_open(&w, srv, "/v2/queues/live/stream?" IDENT, NULL),
 	   "and a stream URL");
 	post_all(c, "live", ids, sizeof(ids));
-	ok(read_until(sse.fd, &events, &len, last, 5000), "the events arrive");
+	ok(hh_read_until(sse.fd, &events, &len, last, 5000), "the events arrive");
 	is(found_in(events, "}\n\n"), N_BODIES,
 	   "every event's data has its body byte for byte, one line each");
 	while (!strstr(frames, last) && (t = wsc_recv_text(&w, 5000))) {

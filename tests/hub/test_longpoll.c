@@ -34,21 +34,6 @@ static bool quiet_for(const struct hh_client *c, int ms)
 	return poll(&p, 1, ms) == 0;
 }
 
-/* Sends a request on c without reading its answer. */
-static void send_held(struct hh_client *c, const char *method,
-		      const char *path, const char *body)
-{
-	const char *req = hh_fmt("%s %s HTTP/1.1\r\nHost: t\r\nClient-ID: %s\r\n"
-				 "X-Project-Id: %s\r\n"
-				 "Content-Type: application/json\r\n"
-				 "Content-Length: %zu\r\n\r\n%s",
-				 method, path, c->client_id, c->project,
-				 body ? strlen(body) : 0, body ? body : "");
-
-	if (hh_send(c, req, strlen(req)) != 0)
-		bail_out("cannot send %s %s", method, path);
-}
-
 static void wake_on_post(struct hh_server *srv)
 {
 	struct hh_client held, pub;
@@ -61,7 +46,7 @@ static void wake_on_post(struct hh_server *srv)
 	hh_call(&pub, &r, "PUT", "/v2/queues/q1", "");
 
 	t0 = mono_s();
-	send_held(&held, "GET", "/v2/queues/q1/messages?wait=20", NULL);
+	hh_send_request(&held, "GET", "/v2/queues/q1/messages?wait=20", NULL);
 	ok(quiet_for(&held, 300), "an empty long-poll is held, not answered");
 
 	hh_call(&pub, &r, "POST", "/v2/queues/q1/messages",
@@ -100,7 +85,7 @@ static void claims(struct hh_server *srv)
 	held.timeout_ms = 25000;
 
 	t0 = mono_s();
-	send_held(&held, "POST", "/v2/queues/cq/claims?wait=20&limit=5",
+	hh_send_request(&held, "POST", "/v2/queues/cq/claims?wait=20&limit=5",
 		  "{\"ttl\": 60, \"grace\": 60}");
 	hh_call(&pub, &r, "POST", "/v2/queues/cq/messages",
 		"{\"messages\": [{\"body\": 1}, {\"body\": 2}]}");
@@ -112,7 +97,7 @@ static void claims(struct hh_server *srv)
 
 	/* A release wakes a waiting claimer too. */
 	t0 = mono_s();
-	send_held(&worker, "POST", "/v2/queues/cq/claims?wait=20", "{}");
+	hh_send_request(&worker, "POST", "/v2/queues/cq/claims?wait=20", "{}");
 	hh_call(&pub, &r, "DELETE", hh_fmt("/v2/queues/cq/claims/%s", claim),
 		NULL);
 	is(r.status, 204, "the first claim is released");
@@ -144,7 +129,7 @@ static void delayed_wakes(struct hh_server *srv)
 	hh_call(&pub, &r, "POST", "/v2/queues/late/messages",
 		"{\"messages\": [{\"body\": \"due in 5 s\"}]}");
 	is(r.status, 201, "a message due in 5 s");
-	send_held(&held, "GET", "/v2/queues/late/messages?wait=20", NULL);
+	hh_send_request(&held, "GET", "/v2/queues/late/messages?wait=20", NULL);
 	ok(quiet_for(&held, 300), "a long-poll of the queue is held");
 	t0 = mono_s();
 	hh_clock_advance(srv, 6000);
@@ -174,7 +159,7 @@ static void expired_claim_wakes(struct hh_server *srv)
 	hh_call(&pub, &r, "POST", "/v2/queues/ce/claims", "{\"ttl\": 60}");
 	is(r.status, 201, "a worker claims both messages for 60 s");
 	hh_clock_advance(srv, 50 * 1000); /* 10 s of the claim left */
-	send_held(&held, "POST", "/v2/queues/ce/claims?wait=20",
+	hh_send_request(&held, "POST", "/v2/queues/ce/claims?wait=20",
 		  "{\"ttl\": 60, \"grace\": 60}");
 	ok(quiet_for(&held, 300), "a second claimer is held");
 	t0 = mono_s();
@@ -223,7 +208,7 @@ static void client_leaves(struct hh_server *srv)
 
 	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
 	hh_client_init(&c, srv, HH_CLIENT_B, "lp");
-	send_held(&held, "GET", "/v2/queues/gone/messages?wait=20", NULL);
+	hh_send_request(&held, "GET", "/v2/queues/gone/messages?wait=20", NULL);
 	usleep(100 * 1000); /* let the server hold it; not a correctness wait */
 	hh_client_close(&held);
 	/* A post wakes the orphan: the server must notice, not spin. */
@@ -243,7 +228,7 @@ static void shutdown_answers(struct hh_server *srv)
 
 	hh_client_init(&held, srv, HH_CLIENT_A, "lp");
 	held.timeout_ms = 25000;
-	send_held(&held, "GET", "/v2/queues/stop/messages?wait=20", NULL);
+	hh_send_request(&held, "GET", "/v2/queues/stop/messages?wait=20", NULL);
 	usleep(100 * 1000); /* let the server hold it */
 	is(hh_stop(srv), 0, "SIGTERM with a held request: exit 0");
 	is(hh_recv(&held, &r, false), 204, "the held request was answered 204");

@@ -68,52 +68,6 @@ static void got_frames(struct wsc *w, struct got *g, size_t want)
 	}
 }
 
-/* Sends a request on c without reading its answer. */
-static void send_raw(struct hh_client *c, const char *method,
-		     const char *path, const char *body)
-{
-	const char *req = hh_fmt("%s %s HTTP/1.1\r\nHost: t\r\nClient-ID: %s\r\n"
-				 "X-Project-Id: %s\r\n"
-				 "Content-Type: application/json\r\n"
-				 "Content-Length: %zu\r\n\r\n%s",
-				 method, path, c->client_id, c->project,
-				 body ? strlen(body) : 0, body ? body : "");
-
-	if (hh_send(c, req, strlen(req)) != 0)
-		bail_out("cannot send %s %s", method, path);
-}
-
-/* Appends what c has to read within ms to *buf; false if nothing. */
-static bool read_some(struct hh_client *c, char **buf, size_t *len, int ms)
-{
-	struct pollfd p = {.fd = c->fd, .events = POLLIN};
-	char chunk[4096];
-	ssize_t n;
-
-	if (poll(&p, 1, ms) <= 0)
-		return false;
-	n = read(c->fd, chunk, sizeof(chunk));
-	if (n <= 0)
-		return false;
-	*buf = realloc(*buf, *len + (size_t)n + 1);
-	if (!*buf)
-		bail_out("out of memory");
-	memcpy(*buf + *len, chunk, (size_t)n);
-	*len += (size_t)n;
-	(*buf)[*len] = '\0';
-	return true;
-}
-
-/* Reads c's raw bytes until needle has come (true) or a read waited ms. */
-static bool read_until(struct hh_client *c, char **buf, size_t *len,
-		       const char *needle, int ms)
-{
-	while (!*buf || !memmem(*buf, *len, needle, strlen(needle)))
-		if (!read_some(c, buf, len, ms))
-			return false;
-	return true;
-}
-
 /* Whether an SSE stream's bytes hold the message of seq n. */
 static bool has_seq(const char *buf, int n)
 {
@@ -226,7 +180,7 @@ static void live_on_both(struct hh_server *srv)
 		hh_client_init(&sse[i], srv, NULL, NULL);
 		if (hh_send(&sse[i], req, sizeof(req) - 1))
 			bail_out("cannot open SSE stream %d", i);
-		streams += read_until(&sse[i], &sse_buf[i], &sse_len[i],
+		streams += hh_read_until(sse[i].fd, &sse_buf[i], &sse_len[i],
 				      "\r\n\r\n", 5000);
 	}
 	is(streams, N_SSE, "every SSE stream starts");
@@ -263,7 +217,7 @@ static void live_on_both(struct hh_server *srv)
 		size_t n = 0;
 
 		while (!has_seq(sse_buf[i], MSGS - 1) &&
-		       read_some(&sse[i], &sse_buf[i], &sse_len[i], 5000))
+		       hh_read_some(sse[i].fd, &sse_buf[i], &sse_len[i], 5000))
 			;
 		for (int m = 0; m < MSGS; m++)
 			n += has_seq(sse_buf[i], m);
@@ -297,7 +251,7 @@ static void longpoll_on_both(struct hh_server *srv)
 
 		hh_client_init(&held[i], srv, HH_CLIENT_A, PROJECT);
 		held[i].timeout_ms = 15000;
-		send_raw(&held[i], "GET", "/v2/queues/poll/messages?wait=20",
+		hh_send_request(&held[i], "GET", "/v2/queues/poll/messages?wait=20",
 			 NULL);
 		p = (struct pollfd){.fd = held[i].fd, .events = POLLIN};
 		if (poll(&p, 1, 100) != 0)
