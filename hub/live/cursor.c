@@ -247,8 +247,9 @@ static int next_shared(struct hub_cursor *c, uint64_t now_ms,
 	return 1;
 }
 
-int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
-		    struct hub_cursor_batch *b)
+/* The next batch, wherever the queue lives now (hub_cursor_next). */
+static int next_here(struct hub_cursor *c, uint64_t now_ms,
+		     struct hub_cursor_batch *b)
 {
 	int rc = 0;
 
@@ -280,6 +281,25 @@ int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
 		if (c->subs && b->msgs_.wake_ms)
 			hub_sub_wake_at(&c->sub, b->msgs_.wake_ms);
 		feed_msgs_free(&b->msgs_);
+	}
+	return rc;
+}
+
+int hub_cursor_next(struct hub_cursor *c, uint64_t now_ms,
+		    struct hub_cursor_batch *b)
+{
+	char before[FEED_ID_LEN + 1];
+	unsigned shard;
+	int rc;
+
+	memcpy(before, c->marker, sizeof(before));
+	rc = next_here(c, now_ms, b);
+	if (rc == 0 && b->kind != HUB_BATCH_MSGS && hub_cluster_on() &&
+	    !hub_cluster_owns(c->queue, b->owner, &shard)) {
+		hub_cursor_batch_free(b);
+		memcpy(c->marker, before, sizeof(c->marker));
+		memcpy(b->marker, before, sizeof(b->marker));
+		b->kind = HUB_BATCH_MOVED;
 	}
 	return rc;
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "cluster.h"
 #include "feed.h"
 #include "req.h"
 #include "live/sub.h"
@@ -122,6 +123,10 @@ enum hub_batch_kind {
 			 * stale marker); the messages after the hole come
 			 * in the next batch */
 	HUB_BATCH_MSGS, /* v[0..n) in log order */
+	/* Nothing here, and the queue's shard is another node's now (a
+	 * shard move, cluster.h): `owner` holds it; the marker is where it
+	 * was before this read, for the subscriber to go on from there. */
+	HUB_BATCH_MOVED,
 };
 
 struct hub_cursor_batch {
@@ -129,6 +134,8 @@ struct hub_cursor_batch {
 	uint64_t now_ms;           /* of the read: ages are against it */
 	/* GAP: how many were lost, -1 when unknown. */
 	int64_t missed;
+	/* MOVED: the node that holds the queue now. */
+	char owner[HUB_NODE_MAX];
 	/* The cursor's marker after this batch: for a GAP the marker where
 	 * delivery resumes (before the first message after the hole, so
 	 * resuming from it yields exactly what comes next); for MSGS the
@@ -146,7 +153,11 @@ struct hub_cursor_batch {
 
 /*
  * Reads the next batch after c's marker and moves the marker past it
- * (the caller sends it, or drops the connection). MSGS holds at least one
+ * (the caller sends it, or drops the connection). In a cluster, a read
+ * that finds no message (nothing, or a gap) of a queue this node no
+ * longer owns is MOVED instead, the marker left where it was: the move's
+ * drop of the queue wakes its subscribers, and each learns so once it
+ * has had everything this node held (no per-batch ownership check). MSGS holds at least one
  * message and stops adding them once their bodies pass the budget. When
  * the batch is NONE and time alone could bring more (a delayed message
  * falling due; a claim expiring when claimed messages are left out), the

@@ -29,8 +29,9 @@
  * expiry, becomes a gap event; nothing is skipped silently. ?echo=false
  * leaves out the reader's own messages (default: all), and claimed
  * messages are sent too: a stream follows the log, not a worker's view.
- * A stream whose queue's shard has moved to another node ends at its
- * next wake (the move's drop wakes it), and the client reconnects.
+ * A stream whose queue's shard has moved to another node ends once it
+ * has had what this node held (the cursor's MOVED; the move's drop wakes
+ * it), and the client reconnects.
  *
  * Loop (lws service) thread only.
  */
@@ -39,7 +40,6 @@
 
 #include "req.h"
 #include "buf.h"
-#include "cluster.h"
 #include "clock.h"
 #include "log.h"
 #include "transport/keepalive.h"
@@ -118,6 +118,11 @@ static int fill(struct sse *s)
 				s->cur.queue, feed_strerror(rc));
 			break;
 		}
+		/* Its queue moved to another node (docs/scale.md): end the
+		 * stream, so the client reconnects through the balancer,
+		 * to the owner, from its Last-Event-ID. */
+		if (b.kind == HUB_BATCH_MOVED)
+			return -1;
 		if (b.kind == HUB_BATCH_GAP)
 			render_gap(s, &b);
 		else if (b.kind == HUB_BATCH_MSGS)
@@ -135,14 +140,6 @@ static long sse_next(void *state, char *buf, size_t len)
 	size_t n;
 
 	if (s->pend_off == s->pend.len) {
-		char owner[HUB_NODE_MAX];
-		unsigned shard;
-
-		/* Its queue moved to another node (docs/scale.md): end the
-		 * stream, so the client reconnects through the balancer,
-		 * to the owner, from its Last-Event-ID. */
-		if (!hub_cluster_owns(s->cur.queue, owner, &shard))
-			return -1;
 		s->pend_off = 0;
 		hub_buf_reset(&s->pend, 0);
 		if (s->beat_due)

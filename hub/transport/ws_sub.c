@@ -266,9 +266,9 @@ static bool sub_new_remote(struct hub_ws_action *a, const char *queue,
 }
 
 /*
- * s's queue moved to node `owner` (a shard move, docs/scale.md): a
- * subscription of /v2/ws goes on, read there from its marker (`marker`,
- * where the cursor stood before the read that found the queue gone);
+ * s's queue moved to node `owner` (a shard move, docs/scale.md; the
+ * cursor's MOVED batch): a subscription of /v2/ws goes on, read there
+ * from its marker;
  * without a bus, or for the stream URL (which the balancer routes by its
  * queue) and notification subscriptions, the connection is dropped so
  * that its client reconnects, through the balancer, from its marker.
@@ -377,35 +377,26 @@ static int frame_notification(struct hub_buf *out, const struct ws_sub *s,
 static int sub_serve(struct ws_sub *s, struct hub_buf *out)
 {
 	struct hub_cursor_batch b;
-	char before[FEED_ID_LEN + 1], owner[HUB_NODE_MAX];
-	unsigned shard;
 	int rc = 0;
 
-	if (s->remote) {
+	if (s->remote)
 		hub_remote_next(s->remote, &b);
-	} else {
-		memcpy(before, s->cur.marker, sizeof(before));
+	else
 		rc = hub_cursor_next(&s->cur, hub_now_ms(), &b);
-		/* Nothing, or a gap: its queue may have moved away (a
-		 * move's drop wakes it). Messages cannot come then. */
-		if (!rc && b.kind != HUB_BATCH_MSGS && hub_cluster_on() &&
-		    !hub_cluster_owns(s->cur.queue, owner, &shard)) {
-			hub_cursor_batch_free(&b);
-			return sub_moved(s, before, owner);
-		}
-	}
-
 	if (rc) {
 		hub_log(HUB_LOG_ERROR, "ws: reading %s for a subscriber: %s",
 			s->cur.queue, feed_strerror(rc));
 		s->pending = false; /* tried again at the next wake */
 		return 0;
 	}
-	if (b.kind != HUB_BATCH_NONE)
+	if (b.kind == HUB_BATCH_GAP || b.kind == HUB_BATCH_MSGS)
 		hub_buf_reset(out, LWS_PRE); /* lws writes it in place */
 	switch (b.kind) {
 	case HUB_BATCH_NONE:
 		s->pending = false;
+		break;
+	case HUB_BATCH_MOVED:
+		rc = sub_moved(s, b.marker, b.owner);
 		break;
 	case HUB_BATCH_GAP:
 		/* A notification has no gap frame: its next batch follows. */
