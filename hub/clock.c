@@ -135,3 +135,13 @@ void hub_clock_close(void)
 		close(test.watch_fd);
 	test.watch_fd = -1;
 }
+
+unsigned hub_backoff_ms(unsigned min_ms, unsigned max_ms, unsigned *failures)
+{
+	unsigned ms = min_ms;
+
+	for (unsigned i = 0; i < *failures && ms < max_ms; i++)
+		ms *= 2;
+	(*failures)++;
+	return ms < max_ms ? ms : max_ms;
+}

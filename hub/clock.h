@@ -22,6 +22,11 @@ uint64_t hub_mono_ms(void);
  * so tests move it. Any thread. */
 uint64_t hub_idle_ms(void);
 
+/* A doubling back-off: min_ms after the first failure, twice as long
+ * after each next one, never more than max_ms; counts *failures up (the
+ * caller zeroes it on success). */
+unsigned hub_backoff_ms(unsigned min_ms, unsigned max_ms, unsigned *failures);
+
 /*
  * Chooses the clock, once, before any thread starts: the system clock
  * when `test_file` is NULL or "", else the test clock, which reads the

@@ -336,11 +336,9 @@ static int rx_handle(struct bus *b)
 
 static void schedule_connect(struct bus *b)
 {
-	unsigned ms = RECONNECT_MIN_MS << (b->failures < 6 ? b->failures : 6);
+	unsigned ms = hub_backoff_ms(RECONNECT_MIN_MS, RECONNECT_MAX_MS,
+				     &b->failures);
 
-	if (ms > RECONNECT_MAX_MS)
-		ms = RECONNECT_MAX_MS;
-	b->failures++;
 	lws_sul_schedule(b->srv->ctx, 0, &b->reconnect, connect_now,
 			 (lws_usec_t)ms * LWS_US_PER_MS);
 }

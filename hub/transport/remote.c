@@ -111,11 +111,8 @@ static void on_retry(lws_sorted_usec_list_t *sul)
 /* Asks again later: the owner could not answer now. */
 static void back_off(struct hub_remote *rm)
 {
-	unsigned ms = RETRY_MIN_MS << (rm->failures < 5 ? rm->failures : 5);
+	unsigned ms = hub_backoff_ms(RETRY_MIN_MS, RETRY_MAX_MS, &rm->failures);
 
-	if (ms > RETRY_MAX_MS)
-		ms = RETRY_MAX_MS;
-	rm->failures++;
 	lws_sul_schedule(rm->rs->ctx, 0, &rm->retry, on_retry,
 			 (lws_usec_t)ms * LWS_US_PER_MS);
 }

@@ -4,6 +4,7 @@
  * file is replaced, and the monotonic clock, which the test clock does not
  * move.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,21 @@ int main(void)
 	ok(hub_now_ms() > 1600000000000ULL, "close goes back to the system clock");
 
 	fixture_rmdir(dir);
+
+	/* The doubling back-off, up to its bound. */
+	{
+		const unsigned want[] = {250, 500, 1000, 2000, 4000, 4000, 4000};
+		unsigned failures = 0;
+		bool all = true;
+
+		for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+			all &= hub_backoff_ms(250, 4000, &failures) == want[i];
+		ok(all && failures == 7, "back-off: 250, 500 ... 4000, then "
+		   "4000 again (%u failures counted)", failures);
+		failures = 40; /* no overflow however long it failed */
+		is((long long)hub_backoff_ms(100, 5000, &failures), 5000,
+		   "a long run of failures stays at the bound");
+	}
 	done_testing();
 	return exit_status();
 }
