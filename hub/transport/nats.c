@@ -113,18 +113,19 @@ static int out_write(struct bus *b)
 
 /* ------------------------------------------------------------ watches */
 
-static unsigned name_hash(const char *s)
+/* FNV-1a 64 of s and its NUL, continuing h (FNV_OFFSET to start). */
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+static uint64_t fnv(uint64_t h, const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
+	do
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	while (*s++);
 	return h;
 }
 
 static struct watch **watch_find(struct bus *b, const char *queue)
 {
-	struct watch **p = &b->buckets[name_hash(queue) & 255u];
+	struct watch **p = &b->buckets[fnv(FNV_OFFSET, queue) & 255u];
 
 	while (*p && strcmp((*p)->queue, queue))
 		p = &(*p)->next;
@@ -168,25 +169,10 @@ static void bus_unwatch(void *arg, const char *queue)
 	free(w);
 }
 
-/* FNV-1a 64 of project \0 queue. */
-static uint64_t news_hash(const char *project, const char *queue)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (const char *s = project;; s++) {
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-		if (!*s)
-			break;
-	}
-	for (const char *s = queue; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 static void bus_publish(void *arg, const char *project, const char *queue)
 {
 	struct bus *b = arg;
-	uint64_t now = hub_mono_ms(), h = news_hash(project, queue);
+	uint64_t now = hub_mono_ms(), h = fnv(fnv(FNV_OFFSET, project), queue);
 
 	if (!b->joined)
 		return; /* down: the readers' checks find it */
