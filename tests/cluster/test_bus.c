@@ -479,24 +479,16 @@ static void through_haproxy(void)
 	wsc_close(&w);
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Whether w's server closes it within ms (frames before are dropped). */
 static bool closed_within(struct wsc *w, int ms)
 {
-	uint64_t end = now_ms() + (uint64_t)ms;
+	uint64_t end = hh_mono_ms() + (uint64_t)ms;
 
-	while (now_ms() < end) {
-		char *t = wsc_recv_text(w, (int)(end - now_ms()));
+	while (hh_mono_ms() < end) {
+		char *t = wsc_recv_text(w, (int)(end - hh_mono_ms()));
 
 		if (!t)
-			return now_ms() < end;
+			return hh_mono_ms() < end;
 		free(t);
 	}
 	return false;

@@ -38,14 +38,6 @@
 static char moved[N_MOVED + 1][32], other[32];
 static unsigned shard;
 
-static double mono_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* N_MOVED names of one shard of node a (and that shard), and a name of
  * another shard of a. */
 static void pick_names(void)
@@ -113,7 +105,7 @@ static void publish(const char *out)
 					hh_gets(r.json, "resources.0") : "-");
 				break;
 			}
-			fprintf(f, "refused %s %d %.6f\n", q, st, mono_s());
+			fprintf(f, "refused %s %d %.6f\n", q, st, hh_mono_s());
 			if (r.closed || st < 0)
 				hh_client_close(&c);
 			if (++tries > 2000) {
@@ -458,10 +450,10 @@ int main(void)
 	char *said = NULL;
 
 	cmd_log = path_of("move.log");
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	is(hh_run(argv, cmd_log, &said), 0, "herald cluster move %u --from a "
 	   "--to b, under load", shard);
-	t1 = mono_s();
+	t1 = hh_mono_s();
 	for (char *p = said, *nl; p && (nl = strchr(p, '\n')); p = nl + 1)
 		diag("%.*s", (int)(nl - p), p);
 	ok(said && strstr(said, "done: shard"), "it says it is done");

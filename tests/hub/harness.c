@@ -47,7 +47,15 @@ static bool atexit_done;
 
 /* -------------------------------------------------------------- plumbing */
 
-static uint64_t mono_ms(void)
+double hh_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint64_t hh_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -258,11 +266,11 @@ static bool read_port(struct hh_server *s)
 {
 	char line[256];
 	size_t n = 0;
-	uint64_t deadline = mono_ms() + HH_START_TIMEOUT_MS;
+	uint64_t deadline = hh_mono_ms() + HH_START_TIMEOUT_MS;
 
 	while (n < sizeof(line) - 1) {
 		struct pollfd p = {.fd = s->out_fd, .events = POLLIN};
-		uint64_t now = mono_ms();
+		uint64_t now = hh_mono_ms();
 		ssize_t got;
 
 		if (now >= deadline) {
@@ -332,7 +340,7 @@ void hh_start(struct hh_server *s, const char *const *extra)
 
 int hh_stop(struct hh_server *s)
 {
-	uint64_t deadline = mono_ms() + HH_STOP_TIMEOUT_MS;
+	uint64_t deadline = hh_mono_ms() + HH_STOP_TIMEOUT_MS;
 	int status;
 
 	if (s->pid <= 0)
@@ -347,7 +355,7 @@ int hh_stop(struct hh_server *s)
 			s->pid = 0;
 			return -1;
 		}
-		if (mono_ms() >= deadline) {
+		if (hh_mono_ms() >= deadline) {
 			diag("the server did not exit within %d ms of SIGTERM",
 			     HH_STOP_TIMEOUT_MS);
 			kill_server(s);

@@ -253,6 +253,11 @@ int hh_run(const char *const *argv, const char *out_path, char **output);
  */
 int hh_read_lines(int fd, char *buf, size_t cap, int want, int timeout_ms);
 
+/* The monotonic clock (real time, never the server's test clock): in
+ * seconds with its nanoseconds, and in whole milliseconds. */
+double hh_mono_s(void);
+uint64_t hh_mono_ms(void);
+
 /* Sends a request on c (its Client-ID and project, a JSON body or none)
  * without reading the answer: a long-poll to hold, pipelined bytes. */
 void hh_send_request(struct hh_client *c, const char *method, const char *path,

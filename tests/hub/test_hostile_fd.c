@@ -73,14 +73,6 @@ static int log_count(const char *needle)
 	return n;
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int main(void)
 {
 	struct rlimit old, rl;
@@ -103,8 +95,8 @@ int main(void)
 
 	/* For a second (the spin logged thousands of lines in that time),
 	 * the open connection is used: it must keep being answered. */
-	until = mono_ms() + 1000;
-	while (mono_ms() < until) {
+	until = hh_mono_ms() + 1000;
+	while (hh_mono_ms() < until) {
 		send(keep, ping, strlen(ping), 0);
 		pings++;
 		served += answered(keep, 2000);

@@ -17,14 +17,6 @@
 
 #include "harness.h"
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* True when nothing arrives on c for ms milliseconds (nothing is read:
  * hh_recv would drop the connection on its timeout). */
 static bool quiet_for(const struct hh_client *c, int ms)
@@ -45,7 +37,7 @@ static void wake_on_post(struct hh_server *srv)
 	held.timeout_ms = 25000;
 	hh_call(&pub, &r, "PUT", "/v2/queues/q1", "");
 
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_send_request(&held, "GET", "/v2/queues/q1/messages?wait=20", NULL);
 	ok(quiet_for(&held, 300), "an empty long-poll is held, not answered");
 
@@ -53,7 +45,7 @@ static void wake_on_post(struct hh_server *srv)
 		"{\"messages\": [{\"body\": \"wake up\"}]}");
 	is(r.status, 201, "another client posts");
 	is(hh_recv(&held, &r, false), 200, "the held GET answers 200");
-	ok(mono_s() - t0 < 5.0, "right after the post, not at the end of the wait");
+	ok(hh_mono_s() - t0 < 5.0, "right after the post, not at the end of the wait");
 	is_str(hh_gets(r.json, "messages.0.body"), "wake up",
 	       "with the posted message");
 	ok(hh_len(r.json, "links") == 1, "and a next link");
@@ -84,19 +76,19 @@ static void claims(struct hh_server *srv)
 	hh_client_init(&worker, srv, HH_CLIENT_B, "lp");
 	held.timeout_ms = 25000;
 
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_send_request(&held, "POST", "/v2/queues/cq/claims?wait=20&limit=5",
 		  "{\"ttl\": 60, \"grace\": 60}");
 	hh_call(&pub, &r, "POST", "/v2/queues/cq/messages",
 		"{\"messages\": [{\"body\": 1}, {\"body\": 2}]}");
 	is(hh_recv(&held, &r, false), 201, "a held claim answers 201 after a post");
-	ok(mono_s() - t0 < 5.0, "right after the post");
+	ok(hh_mono_s() - t0 < 5.0, "right after the post");
 	is(hh_len(r.json, "messages"), 2, "claiming what was posted");
 	hh_copy(claim, sizeof(claim),
 		hh_href_claim(hh_gets(r.json, "messages.0.href")));
 
 	/* A release wakes a waiting claimer too. */
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_send_request(&worker, "POST", "/v2/queues/cq/claims?wait=20", "{}");
 	hh_call(&pub, &r, "DELETE", hh_fmt("/v2/queues/cq/claims/%s", claim),
 		NULL);
@@ -104,7 +96,7 @@ static void claims(struct hh_server *srv)
 	worker.timeout_ms = 25000;
 	is(hh_recv(&worker, &r, false), 201,
 	   "a claimer waiting on claimed messages gets them on release");
-	ok(mono_s() - t0 < 5.0, "right after the release");
+	ok(hh_mono_s() - t0 < 5.0, "right after the release");
 
 	hh_call(&held, &r, "POST", "/v2/queues/cq/claims?wait=1", "{}");
 	is(r.status, 204, "a long-polled claim of nothing is 204 when its wait ends");
@@ -131,11 +123,11 @@ static void delayed_wakes(struct hh_server *srv)
 	is(r.status, 201, "a message due in 5 s");
 	hh_send_request(&held, "GET", "/v2/queues/late/messages?wait=20", NULL);
 	ok(quiet_for(&held, 300), "a long-poll of the queue is held");
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_clock_advance(srv, 6000);
 	is(hh_recv(&held, &r, false), 200, "the held GET answers 200");
-	ok(mono_s() - t0 < 2.0, "within a second or two of the clock passing "
-	   "the due time, with no commit (%.2f s)", mono_s() - t0);
+	ok(hh_mono_s() - t0 < 2.0, "within a second or two of the clock passing "
+	   "the due time, with no commit (%.2f s)", hh_mono_s() - t0);
 	is_str(hh_gets(r.json, "messages.0.body"), "due in 5 s",
 	       "with the message that fell due");
 	hh_resp_free(&r);
@@ -162,11 +154,11 @@ static void expired_claim_wakes(struct hh_server *srv)
 	hh_send_request(&held, "POST", "/v2/queues/ce/claims?wait=20",
 		  "{\"ttl\": 60, \"grace\": 60}");
 	ok(quiet_for(&held, 300), "a second claimer is held");
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_clock_advance(srv, 11 * 1000); /* the claim expires; wait not over */
 	is(hh_recv(&held, &r, false), 201, "the held claim answers 201");
-	ok(mono_s() - t0 < 2.0, "within a second or two of the first claim's "
-	   "expiry (%.2f s)", mono_s() - t0);
+	ok(hh_mono_s() - t0 < 2.0, "within a second or two of the first claim's "
+	   "expiry (%.2f s)", hh_mono_s() - t0);
 	is(hh_len(r.json, "messages"), 2, "with the messages it had held");
 	hh_resp_free(&r);
 	hh_client_close(&held);
@@ -189,13 +181,13 @@ static void params(struct hh_server *srv)
 	is(r.status, 400, "wait=-1 is refused");
 	hh_call(&c, &r, "GET", "/v2/queues/q1/messages?wait=soon", NULL);
 	is(r.status, 400, "wait=soon is refused");
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_call(&c, &r, "GET", "/v2/queues/empty/messages?wait=0", NULL);
-	ok(r.status == 200 && mono_s() - t0 < 5.0,
+	ok(r.status == 200 && hh_mono_s() - t0 < 5.0,
 	   "wait=0 answers at once, as Zaqar (got %d)", r.status);
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_call(&c, &r, "GET", "/v1.1/queues/empty/messages?wait=20", NULL);
-	ok(r.status == 200 && mono_s() - t0 < 5.0,
+	ok(r.status == 200 && hh_mono_s() - t0 < 5.0,
 	   "v1.1 has no long-poll: it answers at once (got %d)", r.status);
 	hh_resp_free(&r);
 	hh_client_close(&c);

@@ -278,14 +278,6 @@ static void gap_cut_by_budget(struct hh_server *srv, struct hh_client *pub)
 	hh_resp_free(&r);
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A delayed message falling due wakes a stream at once, not at its
  * heartbeat: the test clock moves past the due time, and the event
  * arrives within about a second of real time. */
@@ -302,12 +294,12 @@ static void delayed_wakes(struct hh_server *srv, struct hh_client *pub)
 		"{\"messages\": [{\"body\": \"due in 5 s\"}]}");
 	is(r.status, 201, "a message due in 5 s");
 	ok(!read_until(&s, "event: message", 300), "is not sent before it is due");
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	hh_clock_advance(srv, 6000);
 	ok(read_until(&s, "\"due in 5 s\"}\n\n", 3000),
 	   "and is sent when the clock passes its due time");
-	ok(mono_s() - t0 < 2.0, "within a second or two, not at the 15 s "
-	   "heartbeat (%.2f s)", mono_s() - t0);
+	ok(hh_mono_s() - t0 < 2.0, "within a second or two, not at the 15 s "
+	   "heartbeat (%.2f s)", hh_mono_s() - t0);
 	close_stream(&s);
 	hh_resp_free(&r);
 }

@@ -930,14 +930,6 @@ static void limits(struct hh_server *srv)
 	wsc_close(&w);
 }
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 #define FANOUT_SUBS 50
 #define FANOUT_MSGS 600
 
@@ -947,7 +939,7 @@ static void fanout(struct hh_server *srv)
 	static struct got g[FANOUT_SUBS];
 	struct hh_client pub;
 	int all = 0, ordered = 0, gaps = 0;
-	double t0 = mono_s();
+	double t0 = hh_mono_s();
 
 	hh_client_init(&pub, srv, HH_CLIENT_B, PROJECT);
 	for (int i = 0; i < FANOUT_SUBS; i++) {
@@ -984,7 +976,7 @@ static void fanout(struct hh_server *srv)
 		is(extra, 0, "and nothing more");
 	}
 	diag("fan-out: %d x %d in %.2f s", FANOUT_SUBS, FANOUT_MSGS,
-	     mono_s() - t0);
+	     hh_mono_s() - t0);
 	hh_client_close(&pub);
 }
 

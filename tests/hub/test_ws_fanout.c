@@ -60,14 +60,6 @@ struct fan {
 	const char *down_why;
 };
 
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void on_up(void *arg, unsigned i)
 {
 	struct fan *f = arg;
@@ -196,10 +188,10 @@ static void publish_and_read(struct hh_client *pub, struct swarm *sw,
 	unsigned next = 0;
 	bool in_flight = false;
 	unsigned long long seen = f->delivered;
-	double last = mono_s();
+	double last = hh_mono_s();
 
 	*t_pub = 0;
-	while (f->complete < f->n_subs && mono_s() - last < STALL_MS / 1e3 &&
+	while (f->complete < f->n_subs && hh_mono_s() - last < STALL_MS / 1e3 &&
 	       swarm_up(sw) > 0) {
 		struct pollfd pf[2] = {{.fd = swarm_fd(sw), .events = POLLIN}};
 
@@ -218,16 +210,16 @@ static void publish_and_read(struct hh_client *pub, struct swarm *sw,
 			in_flight = false;
 			next = post_done(pub, next) ? next + PER_POST : f->msgs;
 			if (next >= f->msgs && *t_pub == 0)
-				*t_pub = mono_s();
-			last = mono_s();
+				*t_pub = hh_mono_s();
+			last = hh_mono_s();
 		}
 		if (f->delivered != seen) {
 			seen = f->delivered;
-			last = mono_s();
+			last = hh_mono_s();
 		}
 	}
 	if (*t_pub == 0)
-		*t_pub = mono_s();
+		*t_pub = hh_mono_s();
 }
 
 static void fanout(struct hh_server *srv, unsigned n_subs, unsigned msgs)
@@ -255,7 +247,7 @@ static void fanout(struct hh_server *srv, unsigned n_subs, unsigned msgs)
 	sw = swarm_new(n_subs, srv->port, 1, &cbs);
 	if (!sw)
 		bail_out("out of memory");
-	t0 = mono_s();
+	t0 = hh_mono_s();
 	for (unsigned i = 0; i < n_subs; i++)
 		swarm_connect(sw, i, hh_fmt("/v2/queues/" QUEUE "/stream?marker="
 					    "%s&client_id=" HH_CLIENT_A
@@ -263,14 +255,14 @@ static void fanout(struct hh_server *srv, unsigned n_subs, unsigned msgs)
 	while (swarm_up(sw) + swarm_down(sw) < n_subs)
 		if (swarm_poll(sw, 100) < 0)
 			bail_out("epoll failed");
-	t_up = mono_s();
+	t_up = hh_mono_s();
 	is(swarm_up(sw), n_subs, "all %u subscribers are connected "
 	   "(the server answered each upgrade)", n_subs);
 	if (f.down_why)
 		diag("first connection that ended: %s", f.down_why);
 
 	publish_and_read(&pub, sw, &f, &t_pub);
-	t_done = mono_s();
+	t_done = hh_mono_s();
 
 	for (unsigned i = 0; i < n_subs; i++) {
 		struct sub *s = &f.sub[i];
@@ -290,7 +282,7 @@ static void fanout(struct hh_server *srv, unsigned n_subs, unsigned msgs)
 	is(odd, 0, "no frame other than \"messages\"");
 	/* A late duplicate would arrive after the last message: give it a
 	 * moment to show (not needed for the counts above). */
-	for (double t = mono_s(); mono_s() - t < 0.3;)
+	for (double t = hh_mono_s(); hh_mono_s() - t < 0.3;)
 		swarm_poll(sw, 50);
 	{
 		unsigned more = 0;
