@@ -388,8 +388,16 @@ static const struct hub_transport http_transport = {
 
 /* ----------------------------------------------------- reading a request */
 
-static int write_head(struct http_req *h);
+static int write_head(struct http_req *h, bool with_body);
 static void log_request(struct http_req *h);
+
+/* Whether the answer's body goes on the wire (not for HEAD, 204, 304). */
+static bool sends_body(const struct http_req *h)
+{
+	int status = h->pub.reply.status;
+
+	return h->method != HUB_HEAD && status != 204 && status != 304;
+}
 
 static enum hub_method method_of(int m)
 {
@@ -679,18 +687,13 @@ static bool from_lws_buffer(struct http_req *h)
 static int answer_and_close(struct http_req *h)
 {
 	struct hub_reply *rp = &h->pub.reply;
-	unsigned char *buf;
+	bool body = sends_body(h);
 
 	h->close_after = true;
 	hub_reply_http(rp);
-	buf = malloc(LWS_PRE + rp->text_len);
-	if (buf && write_head(h) == 0) {
-		memcpy(buf + LWS_PRE, rp->text, rp->text_len);
-		if (lws_write(h->wsi, buf + LWS_PRE, rp->text_len,
-			      LWS_WRITE_HTTP_FINAL) == (int)rp->text_len)
-			h->state = DONE;
-	}
-	free(buf);
+	/* An error's body is far below a slice: all of it goes at once. */
+	if (write_head(h, body) == 0 && (!body || h->sent == rp->text_len))
+		h->state = DONE;
 	if (h->state == DONE) {
 		log_request(h);
 		h->srv->inflight--;
@@ -873,12 +876,22 @@ static int on_body_done(struct http_req *h)
 
 /* --------------------------------------------------------------- writing */
 
-static int write_head(struct http_req *h)
+/*
+ * Writes the answer's head and, when with_body, the first SLICE bytes of
+ * its body (h->sent counts them) in ONE lws_write: a small answer is one
+ * send in one loop pass instead of two. On HTTP/1.1 (the only protocol
+ * the listener offers: server.c's ALPN) lws issues headers and body alike
+ * as raw bytes of the stream (rops_write_role_protocol_h1), so one write
+ * may carry both; lws's own Content-Length bookkeeping counts only for
+ * files and HTTP/2. Returns -1 when the write fails.
+ */
+static int write_head(struct http_req *h, bool with_body)
 {
 	struct hub_reply *rp = &h->pub.reply;
+	size_t body = with_body ? rp->text_len < SLICE ? rp->text_len : SLICE : 0;
 	/* Room for lws's own headers and ours, whatever their size (a
-	 * Location may list thousands of ids). */
-	size_t size = LWS_PRE + 2048 + rp->headers.len;
+	 * Location may list thousands of ids), and the body's first slice. */
+	size_t size = LWS_PRE + 2048 + rp->headers.len + body;
 	unsigned char *buf = malloc(size);
 	unsigned char *start, *p, *end;
 	const char *line = rp->headers.data, *lend = line + rp->headers.len;
@@ -924,7 +937,17 @@ static int write_head(struct http_req *h)
 					(const unsigned char *)"close", 5, &p,
 					end))
 		goto out;
-	rc = lws_finalize_write_http_header(h->wsi, start, &p, end) ? -1 : 0;
+	if (lws_finalize_http_header(h->wsi, &p, end) ||
+	    (size_t)(end - p) < body)
+		goto out;
+	memcpy(p, rp->text, body);
+	p += body;
+	if (lws_write(h->wsi, start, (size_t)(p - start),
+		      body == rp->text_len ? LWS_WRITE_HTTP_FINAL
+					   : LWS_WRITE_HTTP) == (int)(p - start)) {
+		h->sent = body;
+		rc = 0;
+	}
 out:
 	free(buf);
 	return rc;
@@ -1051,11 +1074,10 @@ static int on_writeable(struct http_req *h)
 		/* A client that does not read its response is dropped. */
 		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, 60);
 		hub_reply_http(rp);
-		if (write_head(h))
+		if (write_head(h, sends_body(h)))
 			return -1;
 		h->state = WRITING_BODY;
-		if (rp->text_len == 0 || r->method == HUB_HEAD ||
-		    rp->status == 204 || rp->status == 304)
+		if (!sends_body(h) || h->sent == rp->text_len)
 			return finish(h);
 		lws_callback_on_writable(h->wsi);
 		return 0;
