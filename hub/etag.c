@@ -15,10 +15,15 @@
  *   hub_header(r, "ETag", "%s", tag);
  *   if (hub_etag_matches(r, tag)) -> hub_reply(r, 304, NULL)
  *
- * The hash is FNV-1a 64: ETags guard against nothing but staleness, so a
- * cryptographic hash would buy nothing; 64 bits make a false "not
- * modified" a 1-in-2^64 event. Every field goes in with its length first,
- * so ("ab", "c") and ("a", "bc") never collide by construction.
+ * The hash takes a 64-bit word a step (FNV-1a's xor and multiply, then
+ * the high half folded into the low, so every bit reaches every later
+ * one), and the tag is the state after a final avalanche (MurmurHash3's
+ * fmix64). ETags guard against nothing but staleness, so a cryptographic
+ * hash would buy nothing; 64 bits make a false "not modified" a 1-in-2^64
+ * event. Every field goes in with its length first, so ("ab", "c") and
+ * ("a", "bc") never collide by construction, and a field's last partial
+ * word is padded with zeros. (It hashed a byte a step before: for a page
+ * of 20 messages that was ~5 % of a GET's time.)
  */
 #include <string.h>
 
@@ -26,38 +31,41 @@
 #include "req.h"
 #include "etag.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define SEED 0xcbf29ce484222325ULL
+#define PRIME 0x100000001b3ULL
 
 void hub_etag_init(struct hub_etag *e)
 {
-	e->h = FNV_OFFSET;
+	e->h = SEED;
 	hub_etag_add_str(e, "herald " HUB_VERSION_STRING);
 }
 
-static void fnv(struct hub_etag *e, const void *data, size_t len)
+static void mix(struct hub_etag *e, uint64_t w)
 {
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		e->h ^= p[i];
-		e->h *= FNV_PRIME;
-	}
+	e->h = (e->h ^ w) * PRIME;
+	e->h ^= e->h >> 32;
 }
 
 void hub_etag_add_u64(struct hub_etag *e, uint64_t v)
 {
-	unsigned char b[8];
-
-	for (int i = 0; i < 8; i++)
-		b[i] = (unsigned char)(v >> (56 - 8 * i));
-	fnv(e, b, sizeof(b));
+	mix(e, v);
 }
 
 void hub_etag_add(struct hub_etag *e, const void *data, size_t len)
 {
-	hub_etag_add_u64(e, len);
-	fnv(e, data, len);
+	const unsigned char *p = data;
+	uint64_t w;
+
+	mix(e, len);
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
+		mix(e, w);
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, p, len);
+		mix(e, w);
+	}
 }
 
 void hub_etag_add_str(struct hub_etag *e, const char *s)
@@ -73,8 +81,15 @@ void hub_etag_add_str(struct hub_etag *e, const char *s)
 void hub_etag_format(const struct hub_etag *e, bool weak,
 		     char out[HUB_ETAG_MAX])
 {
+	uint64_t h = e->h;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	snprintf(out, HUB_ETAG_MAX, "%s\"%016llx\"", weak ? "W/" : "",
-		 (unsigned long long)e->h);
+		 (unsigned long long)h);
 }
 
 /* The opaque part of an entity tag: what is between its quotes. */

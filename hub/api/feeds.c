@@ -490,30 +490,24 @@ static char *page_url(const struct hub_req *r, const struct hub_feed *feed,
 		      long long limit, const char *before)
 {
 	static const char *const ids[] = {"client_id", "project_id"};
-	char *url = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&url, &len);
+	struct hub_buf b = {0};
 	char sep = '?';
 
-	if (!f)
-		return NULL;
-	fprintf(f, "%s/feed.%s", feed->queue_url, exts[feed->format]);
+	hub_buf_printf(&b, "%s/feed.%s", feed->queue_url, exts[feed->format]);
 	if (hub_query(r, "limit")) {
-		fprintf(f, "?limit=%lld", limit);
+		hub_buf_printf(&b, "?limit=%lld", limit);
 		sep = '&';
 	}
 	for (int i = 0; i < 2; i++) {
 		if (!hub_query(r, ids[i]))
 			continue;
-		fprintf(f, "%c%s=", sep, ids[i]);
-		hub_msgs_put_encoded(f, hub_query(r, ids[i]));
+		hub_buf_printf(&b, "%c%s=", sep, ids[i]);
+		hub_msgs_put_encoded(&b, hub_query(r, ids[i]));
 		sep = '&';
 	}
 	if (before)
-		fprintf(f, "%cbefore=%s", sep, before);
-	if (fclose(f))
-		return NULL;
-	return url;
+		hub_buf_printf(&b, "%cbefore=%s", sep, before);
+	return hub_buf_take(&b, NULL);
 }
 
 /* Writes s as a part of a urn:herald: id (see the top). */

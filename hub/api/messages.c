@@ -586,43 +586,45 @@ static char *list_link(const struct hub_req *r, const struct list_params *p,
 		       const char *next)
 {
 	bool marker_sent = hub_query(r, "marker") != NULL;
-	char *link = NULL, sep = '?';
-	size_t len = 0;
-	FILE *f = open_memstream(&link, &len);
+	struct hub_buf b = {0};
+	const char *sep = "?";
 
-	if (!f)
-		return NULL;
-	fputs(r->path, f);
+	hub_buf_adds(&b, r->path);
 	if (marker_sent) {
-		fprintf(f, "%cmarker=", sep);
-		hub_msgs_put_encoded(f, next);
-		sep = '&';
+		hub_buf_adds(&b, "?marker=");
+		hub_msgs_put_encoded(&b, next);
+		sep = "&";
 	}
 	if (hub_query(r, "limit")) {
-		fprintf(f, "%climit=%lld", sep, p->limit);
-		sep = '&';
+		hub_buf_adds(&b, sep);
+		hub_buf_adds(&b, "limit=");
+		hub_buf_add_int(&b, p->limit);
+		sep = "&";
 	}
 	if (hub_query(r, "echo")) {
-		fprintf(f, "%cecho=%s", sep, p->echo ? "true" : "false");
-		sep = '&';
+		hub_buf_adds(&b, sep);
+		hub_buf_adds(&b, p->echo ? "echo=true" : "echo=false");
+		sep = "&";
 	}
 	if (hub_query(r, "include_claimed")) {
-		fprintf(f, "%cinclude_claimed=%s", sep,
-			p->include_claimed ? "true" : "false");
-		sep = '&';
+		hub_buf_adds(&b, sep);
+		hub_buf_adds(&b, p->include_claimed ? "include_claimed=true"
+						     : "include_claimed=false");
+		sep = "&";
 	}
 	if (p->delayed_forced ||
 	    (r->version == HUB_V2 && hub_query(r, "include_delayed"))) {
-		fprintf(f, "%cinclude_delayed=%s", sep,
-			p->include_delayed ? "true" : "false");
-		sep = '&';
+		hub_buf_adds(&b, sep);
+		hub_buf_adds(&b, p->include_delayed ? "include_delayed=true"
+						     : "include_delayed=false");
+		sep = "&";
 	}
 	if (!marker_sent) {
-		fprintf(f, "%cmarker=", sep);
-		hub_msgs_put_encoded(f, next);
+		hub_buf_adds(&b, sep);
+		hub_buf_adds(&b, "marker=");
+		hub_msgs_put_encoded(&b, next);
 	}
-	fclose(f);
-	return link;
+	return hub_buf_take(&b, NULL);
 }
 
 /* Parses and validates the listing parameters; false after replying. */

@@ -25,40 +25,41 @@ void hub_msgs_reply_limit(struct hub_req *r, unsigned max)
 }
 
 /* Writes s percent-encoded, keeping what a query value may hold as is. */
-void hub_msgs_put_encoded(FILE *f, const char *s)
+void hub_msgs_put_encoded(struct hub_buf *b, const char *s)
 {
-	static const char keep[] = "-._~,:@!$'()*+;/";
+	static const char keep[] = "-._~,:@!$'()*+;/", hex[] = "0123456789ABCDEF";
+	const char *run = s;
 
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
+		char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
 
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 		    (ch >= '0' && ch <= '9') || strchr(keep, ch))
-			fputc(ch, f);
-		else
-			fprintf(f, "%%%02X", ch);
+			continue;
+		hub_buf_add(b, run, (size_t)(s - run));
+		hub_buf_add(b, esc, 3);
+		run = s + 1;
 	}
+	hub_buf_add(b, run, (size_t)(s - run));
 }
 
 void hub_msgs_v1_content_location(struct hub_req *r)
 {
-	char *uri = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct hub_buf b = {0};
+	char *uri;
 
 	if (r->version != HUB_V1)
 		return;
-	f = open_memstream(&uri, &len);
-	if (!f)
-		return;
-	fputs(r->path, f);
+	hub_buf_adds(&b, r->path);
 	for (size_t i = 0; i < r->n_query; i++) {
-		fputc(i ? '&' : '?', f);
-		hub_msgs_put_encoded(f, r->query[i].key);
-		fputc('=', f);
-		hub_msgs_put_encoded(f, r->query[i].value);
+		hub_buf_add(&b, i ? "&" : "?", 1);
+		hub_msgs_put_encoded(&b, r->query[i].key);
+		hub_buf_add(&b, "=", 1);
+		hub_msgs_put_encoded(&b, r->query[i].value);
 	}
-	fclose(f);
-	hub_header(r, "Content-Location", "%s", uri);
+	uri = hub_buf_take(&b, NULL);
+	if (uri)
+		hub_header(r, "Content-Location", "%s", uri);
 	free(uri);
 }

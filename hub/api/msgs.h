@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "buf.h"
 #include "req.h"
 
 /* Replies what feed's FEED_ENOMEM maps to. */
@@ -21,7 +22,7 @@ void hub_msgs_reply_limit(struct hub_req *r, unsigned max);
 
 /* Writes s percent-encoded as Zaqar writes query values in its links
  * (unreserved characters and -._~,:@!$'()*+;/ as they are). */
-void hub_msgs_put_encoded(FILE *f, const char *s);
+void hub_msgs_put_encoded(struct hub_buf *b, const char *s);
 
 /* v1 GETs carry Content-Location: the request URI (§11), rebuilt from
  * the parsed query, percent-encoded. Does nothing for v1.1 and v2. */
