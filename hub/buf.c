@@ -45,17 +45,12 @@ bool hub_buf_reserve(struct hub_buf *b, size_t more)
 	return true;
 }
 
-void hub_buf_add(struct hub_buf *b, const void *data, size_t len)
+void hub_buf__add_grow(struct hub_buf *b, const void *data, size_t len)
 {
 	if (!len || !hub_buf_reserve(b, len))
 		return;
 	memcpy(b->data + b->len, data, len);
 	b->len += len;
-}
-
-void hub_buf_adds(struct hub_buf *b, const char *s)
-{
-	hub_buf_add(b, s, strlen(s));
 }
 
 void hub_buf_add_int(struct hub_buf *b, long long v)

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct hub_buf {
 	char *data;
@@ -27,8 +28,26 @@ struct hub_buf {
 void hub_buf_init(struct hub_buf *b, size_t headroom);
 /* Makes room for `more` bytes beyond len; false (and failed) on ENOMEM. */
 bool hub_buf_reserve(struct hub_buf *b, size_t more);
-void hub_buf_add(struct hub_buf *b, const void *data, size_t len);
-void hub_buf_adds(struct hub_buf *b, const char *s);
+/* hub_buf_add's way when b must grow first (buf.c). */
+void hub_buf__add_grow(struct hub_buf *b, const void *data, size_t len);
+
+/* Appends: inline while the bytes fit (a listing makes ~20 appends a
+ * message; an append of a literal then costs no strlen and no call). */
+static inline void hub_buf_add(struct hub_buf *b, const void *data, size_t len)
+{
+	if (b->len + len <= b->cap && !b->failed) {
+		if (len)
+			memcpy(b->data + b->len, data, len);
+		b->len += len;
+		return;
+	}
+	hub_buf__add_grow(b, data, len);
+}
+
+static inline void hub_buf_adds(struct hub_buf *b, const char *s)
+{
+	hub_buf_add(b, s, strlen(s));
+}
 /* v in decimal, as printf's %lld writes it, without printf's cost (the
  * hot renderers: a listing's and a frame's every message). */
 void hub_buf_add_int(struct hub_buf *b, long long v);

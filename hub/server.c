@@ -686,6 +686,7 @@ static void loop_free(struct hub_server *srv)
 	free(srv->inbox);
 	pthread_mutex_destroy(&srv->inbox_lock);
 	hub_buf_free(&srv->frame);
+	hub_buf_free(&srv->http_out);
 }
 
 /* The shared parts - the writer, the webhook deliverer - and loop 0's

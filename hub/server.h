@@ -67,6 +67,9 @@ struct hub_server {
 	unsigned inflight;   /* requests accepted, not yet fully answered */
 	unsigned ws_conns;   /* WebSocket connections open (ws.c) */
 	struct hub_buf frame; /* the loop's WebSocket frame buffer (ws.c) */
+	/* The loop's buffer for an HTTP answer's head and first slice
+	 * (http.c): reused, since lws copies what the socket does not take. */
+	struct hub_buf http_out;
 	/* Sockets loop 0 accepted for this loop, to adopt (server.c). */
 	pthread_mutex_t inbox_lock;
 	int *inbox;

@@ -892,16 +892,20 @@ static int write_head(struct http_req *h, bool with_body)
 	/* Room for lws's own headers and ours, whatever their size (a
 	 * Location may list thousands of ids), and the body's first slice. */
 	size_t size = LWS_PRE + 2048 + rp->headers.len + body;
-	unsigned char *buf = malloc(size);
+	struct hub_buf *out = &h->srv->http_out;
 	unsigned char *start, *p, *end;
 	const char *line = rp->headers.data, *lend = line + rp->headers.len;
 	bool empty = rp->status == 204 || rp->status == 304;
 	int rc = -1;
 
-	if (!buf)
+	hub_buf_reset(out, 0);
+	if (!hub_buf_reserve(out, size)) {
+		/* Not kept failed: the next answer may find the memory. */
+		hub_buf_free(out);
 		return -1;
-	start = p = buf + LWS_PRE;
-	end = buf + size;
+	}
+	start = p = (unsigned char *)out->data + LWS_PRE;
+	end = (unsigned char *)out->data + size;
 	/* 204 and 304 carry no body, hence no type (as Zaqar). */
 	if (lws_add_http_common_headers(h->wsi, (unsigned)rp->status,
 					empty ? NULL
@@ -949,7 +953,8 @@ static int write_head(struct http_req *h, bool with_body)
 		rc = 0;
 	}
 out:
-	free(buf);
+	if (out->cap > 1024 * 1024)
+		hub_buf_free(out); /* a rare big answer's memory goes back */
 	return rc;
 }
 
