@@ -958,6 +958,18 @@ out:
 	return rc;
 }
 
+/*
+ * A client that does not read its answer is dropped, 60 s after the
+ * answer's first write, when that write did not take all of it. (An answer
+ * that went whole completes the transaction at once, whose keep-alive
+ * timeout lws sets: setting one here as well cost every request a walk
+ * of lws's sorted timer list.)
+ */
+static void reader_deadline(struct http_req *h)
+{
+	lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, 60);
+}
+
 /* The request's log line, and its count in the metrics. */
 static void log_request(struct http_req *h)
 {
@@ -994,6 +1006,8 @@ static int finish(struct http_req *h)
 	if (lws_partial_buffered(wsi) || lws_send_pipe_choked(wsi)) {
 		/* lws calls WRITEABLE when what it holds left and the socket
 		 * takes more: try then. */
+		if (h->state != FLUSHING)
+			reader_deadline(h);
 		h->state = FLUSHING;
 		lws_callback_on_writable(wsi);
 		return 0;
@@ -1076,14 +1090,13 @@ static int on_writeable(struct http_req *h)
 		return stream_more(h);
 
 	if (h->state == WRITING_HEAD) {
-		/* A client that does not read its response is dropped. */
-		lws_set_timeout(h->wsi, PENDING_TIMEOUT_USER_OK, 60);
 		hub_reply_http(rp);
 		if (write_head(h, sends_body(h)))
 			return -1;
 		h->state = WRITING_BODY;
 		if (!sends_body(h) || h->sent == rp->text_len)
 			return finish(h);
+		reader_deadline(h);
 		lws_callback_on_writable(h->wsi);
 		return 0;
 	}
