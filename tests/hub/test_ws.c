@@ -919,6 +919,26 @@ static void limits(struct hh_server *srv)
 	   "a frame over the size limit: 400");
 	json_decref(r);
 	free(text);
+
+	/* A frame far longer than lws's frame buffer (1 KiB) arrives in
+	 * pieces, joined whole. */
+	size_t blen = 200000;
+	char *post = malloc(blen + 128);
+	int at = snprintf(post, blen + 128, "{\"queue_name\": \"lim\", "
+			  "\"messages\": [{\"body\": \"");
+	memset(post + at, 'b', blen);
+	strcpy(post + at + blen, "\"}]}");
+	r = act(&w, "message_post", HDRS, post);
+	is(status_of(r), 201, "a 200 KB message_post frame: 201");
+	json_decref(r);
+	free(post);
+	r = act(&w, "message_list", HDRS,
+		"{\"queue_name\": \"lim\", \"echo\": true}");
+	ok(strlen(S(hh_gets(r, "body.messages.0.body"))) == blen,
+	   "and its body comes back whole");
+	json_decref(r);
+	r = act(&w, "queue_delete", HDRS, "{\"queue_name\": \"lim\"}");
+	json_decref(r);
 	for (int i = 0; i < 17; i++) {
 		r = act(&w, "subscribe", HDRS, "{\"queue_name\": \"lim\"}");
 		n201 += status_of(r) == 201;

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -196,8 +197,14 @@ json_t *wsc_recv(struct wsc *w, int timeout_ms)
 json_t *act(struct wsc *w, const char *action, const char *headers,
 		   const char *body)
 {
-	wsc_send(w, hh_fmt("{\"action\": \"%s\", \"headers\": %s, \"body\": %s}",
-			   action, headers, body));
+	char *frame;
+
+	/* Any size (hh_fmt's buffer would cut a big body short). */
+	if (asprintf(&frame, "{\"action\": \"%s\", \"headers\": %s, "
+		     "\"body\": %s}", action, headers, body) < 0)
+		return NULL;
+	wsc_send(w, frame);
+	free(frame);
 	for (;;) {
 		json_t *j = wsc_recv(w, 5000);
 
