@@ -35,8 +35,24 @@
  *
  * from the stream's start, and from the start again when a read finds
  * nothing (as the GET readers start over on an empty page). msgs = entries
- * returned; RESULT test=xread. Loopback only; plain C and sockets (RESP2 by hand), no client
- * library.
+ * returned; RESULT test=xread.
+ *
+ *   stream_workers get    PORT QUEUE - CLIENTS THREADS LIMIT SECONDS
+ *
+ * get: the same readers on the same loop, against Herald: each follows its
+ * own marker through queue QUEUE (project "bench") with
+ *
+ *   GET /v2/queues/QUEUE/messages?limit=n&echo=true[&marker=M] HTTP/1.1
+ *
+ * (keep-alive), taking the next marker from the page's next link and
+ * starting over on an empty page, as tests/bench/http/get.lua does for wrk.
+ * wrk runs a Lua script per response; this client does what XREAD's does -
+ * find the framing, count the messages, copy the marker - so both sides of
+ * the GET comparison are driven by the same code. Prints RESULT test=get
+ * with get.lua's fields.
+ *
+ * Loopback only; plain C and sockets (RESP2 and HTTP/1.1 by hand), no
+ * client library.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -68,6 +84,7 @@ struct config {
 	const char *stream, *group;
 	int clients, threads, count;
 	bool reading;     /* the read mode: XREAD, no group */
+	bool http;        /* the get mode: Herald's GET (stream = the queue) */
 	double seconds;
 	double t0, deadline;
 };
@@ -103,6 +120,7 @@ struct thread {
 	int n_conns, ep;
 	struct lat rt, batch;
 	uint64_t batches, msgs, empty;
+	uint64_t non200, nomarker; /* get mode */
 	double drained_at; /* first empty read, seconds from start; 0 none */
 };
 
@@ -359,6 +377,82 @@ static void conn_flush(struct thread *t, struct conn *c)
 		fail("epoll_ctl");
 }
 
+/* The get mode's request: the page after c's marker (c->last). */
+static void put_get(const struct thread *t, struct conn *c)
+{
+	int n = snprintf(c->out, OUT_CAP,
+			 "GET /v2/queues/%s/messages?limit=%d&echo=true%s%s "
+			 "HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+			 "Client-ID: 9d3f4c2a-6b1e-4f7a-8c5d-2e9b0a1f3c71\r\n"
+			 "X-Project-Id: bench\r\n"
+			 "Content-Type: application/json\r\n\r\n",
+			 t->cfg->stream, t->cfg->count,
+			 c->last[0] ? "&marker=" : "", c->last);
+
+	if (n < 0 || n >= OUT_CAP)
+		fail("request too long");
+	c->out_len = (size_t)n;
+	c->out_off = 0;
+}
+
+/* Length of the complete HTTP response at p (head and Content-Length
+ * bytes of body), 0 while it is incomplete. */
+static size_t http_len(const char *p, const char *end)
+{
+	const char *head_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+	const char *cl;
+	size_t head;
+
+	if (!head_end)
+		return 0;
+	head = (size_t)(head_end - p) + 4;
+	cl = memmem(p, head, "\r\ncontent-length:", 17);
+	if (!cl)
+		cl = memmem(p, head, "\r\nContent-Length:", 17);
+	if (!cl)
+		fail_reply("an answer without Content-Length", p, head);
+	head += (size_t)strtoull(cl + 17, NULL, 10);
+	return head <= (size_t)(end - p) ? head : 0;
+}
+
+/* One page (a complete response at p): the messages on it, and c->last
+ * set to the marker of its next link ("" to start over). */
+static void parse_page(struct thread *t, struct conn *c, const char *p,
+		       size_t len, bool in_time)
+{
+	const char *body = (const char *)memmem(p, len, "\r\n\r\n", 4) + 4;
+	const char *end = p + len;
+	const char *at = body, *m;
+	int n = 0;
+
+	c->n_ids = 0;
+	c->last[0] = '\0';
+	if (len < 12 || memcmp(p + 9, "200", 3)) {
+		if (in_time)
+			t->non200++;
+		return;
+	}
+	while ((at = memmem(at, (size_t)(end - at), "\"id\":", 5))) {
+		n++;
+		at += 5;
+	}
+	c->n_ids = n;
+	if (!n)
+		return;
+	m = memmem(body, (size_t)(end - body), "marker=", 7);
+	if (m) {
+		size_t k = strcspn(m + 7, "\"&");
+
+		if (k && k < ID_MAX && m + 7 + k <= end) {
+			memcpy(c->last, m + 7, k);
+			c->last[k] = '\0';
+			return;
+		}
+	}
+	if (in_time)
+		t->nomarker++;
+}
+
 static void send_read(struct thread *t, struct conn *c, double now)
 {
 	char consumer[32], count[16];
@@ -372,7 +466,9 @@ static void send_read(struct thread *t, struct conn *c, double now)
 	}
 	snprintf(consumer, sizeof(consumer), "c%d", c->idx);
 	snprintf(count, sizeof(count), "%d", t->cfg->count);
-	if (t->cfg->reading) {
+	if (t->cfg->http) {
+		put_get(t, c);
+	} else if (t->cfg->reading) {
 		const char *rargv[] = {"XREAD", "COUNT", count, "STREAMS",
 				       t->cfg->stream,
 				       c->last[0] ? c->last : "0-0"};
@@ -450,6 +546,17 @@ static void on_reply(struct thread *t, struct conn *c, const char *p,
 {
 	bool in_time = now <= t->cfg->deadline;
 
+	if (t->cfg->http) {
+		parse_page(t, c, p, len, in_time);
+		if (in_time) {
+			lat_add(&t->rt, 1e3 * (now - c->t_rt));
+			t->batches++;
+			t->msgs += (uint64_t)c->n_ids;
+			t->empty += c->n_ids == 0;
+		}
+		send_read(t, c, now);
+		return;
+	}
 	if (!c->acking) {
 		parse_read(c, p, len);
 		if (in_time)
@@ -509,11 +616,12 @@ static void conn_input(struct thread *t, struct conn *c)
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (r <= 0)
-		fail("read from redis");
+		fail(t->cfg->http ? "read from herald" : "read from redis");
 	c->in_len += (size_t)r;
 	now = now_s();
 	while (c->need > 0) {
-		size_t l = resp_len(c->in + at, c->in + c->in_len);
+		size_t l = t->cfg->http ? http_len(c->in + at, c->in + c->in_len)
+				       : resp_len(c->in + at, c->in + c->in_len);
 
 		if (!l)
 			break;
@@ -582,7 +690,7 @@ static int do_work(struct config *cfg)
 	struct thread *ts = calloc((size_t)cfg->threads, sizeof(*ts));
 	struct conn *conns = calloc((size_t)cfg->clients, sizeof(*conns));
 	struct lat rt = {0}, batch = {0};
-	uint64_t batches = 0, msgs = 0, empty = 0;
+	uint64_t batches = 0, msgs = 0, empty = 0, non200 = 0, nomarker = 0;
 	double drained = 0;
 
 	if (!ts || !conns)
@@ -627,6 +735,8 @@ static int do_work(struct config *cfg)
 		batches += t->batches;
 		msgs += t->msgs;
 		empty += t->empty;
+		non200 += t->non200;
+		nomarker += t->nomarker;
 		if (t->drained_at && (!drained || t->drained_at < drained))
 			drained = t->drained_at;
 		lat_merge(&rt, &t->rt);
@@ -637,7 +747,17 @@ static int do_work(struct config *cfg)
 	}
 	qsort(rt.v, rt.n, sizeof(float), cmp_float);
 	qsort(batch.v, batch.n, sizeof(float), cmp_float);
-	printf("RESULT test=%s clients=%d threads=%d "
+	if (cfg->http) /* get.lua's fields */
+		printf("RESULT test=get requests=%" PRIu64 " seconds=%.2f "
+		       "req_s=%.1f msgs=%" PRIu64 " msgs_s=%.1f p50_ms=%.3f "
+		       "p90_ms=%.3f p99_ms=%.3f max_ms=%.3f non2xx=%" PRIu64
+		       " pages=%" PRIu64 " empty_pages=%" PRIu64
+		       " pages_without_marker=%" PRIu64 " client=c\n",
+		       batches, cfg->seconds, (double)batches / cfg->seconds,
+		       msgs, (double)msgs / cfg->seconds, pct(&rt, 50),
+		       pct(&rt, 90), pct(&rt, 99), rt.n ? rt.v[rt.n - 1] : 0.0,
+		       non200, batches - non200, empty, nomarker);
+	else printf("RESULT test=%s clients=%d threads=%d "
 	       "count=%d seconds=%.2f batches=%" PRIu64 " msgs=%" PRIu64
 	       " msgs_s=%.1f round_trips=%zu p50_ms=%.3f p90_ms=%.3f "
 	       "p99_ms=%.3f max_ms=%.3f batch_p50_ms=%.3f batch_p90_ms=%.3f "
@@ -666,7 +786,9 @@ static int usage(void)
 		"       stream_workers work PORT STREAM GROUP CLIENTS THREADS "
 		"COUNT SECONDS\n"
 		"       stream_workers read PORT STREAM - CLIENTS THREADS "
-		"COUNT SECONDS\n");
+		"COUNT SECONDS\n"
+		"       stream_workers get PORT QUEUE - CLIENTS THREADS "
+		"LIMIT SECONDS\n");
 	return 2;
 }
 
@@ -682,7 +804,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "fill") && argc == 7)
 		return do_fill(&cfg, atoll(argv[5]), (size_t)atol(argv[6]));
 	cfg.reading = !strcmp(argv[1], "read");
-	if ((strcmp(argv[1], "work") && !cfg.reading) || argc != 9)
+	cfg.http = !strcmp(argv[1], "get");
+	if ((strcmp(argv[1], "work") && !cfg.reading && !cfg.http) ||
+	    argc != 9)
 		return usage();
 	cfg.clients = atoi(argv[5]);
 	cfg.threads = atoi(argv[6]);
