@@ -25,6 +25,28 @@ const char *hub_query(const struct hub_req *r, const char *name)
 	return NULL;
 }
 
+int hub_query_take(struct hub_req *r, char *block, char *value)
+{
+	struct hub_kv *kv;
+
+	if (r->n_query == r->query_cap) {
+		size_t cap = r->query_cap ? 2 * r->query_cap : 4;
+
+		kv = realloc(r->query, cap * sizeof(*kv));
+		if (!kv) {
+			free(block);
+			return -1;
+		}
+		r->query = kv;
+		r->query_cap = cap;
+	}
+	kv = &r->query[r->n_query++];
+	kv->key = block;
+	kv->value = value;
+	kv->len = strlen(value);
+	return 0;
+}
+
 bool hub_query_int(struct hub_req *r, const char *name, long long def,
 		   long long *out)
 {
@@ -242,12 +264,10 @@ bool hub_body_int(struct hub_req *r, json_t *obj, const char *name,
 
 void hub_req_release(struct hub_req *r)
 {
-	for (size_t i = 0; i < r->n_query; i++) {
-		free(r->query[i].key);
-		free(r->query[i].value);
-	}
+	for (size_t i = 0; i < r->n_query; i++)
+		free(r->query[i].key); /* the value is in its block */
 	free(r->query);
 	r->query = NULL;
-	r->n_query = 0;
+	r->n_query = r->query_cap = 0;
 	hub_reply_release(&r->reply);
 }

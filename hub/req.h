@@ -104,8 +104,8 @@ struct hub_transport {
 };
 
 struct hub_kv {
-	char *key;
-	char *value; /* percent-decoded */
+	char *key;   /* owns one block: the key, its NUL, the value */
+	char *value; /* percent-decoded; in key's block */
 	size_t len;  /* of value as received (hub_query_list splits it) */
 };
 
@@ -199,7 +199,7 @@ struct hub_req {
 
 	/* Query parameters in the order sent; blank values dropped. */
 	struct hub_kv *query;
-	size_t n_query;
+	size_t n_query, query_cap;
 
 	/* Long-poll (see hub_wait()): the handler may wait for its queue
 	 * until wait_until_ms (0: not now); wait_asked: the client sent
@@ -225,6 +225,10 @@ struct hub_req {
 
 /* The first value of a query parameter; NULL when absent or blank. */
 const char *hub_query(const struct hub_req *r, const char *name);
+/* Adds a parameter (for the transports): takes over `block`, which holds
+ * the key and its NUL, `value` being the NUL-terminated rest of it; frees
+ * the block on failure. 0, or -1 when memory runs out. */
+int hub_query_take(struct hub_req *r, char *block, char *value);
 /* Integer parameter: *out = def when absent. Returns false after replying
  * 400 "Invalid parameter" when it is not an integer. */
 bool hub_query_int(struct hub_req *r, const char *name, long long def,

@@ -87,26 +87,18 @@ int hub_http__copy_custom(struct lws *wsi, const char *name, char *buf,
 	return clean_value(buf, (size_t)n);
 }
 
-/* One query fragment, "key=value" (decoded), added to r->query. */
+/* One query fragment, "key=value" (decoded), added to r->query: split in
+ * place, the fragment's copy becoming the parameter's block. */
 static int query_add(struct hub_req *r, char *frag)
 {
 	char *eq = strchr(frag, '=');
-	struct hub_kv *kv;
 
-	if (!eq || eq[1] == '\0')
+	if (!eq || eq[1] == '\0') {
+		free(frag);
 		return 0; /* blank values are as if absent */
+	}
 	*eq = '\0';
-	kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
-	if (!kv)
-		return -1;
-	r->query = kv;
-	kv[r->n_query].key = strdup(frag);
-	kv[r->n_query].value = strdup(eq + 1);
-	kv[r->n_query].len = strlen(eq + 1);
-	r->n_query++;
-	if (!kv[r->n_query - 1].key || !kv[r->n_query - 1].value)
-		return -1;
-	return 0;
+	return hub_query_take(r, frag, eq + 1);
 }
 
 int hub_http__query_load(struct lws *wsi, struct hub_req *r)
@@ -124,8 +116,12 @@ int hub_http__query_load(struct lws *wsi, struct hub_req *r)
 			return -1;
 		n = lws_hdr_copy_fragment(wsi, frag, len + 1,
 					  WSI_TOKEN_HTTP_URI_ARGS, i);
-		rc = n > 0 ? query_add(r, frag) : 0;
-		free(frag);
+		if (n > 0) {
+			rc = query_add(r, frag);
+		} else {
+			rc = 0;
+			free(frag);
+		}
 		if (n < 0)
 			return 0;
 		if (rc)

@@ -258,8 +258,8 @@ static bool schema_ok(const struct ws_verb *v, json_t *body)
  * with commas, as HTTP clients send lists). */
 static int query_add(struct hub_req *r, const char *key, json_t *v)
 {
-	struct hub_kv *kv;
-	char *val;
+	char *val, *block;
+	size_t klen, vlen;
 
 	if (!v || json_is_null(v))
 		return 0;
@@ -294,17 +294,15 @@ static int query_add(struct hub_req *r, const char *key, json_t *v)
 		free(val); /* blank values are as if absent, as over HTTP */
 		return 0;
 	}
-	kv = realloc(r->query, (r->n_query + 1) * sizeof(*kv));
-	if (!kv) {
-		free(val);
-		return -1;
+	klen = strlen(key);
+	vlen = strlen(val);
+	block = malloc(klen + 1 + vlen + 1);
+	if (block) {
+		memcpy(block, key, klen + 1);
+		memcpy(block + klen + 1, val, vlen + 1);
 	}
-	r->query = kv;
-	kv[r->n_query].key = strdup(key);
-	kv[r->n_query].value = val;
-	kv[r->n_query].len = strlen(val);
-	r->n_query++;
-	return kv[r->n_query - 1].key ? 0 : -1;
+	free(val);
+	return block ? hub_query_take(r, block, block + klen + 1) : -1;
 }
 
 /* The request body: an object of those of the listed fields of the

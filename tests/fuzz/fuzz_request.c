@@ -77,20 +77,19 @@ static void query_load(struct hub_req *r, char *q)
 {
 	for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv;
 	     kv = strtok_r(NULL, "&", &save)) {
-		char *eq = strchr(kv, '=');
-		struct hub_kv *v;
+		char *eq = strchr(kv, '='), *block;
+		size_t n;
 
 		if (!eq || !eq[1])
 			continue;
 		*eq = '\0';
-		v = realloc(r->query, (r->n_query + 1) * sizeof(*v));
-		if (!v)
+		n = (size_t)(eq - kv) + 1 + strlen(eq + 1) + 1;
+		block = malloc(n);
+		if (!block)
 			abort();
-		r->query = v;
-		v[r->n_query].key = strdup(kv);
-		v[r->n_query].value = strdup(eq + 1);
-		v[r->n_query].len = strlen(eq + 1);
-		r->n_query++;
+		memcpy(block, kv, n); /* "key\0value\0" */
+		if (hub_query_take(r, block, block + (eq - kv) + 1))
+			abort();
 	}
 }
 
