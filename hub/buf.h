@@ -35,7 +35,7 @@ void hub_buf__add_grow(struct hub_buf *b, const void *data, size_t len);
  * message; an append of a literal then costs no strlen and no call). */
 static inline void hub_buf_add(struct hub_buf *b, const void *data, size_t len)
 {
-	if (b->len + len <= b->cap && !b->failed) {
+	if (len <= b->cap - b->len && !b->failed) {
 		if (len)
 			memcpy(b->data + b->len, data, len);
 		b->len += len;
