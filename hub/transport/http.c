@@ -944,7 +944,8 @@ static int write_head(struct http_req *h, bool with_body)
 	if (lws_finalize_http_header(h->wsi, &p, end) ||
 	    (size_t)(end - p) < body)
 		goto out;
-	memcpy(p, rp->text, body);
+	if (body) /* an empty answer may have no text at all */
+		memcpy(p, rp->text, body);
 	p += body;
 	if (lws_write(h->wsi, start, (size_t)(p - start),
 		      body == rp->text_len ? LWS_WRITE_HTTP_FINAL
