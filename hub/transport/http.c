@@ -944,6 +944,10 @@ static int write_head(struct http_req *h, bool with_body)
 	if (lws_finalize_http_header(h->wsi, &p, end) ||
 	    (size_t)(end - p) < body)
 		goto out;
+	/* One write is what lws sends at once (pt_serv_buf_size, a slice);
+	 * past it lws would copy the rest aside. */
+	if ((size_t)(p - start) + body > SLICE)
+		body = (size_t)(p - start) < SLICE ? SLICE - (size_t)(p - start) : 0;
 	if (body) /* an empty answer may have no text at all */
 		memcpy(p, rp->text, body);
 	p += body;
