@@ -299,32 +299,38 @@ static const char *printable(const char *s)
 	return out;
 }
 
-/* Moves one queue: its export from A, imported on B. */
-static int move_queue(struct move *m, const char *project, const char *q)
+/* POSTs `req` (taken over; NULL: out of memory) as JSON to the shard's
+ * `action` on node n. */
+static int post_json(struct move *m, const struct node *n, const char *action,
+		     json_t *req, int want, struct cli_resp *r)
 {
-	char what[64];
-	struct cli_resp r;
-	json_t *req = json_pack("{s:s, s:s}", "project", project, "queue", q);
-	char *body = json_dumps(req, JSON_COMPACT);
+	char what[64], *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	int rc;
 
 	json_decref(req);
-	snprintf(what, sizeof(what), "shards/%u/export", m->shard);
-	rc = body ? call(m, &m->from, "POST", what, body, 200, 0, &r)
-		  : CLI_USAGE;
+	snprintf(what, sizeof(what), "shards/%u/%s", m->shard, action);
+	rc = body ? call(m, n, "POST", what, body, want, 0, r) : CLI_USAGE;
 	free(body);
+	return rc;
+}
+
+/* Moves one queue: its export from A, imported on B. */
+static int move_queue(struct move *m, const char *project, const char *q)
+{
+	struct cli_resp r;
+	json_t *req;
+	long long bytes;
+	int rc;
+
+	rc = post_json(m, &m->from, "export",
+		       json_pack("{s:s, s:s}", "project", project, "queue", q),
+		       200, &r);
 	if (rc)
 		return rc;
 	req = json_pack("{s:O}", "blob", json_object_get(r.json, "blob"));
-	long long bytes = json_integer_value(json_object_get(r.json, "bytes"));
-
+	bytes = json_integer_value(json_object_get(r.json, "bytes"));
 	cli_resp_free(&r);
-	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-	json_decref(req);
-	snprintf(what, sizeof(what), "shards/%u/import", m->shard);
-	rc = body ? call(m, &m->to, "POST", what, body, 201, 0, &r)
-		  : CLI_USAGE;
-	free(body);
+	rc = post_json(m, &m->to, "import", req, 201, &r);
 	if (rc)
 		return rc;
 	cli_resp_free(&r);
