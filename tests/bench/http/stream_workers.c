@@ -416,8 +416,9 @@ static size_t http_len(const char *p, const char *end)
 }
 
 /* One page (a complete response at p): the messages on it, and c->last
- * set to the marker of its next link ("" to start over). */
-static void parse_page(struct thread *t, struct conn *c, const char *p,
+ * set to the marker of its next link ("" to start over). False for an
+ * answer other than 200 (counted). */
+static bool parse_page(struct thread *t, struct conn *c, const char *p,
 		       size_t len, bool in_time)
 {
 	const char *body = (const char *)memmem(p, len, "\r\n\r\n", 4) + 4;
@@ -430,7 +431,7 @@ static void parse_page(struct thread *t, struct conn *c, const char *p,
 	if (len < 12 || memcmp(p + 9, "200", 3)) {
 		if (in_time)
 			t->non200++;
-		return;
+		return false;
 	}
 	while ((at = memmem(at, (size_t)(end - at), "\"id\":", 5))) {
 		n++;
@@ -438,7 +439,7 @@ static void parse_page(struct thread *t, struct conn *c, const char *p,
 	}
 	c->n_ids = n;
 	if (!n)
-		return;
+		return true;
 	m = memmem(body, (size_t)(end - body), "marker=", 7);
 	if (m) {
 		size_t k = strcspn(m + 7, "\"&");
@@ -446,11 +447,12 @@ static void parse_page(struct thread *t, struct conn *c, const char *p,
 		if (k && k < ID_MAX && m + 7 + k <= end) {
 			memcpy(c->last, m + 7, k);
 			c->last[k] = '\0';
-			return;
+			return true;
 		}
 	}
 	if (in_time)
 		t->nomarker++;
+	return true;
 }
 
 static void send_read(struct thread *t, struct conn *c, double now)
@@ -547,12 +549,13 @@ static void on_reply(struct thread *t, struct conn *c, const char *p,
 	bool in_time = now <= t->cfg->deadline;
 
 	if (t->cfg->http) {
-		parse_page(t, c, p, len, in_time);
+		bool ok = parse_page(t, c, p, len, in_time);
+
 		if (in_time) {
 			lat_add(&t->rt, 1e3 * (now - c->t_rt));
 			t->batches++;
 			t->msgs += (uint64_t)c->n_ids;
-			t->empty += c->n_ids == 0;
+			t->empty += ok && c->n_ids == 0; /* as get.lua */
 		}
 		send_read(t, c, now);
 		return;
