@@ -388,7 +388,7 @@ static const struct hub_transport http_transport = {
 
 /* ----------------------------------------------------- reading a request */
 
-static int write_head(struct http_req *h, bool with_body);
+static int write_start(struct http_req *h, bool with_body);
 static void log_request(struct http_req *h);
 
 /* Whether the answer's body goes on the wire (not for HEAD, 204, 304). */
@@ -692,7 +692,7 @@ static int answer_and_close(struct http_req *h)
 	h->close_after = true;
 	hub_reply_http(rp);
 	/* An error's body is far below a slice: all of it goes at once. */
-	if (write_head(h, body) == 0 && (!body || h->sent == rp->text_len))
+	if (write_start(h, body) == 0 && (!body || h->sent == rp->text_len))
 		h->state = DONE;
 	if (h->state == DONE) {
 		log_request(h);
@@ -885,7 +885,7 @@ static int on_body_done(struct http_req *h)
  * may carry both; lws's own Content-Length bookkeeping counts only for
  * files and HTTP/2. Returns -1 when the write fails.
  */
-static int write_head(struct http_req *h, bool with_body)
+static int write_start(struct http_req *h, bool with_body)
 {
 	struct hub_reply *rp = &h->pub.reply;
 	size_t body = with_body ? rp->text_len < SLICE ? rp->text_len : SLICE : 0;
@@ -1096,7 +1096,7 @@ static int on_writeable(struct http_req *h)
 
 	if (h->state == WRITING_HEAD) {
 		hub_reply_http(rp);
-		if (write_head(h, sends_body(h)))
+		if (write_start(h, sends_body(h)))
 			return -1;
 		h->state = WRITING_BODY;
 		if (!sends_body(h) || h->sent == rp->text_len)
